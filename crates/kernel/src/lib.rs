@@ -1,0 +1,19 @@
+//! Rouge's shared vocabulary. Every bounded context speaks it; nothing here does I/O.
+
+pub mod cursor;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod money;
+pub mod outbox;
+pub mod patch;
+pub mod slug;
+
+pub use cursor::Cursor;
+pub use error::{FieldError, Validation};
+pub use event::DomainEvent;
+pub use id::new_id;
+pub use money::{Currency, Money};
+pub use outbox::Outbox;
+pub use patch::merge_patch;
+pub use slug::Slug;

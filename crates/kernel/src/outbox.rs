@@ -1,0 +1,18 @@
+use crate::DomainEvent;
+use std::future::Future;
+
+/// The read side of a transactional outbox: events committed with their state changes, in
+/// commit order. Writers append to it inside their own transactions.
+pub trait Outbox: Clone + Send + Sync + 'static {
+    /// Events with a sequence above `after`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Returns the store's error text when the store cannot be read.
+    fn events_after(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<DomainEvent>, String>> + Send;
+
+    /// The highest sequence written so far (0 when empty).
+    ///
+    /// # Errors
+    /// Returns the store's error text when the store cannot be read.
+    fn head(&self) -> impl Future<Output = Result<i64, String>> + Send;
+}
