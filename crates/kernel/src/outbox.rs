@@ -16,3 +16,10 @@ pub trait Outbox: Clone + Send + Sync + 'static {
     /// Returns the store's error text when the store cannot be read.
     fn head(&self) -> impl Future<Output = Result<i64, String>> + Send;
 }
+
+/// A store that can say whether it answers, for readiness probes.
+pub trait Ping: Clone + Send + Sync + 'static {
+    /// # Errors
+    /// Returns the store's error text when it does not answer.
+    fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
+}

@@ -1,1 +1,51 @@
+//! Rouge's store on PostgreSQL, for production: JSONB documents, one schema per service.
 
+mod catalog;
+mod outbox;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://…`).
+    ///
+    /// # Errors
+    /// When the URL is malformed or the server does not answer.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let opts = PgConnectOptions::from_str(url)?.application_name("rouge");
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the schema migrations that have not run yet.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        sqlx::migrate!("./migrations").run(&self.pool).await
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl rouge_kernel::Ping for PgStore {
+    async fn ping(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}

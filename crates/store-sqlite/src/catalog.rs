@@ -1,0 +1,178 @@
+use crate::{SqliteStore, outbox};
+use rouge_catalog::ports::{CatalogRepository, RepoError, RepoResult};
+use rouge_catalog::{AttributeDefinition, Brand, Category, Product};
+use rouge_kernel::DomainEvent;
+use serde::{Serialize, de::DeserializeOwned};
+use sqlx::SqliteConnection;
+use tracing::instrument;
+use uuid::Uuid;
+
+/// Translates SQLite's errors into the repository's contract, by the constraint that failed.
+fn repo_err(e: sqlx::Error, value: &str) -> RepoError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let msg = db.message();
+            let field = if msg.contains("catalog_skus.sku") {
+                "sku"
+            } else if msg.contains(".name") {
+                "name"
+            } else {
+                "slug"
+            };
+            return RepoError::Duplicate { field, value: value.to_owned() };
+        }
+    }
+    RepoError::Unavailable(e.to_string())
+}
+
+fn decode<T: DeserializeOwned>(docs: Vec<String>) -> RepoResult<Vec<T>> {
+    docs.iter().map(|d| serde_json::from_str(d).map_err(|e| RepoError::Unavailable(format!("corrupt document: {e}")))).collect()
+}
+
+/// Inserts (version 1) or replaces (stored version is `version - 1`) one document row.
+/// `keys` are the extra indexed columns and their values.
+async fn save_doc<T: Serialize>(
+    tx: &mut SqliteConnection,
+    table: &str,
+    id: Uuid,
+    version: i64,
+    keys: &[(&str, &str)],
+    doc: &T,
+) -> Result<(), sqlx::Error> {
+    let doc = serde_json::to_string(doc).expect("documents serialise");
+    let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+    if version == 1 {
+        let cols = names.iter().map(|n| format!(", {n}")).collect::<String>();
+        let params = (0..keys.len()).map(|i| format!(", ${}", i + 4)).collect::<String>();
+        let sql = format!("INSERT INTO {table} (id, version, doc{cols}) VALUES ($1, $2, $3{params})");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).bind(version).bind(doc);
+        for (_, v) in keys {
+            q = q.bind(*v);
+        }
+        q.execute(&mut *tx).await?;
+    } else {
+        let sets = names.iter().enumerate().map(|(i, n)| format!(", {n} = ${}", i + 5)).collect::<String>();
+        let sql = format!("UPDATE {table} SET version = $1, doc = $2{sets} WHERE id = $3 AND version = $4");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(version).bind(doc).bind(id.to_string()).bind(version - 1);
+        for (_, v) in keys {
+            q = q.bind(*v);
+        }
+        if q.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Err(sqlx::Error::RowNotFound);
+        }
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    async fn all_docs<T: DeserializeOwned>(&self, sql: &'static str) -> RepoResult<Vec<T>> {
+        let docs: Vec<String> =
+            sqlx::query_scalar(sql).fetch_all(&self.pool).await.map_err(|e| RepoError::Unavailable(e.to_string()))?;
+        decode(docs)
+    }
+
+    /// Saves a small aggregate and its events in one transaction.
+    async fn save_simple<T: Serialize>(
+        &self,
+        table: &str,
+        id: Uuid,
+        version: i64,
+        keys: &[(&str, &str)],
+        doc: &T,
+        events: &[DomainEvent],
+    ) -> RepoResult<()> {
+        let conflict = keys.last().map(|(_, v)| *v).unwrap_or_default();
+        let run = async {
+            let mut tx = self.pool.begin().await?;
+            save_doc(&mut tx, table, id, version, keys, doc).await?;
+            outbox::append(&mut tx, events).await?;
+            tx.commit().await
+        };
+        run.await.map_err(|e| match e {
+            sqlx::Error::RowNotFound => RepoError::Stale,
+            e => repo_err(e, conflict),
+        })
+    }
+}
+
+impl CatalogRepository for SqliteStore {
+    #[instrument(skip_all, fields(product_id = %p.id, version = p.version))]
+    async fn save_product(&self, p: &Product, events: &[DomainEvent]) -> RepoResult<()> {
+        let mut failing_value = p.slug.to_string();
+        let run = async {
+            let mut tx = self.pool.begin().await?;
+            let updated = p.updated_at.to_rfc3339();
+            save_doc(&mut tx, "catalog_products", p.id, p.version, &[("status", p.status.as_str()), ("updated_at", &updated), ("slug", p.slug.as_str())], p).await?;
+            sqlx::query("DELETE FROM catalog_skus WHERE product_id = $1").bind(p.id.to_string()).execute(&mut *tx).await?;
+            for v in &p.variants {
+                failing_value = v.sku.to_string();
+                sqlx::query("INSERT INTO catalog_skus (sku, product_id) VALUES ($1, $2)")
+                    .bind(v.sku.as_str())
+                    .bind(p.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            outbox::append(&mut tx, events).await?;
+            tx.commit().await
+        };
+        let result = run.await;
+        result.map_err(|e| match e {
+            sqlx::Error::RowNotFound => RepoError::Stale,
+            e => repo_err(e, &failing_value),
+        })
+    }
+
+    async fn product(&self, id: Uuid) -> RepoResult<Option<Product>> {
+        let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM catalog_products WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| RepoError::Unavailable(e.to_string()))?;
+        Ok(decode(doc.into_iter().collect())?.pop())
+    }
+
+    async fn product_by_slug(&self, slug: &str) -> RepoResult<Option<Product>> {
+        let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM catalog_products WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| RepoError::Unavailable(e.to_string()))?;
+        Ok(decode(doc.into_iter().collect())?.pop())
+    }
+
+    async fn products(&self) -> RepoResult<Vec<Product>> {
+        self.all_docs("SELECT doc FROM catalog_products ORDER BY id").await
+    }
+
+    async fn product_count(&self) -> RepoResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM catalog_products")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| RepoError::Unavailable(e.to_string()))
+    }
+
+    async fn save_brand(&self, b: &Brand, events: &[DomainEvent]) -> RepoResult<()> {
+        self.save_simple("catalog_brands", b.id, b.version, &[("slug", b.slug.as_str())], b, events).await
+    }
+
+    async fn brands(&self) -> RepoResult<Vec<Brand>> {
+        self.all_docs("SELECT doc FROM catalog_brands ORDER BY slug").await
+    }
+
+    async fn save_category(&self, c: &Category, events: &[DomainEvent]) -> RepoResult<()> {
+        self.save_simple("catalog_categories", c.id, c.version, &[("slug", c.slug.as_str())], c, events).await
+    }
+
+    async fn categories(&self) -> RepoResult<Vec<Category>> {
+        self.all_docs("SELECT doc FROM catalog_categories ORDER BY slug").await
+    }
+
+    async fn save_attribute(&self, d: &AttributeDefinition, events: &[DomainEvent]) -> RepoResult<()> {
+        let keys = [("product_type", d.product_type.as_str()), ("name", d.name.as_str())];
+        self.save_simple("catalog_attributes", d.id, d.version, &keys, d, events).await
+    }
+
+    async fn attributes(&self) -> RepoResult<Vec<AttributeDefinition>> {
+        self.all_docs("SELECT doc FROM catalog_attributes ORDER BY product_type, name").await
+    }
+}

@@ -1,0 +1,54 @@
+use crate::SqliteStore;
+use rouge_kernel::{DomainEvent, Outbox};
+use sqlx::{Row, SqliteConnection};
+
+/// Appends events inside the caller's transaction.
+pub(crate) async fn append(tx: &mut SqliteConnection, events: &[DomainEvent]) -> Result<(), sqlx::Error> {
+    for e in events {
+        sqlx::query(
+            "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(e.id.to_string())
+        .bind(&e.aggregate_type)
+        .bind(e.aggregate_id.to_string())
+        .bind(&e.event_type)
+        .bind(e.payload.to_string())
+        .bind(e.occurred_at.to_rfc3339())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Outbox for SqliteStore {
+    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<DomainEvent>, String> {
+        let rows = sqlx::query(
+            "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|r| {
+                let parse = |s: String| s.parse().map_err(|e: uuid::Error| e.to_string());
+                Ok(DomainEvent {
+                    sequence: r.get("seq"),
+                    id: parse(r.get("id"))?,
+                    aggregate_type: r.get("aggregate_type"),
+                    aggregate_id: parse(r.get("aggregate_id"))?,
+                    event_type: r.get("event_type"),
+                    payload: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| e.to_string())?,
+                    occurred_at: chrono::DateTime::parse_from_rfc3339(r.get::<&str, _>("occurred_at"))
+                        .map_err(|e| e.to_string())?
+                        .to_utc(),
+                })
+            })
+            .collect()
+    }
+
+    async fn head(&self) -> Result<i64, String> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetch_one(&self.pool).await.map_err(|e| e.to_string())
+    }
+}

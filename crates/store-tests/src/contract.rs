@@ -1,0 +1,132 @@
+//! The behaviours every catalogue store must show. Each function takes a fresh store.
+
+use crate::fixtures;
+use rouge_catalog::ports::{CatalogRepository, RepoError};
+use rouge_catalog::{CatalogError, CatalogEvent, CatalogService};
+use serde_json::json;
+
+async fn with_brand<S: CatalogRepository>(store: &S) -> CatalogService<S> {
+    let svc = CatalogService::new(store.clone());
+    svc.create_brand(fixtures::brand("Lumen Lab")).await.expect("brand");
+    svc
+}
+
+pub async fn product_round_trips<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let created = svc.create_product(fixtures::product("Niacinamide Serum", "lumen-lab", "LL-NIA-30")).await.unwrap();
+    assert_eq!(store.product(created.id).await.unwrap().as_ref(), Some(&created));
+    assert_eq!(store.product_by_slug("niacinamide-serum").await.unwrap().as_ref(), Some(&created));
+    assert_eq!(store.products().await.unwrap(), vec![created.clone()]);
+    assert_eq!(store.product_count().await.unwrap(), 1);
+    assert!(store.product_by_slug("missing").await.unwrap().is_none());
+}
+
+pub async fn writes_put_their_events_in_the_outbox_in_order<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let p = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
+    svc.update_product(p.id, Some(1), &json!({"variants": [{"id": p.variants[0].id, "sku": "SKU-1", "price": {"amount": 1999, "currency": "EUR"}}]}))
+        .await
+        .unwrap();
+    let events = store.events_after(0, 100).await.unwrap();
+    let names: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(names, ["BrandSaved", "ProductCreated", "ProductUpdated", "VariantPriceChanged"]);
+    assert!(events.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    assert_eq!(store.head().await.unwrap(), events.last().unwrap().sequence);
+    assert_eq!(store.events_after(events[1].sequence, 1).await.unwrap()[0].event_type, "ProductUpdated");
+    match CatalogEvent::from_envelope(&events[3]) {
+        Some(CatalogEvent::VariantPriceChanged { old, new, .. }) => assert_eq!((old.amount(), new.amount()), (2500, 1999)),
+        other => panic!("expected a price change, got {other:?}"),
+    }
+}
+
+pub async fn duplicate_slug_is_refused_and_changes_nothing<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
+    let head = store.head().await.unwrap();
+    let err = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-2")).await.unwrap_err();
+    assert!(matches!(&err, CatalogError::Conflict(_, f) if f.field == "slug"), "{err:?}");
+    assert_eq!(store.product_count().await.unwrap(), 1);
+    assert_eq!(store.head().await.unwrap(), head, "no event for a refused write");
+}
+
+pub async fn a_sku_belongs_to_one_product<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let first = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
+    let err = svc.create_product(fixtures::product("Toner", "lumen-lab", "SKU-1")).await.unwrap_err();
+    assert!(matches!(&err, CatalogError::Conflict(_, f) if f.field == "sku"), "{err:?}");
+    assert_eq!(store.product_count().await.unwrap(), 1);
+    // Renaming the first product's SKU frees the old one.
+    let v = first.variants[0].id;
+    svc.update_variant(first.id, v, None, &json!({"sku": "SKU-9"})).await.unwrap();
+    svc.create_product(fixtures::product("Toner", "lumen-lab", "SKU-1")).await.expect("SKU-1 is free again");
+}
+
+pub async fn stale_writes_are_refused<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let p = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
+    let mut stale = p.clone();
+    stale.version = 5;
+    assert_eq!(store.save_product(&stale, &[]).await, Err(RepoError::Stale));
+    let err = svc.update_product(p.id, Some(7), &json!({"name": "New"})).await.unwrap_err();
+    assert!(matches!(err, CatalogError::Stale(_)));
+    assert_eq!(store.product(p.id).await.unwrap().unwrap().name, "Serum");
+}
+
+pub async fn concurrent_updates_of_one_version_let_one_win<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let p = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let mut next = p.clone();
+            next.version = 2;
+            next.name = format!("Serum {i}");
+            let store = store.clone();
+            tokio::spawn(async move { store.save_product(&next, &[]).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(RepoError::Stale) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.product(p.id).await.unwrap().unwrap().version, 2);
+}
+
+pub async fn brands_categories_and_attributes_keep_their_keys_unique<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let err = svc.create_brand(fixtures::brand("Lumen Lab")).await.unwrap_err();
+    assert!(matches!(&err, CatalogError::Conflict(_, f) if f.field == "slug"));
+    let skincare = svc.create_category(fixtures::category("Skincare", None)).await.unwrap();
+    let serums = svc.create_category(fixtures::category("Serums", Some("skincare"))).await.unwrap();
+    assert_eq!(serums.parent_id, Some(skincare.id));
+    assert!(svc.create_category(fixtures::category("Serums", None)).await.is_err());
+    let cycle = svc.update_category(skincare.id, None, &json!({"parent": "serums"})).await.unwrap_err();
+    assert!(matches!(cycle, CatalogError::Invalid(_)), "a category cannot move under its child");
+    let def = rouge_catalog::input::AttributeDefinitionInput {
+        product_type: rouge_catalog::ProductType::Tools,
+        name: "bristle".into(),
+        label: "Bristle".into(),
+        kind: rouge_catalog::AttributeKind::Enum { values: vec!["synthetic".into()] },
+        filterable: true,
+    };
+    svc.define_attribute(def.clone()).await.unwrap();
+    let err = svc.define_attribute(def).await.unwrap_err();
+    assert!(matches!(&err, CatalogError::Conflict(_, f) if f.field == "name"), "{err:?}");
+    assert_eq!(store.brands().await.unwrap().len(), 1);
+    assert_eq!(store.categories().await.unwrap().len(), 2);
+    assert_eq!(store.attributes().await.unwrap().len(), 1);
+}
+
+pub async fn archiving_keeps_the_product_but_unlists_it<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let p = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
+    let archived = svc.archive_product(p.id, Some(1)).await.unwrap();
+    assert!(!archived.is_listed());
+    assert_eq!(store.product(p.id).await.unwrap().unwrap().status, rouge_catalog::ProductStatus::Archived);
+    let last = store.events_after(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!(last.event_type, "ProductArchived");
+}

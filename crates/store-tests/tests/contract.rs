@@ -1,0 +1,40 @@
+//! Runs the store contract on SQLite and on PostgreSQL with the same test code.
+
+use rouge_store_tests::{contract, harness};
+
+macro_rules! contract_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = harness::sqlite().await;
+                    contract::$name(db.store.clone()).await;
+                }
+            )+
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = harness::postgres().await else { return };
+                    contract::$name(db.store.clone()).await;
+                    db.cleanup().await;
+                }
+            )+
+        }
+    };
+}
+
+contract_tests!(
+    product_round_trips,
+    writes_put_their_events_in_the_outbox_in_order,
+    duplicate_slug_is_refused_and_changes_nothing,
+    a_sku_belongs_to_one_product,
+    stale_writes_are_refused,
+    concurrent_updates_of_one_version_let_one_win,
+    brands_categories_and_attributes_keep_their_keys_unique,
+    archiving_keeps_the_product_but_unlists_it,
+);
