@@ -17,3 +17,4 @@ pub use model::*;
 pub use ports::{CatalogRepository, RepoError};
 pub use service::{CatalogError, CatalogService};
 pub use vocab::*;
+pub use rouge_kernel::FieldError;

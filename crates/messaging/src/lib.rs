@@ -1,1 +1,78 @@
+//! The outbox relay: reads committed events from the store's outbox in order and hands them
+//! to in-process subscribers (search index, caches). Writers nudge it after a commit; it
+//! also polls, so events written by another replica arrive too.
 
+use rouge_kernel::{DomainEvent, Outbox};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// Receives each batch of events once, in sequence order. Handlers must be idempotent:
+/// after a restart the relay may hand over events a subscriber already saw.
+pub type Subscriber = Arc<dyn Fn(&[DomainEvent]) + Send + Sync>;
+
+const BATCH: i64 = 500;
+const POLL: Duration = Duration::from_millis(50);
+
+/// A handle to nudge the relay and see how far it has delivered.
+#[derive(Clone, Default)]
+pub struct RelayHandle {
+    notify: Arc<Notify>,
+    delivered: Arc<AtomicI64>,
+}
+
+impl RelayHandle {
+    /// Tells the relay that new events were committed.
+    pub fn nudge(&self) {
+        self.notify.notify_one();
+    }
+
+    /// The sequence of the last delivered event.
+    pub fn delivered(&self) -> i64 {
+        self.delivered.load(Ordering::Acquire)
+    }
+}
+
+/// Starts the relay after sequence `after`; it stops when `shutdown` turns true.
+pub fn spawn<O: Outbox>(
+    outbox: O,
+    after: i64,
+    subscribers: Vec<Subscriber>,
+    mut shutdown: watch::Receiver<bool>,
+) -> (RelayHandle, JoinHandle<()>) {
+    let handle = RelayHandle::default();
+    handle.delivered.store(after, Ordering::Release);
+    let h = handle.clone();
+    let task = tokio::spawn(async move {
+        let mut position = after;
+        loop {
+            match outbox.events_after(position, BATCH).await {
+                Ok(events) if !events.is_empty() => {
+                    for s in &subscribers {
+                        s(&events);
+                    }
+                    position = events.last().map_or(position, |e| e.sequence);
+                    h.delivered.store(position, Ordering::Release);
+                    tracing::debug!(count = events.len(), position, "relayed events");
+                    if events.len() as i64 == BATCH {
+                        continue;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, position, "outbox read failed; will retry"),
+            }
+            tokio::select! {
+                _ = h.notify.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        tracing::info!(position, "outbox relay stopped");
+    });
+    (handle, task)
+}

@@ -1,0 +1,237 @@
+use crate::view::{IndexedProduct, Lookups, index_product};
+use rouge_catalog::inci::{self, IngredientBook};
+use rouge_catalog::{AttributeDefinition, Brand, CatalogEvent, Category, Product};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use tantivy::collector::TopDocs;
+use tantivy::query::QueryParser;
+use tantivy::schema::{Field, STORED, STRING, Schema, TEXT, Value};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+struct Fields {
+    id: Field,
+    name: Field,
+    brand: Field,
+    description: Field,
+    ingredients: Field,
+}
+
+pub(crate) struct State {
+    pub products: HashMap<Uuid, Arc<IndexedProduct>>,
+    pub by_slug: HashMap<String, Uuid>,
+    pub brands: HashMap<Uuid, Brand>,
+    pub categories: HashMap<Uuid, Category>,
+    pub attributes: Vec<AttributeDefinition>,
+    /// Products (raw) kept to re-render when a brand or category changes.
+    raw: HashMap<Uuid, Product>,
+}
+
+/// The in-memory catalogue read model. Cheap to share: clone the `Arc`.
+pub struct CatalogIndex {
+    pub(crate) state: RwLock<State>,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngredientEntry {
+    pub inci: String,
+    pub everyday_names: Vec<String>,
+    pub allergen: bool,
+    /// When the name asked for is an everyday name, every INCI name it stands for.
+    pub matches: Vec<String>,
+    pub products: Vec<crate::listing::ProductSummary>,
+    pub product_count: usize,
+}
+
+impl CatalogIndex {
+    /// An index of these aggregates.
+    ///
+    /// # Panics
+    /// When tantivy cannot create an index in memory (out of memory).
+    pub fn build(products: Vec<Product>, brands: Vec<Brand>, categories: Vec<Category>, attributes: Vec<AttributeDefinition>) -> Self {
+        let mut sb = Schema::builder();
+        let fields = Fields {
+            id: sb.add_text_field("id", STRING | STORED),
+            name: sb.add_text_field("name", TEXT),
+            brand: sb.add_text_field("brand", TEXT),
+            description: sb.add_text_field("description", TEXT),
+            ingredients: sb.add_text_field("ingredients", TEXT),
+        };
+        let index = Index::create_in_ram(sb.build());
+        let writer = index.writer_with_num_threads(1, 30_000_000).expect("tantivy writer");
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().expect("tantivy reader");
+        let this = CatalogIndex {
+            state: RwLock::new(State {
+                products: HashMap::new(),
+                by_slug: HashMap::new(),
+                brands: brands.into_iter().map(|b| (b.id, b)).collect(),
+                categories: categories.into_iter().map(|c| (c.id, c)).collect(),
+                attributes,
+                raw: HashMap::new(),
+            }),
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+        };
+        this.upsert_products(products);
+        this
+    }
+
+    fn today() -> chrono::NaiveDate {
+        chrono::Utc::now().date_naive()
+    }
+
+    fn document(&self, p: &IndexedProduct) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, p.view.id.to_string());
+        doc.add_text(f.name, &p.view.name);
+        doc.add_text(f.brand, &p.view.brand.name);
+        doc.add_text(f.description, format!("{} {}", p.view.description, p.view.tags.join(" ")));
+        let inci: Vec<&str> = p.view.ingredients.iter().map(|i| i.inci.as_str()).collect();
+        doc.add_text(f.ingredients, format!("{} {}", inci.join(" "), p.everyday_text));
+        doc
+    }
+
+    /// Adds or replaces products (an older version never replaces a newer one), then makes
+    /// them searchable with one commit.
+    fn upsert_products(&self, products: Vec<Product>) {
+        let mut state = self.state.write().expect("index lock");
+        let mut writer = self.writer.lock().expect("writer lock");
+        let today = Self::today();
+        let mut changed = false;
+        for p in products {
+            if state.raw.get(&p.id).is_some_and(|old| old.version > p.version) {
+                continue;
+            }
+            let lookups = Lookups { brands: &state.brands, categories: &state.categories, today };
+            let indexed = Arc::new(index_product(&p, &lookups));
+            writer.delete_term(Term::from_field_text(self.fields.id, &p.id.to_string()));
+            if let Some(old) = state.products.get(&p.id) {
+                let old_slug = old.view.slug.clone();
+                state.by_slug.remove(&old_slug);
+            }
+            if indexed.listed {
+                writer.add_document(self.document(&indexed)).expect("index document");
+                state.by_slug.insert(indexed.view.slug.clone(), p.id);
+                state.products.insert(p.id, indexed);
+            } else {
+                state.products.remove(&p.id);
+            }
+            state.raw.insert(p.id, p);
+            changed = true;
+        }
+        if changed {
+            writer.commit().expect("tantivy commit in memory");
+            self.reader.reload().expect("tantivy reload");
+        }
+    }
+
+    fn rerender(&self, filter: impl Fn(&Product) -> bool) {
+        let products: Vec<Product> = {
+            let state = self.state.read().expect("index lock");
+            state.raw.values().filter(|p| filter(p)).cloned().collect()
+        };
+        self.upsert_products(products);
+    }
+
+    /// Applies catalogue events in order; other events are ignored.
+    pub fn apply(&self, events: &[CatalogEvent]) {
+        let mut products = vec![];
+        for e in events {
+            match e {
+                CatalogEvent::ProductCreated(p) | CatalogEvent::ProductUpdated(p) | CatalogEvent::ProductArchived(p) => {
+                    products.push((**p).clone())
+                }
+                CatalogEvent::VariantPriceChanged { .. } => {}
+                CatalogEvent::BrandSaved(b) => {
+                    self.upsert_products(std::mem::take(&mut products));
+                    self.state.write().expect("index lock").brands.insert(b.id, b.clone());
+                    let id = b.id;
+                    self.rerender(|p| p.brand_id == id);
+                }
+                CatalogEvent::CategorySaved(c) => {
+                    self.upsert_products(std::mem::take(&mut products));
+                    self.state.write().expect("index lock").categories.insert(c.id, c.clone());
+                    self.rerender(|p| p.category_id.is_some());
+                }
+                CatalogEvent::AttributeDefined(d) => {
+                    let mut state = self.state.write().expect("index lock");
+                    state.attributes.retain(|a| a.id != d.id);
+                    state.attributes.push(d.clone());
+                }
+            }
+        }
+        self.upsert_products(products);
+    }
+
+    /// A listed product by slug, rendered.
+    pub fn product(&self, slug: &str) -> Option<Arc<IndexedProduct>> {
+        let state = self.state.read().expect("index lock");
+        state.by_slug.get(slug).and_then(|id| state.products.get(id)).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.state.read().expect("index lock").products.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Full-text matches with their scores, best first.
+    pub(crate) fn search_text(&self, q: &str) -> Vec<(Uuid, f32)> {
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.name, f.brand, f.description, f.ingredients]);
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(f.name, 3.0);
+        parser.set_field_boost(f.brand, 2.0);
+        // Shoppers type words, not query syntax: keep letters and digits only.
+        let cleaned: String = q.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+        if cleaned.trim().is_empty() {
+            return vec![];
+        }
+        let (query, _) = parser.parse_query_lenient(&cleaned);
+        let searcher = self.reader.searcher();
+        let limit = (searcher.num_docs() as usize).max(1);
+        let hits = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score()).unwrap_or_default();
+        hits.into_iter()
+            .filter_map(|(score, addr)| {
+                let doc: TantivyDocument = searcher.doc(addr).ok()?;
+                let id = doc.get_first(f.id)?.as_str()?.parse().ok()?;
+                Some((id, score))
+            })
+            .collect()
+    }
+
+    /// The INCI entry for an INCI or everyday name, with the listed products containing it.
+    pub fn ingredient(&self, name: &str, limit: usize) -> Option<IngredientEntry> {
+        let book = IngredientBook::get();
+        let keys = book.resolve(name);
+        let key = inci::normalise(name);
+        let state = self.state.read().expect("index lock");
+        let mut products: Vec<&Arc<IndexedProduct>> =
+            state.products.values().filter(|p| p.ingredient_keys.iter().any(|k| keys.contains(k))).collect();
+        let everyday = book.is_everyday_name(name);
+        if products.is_empty() && !everyday && !book.is_allergen(&key) {
+            return None;
+        }
+        products.sort_by(|a, b| a.name_key.cmp(&b.name_key));
+        let primary = if everyday { keys.iter().find(|k| **k != key).cloned().unwrap_or(key.clone()) } else { key.clone() };
+        Some(IngredientEntry {
+            inci: inci::display(&primary),
+            everyday_names: book.everyday_names(&primary).map(str::to_owned).collect(),
+            allergen: book.is_allergen(&primary),
+            matches: if everyday { keys.iter().filter(|k| **k != key).map(|k| inci::display(k)).collect() } else { vec![] },
+            product_count: products.len(),
+            products: products.into_iter().take(limit).map(|p| crate::listing::ProductSummary::of(p)).collect(),
+        })
+    }
+}
