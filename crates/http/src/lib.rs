@@ -1,1 +1,48 @@
+//! Rouge's HTTP surface: the REST API under `/v1`, GraphQL, OpenAPI and docs, probes and
+//! metrics. Each context exposes a router; [`app`] merges them and adds the gateway layers.
 
+pub mod error;
+pub mod extract;
+pub mod graphql;
+pub mod openapi;
+pub mod ops;
+pub mod rest;
+pub mod state;
+
+pub use state::{AppState, Store};
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::middleware;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Largest request body accepted (bulk loads go through `rouge import`).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn app<S: Store>(state: AppState<S>) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(rest::storefront::router())
+        .merge(rest::admin::router(state.clone()))
+        .merge(graphql::router())
+        .merge(ops::router())
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
+        .with_state(state)
+        .layer(middleware::from_fn(ops::track))
+        .layer(middleware::from_fn(ops::problemize))
+        .layer(CompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

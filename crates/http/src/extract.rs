@@ -1,0 +1,69 @@
+//! Extractors that turn bad input into problem documents.
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts};
+use rouge_catalog::FieldError;
+use serde::de::DeserializeOwned;
+
+/// A JSON body whose type errors and unknown fields are reported with their path.
+pub struct ValidJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim() == "application/json" || m.trim().ends_with("+json")));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| ApiError::PayloadTooLarge)?;
+        parse_json(&bytes).map(ValidJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, so a truncated body is "malformed" rather than a field error.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(format!("{e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ApiError::Invalid(vec![FieldError {
+            field: if path == "." { String::new() } else { path },
+            code: if message.starts_with("unknown field") { "unknown_field" } else { "type" },
+            message,
+        }])
+    })
+}
+
+/// The version named by an `If-Match` header (`"v3"`), if any.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(raw) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let raw = raw.to_str().unwrap_or_default().trim();
+        if raw == "*" {
+            return Ok(IfMatch(None));
+        }
+        raw.trim_start_matches("W/")
+            .trim_matches('"')
+            .strip_prefix('v')
+            .and_then(|v| v.parse().ok())
+            .map(|v| IfMatch(Some(v)))
+            .ok_or_else(|| ApiError::PreconditionFailed("If-Match does not name a version this server issued".into()))
+    }
+}
+
+/// The admin ETag of a versioned resource.
+pub fn version_etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}

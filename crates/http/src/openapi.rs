@@ -1,0 +1,30 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use crate::rest::{admin, storefront};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct AdminAuth;
+
+impl Modify for AdminAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("admin", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rouge", description = "Commerce backend for beauty retailers. Errors are RFC 9457 problem+json; money is integer minor units."),
+    paths(
+        storefront::list_products, storefront::product, storefront::categories, storefront::brands, storefront::ingredient,
+        admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
+        admin::add_variant, admin::update_variant, admin::archive_variant,
+        admin::create_brand, admin::update_brand, admin::archive_brand,
+        admin::create_category, admin::update_category, admin::archive_category,
+        admin::define_attribute, admin::list_attributes, admin::update_attribute, admin::archive_attribute,
+    ),
+    modifiers(&AdminAuth),
+    tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (bearer token)"))
+)]
+pub struct ApiDoc;

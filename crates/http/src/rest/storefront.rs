@@ -1,0 +1,168 @@
+//! The storefront API: public, cacheable reads served from the in-memory index.
+
+use crate::error::ApiError;
+use crate::state::{AppState, Store};
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rouge_search::{FacetCount, ListQuery, ProductView, etag_of};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+const CACHE: &str = "public, max-age=30, stale-while-revalidate=60";
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/v1/products", get(list_products::<S>))
+        .route("/v1/products/{slug}", get(product::<S>))
+        .route("/v1/categories", get(categories::<S>))
+        .route("/v1/brands", get(brands::<S>))
+        .route("/v1/ingredients/{name}", get(ingredient::<S>))
+}
+
+/// A JSON body with a strong ETag and cache headers; 304 when the client has it already.
+pub fn cached(headers: &HeaderMap, body: Vec<u8>, etag: Option<String>) -> Response {
+    let etag = etag.unwrap_or_else(|| etag_of(&body));
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    res
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<ProductView>,
+    /// Pass back as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// How many products match the filters.
+    pub total: usize,
+    /// Counts over the filtered set: brand, category, product_type, skin_type, concern,
+    /// certification, free_from and price (bands in minor units).
+    #[schema(value_type = Object)]
+    pub facets: std::collections::BTreeMap<String, Vec<FacetCount>>,
+}
+
+/// List and search products.
+///
+/// Comma-separated values: `brand`, `category`, `product_type` match any; `skin_type`,
+/// `concern`, `certification`, `free_from`, `include_ingredient` match all;
+/// `exclude_ingredient` matches none. Ingredients are INCI or everyday names ("vitamin c").
+#[utoipa::path(get, path = "/v1/products", tag = "storefront",
+    params(
+        ("q" = Option<String>, Query, description = "Full text over name, brand, description, INCI and everyday ingredient names"),
+        ("category" = Option<String>, Query, description = "Category slug; includes descendants"),
+        ("brand" = Option<String>, Query), ("product_type" = Option<String>, Query),
+        ("skin_type" = Option<String>, Query), ("concern" = Option<String>, Query),
+        ("certification" = Option<String>, Query),
+        ("free_from" = Option<String>, Query, description = "e.g. fragrance, alcohol, paraben, silicone, sulfate, essential-oil"),
+        ("include_ingredient" = Option<String>, Query), ("exclude_ingredient" = Option<String>, Query),
+        ("min_price" = Option<i64>, Query, description = "Minor units"), ("max_price" = Option<i64>, Query, description = "Minor units"),
+        ("sort" = Option<String>, Query, description = "relevance, price_asc, price_desc, newest, name"),
+        ("limit" = Option<usize>, Query, description = "1 to 100, default 24"),
+        ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = ProductPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn list_products<S: Store>(State(app): State<AppState<S>>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+    let raw = raw.unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&raw)?;
+    let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
+    let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
+    Ok(cached(&headers, listing.to_json(), None))
+}
+
+fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&format!("/?{raw}").parse().map_err(|_| bad_query())?)
+        .map(|q| q.0)
+        .map_err(|_| bad_query())
+}
+
+fn bad_query() -> ApiError {
+    ApiError::BadQuery(vec![rouge_catalog::FieldError {
+        field: String::new(),
+        code: "encoding",
+        message: "the query string is not valid URL encoding".into(),
+    }])
+}
+
+/// One listed product by slug.
+#[utoipa::path(get, path = "/v1/products/{slug}", tag = "storefront",
+    responses((status = 200, body = ProductView), (status = 304), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn product<S: Store>(State(app): State<AppState<S>>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
+    Ok(cached(&headers, p.json.to_vec(), Some(p.etag.clone())))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CategoryNode {
+    pub slug: String,
+    pub name: String,
+    /// Listed products in this category and its descendants.
+    pub product_count: usize,
+    #[schema(no_recursion)]
+    pub children: Vec<CategoryNode>,
+}
+
+/// The category tree.
+#[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = Vec<CategoryNode>)))]
+pub async fn categories<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
+    let all = app.index.categories();
+    fn children(all: &[(rouge_catalog::Category, usize)], parent: Option<uuid::Uuid>, depth: usize) -> Vec<CategoryNode> {
+        if depth > 32 {
+            return vec![];
+        }
+        all.iter()
+            .filter(|(c, _)| c.parent_id == parent)
+            .map(|(c, n)| CategoryNode {
+                slug: c.slug.to_string(),
+                name: c.name.clone(),
+                product_count: *n,
+                children: children(all, Some(c.id), depth + 1),
+            })
+            .collect()
+    }
+    let tree = children(&all, None, 0);
+    cached(&headers, serde_json::to_vec(&tree).expect("serialise"), None)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BrandView {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub product_count: usize,
+}
+
+/// Every brand, with its number of listed products.
+#[utoipa::path(get, path = "/v1/brands", tag = "storefront", responses((status = 200, body = Vec<BrandView>)))]
+pub async fn brands<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
+    let list: Vec<BrandView> = app
+        .index
+        .brands()
+        .into_iter()
+        .map(|(b, n)| BrandView { slug: b.slug.to_string(), name: b.name, description: b.description, product_count: n })
+        .collect();
+    cached(&headers, serde_json::to_vec(&list).expect("serialise"), None)
+}
+
+/// An ingredient by INCI or everyday name: its everyday names, allergen flag and products.
+#[utoipa::path(get, path = "/v1/ingredients/{name}", tag = "storefront",
+    responses((status = 200, body = rouge_search::IngredientEntry), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn ingredient<S: Store>(State(app): State<AppState<S>>, Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if name.chars().count() > 200 {
+        return Err(ApiError::NotFound("no ingredient has a name this long".into()));
+    }
+    let entry = app.index.ingredient(&name, 100).ok_or_else(|| ApiError::NotFound("no listed product contains this ingredient".into()))?;
+    Ok(cached(&headers, serde_json::to_vec(&entry).expect("serialise"), None))
+}

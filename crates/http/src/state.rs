@@ -1,0 +1,30 @@
+use rouge_catalog::{CatalogRepository, CatalogService};
+use rouge_kernel::Ping;
+use rouge_messaging::RelayHandle;
+use rouge_search::CatalogIndex;
+use std::sync::Arc;
+
+/// Everything a store must offer the HTTP layer.
+pub trait Store: CatalogRepository + Ping {}
+impl<T: CatalogRepository + Ping> Store for T {}
+
+pub struct AppState<S> {
+    pub catalog: CatalogService<S>,
+    pub store: S,
+    pub index: Arc<CatalogIndex>,
+    pub relay: RelayHandle,
+    /// The bearer token admin calls need until identity lands; `None` disables them.
+    pub admin_token: Option<String>,
+}
+
+impl<S: Clone> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            index: self.index.clone(),
+            relay: self.relay.clone(),
+            admin_token: self.admin_token.clone(),
+        }
+    }
+}
