@@ -31,15 +31,13 @@ pub fn check_value(def: &AttributeDefinition, value: &Value) -> Result<(), Strin
 }
 
 /// Validates a product's attribute map against the definitions for its product type.
-pub fn validate(
-    attrs: &std::collections::BTreeMap<String, Value>,
-    defs: &[AttributeDefinition],
-    v: &mut Validation,
-) {
+pub fn validate(attrs: &std::collections::BTreeMap<String, Value>, defs: &[AttributeDefinition], v: &mut Validation) {
     for (name, value) in attrs {
         let field = format!("attributes.{name}");
         match defs.iter().find(|d| &d.name == name && !d.archived) {
-            None => v.push(field, "unknown_attribute", format!("no attribute `{name}` is defined for this product type")),
+            None => {
+                v.push(field, "unknown_attribute", format!("no attribute `{name}` is defined for this product type"))
+            }
             Some(def) => {
                 if let Err(msg) = check_value(def, value) {
                     v.push(field, "invalid_attribute", msg);
@@ -56,7 +54,9 @@ pub fn matches_filter(kind: &AttributeKind, value: &Value, wanted: &str) -> bool
         (AttributeKind::Number { .. }, Value::Number(n)) => {
             wanted.parse::<f64>().ok().zip(n.as_f64()).is_some_and(|(w, n)| (w - n).abs() < 1e-9)
         }
-        (AttributeKind::List, Value::Array(items)) => items.iter().any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case(wanted))),
+        (AttributeKind::List, Value::Array(items)) => {
+            items.iter().any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case(wanted)))
+        }
         (_, Value::String(s)) => s.eq_ignore_ascii_case(wanted),
         _ => false,
     }

@@ -57,11 +57,7 @@ pub fn free_from(keys: &[String]) -> Vec<String> {
         return Vec::new();
     }
     let book = IngredientBook::get();
-    rules()
-        .iter()
-        .filter(|rule| !keys.iter().any(|k| rule.broken_by(k, book)))
-        .map(|rule| rule.claim.clone())
-        .collect()
+    rules().iter().filter(|rule| !keys.iter().any(|k| rule.broken_by(k, book))).map(|rule| rule.claim.clone()).collect()
 }
 
 #[cfg(test)]
@@ -76,7 +72,9 @@ mod tests {
     #[test]
     fn a_plain_serum_earns_every_claim() {
         let c = claims(&["Aqua", "Niacinamide", "Glycerin", "Zinc PCA", "Phenoxyethanol"]);
-        for claim in ["fragrance-free", "alcohol-free", "paraben-free", "silicone-free", "sulfate-free", "essential-oil-free"] {
+        for claim in
+            ["fragrance-free", "alcohol-free", "paraben-free", "silicone-free", "sulfate-free", "essential-oil-free"]
+        {
             assert!(c.contains(&claim.to_string()), "missing {claim} in {c:?}");
         }
     }

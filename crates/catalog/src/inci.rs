@@ -32,16 +32,13 @@ const SYNONYMS: &[(&str, &str)] = &[
 ];
 
 /// Spelling variants inside a name (British → INCI).
-const SPELLINGS: &[(&str, &str)] = &[
-    ("sulphate", "sulfate"),
-    ("sulphite", "sulfite"),
-    ("aluminium", "aluminum"),
-    ("sulphur", "sulfur"),
-];
+const SPELLINGS: &[(&str, &str)] =
+    &[("sulphate", "sulfate"), ("sulphite", "sulfite"), ("aluminium", "aluminum"), ("sulphur", "sulfur")];
 
 /// Tokens written in capitals in display names.
 const UPPER_TOKENS: &[&str] = &[
-    "ci", "peg", "ppg", "edta", "bht", "bha", "pca", "dmdm", "mea", "dea", "tea", "hdi", "pvp", "spf", "uv", "np", "ap", "eop", "ns",
+    "ci", "peg", "ppg", "edta", "bht", "bha", "pca", "dmdm", "mea", "dea", "tea", "hdi", "pvp", "spf", "uv", "np",
+    "ap", "eop", "ns",
 ];
 
 /// The comparison key of an INCI name: lower case, single spaces, unified punctuation and
@@ -111,7 +108,7 @@ pub fn display(key: &str) -> String {
 /// What Rouge knows about ingredient names: the labelled allergens and the everyday names.
 pub struct IngredientBook {
     allergens: HashSet<String>,
-    everyday_to_inci: HashMap<String, BTreeSet<String>>,
+    everyday_to_inci: HashMap<String, Vec<String>>,
     inci_to_everyday: HashMap<String, BTreeSet<String>>,
 }
 
@@ -138,7 +135,10 @@ impl IngredientBook {
         for rec in r.records().flatten() {
             if let (Some(every), Some(inci)) = (rec.get(0), rec.get(1)) {
                 let (every, inci) = (normalise(every), normalise(inci));
-                book.everyday_to_inci.entry(every.clone()).or_default().insert(inci.clone());
+                let list = book.everyday_to_inci.entry(every.clone()).or_default();
+                if !list.contains(&inci) {
+                    list.push(inci.clone());
+                }
                 book.inci_to_everyday.entry(inci).or_default().insert(every);
             }
         }
@@ -163,7 +163,7 @@ impl IngredientBook {
     /// term itself read as an INCI name.
     pub fn resolve(&self, term: &str) -> BTreeSet<String> {
         let key = normalise(term);
-        let mut out = self.everyday_to_inci.get(&key).cloned().unwrap_or_default();
+        let mut out: BTreeSet<String> = self.everyday_to_inci.get(&key).into_iter().flatten().cloned().collect();
         if !key.is_empty() {
             out.insert(key);
         }
@@ -172,6 +172,11 @@ impl IngredientBook {
 
     pub fn is_everyday_name(&self, term: &str) -> bool {
         self.everyday_to_inci.contains_key(&normalise(term))
+    }
+
+    /// The INCI keys an everyday name stands for, most typical first (file order).
+    pub fn inci_for(&self, everyday: &str) -> &[String] {
+        self.everyday_to_inci.get(&normalise(everyday)).map_or(&[], Vec::as_slice)
     }
 }
 

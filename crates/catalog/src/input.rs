@@ -122,7 +122,8 @@ pub fn text(v: &mut Validation, field: &str, value: &str, min: usize, max: usize
     let t = value.trim();
     let n = t.chars().count();
     if n < min || n > max {
-        let what = if min > 0 { format!("between {min} and {max} characters") } else { format!("at most {max} characters") };
+        let what =
+            if min > 0 { format!("between {min} and {max} characters") } else { format!("at most {max} characters") };
         v.push(field, "length", format!("must be {what}"));
     } else if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         v.push(field, "control_characters", "must not contain control characters");
@@ -132,7 +133,7 @@ pub fn text(v: &mut Validation, field: &str, value: &str, min: usize, max: usize
 
 fn money(v: &mut Validation, field: &str, m: &MoneyInput) -> Option<Money> {
     let cur = v.check(format!("{field}.currency"), "currency", Currency::parse(&m.currency))?;
-    if m.amount > 100_000_000_00 {
+    if m.amount > 10_000_000_000 {
         v.push(format!("{field}.amount"), "range", "must be at most 10000000000 minor units");
         return None;
     }
@@ -212,8 +213,12 @@ impl ProductInput {
         if self.tags.len() > 30 {
             v.push("tags", "too_many", "at most 30 tags");
         }
-        let mut tags: Vec<String> =
-            self.tags.iter().enumerate().map(|(i, t)| text(&mut v, &format!("tags[{i}]"), t, 1, 50).to_lowercase()).collect();
+        let mut tags: Vec<String> = self
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| text(&mut v, &format!("tags[{i}]"), t, 1, 50).to_lowercase())
+            .collect();
         tags.dedup();
         if self.images.len() > 20 {
             v.push("images", "too_many", "at most 20 images");
@@ -223,7 +228,11 @@ impl ProductInput {
                 && img.url.len() <= 2048
                 && !img.url.chars().any(char::is_whitespace);
             if !ok {
-                v.push(format!("images[{i}].url"), "url", "must be an http(s) URL or a path starting with '/', at most 2048 characters");
+                v.push(
+                    format!("images[{i}].url"),
+                    "url",
+                    "must be an http(s) URL or a path starting with '/', at most 2048 characters",
+                );
             }
             text(&mut v, &format!("images[{i}].alt"), &img.alt, 1, 300);
         }
@@ -231,14 +240,18 @@ impl ProductInput {
         if self.variants.len() > MAX_VARIANTS {
             v.push("variants", "too_many", format!("at most {MAX_VARIANTS} variants"));
         }
-        let variants: Vec<Option<Variant>> =
-            self.variants.iter().enumerate().map(|(i, vi)| vi.build(&mut v, &format!("variants[{i}]"), old_variants)).collect();
+        let variants: Vec<Option<Variant>> = self
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, vi)| vi.build(&mut v, &format!("variants[{i}]"), old_variants))
+            .collect();
         let mut skus = HashSet::new();
         for (i, var) in variants.iter().enumerate() {
-            if let Some(var) = var {
-                if !skus.insert(var.sku.clone()) {
-                    v.push(format!("variants[{i}].sku"), "duplicate", format!("SKU {} appears twice", var.sku));
-                }
+            if let Some(var) = var
+                && !skus.insert(var.sku.clone())
+            {
+                v.push(format!("variants[{i}].sku"), "duplicate", format!("SKU {} appears twice", var.sku));
             }
         }
         let currencies: HashSet<_> = variants.iter().flatten().map(|x| x.price.currency()).collect();
@@ -252,15 +265,15 @@ impl ProductInput {
         for (i, c) in self.certifications.iter().enumerate() {
             text(&mut v, &format!("certifications[{i}].body"), &c.body, 1, 100);
         }
-        if let Some(spf) = self.spf {
-            if !(1..=100).contains(&spf) {
-                v.push("spf", "range", "must be between 1 and 100");
-            }
+        if let Some(spf) = self.spf
+            && !(1..=100).contains(&spf)
+        {
+            v.push("spf", "range", "must be between 1 and 100");
         }
-        if let Some(pao) = self.pao_months {
-            if !(1..=60).contains(&pao) {
-                v.push("pao_months", "range", "must be between 1 and 60 months");
-            }
+        if let Some(pao) = self.pao_months
+            && !(1..=60).contains(&pao)
+        {
+            v.push("pao_months", "range", "must be between 1 and 60 months");
         }
         let defs: Vec<_> = r.attribute_defs.iter().filter(|d| d.product_type == self.product_type).cloned().collect();
         crate::attributes::validate(&self.attributes, &defs, &mut v);
@@ -452,10 +465,10 @@ impl CategoryInput {
         if let (Some(p), None) = (&self.parent, parent) {
             v.push("parent", "unknown_category", format!("no category with slug `{}`", short(p)));
         }
-        if let Some(e) = existing {
-            if parent_chain.contains(&e.id) {
-                v.push("parent", "cycle", "a category cannot sit under itself or its own descendants");
-            }
+        if let Some(e) = existing
+            && parent_chain.contains(&e.id)
+        {
+            v.push("parent", "cycle", "a category cannot sit under itself or its own descendants");
         }
         v.finish(|| Category {
             id: existing.map_or_else(new_id, |c| c.id),
@@ -492,7 +505,10 @@ pub struct AttributeDefinitionInput {
 }
 
 impl AttributeDefinitionInput {
-    pub fn into_definition(self, existing: Option<&AttributeDefinition>) -> Result<AttributeDefinition, Vec<FieldError>> {
+    pub fn into_definition(
+        self,
+        existing: Option<&AttributeDefinition>,
+    ) -> Result<AttributeDefinition, Vec<FieldError>> {
         let mut v = Validation::new();
         let ok_name = (1..=40).contains(&self.name.len())
             && self.name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -515,10 +531,10 @@ impl AttributeDefinitionInput {
             }
             _ => {}
         }
-        if let Some(e) = existing {
-            if e.product_type != self.product_type || e.name != self.name {
-                v.push("name", "immutable", "an attribute's product type and name cannot change; define a new one");
-            }
+        if let Some(e) = existing
+            && (e.product_type != self.product_type || e.name != self.name)
+        {
+            v.push("name", "immutable", "an attribute's product type and name cannot change; define a new one");
         }
         v.finish(|| AttributeDefinition {
             id: existing.map_or_else(new_id, |d| d.id),

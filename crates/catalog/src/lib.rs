@@ -15,6 +15,6 @@ pub mod vocab;
 pub use events::CatalogEvent;
 pub use model::*;
 pub use ports::{CatalogRepository, RepoError};
+pub use rouge_kernel::FieldError;
 pub use service::{CatalogError, CatalogService};
 pub use vocab::*;
-pub use rouge_kernel::FieldError;

@@ -52,7 +52,8 @@ pub trait CatalogRepository: Outbox {
 
     /// # Errors
     /// MUST return `Duplicate { field: "slug" }` when another category has the slug; `Stale` as above.
-    fn save_category(&self, category: &Category, events: &[DomainEvent]) -> impl Future<Output = RepoResult<()>> + Send;
+    fn save_category(&self, category: &Category, events: &[DomainEvent])
+    -> impl Future<Output = RepoResult<()>> + Send;
     /// # Errors
     /// `Unavailable` when the store cannot be read.
     fn categories(&self) -> impl Future<Output = RepoResult<Vec<Category>>> + Send;
@@ -60,7 +61,11 @@ pub trait CatalogRepository: Outbox {
     /// # Errors
     /// MUST return `Duplicate { field: "name" }` when the product type already has an
     /// attribute of that name; `Stale` as above.
-    fn save_attribute(&self, def: &AttributeDefinition, events: &[DomainEvent]) -> impl Future<Output = RepoResult<()>> + Send;
+    fn save_attribute(
+        &self,
+        def: &AttributeDefinition,
+        events: &[DomainEvent],
+    ) -> impl Future<Output = RepoResult<()>> + Send;
     /// # Errors
     /// `Unavailable` when the store cannot be read.
     fn attributes(&self) -> impl Future<Output = RepoResult<Vec<AttributeDefinition>>> + Send;

@@ -94,7 +94,8 @@ impl<R: CatalogRepository> CatalogService<R> {
         let categories = self.repo.categories().await?;
         let defs = self.repo.attributes().await?;
         let brand = brands.iter().find(|b| b.slug.as_str() == input.brand && !b.archived);
-        let category = input.category.as_deref().and_then(|s| categories.iter().find(|c| c.slug.as_str() == s && !c.archived));
+        let category =
+            input.category.as_deref().and_then(|s| categories.iter().find(|c| c.slug.as_str() == s && !c.archived));
         input
             .into_product(Resolved { brand, category, attribute_defs: &defs }, existing, Utc::now())
             .map_err(CatalogError::Invalid)
@@ -127,19 +128,19 @@ impl<R: CatalogRepository> CatalogService<R> {
         let next = self.resolve_and_build(input, Some(current)).await?;
         let mut events = vec![];
         for v in &next.variants {
-            if let Some(old) = current.variants.iter().find(|o| o.id == v.id) {
-                if old.price != v.price {
-                    events.push(
-                        CatalogEvent::VariantPriceChanged {
-                            product_id: next.id,
-                            variant_id: v.id,
-                            sku: v.sku.to_string(),
-                            old: old.price,
-                            new: v.price,
-                        }
-                        .envelope(),
-                    );
-                }
+            if let Some(old) = current.variants.iter().find(|o| o.id == v.id)
+                && old.price != v.price
+            {
+                events.push(
+                    CatalogEvent::VariantPriceChanged {
+                        product_id: next.id,
+                        variant_id: v.id,
+                        sku: v.sku.to_string(),
+                        old: old.price,
+                        new: v.price,
+                    }
+                    .envelope(),
+                );
             }
         }
         let main = if next.status == ProductStatus::Archived && current.status != ProductStatus::Archived {
@@ -195,7 +196,8 @@ impl<R: CatalogRepository> CatalogService<R> {
         let current = self.product(product_id).await?;
         check_version(expected, current.version, "product")?;
         let mut input = self.product_input(&current).await?;
-        let slot = input.variants.iter_mut().find(|v| v.id == Some(variant_id)).ok_or(CatalogError::NotFound("variant"))?;
+        let slot =
+            input.variants.iter_mut().find(|v| v.id == Some(variant_id)).ok_or(CatalogError::NotFound("variant"))?;
         let mut next = patched(slot, patch)?;
         next.id = Some(variant_id);
         *slot = next;
@@ -224,7 +226,10 @@ impl<R: CatalogRepository> CatalogService<R> {
         let current = self.brand(id).await?;
         check_version(expected, current.version, "brand")?;
         let next = patched(&current.to_input(), patch)?.into_brand(Some(&current)).map_err(CatalogError::Invalid)?;
-        self.repo.save_brand(&next, &[CatalogEvent::BrandSaved(next.clone()).envelope()]).await.map_err(stale_as("brand"))?;
+        self.repo
+            .save_brand(&next, &[CatalogEvent::BrandSaved(next.clone()).envelope()])
+            .await
+            .map_err(stale_as("brand"))?;
         Ok(next)
     }
 
@@ -232,7 +237,10 @@ impl<R: CatalogRepository> CatalogService<R> {
         let current = self.brand(id).await?;
         check_version(expected, current.version, "brand")?;
         let next = Brand { archived: true, version: current.version + 1, ..current };
-        self.repo.save_brand(&next, &[CatalogEvent::BrandSaved(next.clone()).envelope()]).await.map_err(stale_as("brand"))?;
+        self.repo
+            .save_brand(&next, &[CatalogEvent::BrandSaved(next.clone()).envelope()])
+            .await
+            .map_err(stale_as("brand"))?;
         Ok(next)
     }
 
@@ -265,7 +273,12 @@ impl<R: CatalogRepository> CatalogService<R> {
     }
 
     #[instrument(skip_all, fields(category_id = %id))]
-    pub async fn update_category(&self, id: Uuid, expected: Option<i64>, patch: &serde_json::Value) -> Result<Category> {
+    pub async fn update_category(
+        &self,
+        id: Uuid,
+        expected: Option<i64>,
+        patch: &serde_json::Value,
+    ) -> Result<Category> {
         let current = self.category(id).await?;
         check_version(expected, current.version, "category")?;
         let all = self.repo.categories().await?;
@@ -293,7 +306,12 @@ impl<R: CatalogRepository> CatalogService<R> {
     // --- attribute definitions ---
 
     pub async fn attribute(&self, id: Uuid) -> Result<AttributeDefinition> {
-        self.repo.attributes().await?.into_iter().find(|a| a.id == id).ok_or(CatalogError::NotFound("attribute definition"))
+        self.repo
+            .attributes()
+            .await?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or(CatalogError::NotFound("attribute definition"))
     }
 
     #[instrument(skip_all)]
@@ -303,10 +321,16 @@ impl<R: CatalogRepository> CatalogService<R> {
         Ok(def)
     }
 
-    pub async fn update_attribute(&self, id: Uuid, expected: Option<i64>, patch: &serde_json::Value) -> Result<AttributeDefinition> {
+    pub async fn update_attribute(
+        &self,
+        id: Uuid,
+        expected: Option<i64>,
+        patch: &serde_json::Value,
+    ) -> Result<AttributeDefinition> {
         let current = self.attribute(id).await?;
         check_version(expected, current.version, "attribute definition")?;
-        let next = patched(&current.to_input(), patch)?.into_definition(Some(&current)).map_err(CatalogError::Invalid)?;
+        let next =
+            patched(&current.to_input(), patch)?.into_definition(Some(&current)).map_err(CatalogError::Invalid)?;
         self.repo
             .save_attribute(&next, &[CatalogEvent::AttributeDefined(next.clone()).envelope()])
             .await

@@ -40,40 +40,28 @@ macro_rules! parsed_string {
 #[error("{0}")]
 pub struct ValueError(pub &'static str);
 
-parsed_string!(
-    Sku,
-    "a SKU is 1–64 characters: upper-case letters, digits, '-', '_' or '.'",
-    |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-        ok.then(|| s.to_owned())
-    }
-);
+parsed_string!(Sku, "a SKU is 1–64 characters: upper-case letters, digits, '-', '_' or '.'", |s| {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    ok.then(|| s.to_owned())
+});
 
-parsed_string!(
-    Gtin,
-    "a GTIN is 8, 12, 13 or 14 digits with a valid check digit",
-    |s| {
-        let digits: Vec<u32> = s.chars().map(|c| c.to_digit(10)).collect::<Option<_>>()?;
-        if ![8, 12, 13, 14].contains(&digits.len()) {
-            return None;
-        }
-        let (body, check) = digits.split_at(digits.len() - 1);
-        // GS1: from the right, weights alternate 3, 1, 3, … over the body.
-        let sum: u32 = body.iter().rev().enumerate().map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d }).sum();
-        ((10 - sum % 10) % 10 == check[0]).then(|| s.to_owned())
+parsed_string!(Gtin, "a GTIN is 8, 12, 13 or 14 digits with a valid check digit", |s| {
+    let digits: Vec<u32> = s.chars().map(|c| c.to_digit(10)).collect::<Option<_>>()?;
+    if ![8, 12, 13, 14].contains(&digits.len()) {
+        return None;
     }
-);
+    let (body, check) = digits.split_at(digits.len() - 1);
+    // GS1: from the right, weights alternate 3, 1, 3, … over the body.
+    let sum: u32 = body.iter().rev().enumerate().map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d }).sum();
+    ((10 - sum % 10) % 10 == check[0]).then(|| s.to_owned())
+});
 
-parsed_string!(
-    HexColour,
-    "a colour is '#' followed by six hexadecimal digits, e.g. #C68E6F",
-    |s| {
-        let ok = s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
-        ok.then(|| s.to_ascii_uppercase())
-    }
-);
+parsed_string!(HexColour, "a colour is '#' followed by six hexadecimal digits, e.g. #C68E6F", |s| {
+    let ok = s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| s.to_ascii_uppercase())
+});
 
 /// A pack size: an amount in a unit, e.g. 30 ml. Fractions are given in the smaller unit
 /// (1.7 fl oz is sold as 50 ml), so the amount stays an integer.

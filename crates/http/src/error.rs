@@ -62,7 +62,9 @@ impl ApiError {
         use ApiError::*;
         match self {
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON"),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
+            UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
             Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "Validation failed"),
             BadQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query", "Invalid query parameters"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
@@ -94,7 +96,11 @@ impl IntoResponse for ApiError {
         let detail = match &self {
             ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
                 tracing::error!(%cause, "request failed");
-                if matches!(self, ApiError::Internal(_)) { self.to_string() } else { "the store does not answer".into() }
+                if matches!(self, ApiError::Internal(_)) {
+                    self.to_string()
+                } else {
+                    "the store does not answer".into()
+                }
             }
             other => other.to_string(),
         };
@@ -102,7 +108,8 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) => e,
             _ => vec![],
         };
-        let problem = Problem { kind: format!("/problems/{slug}"), title: title.into(), status: status.as_u16(), detail, errors };
+        let problem =
+            Problem { kind: format!("/problems/{slug}"), title: title.into(), status: status.as_u16(), detail, errors };
         let mut res = (status, axum::Json(problem)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {

@@ -14,11 +14,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim() == "application/json" || m.trim().ends_with("+json")));
+        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| m.trim() == "application/json" || m.trim().ends_with("+json"))
+        });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -27,10 +25,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
     }
 }
 
+/// Every Rouge request body is a JSON object.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so a truncated body is "malformed" rather than a field error.
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(format!("{e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::Invalid(vec![FieldError {
+            field: String::new(),
+            code: "type",
+            message: "the body must be a JSON object".into(),
+        }]));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();

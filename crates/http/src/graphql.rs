@@ -1,1 +1,5 @@
-use axum::Router; use crate::state::{AppState, Store}; pub fn router<S: Store>() -> Router<AppState<S>> { Router::new() }
+use crate::state::{AppState, Store};
+use axum::Router;
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+}

@@ -27,6 +27,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    // Install the recorder before the first request, so no request goes uncounted.
+    ops::prometheus();
     Router::new()
         .merge(rest::storefront::router())
         .merge(rest::admin::router(state.clone()))
@@ -35,9 +37,9 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
         .with_state(state)
         .layer(middleware::from_fn(ops::track))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn(ops::problemize))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -14,10 +14,10 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz::<S>))
-        .route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render()) }))
+    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(readyz::<S>)).route(
+        "/metrics",
+        get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render()) }),
+    )
 }
 
 async fn readyz<S: Store>(State(app): State<AppState<S>>) -> Result<&'static str, ApiError> {
@@ -69,19 +69,26 @@ pub async fn problemize(req: Request, next: Next) -> Response {
         return res;
     }
     let (parts, body) = res.into_parts();
-    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text =
+        axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let err = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound(if text.is_empty() { "no such route".into() } else { text }),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::METHOD_NOT_ALLOWED => {
-            let mut r = problem(status, "method-not-allowed", "Method not allowed", "this route does not accept that method");
+            let mut r =
+                problem(status, "method-not-allowed", "Method not allowed", "this route does not accept that method");
             if let Some(allow) = parts.headers.get(header::ALLOW) {
                 r.headers_mut().insert(header::ALLOW, allow.clone());
             }
             return r;
         }
         s if s.is_client_error() => {
-            return problem(s, "bad-request", "Bad request", if text.is_empty() { "the request is malformed" } else { &text });
+            return problem(
+                s,
+                "bad-request",
+                "Bad request",
+                if text.is_empty() { "the request is malformed" } else { &text },
+            );
         }
         _ => ApiError::Internal(text),
     };

@@ -9,10 +9,32 @@ pub struct Currency(&'static str);
 /// Currencies with their minor-unit exponent (ISO 4217). Kept short on purpose: a shop that
 /// needs another adds it here with its exponent, rather than guessing one at run time.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("EUR", 2), ("USD", 2), ("GBP", 2), ("CHF", 2), ("SEK", 2), ("NOK", 2), ("DKK", 2),
-    ("PLN", 2), ("CZK", 2), ("HUF", 2), ("RON", 2), ("CAD", 2), ("AUD", 2), ("NZD", 2),
-    ("JPY", 0), ("KRW", 0), ("CNY", 2), ("HKD", 2), ("SGD", 2), ("INR", 2), ("BRL", 2),
-    ("MXN", 2), ("ZAR", 2), ("AED", 2), ("KWD", 3), ("BHD", 3),
+    ("EUR", 2),
+    ("USD", 2),
+    ("GBP", 2),
+    ("CHF", 2),
+    ("SEK", 2),
+    ("NOK", 2),
+    ("DKK", 2),
+    ("PLN", 2),
+    ("CZK", 2),
+    ("HUF", 2),
+    ("RON", 2),
+    ("CAD", 2),
+    ("AUD", 2),
+    ("NZD", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("CNY", 2),
+    ("HKD", 2),
+    ("SGD", 2),
+    ("INR", 2),
+    ("BRL", 2),
+    ("MXN", 2),
+    ("ZAR", 2),
+    ("AED", 2),
+    ("KWD", 3),
+    ("BHD", 3),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -54,7 +54,12 @@ impl CatalogIndex {
     ///
     /// # Panics
     /// When tantivy cannot create an index in memory (out of memory).
-    pub fn build(products: Vec<Product>, brands: Vec<Brand>, categories: Vec<Category>, attributes: Vec<AttributeDefinition>) -> Self {
+    pub fn build(
+        products: Vec<Product>,
+        brands: Vec<Brand>,
+        categories: Vec<Category>,
+        attributes: Vec<AttributeDefinition>,
+    ) -> Self {
         let mut sb = Schema::builder();
         let fields = Fields {
             id: sb.add_text_field("id", STRING | STORED),
@@ -147,9 +152,9 @@ impl CatalogIndex {
         let mut products = vec![];
         for e in events {
             match e {
-                CatalogEvent::ProductCreated(p) | CatalogEvent::ProductUpdated(p) | CatalogEvent::ProductArchived(p) => {
-                    products.push((**p).clone())
-                }
+                CatalogEvent::ProductCreated(p)
+                | CatalogEvent::ProductUpdated(p)
+                | CatalogEvent::ProductArchived(p) => products.push((**p).clone()),
                 CatalogEvent::VariantPriceChanged { .. } => {}
                 CatalogEvent::BrandSaved(b) => {
                     self.upsert_products(std::mem::take(&mut products));
@@ -224,12 +229,12 @@ impl CatalogIndex {
             return None;
         }
         products.sort_by(|a, b| a.name_key.cmp(&b.name_key));
-        let primary = if everyday { keys.iter().find(|k| **k != key).cloned().unwrap_or(key.clone()) } else { key.clone() };
+        let primary = if everyday { book.inci_for(name).first().cloned().unwrap_or(key.clone()) } else { key.clone() };
         Some(IngredientEntry {
             inci: inci::display(&primary),
             everyday_names: book.everyday_names(&primary).map(str::to_owned).collect(),
             allergen: book.is_allergen(&primary),
-            matches: if everyday { keys.iter().filter(|k| **k != key).map(|k| inci::display(k)).collect() } else { vec![] },
+            matches: if everyday { book.inci_for(name).iter().map(|k| inci::display(k)).collect() } else { vec![] },
             product_count: products.len(),
             products: products.into_iter().take(limit).map(|p| crate::listing::ProductSummary::of(p)).collect(),
         })

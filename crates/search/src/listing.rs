@@ -99,7 +99,8 @@ fn count<'a>(map: &mut HashMap<&'a str, usize>, value: &'a str) {
 }
 
 fn sorted(map: HashMap<&str, usize>) -> Vec<FacetCount> {
-    let mut v: Vec<FacetCount> = map.into_iter().map(|(value, count)| FacetCount { value: value.to_owned(), count }).collect();
+    let mut v: Vec<FacetCount> =
+        map.into_iter().map(|(value, count)| FacetCount { value: value.to_owned(), count }).collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     v
 }
@@ -111,14 +112,19 @@ impl CatalogIndex {
     /// Field errors for attribute filters that are not defined or not filterable.
     pub fn list(&self, q: &ListQuery) -> Result<Listing, Vec<FieldError>> {
         let sort = q.effective_sort();
-        let scores: Option<HashMap<Uuid, f32>> = q.q.as_deref().map(|text| self.search_text(text).into_iter().collect());
+        let scores: Option<HashMap<Uuid, f32>> =
+            q.q.as_deref().map(|text| self.search_text(text).into_iter().collect());
         let state = self.state.read().expect("index lock");
         let book = IngredientBook::get();
 
         let brand_ids: HashSet<Uuid> =
             state.brands.values().filter(|b| q.brands.iter().any(|s| s == b.slug.as_str())).map(|b| b.id).collect();
-        let category_ids: HashSet<Uuid> =
-            state.categories.values().filter(|c| q.categories.iter().any(|s| s == c.slug.as_str())).map(|c| c.id).collect();
+        let category_ids: HashSet<Uuid> = state
+            .categories
+            .values()
+            .filter(|c| q.categories.iter().any(|s| s == c.slug.as_str()))
+            .map(|c| c.id)
+            .collect();
         let include: Vec<BTreeSet<String>> = q.include_ingredients.iter().map(|t| book.resolve(t)).collect();
         let exclude: Vec<BTreeSet<String>> = q.exclude_ingredients.iter().map(|t| book.resolve(t)).collect();
         let mut errors = vec![];
@@ -126,7 +132,8 @@ impl CatalogIndex {
             .attributes
             .iter()
             .map(|(name, value)| {
-                let defs: Vec<_> = state.attributes.iter().filter(|d| &d.name == name && d.filterable && !d.archived).collect();
+                let defs: Vec<_> =
+                    state.attributes.iter().filter(|d| &d.name == name && d.filterable && !d.archived).collect();
                 if defs.is_empty() {
                     errors.push(FieldError {
                         field: format!("attr.{}", name.chars().take(40).collect::<String>()),
@@ -191,10 +198,10 @@ impl CatalogIndex {
                 v.concerns.iter().for_each(|s| count(&mut concern, s.as_str()));
                 v.certifications.iter().for_each(|s| count(&mut cert, s.kind.as_str()));
                 v.free_from.iter().for_each(|s| count(&mut free, s.as_str()));
-                if let Some(x) = p.price {
-                    if let Some((_, _, band)) = PRICE_BANDS.iter().find(|(lo, hi, _)| x >= *lo && x < *hi) {
-                        count(&mut price, band);
-                    }
+                if let Some(x) = p.price
+                    && let Some((_, _, band)) = PRICE_BANDS.iter().find(|(lo, hi, _)| x >= *lo && x < *hi)
+                {
+                    count(&mut price, band);
                 }
             }
             facets.insert("brand", sorted(brand));
@@ -222,7 +229,9 @@ impl CatalogIndex {
         matched.truncate(take);
         matched.sort_by(|a, b| compare(sort, &a.0, &b.0));
         let next_cursor = match (has_more, matched.last()) {
-            (true, Some((k, _))) => Some(Cursor::encode(&Position { s: sort, n: k.n, t: k.t.clone(), id: k.id }).into_string()),
+            (true, Some((k, _))) => {
+                Some(Cursor::encode(&Position { s: sort, n: k.n, t: k.t.clone(), id: k.id }).into_string())
+            }
             _ => None,
         };
         Ok(Listing { items: matched.into_iter().map(|(_, p)| Arc::clone(p)).collect(), next_cursor, total, facets })
@@ -235,8 +244,12 @@ impl CatalogIndex {
         for p in state.products.values() {
             *counts.entry(p.brand_id).or_default() += 1;
         }
-        let mut out: Vec<_> =
-            state.brands.values().filter(|b| !b.archived).map(|b| (b.clone(), counts.get(&b.id).copied().unwrap_or(0))).collect();
+        let mut out: Vec<_> = state
+            .brands
+            .values()
+            .filter(|b| !b.archived)
+            .map(|b| (b.clone(), counts.get(&b.id).copied().unwrap_or(0)))
+            .collect();
         out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         out
     }

@@ -67,11 +67,22 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn vocab<T>(v: &mut Validation, field: &str, value: &str, parse: fn(&str) -> Option<T>, expected: String, out: &mut Vec<T>) {
+fn vocab<T>(
+    v: &mut Validation,
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    expected: String,
+    out: &mut Vec<T>,
+) {
     for item in list(value) {
         match parse(item) {
             Some(x) => out.push(x),
-            None => v.push(field, "unknown_value", format!("`{}` is not one of: {expected}", item.chars().take(40).collect::<String>())),
+            None => v.push(
+                field,
+                "unknown_value",
+                format!("`{}` is not one of: {expected}", item.chars().take(40).collect::<String>()),
+            ),
         }
     }
 }
@@ -91,12 +102,19 @@ impl ListQuery {
                 "q" => q.q = Some(value.trim().to_owned()).filter(|s| !s.is_empty()),
                 "category" => q.categories.extend(list(value).map(str::to_owned)),
                 "brand" => q.brands.extend(list(value).map(str::to_owned)),
-                "product_type" => vocab(&mut v, key, value, ProductType::parse, ProductType::expected(), &mut q.product_types),
+                "product_type" => {
+                    vocab(&mut v, key, value, ProductType::parse, ProductType::expected(), &mut q.product_types)
+                }
                 "skin_type" => vocab(&mut v, key, value, SkinType::parse, SkinType::expected(), &mut q.skin_types),
                 "concern" => vocab(&mut v, key, value, Concern::parse, Concern::expected(), &mut q.concerns),
-                "certification" => {
-                    vocab(&mut v, key, value, CertificationKind::parse, CertificationKind::expected(), &mut q.certifications)
-                }
+                "certification" => vocab(
+                    &mut v,
+                    key,
+                    value,
+                    CertificationKind::parse,
+                    CertificationKind::expected(),
+                    &mut q.certifications,
+                ),
                 "free_from" => {
                     for c in list(value) {
                         let claim = if c.ends_with("-free") { c.to_owned() } else { format!("{c}-free") };
@@ -112,7 +130,11 @@ impl ListQuery {
                 "exclude_ingredient" => q.exclude_ingredients.extend(list(value).map(str::to_owned)),
                 "min_price" | "max_price" => match value.parse::<i64>() {
                     Ok(n) if n >= 0 => {
-                        if key == "min_price" { q.min_price = Some(n) } else { q.max_price = Some(n) }
+                        if key == "min_price" {
+                            q.min_price = Some(n)
+                        } else {
+                            q.max_price = Some(n)
+                        }
                     }
                     _ => v.push(key, "type", "a non-negative whole number of minor units (2999 = 29.99)"),
                 },
@@ -126,13 +148,17 @@ impl ListQuery {
                 },
                 "cursor" => cursor = Some(value.to_owned()),
                 k if k.starts_with("attr.") && k.len() > 5 => q.attributes.push((k[5..].to_owned(), value.to_owned())),
-                other => v.push(other.chars().take(40).collect::<String>(), "unknown_parameter", "this filter does not exist"),
+                other => v.push(
+                    other.chars().take(40).collect::<String>(),
+                    "unknown_parameter",
+                    "this filter does not exist",
+                ),
             }
         }
-        if let (Some(lo), Some(hi)) = (q.min_price, q.max_price) {
-            if lo > hi {
-                v.push("min_price", "range", "must not exceed max_price");
-            }
+        if let (Some(lo), Some(hi)) = (q.min_price, q.max_price)
+            && lo > hi
+        {
+            v.push("min_price", "range", "must not exceed max_price");
         }
         if let Some(raw) = cursor {
             match Cursor::decode::<Position>(&raw) {
@@ -156,11 +182,13 @@ mod tests {
 
     #[test]
     fn parses_filters_and_reports_bad_ones_by_name() {
-        let q = ListQuery::parse([("skin_type", "oily,sensitive"), ("free_from", "fragrance"), ("limit", "10")]).unwrap();
+        let q =
+            ListQuery::parse([("skin_type", "oily,sensitive"), ("free_from", "fragrance"), ("limit", "10")]).unwrap();
         assert_eq!(q.skin_types, vec![SkinType::Oily, SkinType::Sensitive]);
         assert_eq!(q.free_from, vec!["fragrance-free"]);
         assert_eq!(q.limit, 10);
-        let errs = ListQuery::parse([("skin_type", "greasy"), ("limit", "101"), ("bogus", "1"), ("cursor", "%%")]).unwrap_err();
+        let errs = ListQuery::parse([("skin_type", "greasy"), ("limit", "101"), ("bogus", "1"), ("cursor", "%%")])
+            .unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["skin_type", "limit", "bogus", "cursor"]);
     }

@@ -63,12 +63,16 @@ fn ml(amount: u64) -> Option<Size> {
 /// The demo shop with `count` products.
 pub fn generate(count: usize) -> Demo {
     let d: Value = serde_json::from_str(DEMO_JSON).expect("data/demo.json is valid");
-    let mut rng = Rng(0x5EED_0F_B0_7A11);
+    let mut rng = Rng(0x5EED_0FB0_7A11);
     let brands: Vec<BrandInput> = d["brands"]
         .as_array()
         .expect("brands")
         .iter()
-        .map(|b| BrandInput { name: s(b), slug: None, description: format!("{} is an independent beauty house.", s(b)) })
+        .map(|b| BrandInput {
+            name: s(b),
+            slug: None,
+            description: format!("{} is an independent beauty house.", s(b)),
+        })
         .collect();
     let brand_slugs: Vec<String> =
         brands.iter().map(|b| rouge_kernel::Slug::from_name(&b.name).expect("brand slug").to_string()).collect();
@@ -120,7 +124,8 @@ pub fn generate(count: usize) -> Demo {
                 p.name = format!("{} {}", s(&active[0]), s(&form[0]));
                 p.category = Some(s(&form[1]));
                 let mut ing = base.clone();
-                ing.splice(2..2, strs(&active[1]));
+                let actives: Vec<String> = strs(&active[1]).into_iter().filter(|a| !base.contains(a)).collect();
+                ing.splice(2..2, actives);
                 p.ingredients = ing;
                 p.skin_types = strs(&active[2]).iter().filter_map(|x| SkinType::parse(x)).collect();
                 p.concerns = strs(&active[3]).iter().filter_map(|x| Concern::parse(x)).collect();
@@ -134,14 +139,23 @@ pub fn generate(count: usize) -> Demo {
                 if rng.below(3) == 0 {
                     p.variants.push(variant(sku(1), price * 17 / 10 / 100 * 100 - 1, ml(size * 2), None));
                 }
-                p.description = format!("A {} with {} for {} skin.", s(&form[0]).to_lowercase(), s(&active[0]), strs(&active[2]).join(" or "));
+                p.description = format!(
+                    "A {} with {} for {} skin.",
+                    s(&form[0]).to_lowercase(),
+                    s(&active[0]),
+                    strs(&active[2]).join(" or ")
+                );
             }
             1 => {
                 let mk = &d["makeup"];
                 let form = rng.pick(mk["forms"].as_array().expect("forms"));
                 let lips = s(&form[1]) == "lips";
                 p.product_type = ProductType::Makeup;
-                p.name = format!("{} {}", ["Soft", "Second Skin", "Velvet", "Luminous", "Weightless", "Pure"][rng.below(6)], s(&form[0]));
+                p.name = format!(
+                    "{} {}",
+                    ["Soft", "Second Skin", "Velvet", "Luminous", "Weightless", "Pure"][rng.below(6)],
+                    s(&form[0])
+                );
                 p.category = Some(s(&form[1]));
                 p.ingredients = strs(&mk["base"]);
                 p.finish = Finish::parse(form[3].as_str().unwrap_or_default());
@@ -180,14 +194,24 @@ pub fn generate(count: usize) -> Demo {
             3 => {
                 let form = rng.pick(d["haircare"]["forms"].as_array().expect("forms"));
                 p.product_type = ProductType::Haircare;
-                p.name = format!("{} {}", ["Curl", "Repair", "Volume", "Gloss", "Scalp", "Bond"][rng.below(6)], s(&form[0]));
+                p.name =
+                    format!("{} {}", ["Curl", "Repair", "Volume", "Gloss", "Scalp", "Bond"][rng.below(6)], s(&form[0]));
                 p.category = Some(s(&form[1]));
                 p.ingredients = strs(&form[3]);
                 let ht = strs(&d["haircare"]["hair_types"]);
                 p.hair_types = vec![HairType::parse(&ht[rng.below(ht.len())]).expect("hair type")];
                 p.pao_months = Some(12);
-                p.variants.push(variant(sku(0), 1200 + rng.below(20) as i64 * 100 - 1, ml(form[2].as_u64().unwrap_or(250)), None));
-                p.description = format!("A {} for {} hair.", s(&form[0]).to_lowercase(), p.hair_types[0].as_str().replace('_', "-"));
+                p.variants.push(variant(
+                    sku(0),
+                    1200 + rng.below(20) as i64 * 100 - 1,
+                    ml(form[2].as_u64().unwrap_or(250)),
+                    None,
+                ));
+                p.description = format!(
+                    "A {} for {} hair.",
+                    s(&form[0]).to_lowercase(),
+                    p.hair_types[0].as_str().replace('_', "-")
+                );
             }
             4 => {
                 let form = rng.pick(d["body"]["forms"].as_array().expect("forms"));
@@ -197,7 +221,12 @@ pub fn generate(count: usize) -> Demo {
                 p.ingredients = strs(&form[3]);
                 p.skin_types = vec![SkinType::Dry];
                 p.pao_months = Some(12);
-                p.variants.push(variant(sku(0), 1000 + rng.below(20) as i64 * 100 - 1, ml(form[2].as_u64().unwrap_or(250)), None));
+                p.variants.push(variant(
+                    sku(0),
+                    1000 + rng.below(20) as i64 * 100 - 1,
+                    ml(form[2].as_u64().unwrap_or(250)),
+                    None,
+                ));
                 p.description = format!("A {} for the whole family.", s(&form[0]).to_lowercase());
             }
             _ => {
@@ -205,7 +234,12 @@ pub fn generate(count: usize) -> Demo {
                 p.product_type = ProductType::Tools;
                 p.name = s(&form[0]);
                 p.category = Some(s(&form[1]));
-                p.variants.push(variant(sku(0), 1500 + rng.below(30) as i64 * 100 - 1, Some(Size { amount: 1, unit: SizeUnit::Pcs }), None));
+                p.variants.push(variant(
+                    sku(0),
+                    1500 + rng.below(30) as i64 * 100 - 1,
+                    Some(Size { amount: 1, unit: SizeUnit::Pcs }),
+                    None,
+                ));
                 p.description = format!("A {} that lasts.", s(&form[0]).to_lowercase());
             }
         }

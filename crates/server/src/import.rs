@@ -10,8 +10,16 @@ use serde::Deserialize;
 use std::path::Path;
 
 pub fn progress_bar(len: u64, msg: &'static str) -> ProgressBar {
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { ProgressBar::new(len) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})").expect("template").progress_chars("=> "));
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     bar.set_message(msg);
     bar
 }
@@ -109,7 +117,10 @@ pub fn read_rows(path: &Path) -> anyhow::Result<Vec<Result<ProductInput, String>
         }
         Some("csv") => {
             let mut reader = csv::Reader::from_reader(text.as_bytes());
-            Ok(reader.deserialize::<CsvRow>().map(|r| r.map_err(|e| e.to_string()).and_then(CsvRow::into_input)).collect())
+            Ok(reader
+                .deserialize::<CsvRow>()
+                .map(|r| r.map_err(|e| e.to_string()).and_then(CsvRow::into_input))
+                .collect())
         }
         _ => anyhow::bail!("import takes a .csv or .json file"),
     }
@@ -128,7 +139,9 @@ pub async fn import<S: Store>(store: &S, rows: Vec<Result<ProductInput, String>>
     for (i, row) in rows.into_iter().enumerate() {
         let result = match row {
             Ok(input) => svc.create_product(input).await.map(|_| ()).map_err(|e| match e {
-                CatalogError::Invalid(errs) => errs.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "),
+                CatalogError::Invalid(errs) => {
+                    errs.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+                }
                 CatalogError::Conflict(msg, _) => msg,
                 other => other.to_string(),
             }),

@@ -31,7 +31,10 @@ where
         store.migrate().await.context("migrating SQLite")?;
         f.call(store).await
     } else {
-        anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:// (got `{}`)", url.split(':').next().unwrap_or(""))
+        anyhow::bail!(
+            "DATABASE_URL must start with sqlite: or postgres:// (got `{}`)",
+            url.split(':').next().unwrap_or("")
+        )
     }
 }
 
@@ -67,7 +70,8 @@ pub async fn launch<S: Store>(
         idx.apply(&catalog);
     });
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![subscriber], stop_rx);
-    let state = AppState { catalog: CatalogService::new(store.clone()), store, index, relay, admin_token: opts.admin_token };
+    let state =
+        AppState { catalog: CatalogService::new(store.clone()), store, index, relay, admin_token: opts.admin_token };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "rouge is listening");
     axum::serve(listener, rouge_http::app(state)).with_graceful_shutdown(shutdown).await?;

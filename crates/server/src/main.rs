@@ -55,7 +55,9 @@ struct Serve {
 
 impl StoreFn<()> for Serve {
     async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
-        let listener = tokio::net::TcpListener::bind(&self.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.listen))?;
+        let listener = tokio::net::TcpListener::bind(&self.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.listen))?;
         launch(store, self.opts, listener, shutdown_signal()).await
     }
 }
@@ -98,14 +100,20 @@ impl StoreFn<()> for Import {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let url = cli.database_url;
     match cli.command {
         Command::Serve { listen, demo, admin_token } => {
-            with_store(&url, Serve { listen, opts: Options { admin_token: admin_token.filter(|t| !t.is_empty()), demo } }).await
+            with_store(
+                &url,
+                Serve { listen, opts: Options { admin_token: admin_token.filter(|t| !t.is_empty()), demo } },
+            )
+            .await
         }
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,

@@ -21,8 +21,10 @@ pub async fn seed_demo<S: Store>(store: &S, count: usize) -> anyhow::Result<usiz
     let mut created = 0;
     let progress = crate::import::progress_bar(demo.products.len() as u64, "seeding demo products");
     for p in demo.products {
-        if svc.create_product(p).await.is_ok() {
-            created += 1;
+        let name = p.name.clone();
+        match svc.create_product(p).await {
+            Ok(_) => created += 1,
+            Err(e) => tracing::warn!(product = %name, error = ?e, "demo product skipped"),
         }
         progress.inc(1);
     }

@@ -86,7 +86,11 @@ impl PgStore {
         })
     }
 
-    async fn one_product(&self, sql: &'static str, key: impl for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + 'static) -> RepoResult<Option<Product>> {
+    async fn one_product(
+        &self,
+        sql: &'static str,
+        key: impl for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + 'static,
+    ) -> RepoResult<Option<Product>> {
         let doc: Option<Json<Product>> = sqlx::query_scalar(sql)
             .bind(key)
             .fetch_optional(&self.pool)
@@ -102,7 +106,15 @@ impl CatalogRepository for PgStore {
         let mut failing_value = p.slug.to_string();
         let run = async {
             let mut tx = self.pool.begin().await?;
-            save_doc(&mut tx, "catalog.products", p.id, p.version, &[("status", p.status.as_str()), ("slug", p.slug.as_str())], p).await?;
+            save_doc(
+                &mut tx,
+                "catalog.products",
+                p.id,
+                p.version,
+                &[("status", p.status.as_str()), ("slug", p.slug.as_str())],
+                p,
+            )
+            .await?;
             sqlx::query("UPDATE catalog.products SET updated_at = $1 WHERE id = $2")
                 .bind(p.updated_at)
                 .bind(p.id)

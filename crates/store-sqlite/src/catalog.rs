@@ -9,24 +9,26 @@ use uuid::Uuid;
 
 /// Translates SQLite's errors into the repository's contract, by the constraint that failed.
 fn repo_err(e: sqlx::Error, value: &str) -> RepoError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            let msg = db.message();
-            let field = if msg.contains("catalog_skus.sku") {
-                "sku"
-            } else if msg.contains(".name") {
-                "name"
-            } else {
-                "slug"
-            };
-            return RepoError::Duplicate { field, value: value.to_owned() };
-        }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let msg = db.message();
+        let field = if msg.contains("catalog_skus.sku") {
+            "sku"
+        } else if msg.contains(".name") {
+            "name"
+        } else {
+            "slug"
+        };
+        return RepoError::Duplicate { field, value: value.to_owned() };
     }
     RepoError::Unavailable(e.to_string())
 }
 
 fn decode<T: DeserializeOwned>(docs: Vec<String>) -> RepoResult<Vec<T>> {
-    docs.iter().map(|d| serde_json::from_str(d).map_err(|e| RepoError::Unavailable(format!("corrupt document: {e}")))).collect()
+    docs.iter()
+        .map(|d| serde_json::from_str(d).map_err(|e| RepoError::Unavailable(format!("corrupt document: {e}"))))
+        .collect()
 }
 
 /// Inserts (version 1) or replaces (stored version is `version - 1`) one document row.
@@ -53,7 +55,8 @@ async fn save_doc<T: Serialize>(
     } else {
         let sets = names.iter().enumerate().map(|(i, n)| format!(", {n} = ${}", i + 5)).collect::<String>();
         let sql = format!("UPDATE {table} SET version = $1, doc = $2{sets} WHERE id = $3 AND version = $4");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(version).bind(doc).bind(id.to_string()).bind(version - 1);
+        let mut q =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(version).bind(doc).bind(id.to_string()).bind(version - 1);
         for (_, v) in keys {
             q = q.bind(*v);
         }
@@ -102,8 +105,19 @@ impl CatalogRepository for SqliteStore {
         let run = async {
             let mut tx = self.pool.begin().await?;
             let updated = p.updated_at.to_rfc3339();
-            save_doc(&mut tx, "catalog_products", p.id, p.version, &[("status", p.status.as_str()), ("updated_at", &updated), ("slug", p.slug.as_str())], p).await?;
-            sqlx::query("DELETE FROM catalog_skus WHERE product_id = $1").bind(p.id.to_string()).execute(&mut *tx).await?;
+            save_doc(
+                &mut tx,
+                "catalog_products",
+                p.id,
+                p.version,
+                &[("status", p.status.as_str()), ("updated_at", &updated), ("slug", p.slug.as_str())],
+                p,
+            )
+            .await?;
+            sqlx::query("DELETE FROM catalog_skus WHERE product_id = $1")
+                .bind(p.id.to_string())
+                .execute(&mut *tx)
+                .await?;
             for v in &p.variants {
                 failing_value = v.sku.to_string();
                 sqlx::query("INSERT INTO catalog_skus (sku, product_id) VALUES ($1, $2)")

@@ -18,10 +18,10 @@ impl SqliteStore {
     /// # Errors
     /// When the URL is malformed or the file cannot be opened.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
-            }
+        if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+            && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         let memory = url.contains(":memory:");
         let opts = SqliteConnectOptions::from_str(url)?

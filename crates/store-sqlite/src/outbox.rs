@@ -49,6 +49,9 @@ impl Outbox for SqliteStore {
     }
 
     async fn head(&self) -> Result<i64, String> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetch_one(&self.pool).await.map_err(|e| e.to_string())
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

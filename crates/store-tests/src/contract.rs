@@ -24,9 +24,13 @@ pub async fn product_round_trips<S: CatalogRepository>(store: S) {
 pub async fn writes_put_their_events_in_the_outbox_in_order<S: CatalogRepository>(store: S) {
     let svc = with_brand(&store).await;
     let p = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
-    svc.update_product(p.id, Some(1), &json!({"variants": [{"id": p.variants[0].id, "sku": "SKU-1", "price": {"amount": 1999, "currency": "EUR"}}]}))
-        .await
-        .unwrap();
+    svc.update_product(
+        p.id,
+        Some(1),
+        &json!({"variants": [{"id": p.variants[0].id, "sku": "SKU-1", "price": {"amount": 1999, "currency": "EUR"}}]}),
+    )
+    .await
+    .unwrap();
     let events = store.events_after(0, 100).await.unwrap();
     let names: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(names, ["BrandSaved", "ProductCreated", "ProductUpdated", "VariantPriceChanged"]);
@@ -34,7 +38,9 @@ pub async fn writes_put_their_events_in_the_outbox_in_order<S: CatalogRepository
     assert_eq!(store.head().await.unwrap(), events.last().unwrap().sequence);
     assert_eq!(store.events_after(events[1].sequence, 1).await.unwrap()[0].event_type, "ProductUpdated");
     match CatalogEvent::from_envelope(&events[3]) {
-        Some(CatalogEvent::VariantPriceChanged { old, new, .. }) => assert_eq!((old.amount(), new.amount()), (2500, 1999)),
+        Some(CatalogEvent::VariantPriceChanged { old, new, .. }) => {
+            assert_eq!((old.amount(), new.amount()), (2500, 1999))
+        }
         other => panic!("expected a price change, got {other:?}"),
     }
 }

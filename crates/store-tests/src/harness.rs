@@ -71,7 +71,10 @@ pub async fn postgres() -> Option<TempPostgres> {
         Err(e) => panic!("PostgreSQL is required (ROUGE_REQUIRE_SERVICES=1) but {admin_url} failed: {e}"),
     };
     let name = format!("rouge_test_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
     let url = match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => panic!("ROUGE_TEST_POSTGRES_URL needs a database path"),

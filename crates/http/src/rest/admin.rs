@@ -37,9 +37,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 async fn require_admin<S: Store>(State(app): State<AppState<S>>, req: Request, next: Next) -> Response {
     let Some(expected) = app.admin_token.as_deref() else {
-        return ApiError::Unauthorized("the admin API is disabled: the server has no ROUGE_ADMIN_TOKEN".into()).into_response();
+        return ApiError::Unauthorized("the admin API is disabled: the server has no ROUGE_ADMIN_TOKEN".into())
+            .into_response();
     };
-    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(t) if same(t.trim().as_bytes(), expected.as_bytes()) => next.run(req).await,
         Some(_) => ApiError::Unauthorized("the bearer token is not valid".into()).into_response(),
@@ -48,7 +50,12 @@ async fn require_admin<S: Store>(State(app): State<AppState<S>>, req: Request, n
 }
 
 /// A written resource with its ETag; 201 with Location when it was created.
-fn written<T: Serialize>(app_relay: &rouge_messaging::RelayHandle, body: &T, version: i64, created: Option<String>) -> Response {
+fn written<T: Serialize>(
+    app_relay: &rouge_messaging::RelayHandle,
+    body: &T,
+    version: i64,
+    created: Option<String>,
+) -> Response {
     app_relay.nudge();
     let status = if created.is_some() { StatusCode::CREATED } else { StatusCode::OK };
     let mut res = (status, Json(body)).into_response();
@@ -65,7 +72,10 @@ type Res = Result<Response, ApiError>;
 #[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = ProductInput, security(("admin" = [])),
     responses((status = 201, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_product<S: Store>(State(app): State<AppState<S>>, ValidJson(input): ValidJson<ProductInput>) -> Res {
+pub async fn create_product<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<ProductInput>,
+) -> Res {
     let p = app.catalog.create_product(input).await?;
     Ok(written(&app.relay, &p, p.version, Some(format!("/v1/admin/products/{}", p.id))))
 }
@@ -97,7 +107,11 @@ pub async fn update_product<S: Store>(
 /// Archives the product: it leaves the storefront but stays in the store.
 #[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = Product), (status = 404, body = Problem), (status = 412, body = Problem)))]
-pub async fn archive_product<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>, IfMatch(v): IfMatch) -> Res {
+pub async fn archive_product<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    IfMatch(v): IfMatch,
+) -> Res {
     let p = app.catalog.archive_product(id, v).await?;
     Ok(written(&app.relay, &p, p.version, None))
 }
@@ -128,7 +142,11 @@ pub async fn update_variant<S: Store>(
 
 #[utoipa::path(delete, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = Product), (status = 404, body = Problem), (status = 412, body = Problem)))]
-pub async fn archive_variant<S: Store>(State(app): State<AppState<S>>, Path((id, variant_id)): Path<(Uuid, Uuid)>, IfMatch(v): IfMatch) -> Res {
+pub async fn archive_variant<S: Store>(
+    State(app): State<AppState<S>>,
+    Path((id, variant_id)): Path<(Uuid, Uuid)>,
+    IfMatch(v): IfMatch,
+) -> Res {
     let p = app.catalog.archive_variant(id, variant_id, v).await?;
     Ok(written(&app.relay, &p, p.version, None))
 }
@@ -161,7 +179,10 @@ pub async fn archive_brand<S: Store>(State(app): State<AppState<S>>, Path(id): P
 
 #[utoipa::path(post, path = "/v1/admin/categories", tag = "admin", request_body = CategoryInput, security(("admin" = [])),
     responses((status = 201, body = Category), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_category<S: Store>(State(app): State<AppState<S>>, ValidJson(input): ValidJson<CategoryInput>) -> Res {
+pub async fn create_category<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<CategoryInput>,
+) -> Res {
     let c = app.catalog.create_category(input).await?;
     Ok(written(&app.relay, &c, c.version, Some(format!("/v1/admin/categories/{}", c.id))))
 }
@@ -180,14 +201,21 @@ pub async fn update_category<S: Store>(
 
 #[utoipa::path(delete, path = "/v1/admin/categories/{id}", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = Category), (status = 404, body = Problem), (status = 412, body = Problem)))]
-pub async fn archive_category<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>, IfMatch(v): IfMatch) -> Res {
+pub async fn archive_category<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    IfMatch(v): IfMatch,
+) -> Res {
     let c = app.catalog.archive_category(id, v).await?;
     Ok(written(&app.relay, &c, c.version, None))
 }
 
 #[utoipa::path(post, path = "/v1/admin/attributes", tag = "admin", request_body = AttributeDefinitionInput, security(("admin" = [])),
     responses((status = 201, body = AttributeDefinition), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn define_attribute<S: Store>(State(app): State<AppState<S>>, ValidJson(input): ValidJson<AttributeDefinitionInput>) -> Res {
+pub async fn define_attribute<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<AttributeDefinitionInput>,
+) -> Res {
     let d = app.catalog.define_attribute(input).await?;
     Ok(written(&app.relay, &d, d.version, Some(format!("/v1/admin/attributes/{}", d.id))))
 }
@@ -213,7 +241,11 @@ pub async fn update_attribute<S: Store>(
 
 #[utoipa::path(delete, path = "/v1/admin/attributes/{id}", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = AttributeDefinition), (status = 404, body = Problem), (status = 412, body = Problem)))]
-pub async fn archive_attribute<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>, IfMatch(v): IfMatch) -> Res {
+pub async fn archive_attribute<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    IfMatch(v): IfMatch,
+) -> Res {
     let d = app.catalog.archive_attribute(id, v).await?;
     Ok(written(&app.relay, &d, d.version, None))
 }

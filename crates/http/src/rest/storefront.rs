@@ -74,7 +74,11 @@ pub struct ProductPage {
         ("cursor" = Option<String>, Query),
     ),
     responses((status = 200, body = ProductPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn list_products<S: Store>(State(app): State<AppState<S>>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn list_products<S: Store>(
+    State(app): State<AppState<S>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&raw)?;
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
@@ -99,7 +103,11 @@ fn bad_query() -> ApiError {
 /// One listed product by slug.
 #[utoipa::path(get, path = "/v1/products/{slug}", tag = "storefront",
     responses((status = 200, body = ProductView), (status = 304), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn product<S: Store>(State(app): State<AppState<S>>, Path(slug): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn product<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
     Ok(cached(&headers, p.json.to_vec(), Some(p.etag.clone())))
 }
@@ -118,7 +126,11 @@ pub struct CategoryNode {
 #[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = Vec<CategoryNode>)))]
 pub async fn categories<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
     let all = app.index.categories();
-    fn children(all: &[(rouge_catalog::Category, usize)], parent: Option<uuid::Uuid>, depth: usize) -> Vec<CategoryNode> {
+    fn children(
+        all: &[(rouge_catalog::Category, usize)],
+        parent: Option<uuid::Uuid>,
+        depth: usize,
+    ) -> Vec<CategoryNode> {
         if depth > 32 {
             return vec![];
         }
@@ -151,7 +163,12 @@ pub async fn brands<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap
         .index
         .brands()
         .into_iter()
-        .map(|(b, n)| BrandView { slug: b.slug.to_string(), name: b.name, description: b.description, product_count: n })
+        .map(|(b, n)| BrandView {
+            slug: b.slug.to_string(),
+            name: b.name,
+            description: b.description,
+            product_count: n,
+        })
         .collect();
     cached(&headers, serde_json::to_vec(&list).expect("serialise"), None)
 }
@@ -159,10 +176,17 @@ pub async fn brands<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap
 /// An ingredient by INCI or everyday name: its everyday names, allergen flag and products.
 #[utoipa::path(get, path = "/v1/ingredients/{name}", tag = "storefront",
     responses((status = 200, body = rouge_search::IngredientEntry), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn ingredient<S: Store>(State(app): State<AppState<S>>, Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn ingredient<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if name.chars().count() > 200 {
         return Err(ApiError::NotFound("no ingredient has a name this long".into()));
     }
-    let entry = app.index.ingredient(&name, 100).ok_or_else(|| ApiError::NotFound("no listed product contains this ingredient".into()))?;
+    let entry = app
+        .index
+        .ingredient(&name, 100)
+        .ok_or_else(|| ApiError::NotFound("no listed product contains this ingredient".into()))?;
     Ok(cached(&headers, serde_json::to_vec(&entry).expect("serialise"), None))
 }

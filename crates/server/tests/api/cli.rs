@@ -1,0 +1,60 @@
+//! The binary's jobs as library calls: demo seeding and bulk import.
+
+use rouge_catalog::ProductType;
+use rouge_server::{demo, import, seed};
+use rouge_store_tests::harness::{self, TempDir};
+
+async fn seed_and_import_on<S: rouge_http::Store>(store: S) {
+    let n = seed::seed_demo(&store, 300).await.unwrap();
+    assert_eq!(n, 300);
+    assert_eq!(store.brands().await.unwrap().len(), 25);
+    let products = store.products().await.unwrap();
+    for t in ProductType::ALL {
+        assert!(products.iter().any(|p| p.product_type == *t), "no {t:?} in the demo");
+    }
+    let dir = TempDir::new();
+    let csv = dir.0.join("products.csv");
+    std::fs::write(
+        &csv,
+        "name,brand,product_type,sku,price,currency,size_ml,ingredients,skin_types\n\
+         Calm Gel,lumen-lab,skincare,IMP-1,1999,EUR,50,Aqua|Glycerin|Allantoin,sensitive\n\
+         Bad Type,lumen-lab,perfume,IMP-2,1999,EUR,50,Aqua,\n\
+         No Brand,nobody,skincare,IMP-3,1999,EUR,50,Aqua,\n\
+         Cheap,lumen-lab,skincare,IMP-4,-1,EUR,50,Aqua,\n\
+         Oat Balm,lumen-lab,body,IMP-5,2500,EUR,100,Aqua|Avena Sativa Kernel Flour,dry\n",
+    )
+    .unwrap();
+    let rows = import::read_rows(&csv).unwrap();
+    let summary = import::import(&store, rows).await;
+    assert_eq!(summary.imported, 2);
+    let rows: Vec<usize> = summary.rejected.iter().map(|(r, _)| *r).collect();
+    assert_eq!(rows, [2, 3, 4]);
+    assert!(summary.rejected[1].1.contains("brand"), "{:?}", summary.rejected);
+    let json = dir.0.join("products.json");
+    std::fs::write(&json, r#"[{"name": "Json Serum", "brand": "lumen-lab", "product_type": "skincare"}, {"name": 5}]"#)
+        .unwrap();
+    let summary = import::import(&store, import::read_rows(&json).unwrap()).await;
+    assert_eq!((summary.imported, summary.rejected.len()), (1, 1));
+    assert_eq!(store.product_count().await.unwrap(), 303);
+}
+
+#[tokio::test]
+async fn demo_seed_and_import_on_sqlite() {
+    let db = harness::sqlite().await;
+    seed_and_import_on(db.store.clone()).await;
+}
+
+#[tokio::test]
+async fn demo_seed_and_import_on_postgres() {
+    let Some(db) = harness::postgres().await else { return };
+    seed_and_import_on(db.store.clone()).await;
+    db.cleanup().await;
+}
+
+#[test]
+fn the_demo_has_at_least_300_products_with_shades_and_sizes() {
+    let d = demo::generate(320);
+    assert!(d.products.len() >= 300);
+    assert!(d.products.iter().any(|p| p.variants.iter().any(|v| v.shade.is_some())));
+    assert!(d.products.iter().any(|p| p.variants.len() > 1 && p.variants.iter().all(|v| v.size.is_some())));
+}

@@ -1,0 +1,152 @@
+use reqwest::{Client, Response, StatusCode};
+use rouge_catalog::CatalogRepository;
+use rouge_http::Store;
+use rouge_server::{Options, launch};
+use rouge_store_tests::harness::{self, TempPostgres, TempSqlite};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub const TOKEN: &str = "test-admin-token";
+
+pub enum Db {
+    Sqlite(TempSqlite),
+    Postgres(TempPostgres),
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub db: Db,
+}
+
+async fn start<S: Store>(store: S, db: Db) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel();
+    let opts = Options { admin_token: Some(TOKEN.into()), demo: false };
+    let task = tokio::spawn(launch(store, opts, listener, async {
+        let _ = rx.await;
+    }));
+    TestApp { base, client: Client::new(), stop: Some(tx), task: Some(task), db }
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let db = harness::sqlite().await;
+        let store = db.store.clone();
+        start(store, Db::Sqlite(db)).await
+    }
+
+    pub async fn postgres() -> Option<TestApp> {
+        let db = harness::postgres().await?;
+        let store = db.store.clone();
+        Some(start(store, Db::Postgres(db)).await)
+    }
+
+    /// Stops the server (draining requests) and drops the test database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+        if let Db::Postgres(db) = self.db {
+            db.cleanup().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let res = self.get(path).await;
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
+        self.client.request(method, self.url(path)).bearer_auth(TOKEN).json(body).send().await.expect("request")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let res = self.admin(reqwest::Method::POST, path, &body).await;
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn brand(&self, name: &str) -> Value {
+        let (s, b) = self.post("/v1/admin/brands", json!({"name": name})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b
+    }
+
+    pub async fn category(&self, name: &str, parent: Option<&str>) -> Value {
+        let (s, c) = self.post("/v1/admin/categories", json!({"name": name, "parent": parent})).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        c
+    }
+
+    /// Creates a product and waits until the storefront lists it.
+    pub async fn product(&self, body: Value) -> Value {
+        let (s, p) = self.post("/v1/admin/products", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        let slug = p["slug"].as_str().unwrap().to_owned();
+        self.eventually(|| async { self.get(&format!("/v1/products/{slug}")).await.status() == StatusCode::OK }).await;
+        p
+    }
+
+    /// Polls until the condition holds (events reach the index asynchronously); fails after
+    /// a generous deadline, which is a liveness check, not a timing assertion.
+    pub async fn eventually<F, Fut>(&self, mut f: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..500 {
+            if f().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition not reached in 5 s");
+    }
+
+    pub async fn product_count(&self) -> i64 {
+        match &self.db {
+            Db::Sqlite(d) => d.store.product_count().await.unwrap(),
+            Db::Postgres(d) => d.store.product_count().await.unwrap(),
+        }
+    }
+
+    pub async fn outbox_head(&self) -> i64 {
+        use rouge_kernel::Outbox;
+        match &self.db {
+            Db::Sqlite(d) => d.store.head().await.unwrap(),
+            Db::Postgres(d) => d.store.head().await.unwrap(),
+        }
+    }
+}
+
+/// A valid product body; tests override what they are about.
+pub fn serum(name: &str, brand: &str, sku: &str, cents: i64) -> Value {
+    json!({
+        "name": name,
+        "brand": brand,
+        "product_type": "skincare",
+        "status": "active",
+        "description": "A light serum for every day.",
+        "variants": [{"sku": sku, "price": {"amount": cents, "currency": "EUR"}, "size": {"amount": 30, "unit": "ml"}}],
+        "ingredients": ["Aqua", "Niacinamide", "Glycerin", "Phenoxyethanol"],
+        "skin_types": ["oily"],
+        "concerns": ["acne"]
+    })
+}

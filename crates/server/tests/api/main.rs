@@ -1,0 +1,37 @@
+//! Black-box API tests: a real server on 127.0.0.1:0 over a fresh store. Every test runs on
+//! SQLite and on PostgreSQL with the same code.
+
+mod helpers;
+
+mod admin;
+mod bad_input;
+mod cli;
+mod ops;
+mod storefront;
+
+/// Declares each test once per store.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::sqlite().await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::TestApp::postgres().await else { return };
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )+
+        }
+    };
+}
