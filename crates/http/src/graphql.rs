@@ -1,5 +1,400 @@
+//! GraphQL over the same catalogue read model as the storefront REST API. Filters go
+//! through the same parser, so both APIs accept and refuse the same things.
+
 use crate::state::{AppState, Store};
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{
+    ComplexObject, Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, Schema,
+    SimpleObject,
+};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use rouge_kernel::Cursor;
+use rouge_search::{CatalogIndex, IndexedProduct, ListQuery};
+use std::sync::Arc;
+
+/// Deepest query accepted; the catalogue's real shapes need about 5.
+pub const MAX_DEPTH: usize = 10;
+/// Largest query complexity accepted (one point per field, times `first` in lists).
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+pub type CatalogSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+pub fn schema(index: Arc<CatalogIndex>) -> CatalogSchema {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .data(index)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new()
+    Router::new().route("/graphql", get(graphiql).post(execute::<S>))
+}
+
+async fn graphiql() -> impl IntoResponse {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+async fn execute<S: Store>(State(app): State<AppState<S>>, req: GraphQLRequest) -> GraphQLResponse {
+    app.graphql.execute(req.into_inner()).await.into()
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ProductSort {
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+    Name,
+}
+
+/// The storefront filters; see `GET /v1/products` for their meaning.
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    pub q: Option<String>,
+    pub category: Option<Vec<String>>,
+    pub brand: Option<Vec<String>>,
+    pub product_type: Option<Vec<String>>,
+    pub skin_type: Option<Vec<String>>,
+    pub concern: Option<Vec<String>>,
+    pub certification: Option<Vec<String>>,
+    pub free_from: Option<Vec<String>>,
+    pub include_ingredient: Option<Vec<String>>,
+    pub exclude_ingredient: Option<Vec<String>>,
+    /// Minor units.
+    pub min_price: Option<i64>,
+    /// Minor units.
+    pub max_price: Option<i64>,
+}
+
+impl ProductFilter {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![];
+        let lists = [
+            ("category", &self.category),
+            ("brand", &self.brand),
+            ("product_type", &self.product_type),
+            ("skin_type", &self.skin_type),
+            ("concern", &self.concern),
+            ("certification", &self.certification),
+            ("free_from", &self.free_from),
+            ("include_ingredient", &self.include_ingredient),
+            ("exclude_ingredient", &self.exclude_ingredient),
+        ];
+        for (k, v) in lists {
+            for item in v.iter().flatten() {
+                out.push((k, item.clone()));
+            }
+        }
+        if let Some(q) = &self.q {
+            out.push(("q", q.clone()));
+        }
+        if let Some(p) = self.min_price {
+            out.push(("min_price", p.to_string()));
+        }
+        if let Some(p) = self.max_price {
+            out.push(("max_price", p.to_string()));
+        }
+        out
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Money {
+    /// Minor units.
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl From<rouge_kernel::Money> for Money {
+    fn from(m: rouge_kernel::Money) -> Self {
+        Money { amount: m.amount(), currency: m.currency().code().to_owned() }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct Facet {
+    pub name: String,
+    pub values: Vec<FacetValue>,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductEdge {
+    pub cursor: String,
+    pub node: Product,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductConnection {
+    pub edges: Vec<ProductEdge>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+    pub facets: Vec<Facet>,
+}
+
+#[derive(SimpleObject)]
+pub struct Ingredient {
+    pub inci: String,
+    pub allergen: bool,
+    pub everyday_names: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct Shade {
+    pub name: String,
+    pub hex: String,
+    pub undertone: String,
+    pub depth: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct Variant {
+    pub sku: String,
+    pub gtin: Option<String>,
+    /// e.g. "30 ml".
+    pub size: Option<String>,
+    pub shade: Option<Shade>,
+    pub scent: Option<String>,
+    pub price: Money,
+    pub compare_at_price: Option<Money>,
+}
+
+#[derive(SimpleObject)]
+pub struct Certification {
+    pub kind: String,
+    pub body: String,
+    pub expires_on: String,
+}
+
+#[derive(SimpleObject)]
+pub struct BrandRef {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Category {
+    pub slug: String,
+    pub name: String,
+    pub product_count: i32,
+    #[graphql(skip)]
+    id: uuid::Uuid,
+}
+
+#[ComplexObject]
+impl Category {
+    async fn children(&self, ctx: &Context<'_>) -> Vec<Category> {
+        categories(ctx, Some(self.id))
+    }
+}
+
+fn categories(ctx: &Context<'_>, parent: Option<uuid::Uuid>) -> Vec<Category> {
+    let index = ctx.data_unchecked::<Arc<CatalogIndex>>();
+    index
+        .categories()
+        .into_iter()
+        .filter(|(c, _)| c.parent_id == parent)
+        .map(|(c, n)| Category { slug: c.slug.to_string(), name: c.name, product_count: n as i32, id: c.id })
+        .collect()
+}
+
+/// A listed product.
+pub struct Product(Arc<IndexedProduct>);
+
+#[Object]
+impl Product {
+    async fn id(&self) -> uuid::Uuid {
+        self.0.view.id
+    }
+    async fn slug(&self) -> &str {
+        &self.0.view.slug
+    }
+    async fn name(&self) -> &str {
+        &self.0.view.name
+    }
+    async fn brand(&self) -> BrandRef {
+        BrandRef { slug: self.0.view.brand.slug.clone(), name: self.0.view.brand.name.clone() }
+    }
+    async fn product_type(&self) -> &str {
+        self.0.view.product_type.as_str()
+    }
+    /// Category names from the top of the tree down.
+    async fn category_path(&self) -> Vec<String> {
+        self.0.view.category.as_ref().map(|c| c.path.clone()).unwrap_or_default()
+    }
+    async fn description(&self) -> &str {
+        &self.0.view.description
+    }
+    async fn price_from(&self) -> Option<Money> {
+        self.0.view.price_from.map(Money::from)
+    }
+    async fn variants(&self) -> Vec<Variant> {
+        self.0
+            .view
+            .variants
+            .iter()
+            .map(|v| Variant {
+                sku: v.sku.to_string(),
+                gtin: v.gtin.as_ref().map(|g| g.to_string()),
+                size: v.size.as_ref().map(|s| s.to_string()),
+                shade: v.shade.as_ref().map(|s| Shade {
+                    name: s.name.clone(),
+                    hex: s.hex.to_string(),
+                    undertone: s.undertone.as_str().to_owned(),
+                    depth: i32::from(s.depth),
+                }),
+                scent: v.scent.clone(),
+                price: v.price.into(),
+                compare_at_price: v.compare_at_price.map(Money::from),
+            })
+            .collect()
+    }
+    async fn ingredients(&self) -> Vec<Ingredient> {
+        self.0
+            .view
+            .ingredients
+            .iter()
+            .map(|i| Ingredient {
+                inci: i.inci.clone(),
+                allergen: i.allergen,
+                everyday_names: i.everyday_names.clone(),
+            })
+            .collect()
+    }
+    async fn free_from(&self) -> &[String] {
+        &self.0.view.free_from
+    }
+    async fn certifications(&self) -> Vec<Certification> {
+        self.0
+            .view
+            .certifications
+            .iter()
+            .map(|c| Certification {
+                kind: c.kind.as_str().into(),
+                body: c.body.clone(),
+                expires_on: c.expires_on.to_string(),
+            })
+            .collect()
+    }
+    async fn skin_types(&self) -> Vec<&str> {
+        self.0.view.skin_types.iter().map(|s| s.as_str()).collect()
+    }
+    async fn concerns(&self) -> Vec<&str> {
+        self.0.view.concerns.iter().map(|s| s.as_str()).collect()
+    }
+    async fn hair_types(&self) -> Vec<&str> {
+        self.0.view.hair_types.iter().map(|s| s.as_str()).collect()
+    }
+    async fn spf(&self) -> Option<u16> {
+        self.0.view.spf
+    }
+    async fn pao_months(&self) -> Option<u16> {
+        self.0.view.pao_months
+    }
+    /// Staff-defined attributes as a JSON object.
+    async fn attributes(&self) -> async_graphql::Json<std::collections::BTreeMap<String, serde_json::Value>> {
+        async_graphql::Json(self.0.view.attributes.clone())
+    }
+}
+
+pub struct Query;
+
+fn invalid(errors: Vec<rouge_catalog::FieldError>) -> async_graphql::Error {
+    let detail: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+    async_graphql::Error::new(format!("invalid arguments: {}", detail.join("; "))).extend_with(|_, ext| {
+        ext.set("code", "BAD_USER_INPUT");
+        ext.set("fields", errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>());
+    })
+}
+
+#[Object]
+impl Query {
+    /// Products matching the filter, as a Relay connection with facets over the filtered set.
+    #[graphql(complexity = "first.unwrap_or(24).clamp(1, 100) as usize * child_complexity")]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProductFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        sort: Option<ProductSort>,
+    ) -> async_graphql::Result<ProductConnection> {
+        let index = ctx.data_unchecked::<Arc<CatalogIndex>>();
+        let mut pairs = filter.unwrap_or_default().pairs();
+        if let Some(first) = first {
+            pairs.push(("limit", first.to_string()));
+        }
+        if let Some(after) = after {
+            pairs.push(("cursor", after));
+        }
+        if let Some(sort) = sort {
+            let s = match sort {
+                ProductSort::Relevance => "relevance",
+                ProductSort::PriceAsc => "price_asc",
+                ProductSort::PriceDesc => "price_desc",
+                ProductSort::Newest => "newest",
+                ProductSort::Name => "name",
+            };
+            pairs.push(("sort", s.to_owned()));
+        }
+        let query = ListQuery::parse(pairs.iter().map(|(k, v)| (*k, v.as_str()))).map_err(invalid)?;
+        let listing = index.list(&query).map_err(invalid)?;
+        let edges = listing
+            .items
+            .iter()
+            .zip(&listing.positions)
+            .map(|(p, pos)| ProductEdge { cursor: Cursor::encode(pos).into_string(), node: Product(p.clone()) })
+            .collect::<Vec<_>>();
+        Ok(ProductConnection {
+            page_info: PageInfo {
+                has_next_page: listing.next_cursor.is_some(),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: listing.total as i32,
+            facets: listing
+                .facets
+                .into_iter()
+                .map(|(name, values)| Facet {
+                    name: name.to_owned(),
+                    values: values.into_iter().map(|v| FacetValue { value: v.value, count: v.count as i32 }).collect(),
+                })
+                .collect(),
+        })
+    }
+
+    /// One listed product by slug.
+    async fn product(&self, ctx: &Context<'_>, slug: String) -> Option<Product> {
+        ctx.data_unchecked::<Arc<CatalogIndex>>().product(&slug).map(Product)
+    }
+
+    /// The top of the category tree; each category lists its children.
+    async fn categories(&self, ctx: &Context<'_>) -> Vec<Category> {
+        categories(ctx, None)
+    }
+
+    async fn brands(&self, ctx: &Context<'_>) -> Vec<BrandRef> {
+        ctx.data_unchecked::<Arc<CatalogIndex>>()
+            .brands()
+            .into_iter()
+            .map(|(b, _)| BrandRef { slug: b.slug.to_string(), name: b.name })
+            .collect()
+    }
 }

@@ -15,6 +15,20 @@ pub struct AppState<S> {
     pub relay: RelayHandle,
     /// The bearer token admin calls need until identity lands; `None` disables them.
     pub admin_token: Option<String>,
+    pub graphql: crate::graphql::CatalogSchema,
+}
+
+impl<S: Store> AppState<S> {
+    pub fn new(store: S, index: Arc<CatalogIndex>, relay: RelayHandle, admin_token: Option<String>) -> Self {
+        Self {
+            catalog: CatalogService::new(store.clone()),
+            store,
+            graphql: crate::graphql::schema(index.clone()),
+            index,
+            relay,
+            admin_token,
+        }
+    }
 }
 
 impl<S: Clone> Clone for AppState<S> {
@@ -25,6 +39,7 @@ impl<S: Clone> Clone for AppState<S> {
             index: self.index.clone(),
             relay: self.relay.clone(),
             admin_token: self.admin_token.clone(),
+            graphql: self.graphql.clone(),
         }
     }
 }

@@ -33,6 +33,8 @@ impl ProductSummary {
 /// One page of a listing, with the facets of the whole filtered set.
 pub struct Listing {
     pub items: Vec<Arc<IndexedProduct>>,
+    /// Where each item sits in the order, for per-item cursors (GraphQL edges).
+    pub positions: Vec<Position>,
     pub next_cursor: Option<String>,
     pub total: usize,
     pub facets: BTreeMap<&'static str, Vec<FacetCount>>,
@@ -234,7 +236,14 @@ impl CatalogIndex {
             }
             _ => None,
         };
-        Ok(Listing { items: matched.into_iter().map(|(_, p)| Arc::clone(p)).collect(), next_cursor, total, facets })
+        let positions = matched.iter().map(|(k, _)| Position { s: sort, n: k.n, t: k.t.clone(), id: k.id }).collect();
+        Ok(Listing {
+            items: matched.into_iter().map(|(_, p)| Arc::clone(p)).collect(),
+            positions,
+            next_cursor,
+            total,
+            facets,
+        })
     }
 
     /// Brands with at least one listed product, with their counts.

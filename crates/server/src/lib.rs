@@ -6,7 +6,7 @@ pub mod import;
 pub mod seed;
 
 use anyhow::Context;
-use rouge_catalog::{CatalogEvent, CatalogService};
+use rouge_catalog::CatalogEvent;
 use rouge_http::{AppState, Store};
 use rouge_search::CatalogIndex;
 use rouge_store_postgres::PgStore;
@@ -70,8 +70,7 @@ pub async fn launch<S: Store>(
         idx.apply(&catalog);
     });
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![subscriber], stop_rx);
-    let state =
-        AppState { catalog: CatalogService::new(store.clone()), store, index, relay, admin_token: opts.admin_token };
+    let state = AppState::new(store, index, relay, opts.admin_token);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "rouge is listening");
     axum::serve(listener, rouge_http::app(state)).with_graceful_shutdown(shutdown).await?;

@@ -1,0 +1,88 @@
+use crate::helpers::{TestApp, serum};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+crate::on_both_stores!(graphql_serves_the_catalogue, graphql_refuses_abusive_and_invalid_queries);
+
+async fn gql(app: &TestApp, query: &str, variables: Value) -> Value {
+    let res = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn graphql_serves_the_catalogue(app: &TestApp) {
+    app.brand("Lumen Lab").await;
+    app.category("Skincare", None).await;
+    app.category("Serums", Some("skincare")).await;
+    for i in 0..3 {
+        let mut p = serum(&format!("Serum {i}"), "lumen-lab", &format!("SKU-{i}"), 1000 * (i + 1));
+        p["category"] = json!("serums");
+        if i == 2 {
+            p["ingredients"] = json!(["Aqua", "Parfum", "Linalool"]);
+        }
+        app.product(p).await;
+    }
+    let q = r#"query($after: String) {
+        products(filter: {skinType: ["oily"], category: ["skincare"]}, first: 2, after: $after, sort: PRICE_ASC) {
+            totalCount
+            pageInfo { hasNextPage endCursor }
+            edges { cursor node { name priceFrom { amount currency } freeFrom ingredients { inci allergen } } }
+            facets { name values { value count } }
+        }
+    }"#;
+    let page1 = gql(app, q, json!({})).await;
+    let conn = &page1["data"]["products"];
+    assert_eq!(conn["totalCount"], 3, "{page1}");
+    assert_eq!(conn["pageInfo"]["hasNextPage"], true);
+    assert_eq!(conn["edges"][0]["node"]["name"], "Serum 0");
+    assert_eq!(conn["edges"][0]["node"]["priceFrom"], json!({"amount": 1000, "currency": "EUR"}));
+    let brand_facet = conn["facets"].as_array().unwrap().iter().find(|f| f["name"] == "brand").unwrap();
+    assert_eq!(brand_facet["values"], json!([{"value": "lumen-lab", "count": 3}]));
+    let page2 = gql(app, q, json!({"after": conn["pageInfo"]["endCursor"]})).await;
+    let last = &page2["data"]["products"]["edges"][0]["node"];
+    assert_eq!(last["name"], "Serum 2");
+    assert_eq!(last["ingredients"][2], json!({"inci": "Linalool", "allergen": true}));
+    assert!(!last["freeFrom"].as_array().unwrap().contains(&json!("fragrance-free")));
+    assert_eq!(page2["data"]["products"]["pageInfo"]["hasNextPage"], false);
+
+    let one = gql(
+        app,
+        r#"{ product(slug: "serum-1") { name brand { name } categoryPath variants { sku size } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(one["data"]["product"]["categoryPath"], json!(["Skincare", "Serums"]));
+    assert_eq!(one["data"]["product"]["variants"][0], json!({"sku": "SKU-1", "size": "30 ml"}));
+    let none = gql(app, r#"{ product(slug: "nope") { name } }"#, json!({})).await;
+    assert_eq!(none["data"]["product"], Value::Null);
+    let tree = gql(app, "{ categories { slug productCount children { slug } } brands { slug } }", json!({})).await;
+    assert_eq!(
+        tree["data"]["categories"],
+        json!([{"slug": "skincare", "productCount": 3, "children": [{"slug": "serums"}]}])
+    );
+    assert_eq!(tree["data"]["brands"], json!([{"slug": "lumen-lab"}]));
+    let page = app.get("/graphql").await;
+    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
+}
+
+async fn graphql_refuses_abusive_and_invalid_queries(app: &TestApp) {
+    let mut deep = String::from("slug");
+    for _ in 0..12 {
+        deep = format!("children {{ {deep} }}");
+    }
+    let res = gql(app, &format!("{{ categories {{ {deep} }} }}"), json!({})).await;
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("too deep"), "{res}");
+    let aliases: String =
+        (0..30).map(|i| format!("a{i}: products(first: 100) {{ edges {{ node {{ name slug }} }} }} ")).collect();
+    let res = gql(app, &format!("{{ {aliases} }}"), json!({})).await;
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("too complex"), "{res}");
+    let res = gql(app, r#"{ products(filter: {skinType: ["greasy"]}, first: 500) { totalCount } }"#, json!({})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{res}");
+    assert_eq!(res["errors"][0]["extensions"]["fields"], json!(["skin_type", "limit"]));
+}
