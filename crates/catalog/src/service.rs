@@ -101,12 +101,12 @@ impl<R: CatalogRepository> CatalogService<R> {
             .map_err(CatalogError::Invalid)
     }
 
-    #[instrument(skip_all, fields(name = %input.name))]
+    #[instrument(skip_all, fields(product_name = %input.name))]
     pub async fn create_product(&self, input: ProductInput) -> Result<Product> {
         let product = self.resolve_and_build(input, None).await?;
         let event = CatalogEvent::ProductCreated(Box::new(product.clone())).envelope();
         self.repo.save_product(&product, &[event]).await?;
-        tracing::info!(product_id = %product.id, slug = %product.slug, "product created");
+        tracing::debug!(product_id = %product.id, slug = %product.slug, "product created");
         Ok(product)
     }
 

@@ -1,6 +1,7 @@
 //! The `rouge` binary's library: settings and wiring only. [`launch`] lets tests start a
 //! server on `127.0.0.1:0` exactly as `rouge serve` does.
 
+pub mod bench;
 pub mod demo;
 pub mod import;
 pub mod seed;

@@ -41,10 +41,30 @@ enum Command {
         #[arg(long, default_value_t = 320)]
         count: usize,
     },
+    /// Measure throughput, latency and memory on 127.0.0.1 (use a release build).
+    Bench {
+        #[command(subcommand)]
+        scenario: BenchScenario,
+    },
     /// Bulk-load products from a .csv or .json file; bad rows are reported, not fatal.
     Import {
         /// The file to load (see docs/import.md for the formats).
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchScenario {
+    /// Load N demo products into a fresh SQLite store and drive the storefront API.
+    Catalog {
+        #[arg(long, default_value_t = 10_000)]
+        products: usize,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
 }
 
@@ -118,5 +138,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,
         Command::Import { file } => with_store(&url, Import(file)).await,
+        Command::Bench { scenario: BenchScenario::Catalog { products, connections, seconds } } => {
+            rouge_server::bench::catalog(rouge_server::bench::BenchOptions { products, connections, seconds }).await
+        }
     }
 }

@@ -1,0 +1,209 @@
+//! `rouge bench catalog`: loads N demo products into a fresh SQLite store, starts `rouge serve`
+//! on it as a child process, drives it from concurrent keep-alive clients on 127.0.0.1, and
+//! prints requests/s, p50/p99 latency and the server's peak RSS. No timings are asserted:
+//! the numbers are for BENCHMARKS.md.
+
+use anyhow::Context;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+pub struct BenchOptions {
+    pub products: usize,
+    pub connections: usize,
+    pub seconds: u64,
+}
+
+pub struct Report {
+    pub name: &'static str,
+    pub requests: usize,
+    pub errors: usize,
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<28} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} requests, {} errors)",
+            self.name,
+            self.per_second,
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3,
+            self.requests,
+            self.errors
+        )
+    }
+}
+
+/// Drives `paths` (cycled) from `connections` keep-alive connections for `seconds`.
+pub async fn drive(addr: &str, name: &'static str, paths: Vec<String>, connections: usize, seconds: u64) -> anyhow::Result<Report> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for c in 0..connections {
+        let addr = addr.to_owned();
+        let paths = paths.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(&addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            let mut latencies = Vec::with_capacity(100_000);
+            let mut errors = 0usize;
+            let mut i = c;
+            while Instant::now() < deadline {
+                let path = &paths[i % paths.len()];
+                i += 1;
+                let req = hyper::Request::get(path.as_str()).header("host", addr.as_str()).body(Empty::<Bytes>::new())?;
+                let t = Instant::now();
+                let res = sender.send_request(req).await?;
+                let ok = res.status().is_success();
+                res.into_body().collect().await?;
+                latencies.push(t.elapsed());
+                if !ok {
+                    errors += 1;
+                }
+            }
+            anyhow::Ok((latencies, errors))
+        }));
+    }
+    let mut all = vec![];
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await??;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    Ok(Report { name, requests: all.len(), errors, per_second: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99) })
+}
+
+async fn request(addr: &str, method: &str, path: &str, token: &str, body: Option<String>) -> anyhow::Result<(u16, String)> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+    let res = sender.send_request(req).await?;
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Peak resident set size of a process, from /proc (Linux).
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("rouge-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    eprintln!("bench: loading {} demo products into {url}", opts.products);
+    let t = Instant::now();
+    let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
+    store.migrate().await?;
+    let loaded = crate::seed::seed_demo(&store, opts.products).await?;
+    store.close().await;
+    eprintln!("bench: loaded {loaded} products in {:.1} s", t.elapsed().as_secs_f64());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let token = uuid::Uuid::now_v7().to_string();
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", &addr, "--database-url", &url])
+        .env("ROUGE_ADMIN_TOKEN", &token)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting rouge serve")?;
+    let pid = child.id().context("server pid")?;
+    let started = Instant::now();
+    while request(&addr, "GET", "/readyz", &token, None).await.map(|r| r.0).ok() != Some(200) {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("bench: server pid {pid} ready in {:.1} s; RSS after start {:.0} MB", started.elapsed().as_secs_f64(), peak_rss_mb(pid).unwrap_or(0.0));
+
+    let demo = crate::demo::generate(opts.products);
+    let slugs: Vec<String> = demo.products.iter().filter_map(|p| p.slug.clone()).map(|s| format!("/v1/products/{s}")).collect();
+    let listings: Vec<String> = [
+        "skin_type=oily&free_from=fragrance&max_price=3000",
+        "product_type=skincare&concern=dehydration&certification=vegan",
+        "category=foundation&brand=lumen-lab,nordic-dew,mineral-muse&max_price=4000",
+        "category=skincare&free_from=alcohol&min_price=1500",
+        "product_type=haircare&free_from=sulfate&sort=price_asc",
+        "skin_type=sensitive&exclude_ingredient=fragrance&sort=price_desc",
+    ]
+    .iter()
+    .map(|q| format!("/v1/products?{q}"))
+    .collect();
+    let search: Vec<String> = ["vitamin%20c", "hyaluronic%20acid%20serum", "niacinamide", "rose", "curl%20shampoo"]
+        .iter()
+        .map(|q| format!("/v1/products?q={q}&skin_type=normal&max_price=5000"))
+        .collect();
+
+    // Warm up, then measure.
+    drive(&addr, "warm-up", slugs.clone(), opts.connections, 2).await?;
+    let mut reports = vec![drive(&addr, "product detail by slug", slugs, opts.connections, opts.seconds).await?];
+    reports.push(drive(&addr, "listing, 3 filters + facets", listings, opts.connections, opts.seconds).await?);
+    reports.push(drive(&addr, "text search + 2 filters", search, opts.connections, opts.seconds).await?);
+
+    // Write-to-searchable: rename a product to a unique word and poll the search for it.
+    let (_, listing) = request(&addr, "GET", "/v1/products?limit=1", &token, None).await?;
+    let v: serde_json::Value = serde_json::from_str(&listing)?;
+    let id = v["items"][0]["id"].as_str().context("a product id")?.to_owned();
+    let mut propagation = vec![];
+    for round in 0..20 {
+        let word = format!("benchword{round}x{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+        let body = serde_json::json!({"description": word}).to_string();
+        let t = Instant::now();
+        let (status, _) = request(&addr, "PATCH", &format!("/v1/admin/products/{id}"), &token, Some(body)).await?;
+        anyhow::ensure!(status == 200, "PATCH answered {status}");
+        let committed = t.elapsed();
+        loop {
+            let (_, body) = request(&addr, "GET", &format!("/v1/products?q={word}"), &token, None).await?;
+            if body.contains("\"total\":1") {
+                break;
+            }
+            anyhow::ensure!(t.elapsed() < Duration::from_secs(10), "the change never became searchable");
+        }
+        propagation.push(t.elapsed().saturating_sub(committed));
+    }
+    propagation.sort();
+    let rss = peak_rss_mb(pid).unwrap_or(0.0);
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("rouge bench catalog: {} products, {} connections, {} s per scenario", loaded, opts.connections, opts.seconds);
+    for r in &reports {
+        println!("{r}");
+    }
+    println!(
+        "commit -> searchable: median {:.1} ms, max {:.1} ms over {} writes",
+        propagation[propagation.len() / 2].as_secs_f64() * 1e3,
+        propagation.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        propagation.len()
+    );
+    println!("server peak RSS: {rss:.0} MB");
+    Ok(())
+}
