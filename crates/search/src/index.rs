@@ -27,6 +27,41 @@ pub(crate) struct State {
     pub attributes: Vec<AttributeDefinition>,
     /// Products (raw) kept to re-render when a brand or category changes.
     raw: HashMap<Uuid, Product>,
+    pub(crate) brand_slots: Slots,
+    pub(crate) category_slots: Slots,
+    /// Bumped on every change, so listing ETags need not hash whole bodies.
+    pub generation: u64,
+}
+
+/// Small integers for ids, assigned on first sight and never reused.
+#[derive(Default)]
+pub(crate) struct Slots {
+    ids: Vec<Uuid>,
+    of: HashMap<Uuid, u32>,
+}
+
+impl Slots {
+    pub fn slot(&mut self, id: Uuid) -> u32 {
+        if let Some(s) = self.of.get(&id) {
+            return *s;
+        }
+        let s = self.ids.len() as u32;
+        self.ids.push(id);
+        self.of.insert(id, s);
+        s
+    }
+
+    pub fn get(&self, id: &Uuid) -> Option<u32> {
+        self.of.get(id).copied()
+    }
+
+    pub fn id(&self, slot: u32) -> Uuid {
+        self.ids[slot as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
 }
 
 /// The in-memory catalogue read model. Cheap to share: clone the `Arc`.
@@ -36,6 +71,7 @@ pub struct CatalogIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    instance: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,11 +115,15 @@ impl CatalogIndex {
                 categories: categories.into_iter().map(|c| (c.id, c)).collect(),
                 attributes,
                 raw: HashMap::new(),
+                brand_slots: Slots::default(),
+                category_slots: Slots::default(),
+                generation: 0,
             }),
             index,
             reader,
             writer: Mutex::new(writer),
             fields,
+            instance: Uuid::now_v7().simple().to_string()[20..].to_owned(),
         };
         this.upsert_products(products);
         this
@@ -116,8 +156,12 @@ impl CatalogIndex {
             if state.raw.get(&p.id).is_some_and(|old| old.version > p.version) {
                 continue;
             }
-            let lookups = Lookups { brands: &state.brands, categories: &state.categories, today };
-            let indexed = Arc::new(index_product(&p, &lookups));
+            let st = &mut *state;
+            let lookups = Lookups { brands: &st.brands, categories: &st.categories, today };
+            let chain: Vec<Uuid> = lookups.category_chain(p.category_id).iter().map(|c| c.id).collect();
+            let brand_slot = st.brand_slots.slot(p.brand_id);
+            let category_slots = chain.into_iter().map(|c| st.category_slots.slot(c)).collect();
+            let indexed = Arc::new(index_product(&p, &lookups, brand_slot, category_slots));
             writer.delete_term(Term::from_field_text(self.fields.id, &p.id.to_string()));
             if let Some(old) = state.products.get(&p.id) {
                 let old_slug = old.view.slug.clone();
@@ -134,6 +178,7 @@ impl CatalogIndex {
             changed = true;
         }
         if changed {
+            state.generation += 1;
             writer.commit().expect("tantivy commit in memory");
             self.reader.reload().expect("tantivy reload");
         }
@@ -158,19 +203,26 @@ impl CatalogIndex {
                 CatalogEvent::VariantPriceChanged { .. } => {}
                 CatalogEvent::BrandSaved(b) => {
                     self.upsert_products(std::mem::take(&mut products));
-                    self.state.write().expect("index lock").brands.insert(b.id, b.clone());
+                    let mut st = self.state.write().expect("index lock");
+                    st.brands.insert(b.id, b.clone());
+                    st.generation += 1;
+                    drop(st);
                     let id = b.id;
                     self.rerender(|p| p.brand_id == id);
                 }
                 CatalogEvent::CategorySaved(c) => {
                     self.upsert_products(std::mem::take(&mut products));
-                    self.state.write().expect("index lock").categories.insert(c.id, c.clone());
+                    let mut st = self.state.write().expect("index lock");
+                    st.categories.insert(c.id, c.clone());
+                    st.generation += 1;
+                    drop(st);
                     self.rerender(|p| p.category_id.is_some());
                 }
                 CatalogEvent::AttributeDefined(d) => {
                     let mut state = self.state.write().expect("index lock");
                     state.attributes.retain(|a| a.id != d.id);
                     state.attributes.push(d.clone());
+                    state.generation += 1;
                 }
             }
         }
@@ -181,6 +233,16 @@ impl CatalogIndex {
     pub fn product(&self, slug: &str) -> Option<Arc<IndexedProduct>> {
         let state = self.state.read().expect("index lock");
         state.by_slug.get(slug).and_then(|id| state.products.get(id)).cloned()
+    }
+
+    /// Changes with every applied change; identical queries at one generation give one body.
+    pub fn generation(&self) -> u64 {
+        self.state.read().expect("index lock").generation
+    }
+
+    /// Distinguishes this index from one built by another process or start.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn len(&self) -> usize {

@@ -1,12 +1,12 @@
 use crate::index::CatalogIndex;
 use crate::query::{ListQuery, Position, Sort};
-use crate::view::IndexedProduct;
+use crate::view::{IndexedProduct, PRICE_BANDS, claim_names, mask};
 use rouge_catalog::inci::IngredientBook;
-use rouge_catalog::{FieldError, attributes};
+use rouge_catalog::{CertificationKind, Concern, FieldError, ProductType, SkinType, attributes};
 use rouge_kernel::Cursor;
 use serde::Serialize;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -38,16 +38,9 @@ pub struct Listing {
     pub next_cursor: Option<String>,
     pub total: usize,
     pub facets: BTreeMap<&'static str, Vec<FacetCount>>,
+    /// The index generation the page was computed at.
+    pub generation: u64,
 }
-
-/// Price bands for the price facet, in minor units: [from, to).
-const PRICE_BANDS: &[(i64, i64, &str)] = &[
-    (0, 1500, "0-1499"),
-    (1500, 3000, "1500-2999"),
-    (3000, 5000, "3000-4999"),
-    (5000, 10000, "5000-9999"),
-    (10000, i64::MAX, "10000+"),
-];
 
 #[derive(Debug, Clone)]
 struct Key {
@@ -96,17 +89,6 @@ impl Listing {
     }
 }
 
-fn count<'a>(map: &mut HashMap<&'a str, usize>, value: &'a str) {
-    *map.entry(value).or_default() += 1;
-}
-
-fn sorted(map: HashMap<&str, usize>) -> Vec<FacetCount> {
-    let mut v: Vec<FacetCount> =
-        map.into_iter().map(|(value, count)| FacetCount { value: value.to_owned(), count }).collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-    v
-}
-
 impl CatalogIndex {
     /// Filters, facets, sorts and pages the listed products.
     ///
@@ -119,14 +101,36 @@ impl CatalogIndex {
         let state = self.state.read().expect("index lock");
         let book = IngredientBook::get();
 
-        let brand_ids: HashSet<Uuid> =
-            state.brands.values().filter(|b| q.brands.iter().any(|s| s == b.slug.as_str())).map(|b| b.id).collect();
-        let category_ids: HashSet<Uuid> = state
-            .categories
-            .values()
-            .filter(|c| q.categories.iter().any(|s| s == c.slug.as_str()))
-            .map(|c| c.id)
+        // Resolve the query into the index's compact keys once.
+        let wanted = |slots: &crate::index::Slots, ids: Vec<Uuid>| {
+            let mut v = vec![false; slots.len()];
+            ids.iter().filter_map(|id| slots.get(id)).for_each(|s| v[s as usize] = true);
+            v
+        };
+        let brand_ok = wanted(
+            &state.brand_slots,
+            state.brands.values().filter(|b| q.brands.iter().any(|s| s == b.slug.as_str())).map(|b| b.id).collect(),
+        );
+        let category_ok = wanted(
+            &state.category_slots,
+            state
+                .categories
+                .values()
+                .filter(|c| q.categories.iter().any(|s| s == c.slug.as_str()))
+                .map(|c| c.id)
+                .collect(),
+        );
+        let types: Vec<u8> = q
+            .product_types
+            .iter()
+            .filter_map(|t| ProductType::ALL.iter().position(|a| a == t))
+            .map(|i| i as u8)
             .collect();
+        let skin = mask(SkinType::ALL, q.skin_types.iter().copied());
+        let concerns = mask(Concern::ALL, q.concerns.iter().copied());
+        let certs = mask(CertificationKind::ALL, q.certifications.iter().copied());
+        let claims = claim_names();
+        let free = mask(&claims, q.free_from.iter().map(String::as_str));
         let include: Vec<BTreeSet<String>> = q.include_ingredients.iter().map(|t| book.resolve(t)).collect();
         let exclude: Vec<BTreeSet<String>> = q.exclude_ingredients.iter().map(|t| book.resolve(t)).collect();
         let mut errors = vec![];
@@ -151,21 +155,22 @@ impl CatalogIndex {
         }
 
         let keep = |p: &IndexedProduct| -> bool {
-            let v = &p.view;
-            (q.brands.is_empty() || brand_ids.contains(&p.brand_id))
-                && (q.categories.is_empty() || p.category_ids.iter().any(|c| category_ids.contains(c)))
-                && (q.product_types.is_empty() || q.product_types.contains(&v.product_type))
-                && q.skin_types.iter().all(|s| v.skin_types.contains(s))
-                && q.concerns.iter().all(|c| v.concerns.contains(c))
-                && q.certifications.iter().all(|c| v.certifications.iter().any(|x| x.kind == *c))
-                && q.free_from.iter().all(|c| v.free_from.contains(c))
-                && include.iter().all(|keys| keys.iter().any(|k| p.ingredient_keys.contains(k)))
-                && exclude.iter().all(|keys| !keys.iter().any(|k| p.ingredient_keys.contains(k)))
+            let k = &p.keys;
+            (q.brands.is_empty() || brand_ok.get(k.brand as usize).copied().unwrap_or(false))
+                && (q.categories.is_empty()
+                    || k.categories.iter().any(|c| category_ok.get(*c as usize).copied().unwrap_or(false)))
+                && (types.is_empty() && q.product_types.is_empty() || types.contains(&k.product_type))
+                && k.skin_types & skin == skin
+                && k.concerns & concerns == concerns
+                && k.certifications & certs == certs
+                && k.free_from & free == free
                 && q.min_price.is_none_or(|lo| p.price.is_some_and(|x| x >= lo))
                 && q.max_price.is_none_or(|hi| p.price.is_some_and(|x| x <= hi))
+                && include.iter().all(|keys| keys.iter().any(|k| p.ingredient_keys.contains(k)))
+                && exclude.iter().all(|keys| !keys.iter().any(|k| p.ingredient_keys.contains(k)))
                 && attr_filters.iter().all(|(name, wanted, defs)| {
-                    let def = defs.iter().find(|d| d.product_type == v.product_type);
-                    match (def, v.attributes.get(*name)) {
+                    let def = defs.iter().find(|d| d.product_type == p.view.product_type);
+                    match (def, p.view.attributes.get(*name)) {
                         (Some(def), Some(value)) => attributes::matches_filter(&def.kind, value, wanted),
                         _ => false,
                     }
@@ -182,41 +187,59 @@ impl CatalogIndex {
             None => state.products.values().filter(|p| keep(p)).map(|p| (key_of(sort, p, 0.0), p)).collect(),
         };
 
-        let mut facets: BTreeMap<&'static str, Vec<FacetCount>> = BTreeMap::new();
-        {
-            let (mut brand, mut category, mut ptype, mut skin, mut concern, mut cert, mut free, mut price) =
-                Default::default();
-            let cat_slug: HashMap<Uuid, &str> = state.categories.values().map(|c| (c.id, c.slug.as_str())).collect();
-            for (_, p) in &matched {
-                let v = &p.view;
-                count(&mut brand, v.brand.slug.as_str());
-                for c in &p.category_ids {
-                    if let Some(slug) = cat_slug.get(c) {
-                        count(&mut category, slug);
-                    }
-                }
-                count(&mut ptype, v.product_type.as_str());
-                v.skin_types.iter().for_each(|s| count(&mut skin, s.as_str()));
-                v.concerns.iter().for_each(|s| count(&mut concern, s.as_str()));
-                v.certifications.iter().for_each(|s| count(&mut cert, s.kind.as_str()));
-                v.free_from.iter().for_each(|s| count(&mut free, s.as_str()));
-                if let Some(x) = p.price
-                    && let Some((_, _, band)) = PRICE_BANDS.iter().find(|(lo, hi, _)| x >= *lo && x < *hi)
-                {
-                    count(&mut price, band);
-                }
+        // Facets: count into arrays indexed by slot or bit, then name the non-zero ones.
+        let mut brand = vec![0usize; state.brand_slots.len()];
+        let mut category = vec![0usize; state.category_slots.len()];
+        let (mut ptype, mut skin_n, mut concern_n, mut cert_n, mut free_n, mut price_n) =
+            ([0usize; 32], [0usize; 32], [0usize; 32], [0usize; 32], [0usize; 32], [0usize; 32]);
+        let bits = |mask: u32, counts: &mut [usize; 32]| {
+            let mut m = mask;
+            while m != 0 {
+                counts[m.trailing_zeros() as usize] += 1;
+                m &= m - 1;
             }
-            facets.insert("brand", sorted(brand));
-            facets.insert("category", sorted(category));
-            facets.insert("product_type", sorted(ptype));
-            facets.insert("skin_type", sorted(skin));
-            facets.insert("concern", sorted(concern));
-            facets.insert("certification", sorted(cert));
-            facets.insert("free_from", sorted(free));
-            let mut bands = sorted(price);
-            bands.sort_by_key(|b| PRICE_BANDS.iter().position(|(_, _, l)| *l == b.value));
-            facets.insert("price", bands);
+        };
+        for (_, p) in &matched {
+            let k = &p.keys;
+            brand[k.brand as usize] += 1;
+            k.categories.iter().for_each(|c| category[*c as usize] += 1);
+            ptype[k.product_type as usize] += 1;
+            bits(k.skin_types, &mut skin_n);
+            bits(k.concerns, &mut concern_n);
+            bits(k.certifications, &mut cert_n);
+            bits(k.free_from, &mut free_n);
+            if let Some(b) = k.price_band {
+                price_n[b as usize] += 1;
+            }
         }
+        let named = |counts: &[usize], name: &dyn Fn(usize) -> Option<String>| -> Vec<FacetCount> {
+            let mut v: Vec<FacetCount> = counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .filter_map(|(i, n)| name(i).map(|value| FacetCount { value, count: *n }))
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            v
+        };
+        let mut facets: BTreeMap<&'static str, Vec<FacetCount>> = BTreeMap::new();
+        facets.insert(
+            "brand",
+            named(&brand, &|i| state.brands.get(&state.brand_slots.id(i as u32)).map(|b| b.slug.to_string())),
+        );
+        facets.insert(
+            "category",
+            named(&category, &|i| state.categories.get(&state.category_slots.id(i as u32)).map(|c| c.slug.to_string())),
+        );
+        facets.insert("product_type", named(&ptype, &|i| ProductType::ALL.get(i).map(|t| t.as_str().to_owned())));
+        facets.insert("skin_type", named(&skin_n, &|i| SkinType::ALL.get(i).map(|t| t.as_str().to_owned())));
+        facets.insert("concern", named(&concern_n, &|i| Concern::ALL.get(i).map(|t| t.as_str().to_owned())));
+        facets
+            .insert("certification", named(&cert_n, &|i| CertificationKind::ALL.get(i).map(|t| t.as_str().to_owned())));
+        facets.insert("free_from", named(&free_n, &|i| claims.get(i).map(|c| (*c).to_owned())));
+        let mut bands = named(&price_n, &|i| PRICE_BANDS.get(i).map(|b| b.2.to_owned()));
+        bands.sort_by_key(|b| PRICE_BANDS.iter().position(|(_, _, l)| *l == b.value));
+        facets.insert("price", bands);
 
         let total = matched.len();
         let start_after = q.after.as_ref().map(|a| Key { n: a.n, t: a.t.clone(), id: a.id });
@@ -243,6 +266,7 @@ impl CatalogIndex {
             next_cursor,
             total,
             facets,
+            generation: state.generation,
         })
     }
 

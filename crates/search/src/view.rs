@@ -77,6 +77,43 @@ pub struct IndexedProduct {
     pub name_key: String,
     /// Everyday names of its ingredients, for full-text search.
     pub everyday_text: String,
+    /// Compact keys the listing filters and counts facets by.
+    pub keys: Keys,
+}
+
+/// Filter and facet keys as small integers and bit masks: a listing touches every product,
+/// so comparing strings or hashing ids there is what would make it slow.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// The brand's slot in the index (see `Slots`).
+    pub brand: u32,
+    /// Slots of the product's category and its ancestors.
+    pub categories: Vec<u32>,
+    pub product_type: u8,
+    pub skin_types: u32,
+    pub concerns: u32,
+    pub certifications: u32,
+    pub free_from: u32,
+    pub price_band: Option<u8>,
+}
+
+/// Bit `i` is set when `all[i]` is among `items`.
+pub fn mask<T: PartialEq>(all: &[T], items: impl IntoIterator<Item = T>) -> u32 {
+    items.into_iter().filter_map(|x| all.iter().position(|a| *a == x)).fold(0, |m, i| m | (1 << i))
+}
+
+/// Price bands for the price facet, in minor units: [from, to).
+pub const PRICE_BANDS: &[(i64, i64, &str)] = &[
+    (0, 1500, "0-1499"),
+    (1500, 3000, "1500-2999"),
+    (3000, 5000, "3000-4999"),
+    (5000, 10000, "5000-9999"),
+    (10000, i64::MAX, "10000+"),
+];
+
+/// The claim names in rule order, so a claim's bit is its position.
+pub fn claim_names() -> Vec<&'static str> {
+    rouge_catalog::claims::rules().iter().map(|r| r.claim.as_str()).collect()
 }
 
 /// Shared rendered bytes without another dependency.
@@ -106,7 +143,7 @@ impl Lookups<'_> {
     }
 }
 
-pub fn index_product(p: &Product, l: &Lookups<'_>) -> IndexedProduct {
+pub fn index_product(p: &Product, l: &Lookups<'_>, brand_slot: u32, category_slots: Vec<u32>) -> IndexedProduct {
     let book = IngredientBook::get();
     let brand = l.brands.get(&p.brand_id);
     let chain = l.category_chain(p.category_id);
@@ -156,7 +193,20 @@ pub fn index_product(p: &Product, l: &Lookups<'_>) -> IndexedProduct {
     };
     let json: Vec<u8> = serde_json::to_vec(&view).expect("views serialise");
     let etag = crate::etag_of(&json);
+    let price = view.price_from.map(|m| m.amount());
+    let claims = claim_names();
+    let keys = Keys {
+        brand: brand_slot,
+        categories: category_slots,
+        product_type: ProductType::ALL.iter().position(|t| *t == p.product_type).unwrap_or(0) as u8,
+        skin_types: mask(SkinType::ALL, view.skin_types.iter().copied()),
+        concerns: mask(Concern::ALL, view.concerns.iter().copied()),
+        certifications: mask(CertificationKind::ALL, view.certifications.iter().map(|c| c.kind)),
+        free_from: mask(&claims, view.free_from.iter().map(String::as_str)),
+        price_band: price.and_then(|x| PRICE_BANDS.iter().position(|(lo, hi, _)| x >= *lo && x < *hi)).map(|i| i as u8),
+    };
     IndexedProduct {
+        keys,
         json: json.into(),
         etag,
         version: p.version,
@@ -164,7 +214,7 @@ pub fn index_product(p: &Product, l: &Lookups<'_>) -> IndexedProduct {
         brand_id: p.brand_id,
         category_ids: chain.iter().map(|c| c.id).collect(),
         ingredient_keys: p.ingredients.iter().map(|i| inci::normalise(&i.inci)).collect(),
-        price: view.price_from.map(|m| m.amount()),
+        price,
         name_key: p.name.to_lowercase(),
         everyday_text: everyday.join(" "),
         view,

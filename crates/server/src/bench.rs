@@ -42,7 +42,13 @@ impl std::fmt::Display for Report {
 }
 
 /// Drives `paths` (cycled) from `connections` keep-alive connections for `seconds`.
-pub async fn drive(addr: &str, name: &'static str, paths: Vec<String>, connections: usize, seconds: u64) -> anyhow::Result<Report> {
+pub async fn drive(
+    addr: &str,
+    name: &'static str,
+    paths: Vec<String>,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Report> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = vec![];
@@ -60,7 +66,8 @@ pub async fn drive(addr: &str, name: &'static str, paths: Vec<String>, connectio
             while Instant::now() < deadline {
                 let path = &paths[i % paths.len()];
                 i += 1;
-                let req = hyper::Request::get(path.as_str()).header("host", addr.as_str()).body(Empty::<Bytes>::new())?;
+                let req =
+                    hyper::Request::get(path.as_str()).header("host", addr.as_str()).body(Empty::<Bytes>::new())?;
                 let t = Instant::now();
                 let res = sender.send_request(req).await?;
                 let ok = res.status().is_success();
@@ -82,11 +89,26 @@ pub async fn drive(addr: &str, name: &'static str, paths: Vec<String>, connectio
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
-    Ok(Report { name, requests: all.len(), errors, per_second: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99) })
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default()
+    };
+    Ok(Report {
+        name,
+        requests: all.len(),
+        errors,
+        per_second: all.len() as f64 / elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
 }
 
-async fn request(addr: &str, method: &str, path: &str, token: &str, body: Option<String>) -> anyhow::Result<(u16, String)> {
+async fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<String>,
+) -> anyhow::Result<(u16, String)> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
@@ -141,10 +163,15 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
         anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the server did not become ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("bench: server pid {pid} ready in {:.1} s; RSS after start {:.0} MB", started.elapsed().as_secs_f64(), peak_rss_mb(pid).unwrap_or(0.0));
+    eprintln!(
+        "bench: server pid {pid} ready in {:.1} s; RSS after start {:.0} MB",
+        started.elapsed().as_secs_f64(),
+        peak_rss_mb(pid).unwrap_or(0.0)
+    );
 
     let demo = crate::demo::generate(opts.products);
-    let slugs: Vec<String> = demo.products.iter().filter_map(|p| p.slug.clone()).map(|s| format!("/v1/products/{s}")).collect();
+    let slugs: Vec<String> =
+        demo.products.iter().filter_map(|p| p.slug.clone()).map(|s| format!("/v1/products/{s}")).collect();
     let listings: Vec<String> = [
         "skin_type=oily&free_from=fragrance&max_price=3000",
         "product_type=skincare&concern=dehydration&certification=vegan",
@@ -194,7 +221,10 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let _ = child.wait().await;
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("rouge bench catalog: {} products, {} connections, {} s per scenario", loaded, opts.connections, opts.seconds);
+    println!(
+        "rouge bench catalog: {} products, {} connections, {} s per scenario",
+        loaded, opts.connections, opts.seconds
+    );
     for r in &reports {
         println!("{r}");
     }

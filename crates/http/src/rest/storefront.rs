@@ -83,7 +83,11 @@ pub async fn list_products<S: Store>(
     let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&raw)?;
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
-    Ok(cached(&headers, listing.to_json(), None))
+    // One index generation and one query give one body: name it without hashing the body.
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&raw, &mut h);
+    let etag = format!("\"{}-{}-{:x}\"", app.index.instance(), listing.generation, std::hash::Hasher::finish(&h));
+    Ok(cached(&headers, listing.to_json(), Some(etag)))
 }
 
 fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
