@@ -65,7 +65,9 @@ pub async fn postgres() -> Option<TempPostgres> {
     let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(c) => c,
         Err(e) if !services_required() => {
-            eprintln!("SKIPPED: PostgreSQL test, no server at {admin_url}: {e}");
+            // Straight to stderr: libtest captures `eprintln!`, and a skip must be seen.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: PostgreSQL test, no server at {admin_url}: {e}");
             return None;
         }
         Err(e) => panic!("PostgreSQL is required (ROUGE_REQUIRE_SERVICES=1) but {admin_url} failed: {e}"),
