@@ -1,6 +1,7 @@
 //! Rouge's HTTP surface: the REST API under `/v1`, GraphQL, OpenAPI and docs, probes and
 //! metrics. Each context exposes a router; [`app`] merges them and adds the gateway layers.
 
+pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod graphql;

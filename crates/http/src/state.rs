@@ -16,11 +16,19 @@ pub struct AppState<S> {
     /// The bearer token admin calls need until identity lands; `None` disables them.
     pub admin_token: Option<String>,
     pub graphql: crate::graphql::CatalogSchema,
+    pub cache: crate::cache::ResponseCache,
 }
 
 impl<S: Store> AppState<S> {
-    pub fn new(store: S, index: Arc<CatalogIndex>, relay: RelayHandle, admin_token: Option<String>) -> Self {
+    pub fn new(
+        store: S,
+        index: Arc<CatalogIndex>,
+        relay: RelayHandle,
+        cache: crate::cache::ResponseCache,
+        admin_token: Option<String>,
+    ) -> Self {
         Self {
+            cache,
             catalog: CatalogService::new(store.clone()),
             store,
             graphql: crate::graphql::schema(index.clone()),
@@ -40,6 +48,7 @@ impl<S: Clone> Clone for AppState<S> {
             relay: self.relay.clone(),
             admin_token: self.admin_token.clone(),
             graphql: self.graphql.clone(),
+            cache: self.cache.clone(),
         }
     }
 }

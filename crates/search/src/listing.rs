@@ -96,9 +96,11 @@ impl CatalogIndex {
     /// Field errors for attribute filters that are not defined or not filterable.
     pub fn list(&self, q: &ListQuery) -> Result<Listing, Vec<FieldError>> {
         let sort = q.effective_sort();
+        // Hold the read lock across the text search: the writer commits and reloads tantivy
+        // under the write lock, so scores, products and generation are one snapshot.
+        let state = self.state.read().expect("index lock");
         let scores: Option<HashMap<Uuid, f32>> =
             q.q.as_deref().map(|text| self.search_text(text).into_iter().collect());
-        let state = self.state.read().expect("index lock");
         let book = IngredientBook::get();
 
         // Resolve the query into the index's compact keys once.

@@ -172,17 +172,20 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let demo = crate::demo::generate(opts.products);
     let slugs: Vec<String> =
         demo.products.iter().filter_map(|p| p.slug.clone()).map(|s| format!("/v1/products/{s}")).collect();
-    let listings: Vec<String> = [
-        "skin_type=oily&free_from=fragrance&max_price=3000",
-        "product_type=skincare&concern=dehydration&certification=vegan",
-        "category=foundation&brand=lumen-lab,nordic-dew,mineral-muse&max_price=4000",
-        "category=skincare&free_from=alcohol&min_price=1500",
-        "product_type=haircare&free_from=sulfate&sort=price_asc",
-        "skin_type=sensitive&exclude_ingredient=fragrance&sort=price_desc",
-    ]
-    .iter()
-    .map(|q| format!("/v1/products?{q}"))
-    .collect();
+    // Three filters each; the price bound varies so that (almost) every request is a distinct
+    // query and misses the response cache: this measures filtering and facet counting.
+    let bases = [
+        "skin_type=oily&free_from=fragrance",
+        "product_type=skincare&concern=dehydration",
+        "category=foundation&brand=lumen-lab,nordic-dew,mineral-muse",
+        "category=skincare&free_from=alcohol",
+        "product_type=haircare&free_from=sulfate",
+        "skin_type=sensitive&exclude_ingredient=fragrance",
+    ];
+    let listings: Vec<String> = (0..20_000)
+        .flat_map(|i| bases.iter().map(move |b| format!("/v1/products?{b}&max_price={}", 3000 + i)))
+        .collect();
+    let repeated: Vec<String> = bases.iter().map(|b| format!("/v1/products?{b}&max_price=3000")).collect();
     let search: Vec<String> = ["vitamin%20c", "hyaluronic%20acid%20serum", "niacinamide", "rose", "curl%20shampoo"]
         .iter()
         .map(|q| format!("/v1/products?q={q}&skin_type=normal&max_price=5000"))
@@ -192,6 +195,7 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     drive(&addr, "warm-up", slugs.clone(), opts.connections, 2).await?;
     let mut reports = vec![drive(&addr, "product detail by slug", slugs, opts.connections, opts.seconds).await?];
     reports.push(drive(&addr, "listing, 3 filters + facets", listings, opts.connections, opts.seconds).await?);
+    reports.push(drive(&addr, "same, repeated (cache hits)", repeated, opts.connections, opts.seconds).await?);
     reports.push(drive(&addr, "text search + 2 filters", search, opts.connections, opts.seconds).await?);
 
     // Write-to-searchable: rename a product to a unique word and poll the search for it.
@@ -211,7 +215,11 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
             if body.contains("\"total\":1") {
                 break;
             }
-            anyhow::ensure!(t.elapsed() < Duration::from_secs(10), "the change never became searchable");
+            anyhow::ensure!(
+                t.elapsed() < Duration::from_secs(10),
+                "the change never became searchable: {}",
+                body.chars().take(300).collect::<String>()
+            );
         }
         propagation.push(t.elapsed().saturating_sub(committed));
     }

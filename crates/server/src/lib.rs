@@ -8,6 +8,7 @@ pub mod seed;
 
 use anyhow::Context;
 use rouge_catalog::CatalogEvent;
+use rouge_http::cache::ResponseCache;
 use rouge_http::{AppState, Store};
 use rouge_search::CatalogIndex;
 use rouge_store_postgres::PgStore;
@@ -66,12 +67,15 @@ pub async fn launch<S: Store>(
     tracing::info!(products = index.len(), "search index built");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let idx = index.clone();
-    let subscriber: rouge_messaging::Subscriber = Arc::new(move |events| {
+    let search: rouge_messaging::Subscriber = Arc::new(move |events| {
         let catalog: Vec<CatalogEvent> = events.iter().filter_map(CatalogEvent::from_envelope).collect();
         idx.apply(&catalog);
     });
-    let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![subscriber], stop_rx);
-    let state = AppState::new(store, index, relay, opts.admin_token);
+    let cache = ResponseCache::new();
+    let pages = cache.clone();
+    let invalidate: rouge_messaging::Subscriber = Arc::new(move |_| pages.clear());
+    let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![search, invalidate], stop_rx);
+    let state = AppState::new(store, index, relay, cache, opts.admin_token);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "rouge is listening");
     axum::serve(listener, rouge_http::app(state)).with_graceful_shutdown(shutdown).await?;

@@ -1,8 +1,10 @@
 //! The storefront API: public, cacheable reads served from the in-memory index.
 
+use crate::cache::CachedPage;
 use crate::error::ApiError;
 use crate::state::{AppState, Store};
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +25,8 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
 }
 
 /// A JSON body with a strong ETag and cache headers; 304 when the client has it already.
-pub fn cached(headers: &HeaderMap, body: Vec<u8>, etag: Option<String>) -> Response {
+pub fn cached(headers: &HeaderMap, body: impl Into<Bytes>, etag: Option<String>) -> Response {
+    let body: Bytes = body.into();
     let etag = etag.unwrap_or_else(|| etag_of(&body));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -80,6 +83,9 @@ pub async fn list_products<S: Store>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let raw = raw.unwrap_or_default();
+    if let Some(page) = app.cache.get(&raw, app.index.generation()) {
+        return Ok(cached(&headers, page.body.clone(), Some(page.etag.clone())));
+    }
     let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&raw)?;
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
@@ -87,7 +93,9 @@ pub async fn list_products<S: Store>(
     let mut h = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&raw, &mut h);
     let etag = format!("\"{}-{}-{:x}\"", app.index.instance(), listing.generation, std::hash::Hasher::finish(&h));
-    Ok(cached(&headers, listing.to_json(), Some(etag)))
+    let body = Bytes::from(listing.to_json());
+    app.cache.put(raw, CachedPage { generation: listing.generation, etag: etag.clone(), body: body.clone() });
+    Ok(cached(&headers, body, Some(etag)))
 }
 
 fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
@@ -113,7 +121,7 @@ pub async fn product<S: Store>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
-    Ok(cached(&headers, p.json.to_vec(), Some(p.etag.clone())))
+    Ok(cached(&headers, Bytes::copy_from_slice(&p.json), Some(p.etag.clone())))
 }
 
 #[derive(Serialize, ToSchema)]

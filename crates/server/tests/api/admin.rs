@@ -8,6 +8,7 @@ crate::on_both_stores!(
     variants_are_added_repriced_and_archived,
     archiving_takes_a_product_off_the_storefront,
     duplicates_answer_conflict,
+    brands_categories_and_attributes_are_managed,
 );
 
 async fn admin_calls_need_the_token(app: &TestApp) {
@@ -99,4 +100,66 @@ async fn duplicates_answer_conflict(app: &TestApp) {
     let (s, _) = app.post("/v1/admin/brands", json!({"name": "Lumen Lab"})).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(app.product_count().await, 1);
+}
+
+async fn brands_categories_and_attributes_are_managed(app: &TestApp) {
+    let brand = app.brand("Lumen Lab").await;
+    let brand_path = format!("/v1/admin/brands/{}", brand["id"].as_str().unwrap());
+    let res =
+        app.admin(Method::PATCH, &brand_path, &json!({"name": "Lumen Laboratory", "description": "Serums."})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"v2\"");
+    app.product(serum("Serum", "lumen-lab", "SKU-1", 1500)).await;
+    app.eventually(|| async { app.get_json("/v1/products/serum").await.1["brand"]["name"] == "Lumen Laboratory" })
+        .await;
+    let res = app.admin(Method::PATCH, &brand_path, &json!({"slug": "Not A Slug"})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let top = app.category("Skincare", None).await;
+    let serums = app.category("Serums", Some("skincare")).await;
+    let top_path = format!("/v1/admin/categories/{}", top["id"].as_str().unwrap());
+    let res = app.admin(Method::PATCH, &top_path, &json!({"parent": "serums"})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "no cycles");
+    let res = app.admin(Method::PATCH, &top_path, &json!({"name": "Skin Care"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .admin(Method::DELETE, &format!("/v1/admin/categories/{}", serums["id"].as_str().unwrap()), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.eventually(|| async {
+        let tree = app.get_json("/v1/categories").await.1;
+        tree == json!([{"slug": "skincare", "name": "Skin Care", "product_count": 0, "children": []}])
+    })
+    .await;
+
+    let (s, def) = app
+        .post(
+            "/v1/admin/attributes",
+            json!({"product_type": "skincare", "name": "texture", "label": "Texture", "kind": {"type": "text"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let def_path = format!("/v1/admin/attributes/{}", def["id"].as_str().unwrap());
+    let res = app.admin(Method::PATCH, &def_path, &json!({"filterable": true, "label": "Feel"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.admin(Method::PATCH, &def_path, &json!({"name": "renamed"})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "names are immutable");
+    let list = app.client.get(app.url("/v1/admin/attributes")).bearer_auth(TOKEN).send().await.unwrap();
+    let list: serde_json::Value = list.json().await.unwrap();
+    assert_eq!(list[0]["label"], "Feel");
+    assert_eq!(list[0]["filterable"], true);
+    let res = app.admin(Method::DELETE, &def_path, &json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (s, _) = app
+        .post("/v1/admin/products", {
+            let mut p = serum("Gel", "lumen-lab", "SKU-2", 1500);
+            p["attributes"] = json!({"texture": "gel"});
+            p
+        })
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "an archived attribute takes no values");
+
+    let res = app.admin(Method::DELETE, &brand_path, &json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.eventually(|| async { app.get("/v1/products/serum").await.status() == StatusCode::NOT_FOUND }).await;
 }

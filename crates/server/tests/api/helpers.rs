@@ -127,6 +127,14 @@ impl TestApp {
         }
     }
 
+    /// Closes the store's connection pool, as when the database goes away.
+    pub async fn close_store(&self) {
+        match &self.db {
+            Db::Sqlite(d) => d.store.close().await,
+            Db::Postgres(d) => d.store.close().await,
+        }
+    }
+
     pub async fn outbox_head(&self) -> i64 {
         use rouge_kernel::Outbox;
         match &self.db {

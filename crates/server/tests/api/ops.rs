@@ -1,7 +1,11 @@
 use crate::helpers::TestApp;
 use reqwest::StatusCode;
 
-crate::on_both_stores!(probes_metrics_and_request_ids, openapi_and_docs_describe_every_route);
+crate::on_both_stores!(
+    probes_metrics_and_request_ids,
+    openapi_and_docs_describe_every_route,
+    not_ready_without_a_store
+);
 
 async fn probes_metrics_and_request_ids(app: &TestApp) {
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
@@ -44,4 +48,13 @@ async fn openapi_and_docs_describe_every_route(app: &TestApp) {
     let page = app.get("/docs/").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("swagger"), "the docs page is served locally");
+}
+
+async fn not_ready_without_a_store(app: &TestApp) {
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    app.close_store().await;
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "the process itself is alive");
 }
