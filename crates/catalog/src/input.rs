@@ -69,6 +69,52 @@ fn draft() -> ProductStatus {
     ProductStatus::Draft
 }
 
+impl ProductInput {
+    /// A draft with only the required fields; callers set what else they know.
+    pub fn new(name: impl Into<String>, brand: impl Into<String>, product_type: ProductType) -> Self {
+        ProductInput {
+            name: name.into(),
+            slug: None,
+            brand: brand.into(),
+            product_type,
+            category: None,
+            status: ProductStatus::Draft,
+            description: String::new(),
+            tags: vec![],
+            images: vec![],
+            variants: vec![],
+            ingredients: vec![],
+            certifications: vec![],
+            skin_types: vec![],
+            concerns: vec![],
+            hair_types: vec![],
+            finish: None,
+            coverage: None,
+            spf: None,
+            pao_months: None,
+            attributes: BTreeMap::new(),
+        }
+    }
+}
+
+impl VariantInput {
+    /// A variant with only its SKU and price.
+    pub fn new(sku: impl Into<String>, amount: i64, currency: impl Into<String>) -> Self {
+        VariantInput {
+            id: None,
+            sku: sku.into(),
+            gtin: None,
+            size: None,
+            shade: None,
+            scent: None,
+            formulation: None,
+            price: MoneyInput { amount, currency: currency.into() },
+            compare_at_price: None,
+            archived: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantInput {

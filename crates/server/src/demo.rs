@@ -1,7 +1,7 @@
 //! The demo catalogue: realistic beauty products generated deterministically from the word
 //! lists in `data/demo.json`, so every run and every machine gets the same shop.
 
-use rouge_catalog::input::{BrandInput, CategoryInput, MoneyInput, ProductInput, ShadeInput, VariantInput};
+use rouge_catalog::input::{BrandInput, CategoryInput, ProductInput, ShadeInput, VariantInput};
 use rouge_catalog::values::{Size, SizeUnit};
 use rouge_catalog::*;
 use serde_json::Value;
@@ -42,18 +42,7 @@ fn strs(v: &Value) -> Vec<String> {
 }
 
 fn variant(sku: String, cents: i64, size: Option<Size>, shade: Option<ShadeInput>) -> VariantInput {
-    VariantInput {
-        id: None,
-        sku,
-        gtin: None,
-        size,
-        shade,
-        scent: None,
-        formulation: None,
-        price: MoneyInput { amount: cents, currency: "EUR".into() },
-        compare_at_price: None,
-        archived: false,
-    }
+    VariantInput { size, shade, ..VariantInput::new(sku, cents, "EUR") }
 }
 
 fn ml(amount: u64) -> Option<Size> {
@@ -94,26 +83,8 @@ pub fn generate(count: usize) -> Demo {
         let sku = |k: usize| format!("{code}-{i:05}-{k}");
         let kind = [0, 0, 0, 0, 1, 1, 1, 2, 3, 3, 4, 5][i % 12];
         let mut p = ProductInput {
-            name: String::new(),
-            slug: None,
-            brand: brand.clone(),
-            product_type: ProductType::Skincare,
-            category: None,
             status: ProductStatus::Active,
-            description: String::new(),
-            tags: vec![],
-            images: vec![],
-            variants: vec![],
-            ingredients: vec![],
-            certifications: vec![],
-            skin_types: vec![],
-            concerns: vec![],
-            hair_types: vec![],
-            finish: None,
-            coverage: None,
-            spf: None,
-            pao_months: None,
-            attributes: Default::default(),
+            ..ProductInput::new(String::new(), brand.clone(), ProductType::Skincare)
         };
         match kind {
             0 => {

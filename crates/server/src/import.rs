@@ -2,7 +2,7 @@
 //! it never stops the good ones.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rouge_catalog::input::{MoneyInput, ProductInput, VariantInput};
+use rouge_catalog::input::{ProductInput, VariantInput};
 use rouge_catalog::values::{Size, SizeUnit};
 use rouge_catalog::{CatalogError, CatalogService, Concern, ProductStatus, ProductType, SkinType};
 use rouge_http::Store;
@@ -62,43 +62,27 @@ fn vocab<T>(field: &str, raw: &str, parse: fn(&str) -> Option<T>) -> Result<Vec<
 
 impl CsvRow {
     fn into_input(self) -> Result<ProductInput, String> {
+        let product_type = ProductType::parse(&self.product_type)
+            .ok_or_else(|| format!("product_type: one of {}", ProductType::expected()))?;
+        let status = if self.status.is_empty() {
+            ProductStatus::Active
+        } else {
+            ProductStatus::parse(&self.status).ok_or("status: one of draft, active, archived")?
+        };
+        let variant = VariantInput {
+            size: self.size_ml.map(|amount| Size { amount, unit: SizeUnit::Ml }),
+            ..VariantInput::new(self.sku, self.price, self.currency)
+        };
         Ok(ProductInput {
-            name: self.name,
             slug: Some(self.slug).filter(|s| !s.is_empty()),
-            brand: self.brand,
-            product_type: ProductType::parse(&self.product_type)
-                .ok_or_else(|| format!("product_type: one of {}", ProductType::expected()))?,
             category: Some(self.category).filter(|s| !s.is_empty()),
-            status: if self.status.is_empty() {
-                ProductStatus::Active
-            } else {
-                ProductStatus::parse(&self.status).ok_or("status: one of draft, active, archived")?
-            },
+            status,
             description: self.description,
-            tags: vec![],
-            images: vec![],
-            variants: vec![VariantInput {
-                id: None,
-                sku: self.sku,
-                gtin: None,
-                size: self.size_ml.map(|amount| Size { amount, unit: SizeUnit::Ml }),
-                shade: None,
-                scent: None,
-                formulation: None,
-                price: MoneyInput { amount: self.price, currency: self.currency },
-                compare_at_price: None,
-                archived: false,
-            }],
+            variants: vec![variant],
             ingredients: split(&self.ingredients).map(str::to_owned).collect(),
-            certifications: vec![],
             skin_types: vocab("skin_types", &self.skin_types, SkinType::parse)?,
             concerns: vocab("concerns", &self.concerns, Concern::parse)?,
-            hair_types: vec![],
-            finish: None,
-            coverage: None,
-            spf: None,
-            pao_months: None,
-            attributes: Default::default(),
+            ..ProductInput::new(self.name, self.brand, product_type)
         })
     }
 }
