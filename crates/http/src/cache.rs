@@ -7,7 +7,7 @@ use moka::sync::Cache;
 use std::sync::Arc;
 
 /// Upper bound on the bytes the cache holds.
-const CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
+const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
 
 pub struct CachedPage {
     pub generation: u64,

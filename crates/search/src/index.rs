@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
-use tantivy::schema::{Field, STORED, STRING, Schema, TEXT, Value};
+use tantivy::schema::{FAST, Field, INDEXED, Schema, TEXT};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 struct Fields {
-    id: Field,
+    /// The product's slot (see `Slots`), a fast field: hits map to products without reading
+    /// stored documents.
+    slot: Field,
     name: Field,
     brand: Field,
     description: Field,
@@ -29,6 +31,7 @@ pub(crate) struct State {
     raw: HashMap<Uuid, Product>,
     pub(crate) brand_slots: Slots,
     pub(crate) category_slots: Slots,
+    product_slots: Slots,
     /// Bumped on every change, so listing ETags need not hash whole bodies.
     pub generation: u64,
 }
@@ -98,14 +101,14 @@ impl CatalogIndex {
     ) -> Self {
         let mut sb = Schema::builder();
         let fields = Fields {
-            id: sb.add_text_field("id", STRING | STORED),
+            slot: sb.add_u64_field("slot", FAST | INDEXED),
             name: sb.add_text_field("name", TEXT),
             brand: sb.add_text_field("brand", TEXT),
             description: sb.add_text_field("description", TEXT),
             ingredients: sb.add_text_field("ingredients", TEXT),
         };
         let index = Index::create_in_ram(sb.build());
-        let writer = index.writer_with_num_threads(1, 30_000_000).expect("tantivy writer");
+        let writer = index.writer_with_num_threads(1, 15_000_000).expect("tantivy writer");
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().expect("tantivy reader");
         let this = CatalogIndex {
             state: RwLock::new(State {
@@ -117,6 +120,7 @@ impl CatalogIndex {
                 raw: HashMap::new(),
                 brand_slots: Slots::default(),
                 category_slots: Slots::default(),
+                product_slots: Slots::default(),
                 generation: 0,
             }),
             index,
@@ -133,10 +137,10 @@ impl CatalogIndex {
         chrono::Utc::now().date_naive()
     }
 
-    fn document(&self, p: &IndexedProduct) -> TantivyDocument {
+    fn document(&self, p: &IndexedProduct, slot: u32) -> TantivyDocument {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
-        doc.add_text(f.id, p.view.id.to_string());
+        doc.add_u64(f.slot, u64::from(slot));
         doc.add_text(f.name, &p.view.name);
         doc.add_text(f.brand, &p.view.brand.name);
         doc.add_text(f.description, format!("{} {}", p.view.description, p.view.tags.join(" ")));
@@ -162,13 +166,14 @@ impl CatalogIndex {
             let brand_slot = st.brand_slots.slot(p.brand_id);
             let category_slots = chain.into_iter().map(|c| st.category_slots.slot(c)).collect();
             let indexed = Arc::new(index_product(&p, &lookups, brand_slot, category_slots));
-            writer.delete_term(Term::from_field_text(self.fields.id, &p.id.to_string()));
+            let slot = st.product_slots.slot(p.id);
+            writer.delete_term(Term::from_field_u64(self.fields.slot, u64::from(slot)));
             if let Some(old) = state.products.get(&p.id) {
                 let old_slug = old.view.slug.clone();
                 state.by_slug.remove(&old_slug);
             }
             if indexed.listed {
-                writer.add_document(self.document(&indexed)).expect("index document");
+                writer.add_document(self.document(&indexed, slot)).expect("index document");
                 state.by_slug.insert(indexed.view.slug.clone(), p.id);
                 state.products.insert(p.id, indexed);
             } else {
@@ -254,7 +259,7 @@ impl CatalogIndex {
     }
 
     /// Full-text matches with their scores, best first.
-    pub(crate) fn search_text(&self, q: &str) -> Vec<(Uuid, f32)> {
+    pub(crate) fn search_text(&self, state: &State, q: &str) -> Vec<(Uuid, f32)> {
         let f = &self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.name, f.brand, f.description, f.ingredients]);
         parser.set_conjunction_by_default();
@@ -269,11 +274,11 @@ impl CatalogIndex {
         let searcher = self.reader.searcher();
         let limit = (searcher.num_docs() as usize).max(1);
         let hits = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score()).unwrap_or_default();
+        let slots: Vec<_> = searcher.segment_readers().iter().map(|r| r.fast_fields().u64("slot").ok()).collect();
         hits.into_iter()
             .filter_map(|(score, addr)| {
-                let doc: TantivyDocument = searcher.doc(addr).ok()?;
-                let id = doc.get_first(f.id)?.as_str()?.parse().ok()?;
-                Some((id, score))
+                let slot = slots.get(addr.segment_ord as usize)?.as_ref()?.first(addr.doc_id)?;
+                Some((state.product_slots.id(u32::try_from(slot).ok()?), score))
             })
             .collect()
     }

@@ -100,7 +100,7 @@ impl CatalogIndex {
         // under the write lock, so scores, products and generation are one snapshot.
         let state = self.state.read().expect("index lock");
         let scores: Option<HashMap<Uuid, f32>> =
-            q.q.as_deref().map(|text| self.search_text(text).into_iter().collect());
+            q.q.as_deref().map(|text| self.search_text(&state, text).into_iter().collect());
         let book = IngredientBook::get();
 
         // Resolve the query into the index's compact keys once.

@@ -135,8 +135,12 @@ async fn request(
 
 /// Peak resident set size of a process, from /proc (Linux).
 fn peak_rss_mb(pid: u32) -> Option<f64> {
+    proc_status_mb(pid, "VmHWM:")
+}
+
+fn proc_status_mb(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -201,10 +205,18 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     // Warm up, then measure.
     let slugs = cycle(slugs);
     drive(&addr, "warm-up", slugs.clone(), opts.connections, 2).await?;
-    let mut reports = vec![drive(&addr, "product detail by slug", slugs, opts.connections, opts.seconds).await?];
-    reports.push(drive(&addr, "listing, 3 filters + facets", distinct, opts.connections, opts.seconds).await?);
-    reports.push(drive(&addr, "same, repeated (cache hits)", cycle(repeated), opts.connections, opts.seconds).await?);
-    reports.push(drive(&addr, "text search + 2 filters", search, opts.connections, opts.seconds).await?);
+    let scenarios: [(&'static str, PathFn); 4] = [
+        ("product detail by slug", slugs),
+        ("listing, 3 filters + facets", distinct),
+        ("same, repeated (cache hits)", cycle(repeated)),
+        ("text search + 2 filters", search),
+    ];
+    let mut reports = vec![];
+    for (name, paths) in scenarios {
+        reports.push(drive(&addr, name, paths, opts.connections, opts.seconds).await?);
+        let rss = proc_status_mb(pid, "VmRSS:").unwrap_or(0.0);
+        eprintln!("bench: {name}: done; server RSS now {rss:.0} MB, peak {:.0} MB", peak_rss_mb(pid).unwrap_or(0.0));
+    }
 
     // Write-to-searchable: rename a product to a unique word and poll the search for it.
     let (_, listing) = request(&addr, "GET", "/v1/products?limit=1", &token, None).await?;
