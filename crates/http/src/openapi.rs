@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use crate::ops;
 use crate::rest::{admin, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -26,8 +27,10 @@ impl Modify for AdminAuth {
         admin::create_brand, admin::update_brand, admin::archive_brand,
         admin::create_category, admin::update_category, admin::archive_category,
         admin::define_attribute, admin::list_attributes, admin::update_attribute, admin::archive_attribute,
+        ops::healthz, ops::readyz, ops::metrics_text,
     ),
     modifiers(&AdminAuth),
-    tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (bearer token)"))
+    tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (bearer token)"),
+        (name = "operations", description = "Probes and metrics"))
 )]
 pub struct ApiDoc;

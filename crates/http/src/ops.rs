@@ -14,15 +14,31 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(readyz::<S>)).route(
-        "/metrics",
-        get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render()) }),
-    )
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
+        .route("/metrics", get(metrics_text))
 }
 
-async fn readyz<S: Store>(State(app): State<AppState<S>>) -> Result<&'static str, ApiError> {
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The store answers; 503 otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = String), (status = 503, body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn readyz<S: Store>(State(app): State<AppState<S>>) -> Result<&'static str, ApiError> {
     app.store.ping().await.map_err(ApiError::Unavailable)?;
     Ok("ready")
+}
+
+/// Prometheus metrics: `http_requests_total` by route, method and status, and the
+/// `http_request_duration_seconds` histogram.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn metrics_text() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

@@ -41,6 +41,9 @@ async fn openapi_and_docs_describe_every_route(app: &TestApp) {
         "/v1/admin/categories/{id}",
         "/v1/admin/attributes",
         "/v1/admin/attributes/{id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not documented");
     }
