@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod graphql;
 pub mod openapi;
 pub mod ops;
@@ -20,6 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -31,6 +33,9 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // Install the recorder before the first request, so no request goes uncounted.
     ops::prometheus();
+    let gw = state.gateway.clone();
+    let cors = tower::util::option_layer(gateway::headers::cors(&gw));
+    let timeout = TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, gw.settings.request_timeout);
     Router::new()
         .merge(rest::storefront::router())
         .merge(rest::admin::router(state.clone()))
@@ -40,8 +45,12 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .with_state(state)
         .layer(middleware::from_fn(ops::track))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(timeout)
         .layer(middleware::from_fn(ops::problemize))
+        .layer(middleware::from_fn_with_state(gw.clone(), gateway::ratelimit::limit))
         .layer(CompressionLayer::new())
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(gw, gateway::headers::guard))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

@@ -90,6 +90,7 @@ pub async fn problemize(req: Request, next: Next) -> Response {
     let err = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound(if text.is_empty() { "no such route".into() } else { text }),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
         StatusCode::METHOD_NOT_ALLOWED => {
             let mut r =
                 problem(status, "method-not-allowed", "Method not allowed", "this route does not accept that method");

@@ -17,6 +17,7 @@ pub struct AppState<S> {
     pub admin_token: Option<String>,
     pub graphql: crate::graphql::CatalogSchema,
     pub cache: crate::cache::ResponseCache,
+    pub gateway: crate::gateway::Gateway,
 }
 
 impl<S: Store> AppState<S> {
@@ -25,9 +26,11 @@ impl<S: Store> AppState<S> {
         index: Arc<CatalogIndex>,
         relay: RelayHandle,
         cache: crate::cache::ResponseCache,
+        gateway: crate::gateway::Gateway,
         admin_token: Option<String>,
     ) -> Self {
         Self {
+            gateway,
             cache,
             catalog: CatalogService::new(store.clone()),
             store,
@@ -49,6 +52,7 @@ impl<S: Clone> Clone for AppState<S> {
             admin_token: self.admin_token.clone(),
             graphql: self.graphql.clone(),
             cache: self.cache.clone(),
+            gateway: self.gateway.clone(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod seed;
 use anyhow::Context;
 use rouge_catalog::CatalogEvent;
 use rouge_http::cache::ResponseCache;
+use rouge_http::gateway::{Gateway, GatewaySettings, RateLimiter};
 use rouge_http::{AppState, Store};
 use rouge_search::CatalogIndex;
 use rouge_store_postgres::PgStore;
@@ -48,6 +49,23 @@ pub trait StoreFn<T> {
 pub struct Options {
     pub admin_token: Option<String>,
     pub demo: bool,
+    pub gateway: GatewaySettings,
+    /// Share rate-limit budgets through this Redis; in-process when absent.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key this deployment writes.
+    pub redis_prefix: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            demo: false,
+            gateway: GatewaySettings::default(),
+            redis_url: None,
+            redis_prefix: "rouge".into(),
+        }
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
@@ -75,10 +93,18 @@ pub async fn launch<S: Store>(
     let pages = cache.clone();
     let invalidate: rouge_messaging::Subscriber = Arc::new(move |_| pages.clear());
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![search, invalidate], stop_rx);
-    let state = AppState::new(store, index, relay, cache, opts.admin_token);
+    let limiter = match &opts.redis_url {
+        Some(url) => RateLimiter::redis(url, &opts.redis_prefix)
+            .await
+            .with_context(|| format!("connecting to Redis at {url} for rate limits"))?,
+        None => RateLimiter::local(),
+    };
+    let gateway = Gateway { settings: opts.gateway, limiter };
+    let state = AppState::new(store, index, relay, cache, gateway, opts.admin_token);
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "rouge is listening");
-    axum::serve(listener, rouge_http::app(state)).with_graceful_shutdown(shutdown).await?;
+    tracing::info!(%addr, shared_limits = opts.redis_url.is_some(), "rouge is listening");
+    let app = rouge_http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = relay_task.await;
     tracing::info!("stopped cleanly");

@@ -1,8 +1,10 @@
 //! `rouge`: the commerce backend for beauty retailers. Reads settings and wires; the work is
 //! in the library crates.
 
+use axum::http::HeaderValue;
 use clap::{Parser, Subcommand};
 use rouge_http::Store;
+use rouge_http::gateway::{GatewaySettings, Quota};
 use rouge_server::{DEFAULT_DATABASE_URL, Options, StoreFn, launch, shutdown_signal, with_store};
 use std::path::PathBuf;
 
@@ -29,6 +31,8 @@ enum Command {
         /// Bearer token for /v1/admin calls; without it the admin API answers 401.
         #[arg(long, env = "ROUGE_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        #[command(flatten)]
+        gateway: GatewayArgs,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -66,6 +70,61 @@ enum BenchScenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+}
+
+/// The gateway layer's settings.
+#[derive(clap::Args)]
+struct GatewayArgs {
+    /// Reads per client: RATE/min or RATE/s, optionally ,burst=N; `off` for none.
+    #[arg(long, env = "ROUGE_RATE_LIMIT_READ", default_value = "1200/min,burst=200")]
+    rate_limit_read: String,
+    /// Writes per client, as above.
+    #[arg(long, env = "ROUGE_RATE_LIMIT_WRITE", default_value = "120/min,burst=30")]
+    rate_limit_write: String,
+    /// Redis for rate-limit budgets shared by every replica; in-process when absent.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// Prefix of the Redis keys this deployment writes.
+    #[arg(long, env = "ROUGE_REDIS_PREFIX", default_value = "rouge")]
+    redis_prefix: String,
+    /// Origins allowed to call the API from browsers, comma-separated.
+    #[arg(long, env = "ROUGE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Seconds a request may take before it is answered with 408.
+    #[arg(long, env = "ROUGE_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+}
+
+fn quota(flag: &str, value: &str) -> anyhow::Result<Option<Quota>> {
+    if value == "off" {
+        return Ok(None);
+    }
+    Quota::parse(value).map(Some).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+}
+
+impl GatewayArgs {
+    fn into_options(self, admin_token: Option<String>, demo: bool) -> anyhow::Result<Options> {
+        let mut cors = vec![];
+        for origin in self.cors_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            cors.push(
+                HeaderValue::from_str(origin)
+                    .map_err(|_| anyhow::anyhow!("--cors-origins: `{origin}` is not a valid origin"))?,
+            );
+        }
+        Ok(Options {
+            admin_token: admin_token.filter(|t| !t.is_empty()),
+            demo,
+            gateway: GatewaySettings {
+                read: quota("rate-limit-read", &self.rate_limit_read)?,
+                write: quota("rate-limit-write", &self.rate_limit_write)?,
+                cors_origins: cors,
+                request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
+                ..GatewaySettings::default()
+            },
+            redis_url: self.redis_url.filter(|u| !u.is_empty()),
+            redis_prefix: self.redis_prefix,
+        })
+    }
 }
 
 struct Serve {
@@ -128,12 +187,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let url = cli.database_url;
     match cli.command {
-        Command::Serve { listen, demo, admin_token } => {
-            with_store(
-                &url,
-                Serve { listen, opts: Options { admin_token: admin_token.filter(|t| !t.is_empty()), demo } },
-            )
-            .await
+        Command::Serve { listen, demo, admin_token, gateway } => {
+            with_store(&url, Serve { listen, opts: gateway.into_options(admin_token, demo)? }).await
         }
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,

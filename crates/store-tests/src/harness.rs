@@ -97,3 +97,19 @@ impl TempPostgres {
         }
     }
 }
+
+/// Where tests reach Redis: `ROUGE_TEST_REDIS_URL`, or the local server. `None` (with a note
+/// on stderr) when nothing answers and services are not required.
+pub async fn redis_url() -> Option<String> {
+    let url = std::env::var("ROUGE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let addr = url.trim_start_matches("redis://").split('/').next().unwrap_or_default().to_owned();
+    match tokio::net::TcpStream::connect(&addr).await {
+        Ok(_) => Some(url),
+        Err(e) if !services_required() => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: Redis test, no server at {url}: {e}");
+            None
+        }
+        Err(e) => panic!("Redis is required (ROUGE_REQUIRE_SERVICES=1) but {url} failed: {e}"),
+    }
+}

@@ -1,6 +1,7 @@
 use reqwest::{Client, Response, StatusCode};
 use rouge_catalog::CatalogRepository;
 use rouge_http::Store;
+use rouge_http::gateway::{GatewaySettings, Quota};
 use rouge_server::{Options, launch};
 use rouge_store_tests::harness::{self, TempPostgres, TempSqlite};
 use serde_json::{Value, json};
@@ -22,11 +23,21 @@ pub struct TestApp {
     pub db: Db,
 }
 
-async fn start<S: Store>(store: S, db: Db) -> TestApp {
+/// The options every test server starts with: the admin token, and rate limits no test
+/// reaches unless it is about them (every test client comes from 127.0.0.1).
+pub fn test_options() -> Options {
+    let roomy = Some(Quota { per_minute: 6_000_000, burst: 1_000_000 });
+    Options {
+        admin_token: Some(TOKEN.into()),
+        gateway: GatewaySettings { read: roomy, write: roomy, ..GatewaySettings::default() },
+        ..Options::default()
+    }
+}
+
+async fn start<S: Store>(store: S, db: Db, opts: Options) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel();
-    let opts = Options { admin_token: Some(TOKEN.into()), demo: false };
     let task = tokio::spawn(launch(store, opts, listener, async {
         let _ = rx.await;
     }));
@@ -35,15 +46,19 @@ async fn start<S: Store>(store: S, db: Db) -> TestApp {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
+        Self::sqlite_with(test_options()).await
+    }
+
+    pub async fn sqlite_with(opts: Options) -> TestApp {
         let db = harness::sqlite().await;
         let store = db.store.clone();
-        start(store, Db::Sqlite(db)).await
+        start(store, Db::Sqlite(db), opts).await
     }
 
     pub async fn postgres() -> Option<TestApp> {
         let db = harness::postgres().await?;
         let store = db.store.clone();
-        Some(start(store, Db::Postgres(db)).await)
+        Some(start(store, Db::Postgres(db), test_options()).await)
     }
 
     /// Stops the server (draining requests) and drops the test database.

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod bad_input;
 mod cli;
+mod gateway;
 mod graphql;
 mod ops;
 mod storefront;

@@ -1,0 +1,268 @@
+//! Per-client rate limits by GCRA (the generic cell rate algorithm): each client has a
+//! "theoretical arrival time"; a request is let through while that time is no further ahead of
+//! now than the burst allows. In-process by default; in Redis (one atomic script, Redis's own
+//! clock) when `REDIS_URL` is set, so that every replica spends one shared budget.
+
+use crate::error::ApiError;
+use crate::gateway::Gateway;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use moka::sync::Cache;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A budget: `per_minute` requests on average, at most `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Quota {
+    /// Parses `RATE/min` or `RATE/s`, optionally `,burst=N` (default: a tenth of a minute's rate, at least 1).
+    ///
+    /// # Errors
+    /// A message saying what the accepted form is.
+    pub fn parse(s: &str) -> Result<Quota, String> {
+        let err =
+            || format!("`{s}`: expected RATE/min or RATE/s, optionally followed by ,burst=N (e.g. 600/min,burst=60)");
+        let (rate, burst) = match s.split_once(',') {
+            Some((r, b)) => {
+                (r, Some(b.trim().strip_prefix("burst=").ok_or_else(err)?.parse::<u32>().map_err(|_| err())?))
+            }
+            None => (s, None),
+        };
+        let (n, unit) = rate.trim().split_once('/').ok_or_else(err)?;
+        let n: u32 = n.trim().parse().map_err(|_| err())?;
+        let per_minute = match unit.trim() {
+            "min" | "m" => n,
+            "s" | "sec" => n.checked_mul(60).ok_or_else(err)?,
+            _ => return Err(err()),
+        };
+        if per_minute == 0 || burst == Some(0) {
+            return Err(err());
+        }
+        Ok(Quota { per_minute, burst: burst.unwrap_or((per_minute / 10).max(1)) })
+    }
+
+    /// Microseconds between two requests at the average rate.
+    fn emission_us(&self) -> i64 {
+        60_000_000 / i64::from(self.per_minute)
+    }
+
+    /// How far ahead of now the arrival time may run: the burst, less the request itself.
+    fn tolerance_us(&self) -> i64 {
+        self.emission_us() * (i64::from(self.burst) - 1)
+    }
+}
+
+/// The outcome for one request, with what the RateLimit headers report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub remaining: u32,
+    /// Until the whole burst is available again.
+    pub reset: Duration,
+    /// When denied: until one more request would be let through.
+    pub retry_after: Duration,
+}
+
+impl Decision {
+    /// From GCRA state: `ahead` is how far the arrival time runs ahead of now after the
+    /// request (allowed) or before it (denied); `wait` is the wait when denied.
+    fn from_gcra(q: Quota, allowed: bool, ahead_us: i64, wait_us: i64) -> Self {
+        let e = q.emission_us();
+        // Whole requests still fitting under the tolerance; never negative while allowed.
+        let remaining = if allowed { ((q.tolerance_us() + e - ahead_us) / e).clamp(0, i64::from(q.burst)) } else { 0 };
+        Decision {
+            allowed,
+            remaining: remaining as u32,
+            reset: Duration::from_micros(ahead_us.max(0) as u64),
+            retry_after: Duration::from_micros(wait_us.max(0) as u64),
+        }
+    }
+}
+
+/// The back end, chosen by configuration.
+#[derive(Clone)]
+pub enum RateLimiter {
+    Off,
+    Local(Arc<Local>),
+    Redis(Arc<RedisLimiter>),
+}
+
+pub struct Local {
+    arrivals: Cache<String, Arc<Mutex<i64>>>,
+    epoch: Instant,
+}
+
+pub struct RedisLimiter {
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
+    script: redis::Script,
+}
+
+const GCRA_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local e = tonumber(ARGV[1])
+local tau = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if (not tat) or tat < now then tat = now end
+if tat - now > tau then
+  return {0, tat - now, tat - tau - now}
+end
+local new = tat + e
+redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.floor((new - now) / 1000) + 1000)
+return {1, new - now, 0}
+";
+
+impl RateLimiter {
+    pub fn local() -> Self {
+        RateLimiter::Local(Arc::new(Local {
+            arrivals: Cache::builder().max_capacity(200_000).time_to_idle(Duration::from_secs(600)).build(),
+            epoch: Instant::now(),
+        }))
+    }
+
+    /// A limiter sharing its budgets through Redis under `prefix`.
+    ///
+    /// # Errors
+    /// When the URL is malformed or Redis does not answer.
+    pub async fn redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let conn = redis::aio::ConnectionManager::new(client).await?;
+        Ok(RateLimiter::Redis(Arc::new(RedisLimiter {
+            conn,
+            prefix: prefix.to_owned(),
+            script: redis::Script::new(GCRA_LUA),
+        })))
+    }
+
+    /// Spends one request of `key`'s budget.
+    pub async fn check(&self, key: &str, q: Quota) -> Decision {
+        match self {
+            RateLimiter::Off => {
+                Decision { allowed: true, remaining: q.burst, reset: Duration::ZERO, retry_after: Duration::ZERO }
+            }
+            RateLimiter::Local(l) => {
+                let now = l.epoch.elapsed().as_micros() as i64;
+                let cell = l.arrivals.get_with_by_ref(key, || Arc::new(Mutex::new(now)));
+                let mut tat = cell.lock().expect("rate cell");
+                let start = (*tat).max(now);
+                if start - now > q.tolerance_us() {
+                    return Decision::from_gcra(q, false, start - now, start - q.tolerance_us() - now);
+                }
+                *tat = start + q.emission_us();
+                Decision::from_gcra(q, true, *tat - now, 0)
+            }
+            RateLimiter::Redis(r) => {
+                let mut conn = r.conn.clone();
+                let key = format!("{}:rl:{key}", r.prefix);
+                let res: Result<(i64, i64, i64), _> =
+                    r.script.key(key).arg(q.emission_us()).arg(q.tolerance_us()).invoke_async(&mut conn).await;
+                match res {
+                    Ok((allowed, ahead, wait)) => Decision::from_gcra(q, allowed == 1, ahead, wait),
+                    Err(e) => {
+                        // Fail open: a shop that cannot reach Redis keeps selling; the log says why.
+                        static WARNED: OnceLock<()> = OnceLock::new();
+                        if WARNED.set(()).is_ok() {
+                            tracing::warn!(error = %e, "rate limiting through Redis failed; letting requests through");
+                        }
+                        Decision {
+                            allowed: true,
+                            remaining: q.burst,
+                            reset: Duration::ZERO,
+                            retry_after: Duration::ZERO,
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Who is calling: a bearer credential (hashed, never stored) or the peer address.
+fn client_key(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    use sha2::{Digest, Sha256};
+    if let Some(token) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let digest = Sha256::digest(token.trim().as_bytes());
+        return format!("tok:{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
+    }
+    peer.map_or_else(|| "addr:unknown".to_owned(), |p| format!("addr:{}", p.ip()))
+}
+
+fn set(h: &mut HeaderMap, name: &'static str, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.insert(name, v);
+    }
+}
+
+/// Applies the read or write budget of the calling client; probes are never limited.
+pub async fn limit(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") || matches!(gw.limiter, RateLimiter::Off) {
+        return next.run(req).await;
+    }
+    let (class, quota) = match *req.method() {
+        Method::GET | Method::HEAD | Method::OPTIONS => ("read", gw.settings.read),
+        _ => ("write", gw.settings.write),
+    };
+    let Some(quota) = quota else { return next.run(req).await };
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let key = format!("{class}:{}", client_key(req.headers(), peer));
+    let d = gw.limiter.check(&key, quota).await;
+    let mut res = if d.allowed {
+        next.run(req).await
+    } else {
+        let secs = d.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut r = ApiError::TooManyRequests(format!("the {class} budget of this client is spent; retry in {secs} s"))
+            .into_response();
+        set(r.headers_mut(), "retry-after", secs.to_string());
+        r
+    };
+    let h = res.headers_mut();
+    set(h, "ratelimit-limit", quota.burst.to_string());
+    set(h, "ratelimit-remaining", d.remaining.to_string());
+    set(h, "ratelimit-reset", d.reset.as_secs_f64().ceil().to_string());
+    set(h, "ratelimit-policy", format!("{};w=60;burst={}", quota.per_minute, quota.burst));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_quotas() {
+        assert_eq!(Quota::parse("600/min").unwrap(), Quota { per_minute: 600, burst: 60 });
+        assert_eq!(Quota::parse("10/s,burst=5").unwrap(), Quota { per_minute: 600, burst: 5 });
+        assert_eq!(Quota::parse("3/min").unwrap(), Quota { per_minute: 3, burst: 1 });
+        for bad in ["", "10", "10/h", "0/min", "x/min", "10/min,burst=0", "10/min,b=3"] {
+            assert!(Quota::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn local_gcra_allows_the_burst_then_refuses_until_the_rate_refills() {
+        let limiter = RateLimiter::local();
+        let q = Quota { per_minute: 60, burst: 3 };
+        let seen: Vec<(bool, u32)> = {
+            let mut v = vec![];
+            for _ in 0..4 {
+                let d = limiter.check("client", q).await;
+                v.push((d.allowed, d.remaining));
+            }
+            v
+        };
+        assert_eq!(seen, [(true, 2), (true, 1), (true, 0), (false, 0)]);
+        let denied = limiter.check("client", q).await;
+        assert!(denied.retry_after > Duration::from_millis(900) && denied.retry_after <= Duration::from_secs(1));
+        assert!(limiter.check("someone-else", q).await.allowed, "budgets are per client");
+    }
+}

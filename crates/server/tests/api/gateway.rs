@@ -1,0 +1,137 @@
+//! The gateway layer: rate limits (in-process and shared through Redis by two server
+//! processes), header size limit, security headers and CORS.
+
+use crate::helpers::{TOKEN, TestApp, test_options};
+use reqwest::StatusCode;
+use rouge_http::gateway::Quota;
+use rouge_store_tests::harness::{self, TempDir};
+use std::process::{Child, Command, Stdio};
+
+fn tight(read_burst: u32) -> rouge_server::Options {
+    let mut opts = test_options();
+    opts.gateway.read = Some(Quota { per_minute: 60, burst: read_burst });
+    opts
+}
+
+#[tokio::test]
+async fn over_the_budget_answers_429_with_retry_after_and_ratelimit_headers() {
+    let app = TestApp::sqlite_with(tight(3)).await;
+    let mut remaining = vec![];
+    for _ in 0..3 {
+        let res = app.get("/v1/brands").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["ratelimit-limit"], "3");
+        remaining.push(res.headers()["ratelimit-remaining"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+    let res = app.get("/v1/products").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(res.headers()["retry-after"], "1", "one request refills in a second at 60/min");
+    assert_eq!(res.headers()["ratelimit-remaining"], "0");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["type"], "/problems/too-many-requests");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "probes are never limited");
+    let other = app.client.get(app.url("/v1/brands")).bearer_auth("another-client").send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK, "budgets are per client");
+    let write = app
+        .client
+        .post(app.url("/v1/admin/brands"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"name": "Late Brand"}));
+    assert_eq!(write.send().await.unwrap().status(), StatusCode::CREATED, "writes have their own budget");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_headers_answer_431_and_every_answer_has_security_headers() {
+    let app = TestApp::sqlite().await;
+    let res = app.client.get(app.url("/v1/brands")).header("x-padding", "a".repeat(20_000)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let res = app.get("/v1/brands").await;
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.headers().get("content-security-policy").is_none(), "the docs page keeps its scripts");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cors_answers_configured_origins_only() {
+    let mut opts = test_options();
+    opts.gateway.cors_origins = vec!["https://shop.example".parse().unwrap()];
+    let app = TestApp::sqlite_with(opts).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/v1/products"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let ok = preflight("https://shop.example").await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://shop.example");
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let plain = app.get("/v1/brands").await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// A `rouge serve` child process, killed when dropped.
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn serve(db: &std::path::Path, redis: &str, prefix: &str) -> Server {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["serve", "--listen", &addr])
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("REDIS_URL", redis)
+        .env("ROUGE_REDIS_PREFIX", prefix)
+        .env("ROUGE_RATE_LIMIT_READ", "60/min,burst=5")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rouge serve");
+    let server = Server(child, format!("http://{addr}"));
+    for _ in 0..600 {
+        if let Ok(r) = reqwest::get(format!("{}/healthz", server.1)).await
+            && r.status() == StatusCode::OK
+        {
+            return server;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("rouge serve did not answer on {addr}");
+}
+
+#[tokio::test]
+async fn two_server_processes_sharing_redis_spend_one_budget() {
+    let Some(redis) = harness::redis_url().await else { return };
+    let dir = TempDir::new();
+    let prefix = format!("rouge-test-{}", uuid::Uuid::now_v7().simple());
+    // Two files: each process owns its store; only the budget is shared.
+    let a = serve(&dir.0.join("a.db"), &redis, &prefix).await;
+    let b = serve(&dir.0.join("b.db"), &redis, &prefix).await;
+    let client = reqwest::Client::new();
+    let mut statuses = vec![];
+    for i in 0..7 {
+        let base = if i % 2 == 0 { &a.1 } else { &b.1 };
+        statuses.push(client.get(format!("{base}/v1/brands")).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429], "a burst of 5 across both replicas");
+}
