@@ -1,11 +1,18 @@
 //! Identity bounded context: customers with beauty profiles, tokens, and the PII vault.
 //! No I/O: the store implements [`IdentityRepository`]; the HTTP layer calls [`IdentityService`].
 
+pub mod email;
+pub mod model;
+pub mod password;
+pub mod ports;
+pub mod service;
+pub mod tokens;
 pub mod vault;
 
-pub use vault::{DataKey, Secret32, Vault, VaultError, WrappedKey};
-pub mod email;
-pub mod password;
 pub use email::Email;
-pub mod tokens;
+pub use model::*;
+pub use password::{HashCost, PasswordHasher};
+pub use ports::IdentityRepository;
+pub use service::*;
 pub use tokens::{AccessClaims, SigningKey, Subject, TokenError, TokenKeys};
+pub use vault::{DataKey, Secret32, Vault, VaultError, WrappedKey};

@@ -101,7 +101,13 @@ impl TokenKeys {
     ///
     /// # Errors
     /// `UnknownKey` when `signing` is not among `keys`.
-    pub fn new(keys: &[SigningKey], signing: &str, issuer: &str, audience: &str, access_ttl_secs: i64) -> Result<Self, TokenError> {
+    pub fn new(
+        keys: &[SigningKey],
+        signing: &str,
+        issuer: &str,
+        audience: &str,
+        access_ttl_secs: i64,
+    ) -> Result<Self, TokenError> {
         let signer = keys.iter().find(|k| k.kid == signing).ok_or(TokenError::UnknownKey)?;
         let decoding = keys.iter().map(|k| (k.kid.clone(), DecodingKey::from_ed_der(&k.public()))).collect();
         // Only EdDSA: `alg: none` and algorithm-confusion tokens fail before any key is tried.

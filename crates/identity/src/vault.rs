@@ -166,7 +166,10 @@ impl Vault {
             return Ok(w.clone());
         }
         let key = self.unwrap_key(owner, w)?;
-        Ok(WrappedKey { master_id: self.current.clone(), sealed: seal_with(&self.masters[&self.current], key.0.expose(), owner.as_bytes()) })
+        Ok(WrappedKey {
+            master_id: self.current.clone(),
+            sealed: seal_with(&self.masters[&self.current], key.0.expose(), owner.as_bytes()),
+        })
     }
 
     /// The keyed blind index of a value (hex HMAC-SHA256), for exact-match lookups.

@@ -1,6 +1,7 @@
 //! Rouge's store on PostgreSQL, for production: JSONB documents, one schema per service.
 
 mod catalog;
+mod identity;
 mod outbox;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

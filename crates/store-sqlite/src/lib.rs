@@ -1,6 +1,7 @@
 //! Rouge's store on SQLite, the embedded default: one file, WAL journal.
 
 mod catalog;
+mod identity;
 mod outbox;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

@@ -4,3 +4,5 @@
 pub mod contract;
 pub mod fixtures;
 pub mod harness;
+pub mod identity;
+pub mod raw;

@@ -1,0 +1,117 @@
+//! What identity stores: customer records whose personal data is sealed, refresh tokens,
+//! one-time links, and failed-login counters. And the beauty profile, as the customer sees it.
+
+use crate::vault::WrappedKey;
+use rouge_catalog::{Concern, HairType, SkinType, Undertone};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A customer as stored. Every personal field is sealed under the customer's data key; the
+/// email is found through its blind index. After erasure only the id and dates remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub id: Uuid,
+    pub email_index: Option<String>,
+    pub key: Option<WrappedKey>,
+    pub email: Option<Vec<u8>>,
+    pub name: Option<Vec<u8>>,
+    pub profile: Option<Vec<u8>>,
+    pub password_hash: Option<String>,
+    /// Unix seconds.
+    pub email_verified_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub erased_at: Option<i64>,
+    pub version: i64,
+}
+
+/// A refresh token as stored: its hash, the family it rotates within, and its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub hash: String,
+    pub family: Uuid,
+    pub customer_id: Uuid,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// What spending a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Unused until now (and now marked used).
+    Fresh(RefreshRecord),
+    /// Used before, or its family revoked: someone holds a copy.
+    Reused(RefreshRecord),
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::VerifyEmail => "verify_email",
+            LinkPurpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShadeProfile {
+    pub undertone: Undertone,
+    /// 1 (fairest) to 10 (deepest), as on the catalogue's shades.
+    pub depth: u8,
+}
+
+/// What a customer tells the shop about her skin, hair and sensitivities. Health data: it is
+/// sealed like every other personal field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BeautyProfile {
+    #[serde(default)]
+    pub skin_type: Option<SkinType>,
+    #[serde(default)]
+    pub concerns: Vec<Concern>,
+    /// Ingredients to avoid, by INCI or everyday name ("fragrance", "alcohol", "nut oils").
+    #[serde(default)]
+    pub avoid_ingredients: Vec<String>,
+    #[serde(default)]
+    pub shade: Option<ShadeProfile>,
+    #[serde(default)]
+    pub hair_types: Vec<HairType>,
+}
+
+impl BeautyProfile {
+    /// Checks the bounds a store can hold; returns the errors by field.
+    pub fn validate(&self) -> Vec<rouge_kernel::FieldError> {
+        let mut v = rouge_kernel::Validation::new();
+        if self.avoid_ingredients.len() > 50 {
+            v.push("avoid_ingredients", "too_many", "at most 50 ingredients");
+        }
+        for (i, name) in self.avoid_ingredients.iter().enumerate() {
+            let n = name.trim().chars().count();
+            if n == 0 || n > 100 || name.chars().any(char::is_control) {
+                v.push(
+                    format!("avoid_ingredients[{i}]"),
+                    "invalid",
+                    "an ingredient name is 1–100 printable characters",
+                );
+            }
+        }
+        if let Some(s) = &self.shade
+            && !(1..=10).contains(&s.depth)
+        {
+            v.push("shade.depth", "range", "depth is 1 (fairest) to 10 (deepest)");
+        }
+        if self.concerns.len() > 20 || self.hair_types.len() > 20 {
+            v.push("concerns", "too_many", "at most 20 values");
+        }
+        v.errors().to_vec()
+    }
+}

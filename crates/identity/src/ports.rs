@@ -1,0 +1,122 @@
+//! What identity needs from a store.
+
+use crate::model::{CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse};
+use crate::vault::WrappedKey;
+use rouge_catalog::RepoError;
+use rouge_kernel::DomainEvent;
+use std::future::Future;
+use uuid::Uuid;
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+/// Identity's repository. Times are Unix seconds.
+pub trait IdentityRepository: Clone + Send + Sync + 'static {
+    /// Inserts a new customer (version 1) and its events in one transaction.
+    ///
+    /// # Errors
+    /// MUST return `Duplicate { field: "email" }` when another customer has the email index.
+    fn insert_customer(
+        &self,
+        c: &CustomerRecord,
+        events: &[DomainEvent],
+    ) -> impl Future<Output = RepoResult<()>> + Send;
+    /// Replaces the customer whose stored version is `c.version - 1`, with its events.
+    ///
+    /// # Errors
+    /// MUST return `Stale` when the stored version is not `c.version - 1`.
+    fn update_customer(
+        &self,
+        c: &CustomerRecord,
+        events: &[DomainEvent],
+    ) -> impl Future<Output = RepoResult<()>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn customer(&self, id: Uuid) -> impl Future<Output = RepoResult<Option<CustomerRecord>>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn customer_by_email_index(&self, index: &str) -> impl Future<Output = RepoResult<Option<CustomerRecord>>> + Send;
+    /// Every customer's id with its wrapped data key (erased customers have none), for key rotation.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn customer_keys(&self) -> impl Future<Output = RepoResult<Vec<(Uuid, WrappedKey)>>> + Send;
+    /// Replaces a wrapped key if it is still `old`; `false` when it changed meanwhile.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn replace_key(
+        &self,
+        id: Uuid,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> impl Future<Output = RepoResult<bool>> + Send;
+
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn insert_refresh(&self, r: &RefreshRecord) -> impl Future<Output = RepoResult<()>> + Send;
+    /// Marks the token used, atomically: of two concurrent uses exactly one is `Fresh`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn use_refresh(&self, hash: &str, now: i64) -> impl Future<Output = RepoResult<RefreshUse>> + Send;
+    /// Revokes every token of a family (logout, or reuse detected).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn revoke_family(&self, family: Uuid, now: i64) -> impl Future<Output = RepoResult<()>> + Send;
+    /// Revokes every refresh token of a customer (password reset, erasure).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn revoke_customer(&self, customer: Uuid, now: i64) -> impl Future<Output = RepoResult<()>> + Send;
+
+    /// Stores a one-time link's hash and the events that mail it, in one transaction.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn insert_link(
+        &self,
+        hash: &str,
+        customer: Uuid,
+        purpose: LinkPurpose,
+        expires_at: i64,
+        events: &[DomainEvent],
+    ) -> impl Future<Output = RepoResult<()>> + Send;
+    /// Spends a link, atomically: the customer it was for, or `None` when it is unknown,
+    /// used, expired or for another purpose.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn take_link(
+        &self,
+        hash: &str,
+        purpose: LinkPurpose,
+        now: i64,
+    ) -> impl Future<Output = RepoResult<Option<Uuid>>> + Send;
+
+    /// Writes events to the outbox on their own.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn append_events(&self, events: &[DomainEvent]) -> impl Future<Output = RepoResult<()>> + Send;
+
+    /// Until when `key` is locked out of logging in, if it is.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn locked_until(&self, key: &str) -> impl Future<Output = RepoResult<Option<i64>>> + Send;
+    /// Counts one failed login for `key`; a count older than `window_start` restarts at 1.
+    /// Returns the count.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn record_failure(&self, key: &str, now: i64, window_start: i64) -> impl Future<Output = RepoResult<i64>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn lock(&self, key: &str, until: i64) -> impl Future<Output = RepoResult<()>> + Send;
+    /// Forgets the failures of `key` (after a successful login).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn clear_failures(&self, key: &str) -> impl Future<Output = RepoResult<()>> + Send;
+}

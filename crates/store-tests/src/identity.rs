@@ -1,0 +1,228 @@
+//! The behaviours every identity store must show, through the identity service.
+
+use crate::raw::RawRows;
+use rouge_identity::ports::IdentityRepository;
+use rouge_identity::service::{
+    EmailRequested, IdentityError, IdentitySettings, LockoutPolicy, MeUpdate, RegisterInput,
+};
+use rouge_identity::{BeautyProfile, HashCost, IdentityService, PasswordHasher, Secret32, TokenKeys, Vault};
+use rouge_kernel::Outbox;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn service<S: IdentityRepository>(store: S, vault: Vault) -> IdentityService<S> {
+    let settings = IdentitySettings {
+        lockout: LockoutPolicy {
+            free_failures: 2,
+            account_lock_after: 4,
+            address_lock_after: 1000,
+            lock_secs: 900,
+            window_secs: 900,
+        },
+        ..IdentitySettings::default()
+    };
+    IdentityService::new(
+        store,
+        Arc::new(vault),
+        PasswordHasher::new(HashCost::TEST).unwrap(),
+        Arc::new(TokenKeys::ephemeral("rouge", "rouge-api")),
+        settings,
+    )
+}
+
+fn reg(email: &str, name: &str) -> RegisterInput {
+    RegisterInput { email: email.into(), password: "correct horse battery".into(), name: Some(name.into()) }
+}
+
+/// The link token of the newest email of `template` in the outbox.
+pub async fn last_link<S: IdentityRepository + Outbox>(svc: &IdentityService<S>, store: &S, template: &str) -> String {
+    let events = store.events_after(0, 10_000).await.unwrap();
+    let ev = events
+        .iter()
+        .rev()
+        .filter(|e| e.event_type == "EmailRequested" && e.payload["template"] == template)
+        .map(|e| serde_json::from_value::<EmailRequested>(e.payload.clone()).unwrap())
+        .next()
+        .unwrap_or_else(|| panic!("no {template} email in the outbox"));
+    let mail = svc.render_email(&ev, "https://shop.example").await.unwrap().unwrap();
+    mail.body.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+pub async fn register_login_and_read_back<S: IdentityRepository + Outbox>(store: S) {
+    let svc = service(store.clone(), Vault::ephemeral());
+    svc.register(reg(" Ana@Example.com", "Ana Silva")).await.unwrap();
+    let s = svc.login("ana@example.com", "correct horse battery", "203.0.113.9").await.unwrap();
+    let claims = svc.tokens().verify(&s.access_token).unwrap();
+    let me = svc.me(claims.sub).await.unwrap();
+    assert_eq!(
+        (me.email.as_str(), me.name.as_deref(), me.email_verified),
+        ("ana@example.com", Some("Ana Silva"), false)
+    );
+    svc.verify_email(&last_link(&svc, &store, "verify_email").await).await.unwrap();
+    assert!(svc.me(claims.sub).await.unwrap().email_verified);
+    assert_eq!(svc.verify_email("made-up").await, Err(IdentityError::BadLink));
+    // Registering a taken address answers the same and creates nothing; its owner is told.
+    svc.register(reg("ana@example.com", "Someone Else")).await.unwrap();
+    assert_eq!(svc.me(claims.sub).await.unwrap().name.as_deref(), Some("Ana Silva"));
+    let events = store.events_after(0, 100).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.event_type == "CustomerRegistered").count(), 1);
+    assert!(events.iter().any(|e| e.payload["template"] == "already_registered"));
+    assert_eq!(
+        svc.login("ana@example.com", "wrong password!", "203.0.113.9").await.unwrap_err(),
+        IdentityError::BadCredentials
+    );
+    assert_eq!(
+        svc.login("nobody@example.com", "correct horse battery", "203.0.113.9").await.unwrap_err(),
+        IdentityError::BadCredentials
+    );
+    let bad = svc.register(RegisterInput { email: "not-an-email".into(), password: "short".into(), name: None }).await;
+    let Err(IdentityError::Invalid(fields)) = bad else { panic!("{bad:?}") };
+    assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["email", "password"]);
+}
+
+pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family<S: IdentityRepository + Outbox>(store: S) {
+    let svc = service(store, Vault::ephemeral());
+    svc.register(reg("ana@example.com", "Ana")).await.unwrap();
+    let first = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
+    let other_device = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
+    let second = svc.refresh(&first.refresh_token).await.unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(svc.refresh(&first.refresh_token).await.unwrap_err(), IdentityError::BadRefresh, "reuse");
+    assert_eq!(
+        svc.refresh(&second.refresh_token).await.unwrap_err(),
+        IdentityError::BadRefresh,
+        "the family is revoked"
+    );
+    let still = svc.refresh(&other_device.refresh_token).await.unwrap();
+    // Two concurrent uses of one token: exactly one wins, and the family dies with the loser.
+    let (a, b) = tokio::join!(svc.refresh(&still.refresh_token), svc.refresh(&still.refresh_token));
+    assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
+    let winner = a.or(b).unwrap();
+    assert_eq!(svc.refresh(&winner.refresh_token).await.unwrap_err(), IdentityError::BadRefresh);
+    svc.logout("never-issued").await.unwrap();
+}
+
+pub async fn failed_logins_slow_down_then_lock_alike_for_known_and_unknown_emails<S: IdentityRepository + Outbox>(
+    store: S,
+) {
+    let svc = service(store, Vault::ephemeral());
+    svc.register(reg("ana@example.com", "Ana")).await.unwrap();
+    let mut seen = vec![];
+    for email in ["ana@example.com", "nobody@example.com"] {
+        let mut outcomes = vec![];
+        for _ in 0..5 {
+            outcomes.push(match svc.login(email, "wrong password!", "198.51.100.7").await.unwrap_err() {
+                IdentityError::BadCredentials => "bad".to_owned(),
+                IdentityError::Locked(s) if s <= 2 => "slowed".to_owned(),
+                IdentityError::Locked(_) => "locked".to_owned(),
+                e => format!("{e:?}"),
+            });
+        }
+        seen.push(outcomes);
+    }
+    assert_eq!(seen[0], ["bad", "bad", "bad", "slowed", "slowed"]);
+    assert_eq!(seen[0], seen[1], "an unknown email is throttled exactly like a known one");
+    let locked = svc.login("ana@example.com", "correct horse battery", "198.51.100.7").await;
+    assert!(matches!(locked, Err(IdentityError::Locked(_))), "even the right password waits: {locked:?}");
+}
+
+pub async fn password_reset_ends_every_session<S: IdentityRepository + Outbox>(store: S) {
+    let svc = service(store.clone(), Vault::ephemeral());
+    svc.register(reg("ana@example.com", "Ana")).await.unwrap();
+    let s = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
+    svc.request_password_reset("nobody@example.com").await.unwrap();
+    svc.request_password_reset("ana@example.com").await.unwrap();
+    let link = last_link(&svc, &store, "reset_password").await;
+    assert!(matches!(svc.reset_password(&link, "short".into()).await, Err(IdentityError::Invalid(_))));
+    svc.reset_password(&link, "a brand new passphrase".into()).await.unwrap();
+    assert_eq!(
+        svc.reset_password(&link, "another new passphrase".into()).await,
+        Err(IdentityError::BadLink),
+        "links work once"
+    );
+    assert_eq!(svc.refresh(&s.refresh_token).await.unwrap_err(), IdentityError::BadRefresh);
+    assert!(svc.login("ana@example.com", "correct horse battery", "a").await.is_err());
+    assert!(svc.login("ana@example.com", "a brand new passphrase", "a").await.is_ok());
+}
+
+pub async fn profile_updates_and_erasure<S: IdentityRepository + Outbox>(store: S) {
+    let svc = service(store, Vault::ephemeral());
+    svc.register(reg("ana@example.com", "Ana")).await.unwrap();
+    let s = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
+    let id = svc.tokens().verify(&s.access_token).unwrap().sub;
+    let profile: BeautyProfile = serde_json::from_value(serde_json::json!({
+        "skin_type": "sensitive", "concerns": ["redness"], "avoid_ingredients": ["fragrance", " Linalool "],
+        "shade": {"undertone": "olive", "depth": 4}
+    }))
+    .unwrap();
+    let me = svc
+        .update_me(id, MeUpdate { name: Some(Some("Ana S.".into())), beauty_profile: Some(profile) }, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(me.beauty_profile.avoid_ingredients, ["fragrance", "Linalool"]);
+    assert_eq!(me.version, 2);
+    let stale = svc.update_me(id, MeUpdate { name: None, beauty_profile: None }, Some(1)).await;
+    assert_eq!(stale.unwrap_err(), IdentityError::Stale);
+    let export = svc.export(id).await.unwrap();
+    assert_eq!(export["customer"]["email"], "ana@example.com");
+    assert_eq!(export["customer"]["beauty_profile"]["skin_type"], "sensitive");
+    svc.erase(id).await.unwrap();
+    assert_eq!(svc.me(id).await.unwrap_err(), IdentityError::Gone);
+    assert_eq!(svc.refresh(&s.refresh_token).await.unwrap_err(), IdentityError::BadRefresh);
+    assert_eq!(
+        svc.login("ana@example.com", "correct horse battery", "a").await.unwrap_err(),
+        IdentityError::BadCredentials
+    );
+    // The address is free again.
+    svc.register(reg("ana@example.com", "Ana Again")).await.unwrap();
+    assert!(svc.login("ana@example.com", "correct horse battery", "a").await.is_ok());
+}
+
+pub async fn master_key_rotation_rewraps_every_data_key<S: IdentityRepository + Outbox>(store: S) {
+    let m1 = Secret32::random();
+    let index = Secret32::random();
+    let v1 = Vault::new(BTreeMap::from([("m1".to_owned(), m1.clone())]), "m1", index.clone()).unwrap();
+    let svc = service(store.clone(), v1);
+    for n in ["ana", "bea", "cleo"] {
+        svc.register(reg(&format!("{n}@example.com"), n)).await.unwrap();
+    }
+    let m2 = Secret32::random();
+    let both = Vault::new(BTreeMap::from([("m1".to_owned(), m1), ("m2".to_owned(), m2.clone())]), "m2", index.clone())
+        .unwrap();
+    assert_eq!(service(store.clone(), both.clone()).rotate_keys().await.unwrap(), 3);
+    assert_eq!(service(store.clone(), both).rotate_keys().await.unwrap(), 0, "idempotent");
+    let only_new = service(store, Vault::new(BTreeMap::from([("m2".to_owned(), m2)]), "m2", index).unwrap());
+    let s = only_new.login("bea@example.com", "correct horse battery", "a").await.unwrap();
+    let me = only_new.me(only_new.tokens().verify(&s.access_token).unwrap().sub).await.unwrap();
+    assert_eq!(me.email, "bea@example.com");
+}
+
+pub async fn no_plaintext_personal_data_in_the_store<S: IdentityRepository + Outbox + RawRows>(store: S) {
+    let svc = service(store.clone(), Vault::ephemeral());
+    svc.register(reg("ana.plaintext@example.com", "Anastasia Plaintext")).await.unwrap();
+    let s = svc.login("ana.plaintext@example.com", "correct horse battery", "192.0.2.77").await.unwrap();
+    let _ = svc.login("ana.plaintext@example.com", "wrong password!", "192.0.2.77").await;
+    let id = svc.tokens().verify(&s.access_token).unwrap().sub;
+    let profile: BeautyProfile = serde_json::from_value(
+        serde_json::json!({"avoid_ingredients": ["Methylisothiazolinone"], "concerns": ["hyperpigmentation"]}),
+    )
+    .unwrap();
+    svc.update_me(id, MeUpdate { name: None, beauty_profile: Some(profile) }, None).await.unwrap();
+    let raw = store.raw_rows().await;
+    assert!(
+        raw.contains(&id.to_string()) || raw.contains(&id.simple().to_string()),
+        "the dump reads the customer's row"
+    );
+    for secret in [
+        "ana.plaintext",
+        "Anastasia",
+        "Plaintext",
+        "Methylisothiazolinone",
+        "hyperpigmentation",
+        "192.0.2.77",
+        "correct horse",
+    ] {
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(!raw.contains(secret) && !raw.contains(&hex), "`{secret}` is stored in plaintext");
+    }
+}
