@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rouge_catalog::{CatalogError, FieldError};
+use rouge_identity::IdentityError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,6 +30,11 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0}")]
     TooManyRequests(String),
+    /// Too many failed log-ins: 429 with `Retry-After`.
+    #[error("too many failed log-ins; try again in {0} s")]
+    LoginLocked(i64),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the request headers are larger than {0} bytes")]
     HeadersTooLarge(usize),
     #[error("the request took longer than the server allows")]
@@ -79,6 +85,8 @@ impl ApiError {
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
+            LoginLocked(_) => (StatusCode::TOO_MANY_REQUESTS, "login-locked", "Too many failed log-ins"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             HeadersTooLarge(_) => {
                 (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Request headers too large")
             }
@@ -101,9 +109,30 @@ impl From<CatalogError> for ApiError {
     }
 }
 
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Invalid(errors) => ApiError::Invalid(errors),
+            e @ (IdentityError::BadCredentials | IdentityError::BadRefresh | IdentityError::Gone) => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            IdentityError::Locked(secs) => ApiError::LoginLocked(secs),
+            e @ IdentityError::BadLink => ApiError::Invalid(vec![FieldError {
+                field: "token".into(),
+                code: "invalid_link",
+                message: e.to_string(),
+            }]),
+            e @ IdentityError::Stale => ApiError::PreconditionFailed(e.to_string()),
+            IdentityError::Store(cause) => ApiError::Internal(cause),
+            IdentityError::Vault(cause) => ApiError::Internal(cause.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
+        let retry_after = if let ApiError::LoginLocked(secs) = &self { Some((*secs).max(1)) } else { None };
         let detail = match &self {
             ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
                 tracing::error!(%cause, "request failed");
@@ -123,6 +152,9 @@ impl IntoResponse for ApiError {
             Problem { kind: format!("/problems/{slug}"), title: title.into(), status: status.as_u16(), detail, errors };
         let mut res = (status, axum::Json(problem)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -38,6 +38,8 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let timeout = TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, gw.settings.request_timeout);
     Router::new()
         .merge(rest::storefront::router())
+        .merge(rest::auth::router())
+        .merge(rest::me::router())
         .merge(rest::admin::router(state.clone()))
         .merge(graphql::router())
         .merge(ops::router())

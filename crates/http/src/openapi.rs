@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use crate::ops;
-use crate::rest::{admin, storefront};
+use crate::rest::{admin, auth, me, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -13,6 +13,16 @@ impl Modify for AdminAuth {
         components.add_security_scheme(
             "admin",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "customer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The access token from /v1/auth/login (EdDSA JWT, 15 minutes)"))
+                    .build(),
+            ),
         );
     }
 }
@@ -27,10 +37,14 @@ impl Modify for AdminAuth {
         admin::create_brand, admin::update_brand, admin::archive_brand,
         admin::create_category, admin::update_category, admin::archive_category,
         admin::define_attribute, admin::list_attributes, admin::update_attribute, admin::archive_attribute,
+        auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout, auth::request_reset, auth::confirm_reset,
+        me::me, me::update_me, me::export, me::erase_me,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),
     modifiers(&AdminAuth),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (bearer token)"),
+        (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
+        (name = "me", description = "The logged-in customer's own data (customer token)"),
         (name = "operations", description = "Probes and metrics"))
 )]
 pub struct ApiDoc;

@@ -1,12 +1,13 @@
 use rouge_catalog::{CatalogRepository, CatalogService};
-use rouge_kernel::Ping;
+use rouge_identity::{IdentityRepository, IdentityService};
+use rouge_kernel::{Inbox, Ping};
 use rouge_messaging::RelayHandle;
 use rouge_search::CatalogIndex;
 use std::sync::Arc;
 
 /// Everything a store must offer the HTTP layer.
-pub trait Store: CatalogRepository + Ping {}
-impl<T: CatalogRepository + Ping> Store for T {}
+pub trait Store: CatalogRepository + IdentityRepository + Inbox + Ping {}
+impl<T: CatalogRepository + IdentityRepository + Inbox + Ping> Store for T {}
 
 pub struct AppState<S> {
     pub catalog: CatalogService<S>,
@@ -18,6 +19,7 @@ pub struct AppState<S> {
     pub graphql: crate::graphql::CatalogSchema,
     pub cache: crate::cache::ResponseCache,
     pub gateway: crate::gateway::Gateway,
+    pub identity: IdentityService<S>,
 }
 
 impl<S: Store> AppState<S> {
@@ -27,9 +29,11 @@ impl<S: Store> AppState<S> {
         relay: RelayHandle,
         cache: crate::cache::ResponseCache,
         gateway: crate::gateway::Gateway,
+        identity: IdentityService<S>,
         admin_token: Option<String>,
     ) -> Self {
         Self {
+            identity,
             gateway,
             cache,
             catalog: CatalogService::new(store.clone()),
@@ -53,6 +57,7 @@ impl<S: Clone> Clone for AppState<S> {
             graphql: self.graphql.clone(),
             cache: self.cache.clone(),
             gateway: self.gateway.clone(),
+            identity: self.identity.clone(),
         }
     }
 }

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use rouge_catalog::RepoError;
 use rouge_kernel::{DomainEvent, FieldError, Validation};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tracing::instrument;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -162,12 +162,19 @@ pub struct OutgoingEmail {
 
 pub const AGGREGATE: &str = "customer";
 
+/// The vault and the token keys in use, replaced together.
+#[derive(Clone)]
+pub struct Keys {
+    pub vault: Arc<Vault>,
+    pub tokens: Arc<TokenKeys>,
+}
+
 #[derive(Clone)]
 pub struct IdentityService<R> {
     repo: R,
-    vault: Arc<Vault>,
+    /// Swapped whole when the key directory changes (rotation without a restart).
+    keys: Arc<RwLock<Keys>>,
     hasher: PasswordHasher,
-    tokens: Arc<TokenKeys>,
     settings: IdentitySettings,
     /// Verified against when the email is unknown, so both cases cost the same time.
     dummy_hash: Arc<str>,
@@ -190,19 +197,24 @@ impl<R: IdentityRepository> IdentityService<R> {
         settings: IdentitySettings,
     ) -> Self {
         let dummy_hash = hasher.hash("a password nobody has, for timing").into();
-        Self { repo, vault, hasher, tokens, settings, dummy_hash }
+        Self { repo, keys: Arc::new(RwLock::new(Keys { vault, tokens })), hasher, settings, dummy_hash }
     }
 
-    pub fn tokens(&self) -> &TokenKeys {
-        &self.tokens
+    pub fn tokens(&self) -> Arc<TokenKeys> {
+        self.keys.read().expect("keys lock").tokens.clone()
     }
 
-    pub fn vault(&self) -> &Vault {
-        &self.vault
+    pub fn vault(&self) -> Arc<Vault> {
+        self.keys.read().expect("keys lock").vault.clone()
+    }
+
+    /// Puts new keys in use (every clone of this service sees them).
+    pub fn replace_keys(&self, keys: Keys) {
+        *self.keys.write().expect("keys lock") = keys;
     }
 
     fn email_index(&self, email: &Email) -> String {
-        self.vault.blind_index("email", email.as_str())
+        self.vault().blind_index("email", email.as_str())
     }
 
     async fn hash(&self, pw: String) -> String {
@@ -241,7 +253,7 @@ impl<R: IdentityRepository> IdentityService<R> {
         }
         let id = Uuid::now_v7();
         let owner = id.to_string();
-        let (key, wrapped) = self.vault.new_data_key(&owner);
+        let (key, wrapped) = self.vault().new_data_key(&owner);
         let t = now();
         let record = CustomerRecord {
             id,
@@ -281,7 +293,7 @@ impl<R: IdentityRepository> IdentityService<R> {
 
     fn data_key(&self, c: &CustomerRecord) -> Result<DataKey> {
         let w = c.key.as_ref().ok_or(IdentityError::Gone)?;
-        Ok(self.vault.unwrap_key(&c.id.to_string(), w)?)
+        Ok(self.vault().unwrap_key(&c.id.to_string(), w)?)
     }
 
     /// Spends a verification link.
@@ -325,9 +337,9 @@ impl<R: IdentityRepository> IdentityService<R> {
         // An unparseable email is still a failed log-in of "that account": no different answer.
         let index = Email::parse(email)
             .map(|e| self.email_index(&e))
-            .unwrap_or_else(|_| self.vault.blind_index("email", email));
+            .unwrap_or_else(|_| self.vault().blind_index("email", email));
         let account_key = format!("acct:{index}");
-        let address_key = format!("addr:{}", self.vault.blind_index("address", address));
+        let address_key = format!("addr:{}", self.vault().blind_index("address", address));
         self.check_lock(&account_key, t).await?;
         self.check_lock(&address_key, t).await?;
         let found = self.repo.customer_by_email_index(&index).await?.filter(|c| c.erased_at.is_none());
@@ -370,11 +382,11 @@ impl<R: IdentityRepository> IdentityService<R> {
             expires_at: t + self.settings.refresh_ttl_secs,
         };
         self.repo.insert_refresh(&rec).await?;
-        let (access, _) = self.tokens.issue(customer, Subject::Customer, t);
+        let (access, _) = self.tokens().issue(customer, Subject::Customer, t);
         Ok(Session {
             access_token: access,
             token_type: "Bearer",
-            expires_in: self.tokens.access_ttl_secs,
+            expires_in: self.tokens().access_ttl_secs,
             refresh_token: refresh,
         })
     }
@@ -584,10 +596,10 @@ impl<R: IdentityRepository> IdentityService<R> {
     pub async fn rotate_keys(&self) -> Result<usize> {
         let mut changed = 0;
         for (id, w) in self.repo.customer_keys().await? {
-            if w.master_id == self.vault.current_master() {
+            if w.master_id == self.vault().current_master() {
                 continue;
             }
-            let new = self.vault.rewrap(&id.to_string(), &w)?;
+            let new = self.vault().rewrap(&id.to_string(), &w)?;
             if self.repo.replace_key(id, &w, &new).await? {
                 changed += 1;
             }

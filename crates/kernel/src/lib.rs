@@ -14,6 +14,6 @@ pub use error::{FieldError, Validation};
 pub use event::DomainEvent;
 pub use id::new_id;
 pub use money::{Currency, Money};
-pub use outbox::{Outbox, Ping};
+pub use outbox::{Inbox, Outbox, Ping};
 pub use patch::merge_patch;
 pub use slug::Slug;

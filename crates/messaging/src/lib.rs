@@ -2,6 +2,9 @@
 //! to in-process subscribers (search index, caches). Writers nudge it after a commit; it
 //! also polls, so events written by another replica arrive too.
 
+pub mod mail;
+
+pub use mail::Mailer;
 use rouge_kernel::{DomainEvent, Outbox};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod demo;
 pub mod import;
+pub mod keys;
 pub mod seed;
 
 use anyhow::Context;
@@ -11,6 +12,10 @@ use rouge_catalog::CatalogEvent;
 use rouge_http::cache::ResponseCache;
 use rouge_http::gateway::{Gateway, GatewaySettings, RateLimiter};
 use rouge_http::{AppState, Store};
+use rouge_identity::{
+    EmailRequested, HashCost, IdentityService, IdentitySettings, Keys, PasswordHasher, TokenKeys, Vault,
+};
+use rouge_messaging::Mailer;
 use rouge_search::CatalogIndex;
 use rouge_store_postgres::PgStore;
 use rouge_store_sqlite::SqliteStore;
@@ -46,7 +51,38 @@ pub trait StoreFn<T> {
     fn call<S: Store>(self, store: S) -> impl Future<Output = anyhow::Result<T>> + Send;
 }
 
+/// Identity's keys, costs and mail.
+pub struct IdentityOptions {
+    pub keys: Keys,
+    /// Re-read every few seconds, so that rotated keys reach a running server.
+    pub key_dir: Option<std::path::PathBuf>,
+    pub hash_cost: HashCost,
+    pub settings: IdentitySettings,
+    pub access_ttl_secs: i64,
+    pub mailer: Mailer,
+    /// Where the links in emails point (the shop's front end).
+    pub public_url: String,
+}
+
+impl Default for IdentityOptions {
+    fn default() -> Self {
+        Self {
+            keys: Keys {
+                vault: Arc::new(Vault::ephemeral()),
+                tokens: Arc::new(TokenKeys::ephemeral(keys::ISSUER, keys::AUDIENCE)),
+            },
+            key_dir: None,
+            hash_cost: HashCost::DEFAULT,
+            settings: IdentitySettings::default(),
+            access_ttl_secs: 900,
+            mailer: Mailer::Log,
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
 pub struct Options {
+    pub identity: IdentityOptions,
     pub admin_token: Option<String>,
     pub demo: bool,
     pub gateway: GatewaySettings,
@@ -59,6 +95,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            identity: IdentityOptions::default(),
             admin_token: None,
             demo: false,
             gateway: GatewaySettings::default(),
@@ -92,7 +129,15 @@ pub async fn launch<S: Store>(
     let cache = ResponseCache::new();
     let pages = cache.clone();
     let invalidate: rouge_messaging::Subscriber = Arc::new(move |_| pages.clear());
-    let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![search, invalidate], stop_rx);
+    let id_opts = opts.identity;
+    let hasher = PasswordHasher::new(id_opts.hash_cost).map_err(|e| anyhow::anyhow!("password hash cost: {e}"))?;
+    let identity =
+        IdentityService::new(store.clone(), id_opts.keys.vault, hasher, id_opts.keys.tokens, id_opts.settings);
+    if let Some(dir) = id_opts.key_dir {
+        tokio::spawn(reload_keys(identity.clone(), keys::KeyDir(dir), id_opts.access_ttl_secs, stop_rx.clone()));
+    }
+    let mail = mail_subscriber(store.clone(), identity.clone(), id_opts.mailer, id_opts.public_url);
+    let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![search, invalidate, mail], stop_rx);
     let limiter = match &opts.redis_url {
         Some(url) => RateLimiter::redis(url, &opts.redis_prefix)
             .await
@@ -100,7 +145,7 @@ pub async fn launch<S: Store>(
         None => RateLimiter::local(),
     };
     let gateway = Gateway { settings: opts.gateway, limiter };
-    let state = AppState::new(store, index, relay, cache, gateway, opts.admin_token);
+    let state = AppState::new(store, index, relay, cache, gateway, identity, opts.admin_token);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, shared_limits = opts.redis_url.is_some(), "rouge is listening");
     let app = rouge_http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -109,6 +154,61 @@ pub async fn launch<S: Store>(
     let _ = relay_task.await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Sends the emails identity asks for. Each replica sees every event; the inbox claim makes
+/// one of them send it. Sending runs off the relay's task, so a slow SMTP server delays nobody.
+fn mail_subscriber<S: Store>(
+    store: S,
+    identity: IdentityService<S>,
+    mailer: Mailer,
+    public_url: String,
+) -> rouge_messaging::Subscriber {
+    Arc::new(move |events| {
+        for e in events.iter().filter(|e| e.event_type == "EmailRequested") {
+            let (store, identity, mailer, base) = (store.clone(), identity.clone(), mailer.clone(), public_url.clone());
+            let e = e.clone();
+            tokio::spawn(async move {
+                match store.claim("mailer", e.id).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(err) => return tracing::error!(event = %e.id, error = %err, "cannot claim an email event"),
+                }
+                let Ok(req) = serde_json::from_value::<EmailRequested>(e.payload) else {
+                    return tracing::error!(event = %e.id, "malformed EmailRequested event");
+                };
+                match identity.render_email(&req, &base).await {
+                    Ok(Some(mail)) => match mailer.send(&mail.to, &mail.subject, &mail.body).await {
+                        Ok(()) => {
+                            tracing::info!(event = %e.id, customer = %req.customer_id, template = ?req.template, "email sent")
+                        }
+                        Err(err) => tracing::error!(event = %e.id, error = %err, "email not sent after retries"),
+                    },
+                    Ok(None) => tracing::info!(event = %e.id, "email dropped: the customer was erased"),
+                    Err(err) => tracing::error!(event = %e.id, error = %err, "cannot render an email"),
+                }
+            });
+        }
+    })
+}
+
+/// Re-reads the key directory now and then, so rotated keys reach a running server.
+async fn reload_keys<S: Store>(
+    identity: IdentityService<S>,
+    dir: keys::KeyDir,
+    access_ttl_secs: i64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(keys::RELOAD_SECS)) => {}
+            _ = stop.changed() => return,
+        }
+        match dir.load(chrono::Utc::now().timestamp(), access_ttl_secs) {
+            Ok(k) => identity.replace_keys(k),
+            Err(e) => tracing::error!(error = %e, "cannot reload the key directory; keeping the keys in use"),
+        }
+    }
 }
 
 pub async fn build_index<S: Store>(store: &S) -> anyhow::Result<CatalogIndex> {

@@ -5,7 +5,9 @@ use axum::http::HeaderValue;
 use clap::{Parser, Subcommand};
 use rouge_http::Store;
 use rouge_http::gateway::{GatewaySettings, Quota};
-use rouge_server::{DEFAULT_DATABASE_URL, Options, StoreFn, launch, shutdown_signal, with_store};
+use rouge_identity::HashCost;
+use rouge_messaging::Mailer;
+use rouge_server::{DEFAULT_DATABASE_URL, IdentityOptions, Options, StoreFn, launch, shutdown_signal, with_store};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -14,10 +16,15 @@ struct Cli {
     /// Database URL: sqlite://path/to/file.db (embedded default) or postgres://user@host/db.
     #[arg(long, env = "DATABASE_URL", global = true, default_value = DEFAULT_DATABASE_URL)]
     database_url: String,
+    /// Directory of the master, blind-index and token-signing keys; missing keys are created.
+    #[arg(long, env = "ROUGE_KEY_DIR", global = true, default_value = "rouge-data/keys")]
+    key_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API (migrations run first).
@@ -33,6 +40,13 @@ enum Command {
         admin_token: Option<String>,
         #[command(flatten)]
         gateway: GatewayArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+    /// Rotate keys without downtime (running servers reload the key directory).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -55,6 +69,64 @@ enum Command {
         /// The file to load (see docs/import.md for the formats).
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Add a master key, wait until every server has loaded it, then re-wrap every
+    /// customer's data key under it. The old master key file can be deleted afterwards.
+    Rotate,
+    /// Add a token-signing key; servers sign with it after a minute and keep verifying
+    /// tokens signed by the old one (delete its file once they have expired).
+    RotateSigning,
+}
+
+/// Customer accounts: keys, password hashing cost, email.
+#[derive(clap::Args)]
+struct IdentityArgs {
+    /// SMTP server for account emails, e.g. smtps://user:pass@mail.example.com; without it
+    /// emails are written to the log (development).
+    #[arg(long, env = "ROUGE_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of account emails.
+    #[arg(long, env = "ROUGE_MAIL_FROM", default_value = "Rouge <no-reply@localhost>")]
+    mail_from: String,
+    /// Base URL of the shop front that email links point to.
+    #[arg(long, env = "ROUGE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    public_url: String,
+    /// argon2id memory cost in KiB.
+    #[arg(long, env = "ROUGE_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024)]
+    argon2_memory_kib: u32,
+    /// argon2id passes.
+    #[arg(long, env = "ROUGE_ARGON2_ITERATIONS", default_value_t = 2)]
+    argon2_iterations: u32,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "ROUGE_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    access_token_ttl: i64,
+}
+
+impl IdentityArgs {
+    fn into_options(self, key_dir: &std::path::Path) -> anyhow::Result<IdentityOptions> {
+        let dir = rouge_server::keys::KeyDir(key_dir.to_path_buf());
+        dir.ensure()?;
+        let ttl = self.access_token_ttl.clamp(60, 86_400);
+        let mailer = match self.smtp_url.filter(|u| !u.is_empty()) {
+            Some(url) => Mailer::smtp(&url, &self.mail_from).map_err(|e| anyhow::anyhow!("--smtp-url: {e}"))?,
+            None => {
+                tracing::warn!("no ROUGE_SMTP_URL: account emails are written to the log, not sent");
+                Mailer::Log
+            }
+        };
+        Ok(IdentityOptions {
+            keys: dir.load(chrono::Utc::now().timestamp(), ttl)?,
+            key_dir: Some(key_dir.to_path_buf()),
+            hash_cost: HashCost { memory_kib: self.argon2_memory_kib, iterations: self.argon2_iterations, lanes: 1 },
+            access_ttl_secs: ttl,
+            mailer,
+            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            ..IdentityOptions::default()
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -112,6 +184,7 @@ impl GatewayArgs {
             );
         }
         Ok(Options {
+            identity: IdentityOptions::default(),
             admin_token: admin_token.filter(|t| !t.is_empty()),
             demo,
             gateway: GatewaySettings {
@@ -138,6 +211,42 @@ impl StoreFn<()> for Serve {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.listen))?;
         launch(store, self.opts, listener, shutdown_signal()).await
+    }
+}
+
+struct RotateKeys {
+    action: KeysAction,
+    dir: PathBuf,
+}
+
+impl StoreFn<()> for RotateKeys {
+    async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
+        let dir = rouge_server::keys::KeyDir(self.dir);
+        dir.ensure()?;
+        let now = chrono::Utc::now().timestamp();
+        match self.action {
+            KeysAction::RotateSigning => {
+                let id = dir.add_jwt(now)?;
+                println!(
+                    "added token-signing key {id}; servers sign with it from {} s from now",
+                    rouge_server::keys::PUBLISH_SECS
+                );
+            }
+            KeysAction::Rotate => {
+                let id = dir.add_master(now)?;
+                let wait = rouge_server::keys::PUBLISH_SECS;
+                println!("added master key {id}; waiting {wait} s until every server has loaded it…");
+                tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
+                let keys = dir.load(chrono::Utc::now().timestamp(), 900)?;
+                anyhow::ensure!(keys.vault.current_master() == id, "the new master key {id} is not the current one");
+                let hasher = rouge_identity::PasswordHasher::new(HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
+                let svc =
+                    rouge_identity::IdentityService::new(store, keys.vault, hasher, keys.tokens, Default::default());
+                let n = svc.rotate_keys().await.map_err(|e| anyhow::anyhow!(e))?;
+                println!("re-wrapped {n} customer data keys under {id}; older master-*.key files can now be removed");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -187,9 +296,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let url = cli.database_url;
     match cli.command {
-        Command::Serve { listen, demo, admin_token, gateway } => {
-            with_store(&url, Serve { listen, opts: gateway.into_options(admin_token, demo)? }).await
+        Command::Serve { listen, demo, admin_token, gateway, identity } => {
+            let mut opts = gateway.into_options(admin_token, demo)?;
+            opts.identity = identity.into_options(&cli.key_dir)?;
+            with_store(&url, Serve { listen, opts }).await
         }
+        Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,
         Command::Import { file } => with_store(&url, Import(file)).await,

@@ -1,10 +1,14 @@
+use crate::smtp::SmtpSink;
 use reqwest::{Client, Response, StatusCode};
 use rouge_catalog::CatalogRepository;
 use rouge_http::Store;
 use rouge_http::gateway::{GatewaySettings, Quota};
+use rouge_identity::{HashCost, TokenKeys};
+use rouge_messaging::Mailer;
 use rouge_server::{Options, launch};
 use rouge_store_tests::harness::{self, TempPostgres, TempSqlite};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -18,6 +22,10 @@ pub enum Db {
 pub struct TestApp {
     pub base: String,
     pub client: Client,
+    /// Where the server's account emails go.
+    pub smtp: SmtpSink,
+    /// The keys the server signs customer tokens with (to forge, expire, compare).
+    pub tokens: Arc<TokenKeys>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub db: Db,
@@ -34,14 +42,18 @@ pub fn test_options() -> Options {
     }
 }
 
-async fn start<S: Store>(store: S, db: Db, opts: Options) -> TestApp {
+async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
+    let smtp = SmtpSink::start().await;
+    opts.identity.mailer = Mailer::smtp(&smtp.url, "Rouge Tests <shop@example.com>").unwrap();
+    opts.identity.hash_cost = HashCost::TEST;
+    let tokens = opts.identity.keys.tokens.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(launch(store, opts, listener, async {
         let _ = rx.await;
     }));
-    TestApp { base, client: Client::new(), stop: Some(tx), task: Some(task), db }
+    TestApp { base, client: Client::new(), smtp, tokens, stop: Some(tx), task: Some(task), db }
 }
 
 impl TestApp {

@@ -2,7 +2,9 @@
 //! SQLite and on PostgreSQL with the same code.
 
 mod helpers;
+mod smtp;
 
+mod accounts;
 mod admin;
 mod bad_input;
 mod cli;

@@ -41,6 +41,15 @@ async fn openapi_and_docs_describe_every_route(app: &TestApp) {
         "/v1/admin/categories/{id}",
         "/v1/admin/attributes",
         "/v1/admin/attributes/{id}",
+        "/v1/auth/register",
+        "/v1/auth/verify-email",
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+        "/v1/auth/password-reset",
+        "/v1/auth/password-reset/confirm",
+        "/v1/me",
+        "/v1/me/export",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -48,6 +57,7 @@ async fn openapi_and_docs_describe_every_route(app: &TestApp) {
         assert!(doc["paths"][path].is_object(), "{path} is not documented");
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["customer"]["bearerFormat"], "JWT");
     let page = app.get("/docs/").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("swagger"), "the docs page is served locally");

@@ -1,0 +1,191 @@
+//! Customer accounts: register, verify the email, log in and out, refresh, reset a password.
+//! Every answer about an email address is the same whether or not it has an account.
+
+use crate::error::{ApiError, Problem};
+use crate::extract::ValidJson;
+use crate::state::{AppState, Store};
+use axum::Json;
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, StatusCode, request::Parts};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use rouge_identity::{RegisterInput, Session, Subject};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/v1/auth/register", post(register::<S>))
+        .route("/v1/auth/verify-email", post(verify_email::<S>))
+        .route("/v1/auth/login", post(login::<S>))
+        .route("/v1/auth/refresh", post(refresh::<S>))
+        .route("/v1/auth/logout", post(logout::<S>))
+        .route("/v1/auth/password-reset", post(request_reset::<S>))
+        .route("/v1/auth/password-reset/confirm", post(confirm_reset::<S>))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub status: &'static str,
+    pub detail: &'static str,
+}
+
+fn accepted(detail: &'static str) -> Response {
+    (StatusCode::ACCEPTED, Json(Accepted { status: "accepted", detail })).into_response()
+}
+
+/// Register a customer account.
+///
+/// Answers 202 whether or not the address already has an account; the address's owner gets
+/// either a verification link or a note that she already has an account.
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterInput,
+    responses((status = 202, body = Accepted), (status = 400, body = Problem), (status = 422, body = Problem)))]
+pub async fn register<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<RegisterInput>,
+) -> Result<Response, ApiError> {
+    app.identity.register(input).await?;
+    app.relay.nudge();
+    Ok(accepted("if the address can receive email, a message is on its way"))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    /// The token from the emailed link.
+    pub token: String,
+}
+
+/// Confirm the email address with the emailed link's token.
+#[utoipa::path(post, path = "/v1/auth/verify-email", tag = "auth", request_body = TokenInput,
+    responses((status = 204), (status = 422, body = Problem)))]
+pub async fn verify_email<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<TokenInput>,
+) -> Result<StatusCode, ApiError> {
+    app.identity.verify_email(&input.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+}
+
+/// The calling address, for throttling failed log-ins.
+pub fn peer(ext: &Extensions) -> String {
+    ext.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+/// Log in; returns a short-lived access token and a refresh token.
+///
+/// Repeated failures for one account or from one address make further tries wait, then lock
+/// them for a while (429 with `Retry-After`); an unknown email fails like a wrong password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = Session), (status = 401, body = Problem), (status = 429, body = Problem)))]
+pub async fn login<S: Store>(
+    State(app): State<AppState<S>>,
+    ext: Extensions,
+    ValidJson(input): ValidJson<LoginInput>,
+) -> Result<Json<Session>, ApiError> {
+    let session = app.identity.login(&input.email, &input.password, &peer(&ext)).await;
+    app.relay.nudge();
+    Ok(Json(session?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshInput {
+    pub refresh_token: String,
+}
+
+/// Trade a refresh token for a new pair. Each refresh token works once; presenting a used one
+/// ends the whole session (every token descended from the same log-in).
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshInput,
+    responses((status = 200, body = Session), (status = 401, body = Problem)))]
+pub async fn refresh<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<RefreshInput>,
+) -> Result<Json<Session>, ApiError> {
+    Ok(Json(app.identity.refresh(&input.refresh_token).await?))
+}
+
+/// End the session the refresh token belongs to.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
+pub async fn logout<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<RefreshInput>,
+) -> Result<StatusCode, ApiError> {
+    app.identity.logout(&input.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// Ask for a password-reset link (202 whether or not the address has an account).
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, body = Accepted), (status = 422, body = Problem)))]
+pub async fn request_reset<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<ResetRequest>,
+) -> Result<Response, ApiError> {
+    app.identity.request_password_reset(&input.email).await?;
+    app.relay.nudge();
+    Ok(accepted("if the address has an account, a reset link is on its way"))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    pub token: String,
+    /// 10–256 characters.
+    pub password: String,
+}
+
+/// Set a new password with the emailed token; every session of the account ends.
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
+    responses((status = 204), (status = 422, body = Problem)))]
+pub async fn confirm_reset<S: Store>(
+    State(app): State<AppState<S>>,
+    ValidJson(input): ValidJson<ResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    app.identity.reset_password(&input.token, input.password).await?;
+    app.relay.nudge();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// A request made by a logged-in customer (a valid customer access token).
+pub struct CustomerAuth(pub Uuid);
+
+impl<S: Store> axum::extract::FromRequestParts<AppState<S>> for CustomerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState<S>) -> Result<Self, ApiError> {
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::Unauthorized("log in and send `Authorization: Bearer <access token>`".into()))?;
+        let claims = app.identity.tokens().verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        if claims.kind != Subject::Customer {
+            return Err(ApiError::Forbidden("this route is for customers".into()));
+        }
+        Ok(CustomerAuth(claims.sub))
+    }
+}

@@ -1,0 +1,77 @@
+//! Outgoing email: over SMTP (lettre) in production, or written to the log in development.
+//! Callers hand over rendered emails; requests never send mail themselves (the outbox does).
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub enum Mailer {
+    /// Development: the email is logged (with its link) instead of sent.
+    Log,
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Log => f.write_str("Mailer::Log"),
+            Mailer::Smtp { from, .. } => write!(f, "Mailer::Smtp(from {from})"),
+        }
+    }
+}
+
+impl Mailer {
+    /// `smtps://user:pass@host` (implicit TLS), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), or `smtp://host:port` (no TLS: a relay on the same machine only).
+    ///
+    /// # Errors
+    /// When the URL or the sender address is malformed.
+    pub fn smtp(url: &str, from: &str) -> Result<Self, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("SMTP URL: {e}"))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from = from.parse().map_err(|e| format!("sender address `{from}`: {e}"))?;
+        Ok(Mailer::Smtp { transport, from })
+    }
+
+    /// Sends one email, retrying twice with a growing pause on failure.
+    ///
+    /// # Errors
+    /// The last failure, when every try failed.
+    pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
+        match self {
+            Mailer::Log => {
+                tracing::info!(target: "rouge::mail", to, subject, body, "email (development mailer: not sent)");
+                Ok(())
+            }
+            Mailer::Smtp { transport, from } => {
+                let to: Mailbox = to.parse().map_err(|e| format!("recipient: {e}"))?;
+                let msg = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(subject)
+                    .body(body.to_owned())
+                    .map_err(|e| format!("building the email: {e}"))?;
+                let mut last = String::new();
+                for attempt in 0..3u32 {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(500 * 4u64.pow(attempt - 1))).await;
+                    }
+                    match transport.send(msg.clone()).await {
+                        Ok(_) => return Ok(()),
+                        Err(e) => {
+                            tracing::warn!(attempt, error = %e, "sending an email failed");
+                            last = e.to_string();
+                        }
+                    }
+                }
+                Err(last)
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Customer accounts over HTTP: register → email → verify → log in → profile → export → erase,
+//! token attacks, refresh reuse, lockout, and bad input.
+
+use crate::helpers::TestApp;
+use crate::smtp::link_token;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+crate::on_both_stores!(
+    a_customer_registers_verifies_logs_in_and_manages_her_profile,
+    forged_expired_foreign_and_alg_none_tokens_are_refused,
+    refresh_tokens_rotate_and_a_replayed_one_ends_the_session,
+    failed_logins_lock_alike_for_known_and_unknown_emails,
+    bad_account_input_is_refused_with_field_errors,
+    registering_a_taken_address_reveals_nothing,
+);
+
+async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+    let res = app.client.post(app.url(path)).json(&body).send().await.unwrap();
+    let s = res.status();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn with_token(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+    app.client.request(method, app.url(path)).bearer_auth(token)
+}
+
+/// Registers, verifies and logs in; returns the session.
+pub async fn customer(app: &TestApp, email: &str) -> Value {
+    let (s, body) = post(
+        app,
+        "/v1/auth/register",
+        json!({"email": email, "password": "correct horse battery", "name": "Ana Silva"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let mail = app.smtp.wait_for(email, "verify-email?token=").await;
+    let (s, body) = post(app, "/v1/auth/verify-email", json!({"token": link_token(&mail)})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    let (s, session) = post(app, "/v1/auth/login", json!({"email": email, "password": "correct horse battery"})).await;
+    assert_eq!(s, StatusCode::OK, "{session}");
+    session
+}
+
+async fn a_customer_registers_verifies_logs_in_and_manages_her_profile(app: &TestApp) {
+    let session = customer(app, "ana@example.com").await;
+    assert_eq!(session["token_type"], "Bearer");
+    let token = session["access_token"].as_str().unwrap();
+    let res = with_token(app, reqwest::Method::GET, "/v1/me", token).await.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"v2\"", "verification was the first change");
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(
+        (me["email"].as_str(), me["name"].as_str(), me["email_verified"].as_bool()),
+        (Some("ana@example.com"), Some("Ana Silva"), Some(true))
+    );
+
+    let profile = json!({"beauty_profile": {"skin_type": "sensitive", "concerns": ["redness"], "avoid_ingredients": ["fragrance"],
+        "shade": {"undertone": "olive", "depth": 4}, "hair_types": ["curly"]}});
+    let res = with_token(app, reqwest::Method::PATCH, "/v1/me", token)
+        .await
+        .header("if-match", "\"v2\"")
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(me["beauty_profile"]["shade"]["undertone"], "olive");
+    let stale = with_token(app, reqwest::Method::PATCH, "/v1/me", token)
+        .await
+        .header("if-match", "\"v2\"")
+        .json(&json!({"name": "X"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let bad = with_token(app, reqwest::Method::PATCH, "/v1/me", token)
+        .await
+        .json(&json!({"beauty_profile": {"skin_type": "greasy", "shade": {"undertone": "warm", "depth": 11}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "an unknown skin type is refused");
+    let bad = with_token(app, reqwest::Method::PATCH, "/v1/me", token)
+        .await
+        .json(&json!({"beauty_profile": {"shade": {"undertone": "warm", "depth": 11}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "beauty_profile.shade.depth");
+    let me: Value =
+        with_token(app, reqwest::Method::GET, "/v1/me", token).await.send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["version"], 3, "refused changes changed nothing");
+
+    let export = with_token(app, reqwest::Method::GET, "/v1/me/export", token).await.send().await.unwrap();
+    assert_eq!(export.status(), StatusCode::OK);
+    let export: Value = export.json().await.unwrap();
+    assert_eq!(export["customer"]["beauty_profile"]["avoid_ingredients"], json!(["fragrance"]));
+
+    let gone = with_token(app, reqwest::Method::DELETE, "/v1/me", token).await.send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    let after = with_token(app, reqwest::Method::GET, "/v1/me", token).await.send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the account no longer exists");
+    let (s, _) = post(app, "/v1/auth/refresh", json!({"refresh_token": session["refresh_token"]})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) =
+        post(app, "/v1/auth/login", json!({"email": "ana@example.com", "password": "correct horse battery"})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+async fn forged_expired_foreign_and_alg_none_tokens_are_refused(app: &TestApp) {
+    use base64::Engine;
+    let session = customer(app, "bea@example.com").await;
+    let good = session["access_token"].as_str().unwrap();
+    let claims = app.tokens.verify(good).unwrap();
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let payload = good.split('.').nth(1).unwrap();
+    let mut expired = claims.clone();
+    expired.exp = expired.iat - 3600;
+    let mut foreign = claims.clone();
+    foreign.aud = "another-service".into();
+    let mut staff = claims.clone();
+    staff.kind = rouge_identity::Subject::Staff;
+    let forger = rouge_identity::TokenKeys::ephemeral("rouge", "rouge-api");
+    let cases = [
+        ("expired", app.tokens.sign(&expired), StatusCode::UNAUTHORIZED),
+        ("wrong audience", app.tokens.sign(&foreign), StatusCode::UNAUTHORIZED),
+        ("forged", forger.sign(&claims), StatusCode::UNAUTHORIZED),
+        ("alg none", format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#)), StatusCode::UNAUTHORIZED),
+        ("garbage", "not-a-token".to_owned(), StatusCode::UNAUTHORIZED),
+        ("staff token on a customer route", app.tokens.sign(&staff), StatusCode::FORBIDDEN),
+    ];
+    for (what, token, status) in cases {
+        let res = with_token(app, reqwest::Method::GET, "/v1/me", &token).await.send().await.unwrap();
+        assert_eq!(res.status(), status, "{what}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json", "{what}");
+    }
+    let res = app.get("/v1/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        with_token(app, reqwest::Method::GET, "/v1/me", good).await.send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+async fn refresh_tokens_rotate_and_a_replayed_one_ends_the_session(app: &TestApp) {
+    let first = customer(app, "cleo@example.com").await;
+    let (s, second) = post(app, "/v1/auth/refresh", json!({"refresh_token": first["refresh_token"]})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(app.tokens.verify(second["access_token"].as_str().unwrap()).is_ok());
+    let (s, replay) = post(app, "/v1/auth/refresh", json!({"refresh_token": first["refresh_token"]})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{replay}");
+    let (s, _) = post(app, "/v1/auth/refresh", json!({"refresh_token": second["refresh_token"]})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the replay revoked the whole family");
+    let (s, third) =
+        post(app, "/v1/auth/login", json!({"email": "cleo@example.com", "password": "correct horse battery"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let res = app
+        .client
+        .post(app.url("/v1/auth/logout"))
+        .json(&json!({"refresh_token": third["refresh_token"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (s, _) = post(app, "/v1/auth/refresh", json!({"refresh_token": third["refresh_token"]})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "logged out");
+}
+
+async fn failed_logins_lock_alike_for_known_and_unknown_emails(app: &TestApp) {
+    customer(app, "dora@example.com").await;
+    let mut seen = vec![];
+    for email in ["dora@example.com", "nobody@example.com"] {
+        let mut statuses = vec![];
+        for _ in 0..5 {
+            let res = app
+                .client
+                .post(app.url("/v1/auth/login"))
+                .json(&json!({"email": email, "password": "wrong password!"}))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(res.status().as_u16());
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(res.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["type"], "/problems/login-locked");
+            } else {
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["detail"], "the email or the password is wrong");
+            }
+        }
+        seen.push(statuses);
+    }
+    assert_eq!(seen[0], [401, 401, 401, 401, 429], "three free failures, then waits");
+    assert_eq!(seen[0], seen[1], "an unknown email answers exactly like a known one");
+}
+
+async fn bad_account_input_is_refused_with_field_errors(app: &TestApp) {
+    let (s, body) = post(app, "/v1/auth/register", json!({"email": "not-an-email", "password": "short"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["email", "password"]);
+    let (s, body) =
+        post(app, "/v1/auth/register", json!({"email": "e@example.com", "password": "long enough pw", "admin": true}))
+            .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused");
+    assert_eq!(body["errors"][0]["code"], "unknown_field");
+    let res = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = app.client.post(app.url("/v1/auth/login")).body("email=a").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (s, body) =
+        post(app, "/v1/auth/verify-email", json!({"token": "made-up'; DROP TABLE identity_customers; --"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "token");
+    let (s, _) =
+        post(app, "/v1/auth/password-reset/confirm", json!({"token": "made-up", "password": "a new passphrase"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = post(app, "/v1/auth/refresh", json!({"refresh_token": 5})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a wrong type");
+    assert_eq!(app.smtp.count_to("e@example.com"), 0, "refused registrations send nothing");
+}
+
+async fn registering_a_taken_address_reveals_nothing(app: &TestApp) {
+    customer(app, "eve@example.com").await;
+    let (s1, b1) =
+        post(app, "/v1/auth/register", json!({"email": "eve@example.com", "password": "another password"})).await;
+    let (s2, b2) =
+        post(app, "/v1/auth/register", json!({"email": "new@example.com", "password": "another password"})).await;
+    assert_eq!((s1, &b1), (s2, &b2), "the same answer for a taken and a free address");
+    app.smtp.wait_for("eve@example.com", "already has an account").await;
+    // A reset for an unknown address answers like one for a known address.
+    let (s1, b1) = post(app, "/v1/auth/password-reset", json!({"email": "eve@example.com"})).await;
+    let (s2, b2) = post(app, "/v1/auth/password-reset", json!({"email": "ghost@example.com"})).await;
+    assert_eq!((s1, &b1), (s2, &b2));
+    let mail = app.smtp.wait_for("eve@example.com", "reset-password?token=").await;
+    let (s, _) = post(
+        app,
+        "/v1/auth/password-reset/confirm",
+        json!({"token": link_token(&mail), "password": "a new passphrase"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    app.smtp.wait_for("eve@example.com", "password was changed").await;
+    let (s, _) = post(app, "/v1/auth/login", json!({"email": "eve@example.com", "password": "a new passphrase"})).await;
+    assert_eq!(s, StatusCode::OK);
+}
