@@ -49,8 +49,23 @@ struct Key {
     id: Uuid,
 }
 
-fn key_of(sort: Sort, p: &IndexedProduct, score: f32) -> Key {
+/// The customer's skin types and concerns as the index's bit masks.
+#[derive(Clone, Copy)]
+struct Prefs {
+    skin: u32,
+    concerns: u32,
+}
+
+fn key_of(sort: Sort, p: &IndexedProduct, score: f32, prefs: Prefs) -> Key {
     let (n, t) = match sort {
+        Sort::Suitability => {
+            // Suited for her skin counts double; each concern it treats counts once. Newest
+            // breaks ties: creation micros fit below bit 51 until the year 2041.
+            let fit = 2 * i64::from(p.keys.skin_types & prefs.skin != 0)
+                + i64::from((p.keys.concerns & prefs.concerns).count_ones());
+            let newest = p.view.created_at.timestamp_micros().clamp(0, (1 << 51) - 1);
+            ((fit << 51) | newest, String::new())
+        }
         Sort::Relevance => ((score * 1_000_000.0) as i64, String::new()),
         Sort::PriceAsc | Sort::PriceDesc => (p.price.unwrap_or(i64::MAX), String::new()),
         Sort::Newest => (p.view.created_at.timestamp_micros(), String::new()),
@@ -62,7 +77,9 @@ fn key_of(sort: Sort, p: &IndexedProduct, score: f32) -> Key {
 fn compare(sort: Sort, a: &Key, b: &Key) -> Ordering {
     let primary = a.n.cmp(&b.n).then_with(|| a.t.cmp(&b.t));
     match sort {
-        Sort::Relevance | Sort::PriceDesc | Sort::Newest => primary.reverse().then_with(|| a.id.cmp(&b.id)),
+        Sort::Relevance | Sort::PriceDesc | Sort::Newest | Sort::Suitability => {
+            primary.reverse().then_with(|| a.id.cmp(&b.id))
+        }
         Sort::PriceAsc | Sort::Name => primary.then_with(|| a.id.cmp(&b.id)),
     }
 }
@@ -128,6 +145,10 @@ impl CatalogIndex {
             .filter_map(|t| ProductType::ALL.iter().position(|a| a == t))
             .map(|i| i as u8)
             .collect();
+        let prefs = Prefs {
+            skin: mask(SkinType::ALL, q.prefer_skin_types.iter().copied()),
+            concerns: mask(Concern::ALL, q.prefer_concerns.iter().copied()),
+        };
         let skin = mask(SkinType::ALL, q.skin_types.iter().copied());
         let concerns = mask(Concern::ALL, q.concerns.iter().copied());
         let certs = mask(CertificationKind::ALL, q.certifications.iter().copied());
@@ -184,9 +205,9 @@ impl CatalogIndex {
                 .iter()
                 .filter_map(|(id, s)| state.products.get(id).map(|p| (p, *s)))
                 .filter(|(p, _)| keep(p))
-                .map(|(p, s)| (key_of(sort, p, s), p))
+                .map(|(p, s)| (key_of(sort, p, s, prefs), p))
                 .collect(),
-            None => state.products.values().filter(|p| keep(p)).map(|p| (key_of(sort, p, 0.0), p)).collect(),
+            None => state.products.values().filter(|p| keep(p)).map(|p| (key_of(sort, p, 0.0, prefs), p)).collect(),
         };
 
         // Facets: count into arrays indexed by slot or bit, then name the non-zero ones.

@@ -15,6 +15,8 @@ pub enum Sort {
     PriceDesc,
     Newest,
     Name,
+    /// Best suited to the customer's beauty profile first (`for_me`), newest among equals.
+    Suitability,
 }
 
 impl Sort {
@@ -25,6 +27,7 @@ impl Sort {
             "price_desc" => Sort::PriceDesc,
             "newest" => Sort::Newest,
             "name" => Sort::Name,
+            "suitability" => Sort::Suitability,
             _ => return None,
         })
     }
@@ -59,6 +62,11 @@ pub struct ListQuery {
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
     pub sort: Option<Sort>,
+    /// Personalise for the logged-in customer (the caller fills the preferences).
+    pub for_me: bool,
+    /// Ranked first, most matches first: her skin type and concerns.
+    pub prefer_skin_types: Vec<SkinType>,
+    pub prefer_concerns: Vec<Concern>,
     pub limit: usize,
     pub after: Option<Position>,
 }
@@ -140,7 +148,16 @@ impl ListQuery {
                 },
                 "sort" => match Sort::parse(value) {
                     Some(s) => q.sort = Some(s),
-                    None => v.push(key, "unknown_value", "one of: relevance, price_asc, price_desc, newest, name"),
+                    None => v.push(
+                        key,
+                        "unknown_value",
+                        "one of: relevance, price_asc, price_desc, newest, name, suitability",
+                    ),
+                },
+                "for_me" => match value {
+                    "true" | "1" => q.for_me = true,
+                    "false" | "0" => q.for_me = false,
+                    _ => v.push(key, "type", "true or false"),
                 },
                 "limit" => match value.parse::<usize>() {
                     Ok(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
@@ -170,9 +187,16 @@ impl ListQuery {
         v.finish(|| q)
     }
 
-    /// Relevance when searching by text, newest otherwise, unless `sort` says.
+    /// Relevance when searching by text, suitability for `for_me`, newest otherwise, unless
+    /// `sort` says.
     pub fn effective_sort(&self) -> Sort {
-        self.sort.unwrap_or(if self.q.is_some() { Sort::Relevance } else { Sort::Newest })
+        self.sort.unwrap_or(if self.q.is_some() {
+            Sort::Relevance
+        } else if self.for_me {
+            Sort::Suitability
+        } else {
+            Sort::Newest
+        })
     }
 }
 

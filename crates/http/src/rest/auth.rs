@@ -164,9 +164,8 @@ pub async fn confirm_reset<S: Store>(
 }
 
 /// The bearer token of a request, if any.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -180,12 +179,20 @@ impl<S: Store> axum::extract::FromRequestParts<AppState<S>> for CustomerAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState<S>) -> Result<Self, ApiError> {
-        let token = bearer(parts)
-            .ok_or_else(|| ApiError::Unauthorized("log in and send `Authorization: Bearer <access token>`".into()))?;
-        let claims = app.identity.tokens().verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-        if claims.kind != Subject::Customer {
-            return Err(ApiError::Forbidden("this route is for customers".into()));
-        }
-        Ok(CustomerAuth(claims.sub))
+        customer(app, &parts.headers).map(CustomerAuth)
     }
+}
+
+/// The customer a request's access token speaks for.
+///
+/// # Errors
+/// 401 without a valid token; 403 for a token that is not a customer's.
+pub fn customer<S: Store>(app: &AppState<S>, headers: &axum::http::HeaderMap) -> Result<Uuid, ApiError> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::Unauthorized("log in and send `Authorization: Bearer <access token>`".into()))?;
+    let claims = app.identity.tokens().verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    if claims.kind != Subject::Customer {
+        return Err(ApiError::Forbidden("this route is for customers".into()));
+    }
+    Ok(claims.sub)
 }

@@ -72,21 +72,26 @@ pub struct ProductPage {
         ("free_from" = Option<String>, Query, description = "e.g. fragrance, alcohol, paraben, silicone, sulfate, essential-oil"),
         ("include_ingredient" = Option<String>, Query), ("exclude_ingredient" = Option<String>, Query),
         ("min_price" = Option<i64>, Query, description = "Minor units"), ("max_price" = Option<i64>, Query, description = "Minor units"),
-        ("sort" = Option<String>, Query, description = "relevance, price_asc, price_desc, newest, name"),
+        ("sort" = Option<String>, Query, description = "relevance, price_asc, price_desc, newest, name, suitability"),
+        ("for_me" = Option<bool>, Query, description = "With a customer token: leave out products with an ingredient her beauty profile avoids, and rank those suited to her skin type and concerns first"),
         ("limit" = Option<usize>, Query, description = "1 to 100, default 24"),
         ("cursor" = Option<String>, Query),
     ),
-    responses((status = 200, body = ProductPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ProductPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json", description = "for_me without a customer token")))]
 pub async fn list_products<S: Store>(
     State(app): State<AppState<S>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let raw = raw.unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&raw)?;
+    if pairs.iter().any(|(k, v)| k == "for_me" && v != "false" && v != "0") {
+        return for_me(&app, &pairs, &headers).await;
+    }
     if let Some(page) = app.cache.get(&raw, app.index.generation()) {
         return Ok(cached(&headers, page.body.clone(), Some(page.etag.clone())));
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&raw)?;
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
     // One index generation and one query give one body: name it without hashing the body.
@@ -96,6 +101,28 @@ pub async fn list_products<S: Store>(
     let body = Bytes::from(listing.to_json());
     app.cache.put(raw, CachedPage { generation: listing.generation, etag: etag.clone(), body: body.clone() });
     Ok(cached(&headers, body, Some(etag)))
+}
+
+/// A listing personalised by the customer's beauty profile: products with an ingredient she
+/// avoids are left out, and those suited to her skin and concerns come first. Private: never
+/// in the shared response cache.
+async fn for_me<S: Store>(
+    app: &AppState<S>,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let customer = crate::rest::auth::customer(app, headers)?;
+    let mut query =
+        ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
+    let profile = app.identity.profile(customer).await?;
+    query.exclude_ingredients.extend(profile.avoid_ingredients);
+    query.prefer_skin_types.extend(profile.skin_type);
+    query.prefer_concerns.extend(profile.concerns);
+    let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
+    let mut res = cached(headers, listing.to_json(), None);
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding, authorization"));
+    Ok(res)
 }
 
 fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {

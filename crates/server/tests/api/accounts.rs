@@ -1,7 +1,7 @@
 //! Customer accounts over HTTP: register → email → verify → log in → profile → export → erase,
 //! token attacks, refresh reuse, lockout, and bad input.
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, serum};
 use crate::smtp::link_token;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -13,6 +13,7 @@ crate::on_both_stores!(
     failed_logins_lock_alike_for_known_and_unknown_emails,
     bad_account_input_is_refused_with_field_errors,
     registering_a_taken_address_reveals_nothing,
+    for_me_leaves_out_avoided_ingredients_and_ranks_suited_products_first,
 );
 
 async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
@@ -257,4 +258,84 @@ async fn registering_a_taken_address_reveals_nothing(app: &TestApp) {
     app.smtp.wait_for("eve@example.com", "password was changed").await;
     let (s, _) = post(app, "/v1/auth/login", json!({"email": "eve@example.com", "password": "a new passphrase"})).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+async fn for_me_leaves_out_avoided_ingredients_and_ranks_suited_products_first(app: &TestApp) {
+    app.brand("Petal Works").await;
+    let product = |name: &str, sku: &str, skin: &str, concern: &str, ingredients: &[&str]| {
+        let mut p = serum(name, "petal-works", sku, 2400);
+        p["skin_types"] = json!([skin]);
+        p["concerns"] = json!([concern]);
+        p["ingredients"] = json!(ingredients);
+        p
+    };
+    app.product(product(
+        "Calm Serum",
+        "PW-1",
+        "sensitive",
+        "redness",
+        &["Aqua", "Glycerin", "Centella Asiatica Extract"],
+    ))
+    .await;
+    app.product(product("Scented Cream", "PW-2", "sensitive", "redness", &["Aqua", "Glycerin", "Parfum", "Linalool"]))
+        .await;
+    app.product(product("Oil Control Gel", "PW-3", "oily", "acne", &["Aqua", "Niacinamide", "Zinc PCA"])).await;
+    app.product(product("Hydra Mist", "PW-4", "dry", "dehydration", &["Aqua", "Sodium Hyaluronate"])).await;
+    let names = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, everyone) = app.get_json("/v1/products").await;
+    assert_eq!(names(&everyone), ["Hydra Mist", "Oil Control Gel", "Scented Cream", "Calm Serum"], "newest first");
+
+    let session = customer(app, "fay@example.com").await;
+    let token = session["access_token"].as_str().unwrap();
+    let profile = json!({"beauty_profile": {"skin_type": "sensitive", "concerns": ["redness"], "avoid_ingredients": ["fragrance"]}});
+    let res = with_token(app, reqwest::Method::PATCH, "/v1/me", token).await.json(&profile).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = with_token(app, reqwest::Method::GET, "/v1/products?for_me=true", token).await.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "private, no-cache");
+    let mine: Value = res.json().await.unwrap();
+    assert_eq!(
+        names(&mine),
+        ["Calm Serum", "Hydra Mist", "Oil Control Gel"],
+        "suited first; the fragranced cream is left out"
+    );
+    assert_eq!(mine["total"], 3);
+    // Paging keeps the personal order.
+    let first: Value = with_token(app, reqwest::Method::GET, "/v1/products?for_me=true&limit=2", token)
+        .await
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest: Value =
+        with_token(app, reqwest::Method::GET, &format!("/v1/products?for_me=true&limit=2&cursor={cursor}"), token)
+            .await
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!([names(&first), names(&rest)].concat(), names(&mine));
+    // Other filters still apply on top of the profile.
+    let (_, oily) = {
+        let res = with_token(app, reqwest::Method::GET, "/v1/products?for_me=true&skin_type=oily", token)
+            .await
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.json::<Value>().await.unwrap())
+    };
+    assert_eq!(names(&oily), ["Oil Control Gel"]);
+    let anonymous = app.get("/v1/products?for_me=true").await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let bad = with_token(app, reqwest::Method::GET, "/v1/products?for_me=maybe", token).await.send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let (_, again) = app.get_json("/v1/products").await;
+    assert_eq!(names(&again), names(&everyone), "the shared listing is not personalised");
 }
