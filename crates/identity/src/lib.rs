@@ -6,13 +6,17 @@ pub mod model;
 pub mod password;
 pub mod ports;
 pub mod service;
+pub mod staff;
+pub mod staff_service;
 pub mod tokens;
 pub mod vault;
 
 pub use email::Email;
 pub use model::*;
 pub use password::{HashCost, PasswordHasher};
-pub use ports::IdentityRepository;
+pub use ports::{IdentityRepository, StaffRepository};
 pub use service::*;
+pub use staff::{Actor, ApiKeyRecord, Permission, Principal, Role, StaffRecord, builtin_roles};
+pub use staff_service::*;
 pub use tokens::{AccessClaims, SigningKey, Subject, TokenError, TokenKeys};
 pub use vault::{DataKey, Secret32, Vault, VaultError, WrappedKey};

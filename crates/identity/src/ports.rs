@@ -1,6 +1,7 @@
 //! What identity needs from a store.
 
 use crate::model::{CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse};
+use crate::staff::{ApiKeyRecord, Role, StaffRecord};
 use crate::vault::WrappedKey;
 use rouge_catalog::RepoError;
 use rouge_kernel::DomainEvent;
@@ -119,4 +120,54 @@ pub trait IdentityRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be written.
     fn clear_failures(&self, key: &str) -> impl Future<Output = RepoResult<()>> + Send;
+}
+
+/// Staff, custom roles and API keys. Built-in roles are not stored.
+pub trait StaffRepository: Clone + Send + Sync + 'static {
+    /// # Errors
+    /// MUST return `Duplicate { field: "email" }` when another staff member has the email index.
+    fn insert_staff(&self, s: &StaffRecord) -> impl Future<Output = RepoResult<()>> + Send;
+    /// Sets or clears `disabled_at`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn set_staff_disabled(&self, id: Uuid, at: Option<i64>) -> impl Future<Output = RepoResult<bool>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn staff(&self, id: Uuid) -> impl Future<Output = RepoResult<Option<StaffRecord>>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn staff_by_email_index(&self, index: &str) -> impl Future<Output = RepoResult<Option<StaffRecord>>> + Send;
+    /// Every staff member, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn all_staff(&self) -> impl Future<Output = RepoResult<Vec<StaffRecord>>> + Send;
+    /// # Errors
+    /// MUST return `Duplicate { field: "name" }` when a custom role has the name.
+    fn insert_role(&self, r: &Role) -> impl Future<Output = RepoResult<()>> + Send;
+    /// The custom roles.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn custom_roles(&self) -> impl Future<Output = RepoResult<Vec<Role>>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn insert_api_key(&self, k: &ApiKeyRecord) -> impl Future<Output = RepoResult<()>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn api_key(&self, id: Uuid) -> impl Future<Output = RepoResult<Option<ApiKeyRecord>>> + Send;
+    /// Every key, newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn api_keys(&self) -> impl Future<Output = RepoResult<Vec<ApiKeyRecord>>> + Send;
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn touch_api_key(&self, id: Uuid, now: i64) -> impl Future<Output = RepoResult<()>> + Send;
+    /// `false` when there is no such key or it was revoked already.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn revoke_api_key(&self, id: Uuid, now: i64) -> impl Future<Output = RepoResult<bool>> + Send;
 }

@@ -217,7 +217,7 @@ impl<R: IdentityRepository> IdentityService<R> {
         self.vault().blind_index("email", email.as_str())
     }
 
-    async fn hash(&self, pw: String) -> String {
+    pub(crate) async fn hash(&self, pw: String) -> String {
         let h = self.hasher.clone();
         tokio::task::spawn_blocking(move || h.hash(&pw)).await.expect("hashing does not panic")
     }
@@ -333,25 +333,43 @@ impl<R: IdentityRepository> IdentityService<R> {
     /// throttled after repeated failures, and an unknown email fails exactly like a wrong password.
     #[instrument(skip_all)]
     pub async fn login(&self, email: &str, password: &str, address: &str) -> Result<Session> {
-        let t = now();
         // An unparseable email is still a failed log-in of "that account": no different answer.
         let index = Email::parse(email)
             .map(|e| self.email_index(&e))
             .unwrap_or_else(|_| self.vault().blind_index("email", email));
-        let account_key = format!("acct:{index}");
-        let address_key = format!("addr:{}", self.vault().blind_index("address", address));
-        self.check_lock(&account_key, t).await?;
-        self.check_lock(&address_key, t).await?;
         let found = self.repo.customer_by_email_index(&index).await?.filter(|c| c.erased_at.is_none());
-        let phc = found.as_ref().and_then(|c| c.password_hash.clone()).unwrap_or_else(|| self.dummy_hash.to_string());
-        let ok = self.verify(password.to_owned(), phc).await && found.is_some();
-        let Some(c) = found.filter(|_| ok) else {
-            self.fail(&account_key, &address_key, t).await?;
-            return Err(IdentityError::BadCredentials);
-        };
-        self.repo.clear_failures(&account_key).await?;
+        let phc = found.as_ref().and_then(|c| c.password_hash.clone());
+        self.check_password(&format!("acct:{index}"), address, password, phc).await?;
+        let c = found.ok_or(IdentityError::BadCredentials)?;
         tracing::info!(customer = %c.id, "customer logged in");
-        self.open_session(c.id, Uuid::now_v7(), t).await
+        self.open_session(c.id, Uuid::now_v7(), now()).await
+    }
+
+    /// Checks a password against `phc` (`None`: no such account, checked against a dummy
+    /// hash so both cost the same), under the lockout of `account_key` and of `address`.
+    pub(crate) async fn check_password(
+        &self,
+        account_key: &str,
+        address: &str,
+        password: &str,
+        phc: Option<String>,
+    ) -> Result<()> {
+        let t = now();
+        let address_key = format!("addr:{}", self.vault().blind_index("address", address));
+        self.check_lock(account_key, t).await?;
+        self.check_lock(&address_key, t).await?;
+        let known = phc.is_some();
+        let ok = self.verify(password.to_owned(), phc.unwrap_or_else(|| self.dummy_hash.to_string())).await && known;
+        if !ok {
+            self.fail(account_key, &address_key, t).await?;
+            return Err(IdentityError::BadCredentials);
+        }
+        self.repo.clear_failures(account_key).await?;
+        Ok(())
+    }
+
+    pub(crate) fn repo(&self) -> &R {
+        &self.repo
     }
 
     async fn fail(&self, account_key: &str, address_key: &str, t: i64) -> Result<()> {

@@ -133,13 +133,18 @@ impl TokenKeys {
     }
 
     pub fn issue(&self, sub: Uuid, kind: Subject, now: i64) -> (String, AccessClaims) {
+        self.issue_for(sub, kind, now, self.access_ttl_secs)
+    }
+
+    /// A token valid for `ttl_secs`.
+    pub fn issue_for(&self, sub: Uuid, kind: Subject, now: i64, ttl_secs: i64) -> (String, AccessClaims) {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub,
             kind,
             iat: now,
-            exp: now + self.access_ttl_secs,
+            exp: now + ttl_secs,
             jti: Uuid::now_v7(),
         };
         (self.sign(&claims), claims)

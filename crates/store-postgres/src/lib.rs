@@ -3,6 +3,7 @@
 mod catalog;
 mod identity;
 mod outbox;
+mod staff;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

@@ -3,6 +3,7 @@
 mod catalog;
 mod identity;
 mod outbox;
+mod staff;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;

@@ -1,10 +1,11 @@
 //! The behaviours every identity store must show, through the identity service.
 
 use crate::raw::RawRows;
-use rouge_identity::ports::IdentityRepository;
+use rouge_identity::ports::{IdentityRepository, StaffRepository};
 use rouge_identity::service::{
     EmailRequested, IdentityError, IdentitySettings, LockoutPolicy, MeUpdate, RegisterInput,
 };
+use rouge_identity::{ApiKeyInput, Permission, RoleInput, StaffInput};
 use rouge_identity::{BeautyProfile, HashCost, IdentityService, PasswordHasher, Secret32, TokenKeys, Vault};
 use rouge_kernel::Outbox;
 use std::collections::BTreeMap;
@@ -197,8 +198,11 @@ pub async fn master_key_rotation_rewraps_every_data_key<S: IdentityRepository + 
     assert_eq!(me.email, "bea@example.com");
 }
 
-pub async fn no_plaintext_personal_data_in_the_store<S: IdentityRepository + Outbox + RawRows>(store: S) {
+pub async fn no_plaintext_personal_data_in_the_store<S: IdentityRepository + StaffRepository + Outbox + RawRows>(
+    store: S,
+) {
     let svc = service(store.clone(), Vault::ephemeral());
+    svc.create_owner("olga.plaintext@shop.example", "Olga Plaintextova", "owner passphrase").await.unwrap();
     svc.register(reg("ana.plaintext@example.com", "Anastasia Plaintext")).await.unwrap();
     let s = svc.login("ana.plaintext@example.com", "correct horse battery", "192.0.2.77").await.unwrap();
     let _ = svc.login("ana.plaintext@example.com", "wrong password!", "192.0.2.77").await;
@@ -225,4 +229,76 @@ pub async fn no_plaintext_personal_data_in_the_store<S: IdentityRepository + Out
         let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
         assert!(!raw.contains(secret) && !raw.contains(&hex), "`{secret}` is stored in plaintext");
     }
+}
+
+pub async fn staff_roles_and_api_keys<S: IdentityRepository + StaffRepository + Outbox>(store: S) {
+    let svc = service(store, Vault::ephemeral());
+    let owner = svc.create_owner("Olga@Shop.example", "Olga Owner", "owner passphrase").await.unwrap();
+    let again = svc.create_owner("olga@shop.example", "Olga Again", "owner passphrase").await;
+    assert!(matches!(again, Err(IdentityError::Invalid(ref f)) if f[0].code == "taken"), "{again:?}");
+    let session = svc.staff_login("olga@shop.example", "owner passphrase", "a").await.unwrap();
+    let boss = svc.authorize(&session.access_token).await.unwrap();
+    assert!(Permission::ALL.iter().all(|p| boss.may(*p)));
+    assert_eq!(
+        svc.staff_login("olga@shop.example", "wrong passphrase", "a").await.unwrap_err(),
+        IdentityError::BadCredentials
+    );
+
+    let role = svc
+        .create_role(RoleInput {
+            name: "Stock keeper".into(),
+            permissions: vec![Permission::CatalogRead, Permission::CatalogRead],
+        })
+        .await
+        .unwrap();
+    assert_eq!(role.permissions, [Permission::CatalogRead]);
+    assert!(
+        svc.create_role(RoleInput { name: "Stock keeper".into(), permissions: vec![Permission::OrdersRead] })
+            .await
+            .is_err()
+    );
+    assert!(
+        svc.create_role(RoleInput { name: "owner".into(), permissions: vec![Permission::OrdersRead] }).await.is_err()
+    );
+    assert_eq!(svc.roles().await.unwrap().len(), 5);
+    let input = |role_id| StaffInput {
+        email: "sam@shop.example".into(),
+        name: "Sam".into(),
+        password: "keeper passphrase".into(),
+        role_id,
+    };
+    assert!(
+        matches!(svc.create_staff(input(uuid::Uuid::now_v7())).await, Err(IdentityError::Invalid(_))),
+        "unknown role"
+    );
+    let sam = svc.create_staff(input(role.id)).await.unwrap();
+    let sam_token = svc.staff_login("sam@shop.example", "keeper passphrase", "a").await.unwrap().access_token;
+    let p = svc.authorize(&sam_token).await.unwrap();
+    assert_eq!(p.permissions, [Permission::CatalogRead]);
+    svc.set_staff_disabled(sam.id, true).await.unwrap();
+    assert_eq!(svc.authorize(&sam_token).await.unwrap_err(), IdentityError::BadCredentials, "disabled at once");
+    assert_eq!(
+        svc.list_staff().await.unwrap().iter().map(|s| s.email.as_str()).collect::<Vec<_>>(),
+        ["olga@shop.example", "sam@shop.example"]
+    );
+
+    let key_input = |permissions| ApiKeyInput { name: "Warehouse sync".into(), permissions };
+    let too_much = svc.create_api_key(&p, key_input(vec![Permission::CatalogWrite])).await;
+    assert!(matches!(too_much, Err(IdentityError::Invalid(ref f)) if f[0].code == "not_yours"), "{too_much:?}");
+    let created = svc.create_api_key(&boss, key_input(vec![Permission::CatalogWrite])).await.unwrap();
+    assert!(created.secret.starts_with("rk_"));
+    let by_key = svc.authorize(&created.secret).await.unwrap();
+    assert_eq!(by_key.permissions, [Permission::CatalogWrite]);
+    let forged = format!("{}x", &created.secret[..created.secret.len() - 1]);
+    assert_eq!(svc.authorize(&forged).await.unwrap_err(), IdentityError::BadCredentials);
+    let listed = svc.list_api_keys().await.unwrap();
+    assert!(listed[0].last_used_at.is_some(), "last use is recorded");
+    assert_eq!(listed[0].created_by, owner.id);
+    svc.revoke_api_key(created.key.id).await.unwrap();
+    assert_eq!(svc.authorize(&created.secret).await.unwrap_err(), IdentityError::BadCredentials);
+    assert_eq!(svc.revoke_api_key(created.key.id).await.unwrap_err(), IdentityError::Gone);
+    // A customer's token is no staff credential.
+    svc.register(reg("cust@example.com", "Cust")).await.unwrap();
+    let c = svc.login("cust@example.com", "correct horse battery", "a").await.unwrap();
+    assert_eq!(svc.authorize(&c.access_token).await.unwrap_err(), IdentityError::BadCredentials);
 }

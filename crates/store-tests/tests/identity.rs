@@ -36,4 +36,5 @@ identity_tests!(
     profile_updates_and_erasure,
     master_key_rotation_rewraps_every_data_key,
     no_plaintext_personal_data_in_the_store,
+    staff_roles_and_api_keys,
 );
