@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use crate::ops;
-use crate::rest::{admin, auth, me, storefront};
+use crate::rest::{admin, auth, me, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -11,8 +11,15 @@ impl Modify for AdminAuth {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "admin",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            "staff",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A staff access token from /v1/admin/auth/login, or an API key (rk_…). Each route's scopes name the permission it needs.",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "customer",
@@ -39,10 +46,13 @@ impl Modify for AdminAuth {
         admin::define_attribute, admin::list_attributes, admin::update_attribute, admin::archive_attribute,
         auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout, auth::request_reset, auth::confirm_reset,
         me::me, me::update_me, me::export, me::erase_me,
+        staff::login, staff::list_staff, staff::create_staff, staff::update_staff, staff::list_roles, staff::create_role,
+        staff::list_keys, staff::create_key, staff::revoke_key,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),
     modifiers(&AdminAuth),
-    tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (bearer token)"),
+    tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
+        (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),
         (name = "operations", description = "Probes and metrics"))

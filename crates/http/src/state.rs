@@ -1,21 +1,19 @@
 use rouge_catalog::{CatalogRepository, CatalogService};
-use rouge_identity::{IdentityRepository, IdentityService};
+use rouge_identity::{IdentityRepository, IdentityService, StaffRepository};
 use rouge_kernel::{Inbox, Ping};
 use rouge_messaging::RelayHandle;
 use rouge_search::CatalogIndex;
 use std::sync::Arc;
 
 /// Everything a store must offer the HTTP layer.
-pub trait Store: CatalogRepository + IdentityRepository + Inbox + Ping {}
-impl<T: CatalogRepository + IdentityRepository + Inbox + Ping> Store for T {}
+pub trait Store: CatalogRepository + IdentityRepository + StaffRepository + Inbox + Ping {}
+impl<T: CatalogRepository + IdentityRepository + StaffRepository + Inbox + Ping> Store for T {}
 
 pub struct AppState<S> {
     pub catalog: CatalogService<S>,
     pub store: S,
     pub index: Arc<CatalogIndex>,
     pub relay: RelayHandle,
-    /// The bearer token admin calls need until identity lands; `None` disables them.
-    pub admin_token: Option<String>,
     pub graphql: crate::graphql::CatalogSchema,
     pub cache: crate::cache::ResponseCache,
     pub gateway: crate::gateway::Gateway,
@@ -30,7 +28,6 @@ impl<S: Store> AppState<S> {
         cache: crate::cache::ResponseCache,
         gateway: crate::gateway::Gateway,
         identity: IdentityService<S>,
-        admin_token: Option<String>,
     ) -> Self {
         Self {
             identity,
@@ -41,7 +38,6 @@ impl<S: Store> AppState<S> {
             graphql: crate::graphql::schema(index.clone()),
             index,
             relay,
-            admin_token,
         }
     }
 }
@@ -53,7 +49,6 @@ impl<S: Clone> Clone for AppState<S> {
             store: self.store.clone(),
             index: self.index.clone(),
             relay: self.relay.clone(),
-            admin_token: self.admin_token.clone(),
             graphql: self.graphql.clone(),
             cache: self.cache.clone(),
             gateway: self.gateway.clone(),

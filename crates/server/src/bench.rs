@@ -154,15 +154,31 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
     store.migrate().await?;
     let loaded = crate::seed::seed_demo(&store, opts.products).await?;
+    // An owner and an API key for the writes of the commit → searchable scenario.
+    let key_dir = crate::keys::KeyDir(dir.join("keys"));
+    key_dir.ensure()?;
+    let keys = key_dir.load(chrono::Utc::now().timestamp(), 900)?;
+    let hasher = rouge_identity::PasswordHasher::new(rouge_identity::HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
+    let identity =
+        rouge_identity::IdentityService::new(store.clone(), keys.vault, hasher, keys.tokens, Default::default());
+    identity.create_owner("bench@example.com", "Bench", "bench passphrase").await.map_err(|e| anyhow::anyhow!(e))?;
+    let staff =
+        identity.staff_login("bench@example.com", "bench passphrase", "bench").await.map_err(|e| anyhow::anyhow!(e))?;
+    let owner = identity.authorize(&staff.access_token).await.map_err(|e| anyhow::anyhow!(e))?;
+    let key_input = rouge_identity::ApiKeyInput {
+        name: "bench".into(),
+        permissions: vec![rouge_identity::Permission::CatalogWrite],
+    };
+    let token = identity.create_api_key(&owner, key_input).await.map_err(|e| anyhow::anyhow!(e))?.secret;
     store.close().await;
     eprintln!("bench: loaded {loaded} products in {:.1} s", t.elapsed().as_secs_f64());
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = format!("127.0.0.1:{port}");
-    let token = uuid::Uuid::now_v7().to_string();
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", &addr, "--database-url", &url])
-        .env("ROUGE_ADMIN_TOKEN", &token)
+        .arg("--key-dir")
+        .arg(&key_dir.0)
         // Every bench connection comes from 127.0.0.1: a budget the load cannot spend keeps
         // the limiter running (its cost is measured) without refusing anything.
         .env("ROUGE_RATE_LIMIT_READ", "60000000/min,burst=10000000")

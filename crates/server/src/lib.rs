@@ -83,7 +83,6 @@ impl Default for IdentityOptions {
 
 pub struct Options {
     pub identity: IdentityOptions,
-    pub admin_token: Option<String>,
     pub demo: bool,
     pub gateway: GatewaySettings,
     /// Share rate-limit budgets through this Redis; in-process when absent.
@@ -96,7 +95,6 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             identity: IdentityOptions::default(),
-            admin_token: None,
             demo: false,
             gateway: GatewaySettings::default(),
             redis_url: None,
@@ -145,7 +143,7 @@ pub async fn launch<S: Store>(
         None => RateLimiter::local(),
     };
     let gateway = Gateway { settings: opts.gateway, limiter };
-    let state = AppState::new(store, index, relay, cache, gateway, identity, opts.admin_token);
+    let state = AppState::new(store, index, relay, cache, gateway, identity);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, shared_limits = opts.redis_url.is_some(), "rouge is listening");
     let app = rouge_http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -35,13 +35,15 @@ enum Command {
         /// Load the demo catalogue if the store has no products.
         #[arg(long)]
         demo: bool,
-        /// Bearer token for /v1/admin calls; without it the admin API answers 401.
-        #[arg(long, env = "ROUGE_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: Option<String>,
         #[command(flatten)]
         gateway: GatewayArgs,
         #[command(flatten)]
         identity: IdentityArgs,
+    },
+    /// Staff administration.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
     },
     /// Rotate keys without downtime (running servers reload the key directory).
     Keys {
@@ -68,6 +70,18 @@ enum Command {
     Import {
         /// The file to load (see docs/import.md for the formats).
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create an owner (every permission): the first staff account of a new shop. The
+    /// password is read from ROUGE_OWNER_PASSWORD, or from the first line of standard input.
+    CreateOwner {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -175,7 +189,7 @@ fn quota(flag: &str, value: &str) -> anyhow::Result<Option<Quota>> {
 }
 
 impl GatewayArgs {
-    fn into_options(self, admin_token: Option<String>, demo: bool) -> anyhow::Result<Options> {
+    fn into_options(self, demo: bool) -> anyhow::Result<Options> {
         let mut cors = vec![];
         for origin in self.cors_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
             cors.push(
@@ -185,7 +199,6 @@ impl GatewayArgs {
         }
         Ok(Options {
             identity: IdentityOptions::default(),
-            admin_token: admin_token.filter(|t| !t.is_empty()),
             demo,
             gateway: GatewaySettings {
                 read: quota("rate-limit-read", &self.rate_limit_read)?,
@@ -250,6 +263,39 @@ impl StoreFn<()> for RotateKeys {
     }
 }
 
+struct CreateOwner {
+    email: String,
+    name: String,
+    password: String,
+    dir: PathBuf,
+}
+
+impl StoreFn<()> for CreateOwner {
+    async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
+        let dir = rouge_server::keys::KeyDir(self.dir);
+        dir.ensure()?;
+        let keys = dir.load(chrono::Utc::now().timestamp(), 900)?;
+        let hasher = rouge_identity::PasswordHasher::new(HashCost::DEFAULT).map_err(|e| anyhow::anyhow!(e))?;
+        let svc = rouge_identity::IdentityService::new(store, keys.vault, hasher, keys.tokens, Default::default());
+        match svc.create_owner(&self.email, &self.name, &self.password).await {
+            Ok(owner) => {
+                println!(
+                    "created owner {} <{}> ({}); log in at POST /v1/admin/auth/login",
+                    owner.name, owner.email, owner.id
+                );
+                Ok(())
+            }
+            Err(rouge_identity::IdentityError::Invalid(fields)) => {
+                for f in &fields {
+                    eprintln!("{}: {}", f.field, f.message);
+                }
+                anyhow::bail!("the owner was not created")
+            }
+            Err(e) => Err(anyhow::anyhow!(e)),
+        }
+    }
+}
+
 struct Migrate;
 
 impl StoreFn<()> for Migrate {
@@ -296,10 +342,22 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let url = cli.database_url;
     match cli.command {
-        Command::Serve { listen, demo, admin_token, gateway, identity } => {
-            let mut opts = gateway.into_options(admin_token, demo)?;
+        Command::Serve { listen, demo, gateway, identity } => {
+            let mut opts = gateway.into_options(demo)?;
             opts.identity = identity.into_options(&cli.key_dir)?;
             with_store(&url, Serve { listen, opts }).await
+        }
+        Command::Admin { action: AdminAction::CreateOwner { email, name } } => {
+            let password = match std::env::var("ROUGE_OWNER_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    eprintln!("password for {email} (then Enter):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            with_store(&url, CreateOwner { email, name, password, dir: cli.key_dir }).await
         }
         Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
         Command::Migrate => with_store(&url, Migrate).await,

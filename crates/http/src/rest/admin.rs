@@ -1,52 +1,57 @@
 //! The admin API: validated writes through the catalogue service. Every response carries the
 //! resource's ETag (`"v<version>"`); updates honour `If-Match` and answer 412 when stale.
 
+use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, ValidJson, version_etag};
 use crate::state::{AppState, Store};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use rouge_catalog::input::{AttributeDefinitionInput, BrandInput, CategoryInput, ProductInput, VariantInput};
 use rouge_catalog::{AttributeDefinition, Brand, Category, Product};
+use rouge_identity::Permission;
 use serde::Serialize;
 use uuid::Uuid;
 
-pub fn router<S: Store>(state: AppState<S>) -> Router<AppState<S>> {
+pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
+    use Permission::{CatalogRead, CatalogWrite};
     Router::new()
-        .route("/v1/admin/products", post(create_product::<S>))
-        .route("/v1/admin/products/{id}", get(get_product::<S>).patch(update_product::<S>).delete(archive_product::<S>))
-        .route("/v1/admin/products/{id}/variants", post(add_variant::<S>))
-        .route("/v1/admin/products/{id}/variants/{variant_id}", patch(update_variant::<S>).delete(archive_variant::<S>))
-        .route("/v1/admin/brands", post(create_brand::<S>))
-        .route("/v1/admin/brands/{id}", patch(update_brand::<S>).delete(archive_brand::<S>))
-        .route("/v1/admin/categories", post(create_category::<S>))
-        .route("/v1/admin/categories/{id}", patch(update_category::<S>).delete(archive_category::<S>))
-        .route("/v1/admin/attributes", post(define_attribute::<S>).get(list_attributes::<S>))
-        .route("/v1/admin/attributes/{id}", patch(update_attribute::<S>).delete(archive_attribute::<S>))
-        .route_layer(middleware::from_fn_with_state(state, require_admin::<S>))
-}
-
-/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn require_admin<S: Store>(State(app): State<AppState<S>>, req: Request, next: Next) -> Response {
-    let Some(expected) = app.admin_token.as_deref() else {
-        return ApiError::Unauthorized("the admin API is disabled: the server has no ROUGE_ADMIN_TOKEN".into())
-            .into_response();
-    };
-    let given =
-        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(t) if same(t.trim().as_bytes(), expected.as_bytes()) => next.run(req).await,
-        Some(_) => ApiError::Unauthorized("the bearer token is not valid".into()).into_response(),
-        None => ApiError::Unauthorized("admin calls need `Authorization: Bearer <token>`".into()).into_response(),
-    }
+        .route("/v1/admin/products", need(app, CatalogWrite, post(create_product::<S>)))
+        .route(
+            "/v1/admin/products/{id}",
+            need(app, CatalogRead, get(get_product::<S>)).merge(need(
+                app,
+                CatalogWrite,
+                patch(update_product::<S>).delete(archive_product::<S>),
+            )),
+        )
+        .route("/v1/admin/products/{id}/variants", need(app, CatalogWrite, post(add_variant::<S>)))
+        .route(
+            "/v1/admin/products/{id}/variants/{variant_id}",
+            need(app, CatalogWrite, patch(update_variant::<S>).delete(archive_variant::<S>)),
+        )
+        .route("/v1/admin/brands", need(app, CatalogWrite, post(create_brand::<S>)))
+        .route("/v1/admin/brands/{id}", need(app, CatalogWrite, patch(update_brand::<S>).delete(archive_brand::<S>)))
+        .route("/v1/admin/categories", need(app, CatalogWrite, post(create_category::<S>)))
+        .route(
+            "/v1/admin/categories/{id}",
+            need(app, CatalogWrite, patch(update_category::<S>).delete(archive_category::<S>)),
+        )
+        .route(
+            "/v1/admin/attributes",
+            need(app, CatalogWrite, post(define_attribute::<S>)).merge(need(
+                app,
+                CatalogRead,
+                get(list_attributes::<S>),
+            )),
+        )
+        .route(
+            "/v1/admin/attributes/{id}",
+            need(app, CatalogWrite, patch(update_attribute::<S>).delete(archive_attribute::<S>)),
+        )
 }
 
 /// A written resource with its ETag; 201 with Location when it was created.
@@ -69,7 +74,7 @@ fn written<T: Serialize>(
 
 type Res = Result<Response, ApiError>;
 
-#[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = ProductInput, security(("admin" = [])),
+#[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = ProductInput, security(("staff" = ["catalog:write"])),
     responses((status = 201, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_product<S: Store>(
@@ -80,7 +85,7 @@ pub async fn create_product<S: Store>(
     Ok(written(&app.relay, &p, p.version, Some(format!("/v1/admin/products/{}", p.id))))
 }
 
-#[utoipa::path(get, path = "/v1/admin/products/{id}", tag = "admin", security(("admin" = [])),
+#[utoipa::path(get, path = "/v1/admin/products/{id}", tag = "admin", security(("staff" = ["catalog:read"])),
     responses((status = 200, body = Product), (status = 404, body = Problem)))]
 pub async fn get_product<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Res {
     let p = app.catalog.product(id).await?;
@@ -90,7 +95,7 @@ pub async fn get_product<S: Store>(State(app): State<AppState<S>>, Path(id): Pat
 }
 
 /// JSON merge patch (RFC 7396) of the product's input form.
-#[utoipa::path(patch, path = "/v1/admin/products/{id}", tag = "admin", request_body = Object, security(("admin" = [])),
+#[utoipa::path(patch, path = "/v1/admin/products/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
     params(("If-Match" = Option<String>, Header, description = "The product's ETag")),
     responses((status = 200, body = Product), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 412, body = Problem), (status = 422, body = Problem)))]
@@ -105,7 +110,7 @@ pub async fn update_product<S: Store>(
 }
 
 /// Archives the product: it leaves the storefront but stays in the store.
-#[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin", security(("admin" = [])),
+#[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Product), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_product<S: Store>(
     State(app): State<AppState<S>>,
@@ -116,7 +121,7 @@ pub async fn archive_product<S: Store>(
     Ok(written(&app.relay, &p, p.version, None))
 }
 
-#[utoipa::path(post, path = "/v1/admin/products/{id}/variants", tag = "admin", request_body = VariantInput, security(("admin" = [])),
+#[utoipa::path(post, path = "/v1/admin/products/{id}/variants", tag = "admin", request_body = VariantInput, security(("staff" = ["catalog:write"])),
     responses((status = 201, body = Product), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn add_variant<S: Store>(
     State(app): State<AppState<S>>,
@@ -128,7 +133,7 @@ pub async fn add_variant<S: Store>(
     Ok(written(&app.relay, &p, p.version, Some(format!("/v1/admin/products/{}", p.id))))
 }
 
-#[utoipa::path(patch, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", request_body = Object, security(("admin" = [])),
+#[utoipa::path(patch, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Product), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_variant<S: Store>(
     State(app): State<AppState<S>>,
@@ -140,7 +145,7 @@ pub async fn update_variant<S: Store>(
     Ok(written(&app.relay, &p, p.version, None))
 }
 
-#[utoipa::path(delete, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", security(("admin" = [])),
+#[utoipa::path(delete, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Product), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_variant<S: Store>(
     State(app): State<AppState<S>>,
@@ -151,14 +156,14 @@ pub async fn archive_variant<S: Store>(
     Ok(written(&app.relay, &p, p.version, None))
 }
 
-#[utoipa::path(post, path = "/v1/admin/brands", tag = "admin", request_body = BrandInput, security(("admin" = [])),
+#[utoipa::path(post, path = "/v1/admin/brands", tag = "admin", request_body = BrandInput, security(("staff" = ["catalog:write"])),
     responses((status = 201, body = Brand), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_brand<S: Store>(State(app): State<AppState<S>>, ValidJson(input): ValidJson<BrandInput>) -> Res {
     let b = app.catalog.create_brand(input).await?;
     Ok(written(&app.relay, &b, b.version, Some(format!("/v1/admin/brands/{}", b.id))))
 }
 
-#[utoipa::path(patch, path = "/v1/admin/brands/{id}", tag = "admin", request_body = Object, security(("admin" = [])),
+#[utoipa::path(patch, path = "/v1/admin/brands/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Brand), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_brand<S: Store>(
     State(app): State<AppState<S>>,
@@ -170,14 +175,14 @@ pub async fn update_brand<S: Store>(
     Ok(written(&app.relay, &b, b.version, None))
 }
 
-#[utoipa::path(delete, path = "/v1/admin/brands/{id}", tag = "admin", security(("admin" = [])),
+#[utoipa::path(delete, path = "/v1/admin/brands/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Brand), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_brand<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>, IfMatch(v): IfMatch) -> Res {
     let b = app.catalog.archive_brand(id, v).await?;
     Ok(written(&app.relay, &b, b.version, None))
 }
 
-#[utoipa::path(post, path = "/v1/admin/categories", tag = "admin", request_body = CategoryInput, security(("admin" = [])),
+#[utoipa::path(post, path = "/v1/admin/categories", tag = "admin", request_body = CategoryInput, security(("staff" = ["catalog:write"])),
     responses((status = 201, body = Category), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_category<S: Store>(
     State(app): State<AppState<S>>,
@@ -187,7 +192,7 @@ pub async fn create_category<S: Store>(
     Ok(written(&app.relay, &c, c.version, Some(format!("/v1/admin/categories/{}", c.id))))
 }
 
-#[utoipa::path(patch, path = "/v1/admin/categories/{id}", tag = "admin", request_body = Object, security(("admin" = [])),
+#[utoipa::path(patch, path = "/v1/admin/categories/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Category), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_category<S: Store>(
     State(app): State<AppState<S>>,
@@ -199,7 +204,7 @@ pub async fn update_category<S: Store>(
     Ok(written(&app.relay, &c, c.version, None))
 }
 
-#[utoipa::path(delete, path = "/v1/admin/categories/{id}", tag = "admin", security(("admin" = [])),
+#[utoipa::path(delete, path = "/v1/admin/categories/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Category), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_category<S: Store>(
     State(app): State<AppState<S>>,
@@ -210,7 +215,7 @@ pub async fn archive_category<S: Store>(
     Ok(written(&app.relay, &c, c.version, None))
 }
 
-#[utoipa::path(post, path = "/v1/admin/attributes", tag = "admin", request_body = AttributeDefinitionInput, security(("admin" = [])),
+#[utoipa::path(post, path = "/v1/admin/attributes", tag = "admin", request_body = AttributeDefinitionInput, security(("staff" = ["catalog:write"])),
     responses((status = 201, body = AttributeDefinition), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn define_attribute<S: Store>(
     State(app): State<AppState<S>>,
@@ -220,14 +225,14 @@ pub async fn define_attribute<S: Store>(
     Ok(written(&app.relay, &d, d.version, Some(format!("/v1/admin/attributes/{}", d.id))))
 }
 
-#[utoipa::path(get, path = "/v1/admin/attributes", tag = "admin", security(("admin" = [])),
+#[utoipa::path(get, path = "/v1/admin/attributes", tag = "admin", security(("staff" = ["catalog:read"])),
     responses((status = 200, body = Vec<AttributeDefinition>)))]
 pub async fn list_attributes<S: Store>(State(app): State<AppState<S>>) -> Res {
     let defs = app.store.attributes().await.map_err(rouge_catalog::CatalogError::from)?;
     Ok(Json(defs).into_response())
 }
 
-#[utoipa::path(patch, path = "/v1/admin/attributes/{id}", tag = "admin", request_body = Object, security(("admin" = [])),
+#[utoipa::path(patch, path = "/v1/admin/attributes/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
     responses((status = 200, body = AttributeDefinition), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_attribute<S: Store>(
     State(app): State<AppState<S>>,
@@ -239,7 +244,7 @@ pub async fn update_attribute<S: Store>(
     Ok(written(&app.relay, &d, d.version, None))
 }
 
-#[utoipa::path(delete, path = "/v1/admin/attributes/{id}", tag = "admin", security(("admin" = [])),
+#[utoipa::path(delete, path = "/v1/admin/attributes/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
     responses((status = 200, body = AttributeDefinition), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_attribute<S: Store>(
     State(app): State<AppState<S>>,

@@ -1,4 +1,5 @@
 pub mod admin;
 pub mod auth;
 pub mod me;
+pub mod staff;
 pub mod storefront;

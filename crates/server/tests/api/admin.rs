@@ -1,4 +1,4 @@
-use crate::helpers::{TOKEN, TestApp, serum};
+use crate::helpers::{TestApp, serum};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -16,8 +16,14 @@ async fn admin_calls_need_the_token(app: &TestApp) {
     let res = app.client.post(app.url("/v1/admin/brands")).json(&body).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
-    let res =
-        app.client.post(app.url("/v1/admin/brands")).bearer_auth(format!("{TOKEN}x")).json(&body).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/v1/admin/brands"))
+        .bearer_auth(format!("{}x", app.admin_key))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let (_, brands) = app.get_json("/v1/brands").await;
     assert_eq!(brands, json!([]), "nothing was written");
@@ -27,11 +33,16 @@ async fn updates_honour_if_match(app: &TestApp) {
     app.brand("Lumen Lab").await;
     let (_, p) = app.post("/v1/admin/products", serum("Serum", "lumen-lab", "SKU-1", 1500)).await;
     let path = format!("/v1/admin/products/{}", p["id"].as_str().unwrap());
-    let res = app.client.get(app.url(&path)).bearer_auth(TOKEN).send().await.unwrap();
+    let res = app.client.get(app.url(&path)).bearer_auth(&app.admin_key).send().await.unwrap();
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(etag, "\"v1\"");
     let patch = |etag: &str, body: serde_json::Value| {
-        app.client.patch(app.url(&path)).bearer_auth(TOKEN).header("if-match", etag.to_owned()).json(&body).send()
+        app.client
+            .patch(app.url(&path))
+            .bearer_auth(&app.admin_key)
+            .header("if-match", etag.to_owned())
+            .json(&body)
+            .send()
     };
     let res = patch(&etag, json!({"name": "Serum Plus"})).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -144,7 +155,7 @@ async fn brands_categories_and_attributes_are_managed(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     let res = app.admin(Method::PATCH, &def_path, &json!({"name": "renamed"})).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "names are immutable");
-    let list = app.client.get(app.url("/v1/admin/attributes")).bearer_auth(TOKEN).send().await.unwrap();
+    let list = app.client.get(app.url("/v1/admin/attributes")).bearer_auth(&app.admin_key).send().await.unwrap();
     let list: serde_json::Value = list.json().await.unwrap();
     assert_eq!(list[0]["label"], "Feel");
     assert_eq!(list[0]["filterable"], true);

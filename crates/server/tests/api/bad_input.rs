@@ -1,6 +1,6 @@
 //! Bad input of every kind answers 4xx problem+json and changes nothing.
 
-use crate::helpers::{TOKEN, TestApp, serum};
+use crate::helpers::{TestApp, serum};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ async fn send_raw(app: &TestApp, path: &str, content_type: &str, body: Vec<u8>) 
     let res = app
         .client
         .post(app.url(path))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&app.admin_key)
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -123,7 +123,8 @@ async fn bad_reads_are_refused_clearly(app: &TestApp) {
         assert_eq!(res.status(), status, "{path}");
         assert_eq!(res.headers()["content-type"], "application/problem+json", "{path}");
     }
-    let res = app.client.get(app.url("/v1/admin/products/not-a-uuid")).bearer_auth(TOKEN).send().await.unwrap();
+    let res =
+        app.client.get(app.url("/v1/admin/products/not-a-uuid")).bearer_auth(&app.admin_key).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     // Hostile text in a full-text search is just text.

@@ -1,7 +1,7 @@
 //! The gateway layer: rate limits (in-process and shared through Redis by two server
 //! processes), header size limit, security headers and CORS.
 
-use crate::helpers::{TOKEN, TestApp, test_options};
+use crate::helpers::{TestApp, test_options};
 use reqwest::StatusCode;
 use rouge_http::gateway::Quota;
 use rouge_store_tests::harness::{self, TempDir};
@@ -37,7 +37,7 @@ async fn over_the_budget_answers_429_with_retry_after_and_ratelimit_headers() {
     let write = app
         .client
         .post(app.url("/v1/admin/brands"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&app.admin_key)
         .json(&serde_json::json!({"name": "Late Brand"}));
     assert_eq!(write.send().await.unwrap().status(), StatusCode::CREATED, "writes have their own budget");
     app.stop().await;

@@ -3,7 +3,7 @@ use reqwest::{Client, Response, StatusCode};
 use rouge_catalog::CatalogRepository;
 use rouge_http::Store;
 use rouge_http::gateway::{GatewaySettings, Quota};
-use rouge_identity::{HashCost, TokenKeys};
+use rouge_identity::{ApiKeyInput, HashCost, IdentityService, Keys, PasswordHasher, Permission, TokenKeys};
 use rouge_messaging::Mailer;
 use rouge_server::{Options, launch};
 use rouge_store_tests::harness::{self, TempPostgres, TempSqlite};
@@ -11,8 +11,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-pub const TOKEN: &str = "test-admin-token";
 
 pub enum Db {
     Sqlite(TempSqlite),
@@ -26,6 +24,9 @@ pub struct TestApp {
     pub smtp: SmtpSink,
     /// The keys the server signs customer tokens with (to forge, expire, compare).
     pub tokens: Arc<TokenKeys>,
+    /// An API key with every permission, for admin calls.
+    pub admin_key: String,
+
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub db: Db,
@@ -36,10 +37,23 @@ pub struct TestApp {
 pub fn test_options() -> Options {
     let roomy = Some(Quota { per_minute: 6_000_000, burst: 1_000_000 });
     Options {
-        admin_token: Some(TOKEN.into()),
         gateway: GatewaySettings { read: roomy, write: roomy, ..GatewaySettings::default() },
         ..Options::default()
     }
+}
+
+pub const OWNER_EMAIL: &str = "owner@shop.example";
+pub const OWNER_PASSWORD: &str = "owner passphrase";
+
+/// Creates the shop's owner, as `rouge admin create-owner` does, and an all-permission API key.
+async fn bootstrap_owner<S: Store>(store: &S, keys: &Keys) -> String {
+    let hasher = PasswordHasher::new(HashCost::TEST).unwrap();
+    let svc = IdentityService::new(store.clone(), keys.vault.clone(), hasher, keys.tokens.clone(), Default::default());
+    svc.create_owner(OWNER_EMAIL, "Olga Owner", OWNER_PASSWORD).await.unwrap();
+    let session = svc.staff_login(OWNER_EMAIL, OWNER_PASSWORD, "test").await.unwrap();
+    let owner = svc.authorize(&session.access_token).await.unwrap();
+    let all = ApiKeyInput { name: "tests".into(), permissions: Permission::ALL.to_vec() };
+    svc.create_api_key(&owner, all).await.unwrap().secret
 }
 
 async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
@@ -47,13 +61,14 @@ async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
     opts.identity.mailer = Mailer::smtp(&smtp.url, "Rouge Tests <shop@example.com>").unwrap();
     opts.identity.hash_cost = HashCost::TEST;
     let tokens = opts.identity.keys.tokens.clone();
+    let admin_key = bootstrap_owner(&store, &opts.identity.keys).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(launch(store, opts, listener, async {
         let _ = rx.await;
     }));
-    TestApp { base, client: Client::new(), smtp, tokens, stop: Some(tx), task: Some(task), db }
+    TestApp { base, client: Client::new(), smtp, tokens, admin_key, stop: Some(tx), task: Some(task), db }
 }
 
 impl TestApp {
@@ -101,7 +116,13 @@ impl TestApp {
     }
 
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
-        self.client.request(method, self.url(path)).bearer_auth(TOKEN).json(body).send().await.expect("request")
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {

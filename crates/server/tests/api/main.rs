@@ -3,6 +3,7 @@
 
 mod helpers;
 mod smtp;
+mod staff;
 
 mod accounts;
 mod admin;
