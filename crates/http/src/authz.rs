@@ -28,8 +28,8 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
     if !principal.may(p) {
         return ApiError::Forbidden(format!("this needs the `{}` permission", p.as_str())).into_response();
     }
-    req.extensions_mut().insert(principal);
-    next.run(req).await
+    req.extensions_mut().insert(principal.clone());
+    crate::audit::record(&app, principal, req, next).await
 }
 
 /// The caller of an admin route, as the guard resolved it.

@@ -1,6 +1,7 @@
 //! Rouge's HTTP surface: the REST API under `/v1`, GraphQL, OpenAPI and docs, probes and
 //! metrics. Each context exposes a router; [`app`] merges them and adds the gateway layers.
 
+pub mod audit;
 pub mod authz;
 pub mod cache;
 pub mod error;
@@ -43,6 +44,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(rest::me::router())
         .merge(rest::admin::router(&state))
         .merge(rest::staff::router(&state))
+        .merge(rest::audit::router(&state))
         .merge(graphql::router())
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))

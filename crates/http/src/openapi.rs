@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use crate::ops;
-use crate::rest::{admin, auth, me, staff, storefront};
+use crate::rest::{admin, audit, auth, me, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -47,7 +47,7 @@ impl Modify for AdminAuth {
         auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout, auth::request_reset, auth::confirm_reset,
         me::me, me::update_me, me::export, me::erase_me,
         staff::login, staff::list_staff, staff::create_staff, staff::update_staff, staff::list_roles, staff::create_role,
-        staff::list_keys, staff::create_key, staff::revoke_key,
+        staff::list_keys, staff::create_key, staff::revoke_key, audit::list,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),
     modifiers(&AdminAuth),

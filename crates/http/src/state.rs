@@ -1,13 +1,13 @@
 use rouge_catalog::{CatalogRepository, CatalogService};
-use rouge_identity::{IdentityRepository, IdentityService, StaffRepository};
+use rouge_identity::{AuditRepository, IdentityRepository, IdentityService, StaffRepository};
 use rouge_kernel::{Inbox, Ping};
 use rouge_messaging::RelayHandle;
 use rouge_search::CatalogIndex;
 use std::sync::Arc;
 
 /// Everything a store must offer the HTTP layer.
-pub trait Store: CatalogRepository + IdentityRepository + StaffRepository + Inbox + Ping {}
-impl<T: CatalogRepository + IdentityRepository + StaffRepository + Inbox + Ping> Store for T {}
+pub trait Store: CatalogRepository + IdentityRepository + StaffRepository + AuditRepository + Inbox + Ping {}
+impl<T: CatalogRepository + IdentityRepository + StaffRepository + AuditRepository + Inbox + Ping> Store for T {}
 
 pub struct AppState<S> {
     pub catalog: CatalogService<S>,

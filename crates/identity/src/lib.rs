@@ -1,6 +1,7 @@
 //! Identity bounded context: customers with beauty profiles, tokens, and the PII vault.
 //! No I/O: the store implements [`IdentityRepository`]; the HTTP layer calls [`IdentityService`].
 
+pub mod audit;
 pub mod email;
 pub mod model;
 pub mod password;
@@ -11,10 +12,11 @@ pub mod staff_service;
 pub mod tokens;
 pub mod vault;
 
+pub use audit::{AuditEntry, AuditFilter, AuditInput, ChainError};
 pub use email::Email;
 pub use model::*;
 pub use password::{HashCost, PasswordHasher};
-pub use ports::{IdentityRepository, StaffRepository};
+pub use ports::{AuditRepository, IdentityRepository, StaffRepository};
 pub use service::*;
 pub use staff::{Actor, ApiKeyRecord, Permission, Principal, Role, StaffRecord, builtin_roles};
 pub use staff_service::*;

@@ -1,5 +1,6 @@
 //! What identity needs from a store.
 
+use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditInput};
 use crate::model::{CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse};
 use crate::staff::{ApiKeyRecord, Role, StaffRecord};
 use crate::vault::WrappedKey;
@@ -170,4 +171,24 @@ pub trait StaffRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be written.
     fn revoke_api_key(&self, id: Uuid, now: i64) -> impl Future<Output = RepoResult<bool>> + Send;
+}
+
+/// The append-only audit trail.
+pub trait AuditRepository: Clone + Send + Sync + 'static {
+    /// Appends an entry chained to the last one. Appends are serialised (one at a time across
+    /// every replica), so the chain never forks.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn append_audit(&self, e: &AuditInput) -> impl Future<Output = RepoResult<AuditEntry>> + Send;
+    /// Newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn audit(&self, f: &AuditFilter) -> impl Future<Output = RepoResult<Vec<AuditEntry>>> + Send;
+    /// Every entry, oldest first, and the head (count, last hash) if any entry was written.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn audit_chain(&self) -> impl Future<Output = RepoResult<AuditChain>> + Send;
 }

@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Rotate keys without downtime (running servers reload the key directory).
     Keys {
         #[command(subcommand)]
@@ -83,6 +88,13 @@ enum AdminAction {
         #[arg(long)]
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the hash chain: exits 0 when every entry is intact, 1 naming the first entry that
+    /// was edited or deleted (or entries missing at the end).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -296,6 +308,24 @@ impl StoreFn<()> for CreateOwner {
     }
 }
 
+struct VerifyAudit;
+
+impl StoreFn<()> for VerifyAudit {
+    async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
+        let (entries, head) = store.audit_chain().await.map_err(|e| anyhow::anyhow!(e))?;
+        match rouge_identity::audit::verify(&entries, head) {
+            Ok(n) => {
+                println!("audit trail intact: {n} entries");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("audit trail BROKEN: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
 struct Migrate;
 
 impl StoreFn<()> for Migrate {
@@ -359,6 +389,7 @@ async fn main() -> anyhow::Result<()> {
             };
             with_store(&url, CreateOwner { email, name, password, dir: cli.key_dir }).await
         }
+        Command::Audit { action: AuditAction::Verify } => with_store(&url, VerifyAudit).await,
         Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,

@@ -1,5 +1,6 @@
 //! Rouge's store on PostgreSQL, for production: JSONB documents, one schema per service.
 
+mod audit;
 mod catalog;
 mod identity;
 mod outbox;

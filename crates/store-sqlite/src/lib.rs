@@ -1,5 +1,6 @@
 //! Rouge's store on SQLite, the embedded default: one file, WAL journal.
 
+mod audit;
 mod catalog;
 mod identity;
 mod outbox;

@@ -1,10 +1,11 @@
 //! The behaviours every identity store must show, through the identity service.
 
 use crate::raw::RawRows;
-use rouge_identity::ports::{IdentityRepository, StaffRepository};
+use rouge_identity::ports::{AuditRepository, IdentityRepository, StaffRepository};
 use rouge_identity::service::{
     EmailRequested, IdentityError, IdentitySettings, LockoutPolicy, MeUpdate, RegisterInput,
 };
+use rouge_identity::{Actor, AuditFilter, AuditInput, ChainError};
 use rouge_identity::{ApiKeyInput, Permission, RoleInput, StaffInput};
 use rouge_identity::{BeautyProfile, HashCost, IdentityService, PasswordHasher, Secret32, TokenKeys, Vault};
 use rouge_kernel::Outbox;
@@ -301,4 +302,90 @@ pub async fn staff_roles_and_api_keys<S: IdentityRepository + StaffRepository + 
     svc.register(reg("cust@example.com", "Cust")).await.unwrap();
     let c = svc.login("cust@example.com", "correct horse battery", "a").await.unwrap();
     assert_eq!(svc.authorize(&c.access_token).await.unwrap_err(), IdentityError::BadCredentials);
+}
+
+fn audit_input(n: i64, actor: uuid::Uuid, route: &str) -> AuditInput {
+    AuditInput {
+        id: uuid::Uuid::now_v7(),
+        at_ms: 1_000 * n,
+        actor: Actor::Staff(actor),
+        address: "203.0.113.5".into(),
+        action: "PATCH".into(),
+        route: route.into(),
+        path: format!("/v1/admin/brands/{n}"),
+        status: 200,
+        before: Some(serde_json::json!({"name": "Old", "n": n})),
+        after: Some(serde_json::json!({"name": "New", "n": n})),
+    }
+}
+
+pub async fn the_audit_chain_holds_and_tampering_is_detected<S: AuditRepository + RawRows>(store: S) {
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    // Concurrent appends still form one chain.
+    let appends = (1..=12).map(|n| {
+        let store = store.clone();
+        async move {
+            store
+                .append_audit(&audit_input(
+                    n,
+                    if n % 3 == 0 { b } else { a },
+                    if n % 2 == 0 { "/v1/admin/brands/{id}" } else { "/v1/admin/products/{id}" },
+                ))
+                .await
+                .unwrap()
+        }
+    });
+    let written = futures_join(appends).await;
+    assert_eq!(written.len(), 12);
+    let (chain, head) = store.audit_chain().await.unwrap();
+    assert_eq!(rouge_identity::audit::verify(&chain, head), Ok(12));
+    let by_b = store.audit(&AuditFilter { actor: Some(b), limit: 100, ..AuditFilter::default() }).await.unwrap();
+    assert_eq!(by_b.len(), 4);
+    assert!(by_b.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    let page = store
+        .audit(&AuditFilter { route: Some("/v1/admin/brands/{id}".into()), limit: 2, ..AuditFilter::default() })
+        .await
+        .unwrap();
+    let next = store
+        .audit(&AuditFilter {
+            route: Some("/v1/admin/brands/{id}".into()),
+            limit: 100,
+            before_seq: Some(page[1].seq),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.len() + next.len(), 6);
+    let window = store
+        .audit(&AuditFilter { since_ms: Some(3_000), until_ms: Some(6_000), limit: 100, ..AuditFilter::default() })
+        .await
+        .unwrap();
+    let mut times: Vec<i64> = window.iter().map(|e| e.entry.at_ms).collect();
+    times.sort_unstable();
+    assert_eq!(times, [3_000, 4_000, 5_000], "the window is since-inclusive, until-exclusive");
+
+    store.raw_exec("UPDATE {audit} SET entry = replace(entry, '\"New\"', '\"Forged\"') WHERE seq = 5").await;
+    let (chain, head) = store.audit_chain().await.unwrap();
+    assert_eq!(rouge_identity::audit::verify(&chain, head), Err(ChainError::Edited(5)));
+    store.raw_exec("UPDATE {audit} SET entry = replace(entry, '\"Forged\"', '\"New\"') WHERE seq = 5").await;
+    store.raw_exec("DELETE FROM {audit} WHERE seq = 7").await;
+    let (chain, head) = store.audit_chain().await.unwrap();
+    assert_eq!(rouge_identity::audit::verify(&chain, head), Err(ChainError::Missing(8)));
+    store.raw_exec("DELETE FROM {audit} WHERE seq >= 7").await;
+    let (chain, head) = store.audit_chain().await.unwrap();
+    assert!(matches!(
+        rouge_identity::audit::verify(&chain, head),
+        Err(ChainError::Truncated { expected: 12, found: 6, .. })
+    ));
+}
+
+async fn futures_join<F: std::future::Future<Output = T> + Send + 'static, T: Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<T> {
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = vec![];
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
 }

@@ -9,9 +9,17 @@ pub trait RawRows {
     /// All rows of all tables, each value as text (SQLite) or as the row's text form with
     /// binary values in hex (PostgreSQL).
     fn raw_rows(&self) -> impl Future<Output = String> + Send;
+    /// Runs SQL behind the application's back (to tamper, as an intruder with database access
+    /// would); `{audit}` and `{head}` name the audit tables.
+    fn raw_exec(&self, sql: &str) -> impl Future<Output = ()> + Send;
 }
 
 impl RawRows for SqliteStore {
+    async fn raw_exec(&self, sql: &str) {
+        let sql = sql.replace("{audit}", "audit_log").replace("{head}", "audit_head");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(self.pool()).await.unwrap();
+    }
+
     async fn raw_rows(&self) -> String {
         let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
             .fetch_all(self.pool())
@@ -43,6 +51,11 @@ impl RawRows for SqliteStore {
 }
 
 impl RawRows for PgStore {
+    async fn raw_exec(&self, sql: &str) {
+        let sql = sql.replace("{audit}", "identity.audit_log").replace("{head}", "identity.audit_head");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(self.pool()).await.unwrap();
+    }
+
     async fn raw_rows(&self) -> String {
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables \

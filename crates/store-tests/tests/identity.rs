@@ -37,4 +37,5 @@ identity_tests!(
     master_key_rotation_rewraps_every_data_key,
     no_plaintext_personal_data_in_the_store,
     staff_roles_and_api_keys,
+    the_audit_chain_holds_and_tampering_is_detected,
 );

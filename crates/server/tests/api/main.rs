@@ -7,6 +7,7 @@ mod staff;
 
 mod accounts;
 mod admin;
+mod audit;
 mod bad_input;
 mod cli;
 mod gateway;

@@ -1,0 +1,21 @@
+-- The audit trail. `entry` is the exact JSON that was hashed (kept as text, byte for byte);
+-- the head row holds the entry count and the last hash, so truncation is detected too.
+CREATE TABLE identity.audit_log (
+    seq BIGINT PRIMARY KEY,
+    id UUID NOT NULL UNIQUE,
+    at_ms BIGINT NOT NULL,
+    actor_id TEXT NOT NULL,
+    route TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_actor ON identity.audit_log(actor_id, seq);
+CREATE INDEX audit_log_at ON identity.audit_log(at_ms);
+
+CREATE TABLE identity.audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    count BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO identity.audit_head (id, count, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
