@@ -183,6 +183,7 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
         // the limiter running (its cost is measured) without refusing anything.
         .env("ROUGE_RATE_LIMIT_READ", "60000000/min,burst=10000000")
         .env("ROUGE_RATE_LIMIT_WRITE", "60000000/min,burst=10000000")
+        .env("ROUGE_RATE_LIMIT_AUTH", "60000000/min,burst=10000000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod import;
 pub mod keys;
 pub mod seed;
+pub mod tls;
 
 use anyhow::Context;
 use rouge_catalog::CatalogEvent;
@@ -89,6 +90,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key this deployment writes.
     pub redis_prefix: String,
+    /// Serve HTTPS with this acceptor (certificate and key from settings).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Default for Options {
@@ -99,6 +102,7 @@ impl Default for Options {
             gateway: GatewaySettings::default(),
             redis_url: None,
             redis_prefix: "rouge".into(),
+            tls: None,
         }
     }
 }
@@ -142,12 +146,23 @@ pub async fn launch<S: Store>(
             .with_context(|| format!("connecting to Redis at {url} for rate limits"))?,
         None => RateLimiter::local(),
     };
-    let gateway = Gateway { settings: opts.gateway, limiter };
+    let mut settings = opts.gateway;
+    settings.hsts |= opts.tls.is_some();
+    let gateway = Gateway { settings, limiter };
     let state = AppState::new(store, index, relay, cache, gateway, identity);
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, shared_limits = opts.redis_url.is_some(), "rouge is listening");
+    let https = opts.tls.is_some();
+    tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");
     let app = rouge_http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    match opts.tls {
+        Some(acceptor) => {
+            use axum::serve::ListenerExt;
+            // `tap_io` lets the connection's peer address through as ConnectInfo.
+            let tls = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| ());
+            axum::serve(tls, app).with_graceful_shutdown(shutdown).await?;
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
+    }
     let _ = stop_tx.send(true);
     let _ = relay_task.await;
     tracing::info!("stopped cleanly");

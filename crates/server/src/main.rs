@@ -179,6 +179,9 @@ struct GatewayArgs {
     /// Writes per client, as above.
     #[arg(long, env = "ROUGE_RATE_LIMIT_WRITE", default_value = "120/min,burst=30")]
     rate_limit_write: String,
+    /// Account routes (register, log in, refresh, password reset) per client, as above.
+    #[arg(long, env = "ROUGE_RATE_LIMIT_AUTH", default_value = "30/min,burst=10")]
+    rate_limit_auth: String,
     /// Redis for rate-limit budgets shared by every replica; in-process when absent.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
@@ -188,6 +191,12 @@ struct GatewayArgs {
     /// Origins allowed to call the API from browsers, comma-separated.
     #[arg(long, env = "ROUGE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// PEM certificate chain: with --tls-key, serve HTTPS (and send HSTS).
+    #[arg(long, env = "ROUGE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "ROUGE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "ROUGE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
@@ -215,9 +224,14 @@ impl GatewayArgs {
             gateway: GatewaySettings {
                 read: quota("rate-limit-read", &self.rate_limit_read)?,
                 write: quota("rate-limit-write", &self.rate_limit_write)?,
+                auth: quota("rate-limit-auth", &self.rate_limit_auth)?,
                 cors_origins: cors,
                 request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
                 ..GatewaySettings::default()
+            },
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(rouge_server::tls::acceptor(cert, key)?),
+                _ => None,
             },
             redis_url: self.redis_url.filter(|u| !u.is_empty()),
             redis_prefix: self.redis_prefix,

@@ -16,6 +16,9 @@ pub struct GatewaySettings {
     pub read: Option<Quota>,
     /// Budget per client for writes (POST, PATCH, PUT, DELETE).
     pub write: Option<Quota>,
+    /// Budget per client for the account routes (`/v1/auth/*`, staff log-in): guessing
+    /// passwords and flooding inboxes is slow work.
+    pub auth: Option<Quota>,
     /// Origins allowed to call the API from a browser; empty sends no CORS headers.
     pub cors_origins: Vec<HeaderValue>,
     /// Longest a request may take before it is answered with 408.
@@ -31,6 +34,7 @@ impl Default for GatewaySettings {
         Self {
             read: Some(Quota { per_minute: 1200, burst: 200 }),
             write: Some(Quota { per_minute: 120, burst: 30 }),
+            auth: Some(Quota { per_minute: 30, burst: 10 }),
             cors_origins: vec![],
             request_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,

@@ -211,6 +211,7 @@ pub async fn limit(State(gw): State<Gateway>, req: Request, next: Next) -> Respo
     }
     let (class, quota) = match *req.method() {
         Method::GET | Method::HEAD | Method::OPTIONS => ("read", gw.settings.read),
+        _ if path.starts_with("/v1/auth/") || path == "/v1/admin/auth/login" => ("auth", gw.settings.auth),
         _ => ("write", gw.settings.write),
     };
     let Some(quota) = quota else { return next.run(req).await };

@@ -41,6 +41,26 @@ async fn over_the_budget_answers_429_with_retry_after_and_ratelimit_headers() {
         .json(&serde_json::json!({"name": "Late Brand"}));
     assert_eq!(write.send().await.unwrap().status(), StatusCode::CREATED, "writes have their own budget");
     app.stop().await;
+
+    let mut opts = test_options();
+    opts.gateway.auth = Some(Quota { per_minute: 60, burst: 2 });
+    let app = TestApp::sqlite_with(opts).await;
+    let login = || {
+        app.client
+            .post(app.url("/v1/auth/login"))
+            .json(&serde_json::json!({"email": "x@example.com", "password": "whatever it is"}))
+            .send()
+    };
+    let statuses = [login().await.unwrap().status(), login().await.unwrap().status(), login().await.unwrap().status()];
+    assert_eq!(
+        statuses,
+        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS],
+        "the account routes have a tighter budget"
+    );
+    let other =
+        app.admin(reqwest::Method::POST, "/v1/admin/brands", &serde_json::json!({"name": "Still Writable"})).await;
+    assert_eq!(other.status(), StatusCode::CREATED, "other writes are not affected");
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -134,4 +154,36 @@ async fn two_server_processes_sharing_redis_spend_one_budget() {
         statuses.push(client.get(format!("{base}/v1/brands")).send().await.unwrap().status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429], "a burst of 5 across both replicas");
+}
+
+#[tokio::test]
+async fn https_with_a_configured_certificate() {
+    let dir = TempDir::new();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let mut opts = test_options();
+    opts.tls = Some(rouge_server::tls::acceptor(&cert, &key).unwrap());
+    let app = TestApp::sqlite_with(opts).await;
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(generated.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
+    let res = client.get(format!("https://localhost:{}/v1/brands", addr.port())).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
+    assert!(app.client.get(app.url("/healthz")).send().await.is_err(), "plain HTTP is not served on the HTTPS port");
+    let untrusting = reqwest::Client::builder().resolve("localhost", addr).build().unwrap();
+    assert!(
+        untrusting.get(format!("https://localhost:{}/healthz", addr.port())).send().await.is_err(),
+        "the client checks the certificate"
+    );
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
+    let mismatch = rouge_server::tls::acceptor(&cert, &key).err().expect("a key that is not the certificate's");
+    assert!(mismatch.to_string().contains("do not match"), "{mismatch}");
+    app.stop().await;
 }

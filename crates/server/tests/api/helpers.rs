@@ -37,7 +37,7 @@ pub struct TestApp {
 pub fn test_options() -> Options {
     let roomy = Some(Quota { per_minute: 6_000_000, burst: 1_000_000 });
     Options {
-        gateway: GatewaySettings { read: roomy, write: roomy, ..GatewaySettings::default() },
+        gateway: GatewaySettings { read: roomy, write: roomy, auth: roomy, ..GatewaySettings::default() },
         ..Options::default()
     }
 }
