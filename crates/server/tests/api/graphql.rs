@@ -2,7 +2,11 @@ use crate::helpers::{TestApp, serum};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-crate::on_both_stores!(graphql_serves_the_catalogue, graphql_refuses_abusive_and_invalid_queries);
+crate::on_both_stores!(
+    graphql_serves_the_catalogue,
+    graphql_refuses_abusive_and_invalid_queries,
+    graphql_accounts_answer_only_for_the_caller
+);
 
 async fn gql(app: &TestApp, query: &str, variables: Value) -> Value {
     let res = app
@@ -85,4 +89,81 @@ async fn graphql_refuses_abusive_and_invalid_queries(app: &TestApp) {
     let res = gql(app, r#"{ products(filter: {skinType: ["greasy"]}, first: 500) { totalCount } }"#, json!({})).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{res}");
     assert_eq!(res["errors"][0]["extensions"]["fields"], json!(["skin_type", "limit"]));
+}
+
+async fn gql_as(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut req = app.client.post(app.url("/graphql")).json(&json!({"query": query, "variables": variables}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn graphql_accounts_answer_only_for_the_caller(app: &TestApp) {
+    let register =
+        "mutation($e: String!) { register(email: $e, password: \"correct horse battery\", name: \"Someone\") }";
+    for email in ["ana@example.com", "bea@example.com"] {
+        let r = gql_as(app, None, register, json!({"e": email})).await;
+        assert_eq!(r["data"]["register"], true, "{r}");
+    }
+    let login =
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken expiresIn } }";
+    let ana = gql_as(app, None, login, json!({"e": "ana@example.com", "p": "correct horse battery"})).await;
+    let ana_token = ana["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
+    let bea = gql_as(app, None, login, json!({"e": "bea@example.com", "p": "correct horse battery"})).await;
+    let bea_token = bea["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
+    let wrong = gql_as(app, None, login, json!({"e": "ana@example.com", "p": "not her password"})).await;
+    assert_eq!(wrong["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert!(wrong["data"].is_null());
+
+    let me = "{ me { email name emailVerified beautyProfile } }";
+    let as_ana = gql_as(app, Some(&ana_token), me, json!({})).await;
+    assert_eq!(as_ana["data"]["me"]["email"], "ana@example.com");
+    let as_bea = gql_as(app, Some(&bea_token), me, json!({})).await;
+    assert_eq!(as_bea["data"]["me"]["email"], "bea@example.com", "each token sees only its own customer");
+    let anonymous = gql_as(app, None, me, json!({})).await;
+    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let staff_token = app.tokens.sign(&rouge_identity::AccessClaims {
+        kind: rouge_identity::Subject::Staff,
+        ..app.tokens.verify(&ana_token).unwrap()
+    });
+    let as_staff = gql_as(app, Some(&staff_token), me, json!({})).await;
+    assert_eq!(as_staff["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "a staff token is not a customer");
+    let forged = format!("{}x", &ana_token[..ana_token.len() - 1]);
+    assert_eq!(gql_as(app, Some(&forged), me, json!({})).await["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+
+    let update = r#"mutation($p: JSON) { updateMe(beautyProfile: $p) { beautyProfile version } }"#;
+    let updated =
+        gql_as(app, Some(&ana_token), update, json!({"p": {"skin_type": "dry", "avoid_ingredients": ["fragrance"]}}))
+            .await;
+    assert_eq!(updated["data"]["updateMe"]["beautyProfile"]["skin_type"], "dry", "{updated}");
+    let bad = gql_as(app, Some(&ana_token), update, json!({"p": {"shade": {"undertone": "warm", "depth": 42}}})).await;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{bad}");
+    assert_eq!(
+        gql_as(app, Some(&bea_token), me, json!({})).await["data"]["me"]["beautyProfile"]["skin_type"],
+        Value::Null,
+        "Bea's profile is untouched"
+    );
+
+    app.brand("Lumen Lab").await;
+    let mut scented = serum("Scented Serum", "lumen-lab", "SC-1", 1500);
+    scented["ingredients"] = json!(["Aqua", "Parfum"]);
+    app.product(scented).await;
+    app.product(serum("Plain Serum", "lumen-lab", "PL-1", 1500)).await;
+    let for_me = "{ products(forMe: true) { totalCount edges { node { name } } } }";
+    let mine = gql_as(app, Some(&ana_token), for_me, json!({})).await;
+    assert_eq!(mine["data"]["products"]["totalCount"], 1, "{mine}");
+    assert_eq!(mine["data"]["products"]["edges"][0]["node"]["name"], "Plain Serum");
+    assert_eq!(gql_as(app, None, for_me, json!({})).await["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+
+    let refresh = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }";
+    let t = ana["data"]["login"]["refreshToken"].as_str().unwrap();
+    assert!(gql_as(app, None, refresh, json!({"t": t})).await["data"]["refreshSession"]["accessToken"].is_string());
+    assert_eq!(
+        gql_as(app, None, refresh, json!({"t": t})).await["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED",
+        "reuse"
+    );
 }

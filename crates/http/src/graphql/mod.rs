@@ -1,11 +1,13 @@
 //! GraphQL over the same catalogue read model as the storefront REST API. Filters go
 //! through the same parser, so both APIs accept and refuse the same things.
 
+pub mod accounts;
+
 use crate::state::{AppState, Store};
+use accounts::{Accounts, Caller, Mutation};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{
-    ComplexObject, Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, Schema,
-    SimpleObject,
+    ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, Schema, SimpleObject,
 };
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
@@ -21,10 +23,10 @@ pub const MAX_DEPTH: usize = 10;
 /// Largest query complexity accepted (one point per field, times `first` in lists).
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-pub type CatalogSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(index: Arc<CatalogIndex>) -> CatalogSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(Query, Mutation, EmptySubscription)
         .data(index)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -39,8 +41,19 @@ async fn graphiql() -> impl IntoResponse {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
-async fn execute<S: Store>(State(app): State<AppState<S>>, req: GraphQLRequest) -> GraphQLResponse {
-    app.graphql.execute(req.into_inner()).await.into()
+async fn execute<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: axum::http::HeaderMap,
+    ext: axum::http::Extensions,
+    req: GraphQLRequest,
+) -> GraphQLResponse {
+    let caller = Caller {
+        bearer: crate::rest::auth::bearer(&headers).map(str::to_owned),
+        address: crate::rest::auth::peer(&ext),
+    };
+    // The account operations travel with the request: the schema lives inside the state.
+    let accounts: Arc<dyn Accounts> = Arc::new(app.clone());
+    app.graphql.execute(req.into_inner().data(caller).data(accounts)).await.into()
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +63,8 @@ pub enum ProductSort {
     PriceDesc,
     Newest,
     Name,
+    /// For `forMe`: suited to the customer's profile first.
+    Suitability,
 }
 
 /// The storefront filters; see `GET /v1/products` for their meaning.
@@ -335,6 +350,8 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
         sort: Option<ProductSort>,
+        #[graphql(desc = "With a customer token: leave out what her profile avoids, suited products first")]
+        for_me: Option<bool>,
     ) -> async_graphql::Result<ProductConnection> {
         let index = ctx.data_unchecked::<Arc<CatalogIndex>>();
         let mut pairs = filter.unwrap_or_default().pairs();
@@ -351,10 +368,20 @@ impl Query {
                 ProductSort::PriceDesc => "price_desc",
                 ProductSort::Newest => "newest",
                 ProductSort::Name => "name",
+                ProductSort::Suitability => "suitability",
             };
             pairs.push(("sort", s.to_owned()));
         }
-        let query = ListQuery::parse(pairs.iter().map(|(k, v)| (*k, v.as_str()))).map_err(invalid)?;
+        if for_me == Some(true) {
+            pairs.push(("for_me", "true".to_owned()));
+        }
+        let mut query = ListQuery::parse(pairs.iter().map(|(k, v)| (*k, v.as_str()))).map_err(invalid)?;
+        if query.for_me {
+            let profile = accounts::profile(ctx).await?;
+            query.exclude_ingredients.extend(profile.avoid_ingredients);
+            query.prefer_skin_types.extend(profile.skin_type);
+            query.prefer_concerns.extend(profile.concerns);
+        }
         let listing = index.list(&query).map_err(invalid)?;
         let edges = listing
             .items
@@ -378,6 +405,11 @@ impl Query {
                 })
                 .collect(),
         })
+    }
+
+    /// The logged-in customer (from the bearer token); `UNAUTHENTICATED` without one.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<accounts::Customer> {
+        accounts::me(ctx).await
     }
 
     /// One listed product by slug.

@@ -1,0 +1,188 @@
+//! Customer accounts in GraphQL: `me`, `register`, `login`, `refreshSession`, `updateMe`, and
+//! `products(forMe: true)`. The same service and the same rules as REST: `me` is always the
+//! caller (there is no argument to name someone else), and a missing or bad token is refused.
+
+use crate::state::{AppState, Store};
+use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
+use futures::future::BoxFuture;
+use rouge_identity::{BeautyProfile, CustomerView, IdentityError, MeUpdate, RegisterInput, Session, Subject};
+use uuid::Uuid;
+
+/// The account operations GraphQL needs, without naming the store type.
+pub trait Accounts: Send + Sync {
+    /// The customer a bearer token speaks for.
+    fn customer(&self, bearer: Option<&str>) -> Result<Uuid, IdentityError>;
+    fn me(&self, id: Uuid) -> BoxFuture<'_, Result<CustomerView, IdentityError>>;
+    fn register(&self, input: RegisterInput) -> BoxFuture<'_, Result<(), IdentityError>>;
+    fn login<'a>(
+        &'a self,
+        email: &'a str,
+        password: &'a str,
+        address: &'a str,
+    ) -> BoxFuture<'a, Result<Session, IdentityError>>;
+    fn refresh<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Session, IdentityError>>;
+    fn update_me(&self, id: Uuid, update: MeUpdate) -> BoxFuture<'_, Result<CustomerView, IdentityError>>;
+}
+
+impl<S: Store> Accounts for AppState<S> {
+    fn customer(&self, bearer: Option<&str>) -> Result<Uuid, IdentityError> {
+        let claims = self
+            .identity
+            .tokens()
+            .verify(bearer.ok_or(IdentityError::BadCredentials)?)
+            .map_err(|_| IdentityError::BadCredentials)?;
+        if claims.kind == Subject::Customer { Ok(claims.sub) } else { Err(IdentityError::BadCredentials) }
+    }
+    fn me(&self, id: Uuid) -> BoxFuture<'_, Result<CustomerView, IdentityError>> {
+        Box::pin(self.identity.me(id))
+    }
+    fn register(&self, input: RegisterInput) -> BoxFuture<'_, Result<(), IdentityError>> {
+        Box::pin(async move {
+            self.identity.register(input).await?;
+            self.relay.nudge();
+            Ok(())
+        })
+    }
+    fn login<'a>(
+        &'a self,
+        email: &'a str,
+        password: &'a str,
+        address: &'a str,
+    ) -> BoxFuture<'a, Result<Session, IdentityError>> {
+        Box::pin(self.identity.login(email, password, address))
+    }
+    fn refresh<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Session, IdentityError>> {
+        Box::pin(self.identity.refresh(token))
+    }
+    fn update_me(&self, id: Uuid, update: MeUpdate) -> BoxFuture<'_, Result<CustomerView, IdentityError>> {
+        Box::pin(self.identity.update_me(id, update, None))
+    }
+}
+
+/// Who sent this GraphQL request.
+pub struct Caller {
+    pub bearer: Option<String>,
+    pub address: String,
+}
+
+pub fn gql_error(e: IdentityError) -> async_graphql::Error {
+    let code = match &e {
+        IdentityError::BadCredentials | IdentityError::BadRefresh | IdentityError::Gone => "UNAUTHENTICATED",
+        IdentityError::Locked(_) => "RATE_LIMITED",
+        IdentityError::Invalid(_) | IdentityError::BadLink => "BAD_USER_INPUT",
+        IdentityError::Stale => "CONFLICT",
+        IdentityError::Store(_) | IdentityError::Vault(_) => "INTERNAL",
+    };
+    let message = if code == "INTERNAL" { "an internal error occurred".to_owned() } else { e.to_string() };
+    if code == "INTERNAL" {
+        tracing::error!(error = %e, "GraphQL account operation failed");
+    }
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let IdentityError::Invalid(fields) = &e {
+            ext.set("fields", fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>());
+        }
+        if let IdentityError::Locked(secs) = &e {
+            ext.set("retryAfter", *secs);
+        }
+    })
+}
+
+fn accounts<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Accounts> {
+    ctx.data_unchecked::<std::sync::Arc<dyn Accounts>>()
+}
+
+/// The logged-in customer, or an `UNAUTHENTICATED` error.
+pub fn customer_id(ctx: &Context<'_>) -> async_graphql::Result<Uuid> {
+    let bearer = ctx.data_opt::<Caller>().and_then(|c| c.bearer.as_deref());
+    accounts(ctx).customer(bearer).map_err(|_| gql_error(IdentityError::BadCredentials))
+}
+
+/// The customer's own account.
+#[derive(SimpleObject)]
+pub struct Customer {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub beauty_profile: Json<BeautyProfile>,
+    pub version: i64,
+}
+
+impl From<CustomerView> for Customer {
+    fn from(v: CustomerView) -> Self {
+        Customer {
+            id: v.id,
+            email: v.email,
+            name: v.name,
+            email_verified: v.email_verified,
+            beauty_profile: Json(v.beauty_profile),
+            version: v.version,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Session")]
+pub struct SessionGql {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds the access token is valid.
+    pub expires_in: i64,
+}
+
+impl From<Session> for SessionGql {
+    fn from(s: Session) -> Self {
+        SessionGql { access_token: s.access_token, refresh_token: s.refresh_token, expires_in: s.expires_in }
+    }
+}
+
+pub async fn me(ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+    let id = customer_id(ctx)?;
+    accounts(ctx).me(id).await.map(Customer::from).map_err(gql_error)
+}
+
+pub async fn profile(ctx: &Context<'_>) -> async_graphql::Result<BeautyProfile> {
+    me(ctx).await.map(|c| c.beauty_profile.0)
+}
+
+#[derive(Default)]
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Registers a customer; the answer is `true` whether or not the address was taken (its
+    /// owner is told by email), exactly as `POST /v1/auth/register`.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        name: Option<String>,
+    ) -> async_graphql::Result<bool> {
+        accounts(ctx).register(RegisterInput { email, password, name }).await.map(|()| true).map_err(gql_error)
+    }
+
+    /// Logs in; throttled like `POST /v1/auth/login`.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<SessionGql> {
+        let address = ctx.data_opt::<Caller>().map_or("unknown", |c| c.address.as_str());
+        accounts(ctx).login(&email, &password, address).await.map(SessionGql::from).map_err(gql_error)
+    }
+
+    /// Trades a refresh token for a new pair; a reused one ends the session.
+    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<SessionGql> {
+        accounts(ctx).refresh(&refresh_token).await.map(SessionGql::from).map_err(gql_error)
+    }
+
+    /// Changes the caller's name and/or beauty profile (the profile is replaced as a whole).
+    async fn update_me(
+        &self,
+        ctx: &Context<'_>,
+        name: Option<String>,
+        beauty_profile: Option<Json<BeautyProfile>>,
+    ) -> async_graphql::Result<Customer> {
+        let id = customer_id(ctx)?;
+        let update = MeUpdate { name: name.map(Some), beauty_profile: beauty_profile.map(|j| j.0) };
+        accounts(ctx).update_me(id, update).await.map(Customer::from).map_err(gql_error)
+    }
+}
