@@ -20,7 +20,7 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
         return ApiError::Unauthorized("admin calls need `Authorization: Bearer <staff token or API key>`".into())
             .into_response();
     };
-    let principal = match app.identity.authorize(token).await {
+    let principal = match principal(&app, token).await {
         Ok(p) => p,
         Err(IdentityError::Store(cause)) => return ApiError::Internal(cause).into_response(),
         Err(_) => return ApiError::Unauthorized("the bearer credential is not valid".into()).into_response(),
@@ -30,6 +30,25 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
     }
     req.extensions_mut().insert(principal.clone());
     crate::audit::record(&app, principal, req, next).await
+}
+
+/// A staff token, an API key, or (when an external issuer is configured) a token of that
+/// issuer whose verified email is a staff member's.
+async fn principal<S: Store>(app: &AppState<S>, token: &str) -> Result<Principal, IdentityError> {
+    let local = app.identity.authorize(token).await;
+    let external = matches!(local, Err(IdentityError::BadCredentials))
+        && !token.starts_with("rk_")
+        && matches!(app.identity.tokens().verify(token), Err(rouge_identity::TokenError::UnknownKey));
+    match (&app.oidc, external) {
+        (Some(oidc), true) => {
+            let email = oidc.verified_email(token).await.map_err(|e| {
+                tracing::info!(reason = %e, "external token refused on the admin API");
+                IdentityError::BadCredentials
+            })?;
+            app.identity.external_staff(&email).await
+        }
+        _ => local,
+    }
 }
 
 /// The caller of an admin route, as the guard resolved it.

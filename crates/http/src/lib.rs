@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod graphql;
+pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod rest;
@@ -36,8 +37,16 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     // Install the recorder before the first request, so no request goes uncounted.
     ops::prometheus();
     let gw = state.gateway.clone();
-    let cors = tower::util::option_layer(gateway::headers::cors(&gw));
-    let timeout = TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, gw.settings.request_timeout);
+    let on = gw.settings.enabled;
+    let cors = tower::util::option_layer(gateway::headers::cors(&gw).filter(|_| on));
+    let timeout =
+        tower::util::option_layer(on.then(|| {
+            TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, gw.settings.request_timeout)
+        }));
+    let limit =
+        tower::util::option_layer(on.then(|| middleware::from_fn_with_state(gw.clone(), gateway::ratelimit::limit)));
+    let guard =
+        tower::util::option_layer(on.then(|| middleware::from_fn_with_state(gw.clone(), gateway::headers::guard)));
     Router::new()
         .merge(rest::storefront::router())
         .merge(rest::auth::router())
@@ -53,10 +62,10 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(timeout)
         .layer(middleware::from_fn(ops::problemize))
-        .layer(middleware::from_fn_with_state(gw.clone(), gateway::ratelimit::limit))
+        .layer(limit)
         .layer(CompressionLayer::new())
         .layer(cors)
-        .layer(middleware::from_fn_with_state(gw, gateway::headers::guard))
+        .layer(guard)
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

@@ -18,6 +18,8 @@ pub struct AppState<S> {
     pub cache: crate::cache::ResponseCache,
     pub gateway: crate::gateway::Gateway,
     pub identity: IdentityService<S>,
+    /// An external OpenID Connect issuer whose tokens are accepted too.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 impl<S: Store> AppState<S> {
@@ -31,6 +33,7 @@ impl<S: Store> AppState<S> {
     ) -> Self {
         Self {
             identity,
+            oidc: None,
             gateway,
             cache,
             catalog: CatalogService::new(store.clone()),
@@ -53,6 +56,7 @@ impl<S: Clone> Clone for AppState<S> {
             cache: self.cache.clone(),
             gateway: self.gateway.clone(),
             identity: self.identity.clone(),
+            oidc: self.oidc.clone(),
         }
     }
 }

@@ -178,6 +178,9 @@ pub struct IdentityService<R> {
     settings: IdentitySettings,
     /// Verified against when the email is unknown, so both cases cost the same time.
     dummy_hash: Arc<str>,
+    /// Hashes at once: one per core. Each argon2 hash holds its memory cost (19 MiB by
+    /// default) while it runs, so a login flood queues here instead of exhausting memory.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 fn now() -> i64 {
@@ -197,7 +200,15 @@ impl<R: IdentityRepository> IdentityService<R> {
         settings: IdentitySettings,
     ) -> Self {
         let dummy_hash = hasher.hash("a password nobody has, for timing").into();
-        Self { repo, keys: Arc::new(RwLock::new(Keys { vault, tokens })), hasher, settings, dummy_hash }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            repo,
+            keys: Arc::new(RwLock::new(Keys { vault, tokens })),
+            hasher,
+            settings,
+            dummy_hash,
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
     }
 
     pub fn tokens(&self) -> Arc<TokenKeys> {
@@ -219,11 +230,13 @@ impl<R: IdentityRepository> IdentityService<R> {
 
     pub(crate) async fn hash(&self, pw: String) -> String {
         let h = self.hasher.clone();
+        let _permit = self.hashing.acquire().await.expect("never closed");
         tokio::task::spawn_blocking(move || h.hash(&pw)).await.expect("hashing does not panic")
     }
 
     async fn verify(&self, pw: String, phc: String) -> bool {
         let h = self.hasher.clone();
+        let _permit = self.hashing.acquire().await.expect("never closed");
         tokio::task::spawn_blocking(move || h.verify(&pw, &phc)).await.expect("verifying does not panic")
     }
 
@@ -294,6 +307,55 @@ impl<R: IdentityRepository> IdentityService<R> {
     fn data_key(&self, c: &CustomerRecord) -> Result<DataKey> {
         let w = c.key.as_ref().ok_or(IdentityError::Gone)?;
         Ok(self.vault().unwrap_key(&c.id.to_string(), w)?)
+    }
+
+    /// The customer an external identity provider vouches for by a verified email, created
+    /// on first use (without a password: she logs in through the provider).
+    ///
+    /// # Errors
+    /// `Invalid` for a malformed email; `Store` when the store fails.
+    #[instrument(skip_all)]
+    pub async fn external_customer(&self, email: &str) -> Result<Uuid> {
+        let email = Email::parse(email).map_err(|e| invalid("email", "invalid", e.to_string()))?;
+        let index = self.email_index(&email);
+        if let Some(c) = self.repo.customer_by_email_index(&index).await?.filter(|c| c.erased_at.is_none()) {
+            return Ok(c.id);
+        }
+        let id = Uuid::now_v7();
+        let owner = id.to_string();
+        let (key, wrapped) = self.vault().new_data_key(&owner);
+        let t = now();
+        let record = CustomerRecord {
+            id,
+            email_index: Some(index.clone()),
+            key: Some(wrapped),
+            email: Some(key.seal_str(&owner, email.as_str())),
+            name: None,
+            profile: None,
+            password_hash: None,
+            email_verified_at: Some(t),
+            created_at: t,
+            updated_at: t,
+            erased_at: None,
+            version: 1,
+        };
+        let ev = DomainEvent::new(
+            AGGREGATE,
+            id,
+            "CustomerRegistered",
+            serde_json::json!({"customer_id": id, "external": true}),
+        );
+        match self.repo.insert_customer(&record, &[ev]).await {
+            Ok(()) => {
+                tracing::info!(customer = %id, "customer created from an external identity");
+                Ok(id)
+            }
+            // Her first two requests raced: the other one created her.
+            Err(RepoError::Duplicate { .. }) => {
+                self.repo.customer_by_email_index(&index).await?.map(|c| c.id).ok_or(IdentityError::Gone)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Spends a verification link.

@@ -270,6 +270,22 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
         Ok(Principal { actor: Actor::Staff(s.id), permissions: role.permissions })
     }
 
+    /// The staff member an external identity provider vouches for by a verified email.
+    ///
+    /// # Errors
+    /// `BadCredentials` when no live staff member has the email.
+    pub async fn external_staff(&self, email: &str) -> Result<Principal> {
+        let index = self.vault().blind_index("staff-email", email.trim().to_lowercase().as_str());
+        let s = self
+            .repo()
+            .staff_by_email_index(&index)
+            .await?
+            .filter(|s| s.disabled_at.is_none())
+            .ok_or(IdentityError::BadCredentials)?;
+        let role = self.role(s.role_id).await?.ok_or(IdentityError::BadCredentials)?;
+        Ok(Principal { actor: Actor::Staff(s.id), permissions: role.permissions })
+    }
+
     /// # Errors
     /// `Invalid` for a bad or taken name, or no permissions.
     pub async fn create_role(&self, input: RoleInput) -> Result<Role> {

@@ -4,7 +4,7 @@
 //! the numbers are for BENCHMARKS.md.
 
 use anyhow::Context;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -49,11 +49,38 @@ pub fn cycle(paths: Vec<String>) -> PathFn {
     std::sync::Arc::new(move |n| paths[n % paths.len()].clone())
 }
 
+/// One request of a scenario.
+pub struct Req {
+    pub method: &'static str,
+    pub path: String,
+    pub token: Option<std::sync::Arc<str>>,
+    pub body: Option<Bytes>,
+}
+
+/// The n-th request of a scenario.
+pub type MakeReq = std::sync::Arc<dyn Fn(usize) -> Req + Send + Sync>;
+
+/// Plain GETs of the paths.
+pub fn gets(paths: PathFn) -> MakeReq {
+    std::sync::Arc::new(move |n| Req { method: "GET", path: paths(n), token: None, body: None })
+}
+
 /// Drives the paths from `connections` keep-alive connections for `seconds`.
 pub async fn drive(
     addr: &str,
     name: &'static str,
     paths: PathFn,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Report> {
+    drive_requests(addr, name, gets(paths), connections, seconds).await
+}
+
+/// Drives any requests from `connections` keep-alive connections for `seconds`.
+pub async fn drive_requests(
+    addr: &str,
+    name: &'static str,
+    make: MakeReq,
     connections: usize,
     seconds: u64,
 ) -> anyhow::Result<Report> {
@@ -63,7 +90,7 @@ pub async fn drive(
     let mut tasks = vec![];
     for _ in 0..connections {
         let addr = addr.to_owned();
-        let paths = paths.clone();
+        let make = make.clone();
         let counter = counter.clone();
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(&addr).await?;
@@ -73,9 +100,16 @@ pub async fn drive(
             let mut latencies = Vec::with_capacity(100_000);
             let mut errors = 0usize;
             while Instant::now() < deadline {
-                let path = paths(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-                let req =
-                    hyper::Request::get(path.as_str()).header("host", addr.as_str()).body(Empty::<Bytes>::new())?;
+                let r = make(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                let mut req =
+                    hyper::Request::builder().method(r.method).uri(r.path.as_str()).header("host", addr.as_str());
+                if let Some(t) = &r.token {
+                    req = req.header("authorization", format!("Bearer {t}"));
+                }
+                if r.body.is_some() {
+                    req = req.header("content-type", "application/json");
+                }
+                let req = req.body(Full::new(r.body.unwrap_or_default()))?;
                 let t = Instant::now();
                 let res = sender.send_request(req).await?;
                 let ok = res.status().is_success();
@@ -158,6 +192,7 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let key_dir = crate::keys::KeyDir(dir.join("keys"));
     key_dir.ensure()?;
     let keys = key_dir.load(chrono::Utc::now().timestamp(), 900)?;
+    let keys_for_customers = keys.clone();
     let hasher = rouge_identity::PasswordHasher::new(rouge_identity::HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
     let identity =
         rouge_identity::IdentityService::new(store.clone(), keys.vault, hasher, keys.tokens, Default::default());
@@ -170,41 +205,37 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
         permissions: vec![rouge_identity::Permission::CatalogWrite],
     };
     let token = identity.create_api_key(&owner, key_input).await.map_err(|e| anyhow::anyhow!(e))?.secret;
+    // A customer with a beauty profile, her password hashed at the production cost.
+    let shopper = rouge_identity::IdentityService::new(
+        store.clone(),
+        keys_for_customers.vault.clone(),
+        rouge_identity::PasswordHasher::new(rouge_identity::HashCost::DEFAULT).map_err(|e| anyhow::anyhow!(e))?,
+        keys_for_customers.tokens.clone(),
+        Default::default(),
+    );
+    let reg = rouge_identity::RegisterInput {
+        email: "shopper@example.com".into(),
+        password: SHOPPER_PASSWORD.into(),
+        name: None,
+    };
+    shopper.register(reg).await.map_err(|e| anyhow::anyhow!(e))?;
+    let session =
+        shopper.login("shopper@example.com", SHOPPER_PASSWORD, "bench").await.map_err(|e| anyhow::anyhow!(e))?;
+    let customer = shopper.tokens().verify(&session.access_token)?.sub;
+    let profile: rouge_identity::BeautyProfile = serde_json::from_value(serde_json::json!({
+        "skin_type": "oily", "concerns": ["acne", "pores"], "avoid_ingredients": ["fragrance", "alcohol"]
+    }))?;
+    let update = rouge_identity::MeUpdate { name: None, beauty_profile: Some(profile) };
+    shopper.update_me(customer, update, None).await.map_err(|e| anyhow::anyhow!(e))?;
     store.close().await;
     eprintln!("bench: loaded {loaded} products in {:.1} s", t.elapsed().as_secs_f64());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", &addr, "--database-url", &url])
-        .arg("--key-dir")
-        .arg(&key_dir.0)
-        // Every bench connection comes from 127.0.0.1: a budget the load cannot spend keeps
-        // the limiter running (its cost is measured) without refusing anything.
-        .env("ROUGE_RATE_LIMIT_READ", "60000000/min,burst=10000000")
-        .env("ROUGE_RATE_LIMIT_WRITE", "60000000/min,burst=10000000")
-        .env("ROUGE_RATE_LIMIT_AUTH", "60000000/min,burst=10000000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting rouge serve")?;
-    let pid = child.id().context("server pid")?;
-    let started = Instant::now();
-    while request(&addr, "GET", "/readyz", &token, None).await.map(|r| r.0).ok() != Some(200) {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    eprintln!(
-        "bench: server pid {pid} ready in {:.1} s; RSS after start {:.0} MB",
-        started.elapsed().as_secs_f64(),
-        peak_rss_mb(pid).unwrap_or(0.0)
-    );
+    let (mut child, addr, pid) = spawn_server(&url, &key_dir.0, &token, &[]).await?;
 
     let demo = crate::demo::generate(opts.products);
-    let slugs: Vec<String> =
+    let demo_slugs: Vec<String> =
         demo.products.iter().filter_map(|p| p.slug.clone()).map(|s| format!("/v1/products/{s}")).collect();
+    let slugs = demo_slugs.clone();
     // Three filters each; the price bound varies so that (almost) every request is a distinct
     // query and misses the response cache: this measures filtering and facet counting.
     let bases = [
@@ -265,7 +296,51 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
         propagation.push(t.elapsed().saturating_sub(committed));
     }
     propagation.sort();
+
+    // Accounts: log-in at the production argon2 cost, one client and several; then the
+    // personalised listing with a customer token (distinct queries, so no cache helps).
+    let login_body =
+        Bytes::from(serde_json::json!({"email": "shopper@example.com", "password": SHOPPER_PASSWORD}).to_string());
+    let login: MakeReq = std::sync::Arc::new(move |_| Req {
+        method: "POST",
+        path: "/v1/auth/login".into(),
+        token: None,
+        body: Some(login_body.clone()),
+    });
+    reports.push(drive_requests(&addr, "login, 1 client", login.clone(), 1, opts.seconds.min(5)).await?);
+    reports.push(drive_requests(&addr, "login, 8 clients", login, 8, opts.seconds.min(5)).await?);
+    let (status, body) = request(
+        &addr,
+        "POST",
+        "/v1/auth/login",
+        "",
+        Some(serde_json::json!({"email": "shopper@example.com", "password": SHOPPER_PASSWORD}).to_string()),
+    )
+    .await?;
+    anyhow::ensure!(status == 200, "login answered {status}: {body}");
+    let access: std::sync::Arc<str> =
+        serde_json::from_str::<serde_json::Value>(&body)?["access_token"].as_str().context("a token")?.into();
+    let for_me: MakeReq = std::sync::Arc::new(move |n| Req {
+        method: "GET",
+        path: format!("/v1/products?for_me=true&product_type=skincare&max_price={}", 3000 + n),
+        token: Some(access.clone()),
+        body: None,
+    });
+    reports.push(drive_requests(&addr, "for_me listing, logged in", for_me, opts.connections, opts.seconds).await?);
     let rss = peak_rss_mb(pid).unwrap_or(0.0);
+
+    // What the gateway layer costs: product detail with and without it, alternately on two
+    // servers over the same store, best of two rounds each.
+    let (bare, bare_addr, _) = spawn_server(&url, &key_dir.0, &token, &["--no-gateway"]).await?;
+    let detail = cycle(demo_slugs.clone());
+    let half = (opts.seconds / 2).max(2);
+    let (mut with, mut without) = (0f64, 0f64);
+    for _ in 0..2 {
+        with = with.max(drive(&addr, "detail, gateway", detail.clone(), opts.connections, half).await?.per_second);
+        without = without
+            .max(drive(&bare_addr, "detail, no gateway", detail.clone(), opts.connections, half).await?.per_second);
+    }
+    drop(bare);
     let _ = child.start_kill();
     let _ = child.wait().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -284,5 +359,50 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
         propagation.len()
     );
     println!("server peak RSS: {rss:.0} MB");
+    println!(
+        "gateway cost on product detail: {with:.0} req/s with it, {without:.0} without: {:.1} % of throughput",
+        (1.0 - with / without) * 100.0
+    );
     Ok(())
+}
+
+const SHOPPER_PASSWORD: &str = "bench shopper passphrase";
+
+/// Starts `rouge serve` on the store as a child process and waits until it is ready.
+async fn spawn_server(
+    url: &str,
+    key_dir: &std::path::Path,
+    token: &str,
+    extra: &[&str],
+) -> anyhow::Result<(tokio::process::Child, String, u32)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", &addr, "--database-url", url])
+        .arg("--key-dir")
+        .arg(key_dir)
+        .args(extra)
+        // Every bench connection comes from 127.0.0.1: a budget the load cannot spend keeps
+        // the limiter running (its cost is measured) without refusing anything.
+        .env("ROUGE_RATE_LIMIT_READ", "60000000/min,burst=10000000")
+        .env("ROUGE_RATE_LIMIT_WRITE", "60000000/min,burst=10000000")
+        .env("ROUGE_RATE_LIMIT_AUTH", "60000000/min,burst=10000000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting rouge serve")?;
+    let pid = child.id().context("server pid")?;
+    let started = Instant::now();
+    while request(&addr, "GET", "/readyz", token, None).await.map(|r| r.0).ok() != Some(200) {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "bench: server pid {pid} ready in {:.1} s; RSS after start {:.0} MB",
+        started.elapsed().as_secs_f64(),
+        peak_rss_mb(pid).unwrap_or(0.0)
+    );
+    Ok((child, addr, pid))
 }

@@ -92,6 +92,8 @@ pub struct Options {
     pub redis_prefix: String,
     /// Serve HTTPS with this acceptor (certificate and key from settings).
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Accept access tokens of this OpenID Connect issuer: (issuer URL, audience).
+    pub oidc: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -103,6 +105,7 @@ impl Default for Options {
             redis_url: None,
             redis_prefix: "rouge".into(),
             tls: None,
+            oidc: None,
         }
     }
 }
@@ -149,7 +152,15 @@ pub async fn launch<S: Store>(
     let mut settings = opts.gateway;
     settings.hsts |= opts.tls.is_some();
     let gateway = Gateway { settings, limiter };
-    let state = AppState::new(store, index, relay, cache, gateway, identity);
+    let mut state = AppState::new(store, index, relay, cache, gateway, identity);
+    if let Some((issuer, audience)) = &opts.oidc {
+        let oidc = Arc::new(rouge_http::oidc::Oidc::new(issuer, audience));
+        // A down issuer must not keep the shop closed: its keys are fetched again on first use.
+        if let Err(e) = oidc.refresh().await {
+            tracing::warn!(error = %e, "the OpenID Connect issuer did not answer; will retry when a token arrives");
+        }
+        state.oidc = Some(oidc);
+    }
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
     tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");

@@ -197,6 +197,17 @@ struct GatewayArgs {
     /// PEM private key of the certificate.
     #[arg(long, env = "ROUGE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// An external OpenID Connect issuer (e.g. https://login.example.com/realms/shop) whose
+    /// access tokens are accepted; staff and customers are matched by verified email.
+    #[arg(long, env = "ROUGE_OIDC_ISSUER", requires = "oidc_audience")]
+    oidc_issuer: Option<String>,
+    /// The audience those tokens must carry.
+    #[arg(long, env = "ROUGE_OIDC_AUDIENCE")]
+    oidc_audience: Option<String>,
+    /// Leave the gateway layer out (rate limits, header limit, time-out, CORS, security
+    /// headers). Only for measuring what it costs; never in production.
+    #[arg(long, env = "ROUGE_NO_GATEWAY", hide = true)]
+    no_gateway: bool,
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "ROUGE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
@@ -227,12 +238,14 @@ impl GatewayArgs {
                 auth: quota("rate-limit-auth", &self.rate_limit_auth)?,
                 cors_origins: cors,
                 request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
+                enabled: !self.no_gateway,
                 ..GatewaySettings::default()
             },
             tls: match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => Some(rouge_server::tls::acceptor(cert, key)?),
                 _ => None,
             },
+            oidc: self.oidc_issuer.filter(|i| !i.is_empty()).zip(self.oidc_audience),
             redis_url: self.redis_url.filter(|u| !u.is_empty()),
             redis_prefix: self.redis_prefix,
         })

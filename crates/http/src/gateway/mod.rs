@@ -27,6 +27,8 @@ pub struct GatewaySettings {
     pub max_header_bytes: usize,
     /// Send Strict-Transport-Security (when serving HTTPS).
     pub hsts: bool,
+    /// `false` leaves the whole layer out: only for measuring what it costs.
+    pub enabled: bool,
 }
 
 impl Default for GatewaySettings {
@@ -39,6 +41,7 @@ impl Default for GatewaySettings {
             request_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,
             hsts: false,
+            enabled: true,
         }
     }
 }

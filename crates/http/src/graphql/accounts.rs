@@ -5,13 +5,13 @@
 use crate::state::{AppState, Store};
 use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
 use futures::future::BoxFuture;
-use rouge_identity::{BeautyProfile, CustomerView, IdentityError, MeUpdate, RegisterInput, Session, Subject};
+use rouge_identity::{BeautyProfile, CustomerView, IdentityError, MeUpdate, RegisterInput, Session};
 use uuid::Uuid;
 
 /// The account operations GraphQL needs, without naming the store type.
 pub trait Accounts: Send + Sync {
     /// The customer a bearer token speaks for.
-    fn customer(&self, bearer: Option<&str>) -> Result<Uuid, IdentityError>;
+    fn customer<'a>(&'a self, bearer: Option<&'a str>) -> BoxFuture<'a, Result<Uuid, IdentityError>>;
     fn me(&self, id: Uuid) -> BoxFuture<'_, Result<CustomerView, IdentityError>>;
     fn register(&self, input: RegisterInput) -> BoxFuture<'_, Result<(), IdentityError>>;
     fn login<'a>(
@@ -25,13 +25,10 @@ pub trait Accounts: Send + Sync {
 }
 
 impl<S: Store> Accounts for AppState<S> {
-    fn customer(&self, bearer: Option<&str>) -> Result<Uuid, IdentityError> {
-        let claims = self
-            .identity
-            .tokens()
-            .verify(bearer.ok_or(IdentityError::BadCredentials)?)
-            .map_err(|_| IdentityError::BadCredentials)?;
-        if claims.kind == Subject::Customer { Ok(claims.sub) } else { Err(IdentityError::BadCredentials) }
+    fn customer<'a>(&'a self, bearer: Option<&'a str>) -> BoxFuture<'a, Result<Uuid, IdentityError>> {
+        Box::pin(
+            async move { crate::rest::auth::customer(self, bearer).await.map_err(|_| IdentityError::BadCredentials) },
+        )
     }
     fn me(&self, id: Uuid) -> BoxFuture<'_, Result<CustomerView, IdentityError>> {
         Box::pin(self.identity.me(id))
@@ -93,9 +90,9 @@ fn accounts<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Accounts> {
 }
 
 /// The logged-in customer, or an `UNAUTHENTICATED` error.
-pub fn customer_id(ctx: &Context<'_>) -> async_graphql::Result<Uuid> {
+pub async fn customer_id(ctx: &Context<'_>) -> async_graphql::Result<Uuid> {
     let bearer = ctx.data_opt::<Caller>().and_then(|c| c.bearer.as_deref());
-    accounts(ctx).customer(bearer).map_err(|_| gql_error(IdentityError::BadCredentials))
+    accounts(ctx).customer(bearer).await.map_err(|_| gql_error(IdentityError::BadCredentials))
 }
 
 /// The customer's own account.
@@ -138,7 +135,7 @@ impl From<Session> for SessionGql {
 }
 
 pub async fn me(ctx: &Context<'_>) -> async_graphql::Result<Customer> {
-    let id = customer_id(ctx)?;
+    let id = customer_id(ctx).await?;
     accounts(ctx).me(id).await.map(Customer::from).map_err(gql_error)
 }
 
@@ -181,7 +178,7 @@ impl Mutation {
         name: Option<String>,
         beauty_profile: Option<Json<BeautyProfile>>,
     ) -> async_graphql::Result<Customer> {
-        let id = customer_id(ctx)?;
+        let id = customer_id(ctx).await?;
         let update = MeUpdate { name: name.map(Some), beauty_profile: beauty_profile.map(|j| j.0) };
         accounts(ctx).update_me(id, update).await.map(Customer::from).map_err(gql_error)
     }

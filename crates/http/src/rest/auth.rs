@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use rouge_identity::{RegisterInput, Session, Subject};
+use rouge_identity::{RegisterInput, Session, Subject, TokenError};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::ToSchema;
@@ -179,20 +179,29 @@ impl<S: Store> axum::extract::FromRequestParts<AppState<S>> for CustomerAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState<S>) -> Result<Self, ApiError> {
-        customer(app, &parts.headers).map(CustomerAuth)
+        customer(app, bearer(&parts.headers)).await.map(CustomerAuth)
     }
 }
 
-/// The customer a request's access token speaks for.
+/// The customer a bearer token speaks for: one of Rouge's customer tokens, or (when an
+/// external issuer is configured) a token of that issuer, mapped by its verified email.
 ///
 /// # Errors
-/// 401 without a valid token; 403 for a token that is not a customer's.
-pub fn customer<S: Store>(app: &AppState<S>, headers: &axum::http::HeaderMap) -> Result<Uuid, ApiError> {
-    let token = bearer(headers)
+/// 401 without a valid token; 403 for a Rouge token that is not a customer's.
+pub async fn customer<S: Store>(app: &AppState<S>, bearer: Option<&str>) -> Result<Uuid, ApiError> {
+    let token = bearer
         .ok_or_else(|| ApiError::Unauthorized("log in and send `Authorization: Bearer <access token>`".into()))?;
-    let claims = app.identity.tokens().verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    if claims.kind != Subject::Customer {
-        return Err(ApiError::Forbidden("this route is for customers".into()));
+    match app.identity.tokens().verify(token) {
+        Ok(claims) if claims.kind == Subject::Customer => Ok(claims.sub),
+        Ok(_) => Err(ApiError::Forbidden("this route is for customers".into())),
+        Err(TokenError::UnknownKey) if app.oidc.is_some() => {
+            let oidc = app.oidc.as_ref().expect("checked");
+            let email = oidc.verified_email(token).await.map_err(|e| {
+                tracing::info!(reason = %e, "external token refused");
+                ApiError::Unauthorized("the bearer token is not valid".into())
+            })?;
+            Ok(app.identity.external_customer(&email).await?)
+        }
+        Err(e) => Err(ApiError::Unauthorized(e.to_string())),
     }
-    Ok(claims.sub)
 }

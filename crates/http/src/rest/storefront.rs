@@ -111,7 +111,7 @@ async fn for_me<S: Store>(
     pairs: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let customer = crate::rest::auth::customer(app, headers)?;
+    let customer = crate::rest::auth::customer(app, crate::rest::auth::bearer(headers)).await?;
     let mut query =
         ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let profile = app.identity.profile(customer).await?;
