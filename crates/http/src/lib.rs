@@ -24,7 +24,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -39,14 +38,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let gw = state.gateway.clone();
     let on = gw.settings.enabled;
     let cors = tower::util::option_layer(gateway::headers::cors(&gw).filter(|_| on));
-    let timeout =
-        tower::util::option_layer(on.then(|| {
-            TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, gw.settings.request_timeout)
-        }));
-    let limit =
-        tower::util::option_layer(on.then(|| middleware::from_fn_with_state(gw.clone(), gateway::ratelimit::limit)));
-    let guard =
-        tower::util::option_layer(on.then(|| middleware::from_fn_with_state(gw.clone(), gateway::headers::guard)));
+    let gate = tower::util::option_layer(on.then(|| middleware::from_fn_with_state(gw.clone(), gateway::layer)));
     Router::new()
         .merge(rest::storefront::router())
         .merge(rest::auth::router())
@@ -60,12 +52,10 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .with_state(state)
         .layer(middleware::from_fn(ops::track))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(timeout)
         .layer(middleware::from_fn(ops::problemize))
-        .layer(limit)
         .layer(CompressionLayer::new())
         .layer(cors)
-        .layer(guard)
+        .layer(gate)
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

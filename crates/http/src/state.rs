@@ -9,17 +9,29 @@ use std::sync::Arc;
 pub trait Store: CatalogRepository + IdentityRepository + StaffRepository + AuditRepository + Inbox + Ping {}
 impl<T: CatalogRepository + IdentityRepository + StaffRepository + AuditRepository + Inbox + Ping> Store for T {}
 
-pub struct AppState<S> {
+/// What every handler shares. A handle: cloning it (axum does, per request and per
+/// middleware) is one reference count, not one per part.
+pub struct AppState<S>(Arc<Parts<S>>);
+
+pub struct Parts<S> {
     pub catalog: CatalogService<S>,
     pub store: S,
     pub index: Arc<CatalogIndex>,
     pub relay: RelayHandle,
     pub graphql: crate::graphql::CatalogSchema,
     pub cache: crate::cache::ResponseCache,
-    pub gateway: crate::gateway::Gateway,
+    pub gateway: Arc<crate::gateway::Gateway>,
     pub identity: IdentityService<S>,
     /// An external OpenID Connect issuer whose tokens are accepted too.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
+}
+
+impl<S> std::ops::Deref for AppState<S> {
+    type Target = Parts<S>;
+
+    fn deref(&self) -> &Parts<S> {
+        &self.0
+    }
 }
 
 impl<S: Store> AppState<S> {
@@ -30,33 +42,24 @@ impl<S: Store> AppState<S> {
         cache: crate::cache::ResponseCache,
         gateway: crate::gateway::Gateway,
         identity: IdentityService<S>,
+        oidc: Option<Arc<crate::oidc::Oidc>>,
     ) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             identity,
-            oidc: None,
-            gateway,
+            oidc,
+            gateway: Arc::new(gateway),
             cache,
             catalog: CatalogService::new(store.clone()),
             store,
             graphql: crate::graphql::schema(index.clone()),
             index,
             relay,
-        }
+        }))
     }
 }
 
-impl<S: Clone> Clone for AppState<S> {
+impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
-        Self {
-            catalog: self.catalog.clone(),
-            store: self.store.clone(),
-            index: self.index.clone(),
-            relay: self.relay.clone(),
-            graphql: self.graphql.clone(),
-            cache: self.cache.clone(),
-            gateway: self.gateway.clone(),
-            identity: self.identity.clone(),
-            oidc: self.oidc.clone(),
-        }
+        Self(self.0.clone())
     }
 }

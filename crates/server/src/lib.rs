@@ -151,16 +151,20 @@ pub async fn launch<S: Store>(
     };
     let mut settings = opts.gateway;
     settings.hsts |= opts.tls.is_some();
-    let gateway = Gateway { settings, limiter };
-    let mut state = AppState::new(store, index, relay, cache, gateway, identity);
+    let verifier = identity.clone();
+    let identify: rouge_http::gateway::Identify =
+        Arc::new(move |token| verifier.tokens().verify(token).ok().map(|c| c.sub.to_string()));
+    let gateway = Gateway::new(settings, limiter, Some(identify));
+    let mut oidc = None;
     if let Some((issuer, audience)) = &opts.oidc {
-        let oidc = Arc::new(rouge_http::oidc::Oidc::new(issuer, audience));
+        let o = Arc::new(rouge_http::oidc::Oidc::new(issuer, audience));
         // A down issuer must not keep the shop closed: its keys are fetched again on first use.
-        if let Err(e) = oidc.refresh().await {
+        if let Err(e) = o.refresh().await {
             tracing::warn!(error = %e, "the OpenID Connect issuer did not answer; will retry when a token arrives");
         }
-        state.oidc = Some(oidc);
+        oidc = Some(o);
     }
+    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc);
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
     tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");

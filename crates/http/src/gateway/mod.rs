@@ -7,7 +7,12 @@ pub mod ratelimit;
 
 pub use ratelimit::{Quota, RateLimiter};
 
-use axum::http::HeaderValue;
+use crate::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -51,4 +56,72 @@ impl Default for GatewaySettings {
 pub struct Gateway {
     pub settings: GatewaySettings,
     pub limiter: RateLimiter,
+    /// Names the client a bearer credential proves (a verified token's subject); `None` when
+    /// it proves nothing, and the request is counted by its address.
+    pub identify: Option<Identify>,
+    /// `RateLimit-Policy` of each configured quota, rendered once.
+    policies: Vec<(Quota, HeaderValue)>,
 }
+
+impl Gateway {
+    pub fn new(settings: GatewaySettings, limiter: RateLimiter, identify: Option<Identify>) -> Self {
+        let policies = [settings.read, settings.write, settings.auth]
+            .into_iter()
+            .flatten()
+            .filter_map(|q| {
+                let v = HeaderValue::from_str(&format!("{};w=60;burst={}", q.per_minute, q.burst)).ok()?;
+                Some((q, v))
+            })
+            .collect();
+        Self { settings, limiter, identify, policies }
+    }
+
+    fn policy(&self, q: Quota) -> Option<HeaderValue> {
+        self.policies.iter().find(|(p, _)| *p == q).map(|(_, v)| v.clone())
+    }
+}
+
+/// The whole gateway in one middleware (one boxed future per request, not one per concern):
+/// the header size limit, the rate limit, the time-out, and the security and RateLimit
+/// headers on the answer. Pages meant for browsers (`/docs`, GraphiQL) keep their scripts.
+pub async fn layer(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    let path = req.uri().path();
+    let html_page = path.starts_with("/docs") || (path == "/graphql" && req.method() == Method::GET);
+    let mut res = if size > gw.settings.max_header_bytes {
+        ApiError::HeadersTooLarge(gw.settings.max_header_bytes).into_response()
+    } else {
+        let admitted = match ratelimit::budget(&gw, &req) {
+            Some((q, class, key)) => Some((q, gw.limiter.check(&key, q).await, class)),
+            None => None,
+        };
+        let mut res = match &admitted {
+            Some((_, d, class)) if !d.allowed => ratelimit::refuse(class, d),
+            _ => match tokio::time::timeout(gw.settings.request_timeout, next.run(req)).await {
+                Ok(res) => res,
+                Err(_) => ApiError::RequestTimeout.into_response(),
+            },
+        };
+        if let Some((q, d, _)) = admitted {
+            ratelimit::headers(&gw, res.headers_mut(), q, &d);
+        }
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !html_page {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    if gw.settings.hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    res
+}
+
+/// A bearer credential to a client name, if the credential checks out.
+pub type Identify = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;

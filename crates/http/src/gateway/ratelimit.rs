@@ -5,13 +5,13 @@
 
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use moka::sync::Cache;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A budget: `per_minute` requests on average, at most `burst` at once.
@@ -95,7 +95,9 @@ pub enum RateLimiter {
 }
 
 pub struct Local {
-    arrivals: Cache<String, Arc<Mutex<i64>>>,
+    /// Theoretical arrival time per client (microseconds since `epoch`), by a hash of the
+    /// client's key: no allocation and no lock on the hot path.
+    arrivals: Cache<u64, Arc<AtomicI64>>,
     epoch: Instant,
 }
 
@@ -150,14 +152,20 @@ impl RateLimiter {
             }
             RateLimiter::Local(l) => {
                 let now = l.epoch.elapsed().as_micros() as i64;
-                let cell = l.arrivals.get_with_by_ref(key, || Arc::new(Mutex::new(now)));
-                let mut tat = cell.lock().expect("rate cell");
-                let start = (*tat).max(now);
-                if start - now > q.tolerance_us() {
-                    return Decision::from_gcra(q, false, start - now, start - q.tolerance_us() - now);
+                let hash = std::hash::BuildHasher::hash_one(key_hasher(), key);
+                let cell = l.arrivals.get_with(hash, || Arc::new(AtomicI64::new(now)));
+                let mut tat = cell.load(Ordering::Acquire);
+                loop {
+                    let start = tat.max(now);
+                    if start - now > q.tolerance_us() {
+                        return Decision::from_gcra(q, false, start - now, start - q.tolerance_us() - now);
+                    }
+                    let next = start + q.emission_us();
+                    match cell.compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire) {
+                        Ok(_) => return Decision::from_gcra(q, true, next - now, 0),
+                        Err(seen) => tat = seen,
+                    }
                 }
-                *tat = start + q.emission_us();
-                Decision::from_gcra(q, true, *tat - now, 0)
             }
             RateLimiter::Redis(r) => {
                 let mut conn = r.conn.clone();
@@ -185,54 +193,72 @@ impl RateLimiter {
     }
 }
 
-/// Who is calling: a bearer credential (hashed, never stored) or the peer address.
-fn client_key(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
-    use sha2::{Digest, Sha256};
-    if let Some(token) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-    {
-        let digest = Sha256::digest(token.trim().as_bytes());
-        return format!("tok:{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
-    }
-    peer.map_or_else(|| "addr:unknown".to_owned(), |p| format!("addr:{}", p.ip()))
+/// One fixed-key hasher for the process: client keys are hashed to 64 bits (SipHash keyed
+/// at start, so clients cannot aim for collisions).
+fn key_hasher() -> &'static std::collections::hash_map::RandomState {
+    static STATE: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    STATE.get_or_init(std::collections::hash_map::RandomState::new)
 }
 
-fn set(h: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        h.insert(name, v);
+/// Who is calling: the customer or staff member a valid token names, otherwise the peer
+/// address. A credential that does not check out names nobody: made-up tokens must not buy
+/// fresh budgets.
+fn client_key(gw: &Gateway, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    let proven = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .zip(gw.identify.as_ref())
+        .and_then(|(token, identify)| identify(token.trim()));
+    match proven {
+        Some(who) => format!("who:{who}"),
+        None => peer.map_or_else(|| "addr:unknown".to_owned(), |p| format!("addr:{}", p.ip())),
     }
 }
 
-/// Applies the read or write budget of the calling client; probes are never limited.
-pub async fn limit(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
+/// A small number as a header value without allocating: values up to 4095 are rendered once.
+fn number(n: u64) -> HeaderValue {
+    static SMALL: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    let table = SMALL.get_or_init(|| {
+        (0..4096u64).map(|i| HeaderValue::from_static(Box::leak(i.to_string().into_boxed_str()))).collect()
+    });
+    table.get(n as usize).cloned().unwrap_or_else(|| HeaderValue::from(n))
+}
+
+/// The budget a request spends from: its quota, class and client key; `None` when it is not
+/// limited (probes, no quota for its class, or no limiter).
+pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, String)> {
     let path = req.uri().path();
     if matches!(path, "/healthz" | "/readyz" | "/metrics") || matches!(gw.limiter, RateLimiter::Off) {
-        return next.run(req).await;
+        return None;
     }
     let (class, quota) = match *req.method() {
         Method::GET | Method::HEAD | Method::OPTIONS => ("read", gw.settings.read),
         _ if path.starts_with("/v1/auth/") || path == "/v1/admin/auth/login" => ("auth", gw.settings.auth),
         _ => ("write", gw.settings.write),
     };
-    let Some(quota) = quota else { return next.run(req).await };
+    let quota = quota?;
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let key = format!("{class}:{}", client_key(req.headers(), peer));
-    let d = gw.limiter.check(&key, quota).await;
-    let mut res = if d.allowed {
-        next.run(req).await
-    } else {
-        let secs = d.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        let mut r = ApiError::TooManyRequests(format!("the {class} budget of this client is spent; retry in {secs} s"))
-            .into_response();
-        set(r.headers_mut(), "retry-after", secs.to_string());
-        r
-    };
-    let h = res.headers_mut();
-    set(h, "ratelimit-limit", quota.burst.to_string());
-    set(h, "ratelimit-remaining", d.remaining.to_string());
-    set(h, "ratelimit-reset", d.reset.as_secs_f64().ceil().to_string());
-    set(h, "ratelimit-policy", format!("{};w=60;burst={}", quota.per_minute, quota.burst));
-    res
+    Some((quota, class, format!("{class}:{}", client_key(gw, req.headers(), peer))))
+}
+
+/// The 429 answer.
+pub fn refuse(class: &str, d: &Decision) -> Response {
+    let secs = d.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut r = ApiError::TooManyRequests(format!("the {class} budget of this client is spent; retry in {secs} s"))
+        .into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, number(secs));
+    r
+}
+
+/// The RateLimit headers of an answer.
+pub fn headers(gw: &Gateway, h: &mut HeaderMap, q: Quota, d: &Decision) {
+    h.insert("ratelimit-limit", number(u64::from(q.burst)));
+    h.insert("ratelimit-remaining", number(u64::from(d.remaining)));
+    h.insert("ratelimit-reset", number(d.reset.as_secs_f64().ceil() as u64));
+    if let Some(p) = gw.policy(q) {
+        h.insert("ratelimit-policy", p);
+    }
 }
 
 #[cfg(test)]

@@ -32,8 +32,12 @@ async fn over_the_budget_answers_429_with_retry_after_and_ratelimit_headers() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["type"], "/problems/too-many-requests");
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "probes are never limited");
-    let other = app.client.get(app.url("/v1/brands")).bearer_auth("another-client").send().await.unwrap();
-    assert_eq!(other.status(), StatusCode::OK, "budgets are per client");
+    let made_up = app.client.get(app.url("/v1/brands")).bearer_auth("made-up-token").send().await.unwrap();
+    assert_eq!(made_up.status(), StatusCode::TOO_MANY_REQUESTS, "a made-up token buys no fresh budget");
+    let customer =
+        app.tokens.issue(uuid::Uuid::now_v7(), rouge_identity::Subject::Customer, chrono::Utc::now().timestamp()).0;
+    let other = app.client.get(app.url("/v1/brands")).bearer_auth(&customer).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK, "budgets are per client: a logged-in customer has her own");
     let write = app
         .client
         .post(app.url("/v1/admin/brands"))
