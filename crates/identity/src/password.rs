@@ -61,6 +61,45 @@ impl PasswordHasher {
     }
 }
 
+/// Threads that do nothing but hash passwords, one per core. Each argon2 hash holds its memory
+/// cost (19 MiB by default) while it runs; on a fixed set of threads that memory is reused
+/// (the allocator keeps one arena per thread), where a general blocking pool would spread it
+/// over dozens of threads and keep it all. A login flood queues here.
+pub struct HashPool {
+    /// Dropping the pool drops the sender, and the threads end.
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl HashPool {
+    pub fn new(threads: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("rouge-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        let Ok(job) = rx.lock().expect("hash queue").recv() else { return };
+                        job();
+                    }
+                })
+                .expect("a hashing thread");
+        }
+        Self { jobs: tx }
+    }
+
+    /// Runs `f` on a hashing thread.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs.send(job).expect("hashing threads run");
+        rx.await.expect("a hashing thread answers")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -178,9 +178,8 @@ pub struct IdentityService<R> {
     settings: IdentitySettings,
     /// Verified against when the email is unknown, so both cases cost the same time.
     dummy_hash: Arc<str>,
-    /// Hashes at once: one per core. Each argon2 hash holds its memory cost (19 MiB by
-    /// default) while it runs, so a login flood queues here instead of exhausting memory.
-    hashing: Arc<tokio::sync::Semaphore>,
+    /// Where passwords are hashed and checked: one thread per core.
+    hashing: Arc<crate::password::HashPool>,
 }
 
 fn now() -> i64 {
@@ -207,7 +206,7 @@ impl<R: IdentityRepository> IdentityService<R> {
             hasher,
             settings,
             dummy_hash,
-            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            hashing: Arc::new(crate::password::HashPool::new(cores)),
         }
     }
 
@@ -230,14 +229,12 @@ impl<R: IdentityRepository> IdentityService<R> {
 
     pub(crate) async fn hash(&self, pw: String) -> String {
         let h = self.hasher.clone();
-        let _permit = self.hashing.acquire().await.expect("never closed");
-        tokio::task::spawn_blocking(move || h.hash(&pw)).await.expect("hashing does not panic")
+        self.hashing.run(move || h.hash(&pw)).await
     }
 
     async fn verify(&self, pw: String, phc: String) -> bool {
         let h = self.hasher.clone();
-        let _permit = self.hashing.acquire().await.expect("never closed");
-        tokio::task::spawn_blocking(move || h.verify(&pw, &phc)).await.expect("verifying does not panic")
+        self.hashing.run(move || h.verify(&pw, &phc)).await
     }
 
     fn email_event(&self, key: &DataKey, id: Uuid, template: EmailTemplate, token: Option<&str>) -> DomainEvent {

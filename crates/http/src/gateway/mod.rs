@@ -103,11 +103,13 @@ pub async fn layer(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> 
             },
         };
         if let Some((q, d, _)) = admitted {
+            res.headers_mut().reserve(9);
             ratelimit::headers(&gw, res.headers_mut(), q, &d);
         }
         res
     };
     let h = res.headers_mut();
+    h.reserve(5);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

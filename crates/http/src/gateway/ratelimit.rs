@@ -8,10 +8,10 @@ use crate::gateway::Gateway;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use moka::sync::Cache;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// A budget: `per_minute` requests on average, at most `burst` at once.
@@ -96,9 +96,48 @@ pub enum RateLimiter {
 
 pub struct Local {
     /// Theoretical arrival time per client (microseconds since `epoch`), by a hash of the
-    /// client's key: no allocation and no lock on the hot path.
-    arrivals: Cache<u64, Arc<AtomicI64>>,
+    /// client's key, in shards: a known client costs a shared read lock and one atomic update.
+    /// An arrival time in the past carries no state (the budget is full), so such entries are
+    /// swept when a shard grows: memory follows the clients active in the last minutes.
+    shards: Box<[RwLock<HashMap<u64, AtomicI64>>]>,
     epoch: Instant,
+}
+
+const SHARDS: usize = 64;
+const SWEEP_AT: usize = 4096;
+
+impl Local {
+    fn spend(&self, hash: u64, now: i64, q: Quota) -> Decision {
+        let shard = &self.shards[(hash as usize) % SHARDS];
+        {
+            let map = shard.read().expect("rate shard");
+            if let Some(cell) = map.get(&hash) {
+                return gcra(cell, now, q);
+            }
+        }
+        let mut map = shard.write().expect("rate shard");
+        if map.len() >= SWEEP_AT && !map.contains_key(&hash) {
+            map.retain(|_, tat| tat.load(Ordering::Relaxed) > now);
+        }
+        let cell = map.entry(hash).or_insert_with(|| AtomicI64::new(now));
+        gcra(cell, now, q)
+    }
+}
+
+/// One GCRA step on a client's arrival time, lock-free.
+fn gcra(cell: &AtomicI64, now: i64, q: Quota) -> Decision {
+    let mut tat = cell.load(Ordering::Acquire);
+    loop {
+        let start = tat.max(now);
+        if start - now > q.tolerance_us() {
+            return Decision::from_gcra(q, false, start - now, start - q.tolerance_us() - now);
+        }
+        let next = start + q.emission_us();
+        match cell.compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Decision::from_gcra(q, true, next - now, 0),
+            Err(seen) => tat = seen,
+        }
+    }
 }
 
 pub struct RedisLimiter {
@@ -125,7 +164,7 @@ return {1, new - now, 0}
 impl RateLimiter {
     pub fn local() -> Self {
         RateLimiter::Local(Arc::new(Local {
-            arrivals: Cache::builder().max_capacity(200_000).time_to_idle(Duration::from_secs(600)).build(),
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             epoch: Instant::now(),
         }))
     }
@@ -145,27 +184,14 @@ impl RateLimiter {
     }
 
     /// Spends one request of `key`'s budget.
-    pub async fn check(&self, key: &str, q: Quota) -> Decision {
+    pub async fn check(&self, key: &ClientKey, q: Quota) -> Decision {
         match self {
             RateLimiter::Off => {
                 Decision { allowed: true, remaining: q.burst, reset: Duration::ZERO, retry_after: Duration::ZERO }
             }
             RateLimiter::Local(l) => {
                 let now = l.epoch.elapsed().as_micros() as i64;
-                let hash = std::hash::BuildHasher::hash_one(key_hasher(), key);
-                let cell = l.arrivals.get_with(hash, || Arc::new(AtomicI64::new(now)));
-                let mut tat = cell.load(Ordering::Acquire);
-                loop {
-                    let start = tat.max(now);
-                    if start - now > q.tolerance_us() {
-                        return Decision::from_gcra(q, false, start - now, start - q.tolerance_us() - now);
-                    }
-                    let next = start + q.emission_us();
-                    match cell.compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire) {
-                        Ok(_) => return Decision::from_gcra(q, true, next - now, 0),
-                        Err(seen) => tat = seen,
-                    }
-                }
+                l.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), now, q)
             }
             RateLimiter::Redis(r) => {
                 let mut conn = r.conn.clone();
@@ -203,16 +229,43 @@ fn key_hasher() -> &'static std::collections::hash_map::RandomState {
 /// Who is calling: the customer or staff member a valid token names, otherwise the peer
 /// address. A credential that does not check out names nobody: made-up tokens must not buy
 /// fresh budgets.
-fn client_key(gw: &Gateway, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+fn client_key(gw: &Gateway, class: &'static str, headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientKey {
     let proven = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .zip(gw.identify.as_ref())
         .and_then(|(token, identify)| identify(token.trim()));
-    match proven {
-        Some(who) => format!("who:{who}"),
-        None => peer.map_or_else(|| "addr:unknown".to_owned(), |p| format!("addr:{}", p.ip())),
+    let who = match (proven, peer) {
+        (Some(who), _) => Who::Subject(who),
+        (None, Some(p)) => Who::Addr(p.ip()),
+        (None, None) => Who::Unknown,
+    };
+    ClientKey { class, who }
+}
+
+/// A budget's owner: a class of routes and a client. Hashed as it is for the in-process
+/// limiter (no string is built per request); written out only for Redis.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    pub class: &'static str,
+    pub who: Who,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Who {
+    Subject(String),
+    Addr(std::net::IpAddr),
+    Unknown,
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.who {
+            Who::Subject(s) => write!(f, "{}:who:{s}", self.class),
+            Who::Addr(ip) => write!(f, "{}:addr:{ip}", self.class),
+            Who::Unknown => write!(f, "{}:addr:unknown", self.class),
+        }
     }
 }
 
@@ -227,7 +280,7 @@ fn number(n: u64) -> HeaderValue {
 
 /// The budget a request spends from: its quota, class and client key; `None` when it is not
 /// limited (probes, no quota for its class, or no limiter).
-pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, String)> {
+pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, ClientKey)> {
     let path = req.uri().path();
     if matches!(path, "/healthz" | "/readyz" | "/metrics") || matches!(gw.limiter, RateLimiter::Off) {
         return None;
@@ -239,7 +292,7 @@ pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, Strin
     };
     let quota = quota?;
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    Some((quota, class, format!("{class}:{}", client_key(gw, req.headers(), peer))))
+    Some((quota, class, client_key(gw, class, req.headers(), peer)))
 }
 
 /// The 429 answer.
@@ -275,6 +328,10 @@ mod tests {
         }
     }
 
+    fn key(who: &str) -> ClientKey {
+        ClientKey { class: "read", who: Who::Subject(who.into()) }
+    }
+
     #[tokio::test]
     async fn local_gcra_allows_the_burst_then_refuses_until_the_rate_refills() {
         let limiter = RateLimiter::local();
@@ -282,14 +339,16 @@ mod tests {
         let seen: Vec<(bool, u32)> = {
             let mut v = vec![];
             for _ in 0..4 {
-                let d = limiter.check("client", q).await;
+                let d = limiter.check(&key("client"), q).await;
                 v.push((d.allowed, d.remaining));
             }
             v
         };
         assert_eq!(seen, [(true, 2), (true, 1), (true, 0), (false, 0)]);
-        let denied = limiter.check("client", q).await;
+        let denied = limiter.check(&key("client"), q).await;
         assert!(denied.retry_after > Duration::from_millis(900) && denied.retry_after <= Duration::from_secs(1));
-        assert!(limiter.check("someone-else", q).await.allowed, "budgets are per client");
+        assert!(limiter.check(&key("someone-else"), q).await.allowed, "budgets are per client");
+        let other_class = ClientKey { class: "write", who: Who::Subject("client".into()) };
+        assert!(limiter.check(&other_class, q).await.allowed, "and per class");
     }
 }
