@@ -198,15 +198,18 @@ impl<R: IdentityRepository> IdentityService<R> {
         tokens: Arc<TokenKeys>,
         settings: IdentitySettings,
     ) -> Self {
-        let dummy_hash = hasher.hash("a password nobody has, for timing").into();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let pool = crate::password::HashPool::new(cores);
+        // On a hashing thread: the work area it needs stays there, not on the caller's.
+        let h = hasher.clone();
+        let dummy_hash = pool.run_blocking(move || h.hash("a password nobody has, for timing")).into();
         Self {
             repo,
             keys: Arc::new(RwLock::new(Keys { vault, tokens })),
             hasher,
             settings,
             dummy_hash,
-            hashing: Arc::new(crate::password::HashPool::new(cores)),
+            hashing: Arc::new(pool),
         }
     }
 

@@ -121,10 +121,10 @@ struct IdentityArgs {
     #[arg(long, env = "ROUGE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     public_url: String,
     /// argon2id memory cost in KiB.
-    #[arg(long, env = "ROUGE_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024)]
+    #[arg(long, env = "ROUGE_ARGON2_MEMORY_KIB", default_value_t = 9 * 1024)]
     argon2_memory_kib: u32,
     /// argon2id passes.
-    #[arg(long, env = "ROUGE_ARGON2_ITERATIONS", default_value_t = 2)]
+    #[arg(long, env = "ROUGE_ARGON2_ITERATIONS", default_value_t = 4)]
     argon2_iterations: u32,
     /// Lifetime of access tokens, in seconds.
     #[arg(long, env = "ROUGE_ACCESS_TOKEN_TTL", default_value_t = 900)]
