@@ -17,9 +17,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How long a new key is published before it is used; servers reload more often than this.
+/// `ROUGE_KEY_PUBLISH_SECS` changes it (it must stay above the reload interval).
 pub const PUBLISH_SECS: i64 = 60;
-/// How often a running server re-reads the key directory.
+/// How often a running server re-reads the key directory (`ROUGE_KEY_RELOAD_SECS`).
 pub const RELOAD_SECS: u64 = 20;
+
+fn env_secs(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+}
+
+/// The publication delay in force.
+pub fn publish_secs() -> i64 {
+    env_secs("ROUGE_KEY_PUBLISH_SECS", PUBLISH_SECS as u64) as i64
+}
+
+/// The reload interval in force.
+pub fn reload_secs() -> u64 {
+    env_secs("ROUGE_KEY_RELOAD_SECS", RELOAD_SECS)
+}
 
 pub const ISSUER: &str = "rouge";
 pub const AUDIENCE: &str = "rouge-api";
@@ -54,7 +69,7 @@ fn stamp_time(id: &str) -> Option<i64> {
 
 /// The newest id that is past its publication, or the oldest one if none is yet.
 fn in_use(ids: &[String], now: i64) -> Option<&String> {
-    ids.iter().rev().find(|id| stamp_time(id).is_some_and(|t| t + PUBLISH_SECS <= now)).or(ids.first())
+    ids.iter().rev().find(|id| stamp_time(id).is_some_and(|t| t + publish_secs() <= now)).or(ids.first())
 }
 
 impl KeyDir {

@@ -229,7 +229,7 @@ async fn reload_keys<S: Store>(
 ) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(keys::RELOAD_SECS)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(keys::reload_secs())) => {}
             _ = stop.changed() => return,
         }
         match dir.load(chrono::Utc::now().timestamp(), access_ttl_secs) {

@@ -281,12 +281,12 @@ impl StoreFn<()> for RotateKeys {
                 let id = dir.add_jwt(now)?;
                 println!(
                     "added token-signing key {id}; servers sign with it from {} s from now",
-                    rouge_server::keys::PUBLISH_SECS
+                    rouge_server::keys::publish_secs()
                 );
             }
             KeysAction::Rotate => {
                 let id = dir.add_master(now)?;
-                let wait = rouge_server::keys::PUBLISH_SECS;
+                let wait = rouge_server::keys::publish_secs();
                 println!("added master key {id}; waiting {wait} s until every server has loaded it…");
                 tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
                 let keys = dir.load(chrono::Utc::now().timestamp(), 900)?;

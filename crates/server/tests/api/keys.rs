@@ -1,0 +1,128 @@
+//! Key rotation end to end, as an operator runs it: `rouge serve` keeps serving while
+//! `rouge keys rotate` re-wraps every customer's data key and `rouge keys rotate-signing`
+//! brings a new token key; nobody is logged out, and the old master key can then go.
+
+use reqwest::StatusCode;
+use rouge_store_tests::harness::TempDir;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A `rouge serve` child process, killed when dropped.
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rouge(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rouge"));
+    c.env("DATABASE_URL", format!("sqlite://{}", dir.join("shop.db").display()))
+        .env("ROUGE_KEY_DIR", dir.join("keys"))
+        .env("ROUGE_KEY_PUBLISH_SECS", "2")
+        .env("ROUGE_KEY_RELOAD_SECS", "1")
+        .env("ROUGE_ARGON2_MEMORY_KIB", "1024")
+        .env("ROUGE_ARGON2_ITERATIONS", "1")
+        .env("ROUGE_RATE_LIMIT_AUTH", "6000/min,burst=1000")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+async fn serve(dir: &Path) -> Server {
+    let addr =
+        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let child =
+        rouge(dir).args(["serve", "--listen", &addr]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let server = Server(child, format!("http://{addr}"));
+    for _ in 0..600 {
+        if reqwest::get(format!("{}/healthz", server.1)).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("rouge serve did not start");
+}
+
+async fn me(base: &str, token: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new().get(format!("{base}/v1/me")).bearer_auth(token).send().await.unwrap();
+    let s = res.status();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn login(base: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": "ana@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
+fn kid(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+#[tokio::test]
+async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
+    let dir = TempDir::new();
+    let server = serve(&dir.0).await;
+    let base = server.1.clone();
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({"email": "ana@example.com", "password": "correct horse battery", "name": "Ana"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let token = login(&base).await;
+    assert_eq!(me(&base, &token).await.1["name"], "Ana");
+    let old_masters: Vec<_> = std::fs::read_dir(dir.0.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("master-"))
+        .collect();
+    assert_eq!(old_masters.len(), 1);
+
+    let out = rouge(&dir.0).args(["keys", "rotate"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("re-wrapped 1 customer data keys"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(me(&base, &token).await.0, StatusCode::OK, "the running server follows the rotation");
+    std::fs::remove_file(&old_masters[0]).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // past one reload
+    let (s, body) = me(&base, &token).await;
+    assert_eq!(
+        (s, body["email"].as_str()),
+        (StatusCode::OK, Some("ana@example.com")),
+        "data opens without the old master key"
+    );
+
+    let out = rouge(&dir.0).args(["keys", "rotate-signing"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // After the publication delay and a reload, new tokens carry the new key (a liveness
+    // deadline, not a timing assertion).
+    let mut fresh = login(&base).await;
+    for _ in 0..100 {
+        if kid(&fresh) != kid(&token) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fresh = login(&base).await;
+    }
+    assert_ne!(kid(&fresh), kid(&token), "new tokens are signed with the new key");
+    assert_eq!(me(&base, &token).await.0, StatusCode::OK, "tokens signed with the old key stay valid");
+    drop(server);
+    // A restarted server reads the same directory: still nobody logged out.
+    let again = serve(&dir.0).await;
+    assert_eq!(me(&again.1, &fresh).await.0, StatusCode::OK);
+    assert_eq!(me(&again.1, &token).await.0, StatusCode::OK);
+}
