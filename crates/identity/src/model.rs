@@ -17,6 +17,8 @@ pub struct CustomerRecord {
     pub email: Option<Vec<u8>>,
     pub name: Option<Vec<u8>>,
     pub profile: Option<Vec<u8>>,
+    /// Phone and address book (a sealed [`Contact`]).
+    pub contact: Option<Vec<u8>>,
     pub password_hash: Option<String>,
     /// Unix seconds.
     pub email_verified_at: Option<i64>,
@@ -111,6 +113,69 @@ impl BeautyProfile {
         }
         if self.concerns.len() > 20 || self.hair_types.len() > 20 {
             v.push("concerns", "too_many", "at most 20 values");
+        }
+        v.errors().to_vec()
+    }
+}
+
+/// A postal address in the customer's address book.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// Who receives parcels there.
+    pub name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. FR.
+    pub country: String,
+}
+
+/// How to reach the customer: sealed with her other personal fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub addresses: Vec<Address>,
+}
+
+impl Contact {
+    /// Checks the phone (E.164: `+` and 8–15 digits, spaces allowed) and each address.
+    pub fn validate(&self) -> Vec<rouge_kernel::FieldError> {
+        let mut v = rouge_kernel::Validation::new();
+        if let Some(p) = &self.phone {
+            let digits: String = p.chars().filter(|c| !c.is_whitespace()).collect();
+            let ok = digits
+                .strip_prefix('+')
+                .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                v.push("phone", "invalid", "an international number: + and 8 to 15 digits, e.g. +33 6 12 34 56 78");
+            }
+        }
+        if self.addresses.len() > 10 {
+            v.push("addresses", "too_many", "at most 10 addresses");
+        }
+        for (i, a) in self.addresses.iter().enumerate() {
+            let text = |field: &str, value: &str, required: bool, v: &mut rouge_kernel::Validation| {
+                let n = value.trim().chars().count();
+                if (required && n == 0) || n > 200 || value.chars().any(char::is_control) {
+                    v.push(format!("addresses[{i}].{field}"), "invalid", "1–200 printable characters");
+                }
+            };
+            text("name", &a.name, true, &mut v);
+            text("line1", &a.line1, true, &mut v);
+            text("line2", a.line2.as_deref().unwrap_or(""), false, &mut v);
+            text("city", &a.city, true, &mut v);
+            text("postal_code", &a.postal_code, true, &mut v);
+            text("region", a.region.as_deref().unwrap_or(""), false, &mut v);
+            if !(a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase())) {
+                v.push(format!("addresses[{i}].country"), "invalid", "an ISO 3166-1 alpha-2 code, e.g. FR");
+            }
         }
         v.errors().to_vec()
     }

@@ -2,7 +2,7 @@
 //! and change the profile, export and erase.
 
 use crate::email::Email;
-use crate::model::{BeautyProfile, CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse};
+use crate::model::{Address, BeautyProfile, Contact, CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse};
 use crate::password::{PasswordHasher, check_policy};
 use crate::ports::IdentityRepository;
 use crate::tokens::{Subject, TokenKeys, hash_secret, new_secret};
@@ -113,19 +113,27 @@ pub struct CustomerView {
     pub name: Option<String>,
     pub email_verified: bool,
     pub beauty_profile: BeautyProfile,
+    pub phone: Option<String>,
+    pub addresses: Vec<Address>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub version: i64,
 }
 
 /// A change to the customer's own data (a JSON merge patch of these fields).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeUpdate {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,
     pub beauty_profile: Option<BeautyProfile>,
+    /// E.164, e.g. `+33 6 12 34 56 78`; null removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// The whole address book (at most 10), replacing the stored one.
+    pub addresses: Option<Vec<Address>>,
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
@@ -275,6 +283,7 @@ impl<R: IdentityRepository> IdentityService<R> {
             email: Some(key.seal_str(&owner, email.as_str())),
             name: name.map(|n| key.seal_str(&owner, &n)),
             profile: None,
+            contact: None,
             password_hash: Some(hash),
             email_verified_at: None,
             created_at: t,
@@ -332,6 +341,7 @@ impl<R: IdentityRepository> IdentityService<R> {
             email: Some(key.seal_str(&owner, email.as_str())),
             name: None,
             profile: None,
+            contact: None,
             password_hash: None,
             email_verified_at: Some(t),
             created_at: t,
@@ -555,12 +565,18 @@ impl<R: IdentityRepository> IdentityService<R> {
             Some(b) => serde_json::from_slice(&key.open(&owner, b)?).map_err(|_| VaultError::Corrupt)?,
             None => BeautyProfile::default(),
         };
+        let contact: Contact = match &c.contact {
+            Some(b) => serde_json::from_slice(&key.open(&owner, b)?).map_err(|_| VaultError::Corrupt)?,
+            None => Contact::default(),
+        };
         Ok(CustomerView {
             id: c.id,
             email: open(&c.email)?.unwrap_or_default(),
             name: open(&c.name)?,
             email_verified: c.email_verified_at.is_some(),
             beauty_profile: profile,
+            phone: contact.phone,
+            addresses: contact.addresses,
             created_at: chrono::DateTime::from_timestamp(c.created_at, 0).unwrap_or_default(),
             version: c.version,
         })
@@ -587,9 +603,30 @@ impl<R: IdentityRepository> IdentityService<R> {
         if let Some(p) = &update.beauty_profile {
             v.extend("beauty_profile", field_errors(p.validate()));
         }
-        v.finish(|| ()).map_err(IdentityError::Invalid)?;
         let key = self.data_key(&c)?;
         let owner = id.to_string();
+        let contact = if update.phone.is_some() || update.addresses.is_some() {
+            let mut contact: Contact = match &c.contact {
+                Some(b) => serde_json::from_slice(&key.open(&owner, b)?).map_err(|_| VaultError::Corrupt)?,
+                None => Contact::default(),
+            };
+            if let Some(phone) = update.phone.clone() {
+                contact.phone = phone.map(|p| p.trim().to_owned());
+            }
+            if let Some(addresses) = update.addresses.clone() {
+                contact.addresses = addresses;
+            }
+            for e in contact.validate() {
+                v.push(e.field, e.code, e.message);
+            }
+            Some(contact)
+        } else {
+            None
+        };
+        v.finish(|| ()).map_err(IdentityError::Invalid)?;
+        if let Some(contact) = contact {
+            c.contact = Some(key.seal(&owner, &serde_json::to_vec(&contact).expect("serialises")));
+        }
         if let Some(name) = update.name {
             c.name = name.map(|n| key.seal_str(&owner, n.trim()));
         }
@@ -639,6 +676,7 @@ impl<R: IdentityRepository> IdentityService<R> {
         c.email = None;
         c.name = None;
         c.profile = None;
+        c.contact = None;
         c.password_hash = None;
         c.erased_at = Some(t);
         c.version += 1;

@@ -225,7 +225,7 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let profile: rouge_identity::BeautyProfile = serde_json::from_value(serde_json::json!({
         "skin_type": "oily", "concerns": ["acne", "pores"], "avoid_ingredients": ["fragrance", "alcohol"]
     }))?;
-    let update = rouge_identity::MeUpdate { name: None, beauty_profile: Some(profile) };
+    let update = rouge_identity::MeUpdate { beauty_profile: Some(profile), ..Default::default() };
     shopper.update_me(customer, update, None).await.map_err(|e| anyhow::anyhow!(e))?;
     store.close().await;
     eprintln!("bench: loaded {loaded} products in {:.1} s", t.elapsed().as_secs_f64());

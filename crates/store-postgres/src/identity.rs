@@ -15,7 +15,7 @@ fn unavailable(e: sqlx::Error) -> RepoError {
 }
 
 const CUSTOMER_COLS: &str = "id, email_index, master_key_id, data_key, email, name, profile, password_hash, \
-     email_verified_at, created_at, updated_at, erased_at, version";
+     email_verified_at, created_at, updated_at, erased_at, version, contact";
 
 fn customer(r: &PgRow) -> RepoResult<CustomerRecord> {
     let master: Option<String> = r.get("master_key_id");
@@ -27,6 +27,7 @@ fn customer(r: &PgRow) -> RepoResult<CustomerRecord> {
         email: r.get("email"),
         name: r.get("name"),
         profile: r.get("profile"),
+        contact: r.get("contact"),
         password_hash: r.get("password_hash"),
         email_verified_at: r.get("email_verified_at"),
         created_at: r.get("created_at"),
@@ -65,7 +66,7 @@ impl IdentityRepository for PgStore {
         let run = async {
             let mut tx = self.pool.begin().await?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO identity.customers ({CUSTOMER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                "INSERT INTO identity.customers ({CUSTOMER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             )))
             .bind(c.id)
             .bind(&c.email_index)
@@ -80,6 +81,7 @@ impl IdentityRepository for PgStore {
             .bind(c.updated_at)
             .bind(c.erased_at)
             .bind(c.version)
+            .bind(&c.contact)
             .execute(&mut *tx)
             .await?;
             outbox::append(&mut tx, events).await?;
@@ -98,8 +100,8 @@ impl IdentityRepository for PgStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let done = sqlx::query(
             "UPDATE identity.customers SET email_index = $1, master_key_id = $2, data_key = $3, email = $4, name = $5, \
-             profile = $6, password_hash = $7, email_verified_at = $8, updated_at = $9, erased_at = $10, version = $11 \
-             WHERE id = $12 AND version = $13",
+             profile = $6, password_hash = $7, email_verified_at = $8, updated_at = $9, erased_at = $10, version = $11, \
+             contact = $14 WHERE id = $12 AND version = $13",
         )
         .bind(&c.email_index)
         .bind(c.key.as_ref().map(|k| &k.master_id))
@@ -114,6 +116,7 @@ impl IdentityRepository for PgStore {
         .bind(c.version)
         .bind(c.id)
         .bind(c.version - 1)
+        .bind(&c.contact)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;

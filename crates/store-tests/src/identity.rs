@@ -158,12 +158,16 @@ pub async fn profile_updates_and_erasure<S: IdentityRepository + Outbox>(store: 
     }))
     .unwrap();
     let me = svc
-        .update_me(id, MeUpdate { name: Some(Some("Ana S.".into())), beauty_profile: Some(profile) }, Some(1))
+        .update_me(
+            id,
+            MeUpdate { name: Some(Some("Ana S.".into())), beauty_profile: Some(profile), ..MeUpdate::default() },
+            Some(1),
+        )
         .await
         .unwrap();
     assert_eq!(me.beauty_profile.avoid_ingredients, ["fragrance", "Linalool"]);
     assert_eq!(me.version, 2);
-    let stale = svc.update_me(id, MeUpdate { name: None, beauty_profile: None }, Some(1)).await;
+    let stale = svc.update_me(id, MeUpdate::default(), Some(1)).await;
     assert_eq!(stale.unwrap_err(), IdentityError::Stale);
     let export = svc.export(id).await.unwrap();
     assert_eq!(export["customer"]["email"], "ana@example.com");
@@ -212,7 +216,19 @@ pub async fn no_plaintext_personal_data_in_the_store<S: IdentityRepository + Sta
         serde_json::json!({"avoid_ingredients": ["Methylisothiazolinone"], "concerns": ["hyperpigmentation"]}),
     )
     .unwrap();
-    svc.update_me(id, MeUpdate { name: None, beauty_profile: Some(profile) }, None).await.unwrap();
+    let address: rouge_identity::Address = serde_json::from_value(serde_json::json!({
+        "name": "Anastasia Plaintext", "line1": "12 Rue Secretvalley", "city": "Lyonnaisville", "postal_code": "69001", "country": "FR"
+    }))
+    .unwrap();
+    let update = MeUpdate {
+        beauty_profile: Some(profile),
+        phone: Some(Some("+33 6 98 76 54 32".into())),
+        addresses: Some(vec![address]),
+        ..MeUpdate::default()
+    };
+    svc.update_me(id, update, None).await.unwrap();
+    let me = svc.me(id).await.unwrap();
+    assert_eq!((me.phone.as_deref(), me.addresses[0].city.as_str()), (Some("+33 6 98 76 54 32"), "Lyonnaisville"));
     let raw = store.raw_rows().await;
     assert!(
         raw.contains(&id.to_string()) || raw.contains(&id.simple().to_string()),

@@ -5,7 +5,7 @@
 use crate::state::{AppState, Store};
 use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
 use futures::future::BoxFuture;
-use rouge_identity::{BeautyProfile, CustomerView, IdentityError, MeUpdate, RegisterInput, Session};
+use rouge_identity::{Address, BeautyProfile, CustomerView, IdentityError, MeUpdate, RegisterInput, Session};
 use uuid::Uuid;
 
 /// The account operations GraphQL needs, without naming the store type.
@@ -103,6 +103,8 @@ pub struct Customer {
     pub name: Option<String>,
     pub email_verified: bool,
     pub beauty_profile: Json<BeautyProfile>,
+    pub phone: Option<String>,
+    pub addresses: Json<Vec<Address>>,
     pub version: i64,
 }
 
@@ -114,6 +116,8 @@ impl From<CustomerView> for Customer {
             name: v.name,
             email_verified: v.email_verified,
             beauty_profile: Json(v.beauty_profile),
+            phone: v.phone,
+            addresses: Json(v.addresses),
             version: v.version,
         }
     }
@@ -177,9 +181,16 @@ impl Mutation {
         ctx: &Context<'_>,
         name: Option<String>,
         beauty_profile: Option<Json<BeautyProfile>>,
+        phone: Option<String>,
+        addresses: Option<Json<Vec<Address>>>,
     ) -> async_graphql::Result<Customer> {
         let id = customer_id(ctx).await?;
-        let update = MeUpdate { name: name.map(Some), beauty_profile: beauty_profile.map(|j| j.0) };
+        let update = MeUpdate {
+            name: name.map(Some),
+            beauty_profile: beauty_profile.map(|j| j.0),
+            phone: phone.map(Some),
+            addresses: addresses.map(|j| j.0),
+        };
         accounts(ctx).update_me(id, update).await.map(Customer::from).map_err(gql_error)
     }
 }

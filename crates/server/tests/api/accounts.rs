@@ -97,10 +97,24 @@ async fn a_customer_registers_verifies_logs_in_and_manages_her_profile(app: &Tes
         with_token(app, reqwest::Method::GET, "/v1/me", token).await.send().await.unwrap().json().await.unwrap();
     assert_eq!(me["version"], 3, "refused changes changed nothing");
 
+    let contact = json!({"phone": "+44 20 7946 0958", "addresses": [{"name": "Ana Silva", "line1": "1 Rose Lane",
+        "city": "London", "postal_code": "N1 9GU", "country": "GB"}]});
+    let res = with_token(app, reqwest::Method::PATCH, "/v1/me", token).await.json(&contact).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: Value = res.json().await.unwrap();
+    assert_eq!((me["phone"].as_str(), me["addresses"][0]["city"].as_str()), (Some("+44 20 7946 0958"), Some("London")));
+    let bad = json!({"phone": "call me", "addresses": [{"name": "", "line1": "x", "city": "y", "postal_code": "z", "country": "France"}]});
+    let res = with_token(app, reqwest::Method::PATCH, "/v1/me", token).await.json(&bad).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["phone", "addresses[0].name", "addresses[0].country"]);
+
     let export = with_token(app, reqwest::Method::GET, "/v1/me/export", token).await.send().await.unwrap();
     assert_eq!(export.status(), StatusCode::OK);
     let export: Value = export.json().await.unwrap();
     assert_eq!(export["customer"]["beauty_profile"]["avoid_ingredients"], json!(["fragrance"]));
+    assert_eq!(export["customer"]["addresses"][0]["postal_code"], "N1 9GU");
 
     let gone = with_token(app, reqwest::Method::DELETE, "/v1/me", token).await.send().await.unwrap();
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
