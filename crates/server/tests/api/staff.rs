@@ -5,7 +5,11 @@ use crate::helpers::{OWNER_EMAIL, OWNER_PASSWORD, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-crate::on_both_stores!(every_admin_route_demands_its_permission, keys_and_accounts_stop_working_when_revoked);
+crate::on_both_stores!(
+    every_admin_route_demands_its_permission,
+    keys_and_accounts_stop_working_when_revoked,
+    bad_staff_input_is_refused_and_changes_nothing
+);
 
 async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
@@ -160,4 +164,65 @@ async fn keys_and_accounts_stop_working_when_revoked(app: &TestApp) {
         send(app, Method::POST, "/v1/admin/api-keys", &owner, Some(json!({"name": "", "permissions": []}))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+}
+
+async fn bad_staff_input_is_refused_and_changes_nothing(app: &TestApp) {
+    let owner = staff_login(app, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (_, before) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
+    let (_, roles_before) = send(app, Method::GET, "/v1/admin/roles", &owner, None).await;
+    let cases = [
+        (
+            "/v1/admin/staff",
+            json!({"email": "not-an-email", "name": "", "password": "short", "role_id": uuid::Uuid::now_v7()}),
+            422,
+            4,
+        ),
+        (
+            "/v1/admin/staff",
+            json!({"email": "x@shop.example", "name": "X", "password": "long enough pw", "role_id": "not-a-uuid"}),
+            422,
+            1,
+        ),
+        (
+            "/v1/admin/staff",
+            json!({"email": "x@shop.example", "name": "X", "password": "long enough pw", "role_id": uuid::Uuid::now_v7(), "admin": true}),
+            422,
+            1,
+        ),
+        ("/v1/admin/roles", json!({"name": "Ops", "permissions": ["orders:read", "launch:missiles"]}), 422, 1),
+        ("/v1/admin/roles", json!({"name": "  ", "permissions": []}), 422, 2),
+        ("/v1/admin/api-keys", json!({"name": "K", "permissions": "catalog:write"}), 422, 1),
+    ];
+    for (path, body, status, errors) in cases {
+        let (s, problem) = send(app, Method::POST, path, &owner, Some(body.clone())).await;
+        assert_eq!(s.as_u16(), status, "{path} {body}: {problem}");
+        assert_eq!(problem["errors"].as_array().map_or(0, Vec::len), errors, "{path} {body}: {problem}");
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/admin/roles"))
+        .bearer_auth(&owner)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let (s, _) = send(app, Method::PATCH, "/v1/admin/staff/not-a-uuid", &owner, Some(json!({"disabled": true}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = send(
+        app,
+        Method::PATCH,
+        &format!("/v1/admin/staff/{}", uuid::Uuid::now_v7()),
+        &owner,
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = send(app, Method::DELETE, &format!("/v1/admin/api-keys/{}", uuid::Uuid::now_v7()), &owner, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, after) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
+    let (_, roles_after) = send(app, Method::GET, "/v1/admin/roles", &owner, None).await;
+    assert_eq!((before, roles_before), (after, roles_after), "nothing changed");
 }
