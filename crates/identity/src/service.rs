@@ -272,25 +272,8 @@ impl<R: IdentityRepository> IdentityService<R> {
             self.mail_existing(&existing).await?;
             return Ok(());
         }
-        let id = Uuid::now_v7();
-        let owner = id.to_string();
-        let (key, wrapped) = self.vault().new_data_key(&owner);
-        let t = now();
-        let record = CustomerRecord {
-            id,
-            email_index: Some(index),
-            key: Some(wrapped),
-            email: Some(key.seal_str(&owner, email.as_str())),
-            name: name.map(|n| key.seal_str(&owner, &n)),
-            profile: None,
-            contact: None,
-            password_hash: Some(hash),
-            email_verified_at: None,
-            created_at: t,
-            updated_at: t,
-            erased_at: None,
-            version: 1,
-        };
+        let (record, key) = self.new_customer(&email, index, name, Some(hash));
+        let (id, t) = (record.id, record.created_at);
         let (link, link_hash) = new_secret();
         let registered = DomainEvent::new(AGGREGATE, id, "CustomerRegistered", serde_json::json!({"customer_id": id}));
         match self.repo.insert_customer(&record, &[registered]).await {
@@ -305,6 +288,36 @@ impl<R: IdentityRepository> IdentityService<R> {
             .await?;
         tracing::info!(customer = %id, "customer registered");
         Ok(())
+    }
+
+    /// A new customer record (version 1) with her personal fields sealed under a new data key.
+    fn new_customer(
+        &self,
+        email: &Email,
+        index: String,
+        name: Option<String>,
+        password_hash: Option<String>,
+    ) -> (CustomerRecord, DataKey) {
+        let id = Uuid::now_v7();
+        let owner = id.to_string();
+        let (key, wrapped) = self.vault().new_data_key(&owner);
+        let t = now();
+        let record = CustomerRecord {
+            id,
+            email_index: Some(index),
+            key: Some(wrapped),
+            email: Some(key.seal_str(&owner, email.as_str())),
+            name: name.map(|n| key.seal_str(&owner, &n)),
+            profile: None,
+            contact: None,
+            password_hash,
+            email_verified_at: None,
+            created_at: t,
+            updated_at: t,
+            erased_at: None,
+            version: 1,
+        };
+        (record, key)
     }
 
     async fn mail_existing(&self, c: &CustomerRecord) -> Result<()> {
@@ -330,25 +343,10 @@ impl<R: IdentityRepository> IdentityService<R> {
         if let Some(c) = self.repo.customer_by_email_index(&index).await?.filter(|c| c.erased_at.is_none()) {
             return Ok(c.id);
         }
-        let id = Uuid::now_v7();
-        let owner = id.to_string();
-        let (key, wrapped) = self.vault().new_data_key(&owner);
-        let t = now();
-        let record = CustomerRecord {
-            id,
-            email_index: Some(index.clone()),
-            key: Some(wrapped),
-            email: Some(key.seal_str(&owner, email.as_str())),
-            name: None,
-            profile: None,
-            contact: None,
-            password_hash: None,
-            email_verified_at: Some(t),
-            created_at: t,
-            updated_at: t,
-            erased_at: None,
-            version: 1,
-        };
+        let (mut record, _) = self.new_customer(&email, index.clone(), None, None);
+        // The provider verified the address.
+        record.email_verified_at = Some(record.created_at);
+        let id = record.id;
         let ev = DomainEvent::new(
             AGGREGATE,
             id,
@@ -561,14 +559,8 @@ impl<R: IdentityRepository> IdentityService<R> {
         let key = self.data_key(c)?;
         let owner = c.id.to_string();
         let open = |b: &Option<Vec<u8>>| b.as_ref().map(|b| key.open_str(&owner, b)).transpose();
-        let profile = match &c.profile {
-            Some(b) => serde_json::from_slice(&key.open(&owner, b)?).map_err(|_| VaultError::Corrupt)?,
-            None => BeautyProfile::default(),
-        };
-        let contact: Contact = match &c.contact {
-            Some(b) => serde_json::from_slice(&key.open(&owner, b)?).map_err(|_| VaultError::Corrupt)?,
-            None => Contact::default(),
-        };
+        let profile: BeautyProfile = open_json(&key, &owner, c.profile.as_deref())?;
+        let contact: Contact = open_json(&key, &owner, c.contact.as_deref())?;
         Ok(CustomerView {
             id: c.id,
             email: open(&c.email)?.unwrap_or_default(),
@@ -606,10 +598,7 @@ impl<R: IdentityRepository> IdentityService<R> {
         let key = self.data_key(&c)?;
         let owner = id.to_string();
         let contact = if update.phone.is_some() || update.addresses.is_some() {
-            let mut contact: Contact = match &c.contact {
-                Some(b) => serde_json::from_slice(&key.open(&owner, b)?).map_err(|_| VaultError::Corrupt)?,
-                None => Contact::default(),
-            };
+            let mut contact: Contact = open_json(&key, &owner, c.contact.as_deref())?;
             if let Some(phone) = update.phone.clone() {
                 contact.phone = phone.map(|p| p.trim().to_owned());
             }
@@ -723,6 +712,14 @@ impl<R: IdentityRepository> IdentityService<R> {
             }
         }
         Ok(changed)
+    }
+}
+
+/// A sealed JSON field, opened; its default when it was never set.
+fn open_json<T: serde::de::DeserializeOwned + Default>(key: &DataKey, owner: &str, sealed: Option<&[u8]>) -> Result<T> {
+    match sealed {
+        Some(b) => Ok(serde_json::from_slice(&key.open(owner, b)?).map_err(|_| VaultError::Corrupt)?),
+        None => Ok(T::default()),
     }
 }
 

@@ -291,6 +291,7 @@ impl StoreFn<()> for RotateKeys {
                 tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
                 let keys = dir.load(chrono::Utc::now().timestamp(), 900)?;
                 anyhow::ensure!(keys.vault.current_master() == id, "the new master key {id} is not the current one");
+                // Rotation hashes no password: the cheapest cost will do.
                 let hasher = rouge_identity::PasswordHasher::new(HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
                 let svc =
                     rouge_identity::IdentityService::new(store, keys.vault, hasher, keys.tokens, Default::default());
