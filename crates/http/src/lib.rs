@@ -38,7 +38,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let gw = state.gateway.clone();
     let on = gw.settings.enabled;
     let cors = tower::util::option_layer(gateway::headers::cors(&gw).filter(|_| on));
-    let gate = tower::util::option_layer(on.then(|| middleware::from_fn_with_state(gw.clone(), gateway::layer)));
+    let gate = tower::util::option_layer(on.then(|| gateway::GatewayLayer(gw.clone())));
     Router::new()
         .merge(rest::storefront::router())
         .merge(rest::auth::router())

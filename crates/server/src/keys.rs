@@ -41,15 +41,35 @@ pub const AUDIENCE: &str = "rouge-api";
 
 pub struct KeyDir(pub PathBuf);
 
+/// Writes a key file whole or not at all: into a private temporary file first, then linked
+/// into place, which fails if the name exists. A reader never sees a half-written key.
 fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::now_v7().simple()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(contents.as_bytes())?;
-    Ok(())
+    f.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked.with_context(|| format!("creating {}", path.display()))
+}
+
+/// `Ok(false)` when another process created the same key first (replicas starting together
+/// on an empty shared directory), so the caller uses theirs.
+fn created(r: anyhow::Result<()>) -> anyhow::Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn read_secret32(path: &Path) -> anyhow::Result<Secret32> {
@@ -92,16 +112,13 @@ impl KeyDir {
     pub fn ensure(&self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.0).with_context(|| format!("creating {}", self.0.display()))?;
         let index = self.0.join("blind-index.key");
-        if !index.exists() {
-            write_secret(&index, &STANDARD.encode(Secret32::random().expose()))?;
+        if !index.exists() && created(write_secret(&index, &STANDARD.encode(Secret32::random().expose())))? {
             tracing::warn!(dir = %self.0.display(), "created a new blind-index key; back up this directory: without it no customer can log in");
         }
-        if self.files("master-", ".key")?.is_empty() {
-            self.add_master(0)?;
+        if self.files("master-", ".key")?.is_empty() && created(self.add_master(0).map(|_| ()))? {
             tracing::warn!(dir = %self.0.display(), "created a new master key; back up this directory: without it customers' personal data cannot be read");
         }
-        if self.files("jwt-", ".pem")?.is_empty() {
-            self.add_jwt(0)?;
+        if self.files("jwt-", ".pem")?.is_empty() && created(self.add_jwt(0).map(|_| ()))? {
             tracing::info!(dir = %self.0.display(), "created a new token-signing key");
         }
         Ok(())
@@ -156,6 +173,25 @@ impl KeyDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_starting_together_on_an_empty_directory_agree_on_the_keys() {
+        let dir = std::env::temp_dir().join(format!("rouge-keys-{}", uuid::Uuid::now_v7()));
+        let results: Vec<_> = (0..8)
+            .map(|_| {
+                let d = dir.clone();
+                std::thread::spawn(move || KeyDir(d).ensure().map_err(|e| e.to_string()))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let keys = KeyDir(dir.clone());
+        assert_eq!(keys.files("master-", ".key").unwrap().len(), 1);
+        assert_eq!(keys.files("jwt-", ".pem").unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn new_keys_are_published_before_they_are_used() {

@@ -8,11 +8,14 @@ pub mod ratelimit;
 pub use ratelimit::{Quota, RateLimiter};
 
 use crate::error::ApiError;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -81,33 +84,82 @@ impl Gateway {
     }
 }
 
-/// The whole gateway in one middleware (one boxed future per request, not one per concern):
-/// the header size limit, the rate limit, the time-out, and the security and RateLimit
-/// headers on the answer. Pages meant for browsers (`/docs`, GraphiQL) keep their scripts.
-pub async fn layer(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
-    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
-    let path = req.uri().path();
-    let html_page = path.starts_with("/docs") || (path == "/graphql" && req.method() == Method::GET);
-    let mut res = if size > gw.settings.max_header_bytes {
-        ApiError::HeadersTooLarge(gw.settings.max_header_bytes).into_response()
-    } else {
-        let admitted = match ratelimit::budget(&gw, &req) {
-            Some((q, class, key)) => Some((q, gw.limiter.check(&key, q).await, class)),
-            None => None,
-        };
-        let mut res = match &admitted {
-            Some((_, d, class)) if !d.allowed => ratelimit::refuse(class, d),
-            _ => match tokio::time::timeout(gw.settings.request_timeout, next.run(req)).await {
-                Ok(res) => res,
-                Err(_) => ApiError::RequestTimeout.into_response(),
-            },
-        };
-        if let Some((q, d, _)) = admitted {
-            res.headers_mut().reserve(9);
-            ratelimit::headers(&gw, res.headers_mut(), q, &d);
+/// The whole gateway as one tower layer (one boxed future per request, no per-concern
+/// middleware): the header size limit, the rate limit, the time-out, and the security and
+/// RateLimit headers on the answer. Pages meant for browsers (`/docs`, GraphiQL) keep their
+/// scripts.
+#[derive(Clone)]
+pub struct GatewayLayer(pub Arc<Gateway>);
+
+impl<S> tower::Layer<S> for GatewayLayer {
+    type Service = GatewayService<S>;
+
+    fn layer(&self, inner: S) -> GatewayService<S> {
+        GatewayService { gw: self.0.clone(), inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct GatewayService<S> {
+    gw: Arc<Gateway>,
+    inner: S,
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> tower::Service<Request> for GatewayService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Answer {
+        let gw = self.gw.clone();
+        let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+        let path = req.uri().path();
+        let html_page = path.starts_with("/docs") || (path == "/graphql" && req.method() == Method::GET);
+        if size > gw.settings.max_header_bytes {
+            let res = secured(&gw, ApiError::HeadersTooLarge(gw.settings.max_header_bytes).into_response(), html_page);
+            return Box::pin(std::future::ready(Ok(res)));
         }
-        res
-    };
+        let budget = ratelimit::budget(&gw, &req);
+        // The in-process limiter answers at once; only Redis needs a round trip.
+        let decided = budget.as_ref().and_then(|(q, _, key)| gw.limiter.check_now(key, *q));
+        // The service that was polled ready serves this request; a clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let admitted = match (budget, decided) {
+                (Some((q, class, _)), Some(d)) => Some((q, d, class)),
+                (Some((q, class, key)), None) => Some((q, gw.limiter.check(&key, q).await, class)),
+                (None, _) => None,
+            };
+            let mut res = match &admitted {
+                Some((_, d, class)) if !d.allowed => ratelimit::refuse(class, d),
+                _ => match tokio::time::timeout(gw.settings.request_timeout, inner.call(req)).await {
+                    Ok(Ok(res)) => res,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => ApiError::RequestTimeout.into_response(),
+                },
+            };
+            if let Some((q, d, _)) = admitted {
+                res.headers_mut().reserve(9);
+                ratelimit::headers(&gw, res.headers_mut(), q, &d);
+            }
+            Ok(secured(&gw, res, html_page))
+        })
+    }
+}
+
+/// Adds the security headers.
+fn secured(gw: &Gateway, mut res: Response, html_page: bool) -> Response {
     let h = res.headers_mut();
     h.reserve(5);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -184,15 +184,27 @@ impl RateLimiter {
     }
 
     /// Spends one request of `key`'s budget.
-    pub async fn check(&self, key: &ClientKey, q: Quota) -> Decision {
+    /// The decision without waiting, when the back end can give it so (none and in-process);
+    /// `None` for Redis.
+    pub fn check_now(&self, key: &ClientKey, q: Quota) -> Option<Decision> {
         match self {
             RateLimiter::Off => {
-                Decision { allowed: true, remaining: q.burst, reset: Duration::ZERO, retry_after: Duration::ZERO }
+                Some(Decision { allowed: true, remaining: q.burst, reset: Duration::ZERO, retry_after: Duration::ZERO })
             }
             RateLimiter::Local(l) => {
                 let now = l.epoch.elapsed().as_micros() as i64;
-                l.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), now, q)
+                Some(l.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), now, q))
             }
+            RateLimiter::Redis(_) => None,
+        }
+    }
+
+    pub async fn check(&self, key: &ClientKey, q: Quota) -> Decision {
+        if let Some(d) = self.check_now(key, q) {
+            return d;
+        }
+        match self {
+            RateLimiter::Off | RateLimiter::Local(_) => unreachable!("answered at once above"),
             RateLimiter::Redis(r) => {
                 let mut conn = r.conn.clone();
                 let key = format!("{}:rl:{key}", r.prefix);
