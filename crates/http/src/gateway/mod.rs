@@ -143,11 +143,21 @@ where
             };
             let mut res = match &admitted {
                 Some((_, d, class)) if !d.allowed => ratelimit::refuse(class, d),
-                _ => match tokio::time::timeout(gw.settings.request_timeout, inner.call(req)).await {
-                    Ok(Ok(res)) => res,
-                    Ok(Err(never)) => match never {},
-                    Err(_) => ApiError::RequestTimeout.into_response(),
-                },
+                _ => {
+                    let fut = inner.call(req);
+                    tokio::pin!(fut);
+                    // Most reads are answered from memory on the first poll: only a request
+                    // that waits gets a timer (its deadline starts at that first wait).
+                    let answered = match futures::poll!(&mut fut) {
+                        Poll::Ready(r) => Ok(r),
+                        Poll::Pending => tokio::time::timeout(gw.settings.request_timeout, &mut fut).await,
+                    };
+                    match answered {
+                        Ok(Ok(res)) => res,
+                        Ok(Err(never)) => match never {},
+                        Err(_) => ApiError::RequestTimeout.into_response(),
+                    }
+                }
             };
             if let Some((q, d, _)) = admitted {
                 res.headers_mut().reserve(9);

@@ -191,3 +191,23 @@ async fn https_with_a_configured_certificate() {
     assert!(mismatch.to_string().contains("do not match"), "{mismatch}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_that_waits_past_the_time_out_answers_408_and_memory_reads_are_not_delayed() {
+    let mut opts = test_options();
+    opts.gateway.request_timeout = std::time::Duration::from_nanos(1);
+    let app = TestApp::sqlite_with(opts).await;
+    // Answered from memory on the first poll: no timer is armed, so no time-out applies.
+    assert_eq!(app.get("/v1/brands").await.status(), StatusCode::OK);
+    // A log-in waits for a hashing thread, so its (already past) deadline applies.
+    let res = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .json(&serde_json::json!({"email": "x@example.com", "password": "whatever it is"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    app.stop().await;
+}
