@@ -10,6 +10,18 @@ pub trait Outbox: Clone + Send + Sync + 'static {
     /// Returns the store's error text when the store cannot be read.
     fn events_after(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<DomainEvent>, String>> + Send;
 
+    /// Events of one type that occurred after `since`, oldest first, at most `limit` (a
+    /// consumer catching up on what it may have missed while no server ran).
+    ///
+    /// # Errors
+    /// Returns the store's error text when the store cannot be read.
+    fn recent_events(
+        &self,
+        event_type: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<DomainEvent>, String>> + Send;
+
     /// The highest sequence written so far (0 when empty).
     ///
     /// # Errors

@@ -142,6 +142,16 @@ pub async fn launch<S: Store>(
         tokio::spawn(reload_keys(identity.clone(), keys::KeyDir(dir), id_opts.access_ttl_secs, stop_rx.clone()));
     }
     let mail = mail_subscriber(store.clone(), identity.clone(), id_opts.mailer, id_opts.public_url);
+    // Emails requested while no server was running them (a crash between the commit and the
+    // sending): hand the last day's to the mailer; the inbox claim skips those already sent.
+    match store.recent_events("EmailRequested", chrono::Utc::now() - chrono::Duration::hours(24), 10_000).await {
+        Ok(backlog) if !backlog.is_empty() => {
+            tracing::info!(events = backlog.len(), "catching up on requested emails");
+            mail(&backlog);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the requested emails to catch up on"),
+    }
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![search, invalidate, mail], stop_rx);
     let limiter = match &opts.redis_url {
         Some(url) => RateLimiter::redis(url, &opts.redis_prefix)

@@ -28,6 +28,18 @@ pub(crate) async fn append(tx: &mut PgConnection, events: &[DomainEvent]) -> Res
     Ok(())
 }
 
+fn event(r: &sqlx::postgres::PgRow) -> DomainEvent {
+    DomainEvent {
+        sequence: r.get("seq"),
+        id: r.get("id"),
+        aggregate_type: r.get("aggregate_type"),
+        aggregate_id: r.get("aggregate_id"),
+        event_type: r.get("event_type"),
+        payload: r.get::<Json<serde_json::Value>, _>("payload").0,
+        occurred_at: r.get("occurred_at"),
+    }
+}
+
 impl Outbox for PgStore {
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<DomainEvent>, String> {
         let rows = sqlx::query(
@@ -38,18 +50,26 @@ impl Outbox for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| e.to_string())?;
-        Ok(rows
-            .iter()
-            .map(|r| DomainEvent {
-                sequence: r.get("seq"),
-                id: r.get("id"),
-                aggregate_type: r.get("aggregate_type"),
-                aggregate_id: r.get("aggregate_id"),
-                event_type: r.get("event_type"),
-                payload: r.get::<Json<serde_json::Value>, _>("payload").0,
-                occurred_at: r.get("occurred_at"),
-            })
-            .collect())
+        Ok(rows.iter().map(event).collect())
+    }
+
+    async fn recent_events(
+        &self,
+        event_type: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<DomainEvent>, String> {
+        let rows = sqlx::query(
+            "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM catalog.outbox \
+             WHERE event_type = $1 AND occurred_at > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(event_type)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(rows.iter().map(event).collect())
     }
 
     async fn head(&self) -> Result<i64, String> {

@@ -20,6 +20,21 @@ pub(crate) async fn append(tx: &mut SqliteConnection, events: &[DomainEvent]) ->
     Ok(())
 }
 
+fn event(r: &sqlx::sqlite::SqliteRow) -> Result<DomainEvent, String> {
+    let parse = |s: String| s.parse().map_err(|e: uuid::Error| e.to_string());
+    Ok(DomainEvent {
+        sequence: r.get("seq"),
+        id: parse(r.get("id"))?,
+        aggregate_type: r.get("aggregate_type"),
+        aggregate_id: parse(r.get("aggregate_id"))?,
+        event_type: r.get("event_type"),
+        payload: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| e.to_string())?,
+        occurred_at: chrono::DateTime::parse_from_rfc3339(r.get::<&str, _>("occurred_at"))
+            .map_err(|e| e.to_string())?
+            .to_utc(),
+    })
+}
+
 impl Outbox for SqliteStore {
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<DomainEvent>, String> {
         let rows = sqlx::query(
@@ -30,22 +45,27 @@ impl Outbox for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| e.to_string())?;
-        rows.iter()
-            .map(|r| {
-                let parse = |s: String| s.parse().map_err(|e: uuid::Error| e.to_string());
-                Ok(DomainEvent {
-                    sequence: r.get("seq"),
-                    id: parse(r.get("id"))?,
-                    aggregate_type: r.get("aggregate_type"),
-                    aggregate_id: parse(r.get("aggregate_id"))?,
-                    event_type: r.get("event_type"),
-                    payload: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| e.to_string())?,
-                    occurred_at: chrono::DateTime::parse_from_rfc3339(r.get::<&str, _>("occurred_at"))
-                        .map_err(|e| e.to_string())?
-                        .to_utc(),
-                })
-            })
-            .collect()
+        rows.iter().map(event).collect()
+    }
+
+    async fn recent_events(
+        &self,
+        event_type: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<DomainEvent>, String> {
+        // RFC 3339 in UTC sorts as text in time order.
+        let rows = sqlx::query(
+            "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox \
+             WHERE event_type = $1 AND occurred_at > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(event_type)
+        .bind(since.to_rfc3339())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        rows.iter().map(event).collect()
     }
 
     async fn head(&self) -> Result<i64, String> {

@@ -353,3 +353,41 @@ async fn for_me_leaves_out_avoided_ingredients_and_ranks_suited_products_first(a
     let (_, again) = app.get_json("/v1/products").await;
     assert_eq!(names(&again), names(&everyone), "the shared listing is not personalised");
 }
+
+#[tokio::test]
+async fn emails_requested_while_no_server_ran_are_sent_at_start_and_only_once() {
+    use rouge_identity::{HashCost, IdentityService, PasswordHasher, RegisterInput};
+    let db = rouge_store_tests::harness::sqlite().await;
+    let opts = crate::helpers::test_options();
+    // As if a server committed the registration and crashed before its relay sent the email.
+    let keys = opts.identity.keys.clone();
+    let hasher = PasswordHasher::new(HashCost::TEST).unwrap();
+    let svc =
+        IdentityService::new(db.store.clone(), keys.vault.clone(), hasher, keys.tokens.clone(), Default::default());
+    let reg = RegisterInput { email: "late@example.com".into(), password: "correct horse battery".into(), name: None };
+    svc.register(reg).await.unwrap();
+    let app = TestApp::sqlite_on(db, opts).await;
+    let mail = app.smtp.wait_for("late@example.com", "verify-email?token=").await;
+    let (s, _) = post(&app, "/v1/auth/verify-email", json!({"token": link_token(&mail)})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // A second server starting on the same store catches up too, and sends nothing again.
+    let crate::helpers::Db::Sqlite(d) = &app.db else { unreachable!("a SQLite app") };
+    let sink = crate::smtp::SmtpSink::start().await;
+    let mut replica = crate::helpers::test_options();
+    replica.identity.keys = keys;
+    replica.identity.hash_cost = HashCost::TEST;
+    replica.identity.mailer = rouge_messaging::Mailer::smtp(&sink.url, "Rouge Tests <shop@example.com>").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(rouge_server::launch(d.store.clone(), replica, listener, async {
+        let _ = stopped.await;
+    }));
+    app.eventually(|| async { reqwest::get(format!("{base}/healthz")).await.is_ok() }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.count_to("late@example.com"), 0, "the inbox claim holds across servers");
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    app.stop().await;
+}

@@ -77,7 +77,11 @@ impl TestApp {
     }
 
     pub async fn sqlite_with(opts: Options) -> TestApp {
-        let db = harness::sqlite().await;
+        Self::sqlite_on(harness::sqlite().await, opts).await
+    }
+
+    /// A server on a store the test prepared.
+    pub async fn sqlite_on(db: TempSqlite, opts: Options) -> TestApp {
         let store = db.store.clone();
         start(store, Db::Sqlite(db), opts).await
     }
