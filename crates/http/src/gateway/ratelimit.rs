@@ -6,7 +6,7 @@
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -318,11 +318,16 @@ pub fn refuse(class: &str, d: &Decision) -> Response {
 
 /// The RateLimit headers of an answer.
 pub fn headers(gw: &Gateway, h: &mut HeaderMap, q: Quota, d: &Decision) {
-    h.insert("ratelimit-limit", number(u64::from(q.burst)));
-    h.insert("ratelimit-remaining", number(u64::from(d.remaining)));
-    h.insert("ratelimit-reset", number(d.reset.as_secs_f64().ceil() as u64));
+    // Names made once, not parsed from strings on every answer.
+    const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+    const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+    h.insert(LIMIT, number(u64::from(q.burst)));
+    h.insert(REMAINING, number(u64::from(d.remaining)));
+    h.insert(RESET, number(d.reset.as_secs_f64().ceil() as u64));
     if let Some(p) = gw.policy(q) {
-        h.insert("ratelimit-policy", p);
+        h.insert(POLICY, p);
     }
 }
 
