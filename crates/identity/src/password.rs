@@ -101,8 +101,7 @@ impl PasswordHasher {
         let mut out = vec![0u8; expected.as_bytes().len()];
         let argon = Argon2::new(alg, version, params.clone());
         argon2_into(&argon, &params, pw.as_bytes(), salt.as_ref(), &mut out)
-            && out.len() == expected.as_bytes().len()
-            && out.iter().zip(expected.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+            && crate::tokens::constant_eq(&out, expected.as_bytes())
     }
 }
 

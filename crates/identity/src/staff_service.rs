@@ -5,7 +5,7 @@ use crate::password::check_policy;
 use crate::ports::{IdentityRepository, StaffRepository};
 use crate::service::{IdentityError, IdentityService};
 use crate::staff::{Actor, ApiKeyRecord, Permission, Principal, Role, StaffRecord, builtin_roles};
-use crate::tokens::{Subject, hash_secret};
+use crate::tokens::{Subject, constant_eq, hash_secret};
 use rouge_catalog::RepoError;
 use rouge_kernel::{FieldError, Validation};
 use serde::{Deserialize, Serialize};
@@ -364,9 +364,4 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
     pub async fn revoke_api_key(&self, id: Uuid) -> Result<()> {
         if self.repo().revoke_api_key(id, now()).await? { Ok(()) } else { Err(IdentityError::Gone) }
     }
-}
-
-/// Compares without an early exit, so timing does not reveal how much matched.
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -180,6 +180,11 @@ pub fn new_secret() -> (String, String) {
     (token, hash)
 }
 
+/// Compares without an early exit, so timing does not reveal how much matched.
+pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn hash_secret(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

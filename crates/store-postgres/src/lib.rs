@@ -52,3 +52,8 @@ impl rouge_kernel::Ping for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
+
+/// A store failure, as the repositories report it.
+pub(crate) fn unavailable(e: sqlx::Error) -> rouge_catalog::RepoError {
+    rouge_catalog::RepoError::Unavailable(e.to_string())
+}

@@ -1,16 +1,12 @@
 //! Staff, custom roles and API keys on PostgreSQL.
 
-use crate::PgStore;
+use crate::{PgStore, unavailable};
 use rouge_catalog::RepoError;
 use rouge_identity::ports::{RepoResult, StaffRepository};
 use rouge_identity::{ApiKeyRecord, Permission, Role, StaffRecord, WrappedKey};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
-
-fn unavailable(e: sqlx::Error) -> RepoError {
-    RepoError::Unavailable(e.to_string())
-}
 
 fn perms(v: sqlx::types::Json<Vec<Permission>>) -> RepoResult<Vec<Permission>> {
     Ok(v.0)

@@ -1,16 +1,12 @@
 //! The audit trail on SQLite.
 
-use crate::SqliteStore;
+use crate::{SqliteStore, unavailable};
 use rouge_catalog::RepoError;
 use rouge_identity::audit::{AuditChain, chain_hash};
 use rouge_identity::ports::{AuditRepository, RepoResult};
 use rouge_identity::{Actor, AuditEntry, AuditFilter, AuditInput};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-
-fn unavailable(e: sqlx::Error) -> RepoError {
-    RepoError::Unavailable(e.to_string())
-}
 
 fn entry(r: &SqliteRow) -> RepoResult<AuditEntry> {
     let text: String = r.get("entry");

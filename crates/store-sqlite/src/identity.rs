@@ -1,6 +1,6 @@
 //! Identity's tables on SQLite. Personal fields arrive sealed; this module never sees plaintext.
 
-use crate::{SqliteStore, outbox};
+use crate::{SqliteStore, outbox, unavailable, uuid};
 use rouge_catalog::RepoError;
 use rouge_identity::ports::{IdentityRepository, RepoResult};
 use rouge_identity::{CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse, WrappedKey};
@@ -9,14 +9,6 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use tracing::instrument;
 use uuid::Uuid;
-
-fn unavailable(e: sqlx::Error) -> RepoError {
-    RepoError::Unavailable(e.to_string())
-}
-
-fn uuid(s: &str) -> RepoResult<Uuid> {
-    s.parse().map_err(|e| RepoError::Unavailable(format!("corrupt id `{s}`: {e}")))
-}
 
 const CUSTOMER_COLS: &str = "id, email_index, master_key_id, data_key, email, name, profile, password_hash, \
      email_verified_at, created_at, updated_at, erased_at, version, contact";
@@ -60,28 +52,37 @@ impl SqliteStore {
     }
 }
 
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>;
+
+/// Binds a customer's columns as `$1`…`$14`, in `CUSTOMER_COLS` order.
+fn bind_customer<'q>(q: Query<'q>, c: &'q CustomerRecord) -> Query<'q> {
+    q.bind(c.id.to_string())
+        .bind(&c.email_index)
+        .bind(c.key.as_ref().map(|k| &k.master_id))
+        .bind(c.key.as_ref().map(|k| &k.sealed))
+        .bind(&c.email)
+        .bind(&c.name)
+        .bind(&c.profile)
+        .bind(&c.password_hash)
+        .bind(c.email_verified_at)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.erased_at)
+        .bind(c.version)
+        .bind(&c.contact)
+}
+
 impl IdentityRepository for SqliteStore {
     #[instrument(skip_all, fields(customer = %c.id))]
     async fn insert_customer(&self, c: &CustomerRecord, events: &[DomainEvent]) -> RepoResult<()> {
         let run = async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO identity_customers ({CUSTOMER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            )))
-            .bind(c.id.to_string())
-            .bind(&c.email_index)
-            .bind(c.key.as_ref().map(|k| &k.master_id))
-            .bind(c.key.as_ref().map(|k| &k.sealed))
-            .bind(&c.email)
-            .bind(&c.name)
-            .bind(&c.profile)
-            .bind(&c.password_hash)
-            .bind(c.email_verified_at)
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .bind(c.erased_at)
-            .bind(c.version)
-            .bind(&c.contact)
+            bind_customer(
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO identity_customers ({CUSTOMER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                ))),
+                c,
+            )
             .execute(&mut *tx)
             .await?;
             outbox::append(&mut tx, events).await?;
@@ -98,28 +99,15 @@ impl IdentityRepository for SqliteStore {
     #[instrument(skip_all, fields(customer = %c.id))]
     async fn update_customer(&self, c: &CustomerRecord, events: &[DomainEvent]) -> RepoResult<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let done = sqlx::query(
-            "UPDATE identity_customers SET email_index = $1, master_key_id = $2, data_key = $3, email = $4, name = $5, \
-             profile = $6, password_hash = $7, email_verified_at = $8, updated_at = $9, erased_at = $10, version = $11, \
-             contact = $14 WHERE id = $12 AND version = $13",
-        )
-        .bind(&c.email_index)
-        .bind(c.key.as_ref().map(|k| &k.master_id))
-        .bind(c.key.as_ref().map(|k| &k.sealed))
-        .bind(&c.email)
-        .bind(&c.name)
-        .bind(&c.profile)
-        .bind(&c.password_hash)
-        .bind(c.email_verified_at)
-        .bind(c.updated_at)
-        .bind(c.erased_at)
-        .bind(c.version)
-        .bind(c.id.to_string())
-        .bind(c.version - 1)
-        .bind(&c.contact)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        // Every column in `CUSTOMER_COLS` order, so one binding serves the insert and the update.
+        let sql = format!(
+            "UPDATE identity_customers SET ({CUSTOMER_COLS}) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) WHERE id = $1 AND version = $15"
+        );
+        let done = bind_customer(sqlx::query(sqlx::AssertSqlSafe(sql)), c)
+            .bind(c.version - 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::Stale);
         }

@@ -60,3 +60,13 @@ impl rouge_kernel::Ping for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
+
+/// A store failure, as the repositories report it.
+pub(crate) fn unavailable(e: sqlx::Error) -> rouge_catalog::RepoError {
+    rouge_catalog::RepoError::Unavailable(e.to_string())
+}
+
+/// An id stored as text.
+pub(crate) fn uuid(s: &str) -> Result<uuid::Uuid, rouge_catalog::RepoError> {
+    s.parse().map_err(|e| rouge_catalog::RepoError::Unavailable(format!("corrupt id `{s}`: {e}")))
+}

@@ -1,20 +1,12 @@
 //! Staff, custom roles and API keys on SQLite.
 
-use crate::SqliteStore;
+use crate::{SqliteStore, unavailable, uuid};
 use rouge_catalog::RepoError;
 use rouge_identity::ports::{RepoResult, StaffRepository};
 use rouge_identity::{ApiKeyRecord, Permission, Role, StaffRecord, WrappedKey};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
-
-fn unavailable(e: sqlx::Error) -> RepoError {
-    RepoError::Unavailable(e.to_string())
-}
-
-fn uuid(s: &str) -> RepoResult<Uuid> {
-    s.parse().map_err(|e| RepoError::Unavailable(format!("corrupt id `{s}`: {e}")))
-}
 
 fn perms(s: &str) -> RepoResult<Vec<Permission>> {
     serde_json::from_str(s).map_err(|e| RepoError::Unavailable(format!("corrupt permissions: {e}")))
