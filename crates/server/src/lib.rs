@@ -162,8 +162,7 @@ pub async fn launch<S: Store>(
     let mut settings = opts.gateway;
     settings.hsts |= opts.tls.is_some();
     let verifier = identity.clone();
-    let identify: rouge_http::gateway::Identify =
-        Arc::new(move |token| verifier.tokens().verify(token).ok().map(|c| c.sub.to_string()));
+    let identify: rouge_http::gateway::Identify = Arc::new(move |token| verifier.tokens().verify(token).ok());
     let gateway = Gateway::new(settings, limiter, Some(identify));
     let mut oidc = None;
     if let Some((issuer, audience)) = &opts.oidc {

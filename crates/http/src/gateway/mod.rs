@@ -120,7 +120,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Answer {
+    fn call(&mut self, mut req: Request) -> Answer {
         let gw = self.gw.clone();
         let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
         let path = req.uri().path();
@@ -129,7 +129,12 @@ where
             let res = secured(&gw, ApiError::HeadersTooLarge(gw.settings.max_header_bytes).into_response(), html_page);
             return Box::pin(std::future::ready(Ok(res)));
         }
-        let budget = ratelimit::budget(&gw, &req);
+        let budget = ratelimit::budget(&gw, &req).map(|(q, class, key, claims)| {
+            if let Some(c) = claims {
+                req.extensions_mut().insert(Verified(c));
+            }
+            (q, class, key)
+        });
         // The in-process limiter answers at once; only Redis needs a round trip.
         let decided = budget.as_ref().and_then(|(q, _, key)| gw.limiter.check_now(key, *q));
         // The service that was polled ready serves this request; a clone takes its place.
@@ -187,5 +192,9 @@ fn secured(gw: &Gateway, mut res: Response, html_page: bool) -> Response {
     res
 }
 
-/// A bearer credential to a client name, if the credential checks out.
-pub type Identify = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// A bearer token's claims, if it is one of this server's valid access tokens.
+pub type Identify = std::sync::Arc<dyn Fn(&str) -> Option<rouge_identity::AccessClaims> + Send + Sync>;
+
+/// The claims of the request's bearer token, verified once by the gateway (routes reuse them).
+#[derive(Clone, Debug)]
+pub struct Verified(pub rouge_identity::AccessClaims);

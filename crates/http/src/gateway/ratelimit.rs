@@ -8,6 +8,7 @@ use crate::gateway::Gateway;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
+use rouge_identity::AccessClaims;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -241,19 +242,24 @@ fn key_hasher() -> &'static std::collections::hash_map::RandomState {
 /// Who is calling: the customer or staff member a valid token names, otherwise the peer
 /// address. A credential that does not check out names nobody: made-up tokens must not buy
 /// fresh budgets.
-fn client_key(gw: &Gateway, class: &'static str, headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientKey {
-    let proven = headers
+fn client_key(
+    gw: &Gateway,
+    class: &'static str,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> (ClientKey, Option<AccessClaims>) {
+    let claims = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .zip(gw.identify.as_ref())
         .and_then(|(token, identify)| identify(token.trim()));
-    let who = match (proven, peer) {
-        (Some(who), _) => Who::Subject(who),
+    let who = match (&claims, peer) {
+        (Some(c), _) => Who::Subject(c.sub.to_string()),
         (None, Some(p)) => Who::Addr(p.ip()),
         (None, None) => Who::Unknown,
     };
-    ClientKey { class, who }
+    (ClientKey { class, who }, claims)
 }
 
 /// A budget's owner: a class of routes and a client. Hashed as it is for the in-process
@@ -292,7 +298,8 @@ fn number(n: u64) -> HeaderValue {
 
 /// The budget a request spends from: its quota, class and client key; `None` when it is not
 /// limited (probes, no quota for its class, or no limiter).
-pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, ClientKey)> {
+/// The token's verified claims come back too, so the route need not verify it again.
+pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, ClientKey, Option<AccessClaims>)> {
     let path = req.uri().path();
     if matches!(path, "/healthz" | "/readyz" | "/metrics") || matches!(gw.limiter, RateLimiter::Off) {
         return None;
@@ -304,7 +311,8 @@ pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, Clien
     };
     let quota = quota?;
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    Some((quota, class, client_key(gw, class, req.headers(), peer)))
+    let (key, claims) = client_key(gw, class, req.headers(), peer);
+    Some((quota, class, key, claims))
 }
 
 /// The 429 answer.

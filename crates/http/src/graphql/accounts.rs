@@ -11,7 +11,7 @@ use uuid::Uuid;
 /// The account operations GraphQL needs, without naming the store type.
 pub trait Accounts: Send + Sync {
     /// The customer a bearer token speaks for.
-    fn customer<'a>(&'a self, bearer: Option<&'a str>) -> BoxFuture<'a, Result<Uuid, IdentityError>>;
+    fn customer<'a>(&'a self, caller: Option<&'a Caller>) -> BoxFuture<'a, Result<Uuid, IdentityError>>;
     fn me(&self, id: Uuid) -> BoxFuture<'_, Result<CustomerView, IdentityError>>;
     fn register(&self, input: RegisterInput) -> BoxFuture<'_, Result<(), IdentityError>>;
     fn login<'a>(
@@ -25,10 +25,12 @@ pub trait Accounts: Send + Sync {
 }
 
 impl<S: Store> Accounts for AppState<S> {
-    fn customer<'a>(&'a self, bearer: Option<&'a str>) -> BoxFuture<'a, Result<Uuid, IdentityError>> {
-        Box::pin(
-            async move { crate::rest::auth::customer(self, bearer).await.map_err(|_| IdentityError::BadCredentials) },
-        )
+    fn customer<'a>(&'a self, caller: Option<&'a Caller>) -> BoxFuture<'a, Result<Uuid, IdentityError>> {
+        Box::pin(async move {
+            let bearer = caller.and_then(|c| c.bearer.as_deref());
+            let verified = caller.and_then(|c| c.verified.as_ref());
+            crate::rest::auth::customer(self, bearer, verified).await.map_err(|_| IdentityError::BadCredentials)
+        })
     }
     fn me(&self, id: Uuid) -> BoxFuture<'_, Result<CustomerView, IdentityError>> {
         Box::pin(self.identity.me(id))
@@ -59,6 +61,8 @@ impl<S: Store> Accounts for AppState<S> {
 /// Who sent this GraphQL request.
 pub struct Caller {
     pub bearer: Option<String>,
+    /// The bearer's claims, if the gateway verified them already.
+    pub verified: Option<crate::gateway::Verified>,
     pub address: String,
 }
 
@@ -91,8 +95,7 @@ fn accounts<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Accounts> {
 
 /// The logged-in customer, or an `UNAUTHENTICATED` error.
 pub async fn customer_id(ctx: &Context<'_>) -> async_graphql::Result<Uuid> {
-    let bearer = ctx.data_opt::<Caller>().and_then(|c| c.bearer.as_deref());
-    accounts(ctx).customer(bearer).await.map_err(|_| gql_error(IdentityError::BadCredentials))
+    accounts(ctx).customer(ctx.data_opt::<Caller>()).await.map_err(|_| gql_error(IdentityError::BadCredentials))
 }
 
 /// The customer's own account.

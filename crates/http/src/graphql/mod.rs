@@ -49,6 +49,7 @@ async fn execute<S: Store>(
 ) -> GraphQLResponse {
     let caller = Caller {
         bearer: crate::rest::auth::bearer(&headers).map(str::to_owned),
+        verified: ext.get::<crate::gateway::Verified>().cloned(),
         address: crate::rest::auth::peer(&ext),
     };
     // The account operations travel with the request: the schema lives inside the state.

@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
+use crate::gateway::Verified;
 use crate::state::{AppState, Store};
 use axum::Json;
 use axum::Router;
@@ -179,7 +180,8 @@ impl<S: Store> axum::extract::FromRequestParts<AppState<S>> for CustomerAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState<S>) -> Result<Self, ApiError> {
-        customer(app, bearer(&parts.headers)).await.map(CustomerAuth)
+        let verified = parts.extensions.get::<Verified>();
+        customer(app, bearer(&parts.headers), verified).await.map(CustomerAuth)
     }
 }
 
@@ -188,10 +190,19 @@ impl<S: Store> axum::extract::FromRequestParts<AppState<S>> for CustomerAuth {
 ///
 /// # Errors
 /// 401 without a valid token; 403 for a Rouge token that is not a customer's.
-pub async fn customer<S: Store>(app: &AppState<S>, bearer: Option<&str>) -> Result<Uuid, ApiError> {
+/// `verified`: the claims the gateway already checked for this very token, if it did.
+pub async fn customer<S: Store>(
+    app: &AppState<S>,
+    bearer: Option<&str>,
+    verified: Option<&Verified>,
+) -> Result<Uuid, ApiError> {
     let token = bearer
         .ok_or_else(|| ApiError::Unauthorized("log in and send `Authorization: Bearer <access token>`".into()))?;
-    match app.identity.tokens().verify(token) {
+    let checked = match verified {
+        Some(v) => Ok(v.0.clone()),
+        None => app.identity.tokens().verify(token),
+    };
+    match checked {
         Ok(claims) if claims.kind == Subject::Customer => Ok(claims.sub),
         Ok(_) => Err(ApiError::Forbidden("this route is for customers".into())),
         Err(TokenError::UnknownKey) if app.oidc.is_some() => {

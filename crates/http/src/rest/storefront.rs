@@ -83,11 +83,12 @@ pub async fn list_products<S: Store>(
     State(app): State<AppState<S>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    verified: Option<axum::Extension<crate::gateway::Verified>>,
 ) -> Result<Response, ApiError> {
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&raw)?;
     if pairs.iter().any(|(k, v)| k == "for_me" && v != "false" && v != "0") {
-        return for_me(&app, &pairs, &headers).await;
+        return for_me(&app, &pairs, &headers, verified.as_ref().map(|v| &v.0)).await;
     }
     if let Some(page) = app.cache.get(&raw, app.index.generation()) {
         return Ok(cached(&headers, page.body.clone(), Some(page.etag.clone())));
@@ -110,8 +111,9 @@ async fn for_me<S: Store>(
     app: &AppState<S>,
     pairs: &[(String, String)],
     headers: &HeaderMap,
+    verified: Option<&crate::gateway::Verified>,
 ) -> Result<Response, ApiError> {
-    let customer = crate::rest::auth::customer(app, crate::rest::auth::bearer(headers)).await?;
+    let customer = crate::rest::auth::customer(app, crate::rest::auth::bearer(headers), verified).await?;
     let mut query =
         ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let profile = app.identity.profile(customer).await?;
