@@ -221,7 +221,7 @@ fn quota(flag: &str, value: &str) -> anyhow::Result<Option<Quota>> {
 }
 
 impl GatewayArgs {
-    fn into_options(self, demo: bool) -> anyhow::Result<Options> {
+    fn into_options(self, demo: bool, identity: IdentityOptions) -> anyhow::Result<Options> {
         let mut cors = vec![];
         for origin in self.cors_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
             cors.push(
@@ -230,7 +230,7 @@ impl GatewayArgs {
             );
         }
         Ok(Options {
-            identity: IdentityOptions::default(),
+            identity,
             demo,
             gateway: GatewaySettings {
                 read: quota("rate-limit-read", &self.rate_limit_read)?,
@@ -401,8 +401,7 @@ async fn main() -> anyhow::Result<()> {
     let url = cli.database_url;
     match cli.command {
         Command::Serve { listen, demo, gateway, identity } => {
-            let mut opts = gateway.into_options(demo)?;
-            opts.identity = identity.into_options(&cli.key_dir)?;
+            let opts = gateway.into_options(demo, identity.into_options(&cli.key_dir)?)?;
             with_store(&url, Serve { listen, opts }).await
         }
         Command::Admin { action: AdminAction::CreateOwner { email, name } } => {
