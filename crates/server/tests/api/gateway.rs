@@ -196,6 +196,8 @@ async fn https_with_a_configured_certificate() {
 async fn a_request_that_waits_past_the_time_out_answers_408_and_memory_reads_are_not_delayed() {
     let mut opts = test_options();
     opts.gateway.request_timeout = std::time::Duration::from_nanos(1);
+    // A password check that takes far longer than a timer tick, so the log-in surely waits.
+    opts.identity.hash_cost = rouge_identity::HashCost { memory_kib: 32 * 1024, iterations: 24, lanes: 1 };
     let app = TestApp::sqlite_with(opts).await;
     // Answered from memory on the first poll: no timer is armed, so no time-out applies.
     assert_eq!(app.get("/v1/brands").await.status(), StatusCode::OK);

@@ -36,10 +36,12 @@ pub struct TestApp {
 /// reaches unless it is about them (every test client comes from 127.0.0.1).
 pub fn test_options() -> Options {
     let roomy = Some(Quota { per_minute: 6_000_000, burst: 1_000_000 });
-    Options {
+    let mut opts = Options {
         gateway: GatewaySettings { read: roomy, write: roomy, auth: roomy, ..GatewaySettings::default() },
         ..Options::default()
-    }
+    };
+    opts.identity.hash_cost = HashCost::TEST;
+    opts
 }
 
 pub const OWNER_EMAIL: &str = "owner@shop.example";
@@ -59,7 +61,6 @@ async fn bootstrap_owner<S: Store>(store: &S, keys: &Keys) -> String {
 async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
     let smtp = SmtpSink::start().await;
     opts.identity.mailer = Mailer::smtp(&smtp.url, "Rouge Tests <shop@example.com>").unwrap();
-    opts.identity.hash_cost = HashCost::TEST;
     let tokens = opts.identity.keys.tokens.clone();
     let admin_key = bootstrap_owner(&store, &opts.identity.keys).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
