@@ -22,6 +22,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String, Vec<FieldError>),
+    /// Not enough stock: 409 `sold-out` when none is left, `insufficient-stock` otherwise.
+    #[error("{0}")]
+    OutOfStock(String, bool, Vec<FieldError>),
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
@@ -81,6 +84,8 @@ impl ApiError {
             BadQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query", "Invalid query parameters"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Conflict(..) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            OutOfStock(_, true, _) => (StatusCode::CONFLICT, "sold-out", "Sold out"),
+            OutOfStock(_, false, _) => (StatusCode::CONFLICT, "insufficient-stock", "Not enough stock"),
             PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
@@ -105,6 +110,39 @@ impl From<CatalogError> for ApiError {
             CatalogError::Conflict(msg, field) => ApiError::Conflict(msg, vec![field]),
             e @ CatalogError::Stale(_) => ApiError::PreconditionFailed(e.to_string()),
             CatalogError::Store(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<rouge_inventory::InventoryError> for ApiError {
+    fn from(e: rouge_inventory::InventoryError) -> Self {
+        use rouge_inventory::InventoryError as E;
+        match e {
+            E::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
+            E::Insufficient { sku, requested, available } => ApiError::OutOfStock(
+                if available == 0 {
+                    format!("{sku} is sold out")
+                } else {
+                    format!("only {available} of {sku} left; {requested} asked")
+                },
+                available == 0,
+                vec![FieldError {
+                    field: "sku".into(),
+                    code: if available == 0 { "sold_out" } else { "insufficient_stock" },
+                    message: format!("{sku}: {available} available"),
+                }],
+            ),
+            E::Conflict(msg) => ApiError::Conflict(msg, vec![]),
+            E::Unavailable(cause) => ApiError::Unavailable(cause),
+        }
+    }
+}
+
+impl From<rouge_inventory::ReceiveError> for ApiError {
+    fn from(e: rouge_inventory::ReceiveError) -> Self {
+        match e {
+            rouge_inventory::ReceiveError::Invalid(errors) => ApiError::Invalid(errors),
+            rouge_inventory::ReceiveError::Inventory(e) => e.into(),
         }
     }
 }
@@ -145,7 +183,9 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let errors = match self {
-            ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) => e,
+            ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) | ApiError::OutOfStock(_, _, e) => {
+                e
+            }
             _ => vec![],
         };
         let problem =

@@ -46,6 +46,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(rest::admin::router(&state))
         .merge(rest::staff::router(&state))
         .merge(rest::audit::router(&state))
+        .merge(rest::inventory::router(&state))
         .merge(graphql::router())
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))

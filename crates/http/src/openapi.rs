@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use crate::ops;
-use crate::rest::{admin, audit, auth, me, staff, storefront};
+use crate::rest::{admin, audit, auth, inventory, me, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -48,6 +48,8 @@ impl Modify for AdminAuth {
         me::me, me::update_me, me::export, me::erase_me,
         staff::login, staff::list_staff, staff::create_staff, staff::update_staff, staff::list_roles, staff::create_role,
         staff::list_keys, staff::create_key, staff::revoke_key, audit::list,
+        inventory::receive, inventory::adjust, inventory::transfer, inventory::quarantine, inventory::stock,
+        inventory::ledger, inventory::batch, inventory::batch_orders, inventory::availability,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),
     modifiers(&AdminAuth),
@@ -55,6 +57,7 @@ impl Modify for AdminAuth {
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),
+        (name = "inventory", description = "Stock in lots with batch numbers and expiry dates, its ledger, recalls"),
         (name = "operations", description = "Probes and metrics"))
 )]
 pub struct ApiDoc;

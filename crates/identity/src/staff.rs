@@ -32,6 +32,8 @@ permissions! {
     OrdersRead => "orders:read": "Read orders.",
     OrdersWrite => "orders:write": "Move orders through fulfilment.",
     OrdersRefund => "orders:refund": "Refund orders.",
+    InventoryRead => "inventory:read": "Read stock levels, the inventory ledger and batches.",
+    InventoryWrite => "inventory:write": "Receive, adjust, transfer and quarantine stock.",
     CustomersRead => "customers:read": "List customers (ids and dates).",
     CustomersReadPii => "customers:read_pii": "Read customers' personal data.",
     StaffManage => "staff:manage": "Create staff accounts and roles.",
@@ -69,13 +71,15 @@ pub fn builtin_roles() -> Vec<Role> {
                 OrdersRead,
                 OrdersWrite,
                 OrdersRefund,
+                InventoryRead,
+                InventoryWrite,
                 CustomersRead,
                 CustomersReadPii,
                 AuditRead,
             ],
         ),
         role(3, "catalogue_editor", vec![CatalogRead, CatalogWrite]),
-        role(4, "support", vec![CatalogRead, OrdersRead, OrdersWrite, CustomersRead, CustomersReadPii]),
+        role(4, "support", vec![CatalogRead, OrdersRead, OrdersWrite, InventoryRead, CustomersRead, CustomersReadPii]),
     ]
 }
 

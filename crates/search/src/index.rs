@@ -24,6 +24,8 @@ struct Fields {
 pub(crate) struct State {
     pub products: HashMap<Uuid, Arc<IndexedProduct>>,
     pub by_slug: HashMap<String, Uuid>,
+    /// Every variant SKU (listed or not) to its product.
+    pub by_sku: HashMap<String, Uuid>,
     pub brands: HashMap<Uuid, Brand>,
     pub categories: HashMap<Uuid, Category>,
     pub attributes: Vec<AttributeDefinition>,
@@ -77,6 +79,20 @@ pub struct CatalogIndex {
     instance: String,
 }
 
+/// What other contexts need of a variant: its product, price and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuInfo {
+    pub sku: String,
+    pub product_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub variant_id: Uuid,
+    pub price: rouge_kernel::Money,
+    pub size: Option<rouge_catalog::values::Size>,
+    /// Listed on the storefront and not archived: it may be put in a cart.
+    pub on_sale: bool,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IngredientEntry {
     pub inci: String,
@@ -114,6 +130,7 @@ impl CatalogIndex {
             state: RwLock::new(State {
                 products: HashMap::new(),
                 by_slug: HashMap::new(),
+                by_sku: HashMap::new(),
                 brands: brands.into_iter().map(|b| (b.id, b)).collect(),
                 categories: categories.into_iter().map(|c| (c.id, c)).collect(),
                 attributes,
@@ -179,6 +196,15 @@ impl CatalogIndex {
             } else {
                 state.products.remove(&p.id);
             }
+            if let Some(old) = state.raw.get(&p.id) {
+                let old_skus: Vec<String> = old.variants.iter().map(|v| v.sku.to_string()).collect();
+                old_skus.iter().for_each(|s| {
+                    state.by_sku.remove(s);
+                });
+            }
+            for v in &p.variants {
+                state.by_sku.insert(v.sku.to_string(), p.id);
+            }
             state.raw.insert(p.id, p);
             changed = true;
         }
@@ -238,6 +264,24 @@ impl CatalogIndex {
     pub fn product(&self, slug: &str) -> Option<Arc<IndexedProduct>> {
         let state = self.state.read().expect("index lock");
         state.by_slug.get(slug).and_then(|id| state.products.get(id)).cloned()
+    }
+
+    /// A variant by SKU, whether or not it is on sale.
+    pub fn sku(&self, sku: &str) -> Option<SkuInfo> {
+        let state = self.state.read().expect("index lock");
+        let id = state.by_sku.get(sku)?;
+        let p = state.raw.get(id)?;
+        let v = p.variants.iter().find(|v| v.sku.as_str() == sku)?;
+        Some(SkuInfo {
+            sku: sku.to_owned(),
+            product_id: p.id,
+            slug: p.slug.to_string(),
+            name: p.name.clone(),
+            variant_id: v.id,
+            price: v.price,
+            size: v.size.clone(),
+            on_sale: state.products.contains_key(id) && !v.archived,
+        })
     }
 
     /// Changes with every applied change; identical queries at one generation give one body.

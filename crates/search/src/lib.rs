@@ -8,7 +8,7 @@ mod listing;
 pub mod query;
 pub mod view;
 
-pub use index::{CatalogIndex, IngredientEntry};
+pub use index::{CatalogIndex, IngredientEntry, SkuInfo};
 pub use listing::{FacetCount, Listing};
 pub use query::{ListQuery, Sort};
 pub use view::{IndexedProduct, ProductView};

@@ -94,6 +94,24 @@ pub struct Options {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Accept access tokens of this OpenID Connect issuer: (issuer URL, audience).
     pub oidc: Option<(String, String)>,
+    pub inventory: InventoryOptions,
+}
+
+/// The shop's stock rules.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryOptions {
+    /// Lots expiring within this many days are not sold.
+    pub expiry_window_days: i64,
+    /// Sellable stock at or below this is "low".
+    pub low_stock: i64,
+    /// How long a checkout holds stock, in seconds.
+    pub reservation_secs: i64,
+}
+
+impl Default for InventoryOptions {
+    fn default() -> Self {
+        Self { expiry_window_days: 30, low_stock: 5, reservation_secs: 900 }
+    }
 }
 
 impl Default for Options {
@@ -106,6 +124,7 @@ impl Default for Options {
             redis_prefix: "rouge".into(),
             tls: None,
             oidc: None,
+            inventory: InventoryOptions::default(),
         }
     }
 }
@@ -173,7 +192,13 @@ pub async fn launch<S: Store>(
         }
         oidc = Some(o);
     }
-    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc);
+    let inv = opts.inventory;
+    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc).with_inventory(|s| {
+        s.expiry_window_days = inv.expiry_window_days;
+        s.low_stock = inv.low_stock;
+        s.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
+    });
+    let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
     tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");
@@ -189,6 +214,7 @@ pub async fn launch<S: Store>(
     }
     let _ = stop_tx.send(true);
     let _ = relay_task.await;
+    let _ = sweeper.await;
     tracing::info!("stopped cleanly");
     Ok(())
 }
@@ -227,6 +253,29 @@ fn mail_subscriber<S: Store>(
             });
         }
     })
+}
+
+/// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may
+/// all run it: a reservation is released once, whoever gets there first.
+async fn release_expired<S: Store>(
+    inventory: rouge_inventory::InventoryService<S>,
+    relay: rouge_messaging::RelayHandle,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match inventory.release_expired().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(released = n, "expired stock reservations released");
+                relay.nudge();
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot release expired stock reservations; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Re-reads the key directory now and then, so rotated keys reach a running server.

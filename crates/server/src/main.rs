@@ -211,6 +211,15 @@ struct GatewayArgs {
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "ROUGE_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Lots expiring within this many days are not sold.
+    #[arg(long, env = "ROUGE_EXPIRY_WINDOW_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=3650))]
+    expiry_window_days: i64,
+    /// Sellable stock at or below this emits `inventory.stock_low` and shows as low on the storefront.
+    #[arg(long, env = "ROUGE_LOW_STOCK", default_value_t = 5, value_parser = clap::value_parser!(i64).range(0..=1_000_000))]
+    low_stock: i64,
+    /// Seconds a checkout holds its stock before it is released.
+    #[arg(long, env = "ROUGE_RESERVATION_SECS", default_value_t = 900, value_parser = clap::value_parser!(i64).range(10..=86_400))]
+    reservation_secs: i64,
 }
 
 fn quota(flag: &str, value: &str) -> anyhow::Result<Option<Quota>> {
@@ -248,6 +257,11 @@ impl GatewayArgs {
             oidc: self.oidc_issuer.filter(|i| !i.is_empty()).zip(self.oidc_audience),
             redis_url: self.redis_url.filter(|u| !u.is_empty()),
             redis_prefix: self.redis_prefix,
+            inventory: rouge_server::InventoryOptions {
+                expiry_window_days: self.expiry_window_days,
+                low_stock: self.low_stock,
+                reservation_secs: self.reservation_secs,
+            },
         })
     }
 }

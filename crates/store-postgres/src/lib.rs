@@ -3,6 +3,8 @@
 mod audit;
 mod catalog;
 mod identity;
+#[path = "../../store-sqlite/src/inventory.rs"]
+mod inventory;
 mod outbox;
 mod staff;
 
@@ -21,7 +23,9 @@ impl PgStore {
     /// # Errors
     /// When the URL is malformed or the server does not answer.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        let opts = PgConnectOptions::from_str(url)?.application_name("rouge");
+        // Tables of the modules shared with SQLite are found through the search path.
+        let opts =
+            PgConnectOptions::from_str(url)?.application_name("rouge").options([("search_path", "inventory,public")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -51,6 +55,15 @@ impl rouge_kernel::Ping for PgStore {
     async fn ping(&self) -> Result<(), String> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
     }
+}
+
+/// The database and store the modules shared with the SQLite store are compiled for.
+pub(crate) type Db = sqlx::Postgres;
+pub(crate) type Backend = PgStore;
+
+/// A transaction that writes (PostgreSQL locks rows as they are written).
+pub(crate) async fn write_tx(pool: &PgPool) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+    pool.begin().await
 }
 
 /// A store failure, as the repositories report it.

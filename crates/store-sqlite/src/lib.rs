@@ -3,6 +3,7 @@
 mod audit;
 mod catalog;
 mod identity;
+mod inventory;
 mod outbox;
 mod staff;
 
@@ -59,6 +60,16 @@ impl rouge_kernel::Ping for SqliteStore {
     async fn ping(&self) -> Result<(), String> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
     }
+}
+
+/// The database and store the modules shared with the PostgreSQL store are compiled for.
+pub(crate) type Db = sqlx::Sqlite;
+pub(crate) type Backend = SqliteStore;
+
+/// A transaction that writes: SQLite takes the write lock at `BEGIN IMMEDIATE`, so two
+/// writers queue (for up to the busy time-out) instead of one failing when it upgrades.
+pub(crate) async fn write_tx(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// A store failure, as the repositories report it.

@@ -5,4 +5,5 @@ pub mod contract;
 pub mod fixtures;
 pub mod harness;
 pub mod identity;
+pub mod inventory;
 pub mod raw;

@@ -130,6 +130,13 @@ impl TestApp {
             .expect("request")
     }
 
+    /// GET with the owner's API key.
+    pub async fn get_json_as_admin(&self, path: &str) -> (StatusCode, Value) {
+        let res = self.client.get(self.url(path)).bearer_auth(&self.admin_key).send().await.expect("request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let res = self.admin(reqwest::Method::POST, path, &body).await;
         let status = res.status();

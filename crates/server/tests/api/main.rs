@@ -12,6 +12,7 @@ mod bad_input;
 mod cli;
 mod gateway;
 mod graphql;
+mod inventory;
 mod keys;
 mod oidc;
 mod ops;

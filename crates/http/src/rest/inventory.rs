@@ -1,0 +1,278 @@
+//! Inventory: receiving, adjusting, transferring and quarantining lots (`inventory:write`),
+//! stock levels, the ledger and batch recalls (`inventory:read`), and what the storefront
+//! may know (in stock, low, sold out).
+
+use crate::authz::need;
+use crate::error::{ApiError, Problem};
+use crate::extract::ValidJson;
+use crate::state::{AppState, Store};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use rouge_identity::Permission;
+use rouge_inventory::{LedgerEntry, Lot, Receipt, StockLevel};
+use rouge_kernel::{FieldError, Validation};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
+    use Permission::{InventoryRead, InventoryWrite};
+    Router::new()
+        .route("/v1/admin/inventory/receipts", need(app, InventoryWrite, post(receive::<S>)))
+        .route("/v1/admin/inventory/lots/{id}/adjustments", need(app, InventoryWrite, post(adjust::<S>)))
+        .route("/v1/admin/inventory/lots/{id}/transfers", need(app, InventoryWrite, post(transfer::<S>)))
+        .route("/v1/admin/inventory/lots/{id}/quarantine", need(app, InventoryWrite, put(quarantine::<S>)))
+        .route("/v1/admin/inventory/skus/{sku}", need(app, InventoryRead, get(stock::<S>)))
+        .route("/v1/admin/inventory/skus/{sku}/ledger", need(app, InventoryRead, get(ledger::<S>)))
+        .route("/v1/admin/batches/{batch}", need(app, InventoryRead, get(batch::<S>)))
+        .route("/v1/admin/batches/{batch}/orders", need(app, InventoryRead, get(batch_orders::<S>)))
+        .route("/v1/stock", get(availability::<S>))
+}
+
+type Res = Result<Response, ApiError>;
+
+fn unknown_sku(sku: &str) -> ApiError {
+    ApiError::Invalid(vec![FieldError {
+        field: "sku".into(),
+        code: "unknown_sku",
+        message: format!("no variant of the catalogue has SKU `{}`", sku.chars().take(64).collect::<String>()),
+    }])
+}
+
+/// Goods arrive: adds to the lot of (SKU, location, batch), creating it.
+#[utoipa::path(post, path = "/v1/admin/inventory/receipts", tag = "inventory", request_body = Receipt,
+    security(("staff" = ["inventory:write"])),
+    responses((status = 201, body = Lot), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "The batch is already stocked there with another expiry date"),
+        (status = 422, body = Problem)))]
+pub async fn receive<S: Store>(State(app): State<AppState<S>>, ValidJson(r): ValidJson<Receipt>) -> Res {
+    if app.index.sku(r.sku.trim()).is_none() {
+        return Err(unknown_sku(&r.sku));
+    }
+    let lot = app.inventory.receive(&r).await?;
+    app.relay.nudge();
+    let mut res = (StatusCode::CREATED, Json(&lot)).into_response();
+    res.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&format!("/v1/admin/inventory/skus/{}", lot.sku))
+            .unwrap_or(HeaderValue::from_static("/")),
+    );
+    Ok(res)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustment {
+    /// Units to add (found stock) or, negative, to remove (damaged, lost).
+    pub delta: i64,
+    pub reason: String,
+}
+
+/// Corrects a lot's count, with a reason; never below what the lot has reserved.
+#[utoipa::path(post, path = "/v1/admin/inventory/lots/{id}/adjustments", tag = "inventory", request_body = Adjustment,
+    security(("staff" = ["inventory:write"])),
+    responses((status = 200, body = Lot), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn adjust<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    ValidJson(a): ValidJson<Adjustment>,
+) -> Res {
+    let lot = app.inventory.adjust(id, a.delta, &a.reason).await?;
+    app.relay.nudge();
+    Ok(Json(lot).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    pub to_location: String,
+    pub quantity: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Transferred {
+    pub from: Lot,
+    pub to: Lot,
+}
+
+/// Moves unreserved units of a lot to the same batch at another location.
+#[utoipa::path(post, path = "/v1/admin/inventory/lots/{id}/transfers", tag = "inventory", request_body = Transfer,
+    security(("staff" = ["inventory:write"])),
+    responses((status = 200, body = Transferred), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn transfer<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    ValidJson(t): ValidJson<Transfer>,
+) -> Res {
+    let (from, to) = app.inventory.transfer(id, &t.to_location, t.quantity).await?;
+    app.relay.nudge();
+    Ok(Json(Transferred { from, to }).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quarantine {
+    pub quarantined: bool,
+}
+
+/// Takes a lot off sale (a recall, returned opened products) or puts it back.
+#[utoipa::path(put, path = "/v1/admin/inventory/lots/{id}/quarantine", tag = "inventory", request_body = Quarantine,
+    security(("staff" = ["inventory:write"])),
+    responses((status = 200, body = Lot), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn quarantine<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    ValidJson(q): ValidJson<Quarantine>,
+) -> Res {
+    let lot = app.inventory.set_quarantine(id, q.quarantined).await?;
+    app.relay.nudge();
+    Ok(Json(lot).into_response())
+}
+
+/// A SKU's stock: on hand, reserved, available to sell, and its lots.
+#[utoipa::path(get, path = "/v1/admin/inventory/skus/{sku}", tag = "inventory", security(("staff" = ["inventory:read"])),
+    responses((status = 200, body = StockLevel), (status = 404, body = Problem)))]
+pub async fn stock<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<String>) -> Res {
+    if app.index.sku(&sku).is_none() {
+        return Err(ApiError::NotFound(format!("no variant has SKU `{}`", sku.chars().take(64).collect::<String>())));
+    }
+    Ok(Json(app.inventory.stock(&sku).await?).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LedgerPage {
+    pub items: Vec<LedgerEntry>,
+    /// Pass back as `after` for the next page; null on the last page.
+    pub next_after: Option<i64>,
+}
+
+fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    url_pairs(&raw.unwrap_or_default())
+}
+
+fn url_pairs(raw: &str) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{raw}").parse().unwrap_or_else(|_| axum::http::Uri::from_static("/")),
+    )
+    .map(|q| q.0)
+    .unwrap_or_default()
+}
+
+/// A SKU's ledger, oldest first: every receipt, adjustment, transfer, reservation, release and sale.
+#[utoipa::path(get, path = "/v1/admin/inventory/skus/{sku}/ledger", tag = "inventory", security(("staff" = ["inventory:read"])),
+    params(("after" = Option<i64>, Query, description = "Entries after this seq"), ("limit" = Option<i64>, Query, description = "1 to 500, default 100")),
+    responses((status = 200, body = LedgerPage), (status = 400, body = Problem)))]
+pub async fn ledger<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<String>, RawQuery(raw): RawQuery) -> Res {
+    let mut v = Validation::new();
+    let (mut after, mut limit) = (0i64, 100i64);
+    for (k, val) in query_pairs(raw) {
+        match k.as_str() {
+            "after" => after = v.check(&k, "type", val.parse::<i64>().map_err(|_| "a whole number")).unwrap_or(0),
+            "limit" => {
+                limit = v
+                    .check(
+                        &k,
+                        "out_of_range",
+                        val.parse::<i64>().ok().filter(|n| (1..=500).contains(n)).ok_or("between 1 and 500"),
+                    )
+                    .unwrap_or(100)
+            }
+            other => v.push(other, "unknown_parameter", "accepted: after, limit"),
+        }
+    }
+    v.finish(|| ()).map_err(ApiError::BadQuery)?;
+    let items = app.inventory.repo().ledger(&sku, after, limit).await?;
+    let next_after = (items.len() as i64 == limit).then(|| items.last().map(|e| e.seq)).flatten();
+    Ok(Json(LedgerPage { items, next_after }).into_response())
+}
+
+/// Every lot of a batch, at every location.
+#[utoipa::path(get, path = "/v1/admin/batches/{batch}", tag = "inventory", security(("staff" = ["inventory:read"])),
+    responses((status = 200, body = Vec<Lot>), (status = 404, body = Problem)))]
+pub async fn batch<S: Store>(State(app): State<AppState<S>>, Path(batch): Path<String>) -> Res {
+    let lots = app.inventory.repo().lots_of_batch(&batch).await?;
+    if lots.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no stock was received with batch `{}`",
+            batch.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(Json(lots).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchOrder {
+    pub order_id: Uuid,
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// The recall question: which orders received units of this batch.
+#[utoipa::path(get, path = "/v1/admin/batches/{batch}/orders", tag = "inventory", security(("staff" = ["inventory:read"])),
+    responses((status = 200, body = Vec<BatchOrder>), (status = 404, body = Problem)))]
+pub async fn batch_orders<S: Store>(State(app): State<AppState<S>>, Path(batch): Path<String>) -> Res {
+    if app.inventory.repo().lots_of_batch(&batch).await?.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no stock was received with batch `{}`",
+            batch.chars().take(64).collect::<String>()
+        )));
+    }
+    let orders = app.inventory.repo().orders_of_batch(&batch).await?;
+    Ok(Json(
+        orders.into_iter().map(|(order_id, sku, quantity)| BatchOrder { order_id, sku, quantity }).collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+#[derive(Serialize, ToSchema, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum StockStatus {
+    InStock,
+    LowStock,
+    SoldOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Availability {
+    pub sku: String,
+    pub status: StockStatus,
+    /// Shown only while stock is low ("only 3 left").
+    pub available: Option<i64>,
+}
+
+/// What the storefront may show of stock: per SKU, in stock, low (with the count) or sold out.
+#[utoipa::path(get, path = "/v1/stock", tag = "storefront",
+    params(("sku" = Vec<String>, Query, description = "One or more SKUs (at most 50)")),
+    responses((status = 200, body = Vec<Availability>), (status = 400, body = Problem)))]
+pub async fn availability<S: Store>(State(app): State<AppState<S>>, RawQuery(raw): RawQuery) -> Res {
+    let mut v = Validation::new();
+    let mut skus = vec![];
+    for (k, val) in query_pairs(raw) {
+        match k.as_str() {
+            "sku" => skus.push(val),
+            other => v.push(other, "unknown_parameter", "accepted: sku"),
+        }
+    }
+    if skus.is_empty() || skus.len() > 50 {
+        v.push("sku", "count", "give 1 to 50 `sku` parameters");
+    }
+    v.finish(|| ()).map_err(ApiError::BadQuery)?;
+    let mut out = vec![];
+    for sku in skus {
+        if app.index.sku(&sku).is_none_or(|s| !s.on_sale) {
+            continue;
+        }
+        let available = app.inventory.stock(&sku).await?.available;
+        let status = match available {
+            0 => StockStatus::SoldOut,
+            n if n <= app.inventory.low_stock => StockStatus::LowStock,
+            _ => StockStatus::InStock,
+        };
+        let shown = (status == StockStatus::LowStock).then_some(available);
+        out.push(Availability { sku, status, available: shown });
+    }
+    Ok(Json(out).into_response())
+}

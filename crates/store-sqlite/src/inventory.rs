@@ -1,0 +1,575 @@
+//! The inventory repository, in SQL that SQLite and PostgreSQL both speak: this one file is
+//! compiled into both stores (`crate::Db` and `crate::Backend` name the database and the
+//! store), so the two cannot drift apart. PostgreSQL keeps the tables in its `inventory`
+//! schema, found through the connection's search path.
+
+use crate::{Backend, Db, write_tx};
+use rouge_inventory::model::level_events;
+use rouge_inventory::ports::InventoryResult;
+use rouge_inventory::{
+    Allocation, InventoryError, InventoryRepository, LedgerEntry, Lot, Movement, Reservation, ReservationState,
+    ReserveRequest, StockRules, allocate,
+};
+use rouge_kernel::DomainEvent;
+use sqlx::{Row, Transaction};
+use uuid::Uuid;
+
+type Tx = Transaction<'static, Db>;
+type DbRow = <Db as sqlx::Database>::Row;
+
+fn failed(e: sqlx::Error) -> InventoryError {
+    InventoryError::Unavailable(e.to_string())
+}
+
+/// The columns of a lot, in the order [`lot`] reads them.
+macro_rules! lot_columns {
+    () => {
+        "id, sku, location, batch, expires_on, on_hand, reserved, quarantined, received_at"
+    };
+}
+
+/// Selects lots: `lots!("WHERE …")`.
+macro_rules! lots {
+    ($rest:literal) => {
+        concat!("SELECT ", lot_columns!(), " FROM stock_lots ", $rest)
+    };
+}
+
+fn lot(r: &DbRow) -> Lot {
+    Lot {
+        id: r.get("id"),
+        sku: r.get("sku"),
+        location: r.get("location"),
+        batch: r.get("batch"),
+        expires_on: r.get("expires_on"),
+        on_hand: r.get("on_hand"),
+        reserved: r.get("reserved"),
+        quarantined: r.get("quarantined"),
+        received_at: r.get("received_at"),
+    }
+}
+
+async fn lot_in(tx: &mut Tx, id: Uuid) -> InventoryResult<Lot> {
+    sqlx::query(lots!("WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(failed)?
+        .map(|r| lot(&r))
+        .ok_or_else(|| InventoryError::NotFound(format!("lot {id}")))
+}
+
+async fn lots_in(tx: &mut Tx, sku: &str) -> InventoryResult<Vec<Lot>> {
+    let rows = sqlx::query(lots!("WHERE sku = $1")).bind(sku).fetch_all(&mut **tx).await.map_err(failed)?;
+    Ok(rows.iter().map(lot).collect())
+}
+
+fn sellable(lots: &[Lot], rules: &StockRules) -> i64 {
+    lots.iter().filter(|l| l.sellable(rules)).map(|l| l.available().max(0)).sum()
+}
+
+/// Takes each SKU's write lock, in name order (so two writers never wait on each other in a
+/// circle), and returns its sellable stock as it stands under the lock. On PostgreSQL every
+/// write to a SKU's stock queues here, so the stock read next is the stock written over,
+/// and the low-stock and sold-out events fire exactly once.
+async fn lock_skus(tx: &mut Tx, skus: &[&str], rules: &StockRules) -> InventoryResult<Vec<(String, i64)>> {
+    let mut out = vec![];
+    for sku in lock_only(tx, skus).await? {
+        out.push((sku.to_owned(), sellable(&lots_in(tx, sku).await?, rules)));
+    }
+    Ok(out)
+}
+
+/// Takes the SKUs' write locks (see [`lock_skus`]).
+async fn lock_only<'a>(tx: &mut Tx, skus: &[&'a str]) -> InventoryResult<Vec<&'a str>> {
+    let mut skus: Vec<&str> = skus.to_vec();
+    skus.sort_unstable();
+    skus.dedup();
+    for sku in &skus {
+        sqlx::query(
+            "INSERT INTO stock_skus (sku, version) VALUES ($1, 1) \
+             ON CONFLICT (sku) DO UPDATE SET version = stock_skus.version + 1",
+        )
+        .bind(sku)
+        .execute(&mut **tx)
+        .await
+        .map_err(failed)?;
+    }
+    Ok(skus)
+}
+
+/// One ledger line for a lot.
+async fn ledger(
+    tx: &mut Tx,
+    l: &Lot,
+    m: Movement,
+    on_hand: i64,
+    reserved: i64,
+    reason: Option<&str>,
+    reference: Option<&str>,
+) -> InventoryResult<()> {
+    sqlx::query(
+        "INSERT INTO stock_ledger (lot_id, sku, location, batch, movement, on_hand_delta, reserved_delta, reason, reference, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(l.id)
+    .bind(&l.sku)
+    .bind(&l.location)
+    .bind(&l.batch)
+    .bind(m.as_str())
+    .bind(on_hand)
+    .bind(reserved)
+    .bind(reason)
+    .bind(reference)
+    .bind(chrono::Utc::now().timestamp_millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// Compares a SKU's sellable stock with what it was and writes the events that calls for;
+/// then commits.
+async fn finish(mut tx: Tx, sku_before: &[(String, i64)], rules: &StockRules) -> InventoryResult<()> {
+    let mut events: Vec<DomainEvent> = vec![];
+    for (sku, before) in sku_before {
+        let after = sellable(&lots_in(&mut tx, sku).await?, rules);
+        events.extend(level_events(sku, *before, after, rules.low_stock));
+    }
+    crate::outbox::append(&mut tx, &events).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)
+}
+
+async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -> InventoryResult<Option<Reservation>> {
+    let Some(r) =
+        sqlx::query("SELECT id, reference, state, expires_at, order_id FROM stock_reservations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *db)
+            .await
+            .map_err(failed)?
+    else {
+        return Ok(None);
+    };
+    let lines = sqlx::query(
+        "SELECT r.lot_id, r.sku, r.quantity, l.location, l.batch, l.expires_on FROM stock_reservation_lines r \
+         JOIN stock_lots l ON l.id = r.lot_id WHERE r.reservation_id = $1 ORDER BY l.expires_on, r.lot_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *db)
+    .await
+    .map_err(failed)?;
+    let state: String = r.get("state");
+    Ok(Some(Reservation {
+        id: r.get("id"),
+        reference: r.get("reference"),
+        state: ReservationState::parse(&state)
+            .ok_or_else(|| InventoryError::Unavailable(format!("unknown reservation state `{state}`")))?,
+        expires_at: r.get("expires_at"),
+        order_id: r.get("order_id"),
+        lines: lines
+            .iter()
+            .map(|l| Allocation {
+                lot_id: l.get("lot_id"),
+                sku: l.get("sku"),
+                location: l.get("location"),
+                batch: l.get("batch"),
+                expires_on: l.get("expires_on"),
+                quantity: l.get("quantity"),
+            })
+            .collect(),
+    }))
+}
+
+/// Tries a reservation once; `Ok(None)` when a concurrent writer took stock between the read
+/// and the write (PostgreSQL only: SQLite's write transactions run one at a time).
+async fn try_reserve(
+    store: &Backend,
+    req: &ReserveRequest,
+    rules: &StockRules,
+) -> InventoryResult<Option<Reservation>> {
+    let mut tx = write_tx(store.pool()).await.map_err(failed)?;
+    let mut taken: Vec<Allocation> = vec![];
+    let skus: Vec<&str> = req.lines.iter().map(|l| l.sku.as_str()).collect();
+    let before = lock_skus(&mut tx, &skus, rules).await?;
+    for line in &req.lines {
+        let lots = lots_in(&mut tx, &line.sku).await?;
+        match allocate(&lots, line.quantity, rules) {
+            Ok(a) => taken.extend(a),
+            Err(available) => {
+                return Err(InventoryError::Insufficient {
+                    sku: line.sku.clone(),
+                    requested: line.quantity,
+                    available,
+                });
+            }
+        }
+    }
+    let reference = req.id.to_string();
+    for a in &taken {
+        // The condition is checked again under the row's lock: a lot that another checkout
+        // emptied meanwhile is not touched.
+        let done =
+            sqlx::query("UPDATE stock_lots SET reserved = reserved + $1 WHERE id = $2 AND on_hand - reserved >= $1")
+                .bind(a.quantity)
+                .bind(a.lot_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+        if done == 0 {
+            return Ok(None);
+        }
+        let l = lot_in(&mut tx, a.lot_id).await?;
+        ledger(&mut tx, &l, Movement::Reserve, 0, a.quantity, None, Some(&reference)).await?;
+    }
+    sqlx::query(
+        "INSERT INTO stock_reservations (id, reference, state, expires_at, created_at) VALUES ($1, $2, 'held', $3, $4)",
+    )
+    .bind(req.id)
+    .bind(&req.reference)
+    .bind(req.expires_at)
+    .bind(chrono::Utc::now().timestamp_millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    for a in &taken {
+        sqlx::query(
+            "INSERT INTO stock_reservation_lines (reservation_id, lot_id, sku, quantity) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(req.id)
+        .bind(a.lot_id)
+        .bind(&a.sku)
+        .bind(a.quantity)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    }
+    finish(tx, &before, rules).await?;
+    Ok(Some(Reservation {
+        id: req.id,
+        reference: req.reference.clone(),
+        state: ReservationState::Held,
+        expires_at: req.expires_at,
+        order_id: None,
+        lines: taken,
+    }))
+}
+
+impl InventoryRepository for Backend {
+    async fn receive(
+        &self,
+        new: &Lot,
+        quantity: i64,
+        reference: Option<&str>,
+        rules: &StockRules,
+    ) -> InventoryResult<Lot> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let before = lock_skus(&mut tx, &[&new.sku], rules).await?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO stock_lots (id, sku, location, batch, expires_on, on_hand, reserved, quarantined, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, FALSE, $7) \
+             ON CONFLICT (sku, location, batch) DO UPDATE SET on_hand = stock_lots.on_hand + excluded.on_hand \
+             RETURNING ",
+            lot_columns!()
+        ))
+        .bind(new.id)
+        .bind(&new.sku)
+        .bind(&new.location)
+        .bind(&new.batch)
+        .bind(new.expires_on)
+        .bind(quantity)
+        .bind(new.received_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let l = lot(&row);
+        if l.expires_on != new.expires_on {
+            return Err(InventoryError::Conflict(format!(
+                "batch {} of {} at {} is already stocked with expiry {}",
+                l.batch,
+                l.sku,
+                l.location,
+                l.expires_on.map_or("none".into(), |d| d.to_string())
+            )));
+        }
+        ledger(&mut tx, &l, Movement::Receive, quantity, 0, None, reference).await?;
+        finish(tx, &before, rules).await?;
+        Ok(l)
+    }
+
+    async fn adjust(&self, id: Uuid, delta: i64, reason: &str, rules: &StockRules) -> InventoryResult<Lot> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let l = lot_in(&mut tx, id).await?;
+        let before = lock_skus(&mut tx, &[&l.sku], rules).await?;
+        let done =
+            sqlx::query("UPDATE stock_lots SET on_hand = on_hand + $1 WHERE id = $2 AND on_hand + $1 >= reserved")
+                .bind(delta)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+        if done == 0 {
+            let available = l.available();
+            return Err(InventoryError::Insufficient { sku: l.sku, requested: -delta, available });
+        }
+        ledger(&mut tx, &l, Movement::Adjust, delta, 0, Some(reason), None).await?;
+        let after = lot_in(&mut tx, id).await?;
+        finish(tx, &before, rules).await?;
+        Ok(after)
+    }
+
+    async fn transfer(&self, id: Uuid, to: &str, quantity: i64, rules: &StockRules) -> InventoryResult<(Lot, Lot)> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let from = lot_in(&mut tx, id).await?;
+        let before = lock_skus(&mut tx, &[&from.sku], rules).await?;
+        let done =
+            sqlx::query("UPDATE stock_lots SET on_hand = on_hand - $1 WHERE id = $2 AND on_hand - reserved >= $1")
+                .bind(quantity)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+        if done == 0 {
+            let available = from.available();
+            return Err(InventoryError::Insufficient { sku: from.sku, requested: quantity, available });
+        }
+        let row = sqlx::query(
+            "INSERT INTO stock_lots (id, sku, location, batch, expires_on, on_hand, reserved, quarantined, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8) \
+             ON CONFLICT (sku, location, batch) DO UPDATE SET on_hand = stock_lots.on_hand + excluded.on_hand \
+             RETURNING id",
+        )
+        .bind(rouge_kernel::new_id())
+        .bind(&from.sku)
+        .bind(to)
+        .bind(&from.batch)
+        .bind(from.expires_on)
+        .bind(quantity)
+        .bind(from.quarantined)
+        .bind(from.received_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let to_lot = lot_in(&mut tx, row.get("id")).await?;
+        let reference = format!("transfer {} -> {}", from.location, to);
+        ledger(&mut tx, &from, Movement::TransferOut, -quantity, 0, None, Some(&reference)).await?;
+        ledger(&mut tx, &to_lot, Movement::TransferIn, quantity, 0, None, Some(&reference)).await?;
+        let from_after = lot_in(&mut tx, id).await?;
+        finish(tx, &before, rules).await?;
+        Ok((from_after, to_lot))
+    }
+
+    async fn set_quarantine(&self, id: Uuid, quarantined: bool, rules: &StockRules) -> InventoryResult<Lot> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let l = lot_in(&mut tx, id).await?;
+        let before = lock_skus(&mut tx, &[&l.sku], rules).await?;
+        sqlx::query("UPDATE stock_lots SET quarantined = $1 WHERE id = $2")
+            .bind(quarantined)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        let after = lot_in(&mut tx, id).await?;
+        finish(tx, &before, rules).await?;
+        Ok(after)
+    }
+
+    async fn lot(&self, id: Uuid) -> InventoryResult<Option<Lot>> {
+        let row = sqlx::query(lots!("WHERE id = $1")).bind(id).fetch_optional(self.pool()).await.map_err(failed)?;
+        Ok(row.map(|r| lot(&r)))
+    }
+
+    async fn lots(&self, sku: &str) -> InventoryResult<Vec<Lot>> {
+        let rows = sqlx::query(lots!("WHERE sku = $1 ORDER BY location, expires_on, batch"))
+            .bind(sku)
+            .fetch_all(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(rows.iter().map(lot).collect())
+    }
+
+    async fn lots_of_batch(&self, batch: &str) -> InventoryResult<Vec<Lot>> {
+        let rows = sqlx::query(lots!("WHERE batch = $1 ORDER BY sku, location"))
+            .bind(batch)
+            .fetch_all(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(rows.iter().map(lot).collect())
+    }
+
+    async fn reserve(&self, req: &ReserveRequest, rules: &StockRules) -> InventoryResult<Reservation> {
+        // A lost race re-reads the lots: the loser either finds other stock or learns it is
+        // sold out. Each round is won by someone, so a few rounds settle it.
+        for _ in 0..20 {
+            if let Some(r) = try_reserve(self, req, rules).await? {
+                return Ok(r);
+            }
+        }
+        Err(InventoryError::Unavailable("too much contention for this stock; try again".into()))
+    }
+
+    async fn reservation(&self, id: Uuid) -> InventoryResult<Option<Reservation>> {
+        let mut conn = self.pool().acquire().await.map_err(failed)?;
+        reservation_in(&mut conn, id).await
+    }
+
+    async fn release(&self, id: Uuid, reason: &str, rules: &StockRules) -> InventoryResult<Reservation> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let done = sqlx::query("UPDATE stock_reservations SET state = 'released' WHERE id = $1 AND state = 'held'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
+        let r =
+            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
+        if done == 0 {
+            return match r.state {
+                ReservationState::Released => Ok(r),
+                _ => Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str()))),
+            };
+        }
+        let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();
+        let before = lock_skus(&mut tx, &skus, rules).await?;
+        for a in &r.lines {
+            sqlx::query("UPDATE stock_lots SET reserved = reserved - $1 WHERE id = $2")
+                .bind(a.quantity)
+                .bind(a.lot_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            let l = lot_in(&mut tx, a.lot_id).await?;
+            ledger(&mut tx, &l, Movement::Release, 0, -a.quantity, Some(reason), Some(&id.to_string())).await?;
+        }
+        finish(tx, &before, rules).await?;
+        Ok(Reservation { state: ReservationState::Released, ..r })
+    }
+
+    async fn commit(&self, id: Uuid, order: Uuid) -> InventoryResult<Reservation> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let done = sqlx::query(
+            "UPDATE stock_reservations SET state = 'committed', order_id = $2 WHERE id = $1 AND state = 'held'",
+        )
+        .bind(id)
+        .bind(order)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?
+        .rows_affected();
+        let r =
+            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
+        if done == 0 {
+            return match r.state {
+                ReservationState::Committed if r.order_id == Some(order) => Ok(r),
+                _ => Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str()))),
+            };
+        }
+        let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();
+        lock_only(&mut tx, &skus).await?;
+        for a in &r.lines {
+            sqlx::query("UPDATE stock_lots SET on_hand = on_hand - $1, reserved = reserved - $1 WHERE id = $2")
+                .bind(a.quantity)
+                .bind(a.lot_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            let l = lot_in(&mut tx, a.lot_id).await?;
+            ledger(&mut tx, &l, Movement::Commit, -a.quantity, -a.quantity, None, Some(&order.to_string())).await?;
+        }
+        tx.commit().await.map_err(failed)?;
+        Ok(r)
+    }
+
+    async fn expired(&self, now: i64, limit: i64) -> InventoryResult<Vec<Uuid>> {
+        let rows = sqlx::query(
+            "SELECT id FROM stock_reservations WHERE state = 'held' AND expires_at < $1 ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(failed)?;
+        Ok(rows.iter().map(|r| r.get("id")).collect())
+    }
+
+    async fn orders_of_batch(&self, batch: &str) -> InventoryResult<Vec<(Uuid, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT r.order_id, l.sku, CAST(SUM(rl.quantity) AS BIGINT) AS quantity FROM stock_reservations r \
+             JOIN stock_reservation_lines rl ON rl.reservation_id = r.id JOIN stock_lots l ON l.id = rl.lot_id \
+             WHERE l.batch = $1 AND r.state = 'committed' GROUP BY r.order_id, l.sku ORDER BY r.order_id",
+        )
+        .bind(batch)
+        .fetch_all(self.pool())
+        .await
+        .map_err(failed)?;
+        Ok(rows.iter().map(|r| (r.get("order_id"), r.get("sku"), r.get("quantity"))).collect())
+    }
+
+    async fn ledger(&self, sku: &str, after: i64, limit: i64) -> InventoryResult<Vec<LedgerEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, lot_id, sku, location, batch, movement, on_hand_delta, reserved_delta, reason, reference, at \
+             FROM stock_ledger WHERE sku = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(sku)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(failed)?;
+        rows.iter()
+            .map(|r| {
+                let m: String = r.get("movement");
+                Ok(LedgerEntry {
+                    seq: r.get("seq"),
+                    lot_id: r.get("lot_id"),
+                    sku: r.get("sku"),
+                    location: r.get("location"),
+                    batch: r.get("batch"),
+                    movement: Movement::parse(&m)
+                        .ok_or_else(|| InventoryError::Unavailable(format!("unknown movement `{m}`")))?,
+                    on_hand_delta: r.get("on_hand_delta"),
+                    reserved_delta: r.get("reserved_delta"),
+                    reason: r.get("reason"),
+                    reference: r.get("reference"),
+                    at: r.get("at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn discrepancies(&self) -> InventoryResult<Vec<(Uuid, [i64; 4])>> {
+        let rows = sqlx::query(
+            "SELECT l.id, l.on_hand, l.reserved, \
+             CAST(COALESCE(SUM(g.on_hand_delta), 0) AS BIGINT) AS ledger_on_hand, \
+             CAST(COALESCE(SUM(g.reserved_delta), 0) AS BIGINT) AS ledger_reserved \
+             FROM stock_lots l LEFT JOIN stock_ledger g ON g.lot_id = l.id GROUP BY l.id, l.on_hand, l.reserved \
+             HAVING l.on_hand <> COALESCE(SUM(g.on_hand_delta), 0) OR l.reserved <> COALESCE(SUM(g.reserved_delta), 0)",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(failed)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (r.get("id"), [r.get("on_hand"), r.get("reserved"), r.get("ledger_on_hand"), r.get("ledger_reserved")])
+            })
+            .collect())
+    }
+
+    async fn rebuild(&self) -> InventoryResult<u64> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let wrong = self.discrepancies().await?.len() as u64;
+        sqlx::query(
+            "UPDATE stock_lots SET \
+             on_hand = (SELECT COALESCE(SUM(on_hand_delta), 0) FROM stock_ledger WHERE lot_id = stock_lots.id), \
+             reserved = (SELECT COALESCE(SUM(reserved_delta), 0) FROM stock_ledger WHERE lot_id = stock_lots.id)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        Ok(wrong)
+    }
+}
