@@ -1,6 +1,7 @@
 //! Rouge's shared vocabulary. Every bounded context speaks it; nothing here does I/O.
 
 pub mod cursor;
+pub mod email;
 pub mod error;
 pub mod event;
 pub mod id;

@@ -1,0 +1,184 @@
+//! Carts: lines of SKUs, the shopper's contact and addresses (sealed at rest), the chosen
+//! shipping method. A guest cart's id is random and is its key; a customer's cart answers
+//! only to her.
+
+use rouge_kernel::Validation;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub const MAX_LINES: usize = 100;
+pub const MAX_QUANTITY: i64 = 99;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CartLine {
+    pub id: Uuid,
+    pub sku: String,
+    pub quantity: i64,
+    /// The unit price when the line was added, to tell the shopper when it changed.
+    pub price_when_added: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CartState {
+    Open,
+    /// Became an order.
+    Completed,
+    /// Merged into the customer's cart at log-in.
+    Merged,
+}
+
+impl CartState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CartState::Open => "open",
+            CartState::Completed => "completed",
+            CartState::Merged => "merged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(CartState::Open),
+            "completed" => Some(CartState::Completed),
+            "merged" => Some(CartState::Merged),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    /// State, province or county, where taxes depend on it.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. FR.
+    pub country: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl Address {
+    pub fn validate(&self, prefix: &str, v: &mut Validation) {
+        let text = |v: &mut Validation, f: &str, s: &str, max: usize| {
+            if s.trim().is_empty() || s.len() > max || s.chars().any(char::is_control) {
+                v.push(format!("{prefix}.{f}"), "invalid", format!("{f} must be 1 to {max} printable characters"));
+            }
+        };
+        text(v, "name", &self.name, 200);
+        text(v, "line1", &self.line1, 200);
+        text(v, "city", &self.city, 100);
+        text(v, "postal_code", &self.postal_code, 20);
+        if let Some(l) = &self.line2
+            && l.len() > 200
+        {
+            v.push(format!("{prefix}.line2"), "invalid", "line2 must be at most 200 characters");
+        }
+        if let Some(r) = &self.region {
+            text(v, "region", r, 50);
+        }
+        if self.country.len() != 2 || !self.country.chars().all(|c| c.is_ascii_uppercase()) {
+            v.push(
+                format!("{prefix}.country"),
+                "invalid",
+                "country is an ISO 3166-1 alpha-2 code in capitals, e.g. FR",
+            );
+        }
+        if let Some(p) = &self.phone
+            && (p.len() > 30 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)))
+        {
+            v.push(format!("{prefix}.phone"), "invalid", "phone: digits, spaces and + - ( ) . only");
+        }
+    }
+}
+
+/// What checkout collects; kept sealed at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub shipping_address: Option<Address>,
+    pub billing_address: Option<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cart {
+    pub id: Uuid,
+    pub customer_id: Option<Uuid>,
+    pub currency: String,
+    pub lines: Vec<CartLine>,
+    /// Destination country and region, kept in the clear for tax and shipping.
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub shipping_method: Option<String>,
+    pub state: CartState,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Cart {
+    pub fn new(customer_id: Option<Uuid>, currency: &str, now: i64) -> Self {
+        Cart {
+            // Random, not time-ordered: a guest cart's id is all that guards it.
+            id: Uuid::new_v4(),
+            customer_id,
+            currency: currency.to_owned(),
+            lines: vec![],
+            country: None,
+            region: None,
+            shipping_method: None,
+            state: CartState::Open,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Adds units of a SKU (to its line when it has one).
+    ///
+    /// # Errors
+    /// A field error when the quantity or the number of lines goes out of bounds.
+    pub fn add(&mut self, sku: &str, quantity: i64, price: i64) -> Result<Uuid, Validation> {
+        let mut v = Validation::new();
+        if let Some(line) = self.lines.iter_mut().find(|l| l.sku == sku) {
+            let q = line.quantity + quantity;
+            if !(1..=MAX_QUANTITY).contains(&quantity) || q > MAX_QUANTITY {
+                v.push("quantity", "out_of_range", format!("at most {MAX_QUANTITY} of one SKU per cart"));
+                return Err(v);
+            }
+            line.quantity = q;
+            return Ok(line.id);
+        }
+        if !(1..=MAX_QUANTITY).contains(&quantity) {
+            v.push("quantity", "out_of_range", format!("quantity must be between 1 and {MAX_QUANTITY}"));
+            return Err(v);
+        }
+        if self.lines.len() >= MAX_LINES {
+            v.push("sku", "too_many_lines", format!("a cart holds at most {MAX_LINES} lines"));
+            return Err(v);
+        }
+        let id = rouge_kernel::new_id();
+        self.lines.push(CartLine { id, sku: sku.to_owned(), quantity, price_when_added: price });
+        Ok(id)
+    }
+
+    /// Merges another cart's lines into this one (quantities add up, capped).
+    pub fn absorb(&mut self, other: &Cart) {
+        for l in &other.lines {
+            let room = self.lines.len() < MAX_LINES;
+            match self.lines.iter_mut().find(|m| m.sku == l.sku) {
+                Some(m) => m.quantity = (m.quantity + l.quantity).min(MAX_QUANTITY),
+                None if room => self.lines.push(l.clone()),
+                None => {}
+            }
+        }
+    }
+}

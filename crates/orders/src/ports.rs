@@ -1,0 +1,181 @@
+//! What orders need from a store, and from the other contexts (typed clients with an
+//! in-process implementation in the HTTP crate).
+
+use crate::cart::Cart;
+use crate::order::{Order, OrderEvent, Status, TimelineEntry};
+use futures::future::BoxFuture;
+use rouge_kernel::DomainEvent;
+use std::future::Future;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the record was changed by someone else since it was read")]
+    Stale,
+    #[error("{0} already exists")]
+    Duplicate(String),
+    #[error("the store failed: {0}")]
+    Unavailable(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Personal data sealed by the vault: the data key wrapped by a master key, and the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub master_id: String,
+    pub key: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+/// Seals and opens personal data; `owner` binds the ciphertext to its record.
+pub trait Sealer: Send + Sync + 'static {
+    fn seal(&self, owner: &str, plaintext: &[u8]) -> Sealed;
+
+    /// # Errors
+    /// When the key or the data does not open (wrong owner, tampering, a retired master key).
+    fn open(&self, owner: &str, sealed: &Sealed) -> Result<Vec<u8>, String>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub customer_id: Option<Uuid>,
+    pub status: Option<Status>,
+    /// Orders with a number below this (the cursor of the previous page).
+    pub before_number: Option<i64>,
+    pub limit: i64,
+}
+
+/// The orders repository. Orders are stored as their events plus a projection row; writes
+/// are optimistic on the order's version (its last event's sequence).
+pub trait OrdersRepository: Clone + Send + Sync + 'static {
+    /// Saves a cart if the stored version is `cart.version - 1` (inserts at version 1).
+    ///
+    /// # Errors
+    /// `Stale` when someone saved it meanwhile.
+    fn save_cart(&self, cart: &Cart, contact: Option<&Sealed>) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn cart(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<(Cart, Option<Sealed>)>>> + Send;
+
+    /// The customer's open cart, if she has one.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn open_cart_of(&self, customer: Uuid) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
+
+    /// Takes the cart's checkout lease for `key` until `until` (ms), unless another key holds
+    /// an unexpired lease. `true` when taken (or already held by `key`).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn lease_checkout(
+        &self,
+        cart: Uuid,
+        key: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Gives the lease back (after a failed payment).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn end_lease(&self, cart: Uuid, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Places an order: its first events, its projection with the next order number, the
+    /// sealed contact, the cart marked completed, and `outbox` events, in one transaction.
+    ///
+    /// # Errors
+    /// `Duplicate` when the cart already became an order.
+    fn place_order(
+        &self,
+        order: &Order,
+        events: &[OrderEvent],
+        contact: Option<&Sealed>,
+        outbox: &[DomainEvent],
+    ) -> impl Future<Output = StoreResult<Order>> + Send;
+
+    /// Appends events to an order whose stored version is `expected`, with the new projection.
+    ///
+    /// # Errors
+    /// `Stale` when the order moved on meanwhile.
+    fn append_order(
+        &self,
+        order: &Order,
+        expected: i64,
+        events: &[OrderEvent],
+        outbox: &[DomainEvent],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn order(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<(Order, Option<Sealed>)>>> + Send;
+
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn order_of_cart(&self, cart: Uuid) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
+
+    /// Newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn orders(&self, filter: &OrderFilter) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+
+    /// An order's events, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn order_events(&self, id: Uuid) -> impl Future<Output = StoreResult<Vec<TimelineEntry>>> + Send;
+
+    /// Every order's id and number, for rebuilding projections.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn order_ids(&self) -> impl Future<Output = StoreResult<Vec<(Uuid, i64)>>> + Send;
+
+    /// Replaces a projection (rebuilding from events).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn replace_projection(&self, order: &Order) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A variant as the catalogue sells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuView {
+    pub sku: String,
+    pub product_id: Uuid,
+    pub name: String,
+    pub unit_price: i64,
+    pub currency: String,
+    pub unit_grams: u32,
+    pub tax_class: String,
+    pub on_sale: bool,
+}
+
+/// The catalogue, as orders see it.
+pub trait Catalog: Send + Sync + 'static {
+    fn sku(&self, sku: &str) -> Option<SkuView>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StockError {
+    #[error("not enough stock of {sku}: {requested} asked, {available} available")]
+    Insufficient { sku: String, requested: i64, available: i64 },
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Inventory, as orders see it.
+pub trait Stock: Send + Sync + 'static {
+    /// Holds the lines for a checkout; returns the reservation's id.
+    fn reserve<'a>(&'a self, reference: &'a str, lines: &'a [(String, i64)])
+    -> BoxFuture<'a, Result<Uuid, StockError>>;
+    fn release<'a>(&'a self, reservation: Uuid, reason: &'a str) -> BoxFuture<'a, Result<(), StockError>>;
+    /// Sells the reservation to the order (idempotent).
+    fn commit(&self, reservation: Uuid, order: Uuid) -> BoxFuture<'_, Result<(), StockError>>;
+    /// Puts a sold reservation's units back (a cancelled order), once.
+    fn restock(&self, reservation: Uuid) -> BoxFuture<'_, Result<(), StockError>>;
+}
