@@ -28,6 +28,24 @@ pub enum ApiError {
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
+    IdempotencyKey(String),
+    #[error("a request with this Idempotency-Key is still being processed; retry in a moment")]
+    IdempotencyInFlight,
+    #[error("this Idempotency-Key was used for a different request; use a new key for a new request")]
+    IdempotencyMismatch,
+    /// 402: the payment was refused (`code` names why).
+    #[error("{1}")]
+    PaymentDeclined(String, String),
+    #[error("the payment needs the shopper's confirmation: {0}")]
+    PaymentRequiresAction(String),
+    /// 503 with Retry-After: the provider's answer was lost; a retry with the same key finds out.
+    #[error("{0}")]
+    PaymentPending(String),
+    #[error("{0}")]
+    PaymentFailed(String),
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("{0}")]
     Unauthorized(String),
     #[error("the request body is larger than the limit")]
     PayloadTooLarge,
@@ -87,6 +105,18 @@ impl ApiError {
             OutOfStock(_, true, _) => (StatusCode::CONFLICT, "sold-out", "Sold out"),
             OutOfStock(_, false, _) => (StatusCode::CONFLICT, "insufficient-stock", "Not enough stock"),
             PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
+            IdempotencyKey(_) => (StatusCode::BAD_REQUEST, "idempotency-key", "Idempotency key needed"),
+            IdempotencyInFlight => (StatusCode::CONFLICT, "idempotency-in-flight", "Request in progress"),
+            IdempotencyMismatch => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused")
+            }
+            PaymentDeclined(..) => (StatusCode::PAYMENT_REQUIRED, "payment-declined", "Payment declined"),
+            PaymentRequiresAction(_) => {
+                (StatusCode::PAYMENT_REQUIRED, "payment-requires-action", "Payment needs confirmation")
+            }
+            PaymentPending(_) => (StatusCode::SERVICE_UNAVAILABLE, "payment-pending", "Payment outcome not known yet"),
+            PaymentFailed(_) => (StatusCode::BAD_GATEWAY, "payment-failed", "Payment provider error"),
+            InvalidTransition(_) => (StatusCode::CONFLICT, "invalid-transition", "Not allowed in this state"),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
@@ -147,6 +177,38 @@ impl From<rouge_inventory::ReceiveError> for ApiError {
     }
 }
 
+/// A provider's decline code as one of the stable codes Rouge documents.
+fn declined_code(code: &str) -> &'static str {
+    match code {
+        "insufficient_funds" => "insufficient_funds",
+        "expired_card" => "expired_card",
+        "incorrect_cvc" => "incorrect_cvc",
+        "invalid_token" => "invalid_token",
+        _ => "card_declined",
+    }
+}
+
+impl From<rouge_orders::OrdersError> for ApiError {
+    fn from(e: rouge_orders::OrdersError) -> Self {
+        use rouge_orders::OrdersError as E;
+        match e {
+            E::Invalid(errors) => ApiError::Invalid(errors),
+            E::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
+            E::Conflict(msg) => ApiError::Conflict(msg, vec![]),
+            E::OutOfStock { sku, requested, available } => {
+                rouge_inventory::InventoryError::Insufficient { sku, requested, available }.into()
+            }
+            E::PaymentDeclined { code, message } => ApiError::PaymentDeclined(code, message),
+            E::PaymentRequiresAction { action_url } => ApiError::PaymentRequiresAction(action_url),
+            e @ E::PaymentUnknown(_) => ApiError::PaymentPending(e.to_string()),
+            e @ E::PaymentFailed(_) => ApiError::PaymentFailed(e.to_string()),
+            E::Transition(msg) => ApiError::InvalidTransition(msg),
+            e @ E::Stale => ApiError::PreconditionFailed(e.to_string()),
+            E::Store(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         match e {
@@ -170,7 +232,11 @@ impl From<IdentityError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
-        let retry_after = if let ApiError::LoginLocked(secs) = &self { Some((*secs).max(1)) } else { None };
+        let retry_after = match &self {
+            ApiError::LoginLocked(secs) => Some((*secs).max(1)),
+            ApiError::PaymentPending(_) | ApiError::IdempotencyInFlight => Some(1),
+            _ => None,
+        };
         let detail = match &self {
             ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
                 tracing::error!(%cause, "request failed");
@@ -183,6 +249,9 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let errors = match self {
+            ApiError::PaymentDeclined(code, message) => {
+                vec![FieldError { field: "payment".into(), code: declined_code(&code), message }]
+            }
             ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) | ApiError::OutOfStock(_, _, e) => {
                 e
             }

@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod authz;
 pub mod cache;
+pub mod commerce;
 pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod graphql;
+pub mod idempotency;
 pub mod oidc;
 pub mod openapi;
 pub mod ops;
@@ -47,6 +49,8 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(rest::staff::router(&state))
         .merge(rest::audit::router(&state))
         .merge(rest::inventory::router(&state))
+        .merge(rest::carts::router(&state))
+        .merge(rest::orders::router(&state))
         .merge(graphql::router())
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))

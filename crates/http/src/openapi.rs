@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use crate::ops;
-use crate::rest::{admin, audit, auth, inventory, me, staff, storefront};
+use crate::rest::{admin, audit, auth, carts, inventory, me, orders, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -50,6 +50,10 @@ impl Modify for AdminAuth {
         staff::list_keys, staff::create_key, staff::revoke_key, audit::list,
         inventory::receive, inventory::adjust, inventory::transfer, inventory::quarantine, inventory::stock,
         inventory::ledger, inventory::batch, inventory::batch_orders, inventory::availability,
+        carts::create, carts::read, carts::add_line, carts::set_quantity, carts::remove_line, carts::checkout,
+        carts::shipping_methods, carts::merge, carts::complete,
+        orders::my_orders, orders::my_order, orders::request_return, orders::guest_order,
+        orders::search, orders::staff_order, orders::transition, orders::refund,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),
     modifiers(&AdminAuth),
@@ -57,6 +61,8 @@ impl Modify for AdminAuth {
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),
+        (name = "checkout", description = "Carts, addresses, shipping, and completing a checkout with a payment"),
+        (name = "orders", description = "Orders for staff: search, fulfilment, refunds"),
         (name = "inventory", description = "Stock in lots with batch numbers and expiry dates, its ledger, recalls"),
         (name = "operations", description = "Probes and metrics"))
 )]

@@ -1,18 +1,37 @@
 use rouge_catalog::{CatalogRepository, CatalogService};
 use rouge_identity::{AuditRepository, IdentityRepository, IdentityService, StaffRepository};
 use rouge_inventory::{InventoryRepository, InventoryService};
+use rouge_kernel::IdempotencyStore;
 use rouge_kernel::{Inbox, Ping};
 use rouge_messaging::RelayHandle;
+use rouge_orders::{Channel, OrdersRepository, OrdersService};
+use rouge_payments::PaymentProvider;
 use rouge_search::CatalogIndex;
 use std::sync::Arc;
 
 /// Everything a store must offer the HTTP layer.
 pub trait Store:
-    CatalogRepository + IdentityRepository + StaffRepository + AuditRepository + InventoryRepository + Inbox + Ping
+    CatalogRepository
+    + IdentityRepository
+    + StaffRepository
+    + AuditRepository
+    + InventoryRepository
+    + OrdersRepository
+    + IdempotencyStore
+    + Inbox
+    + Ping
 {
 }
 impl<T> Store for T where
-    T: CatalogRepository + IdentityRepository + StaffRepository + AuditRepository + InventoryRepository + Inbox + Ping
+    T: CatalogRepository
+        + IdentityRepository
+        + StaffRepository
+        + AuditRepository
+        + InventoryRepository
+        + OrdersRepository
+        + IdempotencyStore
+        + Inbox
+        + Ping
 {
 }
 
@@ -30,6 +49,7 @@ pub struct Parts<S> {
     pub gateway: Arc<crate::gateway::Gateway>,
     pub identity: IdentityService<S>,
     pub inventory: InventoryService<S>,
+    pub orders: OrdersService<S>,
     /// An external OpenID Connect issuer whose tokens are accepted too.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
@@ -52,13 +72,16 @@ impl<S: Store> AppState<S> {
         identity: IdentityService<S>,
         oidc: Option<Arc<crate::oidc::Oidc>>,
     ) -> Self {
+        let inventory = InventoryService::new(store.clone());
+        let orders = orders(&store, &index, &identity, inventory.clone(), Channel::default(), vec![]);
         Self(Arc::new(Parts {
             identity,
             oidc,
             gateway: Arc::new(gateway),
             cache,
             catalog: CatalogService::new(store.clone()),
-            inventory: InventoryService::new(store.clone()),
+            inventory,
+            orders,
             store,
             graphql: crate::graphql::schema(index.clone()),
             index,
@@ -67,14 +90,45 @@ impl<S: Store> AppState<S> {
     }
 }
 
-impl<S> AppState<S> {
-    /// Changes the inventory rules; only while the state is not yet shared (at start).
+/// The orders service over this store, reaching the other contexts in-process. The built-in
+/// `test` payment provider is always there; `payments` adds others.
+fn orders<S: Store>(
+    store: &S,
+    index: &Arc<CatalogIndex>,
+    identity: &IdentityService<S>,
+    inventory: InventoryService<S>,
+    channel: Channel,
+    mut payments: Vec<Arc<dyn PaymentProvider>>,
+) -> OrdersService<S> {
+    if !payments.iter().any(|p| p.name() == "test") {
+        payments.push(Arc::new(rouge_payments::TestProvider::new()));
+    }
+    OrdersService::new(
+        store.clone(),
+        Arc::new(crate::commerce::IndexCatalog(index.clone())),
+        Arc::new(crate::commerce::InventoryStock(inventory)),
+        payments,
+        Arc::new(crate::commerce::VaultSealer(identity.clone())),
+        channel,
+    )
+}
+
+impl<S: Store> AppState<S> {
+    /// Sets the stock rules, the sales channel and the payment providers; only at start,
+    /// before the state is shared.
     ///
     /// # Panics
     /// When called after the state was cloned.
     #[must_use]
-    pub fn with_inventory(mut self, f: impl FnOnce(&mut InventoryService<S>)) -> Self {
-        f(&mut Arc::get_mut(&mut self.0).expect("configured before it is shared").inventory);
+    pub fn with_commerce(
+        mut self,
+        stock_rules: impl FnOnce(&mut InventoryService<S>),
+        channel: Channel,
+        payments: Vec<Arc<dyn PaymentProvider>>,
+    ) -> Self {
+        let parts = Arc::get_mut(&mut self.0).expect("configured before it is shared");
+        stock_rules(&mut parts.inventory);
+        parts.orders = orders(&parts.store, &parts.index, &parts.identity, parts.inventory.clone(), channel, payments);
         self
     }
 }

@@ -112,6 +112,8 @@ pub enum ReservationState {
     Held,
     Released,
     Committed,
+    /// Sold, then put back (a cancelled order).
+    Restocked,
 }
 
 impl ReservationState {
@@ -120,6 +122,7 @@ impl ReservationState {
             ReservationState::Held => "held",
             ReservationState::Released => "released",
             ReservationState::Committed => "committed",
+            ReservationState::Restocked => "restocked",
         }
     }
 
@@ -128,6 +131,7 @@ impl ReservationState {
             "held" => Some(ReservationState::Held),
             "released" => Some(ReservationState::Released),
             "committed" => Some(ReservationState::Committed),
+            "restocked" => Some(ReservationState::Restocked),
             _ => None,
         }
     }

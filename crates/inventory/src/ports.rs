@@ -102,7 +102,9 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store cannot be read.
     fn lots_of_batch(&self, batch: &str) -> impl Future<Output = InventoryResult<Vec<Lot>>> + Send;
 
-    /// Holds every line first-expired-first-out from sellable lots, all or nothing.
+    /// Holds every line first-expired-first-out from sellable lots, all or nothing. A request
+    /// whose `reference` already holds a reservation gets that one back (a retried checkout
+    /// holds its stock once).
     ///
     /// # Errors
     /// `Insufficient` (for the first SKU short) when any line cannot be held in full.
@@ -132,6 +134,13 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `NotFound`; `Conflict` when it was released or committed to another order.
     fn commit(&self, id: Uuid, order_id: Uuid) -> impl Future<Output = InventoryResult<Reservation>> + Send;
+
+    /// Puts a committed reservation's units back into their lots (a cancelled order). Restocking
+    /// twice changes nothing.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when it was never committed.
+    fn restock(&self, id: Uuid, rules: &StockRules) -> impl Future<Output = InventoryResult<Reservation>> + Send;
 
     /// Held reservations whose time ran out before `now`, at most `limit`.
     ///

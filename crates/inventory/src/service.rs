@@ -171,6 +171,12 @@ impl<R: InventoryRepository> InventoryService<R> {
         self.repo.commit(id, order).await
     }
 
+    /// # Errors
+    /// The store's errors.
+    pub async fn restock(&self, id: Uuid) -> InventoryResult<Reservation> {
+        self.repo.restock(id, &self.rules()).await
+    }
+
     /// Releases every held reservation whose time ran out; returns how many.
     ///
     /// # Errors

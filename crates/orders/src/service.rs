@@ -640,14 +640,16 @@ impl<R: OrdersRepository> OrdersService<R> {
         })
     }
 
-    /// An order for its customer (another's answers 404) or, with `caller` = `None`, for staff.
+    /// An order for its customer (another's answers 404), a guest order for whoever holds its
+    /// (random) id, or, with `caller` = `None`, any order for staff.
     ///
     /// # Errors
     /// `NotFound`.
     pub async fn order(&self, caller: Option<Caller>, id: Uuid) -> Result<OrderView> {
         let (order, sealed) = self.repo.order(id).await?.ok_or_else(|| OrdersError::NotFound("order".into()))?;
         if let Some(c) = caller
-            && (order.customer_id.is_none() || order.customer_id != c.customer)
+            && order.customer_id.is_some()
+            && order.customer_id != c.customer
         {
             return Err(OrdersError::NotFound("order".into()));
         }
@@ -703,10 +705,8 @@ impl<R: OrdersRepository> OrdersService<R> {
                     let key = format!("{id}:refund:{}", order.version);
                     *refund_id = provider()?.refund(&pay.payment_id, *amount, &key).await.map_err(payment_err)?;
                 }
-                OrderEvent::Cancelled { .. } => {
-                    if pay.captured == 0 && order.status == Status::Authorized {
-                        provider()?.void(&pay.payment_id).await.map_err(payment_err)?;
-                    }
+                OrderEvent::Cancelled { .. } if pay.captured == 0 && order.status == Status::Authorized => {
+                    provider()?.void(&pay.payment_id).await.map_err(payment_err)?;
                 }
                 _ => {}
             }
@@ -723,22 +723,23 @@ impl<R: OrdersRepository> OrdersService<R> {
         }
         self.view(next, sealed).await
     }
+}
 
-    /// Rebuilds every projection from its events; returns how many differed.
-    ///
-    /// # Errors
-    /// The store's errors, or a history that does not replay.
-    pub async fn rebuild(&self) -> Result<usize> {
-        let mut changed = 0;
-        for (id, number) in self.repo.order_ids().await? {
-            let events = self.repo.order_events(id).await?;
-            let rebuilt = Order::replay(id, number, &events).map_err(|e| OrdersError::Store(e.0))?;
-            let live = self.repo.order(id).await?.map(|(o, _)| o);
-            if live.as_ref() != Some(&rebuilt) {
-                changed += 1;
-                self.repo.replace_projection(&rebuilt).await?;
-            }
+/// Rebuilds every order's projection from its events; returns how many differed from the
+/// live projection (and were replaced). `rouge orders rebuild` runs it.
+///
+/// # Errors
+/// The store's errors, or a history that does not replay.
+pub async fn rebuild<R: OrdersRepository>(repo: &R) -> Result<usize> {
+    let mut changed = 0;
+    for (id, number) in repo.order_ids().await? {
+        let events = repo.order_events(id).await?;
+        let rebuilt = Order::replay(id, number, &events).map_err(|e| OrdersError::Store(e.0))?;
+        let live = repo.order(id).await?.map(|(o, _)| o);
+        if live.as_ref() != Some(&rebuilt) {
+            changed += 1;
+            repo.replace_projection(&rebuilt).await?;
         }
-        Ok(changed)
     }
+    Ok(changed)
 }

@@ -95,6 +95,10 @@ pub struct Options {
     /// Accept access tokens of this OpenID Connect issuer: (issuer URL, audience).
     pub oidc: Option<(String, String)>,
     pub inventory: InventoryOptions,
+    /// Currency, tax rates and shipping methods of the shop's channel.
+    pub channel: rouge_orders::Channel,
+    /// Payment providers besides the built-in `test` one (or replacing it, by name).
+    pub payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
 }
 
 /// The shop's stock rules.
@@ -125,6 +129,8 @@ impl Default for Options {
             tls: None,
             oidc: None,
             inventory: InventoryOptions::default(),
+            channel: rouge_orders::Channel::default(),
+            payments: vec![],
         }
     }
 }
@@ -171,7 +177,16 @@ pub async fn launch<S: Store>(
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot read the requested emails to catch up on"),
     }
-    let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, vec![search, invalidate, mail], stop_rx);
+    let stock = stock_subscriber(store.clone());
+    // Orders placed while no server ran their stock commitment (a crash between the order and
+    // the commit): commit the last day's now; committing twice changes nothing.
+    match store.recent_events("order.placed", chrono::Utc::now() - chrono::Duration::hours(24), 100_000).await {
+        Ok(backlog) if !backlog.is_empty() => stock(&backlog),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the placed orders to catch up on"),
+    }
+    let (relay, relay_task) =
+        rouge_messaging::spawn(store.clone(), head, vec![search, invalidate, mail, stock], stop_rx);
     let limiter = match &opts.redis_url {
         Some(url) => RateLimiter::redis(url, &opts.redis_prefix)
             .await
@@ -193,11 +208,15 @@ pub async fn launch<S: Store>(
         oidc = Some(o);
     }
     let inv = opts.inventory;
-    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc).with_inventory(|s| {
-        s.expiry_window_days = inv.expiry_window_days;
-        s.low_stock = inv.low_stock;
-        s.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
-    });
+    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc).with_commerce(
+        |s| {
+            s.expiry_window_days = inv.expiry_window_days;
+            s.low_stock = inv.low_stock;
+            s.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
+        },
+        opts.channel,
+        opts.payments,
+    );
     let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
@@ -255,6 +274,27 @@ fn mail_subscriber<S: Store>(
     })
 }
 
+/// Commits the stock of every placed order (the checkout does it at once; this covers a crash
+/// in between). Idempotent: a reservation committed to its order stays so.
+fn stock_subscriber<S: Store>(store: S) -> rouge_messaging::Subscriber {
+    let inventory = rouge_inventory::InventoryService::new(store);
+    Arc::new(move |events| {
+        for e in events.iter().filter(|e| e.event_type == "order.placed") {
+            let reservation = e.payload.get("reservation_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok());
+            let Some(reservation) = reservation else {
+                tracing::error!(event = %e.id, "order.placed without a reservation id");
+                continue;
+            };
+            let (inventory, order) = (inventory.clone(), e.aggregate_id);
+            tokio::spawn(async move {
+                if let Err(err) = inventory.commit(reservation, order).await {
+                    tracing::error!(%order, %reservation, error = %err, "cannot commit the stock of a placed order");
+                }
+            });
+        }
+    })
+}
+
 /// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may
 /// all run it: a reservation is released once, whoever gets there first.
 async fn release_expired<S: Store>(
@@ -270,6 +310,9 @@ async fn release_expired<S: Store>(
                 relay.nudge();
             }
             Err(e) => tracing::warn!(error = %e, "cannot release expired stock reservations; will retry"),
+        }
+        if let Err(e) = inventory.repo().purge_idempotency(chrono::Utc::now().timestamp_millis()).await {
+            tracing::warn!(error = %e, "cannot purge expired idempotency keys; will retry");
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}

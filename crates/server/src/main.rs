@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Orders.
+    Orders {
+        #[command(subcommand)]
+        action: OrdersAction,
+    },
     /// Rotate keys without downtime (running servers reload the key directory).
     Keys {
         #[command(subcommand)]
@@ -88,6 +93,12 @@ enum AdminAction {
         #[arg(long)]
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum OrdersAction {
+    /// Rebuild every order's projection from its events; prints how many differed.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -220,6 +231,10 @@ struct GatewayArgs {
     /// Seconds a checkout holds its stock before it is released.
     #[arg(long, env = "ROUGE_RESERVATION_SECS", default_value_t = 900, value_parser = clap::value_parser!(i64).range(10..=86_400))]
     reservation_secs: i64,
+    /// A JSON file with the channel's currency, tax rates and shipping methods (see the
+    /// README); an EU channel (EUR, VAT included) when absent.
+    #[arg(long, env = "ROUGE_CHANNEL_FILE")]
+    channel_file: Option<PathBuf>,
 }
 
 fn quota(flag: &str, value: &str) -> anyhow::Result<Option<Quota>> {
@@ -257,6 +272,19 @@ impl GatewayArgs {
             oidc: self.oidc_issuer.filter(|i| !i.is_empty()).zip(self.oidc_audience),
             redis_url: self.redis_url.filter(|u| !u.is_empty()),
             redis_prefix: self.redis_prefix,
+            channel: match &self.channel_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("--channel-file: cannot read {}: {e}", path.display()))?;
+                    let channel: rouge_orders::Channel = serde_json::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("--channel-file: {} is not a channel: {e}", path.display()))?;
+                    rouge_kernel::Currency::parse(&channel.currency)
+                        .map_err(|e| anyhow::anyhow!("--channel-file: currency: {e}"))?;
+                    channel
+                }
+                None => rouge_orders::Channel::default(),
+            },
+            payments: vec![],
             inventory: rouge_server::InventoryOptions {
                 expiry_window_days: self.expiry_window_days,
                 low_stock: self.low_stock,
@@ -368,6 +396,17 @@ impl StoreFn<()> for VerifyAudit {
     }
 }
 
+struct RebuildOrders;
+
+impl StoreFn<()> for RebuildOrders {
+    async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
+        let total = rouge_orders::OrdersRepository::order_ids(&store).await.map_err(|e| anyhow::anyhow!(e))?.len();
+        let changed = rouge_orders::service::rebuild(&store).await.map_err(|e| anyhow::anyhow!(e))?;
+        println!("orders rebuilt from their events: {total} orders, {changed} projections differed and were replaced");
+        Ok(())
+    }
+}
+
 struct Migrate;
 
 impl StoreFn<()> for Migrate {
@@ -431,6 +470,7 @@ async fn main() -> anyhow::Result<()> {
             with_store(&url, CreateOwner { email, name, password, dir: cli.key_dir }).await
         }
         Command::Audit { action: AuditAction::Verify } => with_store(&url, VerifyAudit).await,
+        Command::Orders { action: OrdersAction::Rebuild } => with_store(&url, RebuildOrders).await,
         Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,

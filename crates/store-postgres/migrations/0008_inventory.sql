@@ -44,12 +44,13 @@ CREATE INDEX stock_ledger_lot ON inventory.stock_ledger (lot_id);
 CREATE TABLE inventory.stock_reservations (
     id         UUID PRIMARY KEY,
     reference  TEXT NOT NULL,
-    state      TEXT NOT NULL CHECK (state IN ('held', 'released', 'committed')),
+    state      TEXT NOT NULL CHECK (state IN ('held', 'released', 'committed', 'restocked')),
     expires_at BIGINT NOT NULL,
     order_id   UUID,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX stock_reservations_due ON inventory.stock_reservations (state, expires_at);
+CREATE INDEX stock_reservations_reference ON inventory.stock_reservations (reference);
 
 CREATE TABLE inventory.stock_reservation_lines (
     reservation_id UUID NOT NULL REFERENCES inventory.stock_reservations (id),

@@ -2,9 +2,13 @@
 
 mod audit;
 mod catalog;
+#[path = "../../store-sqlite/src/idempotency.rs"]
+mod idempotency;
 mod identity;
 #[path = "../../store-sqlite/src/inventory.rs"]
 mod inventory;
+#[path = "../../store-sqlite/src/orders.rs"]
+mod orders;
 mod outbox;
 mod staff;
 
@@ -24,8 +28,9 @@ impl PgStore {
     /// When the URL is malformed or the server does not answer.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         // Tables of the modules shared with SQLite are found through the search path.
-        let opts =
-            PgConnectOptions::from_str(url)?.application_name("rouge").options([("search_path", "inventory,public")]);
+        let opts = PgConnectOptions::from_str(url)?
+            .application_name("rouge")
+            .options([("search_path", "inventory,orders,gateway,public")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))

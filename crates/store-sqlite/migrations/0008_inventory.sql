@@ -41,12 +41,13 @@ CREATE INDEX stock_ledger_lot ON stock_ledger (lot_id);
 CREATE TABLE stock_reservations (
     id         BLOB PRIMARY KEY,
     reference  TEXT NOT NULL,
-    state      TEXT NOT NULL CHECK (state IN ('held', 'released', 'committed')),
+    state      TEXT NOT NULL CHECK (state IN ('held', 'released', 'committed', 'restocked')),
     expires_at INTEGER NOT NULL,
     order_id   BLOB,
     created_at INTEGER NOT NULL
 );
 CREATE INDEX stock_reservations_due ON stock_reservations (state, expires_at);
+CREATE INDEX stock_reservations_reference ON stock_reservations (reference);
 
 CREATE TABLE stock_reservation_lines (
     reservation_id BLOB NOT NULL REFERENCES stock_reservations (id),

@@ -188,6 +188,14 @@ async fn try_reserve(
     rules: &StockRules,
 ) -> InventoryResult<Option<Reservation>> {
     let mut tx = write_tx(store.pool()).await.map_err(failed)?;
+    let held = sqlx::query("SELECT id FROM stock_reservations WHERE reference = $1 AND state = 'held'")
+        .bind(&req.reference)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed)?;
+    if let Some(row) = held {
+        return reservation_in(&mut tx, row.get("id")).await;
+    }
     let mut taken: Vec<Allocation> = vec![];
     let skus: Vec<&str> = req.lines.iter().map(|l| l.sku.as_str()).collect();
     let before = lock_skus(&mut tx, &skus, rules).await?;
@@ -480,6 +488,41 @@ impl InventoryRepository for Backend {
         }
         tx.commit().await.map_err(failed)?;
         Ok(r)
+    }
+
+    async fn restock(&self, id: Uuid, rules: &StockRules) -> InventoryResult<Reservation> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let done =
+            sqlx::query("UPDATE stock_reservations SET state = 'restocked' WHERE id = $1 AND state = 'committed'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+        let r =
+            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
+        if done == 0 {
+            return match r.state {
+                ReservationState::Restocked => Ok(r),
+                _ => Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str()))),
+            };
+        }
+        let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();
+        let before = lock_skus(&mut tx, &skus, rules).await?;
+        let reference = r.order_id.map(|o| o.to_string());
+        for a in &r.lines {
+            sqlx::query("UPDATE stock_lots SET on_hand = on_hand + $1 WHERE id = $2")
+                .bind(a.quantity)
+                .bind(a.lot_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            let l = lot_in(&mut tx, a.lot_id).await?;
+            ledger(&mut tx, &l, Movement::Restock, a.quantity, 0, Some("order cancelled"), reference.as_deref())
+                .await?;
+        }
+        finish(tx, &before, rules).await?;
+        Ok(Reservation { state: ReservationState::Restocked, ..r })
     }
 
     async fn expired(&self, now: i64, limit: i64) -> InventoryResult<Vec<Uuid>> {

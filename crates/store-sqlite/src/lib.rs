@@ -2,8 +2,10 @@
 
 mod audit;
 mod catalog;
+mod idempotency;
 mod identity;
 mod inventory;
+mod orders;
 mod outbox;
 mod staff;
 

@@ -1,7 +1,9 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod carts;
 pub mod inventory;
 pub mod me;
+pub mod orders;
 pub mod staff;
 pub mod storefront;

@@ -88,9 +88,13 @@ impl TestApp {
     }
 
     pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(test_options()).await
+    }
+
+    pub async fn postgres_with(opts: Options) -> Option<TestApp> {
         let db = harness::postgres().await?;
         let store = db.store.clone();
-        Some(start(store, Db::Postgres(db), test_options()).await)
+        Some(start(store, Db::Postgres(db), opts).await)
     }
 
     /// Stops the server (draining requests) and drops the test database.

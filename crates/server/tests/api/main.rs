@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod bad_input;
+mod checkout;
 mod cli;
 mod gateway;
 mod graphql;

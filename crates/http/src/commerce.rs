@@ -1,0 +1,94 @@
+//! The in-process clients orders use to reach the other contexts: the catalogue (the search
+//! index's SKU map), inventory (its service over the same store) and the vault (identity's
+//! keys, so order data is sealed and rotated like customers').
+
+use rouge_catalog::values::SizeUnit;
+use rouge_identity::IdentityService;
+use rouge_identity::vault::WrappedKey;
+use rouge_inventory::{InventoryError, InventoryRepository, InventoryService, LineRequest};
+use rouge_orders::{Catalog, Sealed, Sealer, SkuView, Stock, StockError};
+use rouge_search::CatalogIndex;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub struct IndexCatalog(pub Arc<CatalogIndex>);
+
+impl Catalog for IndexCatalog {
+    fn sku(&self, sku: &str) -> Option<SkuView> {
+        let s = self.0.sku(sku)?;
+        Some(SkuView {
+            sku: s.sku,
+            product_id: s.product_id,
+            name: s.name,
+            unit_price: s.price.amount(),
+            currency: s.price.currency().code().to_owned(),
+            // Liquids and creams: 1 ml weighs about 1 g, plus 40 % for the jar or bottle.
+            unit_grams: s.size.map_or(100, |z| match z.unit {
+                SizeUnit::Ml | SizeUnit::G => z.amount.saturating_mul(14) / 10,
+                SizeUnit::Pcs => z.amount.saturating_mul(20),
+            }),
+            tax_class: "standard".into(),
+            on_sale: s.on_sale,
+        })
+    }
+}
+
+pub struct InventoryStock<S>(pub InventoryService<S>);
+
+fn stock_error(e: InventoryError) -> StockError {
+    match e {
+        InventoryError::Insufficient { sku, requested, available } => {
+            StockError::Insufficient { sku, requested, available }
+        }
+        other => StockError::Failed(other.to_string()),
+    }
+}
+
+impl<S: InventoryRepository> Stock for InventoryStock<S> {
+    fn reserve<'a>(
+        &'a self,
+        reference: &'a str,
+        lines: &'a [(String, i64)],
+    ) -> futures::future::BoxFuture<'a, Result<Uuid, StockError>> {
+        Box::pin(async move {
+            let lines: Vec<LineRequest> =
+                lines.iter().map(|(sku, quantity)| LineRequest { sku: sku.clone(), quantity: *quantity }).collect();
+            self.0.reserve(reference, &lines).await.map(|r| r.id).map_err(stock_error)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        reservation: Uuid,
+        reason: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), StockError>> {
+        Box::pin(async move { self.0.release(reservation, reason).await.map(|_| ()).map_err(stock_error) })
+    }
+
+    fn commit(&self, reservation: Uuid, order: Uuid) -> futures::future::BoxFuture<'_, Result<(), StockError>> {
+        Box::pin(async move { self.0.commit(reservation, order).await.map(|_| ()).map_err(stock_error) })
+    }
+
+    fn restock(&self, reservation: Uuid) -> futures::future::BoxFuture<'_, Result<(), StockError>> {
+        Box::pin(async move { self.0.restock(reservation).await.map(|_| ()).map_err(stock_error) })
+    }
+}
+
+/// Seals with a fresh data key per record, wrapped by the identity vault's current master key.
+pub struct VaultSealer<S>(pub IdentityService<S>);
+
+impl<S: rouge_identity::IdentityRepository> Sealer for VaultSealer<S> {
+    fn seal(&self, owner: &str, plaintext: &[u8]) -> Sealed {
+        let vault = self.0.vault();
+        let (key, wrapped) = vault.new_data_key(owner);
+        Sealed { master_id: wrapped.master_id, key: wrapped.sealed, data: key.seal(owner, plaintext) }
+    }
+
+    fn open(&self, owner: &str, s: &Sealed) -> Result<Vec<u8>, String> {
+        let vault = self.0.vault();
+        let key = vault
+            .unwrap_key(owner, &WrappedKey { master_id: s.master_id.clone(), sealed: s.key.clone() })
+            .map_err(|e| e.to_string())?;
+        key.open(owner, &s.data).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,109 @@
+//! Idempotency keys on the routes that create or charge: the first answer to a key is stored
+//! (in the store, for a day) and replayed to every retry with `Idempotent-Replayed: true`;
+//! the same key with a different request answers 422, and while the first request runs, 409.
+//! Server errors are not stored: a retry with the same key runs again.
+
+use crate::error::ApiError;
+use crate::state::{AppState, Store};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use rouge_kernel::{Begin, StoredResponse};
+use sha2::{Digest, Sha256};
+
+pub const HEADER: &str = "idempotency-key";
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// A request holding a key for longer than this without answering is presumed dead.
+const LEASE_MS: i64 = 60_000;
+const TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// `m` honours Idempotency-Key; with `required`, a request without one is refused (400).
+pub fn idempotent<S: Store>(
+    app: &AppState<S>,
+    required: bool,
+    m: MethodRouter<AppState<S>>,
+) -> MethodRouter<AppState<S>> {
+    m.route_layer(middleware::from_fn_with_state((app.clone(), required), guard::<S>))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req: Request, next: Next) -> Response {
+    let Some(raw) = req.headers().get(HEADER) else {
+        if required {
+            return ApiError::IdempotencyKey("this request charges or creates: send an `Idempotency-Key` header (e.g. a UUID) and reuse it on retries".into())
+                .into_response();
+        }
+        return next.run(req).await;
+    };
+    let key = match raw.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
+        _ => {
+            return ApiError::IdempotencyKey("`Idempotency-Key` must be 1 to 255 visible ASCII characters".into())
+                .into_response();
+        }
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::BODY_LIMIT).await else {
+        return ApiError::PayloadTooLarge.into_response();
+    };
+    let auth = parts.headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes).unwrap_or_default();
+    let hash = hex(&Sha256::new()
+        .chain_update(parts.method.as_str())
+        .chain_update(b"\n")
+        .chain_update(parts.uri.path())
+        .chain_update(b"\n")
+        .chain_update(&bytes)
+        .finalize());
+    // Keys are per caller: two shoppers cannot collide, or read each other's answers.
+    let scope = format!("{} {} {}", parts.method, parts.uri.path(), &hex(&Sha256::digest(auth))[..16]);
+    let now = chrono::Utc::now().timestamp_millis();
+    match app.store.begin(&scope, &key, &hash, now, LEASE_MS, TTL_MS).await {
+        Err(e) => ApiError::Unavailable(e).into_response(),
+        Ok(Begin::InFlight) => ApiError::IdempotencyInFlight.into_response(),
+        Ok(Begin::Mismatch) => ApiError::IdempotencyMismatch.into_response(),
+        Ok(Begin::Done(stored)) => replay(stored),
+        Ok(Begin::Started) => {
+            let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            if res.status().is_server_error() {
+                if let Err(e) = app.store.abandon(&scope, &key).await {
+                    tracing::warn!(error = %e, "could not free an idempotency key; it frees itself after a minute");
+                }
+                return res;
+            }
+            let (parts, body) = res.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let keep = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+            let stored = StoredResponse {
+                status: parts.status.as_u16(),
+                headers: keep
+                    .iter()
+                    .filter_map(|h| Some((h.as_str().to_owned(), parts.headers.get(h)?.to_str().ok()?.to_owned())))
+                    .collect(),
+                body: body.to_vec(),
+            };
+            if let Err(e) = app.store.finish(&scope, &key, &stored).await {
+                tracing::error!(error = %e, "could not store an idempotent answer; a retry will run again");
+            }
+            Response::from_parts(parts, Body::from(body))
+        }
+    }
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let mut res = Response::new(Body::from(stored.body));
+    *res.status_mut() = axum::http::StatusCode::from_u16(stored.status).unwrap_or(axum::http::StatusCode::OK);
+    let h = res.headers_mut();
+    for (name, value) in stored.headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            h.insert(n, v);
+        }
+    }
+    h.insert(REPLAYED, HeaderValue::from_static("true"));
+    res
+}

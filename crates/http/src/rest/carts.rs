@@ -1,0 +1,191 @@
+//! Carts and checkout. A guest cart is reached by its (random) id; a customer's cart only
+//! with her token. Completing a checkout needs an `Idempotency-Key`.
+
+use crate::error::{ApiError, Problem};
+use crate::extract::ValidJson;
+use crate::idempotency::idempotent;
+use crate::rest::auth::{CustomerAuth, bearer, customer};
+use crate::state::{AppState, Store};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
+use axum::{Json, Router};
+use rouge_orders::service::ShippingOption;
+use rouge_orders::{Caller, CheckoutInput, OrderView, PaymentInput, PricedCart};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
+    Router::new()
+        .route("/v1/carts", idempotent(app, false, post(create::<S>)))
+        .route("/v1/carts/{id}", get(read::<S>))
+        .route("/v1/carts/{id}/lines", idempotent(app, false, post(add_line::<S>)))
+        .route("/v1/carts/{id}/lines/{line}", patch(set_quantity::<S>).delete(remove_line::<S>))
+        .route("/v1/carts/{id}/checkout", put(checkout::<S>))
+        .route("/v1/carts/{id}/shipping-methods", get(shipping_methods::<S>))
+        .route("/v1/carts/{id}/merge", post(merge::<S>))
+        .route("/v1/carts/{id}/complete", idempotent(app, true, post(complete::<S>)))
+}
+
+/// A guest, or the customer whose token came with the request (a bad token is refused,
+/// never taken for a guest).
+pub struct Shopper(pub Caller);
+
+impl<S: Store> axum::extract::FromRequestParts<AppState<S>> for Shopper {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &AppState<S>) -> Result<Self, ApiError> {
+        let Some(token) = bearer(&parts.headers) else {
+            return Ok(Shopper(Caller::default()));
+        };
+        let verified = parts.extensions.get::<crate::gateway::Verified>();
+        let id = customer(app, Some(token), verified).await?;
+        Ok(Shopper(Caller { customer: Some(id) }))
+    }
+}
+
+type Res = Result<Response, ApiError>;
+
+/// A new cart (for a logged-in customer: her open cart, when she has one).
+#[utoipa::path(post, path = "/v1/carts", tag = "checkout",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries return the first answer")),
+    responses((status = 201, body = PricedCart), (status = 200, body = PricedCart, description = "The customer's open cart"),
+        (status = 401, body = Problem)))]
+pub async fn create<S: Store>(State(app): State<AppState<S>>, Shopper(caller): Shopper) -> Res {
+    let (cart, created) = app.orders.create_cart(caller).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut res = (status, Json(&cart)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/carts/{}", cart.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// The cart, priced now: totals, tax, shipping, and which prices changed since they were added.
+#[utoipa::path(get, path = "/v1/carts/{id}", tag = "checkout",
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem)))]
+pub async fn read<S: Store>(State(app): State<AppState<S>>, Shopper(caller): Shopper, Path(id): Path<Uuid>) -> Res {
+    Ok(Json(app.orders.cart(caller, id).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddLine {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// Adds units of a SKU (to its line, when the cart has one).
+#[utoipa::path(post, path = "/v1/carts/{id}/lines", tag = "checkout", request_body = AddLine,
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_line<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path(id): Path<Uuid>,
+    ValidJson(l): ValidJson<AddLine>,
+) -> Res {
+    Ok(Json(app.orders.add_line(caller, id, &l.sku, l.quantity).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantity {
+    /// 0 removes the line.
+    pub quantity: i64,
+}
+
+#[utoipa::path(patch, path = "/v1/carts/{id}/lines/{line}", tag = "checkout", request_body = SetQuantity,
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_quantity<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path((id, line)): Path<(Uuid, Uuid)>,
+    ValidJson(q): ValidJson<SetQuantity>,
+) -> Res {
+    Ok(Json(app.orders.set_quantity(caller, id, line, q.quantity).await?).into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/carts/{id}/lines/{line}", tag = "checkout",
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem)))]
+pub async fn remove_line<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path((id, line)): Path<(Uuid, Uuid)>,
+) -> Res {
+    Ok(Json(app.orders.set_quantity(caller, id, line, 0).await?).into_response())
+}
+
+/// Email, shipping and billing address (sealed at rest), shipping method; each optional,
+/// unset ones keep their values.
+#[utoipa::path(put, path = "/v1/carts/{id}/checkout", tag = "checkout", request_body = CheckoutInput,
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn checkout<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path(id): Path<Uuid>,
+    ValidJson(input): ValidJson<CheckoutInput>,
+) -> Res {
+    Ok(Json(app.orders.set_checkout(caller, id, input).await?).into_response())
+}
+
+/// Shipping methods to the cart's address, priced for its parcel.
+#[utoipa::path(get, path = "/v1/carts/{id}/shipping-methods", tag = "checkout",
+    responses((status = 200, body = Vec<ShippingOption>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn shipping_methods<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path(id): Path<Uuid>,
+) -> Res {
+    Ok(Json(app.orders.shipping_options(caller, id).await?).into_response())
+}
+
+/// After logging in: a guest cart joins the customer's open cart (or becomes hers).
+#[utoipa::path(post, path = "/v1/carts/{id}/merge", tag = "checkout", security(("customer" = [])),
+    responses((status = 200, body = PricedCart), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn merge<S: Store>(
+    State(app): State<AppState<S>>,
+    CustomerAuth(me): CustomerAuth,
+    Path(id): Path<Uuid>,
+) -> Res {
+    Ok(Json(app.orders.merge(me, id).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Complete {
+    pub payment: PaymentInput,
+}
+
+/// Places the order: holds the stock, authorizes the payment, and answers with the order.
+/// Needs an `Idempotency-Key`: retries with it return this answer and never charge twice.
+#[utoipa::path(post, path = "/v1/carts/{id}/complete", tag = "checkout", request_body = Complete,
+    params(("Idempotency-Key" = String, Header, description = "Required; reuse it when retrying")),
+    responses((status = 201, body = OrderView), (status = 400, body = Problem, description = "No Idempotency-Key"),
+        (status = 402, body = Problem, description = "Declined, or the shopper must confirm"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Sold out, or another attempt is running"),
+        (status = 422, body = Problem, description = "The cart is not ready, or the key was used for another request"),
+        (status = 503, body = Problem, description = "The payment's outcome is not known yet: retry with the same key")))]
+pub async fn complete<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+    ValidJson(c): ValidJson<Complete>,
+) -> Res {
+    let key = headers.get(crate::idempotency::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let order = app.orders.complete(caller, id, &c.payment, key).await?;
+    app.relay.nudge();
+    let view = app.orders.order(None, order.id).await?;
+    let mut res = (StatusCode::CREATED, Json(&view)).into_response();
+    let at = match caller.customer {
+        Some(_) => format!("/v1/me/orders/{}", order.id),
+        None => format!("/v1/orders/{}", order.id),
+    };
+    if let Ok(v) = HeaderValue::from_str(&at) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}

@@ -1,0 +1,67 @@
+//! Idempotency keys: a client names a request that creates or charges; the server stores the
+//! first answer and gives it to every retry, refuses the same key with a different request,
+//! and says "in flight" while the first is still running. Kept in the store with an expiry,
+//! so it holds across restarts and replicas.
+
+use std::future::Future;
+
+/// A stored answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The headers worth replaying (content type, location, ETag).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// First time for this key (or its earlier holder died): run the request.
+    Started,
+    /// Another request with this key is running.
+    InFlight,
+    /// This key was used for a different request.
+    Mismatch,
+    /// Already answered: replay this.
+    Done(StoredResponse),
+}
+
+pub trait IdempotencyStore: Clone + Send + Sync + 'static {
+    /// Claims `key` in `scope` for a request hashed to `hash`. A claim older than `lease_ms`
+    /// that never finished (its server died) may be taken over; a key lives `ttl_ms`.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        hash: &str,
+        now: i64,
+        lease_ms: i64,
+        ttl_ms: i64,
+    ) -> impl Future<Output = Result<Begin, String>> + Send;
+
+    /// Stores the answer for retries.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn finish(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Forgets the key (the request failed in a way a retry may fix).
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn abandon(&self, scope: &str, key: &str) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Deletes expired keys; returns how many.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn purge_idempotency(&self, now: i64) -> impl Future<Output = Result<u64, String>> + Send;
+}

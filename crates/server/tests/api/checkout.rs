@@ -1,0 +1,457 @@
+//! Carts, checkout, payments and orders over HTTP, on both stores: the happy path through
+//! fulfilment, declines, a flash sale, concurrent retries, unknown payment outcomes,
+//! cancellations and who may see what.
+
+use crate::helpers::{Db, TestApp, serum, test_options};
+use reqwest::{Method, StatusCode};
+use rouge_payments::TestProvider;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+crate::on_both_stores!(
+    a_guest_checks_out_and_staff_fulfil_the_order,
+    declined_payments_release_the_stock_and_keep_the_cart,
+    bad_checkout_requests_get_problems,
+    customers_see_only_their_own_carts_and_orders,
+    cancelling_restocks_and_refunds_are_bounded,
+    unknown_payment_outcomes_are_reconciled_not_charged_twice,
+);
+
+const SKU: &str = "LL-GLOW-30";
+
+pub async fn stocked(app: &TestApp, sku: &str, units: i64) {
+    app.brand("Lumen Lab").await;
+    app.product(serum("Glow Serum", "lumen-lab", sku, 2900)).await;
+    let expires = (chrono::Utc::now().date_naive() + chrono::Duration::days(365)).to_string();
+    let (s, b) = app
+        .post(
+            "/v1/admin/inventory/receipts",
+            json!({"sku": sku, "location": "main", "batch": "B1", "expires_on": expires, "quantity": units}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+pub fn address() -> Value {
+    json!({"name": "Camille Martin", "line1": "12 rue des Lilas", "city": "Lyon", "postal_code": "69003", "country": "FR"})
+}
+
+/// A request as a shopper: a guest, or with a customer's token.
+pub async fn shop(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A cart with `quantity` of `sku`, an email, an address and standard shipping; its id.
+pub async fn ready_cart(app: &TestApp, sku: &str, quantity: i64, token: Option<&str>) -> String {
+    let (s, cart) = shop(app, Method::POST, "/v1/carts", token, None).await;
+    assert!(s.is_success(), "{cart}");
+    let id = cart["id"].as_str().unwrap().to_owned();
+    let (s, b) = shop(
+        app,
+        Method::POST,
+        &format!("/v1/carts/{id}/lines"),
+        token,
+        Some(json!({"sku": sku, "quantity": quantity})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let details = json!({"email": "camille@example.com", "shipping_address": address(), "shipping_method": "standard"});
+    let (s, b) = shop(app, Method::PUT, &format!("/v1/carts/{id}/checkout"), token, Some(details)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    id
+}
+
+pub async fn complete(
+    app: &TestApp,
+    cart: &str,
+    key: Option<&str>,
+    card: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/v1/carts/{cart}/complete")))
+        .json(&json!({"payment": {"provider": "test", "token": card}}));
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("request")
+}
+
+async fn stock_of(app: &TestApp, sku: &str) -> (i64, i64, i64) {
+    let (_, l) = app.get_json_as_admin(&format!("/v1/admin/inventory/skus/{sku}")).await;
+    (l["on_hand"].as_i64().unwrap(), l["reserved"].as_i64().unwrap(), l["available"].as_i64().unwrap())
+}
+
+async fn staff(app: &TestApp, order: &str, body: Value) -> (StatusCode, Value) {
+    app.post(&format!("/v1/admin/orders/{order}/transitions"), body).await
+}
+
+async fn rebuild_changes_nothing(app: &TestApp) {
+    let changed = match &app.db {
+        Db::Sqlite(d) => rouge_orders::service::rebuild(&d.store).await.unwrap(),
+        Db::Postgres(d) => rouge_orders::service::rebuild(&d.store).await.unwrap(),
+    };
+    assert_eq!(changed, 0, "every projection equals the replay of its events");
+}
+
+async fn a_guest_checks_out_and_staff_fulfil_the_order(app: &TestApp) {
+    stocked(app, SKU, 10).await;
+    let cart = ready_cart(app, SKU, 2, None).await;
+    let (_, priced) = shop(app, Method::GET, &format!("/v1/carts/{cart}"), None, None).await;
+    // 2 × 29.00 incl. 20 % French VAT; standard shipping is free from 50 EUR.
+    assert_eq!(priced["totals"], json!({"subtotal": 5800, "discount": 0, "shipping": 0, "tax": 967, "total": 5800}));
+    assert_eq!(priced["lines"][0]["price_changed"], false);
+    let (_, methods) = shop(app, Method::GET, &format!("/v1/carts/{cart}/shipping-methods"), None, None).await;
+    assert_eq!(
+        methods,
+        json!([{"code": "standard", "name": "Standard (3–5 days)", "price": 0}, {"code": "express", "name": "Express (next day)", "price": 1490}])
+    );
+
+    let res = complete(app, &cart, None, "tok_visa", None).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "no Idempotency-Key");
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["type"], "/problems/idempotency-key");
+
+    let res = complete(app, &cart, Some("order-1"), "tok_visa", None).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let order: Value = res.json().await.unwrap();
+    assert_eq!((order["status"].as_str(), order["totals"]["total"].as_i64()), (Some("authorized"), Some(5800)));
+    assert_eq!(order["email"], "camille@example.com");
+    assert_eq!(order["shipping_address"]["city"], "Lyon");
+    assert!(order["number"].as_i64().unwrap() > 1000);
+    let id = order["id"].as_str().unwrap().to_owned();
+
+    let again = complete(app, &cart, Some("order-1"), "tok_visa", None).await;
+    assert_eq!(
+        (again.status(), again.headers()["idempotent-replayed"].to_str().unwrap()),
+        (StatusCode::CREATED, "true")
+    );
+    assert_eq!(again.json::<Value>().await.unwrap(), order, "a retry gets the first answer");
+    let other = complete(app, &cart, Some("order-1"), "tok_mastercard", None).await;
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY, "same key, different request");
+    let late = complete(app, &cart, Some("order-2"), "tok_visa", None).await;
+    assert_eq!(late.status(), StatusCode::CONFLICT, "a completed cart does not order twice");
+
+    app.eventually(|| async { stock_of(app, SKU).await == (8, 0, 8) }).await;
+    let (_, recall) = app.get_json_as_admin("/v1/admin/batches/B1/orders").await;
+    assert_eq!(recall, json!([{"order_id": id, "sku": SKU, "quantity": 2}]));
+    let (_, guest_view) = shop(app, Method::GET, &format!("/v1/orders/{id}"), None, None).await;
+    assert_eq!(guest_view["id"], id.as_str());
+
+    let (s, o) = staff(app, &id, json!({"action": "ship", "carrier": "Colissimo", "tracking": "6A123"})).await;
+    assert_eq!((s, o["type"].as_str()), (StatusCode::CONFLICT, Some("/problems/invalid-transition")), "capture first");
+    let (s, o) = staff(app, &id, json!({"action": "capture"})).await;
+    assert_eq!((s, o["status"].as_str()), (StatusCode::OK, Some("paid")), "{o}");
+    let part =
+        json!({"action": "ship", "carrier": "Colissimo", "tracking": "6A123", "lines": [{"sku": SKU, "quantity": 1}]});
+    let (s, o) = staff(app, &id, part).await;
+    assert_eq!((s, o["status"].as_str()), (StatusCode::OK, Some("partially_shipped")), "{o}");
+    let too_many =
+        json!({"action": "ship", "carrier": "Colissimo", "tracking": "6A124", "lines": [{"sku": SKU, "quantity": 2}]});
+    assert_eq!(staff(app, &id, too_many).await.0, StatusCode::CONFLICT);
+    let (_, o) = staff(app, &id, json!({"action": "ship", "carrier": "Colissimo", "tracking": "6A124"})).await;
+    assert_eq!(o["status"], "shipped");
+    let (_, o) = staff(app, &id, json!({"action": "mark_delivered"})).await;
+    assert_eq!(o["status"], "delivered");
+    let kinds: Vec<&str> =
+        o["timeline"].as_array().unwrap().iter().map(|e| e["event"]["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["placed", "payment_authorized", "payment_captured", "shipped", "shipped", "delivered"]);
+
+    let (_, listed) = app.get_json_as_admin("/v1/admin/orders?status=delivered").await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    rebuild_changes_nothing(app).await;
+}
+
+async fn declined_payments_release_the_stock_and_keep_the_cart(app: &TestApp) {
+    stocked(app, SKU, 5).await;
+    let cart = ready_cart(app, SKU, 3, None).await;
+    for (card, code) in [("tok_decline", "card_declined"), ("tok_insufficient_funds", "insufficient_funds")] {
+        let res = complete(app, &cart, Some(card), card, None).await;
+        assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(
+            (p["type"].as_str(), p["errors"][0]["code"].as_str()),
+            (Some("/problems/payment-declined"), Some(code))
+        );
+        assert_eq!(stock_of(app, SKU).await, (5, 0, 5), "the held stock went back");
+    }
+    let res = complete(app, &cart, Some("3ds"), "tok_requires_action", None).await;
+    assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(res.json::<Value>().await.unwrap()["type"], "/problems/payment-requires-action");
+    let res = complete(app, &cart, Some("good-card"), "tok_visa", None).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "the cart is still there for another card");
+    app.eventually(|| async { stock_of(app, SKU).await == (2, 0, 2) }).await;
+}
+
+async fn bad_checkout_requests_get_problems(app: &TestApp) {
+    stocked(app, SKU, 5).await;
+    let (_, cart) = shop(app, Method::POST, "/v1/carts", None, None).await;
+    let id = cart["id"].as_str().unwrap();
+    let lines = format!("/v1/carts/{id}/lines");
+    for (body, code) in [
+        (json!({"sku": "NOPE", "quantity": 1}), "unknown_sku"),
+        (json!({"sku": SKU, "quantity": 0}), "out_of_range"),
+        (json!({"sku": SKU, "quantity": 100}), "out_of_range"),
+    ] {
+        let (s, p) = shop(app, Method::POST, &lines, None, Some(body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(p["errors"][0]["code"], code);
+    }
+    let res = complete(app, id, Some("k"), "tok_visa", None).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["lines", "email", "shipping_address", "shipping_method"], "every missing piece at once");
+    let bad = json!({"email": "not-an-email", "shipping_address": {"name": "", "line1": "x", "city": "y", "postal_code": "1", "country": "France"}});
+    let (s, p) = shop(app, Method::PUT, &format!("/v1/carts/{id}/checkout"), None, Some(bad)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["email", "shipping_address.name", "shipping_address.country"]);
+    let us = json!({"shipping_address": {"name": "A", "line1": "x", "city": "y", "postal_code": "1", "country": "US"}, "shipping_method": "standard"});
+    let (s, p) = shop(app, Method::PUT, &format!("/v1/carts/{id}/checkout"), None, Some(us)).await;
+    assert_eq!((s, p["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unavailable")));
+    let (s, _) = shop(app, Method::GET, &format!("/v1/carts/{}", uuid::Uuid::new_v4()), None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let ready = ready_cart(app, SKU, 1, None).await;
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/carts/{ready}/complete")))
+        .header("idempotency-key", "k2")
+        .json(&json!({"payment": {"provider": "paypal", "token": "x"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json::<Value>().await.unwrap()["errors"][0]["code"], "unknown_provider");
+    assert_eq!(stock_of(app, SKU).await, (5, 0, 5), "refused checkouts hold nothing");
+}
+
+async fn register(app: &TestApp, email: &str) -> String {
+    crate::accounts::customer(app, email).await["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn customers_see_only_their_own_carts_and_orders(app: &TestApp) {
+    stocked(app, SKU, 10).await;
+    let ana = register(app, "ana@example.com").await;
+    let bea = register(app, "bea@example.com").await;
+    // A guest cart, filled before logging in, merges into her cart.
+    let (_, guest) = shop(app, Method::POST, "/v1/carts", None, None).await;
+    let guest = guest["id"].as_str().unwrap().to_owned();
+    shop(app, Method::POST, &format!("/v1/carts/{guest}/lines"), None, Some(json!({"sku": SKU, "quantity": 1}))).await;
+    let mine = ready_cart(app, SKU, 2, Some(&ana)).await;
+    let (s, merged) = shop(app, Method::POST, &format!("/v1/carts/{guest}/merge"), Some(&ana), None).await;
+    assert_eq!((s, merged["id"].as_str()), (StatusCode::OK, Some(mine.as_str())));
+    assert_eq!(merged["lines"][0]["quantity"], 3);
+    let (s, _) =
+        shop(app, Method::POST, &format!("/v1/carts/{guest}/lines"), None, Some(json!({"sku": SKU, "quantity": 1})))
+            .await;
+    assert_eq!(s, StatusCode::CONFLICT, "the guest cart was merged");
+
+    for (method, path) in
+        [(Method::GET, format!("/v1/carts/{mine}")), (Method::GET, format!("/v1/carts/{mine}/shipping-methods"))]
+    {
+        assert_eq!(shop(app, method.clone(), &path, Some(&bea), None).await.0, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(shop(app, method, &path, None, None).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (s, _) = shop(
+        app,
+        Method::POST,
+        &format!("/v1/carts/{mine}/lines"),
+        Some(&bea),
+        Some(json!({"sku": SKU, "quantity": 1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(complete(app, &mine, Some("b"), "tok_visa", Some(&bea)).await.status(), StatusCode::NOT_FOUND);
+    let (s, b) = shop(app, Method::GET, "/v1/carts/whatever", Some("not-a-token"), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+
+    let res = complete(app, &mine, Some("a"), "tok_visa", Some(&ana)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let order: Value = res.json().await.unwrap();
+    let id = order["id"].as_str().unwrap();
+    let (_, list) = shop(app, Method::GET, "/v1/me/orders", Some(&ana), None).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    let (_, list) = shop(app, Method::GET, "/v1/me/orders", Some(&bea), None).await;
+    assert_eq!(list["items"], json!([]));
+    assert_eq!(shop(app, Method::GET, &format!("/v1/me/orders/{id}"), Some(&bea), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(shop(app, Method::GET, &format!("/v1/orders/{id}"), None, None).await.0, StatusCode::NOT_FOUND);
+    let ret = json!({"lines": [{"sku": SKU, "quantity": 1}], "reason": "wrong shade"});
+    let (s, _) = shop(app, Method::POST, &format!("/v1/me/orders/{id}/returns"), Some(&bea), Some(ret.clone())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, p) = shop(app, Method::POST, &format!("/v1/me/orders/{id}/returns"), Some(&ana), Some(ret)).await;
+    assert_eq!(
+        (s, p["type"].as_str()),
+        (StatusCode::CONFLICT, Some("/problems/invalid-transition")),
+        "not shipped yet"
+    );
+    let (s, o) = shop(app, Method::GET, &format!("/v1/me/orders/{id}"), Some(&ana), None).await;
+    assert_eq!((s, o["email"].as_str()), (StatusCode::OK, Some("camille@example.com")));
+}
+
+async fn cancelling_restocks_and_refunds_are_bounded(app: &TestApp) {
+    stocked(app, SKU, 4).await;
+    let cart = ready_cart(app, SKU, 2, None).await;
+    let order: Value = complete(app, &cart, Some("k"), "tok_visa", None).await.json().await.unwrap();
+    let id = order["id"].as_str().unwrap();
+    app.eventually(|| async { stock_of(app, SKU).await == (2, 0, 2) }).await;
+    let (_, o) = staff(app, id, json!({"action": "capture"})).await;
+    let etag = format!("\"v{}\"", o["version"]);
+    let refund = |amount: i64, etag: String| async move {
+        let res = app
+            .client
+            .post(app.url(&format!("/v1/admin/orders/{id}/refunds")))
+            .bearer_auth(&app.admin_key)
+            .header("if-match", etag)
+            .json(&json!({"amount": amount}))
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (s, _) = refund(5801, etag.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "never more than was captured");
+    let (s, o) = refund(800, etag.clone()).await;
+    assert_eq!((s, o["payment"]["refunded"].as_i64()), (StatusCode::OK, Some(800)), "{o}");
+    let (s, _) = refund(100, etag).await;
+    assert_eq!(s, StatusCode::PRECONDITION_FAILED, "a stale ETag");
+    let (s, o) = staff(app, id, json!({"action": "cancel", "reason": "customer asked"})).await;
+    assert_eq!((s, o["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{o}");
+    assert_eq!(o["payment"]["refunded"], 5800, "cancelling refunds the rest");
+    assert_eq!(stock_of(app, SKU).await, (4, 0, 4), "the units are back on sale");
+    let (s, _) = staff(app, id, json!({"action": "cancel", "reason": "again"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (_, ledger) = app.get_json_as_admin(&format!("/v1/admin/inventory/skus/{SKU}/ledger")).await;
+    let kinds: Vec<&str> =
+        ledger["items"].as_array().unwrap().iter().map(|e| e["movement"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["receive", "reserve", "commit", "restock"]);
+    rebuild_changes_nothing(app).await;
+}
+
+async fn unknown_payment_outcomes_are_reconciled_not_charged_twice(app: &TestApp) {
+    stocked(app, SKU, 5).await;
+    // The bank said yes but the answer was lost: the checkout asks again and places the order.
+    let cart = ready_cart(app, SKU, 1, None).await;
+    let res = complete(app, &cart, Some("t1"), "tok_timeout", None).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // No answer at all: 503, the stock stays held for this attempt, a retry asks again.
+    let cart = ready_cart(app, SKU, 2, None).await;
+    let res = complete(app, &cart, Some("t2"), "tok_unreachable", None).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(res.json::<Value>().await.unwrap()["type"], "/problems/payment-pending");
+    app.eventually(|| async { stock_of(app, SKU).await == (4, 2, 2) }).await;
+    let res = complete(app, &cart, Some("t2"), "tok_unreachable", None).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stock_of(app, SKU).await, (4, 2, 2), "the retry holds the same stock, not more");
+    let res = complete(app, &cart, Some("t3"), "tok_visa", None).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "the first attempt still holds the cart");
+}
+
+/// A flash sale through the API: 100 units, 500 shoppers checking out at once. Exactly 100
+/// orders; everyone else is told it sold out; stock ends at zero and the ledger agrees.
+async fn flash_sale(app: &TestApp) {
+    stocked(app, "DROP-1", 100).await;
+    let carts: Vec<String> = futures::future::join_all((0..500).map(|_| ready_cart(app, "DROP-1", 1, None))).await;
+    let results = futures::future::join_all(carts.iter().enumerate().map(|(i, c)| async move {
+        let res = complete(app, c, Some(&format!("buyer-{i}")), "tok_visa", None).await;
+        let status = res.status();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+    }))
+    .await;
+    let sold = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    let sold_out: Vec<&Value> = results.iter().filter(|(s, _)| *s == StatusCode::CONFLICT).map(|(_, b)| b).collect();
+    assert_eq!(
+        (sold, sold_out.len()),
+        (100, 400),
+        "{:?}",
+        results.iter().find(|(s, _)| !matches!(*s, StatusCode::CREATED | StatusCode::CONFLICT))
+    );
+    assert!(sold_out.iter().all(|p| p["type"] == "/problems/sold-out" && p["errors"][0]["code"] == "sold_out"));
+    app.eventually(|| async { stock_of(app, "DROP-1").await == (0, 0, 0) }).await;
+    let mut numbers: Vec<i64> = results.iter().filter_map(|(_, b)| b["number"].as_i64()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 100, "100 distinct orders");
+    let discrepancies = match &app.db {
+        Db::Sqlite(d) => rouge_inventory::InventoryRepository::discrepancies(&d.store).await.unwrap(),
+        Db::Postgres(d) => rouge_inventory::InventoryRepository::discrepancies(&d.store).await.unwrap(),
+    };
+    assert_eq!(discrepancies, vec![]);
+}
+
+/// The same checkout sent five times at once with one key: one order, one charge.
+async fn concurrent_retries(app: &TestApp, provider: &TestProvider) {
+    stocked(app, SKU, 10).await;
+    let cart = ready_cart(app, SKU, 2, None).await;
+    let attempts =
+        futures::future::join_all((0..5).map(|_| complete(app, &cart, Some("same-key"), "tok_visa", None))).await;
+    let statuses: Vec<StatusCode> = attempts.iter().map(reqwest::Response::status).collect();
+    assert!(statuses.iter().all(|s| matches!(*s, StatusCode::CREATED | StatusCode::CONFLICT)), "{statuses:?}");
+    assert!(statuses.contains(&StatusCode::CREATED));
+    let last = complete(app, &cart, Some("same-key"), "tok_visa", None).await;
+    assert_eq!(last.status(), StatusCode::CREATED);
+    let (_, all) = app.get_json_as_admin("/v1/admin/orders").await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1), "one order");
+    assert_eq!(provider.charges(), 1, "one charge");
+    app.eventually(|| async { stock_of(app, SKU).await == (8, 0, 8) }).await;
+}
+
+mod load {
+    use super::*;
+
+    async fn with_provider(pg: bool) -> Option<(TestApp, Arc<TestProvider>)> {
+        let provider = Arc::new(TestProvider::new());
+        let mut opts = test_options();
+        opts.payments = vec![provider.clone()];
+        let app = if pg { TestApp::postgres_with(opts).await? } else { TestApp::sqlite_with(opts).await };
+        Some((app, provider))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_flash_sale_sells_exactly_the_stock() {
+        let (app, _) = with_provider(false).await.unwrap();
+        flash_sale(&app).await;
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_flash_sale_sells_exactly_the_stock() {
+        let Some((app, _)) = with_provider(true).await else { return };
+        flash_sale(&app).await;
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_five_concurrent_retries_make_one_order_and_one_charge() {
+        let (app, p) = with_provider(false).await.unwrap();
+        concurrent_retries(&app, &p).await;
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_five_concurrent_retries_make_one_order_and_one_charge() {
+        let Some((app, p)) = with_provider(true).await else { return };
+        concurrent_retries(&app, &p).await;
+        app.stop().await;
+    }
+}

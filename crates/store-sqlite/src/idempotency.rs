@@ -1,0 +1,132 @@
+//! Idempotency keys, in SQL that SQLite and PostgreSQL both speak; compiled into both stores.
+//! PostgreSQL keeps the table in its `gateway` schema.
+
+use crate::Backend;
+use rouge_kernel::{Begin, IdempotencyStore, StoredResponse};
+use sqlx::Row;
+
+fn text(e: sqlx::Error) -> String {
+    e.to_string()
+}
+
+impl IdempotencyStore for Backend {
+    async fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        hash: &str,
+        now: i64,
+        lease_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Begin, String> {
+        // Two rounds at most: an expired key is deleted and claimed afresh.
+        for _ in 0..2 {
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, state, started_at, expires_at) \
+                 VALUES ($1, $2, $3, 'in_flight', $4, $5) ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(hash)
+            .bind(now)
+            .bind(now + ttl_ms)
+            .execute(self.pool())
+            .await
+            .map_err(text)?
+            .rows_affected();
+            if claimed == 1 {
+                return Ok(Begin::Started);
+            }
+            let Some(r) = sqlx::query(
+                "SELECT request_hash, state, status, headers, body, started_at, expires_at FROM idempotency_keys \
+                 WHERE scope = $1 AND key = $2",
+            )
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(text)?
+            else {
+                continue;
+            };
+            let expires: i64 = r.get("expires_at");
+            if expires < now {
+                sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at = $3")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(expires)
+                    .execute(self.pool())
+                    .await
+                    .map_err(text)?;
+                continue;
+            }
+            if r.get::<String, _>("request_hash") != hash {
+                return Ok(Begin::Mismatch);
+            }
+            if r.get::<String, _>("state") == "done" {
+                let headers: Option<String> = r.get("headers");
+                return Ok(Begin::Done(StoredResponse {
+                    status: r.get::<i32, _>("status") as u16,
+                    headers: headers.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
+                    body: r.get::<Option<Vec<u8>>, _>("body").unwrap_or_default(),
+                }));
+            }
+            // In flight. A holder silent for longer than the lease died: take the key over.
+            let started: i64 = r.get("started_at");
+            if started + lease_ms < now {
+                let took = sqlx::query(
+                    "UPDATE idempotency_keys SET started_at = $3 WHERE scope = $1 AND key = $2 AND started_at = $4 \
+                     AND state = 'in_flight'",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(now)
+                .bind(started)
+                .execute(self.pool())
+                .await
+                .map_err(text)?
+                .rows_affected();
+                if took == 1 {
+                    return Ok(Begin::Started);
+                }
+            }
+            return Ok(Begin::InFlight);
+        }
+        Ok(Begin::InFlight)
+    }
+
+    async fn finish(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), String> {
+        let headers = serde_json::to_string(&response.headers).map_err(|e| e.to_string())?;
+        sqlx::query(
+            "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5 WHERE scope = $1 AND key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(i32::from(response.status))
+        .bind(headers)
+        .bind(response.body.as_slice())
+        .execute(self.pool())
+        .await
+        .map_err(text)?;
+        Ok(())
+    }
+
+    async fn abandon(&self, scope: &str, key: &str) -> Result<(), String> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'")
+            .bind(scope)
+            .bind(key)
+            .execute(self.pool())
+            .await
+            .map_err(text)?;
+        Ok(())
+    }
+
+    async fn purge_idempotency(&self, now: i64) -> Result<u64, String> {
+        Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map_err(text)?
+            .rows_affected())
+    }
+}

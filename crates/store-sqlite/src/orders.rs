@@ -1,0 +1,301 @@
+//! The orders repository, in SQL that SQLite and PostgreSQL both speak; compiled into both
+//! stores like `inventory.rs`. PostgreSQL keeps these tables in its `orders` schema.
+
+use crate::{Backend, Db, write_tx};
+use rouge_kernel::DomainEvent;
+use rouge_orders::ports::StoreResult;
+use rouge_orders::{
+    Cart, CartState, Order, OrderEvent, OrderFilter, OrdersRepository, Sealed, StoreError, TimelineEntry,
+};
+use sqlx::Row;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+type DbRow = <Db as sqlx::Database>::Row;
+
+fn failed(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn sealed(r: &DbRow) -> Option<Sealed> {
+    let master: Option<String> = r.get("contact_master");
+    Some(Sealed { master_id: master?, key: r.get("contact_key"), data: r.get("contact") })
+}
+
+fn order_row(r: &DbRow) -> Order {
+    let Json(mut o): Json<Order> = r.get("doc");
+    o.number = r.get("number");
+    o
+}
+
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    order: Uuid,
+    first_seq: i64,
+    events: &[OrderEvent],
+    at: i64,
+) -> StoreResult<()> {
+    for (i, e) in events.iter().enumerate() {
+        sqlx::query("INSERT INTO order_events (order_id, seq, event_type, data, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(order)
+            .bind(first_seq + i as i64)
+            .bind(e.kind())
+            .bind(Json(e))
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| match e.as_database_error() {
+                Some(d) if d.is_unique_violation() => StoreError::Stale,
+                _ => failed(e),
+            })?;
+    }
+    Ok(())
+}
+
+impl OrdersRepository for Backend {
+    async fn save_cart(&self, cart: &Cart, contact: Option<&Sealed>) -> StoreResult<()> {
+        let (master, key, data) = match contact {
+            Some(s) => (Some(s.master_id.as_str()), Some(s.key.as_slice()), Some(s.data.as_slice())),
+            None => (None, None, None),
+        };
+        let done = if cart.version == 1 {
+            sqlx::query(
+                "INSERT INTO carts (id, customer_id, state, version, doc, contact_master, contact_key, contact, updated_at) \
+                 VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(cart.id)
+            .bind(cart.customer_id)
+            .bind(cart.state.as_str())
+            .bind(Json(cart))
+            .bind(master)
+            .bind(key)
+            .bind(data)
+            .bind(cart.updated_at)
+            .execute(self.pool())
+            .await
+        } else {
+            sqlx::query(
+                "UPDATE carts SET customer_id = $2, state = $3, version = $4, doc = $5, \
+                 contact_master = COALESCE($6, contact_master), contact_key = COALESCE($7, contact_key), \
+                 contact = COALESCE($8, contact), updated_at = $9 WHERE id = $1 AND version = $4 - 1",
+            )
+            .bind(cart.id)
+            .bind(cart.customer_id)
+            .bind(cart.state.as_str())
+            .bind(cart.version)
+            .bind(Json(cart))
+            .bind(master)
+            .bind(key)
+            .bind(data)
+            .bind(cart.updated_at)
+            .execute(self.pool())
+            .await
+        };
+        match done.map_err(failed)?.rows_affected() {
+            1 => Ok(()),
+            _ => Err(StoreError::Stale),
+        }
+    }
+
+    async fn cart(&self, id: Uuid) -> StoreResult<Option<(Cart, Option<Sealed>)>> {
+        let row =
+            sqlx::query("SELECT state, version, doc, contact_master, contact_key, contact FROM carts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(failed)?;
+        Ok(row.map(|r| {
+            let Json(mut cart): Json<Cart> = r.get("doc");
+            // The columns are the truth: placing an order completes the cart without its document.
+            cart.state = CartState::parse(r.get("state")).unwrap_or(cart.state);
+            cart.version = r.get("version");
+            (cart, sealed(&r))
+        }))
+    }
+
+    async fn open_cart_of(&self, customer: Uuid) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query(
+            "SELECT id FROM carts WHERE customer_id = $1 AND state = 'open' ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(customer)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(failed)?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
+    async fn lease_checkout(&self, cart: Uuid, key: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE carts SET lease_key = $2, lease_until = $4 WHERE id = $1 AND state = 'open' \
+             AND (lease_key IS NULL OR lease_key = $2 OR lease_until < $3)",
+        )
+        .bind(cart)
+        .bind(key)
+        .bind(now)
+        .bind(until)
+        .execute(self.pool())
+        .await
+        .map_err(failed)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn end_lease(&self, cart: Uuid, key: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE carts SET lease_key = NULL, lease_until = NULL WHERE id = $1 AND lease_key = $2")
+            .bind(cart)
+            .bind(key)
+            .execute(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn place_order(
+        &self,
+        order: &Order,
+        events: &[OrderEvent],
+        contact: Option<&Sealed>,
+        outbox: &[DomainEvent],
+    ) -> StoreResult<Order> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let number: i64 = sqlx::query("UPDATE order_numbers SET last = last + 1 WHERE id = 1 RETURNING last")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed)?
+            .get("last");
+        let mut order = order.clone();
+        order.number = number;
+        order.version = events.len() as i64;
+        sqlx::query(
+            "INSERT INTO orders (id, number, cart_id, customer_id, status, version, placed_at, doc, contact_master, contact_key, contact) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(order.id)
+        .bind(number)
+        .bind(order.cart_id)
+        .bind(order.customer_id)
+        .bind(order.status.as_str())
+        .bind(order.version)
+        .bind(order.placed_at)
+        .bind(Json(&order))
+        .bind(contact.map(|s| s.master_id.as_str()))
+        .bind(contact.map(|s| s.key.as_slice()))
+        .bind(contact.map(|s| s.data.as_slice()))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_unique_violation() => StoreError::Duplicate(format!("an order of cart {}", order.cart_id)),
+            _ => failed(e),
+        })?;
+        insert_events(&mut tx, order.id, 1, events, order.placed_at).await?;
+        sqlx::query(
+            "UPDATE carts SET state = 'completed', version = version + 1, lease_key = NULL, lease_until = NULL WHERE id = $1",
+        )
+        .bind(order.cart_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let mut outbox = outbox.to_vec();
+        for e in &mut outbox {
+            if let Some(m) = e.payload.as_object_mut() {
+                m.insert("number".into(), number.into());
+            }
+        }
+        crate::outbox::append(&mut tx, &outbox).await.map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        Ok(order)
+    }
+
+    async fn append_order(
+        &self,
+        order: &Order,
+        expected: i64,
+        events: &[OrderEvent],
+        outbox: &[DomainEvent],
+    ) -> StoreResult<()> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let done = sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5")
+            .bind(order.id)
+            .bind(order.status.as_str())
+            .bind(order.version)
+            .bind(Json(order))
+            .bind(expected)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::Stale);
+        }
+        insert_events(&mut tx, order.id, expected + 1, events, order.updated_at).await?;
+        crate::outbox::append(&mut tx, outbox).await.map_err(failed)?;
+        tx.commit().await.map_err(failed)
+    }
+
+    async fn order(&self, id: Uuid) -> StoreResult<Option<(Order, Option<Sealed>)>> {
+        let row = sqlx::query("SELECT number, doc, contact_master, contact_key, contact FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(row.map(|r| (order_row(&r), sealed(&r))))
+    }
+
+    async fn order_of_cart(&self, cart: Uuid) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query("SELECT id FROM orders WHERE cart_id = $1")
+            .bind(cart)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
+    async fn orders(&self, f: &OrderFilter) -> StoreResult<Vec<Order>> {
+        let rows = sqlx::query(
+            "SELECT number, doc FROM orders WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2) \
+             AND number < $3 ORDER BY number DESC LIMIT $4",
+        )
+        .bind(f.customer_id)
+        .bind(f.status.map(|s| s.as_str()))
+        .bind(f.before_number.unwrap_or(i64::MAX))
+        .bind(f.limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(failed)?;
+        Ok(rows.iter().map(order_row).collect())
+    }
+
+    async fn order_events(&self, id: Uuid) -> StoreResult<Vec<TimelineEntry>> {
+        let rows = sqlx::query("SELECT seq, data, at FROM order_events WHERE order_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let Json(event): Json<OrderEvent> = r.get("data");
+                TimelineEntry { seq: r.get("seq"), at: r.get("at"), event }
+            })
+            .collect())
+    }
+
+    async fn order_ids(&self) -> StoreResult<Vec<(Uuid, i64)>> {
+        let rows = sqlx::query("SELECT id, number FROM orders ORDER BY number")
+            .fetch_all(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(rows.iter().map(|r| (r.get("id"), r.get("number"))).collect())
+    }
+
+    async fn replace_projection(&self, order: &Order) -> StoreResult<()> {
+        sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1")
+            .bind(order.id)
+            .bind(order.status.as_str())
+            .bind(order.version)
+            .bind(Json(order))
+            .execute(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+}
