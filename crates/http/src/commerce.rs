@@ -72,6 +72,19 @@ impl<S: InventoryRepository> Stock for InventoryStock<S> {
     fn restock(&self, reservation: Uuid) -> futures::future::BoxFuture<'_, Result<(), StockError>> {
         Box::pin(async move { self.0.restock(reservation).await.map(|_| ()).map_err(stock_error) })
     }
+
+    fn take_back<'a>(
+        &'a self,
+        reservation: Uuid,
+        units: &'a [(String, i64)],
+        sellable: bool,
+    ) -> futures::future::BoxFuture<'a, Result<(), StockError>> {
+        Box::pin(async move {
+            let units: Vec<LineRequest> =
+                units.iter().map(|(sku, quantity)| LineRequest { sku: sku.clone(), quantity: *quantity }).collect();
+            self.0.take_back(reservation, &units, sellable).await.map(|_| ()).map_err(stock_error)
+        })
+    }
 }
 
 /// Seals with a fresh data key per record, wrapped by the identity vault's current master key.

@@ -142,6 +142,20 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     /// `NotFound`; `Conflict` when it was never committed.
     fn restock(&self, id: Uuid, rules: &StockRules) -> impl Future<Output = InventoryResult<Reservation>> + Send;
 
+    /// Takes sold units back (a return): into the lots they left when `sellable`, otherwise
+    /// into a quarantined lot of the same batch at the `quarantine` location (opened beauty
+    /// products are not resold). Returns the lots that received them.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when the reservation was not committed or did not sell that many.
+    fn take_back(
+        &self,
+        id: Uuid,
+        units: &[LineRequest],
+        sellable: bool,
+        rules: &StockRules,
+    ) -> impl Future<Output = InventoryResult<Vec<Lot>>> + Send;
+
     /// Held reservations whose time ran out before `now`, at most `limit`.
     ///
     /// # Errors

@@ -177,6 +177,12 @@ impl<R: InventoryRepository> InventoryService<R> {
         self.repo.restock(id, &self.rules()).await
     }
 
+    /// # Errors
+    /// The store's errors.
+    pub async fn take_back(&self, id: Uuid, units: &[LineRequest], sellable: bool) -> InventoryResult<Vec<Lot>> {
+        self.repo.take_back(id, units, sellable, &self.rules()).await
+    }
+
     /// Releases every held reservation whose time ran out; returns how many.
     ///
     /// # Errors

@@ -178,4 +178,11 @@ pub trait Stock: Send + Sync + 'static {
     fn commit(&self, reservation: Uuid, order: Uuid) -> BoxFuture<'_, Result<(), StockError>>;
     /// Puts a sold reservation's units back (a cancelled order), once.
     fn restock(&self, reservation: Uuid) -> BoxFuture<'_, Result<(), StockError>>;
+    /// Takes returned units back: on sale when `sellable`, else into quarantine.
+    fn take_back<'a>(
+        &'a self,
+        reservation: Uuid,
+        units: &'a [(String, i64)],
+        sellable: bool,
+    ) -> BoxFuture<'a, Result<(), StockError>>;
 }

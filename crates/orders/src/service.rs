@@ -721,6 +721,21 @@ impl<R: OrdersRepository> OrdersService<R> {
         if events.iter().any(|e| matches!(e, OrderEvent::Cancelled { .. })) {
             self.stock.restock(order.reservation_id).await?;
         }
+        for e in &events {
+            if let OrderEvent::ReturnReceived { return_id, restock } = e {
+                let history = self.repo.order_events(id).await?;
+                let units: Vec<(String, i64)> = history
+                    .iter()
+                    .find_map(|t| match &t.event {
+                        OrderEvent::ReturnRequested { return_id: r, lines, .. } if r == return_id => {
+                            Some(lines.iter().map(|u| (u.sku.clone(), u.quantity)).collect())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                self.stock.take_back(order.reservation_id, &units, *restock).await?;
+            }
+        }
         self.view(next, sealed).await
     }
 }

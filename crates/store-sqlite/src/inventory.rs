@@ -7,8 +7,8 @@ use crate::{Backend, Db, write_tx};
 use rouge_inventory::model::level_events;
 use rouge_inventory::ports::InventoryResult;
 use rouge_inventory::{
-    Allocation, InventoryError, InventoryRepository, LedgerEntry, Lot, Movement, Reservation, ReservationState,
-    ReserveRequest, StockRules, allocate,
+    Allocation, InventoryError, InventoryRepository, LedgerEntry, LineRequest, Lot, Movement, Reservation,
+    ReservationState, ReserveRequest, StockRules, allocate,
 };
 use rouge_kernel::DomainEvent;
 use sqlx::{Row, Transaction};
@@ -523,6 +523,73 @@ impl InventoryRepository for Backend {
         }
         finish(tx, &before, rules).await?;
         Ok(Reservation { state: ReservationState::Restocked, ..r })
+    }
+
+    async fn take_back(
+        &self,
+        id: Uuid,
+        units: &[LineRequest],
+        sellable: bool,
+        rules: &StockRules,
+    ) -> InventoryResult<Vec<Lot>> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let r =
+            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
+        if r.state != ReservationState::Committed {
+            return Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str())));
+        }
+        let skus: Vec<&str> = units.iter().map(|u| u.sku.as_str()).collect();
+        let before = lock_skus(&mut tx, &skus, rules).await?;
+        let reference = r.order_id.map(|o| o.to_string());
+        let reason = if sellable { "returned, back on sale" } else { "returned, quarantined" };
+        let mut touched = vec![];
+        for u in units {
+            let mut need = u.quantity;
+            // Back where they came from, latest expiry first (the units the customer kept longest).
+            for a in r.lines.iter().rev().filter(|a| a.sku == u.sku) {
+                if need == 0 {
+                    break;
+                }
+                let q = need.min(a.quantity);
+                need -= q;
+                let target = if sellable {
+                    a.lot_id
+                } else {
+                    let from = lot_in(&mut tx, a.lot_id).await?;
+                    let row = sqlx::query(
+                        "INSERT INTO stock_lots (id, sku, location, batch, expires_on, on_hand, reserved, quarantined, received_at) \
+                         VALUES ($1, $2, 'quarantine', $3, $4, 0, 0, TRUE, $5) \
+                         ON CONFLICT (sku, location, batch) DO UPDATE SET quarantined = TRUE RETURNING id",
+                    )
+                    .bind(rouge_kernel::new_id())
+                    .bind(&from.sku)
+                    .bind(&from.batch)
+                    .bind(from.expires_on)
+                    .bind(chrono::Utc::now().timestamp_millis())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                    row.get("id")
+                };
+                sqlx::query("UPDATE stock_lots SET on_hand = on_hand + $1 WHERE id = $2")
+                    .bind(q)
+                    .bind(target)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                let l = lot_in(&mut tx, target).await?;
+                ledger(&mut tx, &l, Movement::Restock, q, 0, Some(reason), reference.as_deref()).await?;
+                touched.push(l);
+            }
+            if need > 0 {
+                return Err(InventoryError::Conflict(format!(
+                    "reservation {id} did not sell {} of {}",
+                    u.quantity, u.sku
+                )));
+            }
+        }
+        finish(tx, &before, rules).await?;
+        Ok(touched)
     }
 
     async fn expired(&self, now: i64, limit: i64) -> InventoryResult<Vec<Uuid>> {

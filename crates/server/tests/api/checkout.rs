@@ -178,6 +178,26 @@ async fn a_guest_checks_out_and_staff_fulfil_the_order(app: &TestApp) {
 
     let (_, listed) = app.get_json_as_admin("/v1/admin/orders?status=delivered").await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+
+    // One opened jar comes back: it goes to quarantine, not back on sale.
+    let ret =
+        json!({"action": "request_return", "lines": [{"sku": SKU, "quantity": 1}], "reason": "opened; irritation"});
+    let (s, o) = staff(app, &id, ret).await;
+    assert_eq!((s, o["status"].as_str()), (StatusCode::OK, Some("return_requested")), "{o}");
+    let return_id = o["open_returns"][0].as_str().unwrap().to_owned();
+    let (s, o) = staff(app, &id, json!({"action": "receive_return", "return_id": return_id, "restock": false})).await;
+    assert_eq!((s, o["status"].as_str()), (StatusCode::OK, Some("returned")), "{o}");
+    assert_eq!(stock_of(app, SKU).await, (9, 0, 8), "on hand again, but not for sale");
+    let (_, level) = app.get_json_as_admin(&format!("/v1/admin/inventory/skus/{SKU}")).await;
+    let quarantined: Vec<&Value> =
+        level["lots"].as_array().unwrap().iter().filter(|l| l["quarantined"] == true).collect();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(
+        (quarantined[0]["location"].as_str(), quarantined[0]["batch"].as_str()),
+        (Some("quarantine"), Some("B1"))
+    );
+    let again = json!({"action": "receive_return", "return_id": return_id, "restock": true});
+    assert_eq!(staff(app, &id, again).await.0, StatusCode::CONFLICT, "a return is received once");
     rebuild_changes_nothing(app).await;
 }
 
