@@ -16,8 +16,6 @@ use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-/// A request holding a key for longer than this without answering is presumed dead.
-const LEASE_MS: i64 = 60_000;
 const TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// `m` honours Idempotency-Key; with `required`, a request without one is refused (400).
@@ -63,7 +61,8 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
     // Keys are per caller: two shoppers cannot collide, or read each other's answers.
     let scope = format!("{} {} {}", parts.method, parts.uri.path(), &hex(&Sha256::digest(auth))[..16]);
     let now = chrono::Utc::now().timestamp_millis();
-    match app.store.begin(&scope, &key, &hash, now, LEASE_MS, TTL_MS).await {
+    let lease = app.idempotency_lease.as_millis() as i64;
+    match app.store.begin(&scope, &key, &hash, now, lease, TTL_MS).await {
         Err(e) => ApiError::Unavailable(e).into_response(),
         Ok(Begin::InFlight) => ApiError::IdempotencyInFlight.into_response(),
         Ok(Begin::Mismatch) => ApiError::IdempotencyMismatch.into_response(),

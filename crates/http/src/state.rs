@@ -50,6 +50,9 @@ pub struct Parts<S> {
     pub identity: IdentityService<S>,
     pub inventory: InventoryService<S>,
     pub orders: OrdersService<S>,
+    /// A request holding an idempotency key this long without answering is presumed dead
+    /// (its server crashed) and a retry may take the key over.
+    pub idempotency_lease: std::time::Duration,
     /// An external OpenID Connect issuer whose tokens are accepted too.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
@@ -82,6 +85,7 @@ impl<S: Store> AppState<S> {
             catalog: CatalogService::new(store.clone()),
             inventory,
             orders,
+            idempotency_lease: std::time::Duration::from_secs(60),
             store,
             graphql: crate::graphql::schema(index.clone()),
             index,
@@ -125,8 +129,10 @@ impl<S: Store> AppState<S> {
         stock_rules: impl FnOnce(&mut InventoryService<S>),
         channel: Channel,
         payments: Vec<Arc<dyn PaymentProvider>>,
+        idempotency_lease: std::time::Duration,
     ) -> Self {
         let parts = Arc::get_mut(&mut self.0).expect("configured before it is shared");
+        parts.idempotency_lease = idempotency_lease;
         stock_rules(&mut parts.inventory);
         parts.orders = orders(&parts.store, &parts.index, &parts.identity, parts.inventory.clone(), channel, payments);
         self

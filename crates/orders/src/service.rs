@@ -475,12 +475,16 @@ impl<R: OrdersRepository> OrdersService<R> {
     /// # Errors
     /// `Invalid` when the cart is not ready; `OutOfStock`; the payment's refusals; `Conflict`
     /// while another attempt holds the cart.
-    pub async fn complete(&self, caller: Caller, id: Uuid, payment: &PaymentInput, key: &str) -> Result<Order> {
+    ///
+    /// Returns the order and whether this call placed it: a cart that already became an order
+    /// answers with that order (a retry whose first answer was lost, even across a crash).
+    pub async fn complete(&self, caller: Caller, id: Uuid, payment: &PaymentInput, key: &str) -> Result<(Order, bool)> {
         let (cart, sealed) = self.load(caller, id).await?;
         if cart.state == CartState::Completed
             && let Some(order) = self.repo.order_of_cart(cart.id).await?
         {
-            return Err(OrdersError::Conflict(format!("this cart is already order {order}")));
+            let (order, _) = self.repo.order(order).await?.ok_or_else(|| OrdersError::NotFound("order".into()))?;
+            return Ok((order, false));
         }
         if cart.state != CartState::Open {
             return Err(OrdersError::Conflict(format!("the cart is {}", cart.state.as_str())));
@@ -616,7 +620,7 @@ impl<R: OrdersRepository> OrdersService<R> {
         if let Err(e) = self.stock.commit(reservation, order.id).await {
             tracing::warn!(order = %order.id, error = %e, "stock not committed yet; the order.placed consumer will");
         }
-        Ok(order)
+        Ok((order, true))
     }
 
     async fn give_up(&self, cart: &Cart, key: &str, reservation: Uuid, why: &str) {

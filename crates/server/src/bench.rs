@@ -168,7 +168,7 @@ async fn request(
 }
 
 /// Peak resident set size of a process, from /proc (Linux).
-fn peak_rss_mb(pid: u32) -> Option<f64> {
+pub(crate) fn peak_rss_mb(pid: u32) -> Option<f64> {
     proc_status_mb(pid, "VmHWM:")
 }
 
@@ -369,7 +369,7 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
 const SHOPPER_PASSWORD: &str = "bench shopper passphrase";
 
 /// Starts `rouge serve` on the store as a child process and waits until it is ready.
-async fn spawn_server(
+pub(crate) async fn spawn_server(
     url: &str,
     key_dir: &std::path::Path,
     token: &str,

@@ -2,6 +2,7 @@
 //! server on `127.0.0.1:0` exactly as `rouge serve` does.
 
 pub mod bench;
+pub mod bench_checkout;
 pub mod demo;
 pub mod import;
 pub mod keys;
@@ -110,11 +111,14 @@ pub struct InventoryOptions {
     pub low_stock: i64,
     /// How long a checkout holds stock, in seconds.
     pub reservation_secs: i64,
+    /// After this many seconds without an answer, a request holding an idempotency key is
+    /// presumed dead and a retry may take the key over.
+    pub idempotency_lease_secs: u64,
 }
 
 impl Default for InventoryOptions {
     fn default() -> Self {
-        Self { expiry_window_days: 30, low_stock: 5, reservation_secs: 900 }
+        Self { expiry_window_days: 30, low_stock: 5, reservation_secs: 900, idempotency_lease_secs: 60 }
     }
 }
 
@@ -216,6 +220,7 @@ pub async fn launch<S: Store>(
         },
         opts.channel,
         opts.payments,
+        std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
     );
     let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
     let addr = listener.local_addr()?;

@@ -179,6 +179,26 @@ enum BenchScenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// The full checkout flow from concurrent clients, then a flash sale, on a fresh store.
+    Checkout {
+        /// `sqlite` or `postgres`.
+        #[arg(long, default_value = "postgres")]
+        store: String,
+        /// Where a fresh bench database is created and dropped again.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres_url: String,
+        /// Concurrent clients, each running whole checkouts back to back.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Units on sale in the flash sale.
+        #[arg(long, default_value_t = 100)]
+        flash_units: i64,
+        /// Buyers paying at the same moment.
+        #[arg(long, default_value_t = 500)]
+        flash_buyers: usize,
+    },
 }
 
 /// The gateway layer's settings.
@@ -231,6 +251,10 @@ struct GatewayArgs {
     /// Seconds a checkout holds its stock before it is released.
     #[arg(long, env = "ROUGE_RESERVATION_SECS", default_value_t = 900, value_parser = clap::value_parser!(i64).range(10..=86_400))]
     reservation_secs: i64,
+    /// Seconds after which a request holding an idempotency key without answering is presumed
+    /// dead (its server crashed) and a retry with the key may run.
+    #[arg(long, env = "ROUGE_IDEMPOTENCY_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idempotency_lease_secs: u64,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -289,6 +313,7 @@ impl GatewayArgs {
                 expiry_window_days: self.expiry_window_days,
                 low_stock: self.low_stock,
                 reservation_secs: self.reservation_secs,
+                idempotency_lease_secs: self.idempotency_lease_secs,
             },
         })
     }
@@ -477,6 +502,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { file } => with_store(&url, Import(file)).await,
         Command::Bench { scenario: BenchScenario::Catalog { products, connections, seconds } } => {
             rouge_server::bench::catalog(rouge_server::bench::BenchOptions { products, connections, seconds }).await
+        }
+        Command::Bench {
+            scenario: BenchScenario::Checkout { store, postgres_url, clients, seconds, flash_units, flash_buyers },
+        } => {
+            let opts = rouge_server::bench_checkout::CheckoutBench {
+                store,
+                postgres_url,
+                clients,
+                seconds,
+                flash_units,
+                flash_buyers,
+            };
+            rouge_server::bench_checkout::checkout(opts).await
         }
     }
 }

@@ -27,10 +27,12 @@ impl PgStore {
     /// # Errors
     /// When the URL is malformed or the server does not answer.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        // Tables of the modules shared with SQLite are found through the search path.
+        // Tables of the modules shared with SQLite are found through the search path. `public`
+        // comes first: that is where sqlx keeps its migration table, and a `CREATE TABLE IF NOT
+        // EXISTS` of it must find the existing one rather than create a second elsewhere.
         let opts = PgConnectOptions::from_str(url)?
             .application_name("rouge")
-            .options([("search_path", "inventory,orders,gateway,public")]);
+            .options([("search_path", "public,inventory,orders,gateway")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))

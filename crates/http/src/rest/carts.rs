@@ -162,7 +162,9 @@ pub struct Complete {
 /// Needs an `Idempotency-Key`: retries with it return this answer and never charge twice.
 #[utoipa::path(post, path = "/v1/carts/{id}/complete", tag = "checkout", request_body = Complete,
     params(("Idempotency-Key" = String, Header, description = "Required; reuse it when retrying")),
-    responses((status = 201, body = OrderView), (status = 400, body = Problem, description = "No Idempotency-Key"),
+    responses((status = 201, body = OrderView),
+        (status = 200, body = OrderView, description = "The cart had already become this order"),
+        (status = 400, body = Problem, description = "No Idempotency-Key"),
         (status = 402, body = Problem, description = "Declined, or the shopper must confirm"),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "Sold out, or another attempt is running"),
@@ -176,10 +178,11 @@ pub async fn complete<S: Store>(
     ValidJson(c): ValidJson<Complete>,
 ) -> Res {
     let key = headers.get(crate::idempotency::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let order = app.orders.complete(caller, id, &c.payment, key).await?;
+    let (order, placed) = app.orders.complete(caller, id, &c.payment, key).await?;
     app.relay.nudge();
     let view = app.orders.order(None, order.id).await?;
-    let mut res = (StatusCode::CREATED, Json(&view)).into_response();
+    let status = if placed { StatusCode::CREATED } else { StatusCode::OK };
+    let mut res = (status, Json(&view)).into_response();
     let at = match caller.customer {
         Some(_) => format!("/v1/me/orders/{}", order.id),
         None => format!("/v1/orders/{}", order.id),

@@ -11,6 +11,7 @@ mod audit;
 mod bad_input;
 mod checkout;
 mod cli;
+mod crash;
 mod gateway;
 mod graphql;
 mod inventory;

@@ -1,0 +1,275 @@
+//! `rouge bench checkout`: the full checkout flow (cart → line → address and shipping → pay →
+//! order) from concurrent clients against `rouge serve` on SQLite or PostgreSQL, then a flash
+//! sale (N buyers at once for a handful of units). Prints checkouts/s, p50/p99 and the
+//! sell-out time, and checks that nothing was oversold. Nothing here is asserted on time.
+
+use anyhow::Context;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use rouge_http::Store;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+pub struct CheckoutBench {
+    /// `sqlite` or `postgres`.
+    pub store: String,
+    /// Where a fresh PostgreSQL database is created (and dropped afterwards).
+    pub postgres_url: String,
+    pub clients: usize,
+    pub seconds: u64,
+    pub flash_units: i64,
+    pub flash_buyers: usize,
+}
+
+type Sender = http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> anyhow::Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn send(
+    s: &mut Sender,
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    key: Option<&str>,
+) -> anyhow::Result<(u16, Value)> {
+    let mut req = hyper::Request::builder().method(method).uri(path).header("host", addr);
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let req = req.body(Full::new(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default()))?;
+    let res = s.send_request(req).await?;
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+}
+
+fn details() -> Value {
+    json!({"email": "bench@example.com", "shipping_method": "standard",
+           "shipping_address": {"name": "Bench Shopper", "line1": "1 rue du Test", "city": "Paris", "postal_code": "75001", "country": "FR"}})
+}
+
+/// Creates a cart with one unit of `sku`, address and shipping; returns its id.
+async fn ready_cart(s: &mut Sender, addr: &str, sku: &str) -> anyhow::Result<String> {
+    let (st, cart) = send(s, addr, "POST", "/v1/carts", None, None).await?;
+    anyhow::ensure!(st == 201, "POST /v1/carts answered {st}: {cart}");
+    let id = cart["id"].as_str().context("cart id")?.to_owned();
+    let (st, b) =
+        send(s, addr, "POST", &format!("/v1/carts/{id}/lines"), Some(&json!({"sku": sku, "quantity": 1})), None)
+            .await?;
+    anyhow::ensure!(st == 200, "adding a line answered {st}: {b}");
+    let (st, b) = send(s, addr, "PUT", &format!("/v1/carts/{id}/checkout"), Some(&details()), None).await?;
+    anyhow::ensure!(st == 200, "checkout details answered {st}: {b}");
+    Ok(id)
+}
+
+async fn pay(s: &mut Sender, addr: &str, cart: &str) -> anyhow::Result<(u16, Value)> {
+    let body = json!({"payment": {"provider": "test", "token": "tok_visa"}});
+    send(s, addr, "POST", &format!("/v1/carts/{cart}/complete"), Some(&body), Some(&format!("pay-{cart}"))).await
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// Loads the demo catalogue and stock: `skus` with plenty, `flash` with `units`.
+async fn prepare<S: Store>(store: S, units: i64) -> anyhow::Result<(Vec<String>, String)> {
+    crate::seed::seed_demo(&store, 200).await?;
+    let demo = crate::demo::generate(200);
+    let mut skus: Vec<String> = demo.products.iter().flat_map(|p| p.variants.iter().map(|v| v.sku.clone())).collect();
+    let flash = skus.pop().context("a demo SKU")?;
+    skus.truncate(100);
+    let inventory = rouge_inventory::InventoryService::new(store.clone());
+    let expires = chrono::Utc::now().date_naive() + chrono::Duration::days(400);
+    let receipt = |sku: &str, quantity| rouge_inventory::Receipt {
+        sku: sku.to_owned(),
+        location: "main".into(),
+        batch: "BENCH".into(),
+        expires_on: Some(expires),
+        quantity,
+        reference: None,
+    };
+    for sku in &skus {
+        inventory.receive(&receipt(sku, 1_000_000)).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    inventory.receive(&receipt(&flash, units)).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok((skus, flash))
+}
+
+pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("rouge-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    let mut pg_admin: Option<(String, String)> = None;
+    let url = match opts.store.as_str() {
+        "sqlite" => format!("sqlite://{}", dir.join("bench.db").display()),
+        "postgres" => {
+            use sqlx::Connection;
+            let name = format!("rouge_bench_{}", uuid::Uuid::now_v7().simple());
+            let mut admin =
+                sqlx::PgConnection::connect(&opts.postgres_url).await.context("connecting to PostgreSQL")?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
+            let base = opts.postgres_url.rsplit_once('/').context("--postgres-url needs a database path")?.0.to_owned();
+            pg_admin = Some((opts.postgres_url.clone(), name.clone()));
+            format!("{base}/{name}")
+        }
+        other => anyhow::bail!("--store: `{other}`: expected sqlite or postgres"),
+    };
+    eprintln!("bench: preparing {url}");
+    let (skus, flash) = if url.starts_with("sqlite") {
+        let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
+        store.migrate().await?;
+        let r = prepare(store.clone(), opts.flash_units).await?;
+        store.close().await;
+        r
+    } else {
+        let store = rouge_store_postgres::PgStore::connect(&url).await?;
+        store.migrate().await?;
+        let r = prepare(store.clone(), opts.flash_units).await?;
+        store.close().await;
+        r
+    };
+    let key_dir = dir.join("keys");
+    let (mut child, addr, pid) = crate::bench::spawn_server(&url, &key_dir, "", &[]).await?;
+
+    // Steady checkouts: each client runs whole flows back to back on one connection.
+    let deadline = Instant::now() + Duration::from_secs(opts.seconds);
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for c in 0..opts.clients {
+        let (addr, skus) = (addr.clone(), skus.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut s = connect(&addr).await?;
+            let (mut flows, mut pays, mut errors) = (vec![], vec![], 0usize);
+            let mut n = c;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let cart = ready_cart(&mut s, &addr, &skus[n % skus.len()]).await?;
+                let p = Instant::now();
+                let (st, _) = pay(&mut s, &addr, &cart).await?;
+                pays.push(p.elapsed());
+                flows.push(t.elapsed());
+                if st != 201 {
+                    errors += 1;
+                }
+                n += opts.clients;
+            }
+            anyhow::Ok((flows, pays, errors))
+        }));
+    }
+    let (mut flows, mut pays, mut errors) = (vec![], vec![], 0);
+    for t in tasks {
+        let (f, p, e) = t.await??;
+        flows.extend(f);
+        pays.extend(p);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    flows.sort();
+    pays.sort();
+
+    // Flash sale: every buyer's cart is ready; all pay at once.
+    eprintln!("bench: preparing {} flash-sale carts", opts.flash_buyers);
+    let mut prepared = vec![];
+    for chunk in (0..opts.flash_buyers).collect::<Vec<_>>().chunks(opts.clients.max(1)) {
+        let batch = chunk.iter().map(|_| {
+            let (addr, flash) = (addr.clone(), flash.clone());
+            tokio::spawn(async move {
+                let mut s = connect(&addr).await?;
+                let cart = ready_cart(&mut s, &addr, &flash).await?;
+                anyhow::Ok((s, cart))
+            })
+        });
+        for t in futures::future::join_all(batch).await {
+            prepared.push(t??);
+        }
+    }
+    let go = Instant::now();
+    let buyers = prepared.into_iter().map(|(mut s, cart)| {
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            let (st, body) = pay(&mut s, &addr, &cart).await?;
+            anyhow::Ok((st, body, go.elapsed()))
+        })
+    });
+    let outcomes: Vec<(u16, Value, Duration)> = futures::future::join_all(buyers)
+        .await
+        .into_iter()
+        .map(|r| r.map_err(anyhow::Error::from).and_then(|x| x))
+        .collect::<anyhow::Result<_>>()?;
+    let all_answered = go.elapsed();
+    let sold: Vec<&(u16, Value, Duration)> = outcomes.iter().filter(|o| o.0 == 201).collect();
+    let sold_out = outcomes.iter().filter(|o| o.0 == 409 && o.1["type"] == "/problems/sold-out").count();
+    let sold_out_at = sold.iter().map(|o| o.2).max().unwrap_or_default();
+    let rss = crate::bench::peak_rss_mb(pid).unwrap_or(0.0);
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+
+    // What the store says afterwards: the flash SKU's stock, and the ledger against the lots.
+    let (level, discrepancies) = if url.starts_with("sqlite") {
+        let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
+        let inv = rouge_inventory::InventoryService::new(store.clone());
+        (inv.stock(&flash).await?, rouge_inventory::InventoryRepository::discrepancies(&store).await?.len())
+    } else {
+        let store = rouge_store_postgres::PgStore::connect(&url).await?;
+        let inv = rouge_inventory::InventoryService::new(store.clone());
+        let r = (inv.stock(&flash).await?, rouge_inventory::InventoryRepository::discrepancies(&store).await?.len());
+        store.close().await;
+        r
+    };
+    if let Some((admin_url, name)) = pg_admin {
+        use sqlx::Connection;
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("rouge bench checkout on {}: {} clients, {} s", opts.store, opts.clients, opts.seconds);
+    println!(
+        "checkout flow (cart, line, address + shipping, pay): {:.0} checkouts/s  flow p50 {:.1} ms  p99 {:.1} ms  ({} orders, {} failed)",
+        flows.len() as f64 / elapsed,
+        pct(&flows, 0.50),
+        pct(&flows, 0.99),
+        flows.len() - errors,
+        errors
+    );
+    println!(
+        "  of which pay -> order (POST .../complete): p50 {:.1} ms  p99 {:.1} ms",
+        pct(&pays, 0.50),
+        pct(&pays, 0.99)
+    );
+    println!(
+        "flash sale: {} units, {} buyers at once: {} orders, {} told sold out, {} other; sold out in {:.0} ms, all answered in {:.0} ms",
+        opts.flash_units,
+        opts.flash_buyers,
+        sold.len(),
+        sold_out,
+        outcomes.len() - sold.len() - sold_out,
+        sold_out_at.as_secs_f64() * 1e3,
+        all_answered.as_secs_f64() * 1e3
+    );
+    println!(
+        "after: on hand {}, reserved {}, available {}; lots differing from the ledger: {discrepancies}; oversold: {}",
+        level.on_hand,
+        level.reserved,
+        level.available,
+        if sold.len() as i64 > opts.flash_units || level.on_hand < 0 { "YES" } else { "no" }
+    );
+    println!("server peak RSS: {rss:.0} MB");
+    Ok(())
+}

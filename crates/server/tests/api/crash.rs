@@ -1,0 +1,205 @@
+//! A crash in the middle of a checkout burst: `rouge serve` runs as a child process and is
+//! killed with SIGKILL while shoppers are paying; it is started again, shoppers whose answers
+//! were lost retry with their Idempotency-Key, and the store is checked: no order lost,
+//! duplicated or half-made, stock agrees with the orders, and every `order.placed` event was
+//! delivered (its stock committed) after the restart.
+
+use crate::checkout::address;
+use crate::helpers::serum;
+use reqwest::StatusCode;
+use rouge_catalog::CatalogService;
+use rouge_http::Store;
+use rouge_inventory::{InventoryService, Receipt, ReservationState};
+use rouge_orders::{OrderEvent, OrderFilter};
+use rouge_store_tests::harness::{self, TempDir};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SKU: &str = "CRASH-1";
+const UNITS: i64 = 60;
+const SHOPPERS: usize = 80;
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(url: &str, keys: &std::path::Path) -> Server {
+    let addr =
+        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["serve", "--listen", &addr])
+        .env("DATABASE_URL", url)
+        .env("ROUGE_KEY_DIR", keys)
+        .env("ROUGE_RATE_LIMIT_READ", "6000000/min,burst=100000")
+        .env("ROUGE_RATE_LIMIT_WRITE", "6000000/min,burst=100000")
+        .env("ROUGE_IDEMPOTENCY_LEASE_SECS", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(keys.with_extension("log")).map(Stdio::from).unwrap_or(Stdio::null()))
+        .spawn()
+        .expect("start rouge serve");
+    let server = Server(child, format!("http://{addr}"));
+    for _ in 0..1200 {
+        if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = std::fs::read_to_string(keys.with_extension("log")).unwrap_or_default();
+    panic!(
+        "rouge serve did not start: {}",
+        log.chars().rev().take(3000).collect::<String>().chars().rev().collect::<String>()
+    );
+}
+
+async fn prepare<S: Store>(store: &S) {
+    let catalog = CatalogService::new(store.clone());
+    catalog.create_brand(serde_json::from_value(json!({"name": "Lumen Lab"})).unwrap()).await.unwrap();
+    catalog.create_product(serde_json::from_value(serum("Drop", "lumen-lab", SKU, 2500)).unwrap()).await.unwrap();
+    let expires = chrono::Utc::now().date_naive() + chrono::Duration::days(300);
+    let r = Receipt {
+        sku: SKU.into(),
+        location: "main".into(),
+        batch: "C1".into(),
+        expires_on: Some(expires),
+        quantity: UNITS,
+        reference: None,
+    };
+    InventoryService::new(store.clone()).receive(&r).await.unwrap();
+}
+
+/// A shopper's whole checkout; the status of her payment, or `None` when the server vanished.
+async fn shop(base: &str, i: usize) -> (Option<String>, Option<StatusCode>) {
+    let c = reqwest::Client::new();
+    let step = async {
+        let cart: Value = c.post(format!("{base}/v1/carts")).send().await?.json().await?;
+        let id = cart["id"].as_str().unwrap_or_default().to_owned();
+        c.post(format!("{base}/v1/carts/{id}/lines")).json(&json!({"sku": SKU, "quantity": 1})).send().await?;
+        let details = json!({"email": "s@example.com", "shipping_address": address(), "shipping_method": "standard"});
+        c.put(format!("{base}/v1/carts/{id}/checkout")).json(&details).send().await?;
+        Ok::<_, reqwest::Error>(id)
+    };
+    let Ok(cart) = step.await else { return (None, None) };
+    (Some(cart.clone()), pay(base, &cart, i).await)
+}
+
+async fn pay(base: &str, cart: &str, i: usize) -> Option<StatusCode> {
+    reqwest::Client::new()
+        .post(format!("{base}/v1/carts/{cart}/complete"))
+        .header("idempotency-key", format!("shopper-{i}"))
+        .json(&json!({"payment": {"provider": "test", "token": "tok_visa"}}))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status())
+}
+
+async fn crash_mid_burst<S: Store>(store: S, url: &str) {
+    prepare(&store).await;
+    let dir = TempDir::new();
+    let server = serve(url, &dir.0).await;
+    let base = server.1.clone();
+    let burst: Vec<_> = (0..SHOPPERS)
+        .map(|i| {
+            tokio::spawn({
+                let b = base.clone();
+                async move { shop(&b, i).await }
+            })
+        })
+        .collect();
+    // Kill the server once some orders are placed and others are on their way.
+    for _ in 0..400 {
+        let placed = store.orders(&OrderFilter { limit: 1000, ..OrderFilter::default() }).await.unwrap().len();
+        if placed >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(server); // SIGKILL
+    let mut outcomes = vec![];
+    for t in burst {
+        outcomes.push(t.await.unwrap());
+    }
+    let confirmed: Vec<String> =
+        outcomes.iter().filter(|(_, s)| *s == Some(StatusCode::CREATED)).filter_map(|(c, _)| c.clone()).collect();
+    assert!(outcomes.iter().any(|(_, s)| s.is_none()), "the crash interrupted some shoppers");
+
+    let server = serve(url, &dir.0).await;
+    // Shoppers whose answer was lost retry with the same key (their carts may or may not
+    // have become orders).
+    let mut retried = 0;
+    for (i, (cart, status)) in outcomes.iter().enumerate() {
+        if let (Some(cart), None) = (cart, status) {
+            let s = pay(&server.1, cart, i).await.expect("the restarted server answers");
+            assert!(matches!(s, StatusCode::CREATED | StatusCode::OK | StatusCode::CONFLICT), "{s}");
+            retried += 1;
+        }
+    }
+    assert!(retried > 0);
+
+    // Every placed order's stock gets committed (order.placed is delivered after the restart).
+    let mut orders = vec![];
+    for _ in 0..500 {
+        orders = store.orders(&OrderFilter { limit: 1000, ..OrderFilter::default() }).await.unwrap();
+        let mut committed = 0;
+        for o in &orders {
+            if store
+                .reservation(o.reservation_id)
+                .await
+                .unwrap()
+                .is_some_and(|r| r.state == ReservationState::Committed)
+            {
+                committed += 1;
+            }
+        }
+        if committed == orders.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for o in &orders {
+        let r = store.reservation(o.reservation_id).await.unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.order_id),
+            (ReservationState::Committed, Some(o.id)),
+            "order {} has its stock",
+            o.number
+        );
+        let events = store.order_events(o.id).await.unwrap();
+        assert!(matches!(events.first().map(|e| &e.event), Some(OrderEvent::Placed { .. })), "not half-made");
+        assert!(events.iter().any(|e| matches!(e.event, OrderEvent::PaymentAuthorized { .. })));
+    }
+    // Nothing lost: every order a shopper was told about exists; nothing duplicated: one per cart.
+    let carts: std::collections::HashSet<_> = orders.iter().map(|o| o.cart_id.to_string()).collect();
+    assert_eq!(carts.len(), orders.len(), "one order per cart");
+    for c in &confirmed {
+        assert!(carts.contains(c), "confirmed order of cart {c} survived the crash");
+    }
+    // Stock agrees with the orders: what left equals what was sold; the ledger explains it.
+    let lots = store.lots(SKU).await.unwrap();
+    let on_hand: i64 = lots.iter().map(|l| l.on_hand).sum();
+    assert_eq!(on_hand, UNITS - orders.len() as i64);
+    assert!(lots.iter().all(|l| l.on_hand >= 0 && l.reserved >= 0 && l.reserved <= l.on_hand));
+    assert_eq!(store.discrepancies().await.unwrap(), vec![]);
+    assert_eq!(rouge_orders::service::rebuild(&store).await.unwrap(), 0);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_survives_a_crash_mid_checkout() {
+    let db = harness::sqlite().await;
+    crash_mid_burst(db.store.clone(), &db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_survives_a_crash_mid_checkout() {
+    let Some(db) = harness::postgres().await else { return };
+    crash_mid_burst(db.store.clone(), &db.url).await;
+    db.cleanup().await;
+}
