@@ -51,6 +51,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(rest::inventory::router(&state))
         .merge(rest::carts::router(&state))
         .merge(rest::orders::router(&state))
+        .merge(rest::events::router(&state))
         .merge(graphql::router())
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use crate::ops;
-use crate::rest::{admin, audit, auth, carts, inventory, me, orders, staff, storefront};
+use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -53,7 +53,7 @@ impl Modify for AdminAuth {
         carts::create, carts::read, carts::add_line, carts::set_quantity, carts::remove_line, carts::checkout,
         carts::shipping_methods, carts::merge, carts::complete,
         orders::my_orders, orders::my_order, orders::request_return, orders::guest_order,
-        orders::search, orders::staff_order, orders::transition, orders::refund,
+        orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),
     modifiers(&AdminAuth),

@@ -1,7 +1,7 @@
 use rouge_catalog::{CatalogRepository, CatalogService};
 use rouge_identity::{AuditRepository, IdentityRepository, IdentityService, StaffRepository};
 use rouge_inventory::{InventoryRepository, InventoryService};
-use rouge_kernel::IdempotencyStore;
+use rouge_kernel::{DeliveryLog, IdempotencyStore};
 use rouge_kernel::{Inbox, Ping};
 use rouge_messaging::RelayHandle;
 use rouge_orders::{Channel, OrdersRepository, OrdersService};
@@ -18,6 +18,7 @@ pub trait Store:
     + InventoryRepository
     + OrdersRepository
     + IdempotencyStore
+    + DeliveryLog
     + Inbox
     + Ping
 {
@@ -30,6 +31,7 @@ impl<T> Store for T where
         + InventoryRepository
         + OrdersRepository
         + IdempotencyStore
+        + DeliveryLog
         + Inbox
         + Ping
 {

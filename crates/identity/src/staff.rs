@@ -39,6 +39,7 @@ permissions! {
     StaffManage => "staff:manage": "Create staff accounts and roles.",
     ApiKeysManage => "api_keys:manage": "Create and revoke API keys.",
     AuditRead => "audit:read": "Read the audit log.",
+    EventsManage => "events:manage": "Inspect and replay events their consumers failed on (dead letters).",
     SettingsWrite => "settings:write": "Change shop settings.",
 }
 
@@ -76,6 +77,7 @@ pub fn builtin_roles() -> Vec<Role> {
                 CustomersRead,
                 CustomersReadPii,
                 AuditRead,
+                EventsManage,
             ],
         ),
         role(3, "catalogue_editor", vec![CatalogRead, CatalogWrite]),

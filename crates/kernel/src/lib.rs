@@ -1,6 +1,7 @@
 //! Rouge's shared vocabulary. Every bounded context speaks it; nothing here does I/O.
 
 pub mod cursor;
+pub mod delivery;
 pub mod email;
 pub mod error;
 pub mod event;
@@ -12,6 +13,7 @@ pub mod patch;
 pub mod slug;
 
 pub use cursor::Cursor;
+pub use delivery::{DeliveryLog, DeliveryState, FailedDelivery};
 pub use error::{FieldError, Validation};
 pub use event::DomainEvent;
 pub use id::new_id;

@@ -2,6 +2,7 @@
 //! to in-process subscribers (search index, caches). Writers nudge it after a commit; it
 //! also polls, so events written by another replica arrive too.
 
+pub mod durable;
 pub mod mail;
 
 pub use mail::Mailer;

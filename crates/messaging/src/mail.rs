@@ -39,7 +39,8 @@ impl Mailer {
         Ok(Mailer::Smtp { transport, from })
     }
 
-    /// Sends one email, retrying twice with a growing pause on failure.
+    /// Sends one email, once: the durable consumer that calls it retries with growing pauses
+    /// and parks the event as a dead letter after its last attempt.
     ///
     /// # Errors
     /// The last failure, when every try failed.
@@ -57,20 +58,7 @@ impl Mailer {
                     .subject(subject)
                     .body(body.to_owned())
                     .map_err(|e| format!("building the email: {e}"))?;
-                let mut last = String::new();
-                for attempt in 0..3u32 {
-                    if attempt > 0 {
-                        tokio::time::sleep(Duration::from_millis(500 * 4u64.pow(attempt - 1))).await;
-                    }
-                    match transport.send(msg.clone()).await {
-                        Ok(_) => return Ok(()),
-                        Err(e) => {
-                            tracing::warn!(attempt, error = %e, "sending an email failed");
-                            last = e.to_string();
-                        }
-                    }
-                }
-                Err(last)
+                transport.send(msg).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
             }
         }
     }

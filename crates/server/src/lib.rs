@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_checkout;
+pub mod consumers;
 pub mod demo;
 pub mod import;
 pub mod keys;
@@ -14,9 +15,7 @@ use rouge_catalog::CatalogEvent;
 use rouge_http::cache::ResponseCache;
 use rouge_http::gateway::{Gateway, GatewaySettings, RateLimiter};
 use rouge_http::{AppState, Store};
-use rouge_identity::{
-    EmailRequested, HashCost, IdentityService, IdentitySettings, Keys, PasswordHasher, TokenKeys, Vault,
-};
+use rouge_identity::{HashCost, IdentityService, IdentitySettings, Keys, PasswordHasher, TokenKeys, Vault};
 use rouge_messaging::Mailer;
 use rouge_search::CatalogIndex;
 use rouge_store_postgres::PgStore;
@@ -96,6 +95,8 @@ pub struct Options {
     /// Accept access tokens of this OpenID Connect issuer: (issuer URL, audience).
     pub oidc: Option<(String, String)>,
     pub inventory: InventoryOptions,
+    /// How hard event consumers try before parking an event as a dead letter.
+    pub delivery: rouge_messaging::durable::RetryPolicy,
     /// Currency, tax rates and shipping methods of the shop's channel.
     pub channel: rouge_orders::Channel,
     /// Payment providers besides the built-in `test` one (or replacing it, by name).
@@ -133,6 +134,7 @@ impl Default for Options {
             tls: None,
             oidc: None,
             inventory: InventoryOptions::default(),
+            delivery: rouge_messaging::durable::RetryPolicy::default(),
             channel: rouge_orders::Channel::default(),
             payments: vec![],
         }
@@ -170,27 +172,41 @@ pub async fn launch<S: Store>(
     if let Some(dir) = id_opts.key_dir {
         tokio::spawn(reload_keys(identity.clone(), keys::KeyDir(dir), id_opts.access_ttl_secs, stop_rx.clone()));
     }
-    let mail = mail_subscriber(store.clone(), identity.clone(), id_opts.mailer, id_opts.public_url);
-    // Emails requested while no server was running them (a crash between the commit and the
-    // sending): hand the last day's to the mailer; the inbox claim skips those already sent.
-    match store.recent_events("EmailRequested", chrono::Utc::now() - chrono::Duration::hours(24), 10_000).await {
-        Ok(backlog) if !backlog.is_empty() => {
-            tracing::info!(events = backlog.len(), "catching up on requested emails");
-            mail(&backlog);
+    // Durable consumers: each event claimed once, retried with growing pauses, parked as a
+    // dead letter after the last attempt.
+    let mailer = id_opts.mailer;
+    let handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![
+        Arc::new(consumers::AccountMail {
+            identity: identity.clone(),
+            mailer: mailer.clone(),
+            public_url: id_opts.public_url,
+        }),
+        Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()))),
+        Arc::new(consumers::OrderMail {
+            store: store.clone(),
+            sealer: rouge_http::commerce::VaultSealer(identity.clone()),
+            mailer,
+        }),
+    ];
+    let policy = opts.delivery;
+    let durable: Vec<rouge_messaging::Subscriber> =
+        handlers.iter().map(|h| rouge_messaging::durable::subscriber(store.clone(), h.clone(), policy)).collect();
+    // Events of the last day handed to the consumers again: work a crash interrupted between a
+    // commit and its consumers gets done (claimed work is skipped; the rest is idempotent).
+    for kind in ["EmailRequested", "order.placed"] {
+        match store.recent_events(kind, chrono::Utc::now() - chrono::Duration::hours(24), 100_000).await {
+            Ok(backlog) if !backlog.is_empty() => {
+                tracing::info!(events = backlog.len(), kind, "catching up on events of the last day");
+                durable.iter().for_each(|s| s(&backlog));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, kind, "cannot read recent events to catch up on"),
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot read the requested emails to catch up on"),
     }
-    let stock = stock_subscriber(store.clone());
-    // Orders placed while no server ran their stock commitment (a crash between the order and
-    // the commit): commit the last day's now; committing twice changes nothing.
-    match store.recent_events("order.placed", chrono::Utc::now() - chrono::Duration::hours(24), 100_000).await {
-        Ok(backlog) if !backlog.is_empty() => stock(&backlog),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot read the placed orders to catch up on"),
-    }
-    let (relay, relay_task) =
-        rouge_messaging::spawn(store.clone(), head, vec![search, invalidate, mail, stock], stop_rx);
+    let retries = rouge_messaging::durable::spawn_retries(store.clone(), handlers, policy, stop_rx.clone());
+    let mut subscribers = vec![search, invalidate];
+    subscribers.extend(durable);
+    let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx);
     let limiter = match &opts.redis_url {
         Some(url) => RateLimiter::redis(url, &opts.redis_prefix)
             .await
@@ -239,65 +255,9 @@ pub async fn launch<S: Store>(
     let _ = stop_tx.send(true);
     let _ = relay_task.await;
     let _ = sweeper.await;
+    let _ = retries.await;
     tracing::info!("stopped cleanly");
     Ok(())
-}
-
-/// Sends the emails identity asks for. Each replica sees every event; the inbox claim makes
-/// one of them send it. Sending runs off the relay's task, so a slow SMTP server delays nobody.
-fn mail_subscriber<S: Store>(
-    store: S,
-    identity: IdentityService<S>,
-    mailer: Mailer,
-    public_url: String,
-) -> rouge_messaging::Subscriber {
-    Arc::new(move |events| {
-        for e in events.iter().filter(|e| e.event_type == "EmailRequested") {
-            let (store, identity, mailer, base) = (store.clone(), identity.clone(), mailer.clone(), public_url.clone());
-            let e = e.clone();
-            tokio::spawn(async move {
-                match store.claim("mailer", e.id).await {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(err) => return tracing::error!(event = %e.id, error = %err, "cannot claim an email event"),
-                }
-                let Ok(req) = serde_json::from_value::<EmailRequested>(e.payload) else {
-                    return tracing::error!(event = %e.id, "malformed EmailRequested event");
-                };
-                match identity.render_email(&req, &base).await {
-                    Ok(Some(mail)) => match mailer.send(&mail.to, &mail.subject, &mail.body).await {
-                        Ok(()) => {
-                            tracing::info!(event = %e.id, customer = %req.customer_id, template = ?req.template, "email sent")
-                        }
-                        Err(err) => tracing::error!(event = %e.id, error = %err, "email not sent after retries"),
-                    },
-                    Ok(None) => tracing::info!(event = %e.id, "email dropped: the customer was erased"),
-                    Err(err) => tracing::error!(event = %e.id, error = %err, "cannot render an email"),
-                }
-            });
-        }
-    })
-}
-
-/// Commits the stock of every placed order (the checkout does it at once; this covers a crash
-/// in between). Idempotent: a reservation committed to its order stays so.
-fn stock_subscriber<S: Store>(store: S) -> rouge_messaging::Subscriber {
-    let inventory = rouge_inventory::InventoryService::new(store);
-    Arc::new(move |events| {
-        for e in events.iter().filter(|e| e.event_type == "order.placed") {
-            let reservation = e.payload.get("reservation_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok());
-            let Some(reservation) = reservation else {
-                tracing::error!(event = %e.id, "order.placed without a reservation id");
-                continue;
-            };
-            let (inventory, order) = (inventory.clone(), e.aggregate_id);
-            tokio::spawn(async move {
-                if let Err(err) = inventory.commit(reservation, order).await {
-                    tracing::error!(%order, %reservation, error = %err, "cannot commit the stock of a placed order");
-                }
-            });
-        }
-    })
 }
 
 /// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may

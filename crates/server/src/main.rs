@@ -255,6 +255,13 @@ struct GatewayArgs {
     /// dead (its server crashed) and a retry with the key may run.
     #[arg(long, env = "ROUGE_IDEMPOTENCY_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idempotency_lease_secs: u64,
+    /// Attempts an event consumer makes (the first included) before parking the event as a
+    /// dead letter.
+    #[arg(long, env = "ROUGE_DELIVERY_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=50))]
+    delivery_attempts: i32,
+    /// Pause after a consumer's first failure, in milliseconds; doubled after each further one.
+    #[arg(long, env = "ROUGE_DELIVERY_BACKOFF_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    delivery_backoff_ms: u64,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -309,6 +316,10 @@ impl GatewayArgs {
                 None => rouge_orders::Channel::default(),
             },
             payments: vec![],
+            delivery: rouge_messaging::durable::RetryPolicy {
+                max_attempts: self.delivery_attempts,
+                backoff: std::time::Duration::from_millis(self.delivery_backoff_ms),
+            },
             inventory: rouge_server::InventoryOptions {
                 expiry_window_days: self.expiry_window_days,
                 low_stock: self.low_stock,

@@ -2,6 +2,8 @@
 
 mod audit;
 mod catalog;
+#[path = "../../store-sqlite/src/deliveries.rs"]
+mod deliveries;
 #[path = "../../store-sqlite/src/idempotency.rs"]
 mod idempotency;
 mod identity;
@@ -32,7 +34,7 @@ impl PgStore {
         // EXISTS` of it must find the existing one rather than create a second elsewhere.
         let opts = PgConnectOptions::from_str(url)?
             .application_name("rouge")
-            .options([("search_path", "public,inventory,orders,gateway")]);
+            .options([("search_path", "public,inventory,orders,gateway,messaging")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))

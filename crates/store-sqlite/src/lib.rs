@@ -2,6 +2,7 @@
 
 mod audit;
 mod catalog;
+mod deliveries;
 mod idempotency;
 mod identity;
 mod inventory;

@@ -2,6 +2,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod carts;
+pub mod events;
 pub mod inventory;
 pub mod me;
 pub mod orders;

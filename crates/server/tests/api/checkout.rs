@@ -15,6 +15,7 @@ crate::on_both_stores!(
     customers_see_only_their_own_carts_and_orders,
     cancelling_restocks_and_refunds_are_bounded,
     unknown_payment_outcomes_are_reconciled_not_charged_twice,
+    a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_replayed,
 );
 
 const SKU: &str = "LL-GLOW-30";
@@ -475,4 +476,46 @@ mod load {
         concurrent_retries(&app, &p).await;
         app.stop().await;
     }
+}
+
+async fn a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_replayed(app: &TestApp) {
+    stocked(app, SKU, 5).await;
+    let cart = ready_cart(app, SKU, 1, None).await;
+    let order: Value = complete(app, &cart, Some("k1"), "tok_visa", None).await.json().await.unwrap();
+    let mail = app.smtp.wait_for("camille@example.com", "is confirmed").await;
+    assert!(mail.contains(&format!("#{}", order["number"])), "{mail}");
+    assert!(mail.contains("1 × Glow Serum (LL-GLOW-30)  29.00 EUR"), "{mail}");
+
+    // The mail server goes down: the next confirmation is retried, then parked.
+    app.smtp.refuse(true);
+    let cart = ready_cart(app, SKU, 1, None).await;
+    let order: Value = complete(app, &cart, Some("k2"), "tok_visa", None).await.json().await.unwrap();
+    let dead = || async {
+        let (_, list) = app.get_json_as_admin("/v1/admin/dead-letters").await;
+        list.as_array().cloned().unwrap_or_default().into_iter().find(|d| d["state"] == "dead")
+    };
+    app.eventually(|| async { dead().await.is_some() }).await;
+    let letter = dead().await.unwrap();
+    assert_eq!(
+        (letter["consumer"].as_str(), letter["event_type"].as_str()),
+        (Some("order-email"), Some("order.placed"))
+    );
+    assert_eq!(letter["attempts"], 3);
+    assert_eq!(letter["payload"]["order_id"], order["id"]);
+    assert!(letter["last_error"].as_str().unwrap().contains("SMTP"), "{letter}");
+    assert_eq!(app.smtp.count_to("camille@example.com"), 1, "nothing was sent meanwhile");
+
+    // Fixed: staff replay it and the email goes out.
+    app.smtp.refuse(false);
+    let event = letter["event_id"].as_str().unwrap();
+    let res = app.admin(Method::POST, &format!("/v1/admin/dead-letters/order-email/{event}/replay"), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    app.eventually(|| async { app.smtp.count_to("camille@example.com") == 2 }).await;
+    app.eventually(|| async {
+        let (_, list) = app.get_json_as_admin("/v1/admin/dead-letters").await;
+        list == json!([])
+    })
+    .await;
+    let res = app.admin(Method::POST, &format!("/v1/admin/dead-letters/order-email/{event}/replay"), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "nothing left to replay");
 }

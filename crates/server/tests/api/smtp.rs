@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 pub struct SmtpSink {
     pub url: String,
     mails: Arc<Mutex<Vec<String>>>,
+    /// While set, every connection is turned away (421), as by a mail server that is down.
+    refusing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SmtpSink {
@@ -17,15 +19,28 @@ impl SmtpSink {
         let url = format!("smtp://{}", listener.local_addr().unwrap());
         let mails = Arc::new(Mutex::new(vec![]));
         let kept = mails.clone();
+        let refusing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refuse = refusing.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let kept = kept.clone();
+                let refuse = refuse.clone();
+                let down = move || refuse.load(std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let (r, mut w) = stream.into_split();
+                    if down() {
+                        let _ = w.write_all(b"421 sink is down\r\n").await;
+                        return;
+                    }
                     let mut lines = BufReader::new(r).lines();
                     let _ = w.write_all(b"220 sink ESMTP\r\n").await;
                     let (mut in_data, mut message) = (false, String::new());
                     while let Ok(Some(line)) = lines.next_line().await {
+                        // Pooled connections too: a server that went down answers nothing well.
+                        if down() && !in_data {
+                            let _ = w.write_all(b"421 sink is down\r\n").await;
+                            break;
+                        }
                         let reply: &[u8] = if in_data {
                             if line == "." {
                                 in_data = false;
@@ -57,7 +72,12 @@ impl SmtpSink {
                 });
             }
         });
-        Self { url, mails }
+        Self { url, mails, refusing }
+    }
+
+    /// Turns every new connection away (or stops doing so).
+    pub fn refuse(&self, on: bool) {
+        self.refusing.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The newest message to `to` whose text contains `needle`, waiting for it to arrive.

@@ -1,0 +1,93 @@
+//! Deliveries that failed: a consumer that cannot handle an event records the failure; the
+//! event is retried with growing pauses and, after the last attempt, parked as a dead letter
+//! that staff can inspect and replay.
+
+use crate::DomainEvent;
+use serde::Serialize;
+use std::future::Future;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Retrying,
+    /// Out of attempts: parked until someone replays it.
+    Dead,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedDelivery {
+    pub consumer: String,
+    pub event: DomainEvent,
+    pub attempts: i32,
+    /// Milliseconds since the Unix epoch.
+    pub next_at: i64,
+    pub last_error: String,
+    pub state: DeliveryState,
+    pub updated_at: i64,
+}
+
+pub trait DeliveryLog: Clone + Send + Sync + 'static {
+    /// Records a failed attempt of `consumer` on `event`; the next waits `backoff_ms × 2^(n-1)`
+    /// after the n-th failure, and the `max_attempts`-th failure parks it. Returns the state.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn record_failure(
+        &self,
+        consumer: &str,
+        event: &DomainEvent,
+        error: &str,
+        now: i64,
+        max_attempts: i32,
+        backoff_ms: i64,
+    ) -> impl Future<Output = Result<DeliveryState, String>> + Send;
+
+    /// Notes that a consumer started on `event`: should its server die before the outcome is
+    /// recorded, the event comes due for a retry after `lease_ms`.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn begin_delivery(
+        &self,
+        consumer: &str,
+        event: &DomainEvent,
+        now: i64,
+        lease_ms: i64,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Forgets a delivery that succeeded.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn record_success(&self, consumer: &str, event: uuid::Uuid) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Deliveries due for another attempt, each taken for `lease_ms` (so that one replica
+    /// retries it), at most `limit`.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn take_due(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<FailedDelivery>, String>> + Send;
+
+    /// Failed deliveries, dead ones first, newest first.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn failed_deliveries(&self, limit: i64) -> impl Future<Output = Result<Vec<FailedDelivery>, String>> + Send;
+
+    /// Puts a dead letter back in line with fresh attempts; `false` when there is none.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn replay_delivery(
+        &self,
+        consumer: &str,
+        event: uuid::Uuid,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, String>> + Send;
+}

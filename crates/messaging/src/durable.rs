@@ -1,0 +1,132 @@
+//! Consumers that must not lose an event: each event is claimed once across replicas (the
+//! inbox), handled, and on failure retried with growing pauses; after the last attempt it is
+//! parked as a dead letter for staff to inspect and replay (`/v1/admin/dead-letters`).
+
+use crate::Subscriber;
+use futures::future::BoxFuture;
+use rouge_kernel::{DeliveryLog, DeliveryState, DomainEvent, Inbox};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A consumer of events. `handle` must be idempotent: a retry may follow a success whose
+/// record was lost.
+pub trait Handler: Send + Sync + 'static {
+    /// Its name in the inbox and the dead-letter list.
+    fn name(&self) -> &'static str;
+    fn wants(&self, event_type: &str) -> bool;
+    fn handle(&self, event: DomainEvent) -> BoxFuture<'static, Result<(), String>>;
+    /// Whether replicas claim each event so that one handles it (an email is sent once);
+    /// `false` for handlers every replica may run (idempotent store updates).
+    fn exclusive(&self) -> bool {
+        true
+    }
+}
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts before an event is parked (the first included).
+    pub max_attempts: i32,
+    /// Pause after the first failure; doubled after each further one.
+    pub backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 5, backoff: Duration::from_secs(2) }
+    }
+}
+
+/// How long a started attempt may take before it is presumed lost and retried.
+const LEASE_MS: i64 = 30_000;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn failed<S: DeliveryLog>(store: &S, name: &str, event: &DomainEvent, error: &str, policy: RetryPolicy) {
+    let backoff = policy.backoff.as_millis() as i64;
+    match store.record_failure(name, event, error, now(), policy.max_attempts, backoff).await {
+        Ok(DeliveryState::Dead) => tracing::error!(
+            consumer = name, event = %event.id, kind = %event.event_type, %error,
+            "event parked as a dead letter after its last attempt; replay it from /v1/admin/dead-letters"
+        ),
+        Ok(DeliveryState::Retrying) => {
+            tracing::warn!(consumer = name, event = %event.id, kind = %event.event_type, %error, "event failed; will retry")
+        }
+        Err(e) => tracing::error!(consumer = name, event = %event.id, error = %e, "cannot record a failed delivery"),
+    }
+}
+
+/// A relay subscriber running `handler` on the events it wants, once across replicas.
+pub fn subscriber<S: Inbox + DeliveryLog>(store: S, handler: Arc<dyn Handler>, policy: RetryPolicy) -> Subscriber {
+    Arc::new(move |events| {
+        for e in events.iter().filter(|e| handler.wants(&e.event_type)) {
+            let (store, handler, e) = (store.clone(), handler.clone(), e.clone());
+            tokio::spawn(async move {
+                if handler.exclusive() {
+                    match store.claim(handler.name(), e.id).await {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(err) => {
+                            return tracing::error!(consumer = handler.name(), event = %e.id, error = %err, "cannot claim an event");
+                        }
+                    }
+                    // Claimed: from here a crash must not lose it. The note comes due for a
+                    // retry unless the outcome replaces it.
+                    if let Err(err) = store.begin_delivery(handler.name(), &e, now(), LEASE_MS).await {
+                        tracing::warn!(consumer = handler.name(), event = %e.id, error = %err, "cannot note a delivery in progress");
+                    }
+                }
+                match handler.handle(e.clone()).await {
+                    Ok(()) if handler.exclusive() => {
+                        if let Err(err) = store.record_success(handler.name(), e.id).await {
+                            tracing::warn!(consumer = handler.name(), event = %e.id, error = %err, "cannot clear a delivery note");
+                        }
+                    }
+                    Ok(()) => {}
+                    Err(err) => failed(&store, handler.name(), &e, &err, policy).await,
+                }
+            });
+        }
+    })
+}
+
+/// Retries due deliveries every half second until `stop`.
+pub fn spawn_retries<S: DeliveryLog>(
+    store: S,
+    handlers: Vec<Arc<dyn Handler>>,
+    policy: RetryPolicy,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match store.take_due(now(), LEASE_MS, 100).await {
+                Ok(due) => {
+                    for d in due {
+                        let Some(h) = handlers.iter().find(|h| h.name() == d.consumer) else {
+                            tracing::warn!(consumer = %d.consumer, "a failed delivery for a consumer this server does not run");
+                            continue;
+                        };
+                        match h.handle(d.event.clone()).await {
+                            Ok(()) => {
+                                tracing::info!(consumer = %d.consumer, event = %d.event.id, attempts = d.attempts + 1, "event handled on retry");
+                                if let Err(e) = store.record_success(&d.consumer, d.event.id).await {
+                                    tracing::warn!(error = %e, "cannot clear a delivered event's failure record");
+                                }
+                            }
+                            Err(err) => failed(&store, h.name(), &d.event, &err, policy).await,
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read failed deliveries; will retry"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}

@@ -1,0 +1,134 @@
+//! The event consumers this server runs, as durable handlers (claimed once, retried with
+//! growing pauses, parked as dead letters after the last attempt).
+
+use futures::future::BoxFuture;
+use rouge_http::Store;
+use rouge_identity::{EmailRequested, IdentityService};
+use rouge_kernel::DomainEvent;
+use rouge_messaging::Mailer;
+use rouge_messaging::durable::Handler;
+use rouge_orders::{Contact, Sealer};
+
+/// Account emails identity asks for (verification, password reset).
+pub struct AccountMail<S> {
+    pub identity: IdentityService<S>,
+    pub mailer: Mailer,
+    pub public_url: String,
+}
+
+impl<S: Store> Handler for AccountMail<S> {
+    fn name(&self) -> &'static str {
+        "mailer"
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "EmailRequested"
+    }
+
+    fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
+        let (identity, mailer, base) = (self.identity.clone(), self.mailer.clone(), self.public_url.clone());
+        Box::pin(async move {
+            let req: EmailRequested =
+                serde_json::from_value(e.payload).map_err(|err| format!("malformed event: {err}"))?;
+            match identity.render_email(&req, &base).await.map_err(|err| err.to_string())? {
+                Some(mail) => {
+                    mailer.send(&mail.to, &mail.subject, &mail.body).await?;
+                    tracing::info!(event = %e.id, customer = %req.customer_id, template = ?req.template, "email sent");
+                }
+                None => tracing::info!(event = %e.id, "email dropped: the customer was erased"),
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Commits a placed order's stock (the checkout does it at once; this covers a crash in
+/// between). Idempotent, so every replica may run it.
+pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>);
+
+impl<S: Store> Handler for StockCommit<S> {
+    fn name(&self) -> &'static str {
+        "stock"
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "order.placed"
+    }
+
+    fn exclusive(&self) -> bool {
+        false
+    }
+
+    fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
+        let inventory = self.0.clone();
+        Box::pin(async move {
+            let reservation = e
+                .payload
+                .get("reservation_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .ok_or("order.placed without a reservation id")?;
+            inventory.commit(reservation, e.aggregate_id).await.map(|_| ()).map_err(|err| err.to_string())
+        })
+    }
+}
+
+/// The order confirmation email.
+pub struct OrderMail<S> {
+    pub store: S,
+    pub sealer: rouge_http::commerce::VaultSealer<S>,
+    pub mailer: Mailer,
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    format!("{}.{:02} {currency}", minor / 100, minor % 100)
+}
+
+impl<S: Store> Handler for OrderMail<S> {
+    fn name(&self) -> &'static str {
+        "order-email"
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "order.placed"
+    }
+
+    fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
+        let (store, mailer) = (self.store.clone(), self.mailer.clone());
+        let sealer = rouge_http::commerce::VaultSealer(self.sealer.0.clone());
+        Box::pin(async move {
+            let (order, sealed) =
+                store.order(e.aggregate_id).await.map_err(|err| err.to_string())?.ok_or("the order is gone")?;
+            let contact: Contact = match sealed {
+                Some(s) => serde_json::from_slice(&sealer.open(&order.cart_id.to_string(), &s)?)
+                    .map_err(|err| err.to_string())?,
+                None => Contact::default(),
+            };
+            let Some(to) = contact.email else {
+                tracing::info!(order = %order.id, "no email on the order: no confirmation sent");
+                return Ok(());
+            };
+            let mut body = format!("Thank you for your order #{}.\n\n", order.number);
+            for l in &order.lines {
+                body.push_str(&format!(
+                    "{} × {} ({})  {}\n",
+                    l.quantity,
+                    l.name,
+                    l.sku,
+                    money(l.total, &order.currency)
+                ));
+            }
+            let t = order.totals;
+            body.push_str(&format!(
+                "\nShipping ({}): {}\nTotal: {} (of which tax {})\n",
+                order.shipping_method,
+                money(t.shipping, &order.currency),
+                money(t.total, &order.currency),
+                money(t.tax, &order.currency)
+            ));
+            mailer.send(&to, &format!("Your order #{} is confirmed", order.number), &body).await?;
+            tracing::info!(order = %order.id, number = order.number, "order confirmation sent");
+            Ok(())
+        })
+    }
+}

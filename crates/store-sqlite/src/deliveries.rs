@@ -1,0 +1,145 @@
+//! Failed deliveries and dead letters, in SQL that SQLite and PostgreSQL both speak; compiled
+//! into both stores. PostgreSQL keeps the table in its `messaging` schema.
+
+use crate::{Backend, Db};
+use rouge_kernel::{DeliveryLog, DeliveryState, DomainEvent, FailedDelivery};
+use sqlx::Row;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+fn text(e: sqlx::Error) -> String {
+    e.to_string()
+}
+
+fn row(r: &<Db as sqlx::Database>::Row) -> FailedDelivery {
+    let Json(event): Json<DomainEvent> = r.get("event");
+    FailedDelivery {
+        consumer: r.get("consumer"),
+        event,
+        attempts: r.get("attempts"),
+        next_at: r.get("next_at"),
+        last_error: r.get("last_error"),
+        state: if r.get::<String, _>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying },
+        updated_at: r.get("updated_at"),
+    }
+}
+
+const COLUMNS: &str = "SELECT consumer, event, attempts, next_at, last_error, state, updated_at FROM deliveries";
+
+impl DeliveryLog for Backend {
+    async fn record_failure(
+        &self,
+        consumer: &str,
+        event: &DomainEvent,
+        error: &str,
+        now: i64,
+        max_attempts: i32,
+        backoff_ms: i64,
+    ) -> Result<DeliveryState, String> {
+        let error: String = error.chars().take(2000).collect();
+        let r = sqlx::query(
+            "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5 + $6, $7, CASE WHEN $8 <= 1 THEN 'dead' ELSE 'retrying' END, $5) \
+             ON CONFLICT (consumer, event_id) DO UPDATE SET attempts = deliveries.attempts + 1, \
+             next_at = $5 + $6 * (CASE WHEN deliveries.attempts >= 16 THEN 65536 ELSE (1 << deliveries.attempts) END), \
+             last_error = excluded.last_error, updated_at = $5, \
+             state = CASE WHEN deliveries.attempts + 1 >= $8 THEN 'dead' ELSE 'retrying' END \
+             RETURNING state",
+        )
+        .bind(consumer)
+        .bind(event.id)
+        .bind(&event.event_type)
+        .bind(Json(event))
+        .bind(now)
+        .bind(backoff_ms)
+        .bind(error)
+        .bind(max_attempts)
+        .fetch_one(self.pool())
+        .await
+        .map_err(text)?;
+        Ok(if r.get::<String, _>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying })
+    }
+
+    async fn begin_delivery(&self, consumer: &str, event: &DomainEvent, now: i64, lease_ms: i64) -> Result<(), String> {
+        sqlx::query(
+            "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, 'started; no outcome recorded yet', 'retrying', $6) \
+             ON CONFLICT (consumer, event_id) DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(event.id)
+        .bind(&event.event_type)
+        .bind(Json(event))
+        .bind(now + lease_ms)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(text)?;
+        Ok(())
+    }
+
+    async fn record_success(&self, consumer: &str, event: Uuid) -> Result<(), String> {
+        sqlx::query("DELETE FROM deliveries WHERE consumer = $1 AND event_id = $2")
+            .bind(consumer)
+            .bind(event)
+            .execute(self.pool())
+            .await
+            .map_err(text)?;
+        Ok(())
+    }
+
+    async fn take_due(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<FailedDelivery>, String> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} WHERE state = 'retrying' AND next_at <= $1 ORDER BY next_at LIMIT $2"
+        )))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(text)?;
+        let mut taken = vec![];
+        for r in rows {
+            let d = row(&r);
+            let won = sqlx::query(
+                "UPDATE deliveries SET next_at = $4 WHERE consumer = $1 AND event_id = $2 AND next_at = $3 AND state = 'retrying'",
+            )
+            .bind(&d.consumer)
+            .bind(d.event.id)
+            .bind(d.next_at)
+            .bind(now + lease_ms)
+            .execute(self.pool())
+            .await
+            .map_err(text)?
+            .rows_affected();
+            if won == 1 {
+                taken.push(d);
+            }
+        }
+        Ok(taken)
+    }
+
+    async fn failed_deliveries(&self, limit: i64) -> Result<Vec<FailedDelivery>, String> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, updated_at DESC LIMIT $1"
+        )))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(text)?;
+        Ok(rows.iter().map(row).collect())
+    }
+
+    async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> Result<bool, String> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET state = 'retrying', attempts = 0, next_at = $3, updated_at = $3 \
+             WHERE consumer = $1 AND event_id = $2 AND state = 'dead'",
+        )
+        .bind(consumer)
+        .bind(event)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(text)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
