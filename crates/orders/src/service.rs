@@ -478,13 +478,18 @@ impl<R: OrdersRepository> OrdersService<R> {
     ///
     /// Returns the order and whether this call placed it: a cart that already became an order
     /// answers with that order (a retry whose first answer was lost, even across a crash).
-    pub async fn complete(&self, caller: Caller, id: Uuid, payment: &PaymentInput, key: &str) -> Result<(Order, bool)> {
+    pub async fn complete(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        payment: &PaymentInput,
+        key: &str,
+    ) -> Result<(OrderView, bool)> {
         let (cart, sealed) = self.load(caller, id).await?;
         if cart.state == CartState::Completed
             && let Some(order) = self.repo.order_of_cart(cart.id).await?
         {
-            let (order, _) = self.repo.order(order).await?.ok_or_else(|| OrdersError::NotFound("order".into()))?;
-            return Ok((order, false));
+            return Ok((self.order(None, order).await?, false));
         }
         if cart.state != CartState::Open {
             return Err(OrdersError::Conflict(format!("the cart is {}", cart.state.as_str())));
@@ -620,7 +625,19 @@ impl<R: OrdersRepository> OrdersService<R> {
         if let Err(e) = self.stock.commit(reservation, order.id).await {
             tracing::warn!(order = %order.id, error = %e, "stock not committed yet; the order.placed consumer will");
         }
-        Ok((order, true))
+        let timeline = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| TimelineEntry { seq: i as i64 + 1, at: order.placed_at, event })
+            .collect();
+        let view = OrderView {
+            order,
+            email: contact.email,
+            shipping_address: contact.shipping_address,
+            billing_address: contact.billing_address,
+            timeline,
+        };
+        Ok((view, true))
     }
 
     async fn give_up(&self, cart: &Cart, key: &str, reservation: Uuid, why: &str) {

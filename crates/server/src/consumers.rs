@@ -68,6 +68,11 @@ impl<S: Store> Handler for StockCommit<S> {
                 .and_then(|v| v.as_str())
                 .and_then(|s| s.parse().ok())
                 .ok_or("order.placed without a reservation id")?;
+            // Usually the checkout committed it already: a read settles that without a write.
+            let current = inventory.repo().reservation(reservation).await.map_err(|err| err.to_string())?;
+            if current.is_some_and(|r| r.order_id == Some(e.aggregate_id)) {
+                return Ok(());
+            }
             inventory.commit(reservation, e.aggregate_id).await.map(|_| ()).map_err(|err| err.to_string())
         })
     }

@@ -73,9 +73,19 @@ fn sellable(lots: &[Lot], rules: &StockRules) -> i64 {
 /// write to a SKU's stock queues here, so the stock read next is the stock written over,
 /// and the low-stock and sold-out events fire exactly once.
 async fn lock_skus(tx: &mut Tx, skus: &[&str], rules: &StockRules) -> InventoryResult<Vec<(String, i64)>> {
+    Ok(lock_and_read(tx, skus, rules).await?.into_iter().map(|(sku, before, _)| (sku, before)).collect())
+}
+
+/// As [`lock_skus`], with each SKU's lots as read under the lock.
+async fn lock_and_read(
+    tx: &mut Tx,
+    skus: &[&str],
+    rules: &StockRules,
+) -> InventoryResult<Vec<(String, i64, Vec<Lot>)>> {
     let mut out = vec![];
     for sku in lock_only(tx, skus).await? {
-        out.push((sku.to_owned(), sellable(&lots_in(tx, sku).await?, rules)));
+        let lots = lots_in(tx, sku).await?;
+        out.push((sku.to_owned(), sellable(&lots, rules), lots));
     }
     Ok(out)
 }
@@ -98,10 +108,30 @@ async fn lock_only<'a>(tx: &mut Tx, skus: &[&'a str]) -> InventoryResult<Vec<&'a
     Ok(skus)
 }
 
+/// Where a ledger line belongs: a lot and what it holds.
+struct Place<'a> {
+    id: Uuid,
+    sku: &'a str,
+    location: &'a str,
+    batch: &'a str,
+}
+
+impl<'a> From<&'a Lot> for Place<'a> {
+    fn from(l: &'a Lot) -> Self {
+        Place { id: l.id, sku: &l.sku, location: &l.location, batch: &l.batch }
+    }
+}
+
+impl<'a> From<&'a Allocation> for Place<'a> {
+    fn from(a: &'a Allocation) -> Self {
+        Place { id: a.lot_id, sku: &a.sku, location: &a.location, batch: &a.batch }
+    }
+}
+
 /// One ledger line for a lot.
 async fn ledger(
     tx: &mut Tx,
-    l: &Lot,
+    l: Place<'_>,
     m: Movement,
     on_hand: i64,
     reserved: i64,
@@ -113,9 +143,9 @@ async fn ledger(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(l.id)
-    .bind(&l.sku)
-    .bind(&l.location)
-    .bind(&l.batch)
+    .bind(l.sku)
+    .bind(l.location)
+    .bind(l.batch)
     .bind(m.as_str())
     .bind(on_hand)
     .bind(reserved)
@@ -126,6 +156,15 @@ async fn ledger(
     .await
     .map_err(failed)?;
     Ok(())
+}
+
+/// Writes the events a known change of sellable stock calls for (`(sku, before, after)`),
+/// then commits.
+async fn finish_known(mut tx: Tx, changes: &[(String, i64, i64)], rules: &StockRules) -> InventoryResult<()> {
+    let events: Vec<DomainEvent> =
+        changes.iter().flat_map(|(sku, before, after)| level_events(sku, *before, *after, rules.low_stock)).collect();
+    crate::outbox::append(&mut tx, &events).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)
 }
 
 /// Compares a SKU's sellable stock with what it was and writes the events that calls for;
@@ -198,10 +237,13 @@ async fn try_reserve(
     }
     let mut taken: Vec<Allocation> = vec![];
     let skus: Vec<&str> = req.lines.iter().map(|l| l.sku.as_str()).collect();
-    let before = lock_skus(&mut tx, &skus, rules).await?;
+    let locked = lock_and_read(&mut tx, &skus, rules).await?;
+    let mut changes = vec![];
     for line in &req.lines {
-        let lots = lots_in(&mut tx, &line.sku).await?;
-        match allocate(&lots, line.quantity, rules) {
+        let Some((_, before, lots)) = locked.iter().find(|(s, _, _)| *s == line.sku) else { continue };
+        // Under the SKU's lock nobody else changes its lots: what is taken is what leaves.
+        changes.push((line.sku.clone(), *before, before - line.quantity));
+        match allocate(lots, line.quantity, rules) {
             Ok(a) => taken.extend(a),
             Err(available) => {
                 return Err(InventoryError::Insufficient {
@@ -227,8 +269,7 @@ async fn try_reserve(
         if done == 0 {
             return Ok(None);
         }
-        let l = lot_in(&mut tx, a.lot_id).await?;
-        ledger(&mut tx, &l, Movement::Reserve, 0, a.quantity, None, Some(&reference)).await?;
+        ledger(&mut tx, a.into(), Movement::Reserve, 0, a.quantity, None, Some(&reference)).await?;
     }
     sqlx::query(
         "INSERT INTO stock_reservations (id, reference, state, expires_at, created_at) VALUES ($1, $2, 'held', $3, $4)",
@@ -252,7 +293,7 @@ async fn try_reserve(
         .await
         .map_err(failed)?;
     }
-    finish(tx, &before, rules).await?;
+    finish_known(tx, &changes, rules).await?;
     Ok(Some(Reservation {
         id: req.id,
         reference: req.reference.clone(),
@@ -300,7 +341,7 @@ impl InventoryRepository for Backend {
                 l.expires_on.map_or("none".into(), |d| d.to_string())
             )));
         }
-        ledger(&mut tx, &l, Movement::Receive, quantity, 0, None, reference).await?;
+        ledger(&mut tx, (&l).into(), Movement::Receive, quantity, 0, None, reference).await?;
         finish(tx, &before, rules).await?;
         Ok(l)
     }
@@ -321,7 +362,7 @@ impl InventoryRepository for Backend {
             let available = l.available();
             return Err(InventoryError::Insufficient { sku: l.sku, requested: -delta, available });
         }
-        ledger(&mut tx, &l, Movement::Adjust, delta, 0, Some(reason), None).await?;
+        ledger(&mut tx, (&l).into(), Movement::Adjust, delta, 0, Some(reason), None).await?;
         let after = lot_in(&mut tx, id).await?;
         finish(tx, &before, rules).await?;
         Ok(after)
@@ -362,8 +403,8 @@ impl InventoryRepository for Backend {
         .map_err(failed)?;
         let to_lot = lot_in(&mut tx, row.get("id")).await?;
         let reference = format!("transfer {} -> {}", from.location, to);
-        ledger(&mut tx, &from, Movement::TransferOut, -quantity, 0, None, Some(&reference)).await?;
-        ledger(&mut tx, &to_lot, Movement::TransferIn, quantity, 0, None, Some(&reference)).await?;
+        ledger(&mut tx, (&from).into(), Movement::TransferOut, -quantity, 0, None, Some(&reference)).await?;
+        ledger(&mut tx, (&to_lot).into(), Movement::TransferIn, quantity, 0, None, Some(&reference)).await?;
         let from_after = lot_in(&mut tx, id).await?;
         finish(tx, &before, rules).await?;
         Ok((from_after, to_lot))
@@ -449,7 +490,8 @@ impl InventoryRepository for Backend {
                 .await
                 .map_err(failed)?;
             let l = lot_in(&mut tx, a.lot_id).await?;
-            ledger(&mut tx, &l, Movement::Release, 0, -a.quantity, Some(reason), Some(&id.to_string())).await?;
+            ledger(&mut tx, (&l).into(), Movement::Release, 0, -a.quantity, Some(reason), Some(&id.to_string()))
+                .await?;
         }
         finish(tx, &before, rules).await?;
         Ok(Reservation { state: ReservationState::Released, ..r })
@@ -483,8 +525,8 @@ impl InventoryRepository for Backend {
                 .execute(&mut *tx)
                 .await
                 .map_err(failed)?;
-            let l = lot_in(&mut tx, a.lot_id).await?;
-            ledger(&mut tx, &l, Movement::Commit, -a.quantity, -a.quantity, None, Some(&order.to_string())).await?;
+            ledger(&mut tx, a.into(), Movement::Commit, -a.quantity, -a.quantity, None, Some(&order.to_string()))
+                .await?;
         }
         tx.commit().await.map_err(failed)?;
         Ok(r)
@@ -518,8 +560,16 @@ impl InventoryRepository for Backend {
                 .await
                 .map_err(failed)?;
             let l = lot_in(&mut tx, a.lot_id).await?;
-            ledger(&mut tx, &l, Movement::Restock, a.quantity, 0, Some("order cancelled"), reference.as_deref())
-                .await?;
+            ledger(
+                &mut tx,
+                (&l).into(),
+                Movement::Restock,
+                a.quantity,
+                0,
+                Some("order cancelled"),
+                reference.as_deref(),
+            )
+            .await?;
         }
         finish(tx, &before, rules).await?;
         Ok(Reservation { state: ReservationState::Restocked, ..r })
@@ -578,7 +628,7 @@ impl InventoryRepository for Backend {
                     .await
                     .map_err(failed)?;
                 let l = lot_in(&mut tx, target).await?;
-                ledger(&mut tx, &l, Movement::Restock, q, 0, Some(reason), reference.as_deref()).await?;
+                ledger(&mut tx, (&l).into(), Movement::Restock, q, 0, Some(reason), reference.as_deref()).await?;
                 touched.push(l);
             }
             if need > 0 {

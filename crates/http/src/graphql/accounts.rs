@@ -178,6 +178,28 @@ impl Mutation {
         accounts(ctx).refresh(&refresh_token).await.map(SessionGql::from).map_err(gql_error)
     }
 
+    /// The logged-in customer asks to send units of her order back.
+    async fn request_return(
+        &self,
+        ctx: &Context<'_>,
+        order: Uuid,
+        lines: Json<Vec<rouge_orders::Units>>,
+        reason: String,
+    ) -> async_graphql::Result<crate::graphql::orders::OrderGql> {
+        crate::graphql::orders::request_return(ctx, order, lines, reason).await
+    }
+
+    /// Staff: moves an order on, as `POST /v1/admin/orders/{id}/transitions` (`orders:write`;
+    /// a refund needs `orders:refund`). `command` is e.g. `{"action": "capture"}`.
+    async fn transition_order(
+        &self,
+        ctx: &Context<'_>,
+        order: Uuid,
+        command: Json<rouge_orders::Command>,
+    ) -> async_graphql::Result<crate::graphql::orders::OrderGql> {
+        crate::graphql::orders::transition_order(ctx, order, command).await
+    }
+
     /// Changes the caller's name and/or beauty profile (the profile is replaced as a whole).
     async fn update_me(
         &self,

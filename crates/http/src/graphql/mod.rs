@@ -2,6 +2,7 @@
 //! through the same parser, so both APIs accept and refuse the same things.
 
 pub mod accounts;
+pub mod orders;
 
 use crate::state::{AppState, Store};
 use accounts::{Accounts, Caller, Mutation};
@@ -54,7 +55,8 @@ async fn execute<S: Store>(
     };
     // The account operations travel with the request: the schema lives inside the state.
     let accounts: Arc<dyn Accounts> = Arc::new(app.clone());
-    app.graphql.execute(req.into_inner().data(caller).data(accounts)).await.into()
+    let commerce: Arc<dyn orders::Commerce> = Arc::new(app.clone());
+    app.graphql.execute(req.into_inner().data(caller).data(accounts).data(commerce)).await.into()
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -411,6 +413,26 @@ impl Query {
     /// The logged-in customer (from the bearer token); `UNAUTHENTICATED` without one.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<accounts::Customer> {
         accounts::me(ctx).await
+    }
+
+    /// The logged-in customer's orders, newest first.
+    async fn my_orders(&self, ctx: &Context<'_>, first: Option<i32>) -> async_graphql::Result<Vec<orders::OrderGql>> {
+        orders::my_orders(ctx, first).await
+    }
+
+    /// One of the logged-in customer's orders; another's is `NOT_FOUND`.
+    async fn my_order(&self, ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<orders::OrderGql> {
+        orders::my_order(ctx, id).await
+    }
+
+    /// Staff (`orders:read`): orders, newest first, optionally of one status.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<orders::OrderGql>> {
+        orders::staff_orders(ctx, status, first).await
     }
 
     /// One listed product by slug.

@@ -178,9 +178,9 @@ pub async fn complete<S: Store>(
     ValidJson(c): ValidJson<Complete>,
 ) -> Res {
     let key = headers.get(crate::idempotency::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let (order, placed) = app.orders.complete(caller, id, &c.payment, key).await?;
+    let (view, placed) = app.orders.complete(caller, id, &c.payment, key).await?;
     app.relay.nudge();
-    let view = app.orders.order(None, order.id).await?;
+    let order = &view.order;
     let status = if placed { StatusCode::CREATED } else { StatusCode::OK };
     let mut res = (status, Json(&view)).into_response();
     let at = match caller.customer {

@@ -16,6 +16,7 @@ crate::on_both_stores!(
     cancelling_restocks_and_refunds_are_bounded,
     unknown_payment_outcomes_are_reconciled_not_charged_twice,
     a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_replayed,
+    graphql_orders_answer_like_rest,
 );
 
 const SKU: &str = "LL-GLOW-30";
@@ -518,4 +519,54 @@ async fn a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_r
     .await;
     let res = app.admin(Method::POST, &format!("/v1/admin/dead-letters/order-email/{event}/replay"), &json!({})).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "nothing left to replay");
+}
+
+async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut req = app.client.post(app.url("/graphql")).json(&json!({"query": query, "variables": variables}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+/// GraphQL has the same orders and the same rules: her orders for her, staff fields by
+/// permission.
+async fn graphql_orders_answer_like_rest(app: &TestApp) {
+    stocked(app, SKU, 5).await;
+    let ana = register(app, "ana@example.com").await;
+    let bea = register(app, "bea@example.com").await;
+    let cart = ready_cart(app, SKU, 2, Some(&ana)).await;
+    let order: Value = complete(app, &cart, Some("g1"), "tok_visa", Some(&ana)).await.json().await.unwrap();
+    let id = order["id"].as_str().unwrap();
+
+    let mine = gql(app, Some(&ana), "{ myOrders { id number status total lines { sku quantity } } }", json!({})).await;
+    assert_eq!(mine["data"]["myOrders"][0]["id"], id, "{mine}");
+    assert_eq!(mine["data"]["myOrders"][0]["lines"], json!([{"sku": SKU, "quantity": 2}]));
+    assert_eq!(mine["data"]["myOrders"][0]["total"], order["totals"]["total"]);
+    let one = "query($id: UUID!) { myOrder(id: $id) { id status email timeline } }";
+    let theirs = gql(app, Some(&bea), one, json!({"id": id})).await;
+    assert_eq!(theirs["errors"][0]["extensions"]["code"], "NOT_FOUND", "{theirs}");
+    let nobody = gql(app, None, "{ myOrders { id } }", json!({})).await;
+    assert_eq!(nobody["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let own = gql(app, Some(&ana), one, json!({"id": id})).await;
+    assert_eq!(own["data"]["myOrder"]["timeline"].as_array().map(Vec::len), Some(2), "{own}");
+
+    // Staff fields: the owner's API key may; a customer may not.
+    let staff_q = "{ orders(status: \"authorized\") { id number } }";
+    let denied = gql(app, Some(&ana), staff_q, json!({})).await;
+    assert_eq!(denied["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{denied}");
+    let listed = gql(app, Some(&app.admin_key), staff_q, json!({})).await;
+    assert_eq!(listed["data"]["orders"][0]["id"], id, "{listed}");
+    let capture = "mutation($id: UUID!) { transitionOrder(order: $id, command: {action: \"capture\"}) { status } }";
+    let captured = gql(app, Some(&app.admin_key), capture, json!({"id": id})).await;
+    assert_eq!(captured["data"]["transitionOrder"]["status"], "paid", "{captured}");
+    let by_customer = gql(app, Some(&ana), capture, json!({"id": id})).await;
+    assert_eq!(by_customer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let ret = "mutation($id: UUID!) { requestReturn(order: $id, lines: [{sku: \"LL-GLOW-30\", quantity: 1}], reason: \"shade\") { status } }";
+    let early = gql(app, Some(&ana), ret, json!({"id": id})).await;
+    assert_eq!(early["errors"][0]["extensions"]["code"], "CONFLICT", "not shipped yet: {early}");
+    let (_, rest) = shop(app, Method::GET, &format!("/v1/me/orders/{id}"), Some(&ana), None).await;
+    assert_eq!(rest["status"], "paid", "REST sees what GraphQL did");
 }

@@ -1,0 +1,228 @@
+//! Orders in GraphQL: a customer's own (`myOrders`, `myOrder`, `requestReturn`) and staff's
+//! (`orders`, `transitionOrder`), with the same rules as REST: a customer sees only her
+//! orders (another's is "not found"), staff fields need the same permissions as the routes.
+
+use crate::graphql::accounts::{Caller, customer_id};
+use crate::state::{AppState, Store};
+use async_graphql::{Context, ErrorExtensions, Json, SimpleObject};
+use futures::future::BoxFuture;
+use rouge_identity::{Permission, Principal};
+use rouge_orders::{Command, OrderFilter, OrderView, OrdersError, Status, TimelineEntry};
+use uuid::Uuid;
+
+/// The order operations GraphQL needs, without naming the store type.
+pub trait Commerce: Send + Sync {
+    fn orders(&self, filter: OrderFilter) -> BoxFuture<'_, Result<Vec<OrderView>, OrdersError>>;
+    fn order(&self, customer: Option<Uuid>, id: Uuid) -> BoxFuture<'_, Result<OrderView, OrdersError>>;
+    fn transition(
+        &self,
+        customer: Option<Uuid>,
+        id: Uuid,
+        cmd: Command,
+    ) -> BoxFuture<'_, Result<OrderView, OrdersError>>;
+    /// The staff member or API key behind a bearer credential.
+    fn staff<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Option<Principal>>;
+}
+
+impl<S: Store> Commerce for AppState<S> {
+    fn orders(&self, filter: OrderFilter) -> BoxFuture<'_, Result<Vec<OrderView>, OrdersError>> {
+        Box::pin(async move {
+            let mut out = vec![];
+            for o in self.orders.orders(&filter).await? {
+                out.push(self.orders.order(None, o.id).await?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn order(&self, customer: Option<Uuid>, id: Uuid) -> BoxFuture<'_, Result<OrderView, OrdersError>> {
+        Box::pin(async move {
+            let view = self.orders.order(customer.map(|c| rouge_orders::Caller { customer: Some(c) }), id).await?;
+            // A customer's own orders only (a guest order is not "hers").
+            if customer.is_some() && view.order.customer_id != customer {
+                return Err(OrdersError::NotFound("order".into()));
+            }
+            Ok(view)
+        })
+    }
+
+    fn transition(
+        &self,
+        customer: Option<Uuid>,
+        id: Uuid,
+        cmd: Command,
+    ) -> BoxFuture<'_, Result<OrderView, OrdersError>> {
+        Box::pin(async move {
+            let caller = customer.map(|c| rouge_orders::Caller { customer: Some(c) });
+            let view = self.orders.transition(caller, id, &cmd, None).await?;
+            self.relay.nudge();
+            Ok(view)
+        })
+    }
+
+    fn staff<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Option<Principal>> {
+        Box::pin(async move { self.identity.authorize(bearer).await.ok() })
+    }
+}
+
+fn commerce<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Commerce> {
+    ctx.data_unchecked::<std::sync::Arc<dyn Commerce>>()
+}
+
+pub fn gql_error(e: OrdersError) -> async_graphql::Error {
+    let code = match &e {
+        OrdersError::Invalid(_) => "BAD_USER_INPUT",
+        OrdersError::NotFound(_) => "NOT_FOUND",
+        OrdersError::Transition(_) | OrdersError::Conflict(_) | OrdersError::Stale => "CONFLICT",
+        OrdersError::OutOfStock { .. } => "SOLD_OUT",
+        OrdersError::PaymentDeclined { .. } | OrdersError::PaymentRequiresAction { .. } => "PAYMENT_DECLINED",
+        OrdersError::PaymentUnknown(_) | OrdersError::PaymentFailed(_) => "PAYMENT_PENDING",
+        OrdersError::Store(_) => "INTERNAL",
+    };
+    if code == "INTERNAL" {
+        tracing::error!(error = %e, "GraphQL order operation failed");
+    }
+    let message = if code == "INTERNAL" { "an internal error occurred".to_owned() } else { e.to_string() };
+    async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+}
+
+/// The staff member behind the request, holding `p`; `UNAUTHENTICATED` or `FORBIDDEN` otherwise.
+async fn staff(ctx: &Context<'_>, p: Permission) -> async_graphql::Result<Principal> {
+    let bearer = ctx.data_opt::<Caller>().and_then(|c| c.bearer.clone());
+    let Some(principal) = (match bearer {
+        Some(b) => commerce(ctx).staff(&b).await,
+        None => None,
+    }) else {
+        return Err(async_graphql::Error::new("staff fields need a staff token or API key")
+            .extend_with(|_, ext| ext.set("code", "UNAUTHENTICATED")));
+    };
+    if !principal.may(p) {
+        return Err(async_graphql::Error::new(format!("this needs the `{}` permission", p.as_str()))
+            .extend_with(|_, ext| ext.set("code", "FORBIDDEN")));
+    }
+    Ok(principal)
+}
+
+#[derive(SimpleObject)]
+pub struct OrderLineGql {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub total: i64,
+    pub tax: i64,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Order")]
+pub struct OrderGql {
+    pub id: Uuid,
+    pub number: i64,
+    pub status: String,
+    pub customer_id: Option<Uuid>,
+    pub currency: String,
+    pub subtotal: i64,
+    pub shipping: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub lines: Vec<OrderLineGql>,
+    pub email: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub placed_at: i64,
+    pub version: i64,
+    /// Every event of the order, oldest first.
+    pub timeline: Json<Vec<TimelineEntry>>,
+}
+
+impl From<OrderView> for OrderGql {
+    fn from(v: OrderView) -> Self {
+        let o = v.order;
+        OrderGql {
+            id: o.id,
+            number: o.number,
+            status: o.status.as_str().to_owned(),
+            customer_id: o.customer_id,
+            currency: o.currency,
+            subtotal: o.totals.subtotal,
+            shipping: o.totals.shipping,
+            tax: o.totals.tax,
+            total: o.totals.total,
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| OrderLineGql {
+                    sku: l.sku,
+                    name: l.name,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    total: l.total,
+                    tax: l.tax,
+                })
+                .collect(),
+            email: v.email,
+            placed_at: o.placed_at,
+            version: o.version,
+            timeline: Json(v.timeline),
+        }
+    }
+}
+
+fn first(first: Option<i32>) -> async_graphql::Result<i64> {
+    let n = first.unwrap_or(20);
+    if !(1..=100).contains(&n) {
+        return Err(
+            async_graphql::Error::new("first: 1 to 100").extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
+        );
+    }
+    Ok(i64::from(n))
+}
+
+pub async fn my_orders(ctx: &Context<'_>, n: Option<i32>) -> async_graphql::Result<Vec<OrderGql>> {
+    let me = customer_id(ctx).await?;
+    let filter = OrderFilter { customer_id: Some(me), limit: first(n)?, ..OrderFilter::default() };
+    Ok(commerce(ctx).orders(filter).await.map_err(gql_error)?.into_iter().map(OrderGql::from).collect())
+}
+
+pub async fn my_order(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<OrderGql> {
+    let me = customer_id(ctx).await?;
+    commerce(ctx).order(Some(me), id).await.map(OrderGql::from).map_err(gql_error)
+}
+
+pub async fn staff_orders(
+    ctx: &Context<'_>,
+    status: Option<String>,
+    n: Option<i32>,
+) -> async_graphql::Result<Vec<OrderGql>> {
+    staff(ctx, Permission::OrdersRead).await?;
+    let status = match status {
+        Some(s) => Some(Status::parse(&s).ok_or_else(|| {
+            async_graphql::Error::new(format!("status: `{s}` is not an order status"))
+                .extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
+        })?),
+        None => None,
+    };
+    let filter = OrderFilter { status, limit: first(n)?, ..OrderFilter::default() };
+    Ok(commerce(ctx).orders(filter).await.map_err(gql_error)?.into_iter().map(OrderGql::from).collect())
+}
+
+pub async fn request_return(
+    ctx: &Context<'_>,
+    order: Uuid,
+    lines: Json<Vec<rouge_orders::Units>>,
+    reason: String,
+) -> async_graphql::Result<OrderGql> {
+    let me = customer_id(ctx).await?;
+    let cmd = Command::RequestReturn { lines: lines.0, reason };
+    commerce(ctx).transition(Some(me), order, cmd).await.map(OrderGql::from).map_err(gql_error)
+}
+
+pub async fn transition_order(
+    ctx: &Context<'_>,
+    order: Uuid,
+    command: Json<Command>,
+) -> async_graphql::Result<OrderGql> {
+    let needed =
+        if matches!(command.0, Command::Refund { .. }) { Permission::OrdersRefund } else { Permission::OrdersWrite };
+    staff(ctx, needed).await?;
+    commerce(ctx).transition(None, order, command.0).await.map(OrderGql::from).map_err(gql_error)
+}
