@@ -45,6 +45,8 @@ pub enum ApiError {
     PaymentFailed(String),
     #[error("{0}")]
     InvalidTransition(String),
+    #[error("the webhook signature does not verify: {0}")]
+    BadSignature(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("the request body is larger than the limit")]
@@ -117,6 +119,7 @@ impl ApiError {
             PaymentPending(_) => (StatusCode::SERVICE_UNAVAILABLE, "payment-pending", "Payment outcome not known yet"),
             PaymentFailed(_) => (StatusCode::BAD_GATEWAY, "payment-failed", "Payment provider error"),
             InvalidTransition(_) => (StatusCode::CONFLICT, "invalid-transition", "Not allowed in this state"),
+            BadSignature(_) => (StatusCode::BAD_REQUEST, "bad-signature", "Bad signature"),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),

@@ -51,7 +51,7 @@ impl Modify for AdminAuth {
         inventory::receive, inventory::adjust, inventory::transfer, inventory::quarantine, inventory::stock,
         inventory::ledger, inventory::batch, inventory::batch_orders, inventory::availability,
         carts::create, carts::read, carts::add_line, carts::set_quantity, carts::remove_line, carts::checkout,
-        carts::shipping_methods, carts::merge, carts::complete,
+        carts::shipping_methods, carts::merge, carts::complete, carts::stripe_webhook,
         orders::my_orders, orders::my_order, orders::request_return, orders::guest_order,
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz, ops::metrics_text,

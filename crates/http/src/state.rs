@@ -55,6 +55,8 @@ pub struct Parts<S> {
     /// A request holding an idempotency key this long without answering is presumed dead
     /// (its server crashed) and a retry may take the key over.
     pub idempotency_lease: std::time::Duration,
+    /// The Stripe provider, when configured: its webhooks are verified with its secret.
+    pub stripe: Option<Arc<rouge_payments::StripeProvider>>,
     /// An external OpenID Connect issuer whose tokens are accepted too.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
@@ -88,6 +90,7 @@ impl<S: Store> AppState<S> {
             inventory,
             orders,
             idempotency_lease: std::time::Duration::from_secs(60),
+            stripe: None,
             store,
             graphql: crate::graphql::schema(index.clone()),
             index,
@@ -130,11 +133,16 @@ impl<S: Store> AppState<S> {
         mut self,
         stock_rules: impl FnOnce(&mut InventoryService<S>),
         channel: Channel,
-        payments: Vec<Arc<dyn PaymentProvider>>,
+        mut payments: Vec<Arc<dyn PaymentProvider>>,
         idempotency_lease: std::time::Duration,
+        stripe: Option<Arc<rouge_payments::StripeProvider>>,
     ) -> Self {
         let parts = Arc::get_mut(&mut self.0).expect("configured before it is shared");
         parts.idempotency_lease = idempotency_lease;
+        if let Some(s) = &stripe {
+            payments.push(s.clone());
+        }
+        parts.stripe = stripe;
         stock_rules(&mut parts.inventory);
         parts.orders = orders(&parts.store, &parts.index, &parts.identity, parts.inventory.clone(), channel, payments);
         self

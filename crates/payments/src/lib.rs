@@ -6,8 +6,10 @@
 //! first outcome instead of charging again. That is what makes a retried checkout (or a
 //! reconciled time-out) charge once.
 
+pub mod stripe;
 pub mod test_provider;
 
+pub use stripe::StripeProvider;
 pub use test_provider::TestProvider;
 
 use futures::future::BoxFuture;

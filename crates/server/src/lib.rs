@@ -101,6 +101,8 @@ pub struct Options {
     pub channel: rouge_orders::Channel,
     /// Payment providers besides the built-in `test` one (or replacing it, by name).
     pub payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
+    /// Stripe, when a secret key is configured.
+    pub stripe: Option<Arc<rouge_payments::StripeProvider>>,
 }
 
 /// The shop's stock rules.
@@ -137,6 +139,7 @@ impl Default for Options {
             delivery: rouge_messaging::durable::RetryPolicy::default(),
             channel: rouge_orders::Channel::default(),
             payments: vec![],
+            stripe: None,
         }
     }
 }
@@ -237,6 +240,7 @@ pub async fn launch<S: Store>(
         opts.channel,
         opts.payments,
         std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
+        opts.stripe,
     );
     let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
     let addr = listener.local_addr()?;

@@ -262,6 +262,15 @@ struct GatewayArgs {
     /// Pause after a consumer's first failure, in milliseconds; doubled after each further one.
     #[arg(long, env = "ROUGE_DELIVERY_BACKOFF_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     delivery_backoff_ms: u64,
+    /// Stripe's secret API key (`sk_live_…` or `sk_test_…`): enables the `stripe` provider.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    stripe_secret_key: Option<String>,
+    /// The signing secret of the Stripe webhook endpoint (`whsec_…`).
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    stripe_webhook_secret: Option<String>,
+    /// Another Stripe API base (a local stand-in for tests).
+    #[arg(long, env = "STRIPE_API_BASE", hide = true)]
+    stripe_api_base: Option<String>,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -316,6 +325,17 @@ impl GatewayArgs {
                 None => rouge_orders::Channel::default(),
             },
             payments: vec![],
+            stripe: match self.stripe_secret_key.filter(|k| !k.is_empty()) {
+                Some(key) => Some(std::sync::Arc::new(
+                    rouge_payments::StripeProvider::new(
+                        &key,
+                        self.stripe_webhook_secret.filter(|s| !s.is_empty()),
+                        self.stripe_api_base.as_deref(),
+                    )
+                    .map_err(|e| anyhow::anyhow!("Stripe: {e}"))?,
+                )),
+                None => None,
+            },
             delivery: rouge_messaging::durable::RetryPolicy {
                 max_attempts: self.delivery_attempts,
                 backoff: std::time::Duration::from_millis(self.delivery_backoff_ms),

@@ -27,6 +27,32 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/carts/{id}/shipping-methods", get(shipping_methods::<S>))
         .route("/v1/carts/{id}/merge", post(merge::<S>))
         .route("/v1/carts/{id}/complete", idempotent(app, true, post(complete::<S>)))
+        .route("/v1/payments/stripe/webhook", post(stripe_webhook::<S>))
+}
+
+/// Stripe's webhooks: the signature is checked with the configured secret (Stripe's scheme,
+/// five minutes' tolerance); a good event is acknowledged and logged.
+#[utoipa::path(post, path = "/v1/payments/stripe/webhook", tag = "checkout",
+    responses((status = 200, description = "Verified and acknowledged"), (status = 400, body = Problem, description = "Bad or missing signature"),
+        (status = 404, body = Problem, description = "Stripe is not configured")))]
+pub async fn stripe_webhook<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Res {
+    let Some(stripe) = &app.stripe else {
+        return Err(ApiError::NotFound("Stripe is not configured on this server".into()));
+    };
+    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let event = stripe
+        .verify_webhook(signature, &body, chrono::Utc::now().timestamp())
+        .map_err(|e| ApiError::BadSignature(e.to_string()))?;
+    tracing::info!(
+        id = event["id"].as_str().unwrap_or_default(),
+        kind = event["type"].as_str().unwrap_or_default(),
+        "Stripe webhook received"
+    );
+    Ok(Json(serde_json::json!({"received": true})).into_response())
 }
 
 /// A guest, or the customer whose token came with the request (a bad token is refused,
