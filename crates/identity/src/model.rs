@@ -118,22 +118,7 @@ impl BeautyProfile {
     }
 }
 
-/// A postal address in the customer's address book.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    /// Who receives parcels there.
-    pub name: String,
-    pub line1: String,
-    #[serde(default)]
-    pub line2: Option<String>,
-    pub city: String,
-    pub postal_code: String,
-    #[serde(default)]
-    pub region: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. FR.
-    pub country: String,
-}
+pub use rouge_kernel::Address;
 
 /// How to reach the customer: sealed with her other personal fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,21 +146,7 @@ impl Contact {
             v.push("addresses", "too_many", "at most 10 addresses");
         }
         for (i, a) in self.addresses.iter().enumerate() {
-            let text = |field: &str, value: &str, required: bool, v: &mut rouge_kernel::Validation| {
-                let n = value.trim().chars().count();
-                if (required && n == 0) || n > 200 || value.chars().any(char::is_control) {
-                    v.push(format!("addresses[{i}].{field}"), "invalid", "1–200 printable characters");
-                }
-            };
-            text("name", &a.name, true, &mut v);
-            text("line1", &a.line1, true, &mut v);
-            text("line2", a.line2.as_deref().unwrap_or(""), false, &mut v);
-            text("city", &a.city, true, &mut v);
-            text("postal_code", &a.postal_code, true, &mut v);
-            text("region", a.region.as_deref().unwrap_or(""), false, &mut v);
-            if !(a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase())) {
-                v.push(format!("addresses[{i}].country"), "invalid", "an ISO 3166-1 alpha-2 code, e.g. FR");
-            }
+            a.validate(&format!("addresses[{i}]"), &mut v);
         }
         v.errors().to_vec()
     }

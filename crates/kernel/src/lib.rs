@@ -1,5 +1,6 @@
 //! Rouge's shared vocabulary. Every bounded context speaks it; nothing here does I/O.
 
+pub mod address;
 pub mod cursor;
 pub mod delivery;
 pub mod email;
@@ -12,6 +13,7 @@ pub mod outbox;
 pub mod patch;
 pub mod slug;
 
+pub use address::Address;
 pub use cursor::Cursor;
 pub use delivery::{DeliveryLog, DeliveryState, FailedDelivery};
 pub use error::{FieldError, Validation};

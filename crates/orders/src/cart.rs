@@ -48,57 +48,7 @@ impl CartState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    pub name: String,
-    pub line1: String,
-    #[serde(default)]
-    pub line2: Option<String>,
-    pub city: String,
-    pub postal_code: String,
-    /// State, province or county, where taxes depend on it.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. FR.
-    pub country: String,
-    #[serde(default)]
-    pub phone: Option<String>,
-}
-
-impl Address {
-    pub fn validate(&self, prefix: &str, v: &mut Validation) {
-        let text = |v: &mut Validation, f: &str, s: &str, max: usize| {
-            if s.trim().is_empty() || s.len() > max || s.chars().any(char::is_control) {
-                v.push(format!("{prefix}.{f}"), "invalid", format!("{f} must be 1 to {max} printable characters"));
-            }
-        };
-        text(v, "name", &self.name, 200);
-        text(v, "line1", &self.line1, 200);
-        text(v, "city", &self.city, 100);
-        text(v, "postal_code", &self.postal_code, 20);
-        if let Some(l) = &self.line2
-            && l.len() > 200
-        {
-            v.push(format!("{prefix}.line2"), "invalid", "line2 must be at most 200 characters");
-        }
-        if let Some(r) = &self.region {
-            text(v, "region", r, 50);
-        }
-        if self.country.len() != 2 || !self.country.chars().all(|c| c.is_ascii_uppercase()) {
-            v.push(
-                format!("{prefix}.country"),
-                "invalid",
-                "country is an ISO 3166-1 alpha-2 code in capitals, e.g. FR",
-            );
-        }
-        if let Some(p) = &self.phone
-            && (p.len() > 30 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)))
-        {
-            v.push(format!("{prefix}.phone"), "invalid", "phone: digits, spaces and + - ( ) . only");
-        }
-    }
-}
+pub use rouge_kernel::Address;
 
 /// What checkout collects; kept sealed at rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]

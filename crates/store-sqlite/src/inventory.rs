@@ -219,6 +219,58 @@ async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -
     }))
 }
 
+/// Moves a reservation from `from` to `to` (recording `order` when given). `Ok(Err(r))` when
+/// it was not in `from`: the caller decides whether its state means "already done".
+async fn move_reservation(
+    tx: &mut Tx,
+    id: Uuid,
+    from: ReservationState,
+    to: ReservationState,
+    order: Option<Uuid>,
+) -> InventoryResult<Result<Reservation, Reservation>> {
+    let done = sqlx::query(
+        "UPDATE stock_reservations SET state = $3, order_id = COALESCE($4, order_id) WHERE id = $1 AND state = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(order)
+    .execute(&mut **tx)
+    .await
+    .map_err(failed)?
+    .rows_affected();
+    let r = reservation_in(tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
+    Ok(if done == 1 { Ok(r) } else { Err(r) })
+}
+
+fn not_in(r: &Reservation) -> InventoryError {
+    InventoryError::Conflict(format!("reservation {} is {}", r.id, r.state.as_str()))
+}
+
+/// Applies a reservation's lines to their lots (`set` is the SQL assignment, `$1` the
+/// quantity) and writes one ledger line each.
+async fn apply_lines(
+    tx: &mut Tx,
+    r: &Reservation,
+    set: &'static str,
+    movement: Movement,
+    signs: (i64, i64),
+    reason: Option<&str>,
+    reference: Option<&str>,
+) -> InventoryResult<()> {
+    let sql = format!("UPDATE stock_lots SET {set} WHERE id = $2");
+    for a in &r.lines {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(a.quantity)
+            .bind(a.lot_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(failed)?;
+        ledger(tx, a.into(), movement, signs.0 * a.quantity, signs.1 * a.quantity, reason, reference).await?;
+    }
+    Ok(())
+}
+
 /// Tries a reservation once; `Ok(None)` when a concurrent writer took stock between the read
 /// and the write (PostgreSQL only: SQLite's write transactions run one at a time).
 async fn try_reserve(
@@ -465,114 +517,63 @@ impl InventoryRepository for Backend {
     }
 
     async fn release(&self, id: Uuid, reason: &str, rules: &StockRules) -> InventoryResult<Reservation> {
+        use ReservationState::{Held, Released};
         let mut tx = write_tx(self.pool()).await.map_err(failed)?;
-        let done = sqlx::query("UPDATE stock_reservations SET state = 'released' WHERE id = $1 AND state = 'held'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?
-            .rows_affected();
-        let r =
-            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
-        if done == 0 {
-            return match r.state {
-                ReservationState::Released => Ok(r),
-                _ => Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str()))),
-            };
-        }
+        let r = match move_reservation(&mut tx, id, Held, Released, None).await? {
+            Ok(r) => r,
+            Err(r) if r.state == Released => return Ok(r),
+            Err(r) => return Err(not_in(&r)),
+        };
         let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();
         let before = lock_skus(&mut tx, &skus, rules).await?;
-        for a in &r.lines {
-            sqlx::query("UPDATE stock_lots SET reserved = reserved - $1 WHERE id = $2")
-                .bind(a.quantity)
-                .bind(a.lot_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
-            let l = lot_in(&mut tx, a.lot_id).await?;
-            ledger(&mut tx, (&l).into(), Movement::Release, 0, -a.quantity, Some(reason), Some(&id.to_string()))
-                .await?;
-        }
+        let reference = id.to_string();
+        apply_lines(
+            &mut tx,
+            &r,
+            "reserved = reserved - $1",
+            Movement::Release,
+            (0, -1),
+            Some(reason),
+            Some(&reference),
+        )
+        .await?;
         finish(tx, &before, rules).await?;
-        Ok(Reservation { state: ReservationState::Released, ..r })
+        Ok(r)
     }
 
     async fn commit(&self, id: Uuid, order: Uuid) -> InventoryResult<Reservation> {
+        use ReservationState::{Committed, Held};
         let mut tx = write_tx(self.pool()).await.map_err(failed)?;
-        let done = sqlx::query(
-            "UPDATE stock_reservations SET state = 'committed', order_id = $2 WHERE id = $1 AND state = 'held'",
-        )
-        .bind(id)
-        .bind(order)
-        .execute(&mut *tx)
-        .await
-        .map_err(failed)?
-        .rows_affected();
-        let r =
-            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
-        if done == 0 {
-            return match r.state {
-                ReservationState::Committed if r.order_id == Some(order) => Ok(r),
-                _ => Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str()))),
-            };
-        }
+        let r = match move_reservation(&mut tx, id, Held, Committed, Some(order)).await? {
+            Ok(r) => r,
+            Err(r) if r.state == Committed && r.order_id == Some(order) => return Ok(r),
+            Err(r) => return Err(not_in(&r)),
+        };
         let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();
         lock_only(&mut tx, &skus).await?;
-        for a in &r.lines {
-            sqlx::query("UPDATE stock_lots SET on_hand = on_hand - $1, reserved = reserved - $1 WHERE id = $2")
-                .bind(a.quantity)
-                .bind(a.lot_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
-            ledger(&mut tx, a.into(), Movement::Commit, -a.quantity, -a.quantity, None, Some(&order.to_string()))
-                .await?;
-        }
+        let reference = order.to_string();
+        let set = "on_hand = on_hand - $1, reserved = reserved - $1";
+        apply_lines(&mut tx, &r, set, Movement::Commit, (-1, -1), None, Some(&reference)).await?;
         tx.commit().await.map_err(failed)?;
         Ok(r)
     }
 
     async fn restock(&self, id: Uuid, rules: &StockRules) -> InventoryResult<Reservation> {
+        use ReservationState::{Committed, Restocked};
         let mut tx = write_tx(self.pool()).await.map_err(failed)?;
-        let done =
-            sqlx::query("UPDATE stock_reservations SET state = 'restocked' WHERE id = $1 AND state = 'committed'")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?
-                .rows_affected();
-        let r =
-            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
-        if done == 0 {
-            return match r.state {
-                ReservationState::Restocked => Ok(r),
-                _ => Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str()))),
-            };
-        }
+        let r = match move_reservation(&mut tx, id, Committed, Restocked, None).await? {
+            Ok(r) => r,
+            Err(r) if r.state == Restocked => return Ok(r),
+            Err(r) => return Err(not_in(&r)),
+        };
         let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();
         let before = lock_skus(&mut tx, &skus, rules).await?;
         let reference = r.order_id.map(|o| o.to_string());
-        for a in &r.lines {
-            sqlx::query("UPDATE stock_lots SET on_hand = on_hand + $1 WHERE id = $2")
-                .bind(a.quantity)
-                .bind(a.lot_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
-            let l = lot_in(&mut tx, a.lot_id).await?;
-            ledger(
-                &mut tx,
-                (&l).into(),
-                Movement::Restock,
-                a.quantity,
-                0,
-                Some("order cancelled"),
-                reference.as_deref(),
-            )
+        let reason = Some("order cancelled");
+        apply_lines(&mut tx, &r, "on_hand = on_hand + $1", Movement::Restock, (1, 0), reason, reference.as_deref())
             .await?;
-        }
         finish(tx, &before, rules).await?;
-        Ok(Reservation { state: ReservationState::Restocked, ..r })
+        Ok(r)
     }
 
     async fn take_back(
