@@ -153,6 +153,7 @@ pub async fn launch<S: Store>(
 ) -> anyhow::Result<()> {
     if opts.demo && store.product_count().await.map_err(|e| anyhow::anyhow!(e))? == 0 {
         seed::seed_demo(&store, 320).await?;
+        seed::seed_demo_stock(&store, 320).await?;
     }
     // Read the outbox head before the snapshot: events after it are replayed on top, and
     // applying an event twice is harmless (older versions never replace newer ones).

@@ -477,7 +477,8 @@ struct Seed(usize);
 impl StoreFn<()> for Seed {
     async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
         let n = rouge_server::seed::seed_demo(&store, self.0).await?;
-        println!("seeded {n} demo products");
+        let lots = rouge_server::seed::seed_demo_stock(&store, self.0).await?;
+        println!("seeded {n} demo products and {lots} lots of demo stock");
         Ok(())
     }
 }

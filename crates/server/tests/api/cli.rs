@@ -7,6 +7,22 @@ use rouge_store_tests::harness::{self, TempDir};
 async fn seed_and_import_on<S: rouge_http::Store>(store: S) {
     let n = seed::seed_demo(&store, 300).await.unwrap();
     assert_eq!(n, 300);
+    // Demo stock: most variants in stock, some low, a few sold out; seeding again adds none.
+    let lots = seed::seed_demo_stock(&store, 300).await.unwrap();
+    assert!(lots > 300, "{lots}");
+    assert_eq!(seed::seed_demo_stock(&store, 300).await.unwrap(), 0);
+    let inventory = rouge_inventory::InventoryService::new(store.clone());
+    let demo = demo::generate(300);
+    let skus: Vec<&str> =
+        demo.products.iter().flat_map(|p| p.variants.iter().map(|v| v.sku.as_str())).take(12).collect();
+    let mut levels = vec![];
+    for sku in skus {
+        levels.push(inventory.stock(sku).await.unwrap().available);
+    }
+    assert!(
+        levels.contains(&0) && levels.iter().any(|n| (1..=5).contains(n)) && levels.iter().any(|n| *n > 5),
+        "{levels:?}"
+    );
     assert_eq!(store.brands().await.unwrap().len(), 25);
     let products = store.products().await.unwrap();
     for t in ProductType::ALL {
