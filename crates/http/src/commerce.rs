@@ -97,6 +97,17 @@ impl<S: rouge_identity::IdentityRepository> Sealer for VaultSealer<S> {
         Sealed { master_id: wrapped.master_id, key: wrapped.sealed, data: key.seal(owner, plaintext) }
     }
 
+    fn rewrap(&self, owner: &str, master_id: &str, key: &[u8]) -> Result<Option<(String, Vec<u8>)>, String> {
+        let vault = self.0.vault();
+        if master_id == vault.current_master() {
+            return Ok(None);
+        }
+        let w = vault
+            .rewrap(owner, &WrappedKey { master_id: master_id.to_owned(), sealed: key.to_vec() })
+            .map_err(|e| e.to_string())?;
+        Ok(Some((w.master_id, w.sealed)))
+    }
+
     fn open(&self, owner: &str, s: &Sealed) -> Result<Vec<u8>, String> {
         let vault = self.0.vault();
         let key = vault

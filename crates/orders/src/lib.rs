@@ -10,6 +10,8 @@ pub mod service;
 
 pub use cart::{Address, Cart, CartLine, CartState, Contact};
 pub use order::{Command, Order, OrderEvent, OrderLine, Status, TimelineEntry, Units};
-pub use ports::{Catalog, OrderFilter, OrdersRepository, Sealed, Sealer, SkuView, Stock, StockError, StoreError};
+pub use ports::{
+    Catalog, OrderFilter, OrdersRepository, Sealed, SealedKeyRef, Sealer, SkuView, Stock, StockError, StoreError,
+};
 pub use pricing::{Channel, Totals};
 pub use service::{Caller, CheckoutInput, OrderView, OrdersError, OrdersService, PaymentInput, PricedCart};

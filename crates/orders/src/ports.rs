@@ -28,9 +28,27 @@ pub struct Sealed {
     pub data: Vec<u8>,
 }
 
+/// A record's wrapped data key, for re-wrapping under a new master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedKeyRef {
+    /// `carts` or `orders`.
+    pub table: &'static str,
+    pub id: Uuid,
+    /// What the data is bound to (the cart's id, for orders too).
+    pub owner: Uuid,
+    pub master_id: String,
+    pub key: Vec<u8>,
+}
+
 /// Seals and opens personal data; `owner` binds the ciphertext to its record.
 pub trait Sealer: Send + Sync + 'static {
     fn seal(&self, owner: &str, plaintext: &[u8]) -> Sealed;
+
+    /// The same data key wrapped under the current master key; `None` when it already is.
+    ///
+    /// # Errors
+    /// When the key does not open.
+    fn rewrap(&self, owner: &str, master_id: &str, key: &[u8]) -> Result<Option<(String, Vec<u8>)>, String>;
 
     /// # Errors
     /// When the key or the data does not open (wrong owner, tampering, a retired master key).
@@ -134,6 +152,23 @@ pub trait OrdersRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be read.
     fn order_ids(&self) -> impl Future<Output = StoreResult<Vec<(Uuid, i64)>>> + Send;
+
+    /// Carts' and orders' data keys not wrapped by `current` master key.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn sealed_keys(&self, current: &str) -> impl Future<Output = StoreResult<Vec<SealedKeyRef>>> + Send;
+
+    /// Replaces a record's wrapped key if it is still `old`; `false` when it changed meanwhile.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn replace_sealed_key(
+        &self,
+        old: &SealedKeyRef,
+        master_id: &str,
+        key: &[u8],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Replaces a projection (rebuilding from events).
     ///

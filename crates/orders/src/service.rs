@@ -779,3 +779,21 @@ pub async fn rebuild<R: OrdersRepository>(repo: &R) -> Result<usize> {
     }
     Ok(changed)
 }
+
+/// Re-wraps every cart's and order's data key under the sealer's current master key (after a
+/// master key rotation, before the old key is removed); returns how many changed.
+///
+/// # Errors
+/// The store's errors, or a key that does not open.
+pub async fn rewrap_keys<R: OrdersRepository>(repo: &R, sealer: &dyn Sealer, current: &str) -> Result<usize> {
+    let mut changed = 0;
+    for k in repo.sealed_keys(current).await? {
+        if let Some((master, key)) =
+            sealer.rewrap(&k.owner.to_string(), &k.master_id, &k.key).map_err(OrdersError::Store)?
+            && repo.replace_sealed_key(&k, &master, &key).await?
+        {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}

@@ -391,10 +391,20 @@ impl StoreFn<()> for RotateKeys {
                 anyhow::ensure!(keys.vault.current_master() == id, "the new master key {id} is not the current one");
                 // Rotation hashes no password: the cheapest cost will do.
                 let hasher = rouge_identity::PasswordHasher::new(HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
-                let svc =
-                    rouge_identity::IdentityService::new(store, keys.vault, hasher, keys.tokens, Default::default());
+                let svc = rouge_identity::IdentityService::new(
+                    store.clone(),
+                    keys.vault,
+                    hasher,
+                    keys.tokens,
+                    Default::default(),
+                );
                 let n = svc.rotate_keys().await.map_err(|e| anyhow::anyhow!(e))?;
-                println!("re-wrapped {n} customer data keys under {id}; older master-*.key files can now be removed");
+                let sealer = rouge_http::commerce::VaultSealer(svc);
+                let m =
+                    rouge_orders::service::rewrap_keys(&store, &sealer, &id).await.map_err(|e| anyhow::anyhow!(e))?;
+                println!(
+                    "re-wrapped {n} customer data keys and {m} cart and order keys under {id}; older master-*.key files can now be removed"
+                );
             }
         }
         Ok(())

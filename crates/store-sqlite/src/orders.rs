@@ -5,7 +5,7 @@ use crate::{Backend, Db, write_tx};
 use rouge_kernel::DomainEvent;
 use rouge_orders::ports::StoreResult;
 use rouge_orders::{
-    Cart, CartState, Order, OrderEvent, OrderFilter, OrdersRepository, Sealed, StoreError, TimelineEntry,
+    Cart, CartState, Order, OrderEvent, OrderFilter, OrdersRepository, Sealed, SealedKeyRef, StoreError, TimelineEntry,
 };
 use sqlx::Row;
 use sqlx::types::Json;
@@ -285,6 +285,48 @@ impl OrdersRepository for Backend {
             .await
             .map_err(failed)?;
         Ok(rows.iter().map(|r| (r.get("id"), r.get("number"))).collect())
+    }
+
+    async fn sealed_keys(&self, current: &str) -> StoreResult<Vec<SealedKeyRef>> {
+        let mut out = vec![];
+        for (table, sql) in [
+            ("carts", "SELECT id, id AS owner, contact_master, contact_key FROM carts WHERE contact_master <> $1"),
+            (
+                "orders",
+                "SELECT id, cart_id AS owner, contact_master, contact_key FROM orders WHERE contact_master <> $1",
+            ),
+        ] {
+            let rows = sqlx::query(sql).bind(current).fetch_all(self.pool()).await.map_err(failed)?;
+            out.extend(rows.iter().map(|r| SealedKeyRef {
+                table,
+                id: r.get("id"),
+                owner: r.get("owner"),
+                master_id: r.get("contact_master"),
+                key: r.get("contact_key"),
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn replace_sealed_key(&self, old: &SealedKeyRef, master_id: &str, key: &[u8]) -> StoreResult<bool> {
+        let sql = match old.table {
+            "carts" => {
+                "UPDATE carts SET contact_master = $2, contact_key = $3 WHERE id = $1 AND contact_master = $4 AND contact_key = $5"
+            }
+            _ => {
+                "UPDATE orders SET contact_master = $2, contact_key = $3 WHERE id = $1 AND contact_master = $4 AND contact_key = $5"
+            }
+        };
+        let done = sqlx::query(sql)
+            .bind(old.id)
+            .bind(master_id)
+            .bind(key)
+            .bind(&old.master_id)
+            .bind(old.key.as_slice())
+            .execute(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn replace_projection(&self, order: &Order) -> StoreResult<()> {

@@ -68,9 +68,34 @@ fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
+/// A guest order (checkout sealed its email and addresses); its id.
+async fn guest_order(base: &str) -> String {
+    let c = reqwest::Client::new();
+    let sku = rouge_server::demo::generate(3).products[0].variants[0].sku.clone();
+    let cart: Value = c.post(format!("{base}/v1/carts")).send().await.unwrap().json().await.unwrap();
+    let id = cart["id"].as_str().unwrap();
+    let line =
+        c.post(format!("{base}/v1/carts/{id}/lines")).json(&json!({"sku": sku, "quantity": 1})).send().await.unwrap();
+    assert_eq!(line.status(), StatusCode::OK);
+    let details = json!({"email": "guest@example.com", "shipping_method": "standard",
+        "shipping_address": {"name": "G", "line1": "1 rue", "city": "Paris", "postal_code": "75001", "country": "FR"}});
+    c.put(format!("{base}/v1/carts/{id}/checkout")).json(&details).send().await.unwrap();
+    let res = c
+        .post(format!("{base}/v1/carts/{id}/complete"))
+        .header("idempotency-key", "k")
+        .json(&json!({"payment": {"provider": "test", "token": "tok_visa"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     let dir = TempDir::new();
+    let seeded = rouge(&dir.0).args(["seed", "--demo", "--count", "3"]).output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
     let server = serve(&dir.0).await;
     let base = server.1.clone();
     let res = reqwest::Client::new()
@@ -82,6 +107,7 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let token = login(&base).await;
     assert_eq!(me(&base, &token).await.1["name"], "Ana");
+    let order = guest_order(&base).await;
     let old_masters: Vec<_> = std::fs::read_dir(dir.0.join("keys"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -92,7 +118,7 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     let out = rouge(&dir.0).args(["keys", "rotate"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("re-wrapped 1 customer data keys"),
+        String::from_utf8_lossy(&out.stdout).contains("re-wrapped 1 customer data keys and 2 cart and order keys"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -105,6 +131,9 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
         (StatusCode::OK, Some("ana@example.com")),
         "data opens without the old master key"
     );
+    let res = reqwest::get(format!("{base}/v1/orders/{order}")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the order's sealed contact opens too");
+    assert_eq!(res.json::<Value>().await.unwrap()["email"], "guest@example.com");
 
     let out = rouge(&dir.0).args(["keys", "rotate-signing"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
