@@ -153,6 +153,13 @@ pub trait OrdersRepository: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store cannot be read.
     fn order_ids(&self) -> impl Future<Output = StoreResult<Vec<(Uuid, i64)>>> + Send;
 
+    /// Destroys the sealed contact (email, addresses) of a customer's carts and orders, which
+    /// keep their lines, amounts and destination country; returns how many records changed.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn forget_contacts_of(&self, customer: Uuid) -> impl Future<Output = StoreResult<u64>> + Send;
+
     /// Carts' and orders' data keys not wrapped by `current` master key.
     ///
     /// # Errors

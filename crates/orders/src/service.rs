@@ -677,6 +677,36 @@ impl<R: OrdersRepository> OrdersService<R> {
         self.view(order, sealed).await
     }
 
+    /// Every order of a customer with its contact and timeline (her data export).
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn export_for(&self, customer: Uuid) -> Result<Vec<OrderView>> {
+        let mut out = vec![];
+        let mut filter = OrderFilter { customer_id: Some(customer), limit: 100, ..OrderFilter::default() };
+        loop {
+            let page = self.repo.orders(&filter).await?;
+            let last = page.last().map(|o| o.number);
+            for o in page.iter() {
+                out.push(self.order(None, o.id).await?);
+            }
+            match last {
+                Some(n) if page.len() as i64 == filter.limit => filter.before_number = Some(n),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Erasure: her carts and orders lose their email and addresses; orders keep their lines,
+    /// amounts and destination country (what accounts and tax law need). Returns how many
+    /// records changed.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn forget_customer(&self, customer: Uuid) -> Result<u64> {
+        Ok(self.repo.forget_contacts_of(customer).await?)
+    }
+
     /// # Errors
     /// The store's errors.
     pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>> {

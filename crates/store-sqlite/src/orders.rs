@@ -287,6 +287,19 @@ impl OrdersRepository for Backend {
         Ok(rows.iter().map(|r| (r.get("id"), r.get("number"))).collect())
     }
 
+    async fn forget_contacts_of(&self, customer: Uuid) -> StoreResult<u64> {
+        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut n = 0;
+        for sql in [
+            "UPDATE orders SET contact_master = NULL, contact_key = NULL, contact = NULL WHERE customer_id = $1 AND contact IS NOT NULL",
+            "UPDATE carts SET contact_master = NULL, contact_key = NULL, contact = NULL WHERE customer_id = $1 AND contact IS NOT NULL",
+        ] {
+            n += sqlx::query(sql).bind(customer).execute(&mut *tx).await.map_err(failed)?.rows_affected();
+        }
+        tx.commit().await.map_err(failed)?;
+        Ok(n)
+    }
+
     async fn sealed_keys(&self, current: &str) -> StoreResult<Vec<SealedKeyRef>> {
         let mut out = vec![];
         for (table, sql) in [

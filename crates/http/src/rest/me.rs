@@ -67,7 +67,12 @@ pub async fn export<S: Store>(
     State(app): State<AppState<S>>,
     CustomerAuth(id): CustomerAuth,
 ) -> Result<Response, ApiError> {
-    let doc = app.identity.export(id).await?;
+    let mut doc =
+        serde_json::to_value(app.identity.export(id).await?).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let orders = app.orders.export_for(id).await?;
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("orders".into(), serde_json::to_value(orders).map_err(|e| ApiError::Internal(e.to_string()))?);
+    }
     let mut res = Json(doc).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     res.headers_mut()
@@ -75,13 +80,16 @@ pub async fn export<S: Store>(
     Ok(res)
 }
 
-/// Erase the account: personal data is destroyed (its key is shredded) and every session ends.
+/// Erase the account: personal data is destroyed (its key is shredded), her orders keep only
+/// what accounts and tax law need (lines, amounts, destination country; no email or
+/// addresses), and every session ends.
 #[utoipa::path(delete, path = "/v1/me", tag = "me", security(("customer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn erase_me<S: Store>(
     State(app): State<AppState<S>>,
     CustomerAuth(id): CustomerAuth,
 ) -> Result<StatusCode, ApiError> {
+    app.orders.forget_customer(id).await?;
     app.identity.erase(id).await?;
     app.relay.nudge();
     Ok(StatusCode::NO_CONTENT)

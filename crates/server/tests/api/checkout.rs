@@ -329,6 +329,18 @@ async fn customers_see_only_their_own_carts_and_orders(app: &TestApp) {
     );
     let (s, o) = shop(app, Method::GET, &format!("/v1/me/orders/{id}"), Some(&ana), None).await;
     assert_eq!((s, o["email"].as_str()), (StatusCode::OK, Some("camille@example.com")));
+
+    // Her export holds her orders; erasing her leaves the order without email or addresses
+    // but with what the accounts need.
+    let (s, export) = shop(app, Method::GET, "/v1/me/export", Some(&ana), None).await;
+    assert_eq!((s, export["orders"][0]["id"].as_str()), (StatusCode::OK, Some(id)), "{export}");
+    assert_eq!(export["orders"][0]["shipping_address"]["city"], "Lyon");
+    assert_eq!(shop(app, Method::DELETE, "/v1/me", Some(&ana), None).await.0, StatusCode::NO_CONTENT);
+    let (_, kept) = app.get_json_as_admin(&format!("/v1/admin/orders/{id}")).await;
+    assert_eq!((kept["email"].clone(), kept["shipping_address"].clone()), (Value::Null, Value::Null), "{kept}");
+    assert_eq!(kept["totals"], order["totals"]);
+    assert_eq!(kept["lines"], order["lines"]);
+    assert_eq!(kept["country"], "FR");
 }
 
 async fn cancelling_restocks_and_refunds_are_bounded(app: &TestApp) {
