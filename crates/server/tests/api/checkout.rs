@@ -533,15 +533,7 @@ async fn a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_r
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "nothing left to replay");
 }
 
-async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut req = app.client.post(app.url("/graphql")).json(&json!({"query": query, "variables": variables}));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.unwrap()
-}
+use crate::graphql::gql_as as gql;
 
 /// GraphQL has the same orders and the same rules: her orders for her, staff fields by
 /// permission.

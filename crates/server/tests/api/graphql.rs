@@ -91,7 +91,7 @@ async fn graphql_refuses_abusive_and_invalid_queries(app: &TestApp) {
     assert_eq!(res["errors"][0]["extensions"]["fields"], json!(["skin_type", "limit"]));
 }
 
-async fn gql_as(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+pub async fn gql_as(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
     let mut req = app.client.post(app.url("/graphql")).json(&json!({"query": query, "variables": variables}));
     if let Some(t) = token {
         req = req.bearer_auth(t);
