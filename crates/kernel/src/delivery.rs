@@ -43,8 +43,9 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
         backoff_ms: i64,
     ) -> impl Future<Output = Result<DeliveryState, String>> + Send;
 
-    /// Notes that a consumer started on `event`: should its server die before the outcome is
-    /// recorded, the event comes due for a retry after `lease_ms`.
+    /// Claims `event` for `consumer` and notes that it started: `true` for the first claim only,
+    /// whichever replica makes it. Should its server die before the outcome is recorded, the
+    /// event comes due for a retry after `lease_ms`.
     ///
     /// # Errors
     /// The store's error text.
@@ -54,9 +55,9 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
         event: &DomainEvent,
         now: i64,
         lease_ms: i64,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<bool, String>> + Send;
 
-    /// Forgets a delivery that succeeded.
+    /// Marks a delivery done (kept as the claim's record until purged).
     ///
     /// # Errors
     /// The store's error text.
@@ -79,6 +80,12 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
     /// # Errors
     /// The store's error text.
     fn failed_deliveries(&self, limit: i64) -> impl Future<Output = Result<Vec<FailedDelivery>, String>> + Send;
+
+    /// Deletes records of deliveries done before `before`; returns how many.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn purge_done_deliveries(&self, before: i64) -> impl Future<Output = Result<u64, String>> + Send;
 
     /// Puts a dead letter back in line with fresh attempts; `false` when there is none.
     ///

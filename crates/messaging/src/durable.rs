@@ -4,7 +4,7 @@
 
 use crate::Subscriber;
 use futures::future::BoxFuture;
-use rouge_kernel::{DeliveryLog, DeliveryState, DomainEvent, Inbox};
+use rouge_kernel::{DeliveryLog, DeliveryState, DomainEvent};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -61,23 +61,20 @@ async fn failed<S: DeliveryLog>(store: &S, name: &str, event: &DomainEvent, erro
 }
 
 /// A relay subscriber running `handler` on the events it wants, once across replicas.
-pub fn subscriber<S: Inbox + DeliveryLog>(store: S, handler: Arc<dyn Handler>, policy: RetryPolicy) -> Subscriber {
+pub fn subscriber<S: DeliveryLog>(store: S, handler: Arc<dyn Handler>, policy: RetryPolicy) -> Subscriber {
     Arc::new(move |events| {
         for e in events.iter().filter(|e| handler.wants(&e.event_type)) {
             let (store, handler, e) = (store.clone(), handler.clone(), e.clone());
             tokio::spawn(async move {
+                // The claim is also the note that it started: should this server die now, the
+                // event comes due for a retry.
                 if handler.exclusive() {
-                    match store.claim(handler.name(), e.id).await {
+                    match store.begin_delivery(handler.name(), &e, now(), LEASE_MS).await {
                         Ok(true) => {}
                         Ok(false) => return,
                         Err(err) => {
                             return tracing::error!(consumer = handler.name(), event = %e.id, error = %err, "cannot claim an event");
                         }
-                    }
-                    // Claimed: from here a crash must not lose it. The note comes due for a
-                    // retry unless the outcome replaces it.
-                    if let Err(err) = store.begin_delivery(handler.name(), &e, now(), LEASE_MS).await {
-                        tracing::warn!(consumer = handler.name(), event = %e.id, error = %err, "cannot note a delivery in progress");
                     }
                 }
                 match handler.handle(e.clone()).await {

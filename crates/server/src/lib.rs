@@ -281,8 +281,12 @@ async fn release_expired<S: Store>(
             }
             Err(e) => tracing::warn!(error = %e, "cannot release expired stock reservations; will retry"),
         }
-        if let Err(e) = inventory.repo().purge_idempotency(chrono::Utc::now().timestamp_millis()).await {
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Err(e) = inventory.repo().purge_idempotency(now).await {
             tracing::warn!(error = %e, "cannot purge expired idempotency keys; will retry");
+        }
+        if let Err(e) = inventory.repo().purge_done_deliveries(now - 7 * 24 * 3600 * 1000).await {
+            tracing::warn!(error = %e, "cannot purge old delivery records; will retry");
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}

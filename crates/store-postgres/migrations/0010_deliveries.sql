@@ -1,7 +1,8 @@
 CREATE SCHEMA IF NOT EXISTS messaging;
 
--- Events a consumer failed to handle: retried with growing pauses, then parked ('dead')
--- until staff replay them.
+-- Each event a consumer took on (the claim: one replica handles it): 'retrying' while it
+-- runs or after a failure (due again at next_at), 'dead' after the last attempt until staff
+-- replay it, 'done' once handled (purged after a week).
 CREATE TABLE messaging.deliveries (
     consumer   TEXT NOT NULL,
     event_id   UUID NOT NULL,
@@ -10,7 +11,7 @@ CREATE TABLE messaging.deliveries (
     attempts   INTEGER NOT NULL,
     next_at    BIGINT NOT NULL,
     last_error TEXT NOT NULL,
-    state      TEXT NOT NULL CHECK (state IN ('retrying', 'dead')),
+    state      TEXT NOT NULL CHECK (state IN ('retrying', 'dead', 'done')),
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (consumer, event_id)
 );

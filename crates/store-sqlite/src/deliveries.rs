@@ -60,8 +60,14 @@ impl DeliveryLog for Backend {
         Ok(if r.get::<String, _>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying })
     }
 
-    async fn begin_delivery(&self, consumer: &str, event: &DomainEvent, now: i64, lease_ms: i64) -> Result<(), String> {
-        sqlx::query(
+    async fn begin_delivery(
+        &self,
+        consumer: &str,
+        event: &DomainEvent,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, String> {
+        let claimed = sqlx::query(
             "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
              VALUES ($1, $2, $3, $4, 0, $5, 'started; no outcome recorded yet', 'retrying', $6) \
              ON CONFLICT (consumer, event_id) DO NOTHING",
@@ -74,18 +80,31 @@ impl DeliveryLog for Backend {
         .bind(now)
         .execute(self.pool())
         .await
+        .map_err(text)?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    async fn record_success(&self, consumer: &str, event: Uuid) -> Result<(), String> {
+        sqlx::query(
+            "UPDATE deliveries SET state = 'done', last_error = '', updated_at = $3 WHERE consumer = $1 AND event_id = $2",
+        )
+        .bind(consumer)
+        .bind(event)
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(self.pool())
+        .await
         .map_err(text)?;
         Ok(())
     }
 
-    async fn record_success(&self, consumer: &str, event: Uuid) -> Result<(), String> {
-        sqlx::query("DELETE FROM deliveries WHERE consumer = $1 AND event_id = $2")
-            .bind(consumer)
-            .bind(event)
+    async fn purge_done_deliveries(&self, before: i64) -> Result<u64, String> {
+        Ok(sqlx::query("DELETE FROM deliveries WHERE state = 'done' AND updated_at < $1")
+            .bind(before)
             .execute(self.pool())
             .await
-            .map_err(text)?;
-        Ok(())
+            .map_err(text)?
+            .rows_affected())
     }
 
     async fn take_due(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<FailedDelivery>, String> {
@@ -120,7 +139,7 @@ impl DeliveryLog for Backend {
 
     async fn failed_deliveries(&self, limit: i64) -> Result<Vec<FailedDelivery>, String> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{COLUMNS} ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, updated_at DESC LIMIT $1"
+            "{COLUMNS} WHERE state <> 'done' ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, updated_at DESC LIMIT $1"
         )))
         .bind(limit)
         .fetch_all(self.pool())
