@@ -72,6 +72,9 @@ pub struct Cart {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Until when (ms) a checkout attempt holds the cart; it cannot change meanwhile.
+    #[serde(default, skip_serializing)]
+    pub checkout_until: Option<i64>,
 }
 
 impl Cart {
@@ -89,6 +92,7 @@ impl Cart {
             version: 0,
             created_at: now,
             updated_at: now,
+            checkout_until: None,
         }
     }
 

@@ -220,6 +220,9 @@ impl<R: OrdersRepository> OrdersService<R> {
         if cart.state != CartState::Open {
             return Err(OrdersError::Conflict(format!("the cart is {}; start a new one", cart.state.as_str())));
         }
+        if cart.checkout_until.is_some_and(|t| t > now()) {
+            return Err(OrdersError::Conflict("a checkout of this cart is in progress; wait for its answer".into()));
+        }
         Ok((cart, sealed))
     }
 

@@ -98,17 +98,19 @@ impl OrdersRepository for Backend {
     }
 
     async fn cart(&self, id: Uuid) -> StoreResult<Option<(Cart, Option<Sealed>)>> {
-        let row =
-            sqlx::query("SELECT state, version, doc, contact_master, contact_key, contact FROM carts WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(failed)?;
+        let row = sqlx::query(
+            "SELECT state, version, doc, lease_until, contact_master, contact_key, contact FROM carts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(failed)?;
         Ok(row.map(|r| {
             let Json(mut cart): Json<Cart> = r.get("doc");
             // The columns are the truth: placing an order completes the cart without its document.
             cart.state = CartState::parse(r.get("state")).unwrap_or(cart.state);
             cart.version = r.get("version");
+            cart.checkout_until = r.get("lease_until");
             (cart, sealed(&r))
         }))
     }
@@ -126,7 +128,7 @@ impl OrdersRepository for Backend {
 
     async fn lease_checkout(&self, cart: Uuid, key: &str, now: i64, until: i64) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE carts SET lease_key = $2, lease_until = $4 WHERE id = $1 AND state = 'open' \
+            "UPDATE carts SET lease_key = $2, lease_until = $4, version = version + 1 WHERE id = $1 AND state = 'open' \
              AND (lease_key IS NULL OR lease_key = $2 OR lease_until < $3)",
         )
         .bind(cart)

@@ -395,6 +395,10 @@ async fn unknown_payment_outcomes_are_reconciled_not_charged_twice(app: &TestApp
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(res.json::<Value>().await.unwrap()["type"], "/problems/payment-pending");
     app.eventually(|| async { stock_of(app, SKU).await == (4, 2, 2) }).await;
+    let (s, p) =
+        shop(app, Method::POST, &format!("/v1/carts/{cart}/lines"), None, Some(json!({"sku": SKU, "quantity": 1})))
+            .await;
+    assert_eq!(s, StatusCode::CONFLICT, "the cart cannot change while its payment is pending: {p}");
     let res = complete(app, &cart, Some("t2"), "tok_unreachable", None).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(stock_of(app, SKU).await, (4, 2, 2), "the retry holds the same stock, not more");
