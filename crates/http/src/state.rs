@@ -1,8 +1,8 @@
 use rouge_catalog::{CatalogRepository, CatalogService};
 use rouge_identity::{AuditRepository, IdentityRepository, IdentityService, StaffRepository};
 use rouge_inventory::{InventoryRepository, InventoryService};
+use rouge_kernel::Ping;
 use rouge_kernel::{DeliveryLog, IdempotencyStore};
-use rouge_kernel::{Inbox, Ping};
 use rouge_messaging::RelayHandle;
 use rouge_orders::{Channel, OrdersRepository, OrdersService};
 use rouge_payments::PaymentProvider;
@@ -19,7 +19,6 @@ pub trait Store:
     + OrdersRepository
     + IdempotencyStore
     + DeliveryLog
-    + Inbox
     + Ping
 {
 }
@@ -32,7 +31,6 @@ impl<T> Store for T where
         + OrdersRepository
         + IdempotencyStore
         + DeliveryLog
-        + Inbox
         + Ping
 {
 }

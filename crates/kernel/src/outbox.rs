@@ -35,13 +35,3 @@ pub trait Ping: Clone + Send + Sync + 'static {
     /// Returns the store's error text when it does not answer.
     fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
 }
-
-/// The consumer side: which events a consumer has taken on, so that replicas reading the same
-/// outbox act on each event once (an email is sent by one replica, not by each).
-pub trait Inbox: Clone + Send + Sync + 'static {
-    /// Claims `event` for `consumer`: `true` for the first claim only, whichever replica makes it.
-    ///
-    /// # Errors
-    /// Returns the store's error text when the store cannot be written.
-    fn claim(&self, consumer: &str, event: uuid::Uuid) -> impl Future<Output = Result<bool, String>> + Send;
-}

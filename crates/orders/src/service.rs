@@ -65,6 +65,27 @@ fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Order
     OrdersError::Invalid(vec![FieldError { field: field.into(), code, message: message.into() }])
 }
 
+/// Who may read an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Staff: any order.
+    Staff,
+    /// A customer: her own orders only.
+    Owner(Uuid),
+    /// Whoever holds an order's (random) id: a guest order, or the caller's own.
+    Holder(Caller),
+}
+
+impl Access {
+    pub fn permits(self, order: &Order) -> bool {
+        match self {
+            Access::Staff => true,
+            Access::Owner(c) => order.customer_id == Some(c),
+            Access::Holder(caller) => order.customer_id.is_none() || order.customer_id == caller.customer,
+        }
+    }
+}
+
 /// Who is asking: a customer (by her token) or a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Caller {
@@ -492,7 +513,7 @@ impl<R: OrdersRepository> OrdersService<R> {
         if cart.state == CartState::Completed
             && let Some(order) = self.repo.order_of_cart(cart.id).await?
         {
-            return Ok((self.order(None, order).await?, false));
+            return Ok((self.order(Access::Staff, order).await?, false));
         }
         if cart.state != CartState::Open {
             return Err(OrdersError::Conflict(format!("the cart is {}", cart.state.as_str())));
@@ -664,17 +685,13 @@ impl<R: OrdersRepository> OrdersService<R> {
         })
     }
 
-    /// An order for its customer (another's answers 404), a guest order for whoever holds its
-    /// (random) id, or, with `caller` = `None`, any order for staff.
+    /// An order as `access` may see it; one it may not answers `NotFound`, as if absent.
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn order(&self, caller: Option<Caller>, id: Uuid) -> Result<OrderView> {
+    pub async fn order(&self, access: Access, id: Uuid) -> Result<OrderView> {
         let (order, sealed) = self.repo.order(id).await?.ok_or_else(|| OrdersError::NotFound("order".into()))?;
-        if let Some(c) = caller
-            && order.customer_id.is_some()
-            && order.customer_id != c.customer
-        {
+        if !access.permits(&order) {
             return Err(OrdersError::NotFound("order".into()));
         }
         self.view(order, sealed).await
@@ -691,7 +708,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             let page = self.repo.orders(&filter).await?;
             let last = page.last().map(|o| o.number);
             for o in page.iter() {
-                out.push(self.order(None, o.id).await?);
+                out.push(self.order(Access::Staff, o.id).await?);
             }
             match last {
                 Some(n) if page.len() as i64 == filter.limit => filter.before_number = Some(n),
@@ -730,7 +747,7 @@ impl<R: OrdersRepository> OrdersService<R> {
     ) -> Result<OrderView> {
         let (order, sealed) = self.repo.order(id).await?.ok_or_else(|| OrdersError::NotFound("order".into()))?;
         if let Some(c) = caller {
-            if order.customer_id.is_none() || order.customer_id != c.customer {
+            if !c.customer.is_some_and(|me| Access::Owner(me).permits(&order)) {
                 return Err(OrdersError::NotFound("order".into()));
             }
             if !matches!(cmd, Command::RequestReturn { .. }) {

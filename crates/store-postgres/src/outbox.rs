@@ -79,15 +79,3 @@ impl Outbox for PgStore {
             .map_err(|e| e.to_string())
     }
 }
-
-impl rouge_kernel::Inbox for PgStore {
-    async fn claim(&self, consumer: &str, event: uuid::Uuid) -> Result<bool, String> {
-        sqlx::query("INSERT INTO catalog.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(consumer)
-            .bind(event)
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
-            .map_err(|e| e.to_string())
-    }
-}

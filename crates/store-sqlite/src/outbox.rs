@@ -75,15 +75,3 @@ impl Outbox for SqliteStore {
             .map_err(|e| e.to_string())
     }
 }
-
-impl rouge_kernel::Inbox for SqliteStore {
-    async fn claim(&self, consumer: &str, event: uuid::Uuid) -> Result<bool, String> {
-        sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(consumer)
-            .bind(event.to_string())
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
-            .map_err(|e| e.to_string())
-    }
-}

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rouge_identity::Permission;
 use rouge_kernel::Validation;
-use rouge_orders::{Caller, Command, Order, OrderFilter, OrderView, Status, Units};
+use rouge_orders::{Access, Caller, Command, Order, OrderFilter, OrderView, Status, Units};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -115,7 +115,7 @@ pub async fn my_order<S: Store>(
     CustomerAuth(me): CustomerAuth,
     Path(id): Path<Uuid>,
 ) -> Res {
-    Ok(with_etag(&app.orders.order(Some(Caller { customer: Some(me) }), id).await?))
+    Ok(with_etag(&app.orders.order(Access::Owner(me), id).await?))
 }
 
 /// A guest's order, by the id its checkout answered with (a customer's order needs her token).
@@ -126,7 +126,7 @@ pub async fn guest_order<S: Store>(
     Shopper(caller): Shopper,
     Path(id): Path<Uuid>,
 ) -> Res {
-    Ok(with_etag(&app.orders.order(Some(caller), id).await?))
+    Ok(with_etag(&app.orders.order(Access::Holder(caller), id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -164,7 +164,7 @@ pub async fn search<S: Store>(State(app): State<AppState<S>>, RawQuery(raw): Raw
 #[utoipa::path(get, path = "/v1/admin/orders/{id}", tag = "orders", security(("staff" = ["orders:read"])),
     responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
 pub async fn staff_order<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Res {
-    Ok(with_etag(&app.orders.order(None, id).await?))
+    Ok(with_etag(&app.orders.order(Access::Staff, id).await?))
 }
 
 /// Moves an order on: capture, ship (partially), mark delivered, cancel, receive a return.
