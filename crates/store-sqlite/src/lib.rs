@@ -38,7 +38,13 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         // An in-memory database lives in one connection; a file is shared by several readers.
-        let pool = SqlitePoolOptions::new().max_connections(if memory { 1 } else { 8 }).connect_with(opts).await?;
+        // A local file needs no liveness ping before each use (it costs a hand-off to the
+        // connection's worker thread).
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .test_before_acquire(false)
+            .connect_with(opts)
+            .await?;
         Ok(Self { pool })
     }
 
