@@ -1,5 +1,12 @@
 //! Rouge's store on PostgreSQL, for production: JSONB documents, one schema per service.
 
+/// The SQL expression that draws the next order number (shared `orders.rs`).
+macro_rules! next_order_number {
+    () => {
+        "nextval('orders.order_number_seq')"
+    };
+}
+
 mod audit;
 mod catalog;
 #[path = "../../store-sqlite/src/deliveries.rs"]

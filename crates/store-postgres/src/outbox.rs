@@ -6,24 +6,31 @@ use sqlx::{PgConnection, Row};
 /// Key of the advisory lock that serialises outbox writers (see the migration).
 const OUTBOX_LOCK: i64 = 0x726f_7567_655f_6f62;
 
-/// Appends events inside the caller's transaction, in commit order.
+/// Appends events inside the caller's transaction, in commit order: one statement takes the
+/// writers' lock and inserts them all (each statement is a round trip, and the lock is held
+/// from here to the commit, so it is taken as late as possible).
 pub(crate) async fn append(tx: &mut PgConnection, events: &[DomainEvent]) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *tx).await?;
-    for e in events {
-        sqlx::query(
-            "INSERT INTO catalog.outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(e.id)
-        .bind(&e.aggregate_type)
-        .bind(e.aggregate_id)
-        .bind(&e.event_type)
-        .bind(Json(&e.payload))
-        .bind(e.occurred_at)
-        .execute(&mut *tx)
-        .await?;
+    // In chunks: a statement takes at most 65,535 parameters.
+    for chunk in events.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("WITH writers AS (SELECT pg_advisory_xact_lock(");
+        q.push_bind(OUTBOX_LOCK);
+        q.push(
+            ")) INSERT INTO catalog.outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) \
+         SELECT e.* FROM writers, (",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.id)
+                .push_bind(&e.aggregate_type)
+                .push_bind(e.aggregate_id)
+                .push_bind(&e.event_type)
+                .push_bind(Json(&e.payload))
+                .push_bind(e.occurred_at);
+        });
+        q.push(") AS e (id, aggregate_type, aggregate_id, event_type, payload, occurred_at)");
+        q.build().execute(&mut *tx).await?;
     }
     Ok(())
 }

@@ -179,24 +179,23 @@ async fn finish(mut tx: Tx, sku_before: &[(String, i64)], rules: &StockRules) ->
     tx.commit().await.map_err(failed)
 }
 
+/// Reads a reservation and its lines in one statement (a round trip less than two).
 async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -> InventoryResult<Option<Reservation>> {
-    let Some(r) =
-        sqlx::query("SELECT id, reference, state, expires_at, order_id FROM stock_reservations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *db)
-            .await
-            .map_err(failed)?
-    else {
-        return Ok(None);
-    };
-    let lines = sqlx::query(
-        "SELECT r.lot_id, r.sku, r.quantity, l.location, l.batch, l.expires_on FROM stock_reservation_lines r \
-         JOIN stock_lots l ON l.id = r.lot_id WHERE r.reservation_id = $1 ORDER BY l.expires_on, r.lot_id",
+    let rows = sqlx::query(
+        "SELECT s.id, s.reference, s.state, s.expires_at, s.order_id, \
+                r.lot_id, r.sku, r.quantity, l.location, l.batch, l.expires_on \
+         FROM stock_reservations s \
+         LEFT JOIN stock_reservation_lines r ON r.reservation_id = s.id \
+         LEFT JOIN stock_lots l ON l.id = r.lot_id \
+         WHERE s.id = $1 ORDER BY l.expires_on, r.lot_id",
     )
     .bind(id)
     .fetch_all(&mut *db)
     .await
     .map_err(failed)?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
     let state: String = r.get("state");
     Ok(Some(Reservation {
         id: r.get("id"),
@@ -205,15 +204,17 @@ async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -
             .ok_or_else(|| InventoryError::Unavailable(format!("unknown reservation state `{state}`")))?,
         expires_at: r.get("expires_at"),
         order_id: r.get("order_id"),
-        lines: lines
+        lines: rows
             .iter()
-            .map(|l| Allocation {
-                lot_id: l.get("lot_id"),
-                sku: l.get("sku"),
-                location: l.get("location"),
-                batch: l.get("batch"),
-                expires_on: l.get("expires_on"),
-                quantity: l.get("quantity"),
+            .filter_map(|l| {
+                Some(Allocation {
+                    lot_id: l.get::<Option<Uuid>, _>("lot_id")?,
+                    sku: l.get("sku"),
+                    location: l.get("location"),
+                    batch: l.get("batch"),
+                    expires_on: l.get("expires_on"),
+                    quantity: l.get("quantity"),
+                })
             })
             .collect(),
     }))
@@ -279,13 +280,27 @@ async fn try_reserve(
     rules: &StockRules,
 ) -> InventoryResult<Option<Reservation>> {
     let mut tx = write_tx(store.pool()).await.map_err(failed)?;
-    let held = sqlx::query("SELECT id FROM stock_reservations WHERE reference = $1 AND state = 'held'")
-        .bind(&req.reference)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed)?;
-    if let Some(row) = held {
-        return reservation_in(&mut tx, row.get("id")).await;
+    // The reservation first: one held reservation per reference (a unique index), so a retry
+    // of this attempt finds the one it already holds instead of taking stock twice.
+    let fresh = sqlx::query(
+        "INSERT INTO stock_reservations (id, reference, state, expires_at, created_at) VALUES ($1, $2, 'held', $3, $4) \
+         ON CONFLICT (reference) WHERE state = 'held' DO NOTHING",
+    )
+    .bind(req.id)
+    .bind(&req.reference)
+    .bind(req.expires_at)
+    .bind(chrono::Utc::now().timestamp_millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?
+    .rows_affected();
+    if fresh == 0 {
+        let held = sqlx::query("SELECT id FROM stock_reservations WHERE reference = $1 AND state = 'held'")
+            .bind(&req.reference)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed)?;
+        return reservation_in(&mut tx, held.get("id")).await;
     }
     let mut taken: Vec<Allocation> = vec![];
     let skus: Vec<&str> = req.lines.iter().map(|l| l.sku.as_str()).collect();
@@ -323,16 +338,6 @@ async fn try_reserve(
         }
         ledger(&mut tx, a.into(), Movement::Reserve, 0, a.quantity, None, Some(&reference)).await?;
     }
-    sqlx::query(
-        "INSERT INTO stock_reservations (id, reference, state, expires_at, created_at) VALUES ($1, $2, 'held', $3, $4)",
-    )
-    .bind(req.id)
-    .bind(&req.reference)
-    .bind(req.expires_at)
-    .bind(chrono::Utc::now().timestamp_millis())
-    .execute(&mut *tx)
-    .await
-    .map_err(failed)?;
     for a in &taken {
         sqlx::query(
             "INSERT INTO stock_reservation_lines (reservation_id, lot_id, sku, quantity) VALUES ($1, $2, $3, $4)",

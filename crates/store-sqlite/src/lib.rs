@@ -1,5 +1,13 @@
 //! Rouge's store on SQLite, the embedded default: one file, WAL journal.
 
+/// The SQL expression that draws the next order number (`orders.rs`): writers take turns on
+/// SQLite, so one more than the highest is never drawn twice.
+macro_rules! next_order_number {
+    () => {
+        "(SELECT COALESCE(MAX(number), 1000) + 1 FROM orders)"
+    };
+}
+
 mod audit;
 mod catalog;
 mod deliveries;

@@ -35,20 +35,18 @@ async fn insert_events(
     events: &[OrderEvent],
     at: i64,
 ) -> StoreResult<()> {
-    for (i, e) in events.iter().enumerate() {
-        sqlx::query("INSERT INTO order_events (order_id, seq, event_type, data, at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(order)
-            .bind(first_seq + i as i64)
-            .bind(e.kind())
-            .bind(Json(e))
-            .bind(at)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| match e.as_database_error() {
-                Some(d) if d.is_unique_violation() => StoreError::Stale,
-                _ => failed(e),
-            })?;
+    if events.is_empty() {
+        return Ok(());
     }
+    // One statement for all of them: each statement is a round trip to PostgreSQL.
+    let mut q = sqlx::QueryBuilder::<Db>::new("INSERT INTO order_events (order_id, seq, event_type, data, at) ");
+    q.push_values(events.iter().enumerate(), |mut b, (i, e)| {
+        b.push_bind(order).push_bind(first_seq + i as i64).push_bind(e.kind()).push_bind(Json(e)).push_bind(at);
+    });
+    q.build().execute(&mut **tx).await.map_err(|e| match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => StoreError::Stale,
+        _ => failed(e),
+    })?;
     Ok(())
 }
 
@@ -159,20 +157,17 @@ impl OrdersRepository for Backend {
         outbox: &[DomainEvent],
     ) -> StoreResult<Order> {
         let mut tx = write_tx(self.pool()).await.map_err(failed)?;
-        let number: i64 = sqlx::query("UPDATE order_numbers SET last = last + 1 WHERE id = 1 RETURNING last")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(failed)?
-            .get("last");
         let mut order = order.clone();
-        order.number = number;
         order.version = events.len() as i64;
-        sqlx::query(
+        // The number is drawn inside the insert (a sequence on PostgreSQL): no shared counter
+        // row for every placement to queue on.
+        let number: i64 = sqlx::query(concat!(
             "INSERT INTO orders (id, number, cart_id, customer_id, status, version, placed_at, doc, contact_master, contact_key, contact) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
+             VALUES ($1, ",
+            next_order_number!(),
+            ", $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING number"
+        ))
         .bind(order.id)
-        .bind(number)
         .bind(order.cart_id)
         .bind(order.customer_id)
         .bind(order.status.as_str())
@@ -182,12 +177,14 @@ impl OrdersRepository for Backend {
         .bind(contact.map(|s| s.master_id.as_str()))
         .bind(contact.map(|s| s.key.as_slice()))
         .bind(contact.map(|s| s.data.as_slice()))
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match e.as_database_error() {
             Some(d) if d.is_unique_violation() => StoreError::Duplicate(format!("an order of cart {}", order.cart_id)),
             _ => failed(e),
-        })?;
+        })?
+        .get("number");
+        order.number = number;
         insert_events(&mut tx, order.id, 1, events, order.placed_at).await?;
         sqlx::query(
             "UPDATE carts SET state = 'completed', version = version + 1, lease_key = NULL, lease_until = NULL WHERE id = $1",

@@ -2,20 +2,25 @@ use crate::SqliteStore;
 use rouge_kernel::{DomainEvent, Outbox};
 use sqlx::{Row, SqliteConnection};
 
-/// Appends events inside the caller's transaction.
+/// Appends events inside the caller's transaction (one statement for all of them).
 pub(crate) async fn append(tx: &mut SqliteConnection, events: &[DomainEvent]) -> Result<(), sqlx::Error> {
-    for e in events {
-        sqlx::query(
-            "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(e.id.to_string())
-        .bind(&e.aggregate_type)
-        .bind(e.aggregate_id.to_string())
-        .bind(&e.event_type)
-        .bind(e.payload.to_string())
-        .bind(e.occurred_at.to_rfc3339())
-        .execute(&mut *tx)
-        .await?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    // In chunks: a statement takes at most 32,766 parameters.
+    for chunk in events.chunks(1000) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.id.to_string())
+                .push_bind(&e.aggregate_type)
+                .push_bind(e.aggregate_id.to_string())
+                .push_bind(&e.event_type)
+                .push_bind(e.payload.to_string())
+                .push_bind(e.occurred_at.to_rfc3339());
+        });
+        q.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
