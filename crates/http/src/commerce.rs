@@ -65,10 +65,6 @@ impl<S: InventoryRepository> Stock for InventoryStock<S> {
         Box::pin(async move { self.0.release(reservation, reason).await.map(|_| ()).map_err(stock_error) })
     }
 
-    fn commit(&self, reservation: Uuid, order: Uuid) -> futures::future::BoxFuture<'_, Result<(), StockError>> {
-        Box::pin(async move { self.0.commit(reservation, order).await.map(|_| ()).map_err(stock_error) })
-    }
-
     fn restock(&self, reservation: Uuid) -> futures::future::BoxFuture<'_, Result<(), StockError>> {
         Box::pin(async move { self.0.restock(reservation).await.map(|_| ()).map_err(stock_error) })
     }

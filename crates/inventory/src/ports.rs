@@ -135,11 +135,12 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     /// `NotFound`; `Conflict` when it was released or committed to another order.
     fn commit(&self, id: Uuid, order_id: Uuid) -> impl Future<Output = InventoryResult<Reservation>> + Send;
 
-    /// Puts a committed reservation's units back into their lots (a cancelled order). Restocking
-    /// twice changes nothing.
+    /// Gives a cancelled order's units back: a committed reservation's go back into their lots,
+    /// a still-held one is released (the order was cancelled before its stock was committed).
+    /// Restocking twice changes nothing.
     ///
     /// # Errors
-    /// `NotFound`; `Conflict` when it was never committed.
+    /// `NotFound`.
     fn restock(&self, id: Uuid, rules: &StockRules) -> impl Future<Output = InventoryResult<Reservation>> + Send;
 
     /// Takes sold units back (a return): into the lots they left when `sellable`, otherwise

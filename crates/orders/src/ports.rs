@@ -216,9 +216,8 @@ pub trait Stock: Send + Sync + 'static {
     fn reserve<'a>(&'a self, reference: &'a str, lines: &'a [(String, i64)])
     -> BoxFuture<'a, Result<Uuid, StockError>>;
     fn release<'a>(&'a self, reservation: Uuid, reason: &'a str) -> BoxFuture<'a, Result<(), StockError>>;
-    /// Sells the reservation to the order (idempotent).
-    fn commit(&self, reservation: Uuid, order: Uuid) -> BoxFuture<'_, Result<(), StockError>>;
-    /// Puts a sold reservation's units back (a cancelled order), once.
+    /// Gives a cancelled order's units back (released if still held, restocked if sold), once.
+    /// Selling the reservation to the order is inventory's answer to `order.placed`.
     fn restock(&self, reservation: Uuid) -> BoxFuture<'_, Result<(), StockError>>;
     /// Takes returned units back: on sale when `sellable`, else into quarantine.
     fn take_back<'a>(

@@ -645,10 +645,8 @@ impl<R: OrdersRepository> OrdersService<R> {
             }
             Err(e) => return Err(e.into()),
         };
-        // The outbox's `order.placed` commits the stock too (after a crash here); this is the fast path.
-        if let Err(e) = self.stock.commit(reservation, order.id).await {
-            tracing::warn!(order = %order.id, error = %e, "stock not committed yet; the order.placed consumer will");
-        }
+        // The stock stays held for the order until the `order.placed` consumer commits it (within
+        // moments, and after a crash on restart): held stock is not for sale either.
         let timeline = events
             .into_iter()
             .enumerate()

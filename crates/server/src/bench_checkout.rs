@@ -109,6 +109,24 @@ async fn prepare<S: Store>(store: S, units: i64) -> anyhow::Result<(Vec<String>,
     Ok((skus, flash))
 }
 
+/// The flash SKU's stock once nothing of it is held any more (at most 30 s), and the number
+/// of lots whose quantities differ from their ledger.
+async fn settled<S: rouge_inventory::InventoryRepository + Clone>(
+    store: S,
+    flash: &str,
+) -> anyhow::Result<(rouge_inventory::StockLevel, usize)> {
+    let inv = rouge_inventory::InventoryService::new(store.clone());
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let level = inv.stock(flash).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if level.reserved == 0 || Instant::now() > until {
+            let off = store.discrepancies().await.map_err(|e| anyhow::anyhow!("{e:?}"))?.len();
+            return Ok((level, off));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("rouge-bench-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir)?;
@@ -213,22 +231,24 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     let sold: Vec<&(u16, Value, Duration)> = outcomes.iter().filter(|o| o.0 == 201).collect();
     let sold_out = outcomes.iter().filter(|o| o.0 == 409 && o.1["type"] == "/problems/sold-out").count();
     let sold_out_at = sold.iter().map(|o| o.2).max().unwrap_or_default();
-    let rss = crate::bench::peak_rss_mb(pid).unwrap_or(0.0);
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-
-    // What the store says afterwards: the flash SKU's stock, and the ledger against the lots.
+    // The orders' stock is committed by the `order.placed` consumer, moments after each order:
+    // wait for it (the held units are not for sale meanwhile), then read what the store says.
+    let committed_at = Instant::now();
     let (level, discrepancies) = if url.starts_with("sqlite") {
         let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
-        let inv = rouge_inventory::InventoryService::new(store.clone());
-        (inv.stock(&flash).await?, rouge_inventory::InventoryRepository::discrepancies(&store).await?.len())
+        let r = settled(store.clone(), &flash).await?;
+        store.close().await;
+        r
     } else {
         let store = rouge_store_postgres::PgStore::connect(&url).await?;
-        let inv = rouge_inventory::InventoryService::new(store.clone());
-        let r = (inv.stock(&flash).await?, rouge_inventory::InventoryRepository::discrepancies(&store).await?.len());
+        let r = settled(store.clone(), &flash).await?;
         store.close().await;
         r
     };
+    let committed_in = committed_at.elapsed();
+    let rss = crate::bench::peak_rss_mb(pid).unwrap_or(0.0);
+    let _ = child.start_kill();
+    let _ = child.wait().await;
     if let Some((admin_url, name)) = pg_admin {
         use sqlx::Connection;
         if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
@@ -264,7 +284,8 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
         all_answered.as_secs_f64() * 1e3
     );
     println!(
-        "after: on hand {}, reserved {}, available {}; lots differing from the ledger: {discrepancies}; oversold: {}",
+        "after (orders' stock committed {:.0} ms after the last answer): on hand {}, reserved {}, available {}; lots differing from the ledger: {discrepancies}; oversold: {}",
+        committed_in.as_secs_f64() * 1e3,
         level.on_hand,
         level.reserved,
         level.available,

@@ -42,8 +42,8 @@ impl<S: Store> Handler for AccountMail<S> {
     }
 }
 
-/// Commits a placed order's stock (the checkout does it at once; this covers a crash in
-/// between). Idempotent, so every replica may run it.
+/// Commits a placed order's stock: the checkout leaves it held for the order, this turns it
+/// into a sale (taken off hand). Idempotent, so every replica may run it.
 pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>);
 
 impl<S: Store> Handler for StockCommit<S> {
@@ -68,12 +68,20 @@ impl<S: Store> Handler for StockCommit<S> {
                 .and_then(|v| v.as_str())
                 .and_then(|s| s.parse().ok())
                 .ok_or("order.placed without a reservation id")?;
-            // Usually the checkout committed it already: a read settles that without a write.
-            let current = inventory.repo().reservation(reservation).await.map_err(|err| err.to_string())?;
-            if current.is_some_and(|r| r.order_id == Some(e.aggregate_id)) {
-                return Ok(());
+            match inventory.commit(reservation, e.aggregate_id).await {
+                Ok(_) => Ok(()),
+                // Released: fine if the order was cancelled first (its stock went back then).
+                Err(rouge_inventory::InventoryError::Conflict(why)) => {
+                    let order = inventory.repo().order(e.aggregate_id).await.map_err(|err| err.to_string())?;
+                    if order.is_some_and(|(o, _)| o.status == rouge_orders::Status::Cancelled) {
+                        tracing::info!(order = %e.aggregate_id, "order cancelled before its stock was committed");
+                        Ok(())
+                    } else {
+                        Err(why)
+                    }
+                }
+                Err(err) => Err(err.to_string()),
             }
-            inventory.commit(reservation, e.aggregate_id).await.map(|_| ()).map_err(|err| err.to_string())
         })
     }
 }

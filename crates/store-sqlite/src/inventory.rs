@@ -564,11 +564,17 @@ impl InventoryRepository for Backend {
     }
 
     async fn restock(&self, id: Uuid, rules: &StockRules) -> InventoryResult<Reservation> {
-        use ReservationState::{Committed, Restocked};
+        use ReservationState::{Committed, Held, Released, Restocked};
         let mut tx = write_tx(self.pool()).await.map_err(failed)?;
         let r = match move_reservation(&mut tx, id, Committed, Restocked, None).await? {
             Ok(r) => r,
-            Err(r) if r.state == Restocked => return Ok(r),
+            Err(r) if matches!(r.state, Restocked | Released) => return Ok(r),
+            // Cancelled before the order's stock was committed: it was only held, so it is
+            // released (and the commitment that comes later finds nothing to take).
+            Err(r) if r.state == Held => {
+                drop(tx);
+                return self.release(id, "order cancelled", rules).await;
+            }
             Err(r) => return Err(not_in(&r)),
         };
         let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();

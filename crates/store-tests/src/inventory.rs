@@ -180,3 +180,34 @@ pub async fn adjustments_transfers_and_quarantine_keep_stock_whole<S: InventoryR
     assert_eq!(reasons, [Some("broken bottles".to_string()), Some("found in the back room".to_string())]);
     assert_ledger_agrees(&store).await;
 }
+
+/// A retried reservation finds the one its attempt already holds; an order cancelled before
+/// its stock was committed gets the held units back, and the commitment arriving afterwards
+/// takes nothing.
+pub async fn retries_hold_once_and_cancelling_before_commit_gives_stock_back<S: InventoryRepository + Outbox>(
+    store: S,
+) {
+    let svc = InventoryService::new(store.clone());
+    svc.receive(&receipt("BALM-1", "main", "K1", Some(400), 5)).await.unwrap();
+    let first = svc.reserve("cart-9:key-1", &[line("BALM-1", 2)]).await.unwrap();
+    let retry = svc.reserve("cart-9:key-1", &[line("BALM-1", 2)]).await.unwrap();
+    assert_eq!(retry.id, first.id, "the retry holds the same stock, not more");
+    assert_eq!(svc.stock("BALM-1").await.unwrap().available, 3);
+
+    let order = uuid::Uuid::now_v7();
+    let back = svc.restock(first.id).await.unwrap();
+    assert_eq!(back.state, ReservationState::Released, "held stock is released, not restocked");
+    assert_eq!(svc.restock(first.id).await.unwrap().state, ReservationState::Released, "once");
+    assert!(matches!(svc.commit(first.id, order).await, Err(InventoryError::Conflict(_))), "nothing left to sell");
+    let level = svc.stock("BALM-1").await.unwrap();
+    assert_eq!((level.on_hand, level.reserved, level.available), (5, 0, 5));
+
+    // A new attempt of the same reference after the release holds afresh.
+    let again = svc.reserve("cart-9:key-1", &[line("BALM-1", 1)]).await.unwrap();
+    assert_ne!(again.id, first.id);
+    svc.commit(again.id, order).await.unwrap();
+    assert_eq!(svc.restock(again.id).await.unwrap().state, ReservationState::Restocked);
+    let level = svc.stock("BALM-1").await.unwrap();
+    assert_eq!((level.on_hand, level.reserved, level.available), (5, 0, 5));
+    assert_ledger_agrees(&store).await;
+}

@@ -33,4 +33,5 @@ inventory_tests!(
     concurrent_reservations_never_oversell,
     expired_reservations_are_released,
     adjustments_transfers_and_quarantine_keep_stock_whole,
+    retries_hold_once_and_cancelling_before_commit_gives_stock_back,
 );
