@@ -43,25 +43,30 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
         backoff_ms: i64,
     ) -> impl Future<Output = Result<DeliveryState, String>> + Send;
 
-    /// Claims `event` for `consumer` and notes that it started: `true` for the first claim only,
-    /// whichever replica makes it. Should its server die before the outcome is recorded, the
-    /// event comes due for a retry after `lease_ms`.
+    /// Claims `events` for `consumer` and notes that each started; returns the ids of those
+    /// this call claimed (an event is claimed once, whichever replica asks first). Should its
+    /// server die before the outcome is recorded, an event comes due for a retry after
+    /// `lease_ms`. One statement for the whole batch.
     ///
     /// # Errors
     /// The store's error text.
-    fn begin_delivery(
+    fn begin_deliveries(
         &self,
         consumer: &str,
-        event: &DomainEvent,
+        events: &[DomainEvent],
         now: i64,
         lease_ms: i64,
-    ) -> impl Future<Output = Result<bool, String>> + Send;
+    ) -> impl Future<Output = Result<Vec<uuid::Uuid>, String>> + Send;
 
-    /// Marks a delivery done (kept as the claim's record until purged).
+    /// Marks deliveries done (kept as the claims' records until purged), in one statement.
     ///
     /// # Errors
     /// The store's error text.
-    fn record_success(&self, consumer: &str, event: uuid::Uuid) -> impl Future<Output = Result<(), String>> + Send;
+    fn record_successes(
+        &self,
+        consumer: &str,
+        events: &[uuid::Uuid],
+    ) -> impl Future<Output = Result<(), String>> + Send;
 
     /// Deliveries due for another attempt, each taken for `lease_ms` (so that one replica
     /// retries it), at most `limit`.

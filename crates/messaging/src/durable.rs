@@ -60,34 +60,52 @@ async fn failed<S: DeliveryLog>(store: &S, name: &str, event: &DomainEvent, erro
     }
 }
 
-/// A relay subscriber running `handler` on the events it wants, once across replicas.
+/// A relay subscriber running `handler` on the events it wants, once across replicas. The
+/// events of one relay batch are claimed in one statement, handled side by side, and their
+/// successes recorded in one statement (the bookkeeping of a busy shop's consumers would
+/// otherwise be two writes per event).
 pub fn subscriber<S: DeliveryLog>(store: S, handler: Arc<dyn Handler>, policy: RetryPolicy) -> Subscriber {
     Arc::new(move |events| {
-        for e in events.iter().filter(|e| handler.wants(&e.event_type)) {
-            let (store, handler, e) = (store.clone(), handler.clone(), e.clone());
-            tokio::spawn(async move {
-                // The claim is also the note that it started: should this server die now, the
-                // event comes due for a retry.
-                if handler.exclusive() {
-                    match store.begin_delivery(handler.name(), &e, now(), LEASE_MS).await {
-                        Ok(true) => {}
-                        Ok(false) => return,
-                        Err(err) => {
-                            return tracing::error!(consumer = handler.name(), event = %e.id, error = %err, "cannot claim an event");
-                        }
+        let wanted: Vec<DomainEvent> = events.iter().filter(|e| handler.wants(&e.event_type)).cloned().collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let (store, handler) = (store.clone(), handler.clone());
+        tokio::spawn(async move {
+            // The claim is also the note that it started: should this server die now, the
+            // events come due for a retry.
+            let mine = if handler.exclusive() {
+                match store.begin_deliveries(handler.name(), &wanted, now(), LEASE_MS).await {
+                    Ok(ids) => wanted.into_iter().filter(|e| ids.contains(&e.id)).collect(),
+                    Err(err) => {
+                        return tracing::error!(consumer = handler.name(), events = wanted.len(), error = %err, "cannot claim events");
                     }
                 }
-                match handler.handle(e.clone()).await {
-                    Ok(()) if handler.exclusive() => {
-                        if let Err(err) = store.record_success(handler.name(), e.id).await {
-                            tracing::warn!(consumer = handler.name(), event = %e.id, error = %err, "cannot clear a delivery note");
-                        }
-                    }
-                    Ok(()) => {}
+            } else {
+                wanted
+            };
+            let outcomes = futures::future::join_all(mine.into_iter().map(|e| {
+                let handler = handler.clone();
+                async move {
+                    let outcome = handler.handle(e.clone()).await;
+                    (e, outcome)
+                }
+            }))
+            .await;
+            let mut done = vec![];
+            for (e, outcome) in outcomes {
+                match outcome {
+                    Ok(()) => done.push(e.id),
                     Err(err) => failed(&store, handler.name(), &e, &err, policy).await,
                 }
-            });
-        }
+            }
+            if handler.exclusive()
+                && !done.is_empty()
+                && let Err(err) = store.record_successes(handler.name(), &done).await
+            {
+                tracing::warn!(consumer = handler.name(), events = done.len(), error = %err, "cannot clear delivery notes");
+            }
+        });
     })
 }
 
@@ -110,7 +128,7 @@ pub fn spawn_retries<S: DeliveryLog>(
                         match h.handle(d.event.clone()).await {
                             Ok(()) => {
                                 tracing::info!(consumer = %d.consumer, event = %d.event.id, attempts = d.attempts + 1, "event handled on retry");
-                                if let Err(e) = store.record_success(&d.consumer, d.event.id).await {
+                                if let Err(e) = store.record_successes(&d.consumer, &[d.event.id]).await {
                                     tracing::warn!(error = %e, "cannot clear a delivered event's failure record");
                                 }
                             }

@@ -60,41 +60,51 @@ impl DeliveryLog for Backend {
         Ok(if r.get::<String, _>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying })
     }
 
-    async fn begin_delivery(
+    async fn begin_deliveries(
         &self,
         consumer: &str,
-        event: &DomainEvent,
+        events: &[DomainEvent],
         now: i64,
         lease_ms: i64,
-    ) -> Result<bool, String> {
-        let claimed = sqlx::query(
-            "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
-             VALUES ($1, $2, $3, $4, 0, $5, 'started; no outcome recorded yet', 'retrying', $6) \
-             ON CONFLICT (consumer, event_id) DO NOTHING",
-        )
-        .bind(consumer)
-        .bind(event.id)
-        .bind(&event.event_type)
-        .bind(Json(event))
-        .bind(now + lease_ms)
-        .bind(now)
-        .execute(self.pool())
-        .await
-        .map_err(text)?
-        .rows_affected();
-        Ok(claimed == 1)
+    ) -> Result<Vec<Uuid>, String> {
+        let mut claimed = vec![];
+        for chunk in events.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(consumer)
+                    .push_bind(e.id)
+                    .push_bind(&e.event_type)
+                    .push_bind(Json(e))
+                    .push("0")
+                    .push_bind(now + lease_ms)
+                    .push("'started; no outcome recorded yet'")
+                    .push("'retrying'")
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id");
+            let rows = q.build().fetch_all(self.pool()).await.map_err(text)?;
+            claimed.extend(rows.iter().map(|r| r.get::<Uuid, _>("event_id")));
+        }
+        Ok(claimed)
     }
 
-    async fn record_success(&self, consumer: &str, event: Uuid) -> Result<(), String> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'done', last_error = '', updated_at = $3 WHERE consumer = $1 AND event_id = $2",
-        )
-        .bind(consumer)
-        .bind(event)
-        .bind(chrono::Utc::now().timestamp_millis())
-        .execute(self.pool())
-        .await
-        .map_err(text)?;
+    async fn record_successes(&self, consumer: &str, events: &[Uuid]) -> Result<(), String> {
+        for chunk in events.chunks(500) {
+            let mut q =
+                sqlx::QueryBuilder::<Db>::new("UPDATE deliveries SET state = 'done', last_error = '', updated_at = ");
+            q.push_bind(chrono::Utc::now().timestamp_millis());
+            q.push(" WHERE consumer = ");
+            q.push_bind(consumer);
+            q.push(" AND event_id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(self.pool()).await.map_err(text)?;
+        }
         Ok(())
     }
 

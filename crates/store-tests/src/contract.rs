@@ -136,3 +136,37 @@ pub async fn archiving_keeps_the_product_but_unlists_it<S: CatalogRepository>(st
     let last = store.events_after(0, 100).await.unwrap().pop().unwrap();
     assert_eq!(last.event_type, "ProductArchived");
 }
+
+/// Consumers' delivery records: each event is claimed once per consumer however many times
+/// (or replicas) ask, in batches; finished ones are marked done and purged later; a claim
+/// whose outcome never came (its server died) comes due for a retry after the lease.
+pub async fn deliveries_are_claimed_once_and_unfinished_ones_come_due<S: rouge_kernel::DeliveryLog>(store: S) {
+    use rouge_kernel::DomainEvent;
+    let event = |kind: &str| DomainEvent::new("order", uuid::Uuid::now_v7(), kind, json!({"n": 1}));
+    let (a, b, c) = (event("order.placed"), event("order.placed"), event("order.placed"));
+    let now = chrono::Utc::now().timestamp_millis();
+    let sorted = |mut v: Vec<uuid::Uuid>| {
+        v.sort();
+        v
+    };
+
+    let first = store.begin_deliveries("order-email", &[a.clone(), b.clone()], now, 1_000).await.unwrap();
+    assert_eq!(sorted(first), sorted(vec![a.id, b.id]));
+    let second = store.begin_deliveries("order-email", &[b.clone(), c.clone()], now, 1_000).await.unwrap();
+    assert_eq!(second, vec![c.id], "b was claimed already");
+    assert_eq!(store.begin_deliveries("stock", &[a.clone()], now, 1_000).await.unwrap(), vec![a.id], "per consumer");
+    assert!(store.begin_deliveries("stock", &[], now, 1_000).await.unwrap().is_empty());
+
+    store.record_successes("order-email", &[a.id, b.id]).await.unwrap();
+    assert!(store.take_due(now + 500, 1_000, 10).await.unwrap().is_empty(), "nothing due inside the lease");
+    let mut due: Vec<(String, uuid::Uuid)> =
+        store.take_due(now + 2_000, 1_000, 10).await.unwrap().into_iter().map(|d| (d.consumer, d.event.id)).collect();
+    due.sort();
+    let mut expected = vec![("order-email".to_string(), c.id), ("stock".to_string(), a.id)];
+    expected.sort();
+    assert_eq!(due, expected, "only the unfinished claims come due, each with its event");
+
+    store.record_successes("order-email", &[c.id]).await.unwrap();
+    store.record_successes("stock", &[a.id]).await.unwrap();
+    assert_eq!(store.purge_done_deliveries(chrono::Utc::now().timestamp_millis() + 1).await.unwrap(), 4);
+}

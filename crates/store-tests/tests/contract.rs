@@ -37,4 +37,5 @@ contract_tests!(
     concurrent_updates_of_one_version_let_one_win,
     brands_categories_and_attributes_keep_their_keys_unique,
     archiving_keeps_the_product_but_unlists_it,
+    deliveries_are_claimed_once_and_unfinished_ones_come_due,
 );
