@@ -81,6 +81,9 @@ impl rouge_kernel::Ping for PgStore {
 
 /// The database and store the modules shared with the SQLite store are compiled for.
 pub(crate) type Db = sqlx::Postgres;
+/// Whether a `WITH … AS (UPDATE …)` may feed another statement (PostgreSQL: yes); the shared
+/// modules then write in one statement what would otherwise take two round trips.
+pub(crate) const WRITABLE_CTE: bool = true;
 pub(crate) type Backend = PgStore;
 
 /// A transaction that writes (PostgreSQL locks rows as they are written).

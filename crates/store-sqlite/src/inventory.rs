@@ -248,6 +248,57 @@ fn not_in(r: &Reservation) -> InventoryError {
     InventoryError::Conflict(format!("reservation {} is {}", r.id, r.state.as_str()))
 }
 
+/// Changes one lot (`set` is the SQL assignment and `condition` an extra guard, `$1` the
+/// quantity) and writes its ledger line; `false` when the guard kept the lot unchanged (and
+/// no line was written). On PostgreSQL both happen in one statement (one round trip).
+#[allow(clippy::too_many_arguments)]
+async fn change_lot(
+    tx: &mut Tx,
+    a: &Allocation,
+    set: &str,
+    condition: &str,
+    movement: Movement,
+    deltas: (i64, i64),
+    reason: Option<&str>,
+    reference: Option<&str>,
+) -> InventoryResult<bool> {
+    if crate::WRITABLE_CTE {
+        let sql = format!(
+            "WITH changed AS (UPDATE stock_lots SET {set} WHERE id = $2{condition} RETURNING id) \
+             INSERT INTO stock_ledger (lot_id, sku, location, batch, movement, on_hand_delta, reserved_delta, reason, reference, at) \
+             SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM changed"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(a.quantity)
+            .bind(a.lot_id)
+            .bind(&a.sku)
+            .bind(&a.location)
+            .bind(&a.batch)
+            .bind(movement.as_str())
+            .bind(deltas.0)
+            .bind(deltas.1)
+            .bind(reason)
+            .bind(reference)
+            .bind(chrono::Utc::now().timestamp_millis())
+            .execute(&mut **tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
+        return Ok(done == 1);
+    }
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE stock_lots SET {set} WHERE id = $2{condition}")))
+        .bind(a.quantity)
+        .bind(a.lot_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(failed)?
+        .rows_affected();
+    if done == 1 {
+        ledger(tx, a.into(), movement, deltas.0, deltas.1, reason, reference).await?;
+    }
+    Ok(done == 1)
+}
+
 /// Applies a reservation's lines to their lots (`set` is the SQL assignment, `$1` the
 /// quantity) and writes one ledger line each.
 async fn apply_lines(
@@ -259,15 +310,11 @@ async fn apply_lines(
     reason: Option<&str>,
     reference: Option<&str>,
 ) -> InventoryResult<()> {
-    let sql = format!("UPDATE stock_lots SET {set} WHERE id = $2");
     for a in &r.lines {
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(a.quantity)
-            .bind(a.lot_id)
-            .execute(&mut **tx)
-            .await
-            .map_err(failed)?;
-        ledger(tx, a.into(), movement, signs.0 * a.quantity, signs.1 * a.quantity, reason, reference).await?;
+        let deltas = (signs.0 * a.quantity, signs.1 * a.quantity);
+        if !change_lot(tx, a, set, "", movement, deltas, reason, reference).await? {
+            return Err(InventoryError::NotFound(format!("lot {}", a.lot_id)));
+        }
     }
     Ok(())
 }
@@ -325,18 +372,11 @@ async fn try_reserve(
     for a in &taken {
         // The condition is checked again under the row's lock: a lot that another checkout
         // emptied meanwhile is not touched.
-        let done =
-            sqlx::query("UPDATE stock_lots SET reserved = reserved + $1 WHERE id = $2 AND on_hand - reserved >= $1")
-                .bind(a.quantity)
-                .bind(a.lot_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?
-                .rows_affected();
-        if done == 0 {
+        let (set, guard) = ("reserved = reserved + $1", " AND on_hand - reserved >= $1");
+        let deltas = (0, a.quantity);
+        if !change_lot(&mut tx, a, set, guard, Movement::Reserve, deltas, None, Some(&reference)).await? {
             return Ok(None);
         }
-        ledger(&mut tx, a.into(), Movement::Reserve, 0, a.quantity, None, Some(&reference)).await?;
     }
     for a in &taken {
         sqlx::query(

@@ -81,6 +81,9 @@ impl rouge_kernel::Ping for SqliteStore {
 
 /// The database and store the modules shared with the PostgreSQL store are compiled for.
 pub(crate) type Db = sqlx::Sqlite;
+/// Whether a `WITH … AS (UPDATE …)` may feed another statement (SQLite: no); the shared
+/// modules then write in one statement what would otherwise take two round trips.
+pub(crate) const WRITABLE_CTE: bool = false;
 pub(crate) type Backend = SqliteStore;
 
 /// A transaction that writes: SQLite takes the write lock at `BEGIN IMMEDIATE`, so two

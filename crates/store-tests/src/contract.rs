@@ -154,7 +154,11 @@ pub async fn deliveries_are_claimed_once_and_unfinished_ones_come_due<S: rouge_k
     assert_eq!(sorted(first), sorted(vec![a.id, b.id]));
     let second = store.begin_deliveries("order-email", &[b.clone(), c.clone()], now, 1_000).await.unwrap();
     assert_eq!(second, vec![c.id], "b was claimed already");
-    assert_eq!(store.begin_deliveries("stock", &[a.clone()], now, 1_000).await.unwrap(), vec![a.id], "per consumer");
+    assert_eq!(
+        store.begin_deliveries("stock", std::slice::from_ref(&a), now, 1_000).await.unwrap(),
+        vec![a.id],
+        "per consumer"
+    );
     assert!(store.begin_deliveries("stock", &[], now, 1_000).await.unwrap().is_empty());
 
     store.record_successes("order-email", &[a.id, b.id]).await.unwrap();
