@@ -83,18 +83,21 @@ pub trait OrdersRepository: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store cannot be read.
     fn open_cart_of(&self, customer: Uuid) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
 
-    /// Takes the cart's checkout lease for `key` until `until` (ms), unless another key holds
-    /// an unexpired lease. `true` when taken (or already held by `key`).
+    /// Takes the cart's checkout lease for `key` until `until` (ms) and returns the cart as
+    /// leased, in one write: only an open cart of `customer` (or a guest cart), unless another
+    /// key holds an unexpired lease. `None` when not taken (the caller reads the cart to say
+    /// why).
     ///
     /// # Errors
     /// `Unavailable` when the store cannot be written.
     fn lease_checkout(
         &self,
         cart: Uuid,
+        customer: Option<Uuid>,
         key: &str,
         now: i64,
         until: i64,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<(Cart, Option<Sealed>)>>> + Send;
 
     /// Gives the lease back (after a failed payment).
     ///

@@ -175,6 +175,16 @@ pub struct OrdersService<R> {
     pub lease_ms: i64,
 }
 
+/// A cart checked and priced for payment.
+struct Ready {
+    provider: Arc<dyn PaymentProvider>,
+    contact: Contact,
+    views: Vec<Option<SkuView>>,
+    money: Vec<LineMoney>,
+    totals: Totals,
+    country: String,
+}
+
 fn now() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -492,35 +502,11 @@ impl<R: OrdersRepository> OrdersService<R> {
         })
     }
 
-    /// Completes a checkout: holds the stock, authorizes the payment, places the order.
-    /// `key` (the request's Idempotency-Key) names this attempt: a retry with it never
-    /// reserves or charges twice.
-    ///
-    /// # Errors
-    /// `Invalid` when the cart is not ready; `OutOfStock`; the payment's refusals; `Conflict`
-    /// while another attempt holds the cart.
-    ///
-    /// Returns the order and whether this call placed it: a cart that already became an order
-    /// answers with that order (a retry whose first answer was lost, even across a crash).
-    pub async fn complete(
-        &self,
-        caller: Caller,
-        id: Uuid,
-        payment: &PaymentInput,
-        key: &str,
-    ) -> Result<(OrderView, bool)> {
-        let (cart, sealed) = self.load(caller, id).await?;
-        if cart.state == CartState::Completed
-            && let Some(order) = self.repo.order_of_cart(cart.id).await?
-        {
-            return Ok((self.order(Access::Staff, order).await?, false));
-        }
-        if cart.state != CartState::Open {
-            return Err(OrdersError::Conflict(format!("the cart is {}", cart.state.as_str())));
-        }
+    /// Checks that a cart is ready to pay for and prices it.
+    fn ready(&self, cart: &Cart, sealed: Option<&Sealed>, payment: &PaymentInput) -> Result<Ready> {
         let provider = self.provider(&payment.provider)?;
-        let contact = self.open_contact(cart.id, sealed.as_ref())?;
-        let views = self.views(&cart);
+        let contact = self.open_contact(cart.id, sealed)?;
+        let views = self.views(cart);
         let mut v = Validation::new();
         if cart.lines.is_empty() {
             v.push("lines", "required", "the cart is empty");
@@ -545,17 +531,56 @@ impl<R: OrdersRepository> OrdersService<R> {
         if !v.is_empty() {
             return Err(OrdersError::Invalid(v.errors().to_vec()));
         }
-        let lines = Self::price_lines(&cart, &views);
+        let lines = Self::price_lines(cart, &views);
         let country = cart.country.clone().unwrap_or_default();
         let (money, totals) = self
             .channel
             .price(&lines, Some((&country, cart.region.as_deref())), cart.shipping_method.as_deref())
             .map_err(|e| invalid("shipping_method", "unavailable", e.to_string()))?;
+        Ok(Ready { provider, contact, views, money, totals, country })
+    }
 
+    /// Completes a checkout: holds the stock, authorizes the payment, places the order.
+    /// `key` (the request's Idempotency-Key) names this attempt: a retry with it never
+    /// reserves or charges twice.
+    ///
+    /// # Errors
+    /// `Invalid` when the cart is not ready; `OutOfStock`; the payment's refusals; `Conflict`
+    /// while another attempt holds the cart.
+    ///
+    /// Returns the order and whether this call placed it: a cart that already became an order
+    /// answers with that order (a retry whose first answer was lost, even across a crash).
+    pub async fn complete(
+        &self,
+        caller: Caller,
+        id: Uuid,
+        payment: &PaymentInput,
+        key: &str,
+    ) -> Result<(OrderView, bool)> {
+        // The lease and the cart in one write: from here on this attempt alone may use it.
         let t = now();
-        if !self.repo.lease_checkout(cart.id, key, t, t + self.lease_ms).await? {
+        let Some((cart, sealed)) = self.repo.lease_checkout(id, caller.customer, key, t, t + self.lease_ms).await?
+        else {
+            // Not taken: say why.
+            let (cart, _) = self.load(caller, id).await?;
+            if cart.state == CartState::Completed
+                && let Some(order) = self.repo.order_of_cart(cart.id).await?
+            {
+                return Ok((self.order(Access::Staff, order).await?, false));
+            }
+            if cart.state != CartState::Open {
+                return Err(OrdersError::Conflict(format!("the cart is {}", cart.state.as_str())));
+            }
             return Err(OrdersError::Conflict("another checkout of this cart is in progress".into()));
-        }
+        };
+        let ready = match self.ready(&cart, sealed.as_ref(), payment) {
+            Ok(r) => r,
+            Err(e) => {
+                self.repo.end_lease(cart.id, key).await?;
+                return Err(e);
+            }
+        };
+        let Ready { provider, contact, views, money, totals, country } = ready;
         let attempt = format!("{}:{key}", cart.id);
         let wanted: Vec<(String, i64)> = cart.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
         let reservation = match self.stock.reserve(&attempt, &wanted).await {

@@ -22,6 +22,15 @@ fn sealed(r: &DbRow) -> Option<Sealed> {
     Some(Sealed { master_id: master?, key: r.get("contact_key"), data: r.get("contact") })
 }
 
+fn cart_row(r: &DbRow) -> (Cart, Option<Sealed>) {
+    let Json(mut cart): Json<Cart> = r.get("doc");
+    // The columns are the truth: placing an order completes the cart without its document.
+    cart.state = CartState::parse(r.get("state")).unwrap_or(cart.state);
+    cart.version = r.get("version");
+    cart.checkout_until = r.get("lease_until");
+    (cart, sealed(r))
+}
+
 fn order_row(r: &DbRow) -> Order {
     let Json(mut o): Json<Order> = r.get("doc");
     o.number = r.get("number");
@@ -103,14 +112,7 @@ impl OrdersRepository for Backend {
         .fetch_optional(self.pool())
         .await
         .map_err(failed)?;
-        Ok(row.map(|r| {
-            let Json(mut cart): Json<Cart> = r.get("doc");
-            // The columns are the truth: placing an order completes the cart without its document.
-            cart.state = CartState::parse(r.get("state")).unwrap_or(cart.state);
-            cart.version = r.get("version");
-            cart.checkout_until = r.get("lease_until");
-            (cart, sealed(&r))
-        }))
+        Ok(row.as_ref().map(cart_row))
     }
 
     async fn open_cart_of(&self, customer: Uuid) -> StoreResult<Option<Uuid>> {
@@ -124,19 +126,28 @@ impl OrdersRepository for Backend {
         Ok(row.map(|r| r.get("id")))
     }
 
-    async fn lease_checkout(&self, cart: Uuid, key: &str, now: i64, until: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
+    async fn lease_checkout(
+        &self,
+        cart: Uuid,
+        customer: Option<Uuid>,
+        key: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<Option<(Cart, Option<Sealed>)>> {
+        let row = sqlx::query(
             "UPDATE carts SET lease_key = $2, lease_until = $4, version = version + 1 WHERE id = $1 AND state = 'open' \
-             AND (lease_key IS NULL OR lease_key = $2 OR lease_until < $3)",
+             AND (lease_key IS NULL OR lease_key = $2 OR lease_until < $3) AND (customer_id IS NULL OR customer_id = $5) \
+             RETURNING state, version, doc, lease_until, contact_master, contact_key, contact",
         )
         .bind(cart)
         .bind(key)
         .bind(now)
         .bind(until)
-        .execute(self.pool())
+        .bind(customer)
+        .fetch_optional(self.pool())
         .await
         .map_err(failed)?;
-        Ok(done.rows_affected() == 1)
+        Ok(row.as_ref().map(cart_row))
     }
 
     async fn end_lease(&self, cart: Uuid, key: &str) -> StoreResult<()> {
