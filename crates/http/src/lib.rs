@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod availability;
 pub mod cache;
 pub mod commerce;
 pub mod error;

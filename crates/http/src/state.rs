@@ -57,6 +57,8 @@ pub struct Parts<S> {
     pub stripe: Option<Arc<rouge_payments::StripeProvider>>,
     /// An external OpenID Connect issuer whose tokens are accepted too.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
+    /// What product pages show of stock (kept current by the server's relay subscriber).
+    pub stock: Arc<crate::availability::StockBoard>,
 }
 
 impl<S> std::ops::Deref for AppState<S> {
@@ -78,6 +80,7 @@ impl<S: Store> AppState<S> {
         oidc: Option<Arc<crate::oidc::Oidc>>,
     ) -> Self {
         let inventory = InventoryService::new(store.clone());
+        let stock: Arc<crate::availability::StockBoard> = Arc::default();
         let orders = orders(&store, &index, &identity, inventory.clone(), Channel::default(), vec![]);
         Self(Arc::new(Parts {
             identity,
@@ -89,8 +92,9 @@ impl<S: Store> AppState<S> {
             orders,
             idempotency_lease: std::time::Duration::from_secs(60),
             stripe: None,
+            stock: stock.clone(),
             store,
-            graphql: crate::graphql::schema(index.clone()),
+            graphql: crate::graphql::schema(index.clone(), stock),
             index,
             relay,
         }))
@@ -121,6 +125,18 @@ fn orders<S: Store>(
 }
 
 impl<S: Store> AppState<S> {
+    /// Shares `board` as what product pages show of stock; only at start.
+    ///
+    /// # Panics
+    /// When called after the state was cloned.
+    #[must_use]
+    pub fn with_stock_board(mut self, board: Arc<crate::availability::StockBoard>) -> Self {
+        let parts = Arc::get_mut(&mut self.0).expect("configured before it is shared");
+        parts.graphql = crate::graphql::schema(parts.index.clone(), board.clone());
+        parts.stock = board;
+        self
+    }
+
     /// Sets the stock rules, the sales channel and the payment providers; only at start,
     /// before the state is shared.
     ///

@@ -96,6 +96,13 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store cannot be read.
     fn lots(&self, sku: &str) -> impl Future<Output = InventoryResult<Vec<Lot>>> + Send;
 
+    /// Every SKU that has lots, with its sellable stock under `rules` (unreserved units in lots
+    /// neither quarantined nor expiring on or before the cutoff), in one query.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn sellable_by_sku(&self, rules: &StockRules) -> impl Future<Output = InventoryResult<Vec<(String, i64)>>> + Send;
+
     /// Every lot carrying a batch number, at every location.
     ///
     /// # Errors

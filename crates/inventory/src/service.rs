@@ -138,6 +138,14 @@ impl<R: InventoryRepository> InventoryService<R> {
         Ok(StockLevel::of(sku, self.repo.lots(sku).await?, &self.rules()))
     }
 
+    /// Sellable stock of every SKU that has lots (what the storefront's availability shows).
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn sellable_by_sku(&self) -> InventoryResult<Vec<(String, i64)>> {
+        self.repo.sellable_by_sku(&self.rules()).await
+    }
+
     /// Holds stock for a checkout for the configured time. Lines of the same SKU are merged.
     ///
     /// # Errors

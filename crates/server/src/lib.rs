@@ -208,7 +208,21 @@ pub async fn launch<S: Store>(
         }
     }
     let retries = rouge_messaging::durable::spawn_retries(store.clone(), handlers, policy, stop_rx.clone());
-    let mut subscribers = vec![search, invalidate];
+    // What product pages show of stock: filled now, kept current by inventory's level events.
+    let inv = opts.inventory;
+    let stock_rules = move |s: &mut rouge_inventory::InventoryService<S>| {
+        s.expiry_window_days = inv.expiry_window_days;
+        s.low_stock = inv.low_stock;
+        s.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
+    };
+    let mut board_inventory = rouge_inventory::InventoryService::new(store.clone());
+    stock_rules(&mut board_inventory);
+    let board = Arc::new(rouge_http::availability::StockBoard::default());
+    let sellable = board_inventory.sellable_by_sku().await.map_err(|e| anyhow::anyhow!("reading stock: {e}"))?;
+    board.replace_all(&sellable, board_inventory.low_stock);
+    tracing::info!(skus = sellable.len(), "storefront availability loaded");
+    let availability = availability_subscriber(board.clone(), board_inventory.clone());
+    let mut subscribers = vec![search, invalidate, availability];
     subscribers.extend(durable);
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx);
     let limiter = match &opts.redis_url {
@@ -231,19 +245,17 @@ pub async fn launch<S: Store>(
         }
         oidc = Some(o);
     }
-    let inv = opts.inventory;
-    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc).with_commerce(
-        |s| {
-            s.expiry_window_days = inv.expiry_window_days;
-            s.low_stock = inv.low_stock;
-            s.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
-        },
-        opts.channel,
-        opts.payments,
-        std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
-        opts.stripe,
-    );
+    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc)
+        .with_stock_board(board.clone())
+        .with_commerce(
+            stock_rules,
+            opts.channel,
+            opts.payments,
+            std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
+            opts.stripe,
+        );
     let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
+    tokio::spawn(refresh_availability(board, board_inventory, stop_tx.subscribe()));
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
     tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");
@@ -291,6 +303,56 @@ async fn release_expired<S: Store>(
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Reads a SKU's stock again after each of its level events (they fire exactly when its
+/// storefront status changes).
+fn availability_subscriber<S: Store>(
+    board: Arc<rouge_http::availability::StockBoard>,
+    inventory: rouge_inventory::InventoryService<S>,
+) -> rouge_messaging::Subscriber {
+    Arc::new(move |events| {
+        let mut skus: Vec<String> = events
+            .iter()
+            .filter(|e| rouge_http::availability::LEVEL_EVENTS.contains(&e.event_type.as_str()))
+            .filter_map(|e| e.payload.get("sku").and_then(|s| s.as_str()).map(str::to_owned))
+            .collect();
+        if skus.is_empty() {
+            return;
+        }
+        skus.sort_unstable();
+        skus.dedup();
+        let (board, inventory) = (board.clone(), inventory.clone());
+        tokio::spawn(async move {
+            for sku in skus {
+                match inventory.stock(&sku).await {
+                    Ok(level) => board.set(&sku, level.available, inventory.low_stock),
+                    Err(e) => {
+                        tracing::warn!(%sku, error = %e, "cannot read stock for the storefront; the next refresh will")
+                    }
+                }
+            }
+        });
+    })
+}
+
+/// Reads every SKU's sellable stock once a minute: a lot entering the expiry window leaves
+/// sale without an event.
+async fn refresh_availability<S: Store>(
+    board: Arc<rouge_http::availability::StockBoard>,
+    inventory: rouge_inventory::InventoryService<S>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        match inventory.sellable_by_sku().await {
+            Ok(all) => board.replace_all(&all, inventory.low_stock),
+            Err(e) => tracing::warn!(error = %e, "cannot refresh storefront availability; will retry"),
         }
     }
 }

@@ -536,6 +536,19 @@ impl InventoryRepository for Backend {
         Ok(rows.iter().map(lot).collect())
     }
 
+    async fn sellable_by_sku(&self, rules: &StockRules) -> InventoryResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT sku, CAST(SUM(CASE WHEN quarantined = FALSE AND (expires_on IS NULL OR expires_on > $1) \
+                     AND on_hand > reserved THEN on_hand - reserved ELSE 0 END) AS BIGINT) AS sellable \
+             FROM stock_lots GROUP BY sku",
+        )
+        .bind(rules.cutoff)
+        .fetch_all(self.pool())
+        .await
+        .map_err(failed)?;
+        Ok(rows.iter().map(|r| (r.get("sku"), r.get("sellable"))).collect())
+    }
+
     async fn lots_of_batch(&self, batch: &str) -> InventoryResult<Vec<Lot>> {
         let rows = sqlx::query(lots!("WHERE batch = $1 ORDER BY sku, location"))
             .bind(batch)

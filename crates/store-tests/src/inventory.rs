@@ -30,6 +30,15 @@ async fn assert_ledger_agrees<S: InventoryRepository>(store: &S) {
     assert_eq!(store.discrepancies().await.unwrap(), vec![], "every lot equals the sum of its ledger");
 }
 
+/// The one-query sellable figures agree with each SKU's stock read lot by lot.
+async fn assert_sellable_agrees<S: InventoryRepository>(svc: &InventoryService<S>) {
+    let all = svc.sellable_by_sku().await.unwrap();
+    assert!(!all.is_empty());
+    for (sku, n) in all {
+        assert_eq!(n, svc.stock(&sku).await.unwrap().available, "{sku}");
+    }
+}
+
 async fn events_of<S: Outbox>(store: &S, kind: &str) -> Vec<serde_json::Value> {
     store
         .events_after(0, 100_000)
@@ -55,6 +64,7 @@ pub async fn reservations_take_the_soonest_sellable_expiry_and_the_ledger_agrees
 
     let level = svc.stock("SERUM-30").await.unwrap();
     assert_eq!((level.on_hand, level.reserved, level.available), (69, 0, 19), "the expiring lot is not for sale");
+    assert_eq!(svc.sellable_by_sku().await.unwrap(), vec![("SERUM-30".to_string(), 19)]);
 
     let held = svc.reserve("checkout-1", &[line("SERUM-30", 3), line("SERUM-30", 3)]).await.unwrap();
     let taken: Vec<(String, i64)> = held.lines.iter().map(|a| (a.batch.clone(), a.quantity)).collect();
@@ -78,6 +88,7 @@ pub async fn reservations_take_the_soonest_sellable_expiry_and_the_ledger_agrees
 
     let level = svc.stock("SERUM-30").await.unwrap();
     assert_eq!((level.on_hand, level.reserved, level.available), (63, 0, 13));
+    assert_sellable_agrees(&svc).await;
     assert_eq!(store.lot(soon.id).await.unwrap().unwrap().on_hand, 0);
     assert_eq!(store.orders_of_batch("B-SOON").await.unwrap(), vec![(order, "SERUM-30".to_string(), 4)]);
     assert_eq!(store.orders_of_batch("B-EXPIRING").await.unwrap(), vec![]);
@@ -173,6 +184,7 @@ pub async fn adjustments_transfers_and_quarantine_keep_stock_whole<S: InventoryR
     assert_eq!(store.lots_of_batch("O1").await.unwrap().len(), 2);
     svc.set_quarantine(to.id, true).await.unwrap();
     assert_eq!(svc.stock("OIL-50").await.unwrap().available, 1, "quarantined stock is not for sale");
+    assert_sellable_agrees(&svc).await;
     let missing = svc.adjust(uuid::Uuid::now_v7(), 1, "x").await;
     assert!(matches!(missing, Err(rouge_inventory::ReceiveError::Inventory(InventoryError::NotFound(_)))));
     let reasons: Vec<Option<String>> =

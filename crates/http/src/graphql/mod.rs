@@ -26,9 +26,10 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 
 pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn schema(index: Arc<CatalogIndex>) -> CatalogSchema {
+pub fn schema(index: Arc<CatalogIndex>, stock: Arc<crate::availability::StockBoard>) -> CatalogSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .data(index)
+        .data(stock)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
@@ -191,6 +192,8 @@ pub struct Variant {
     pub scent: Option<String>,
     pub price: Money,
     pub compare_at_price: Option<Money>,
+    /// What the storefront shows of its stock.
+    pub availability: crate::availability::StockStatus,
 }
 
 #[derive(SimpleObject)]
@@ -263,7 +266,8 @@ impl Product {
     async fn price_from(&self) -> Option<Money> {
         self.0.view.price_from.map(Money::from)
     }
-    async fn variants(&self) -> Vec<Variant> {
+    async fn variants(&self, ctx: &Context<'_>) -> Vec<Variant> {
+        let stock = ctx.data_unchecked::<Arc<crate::availability::StockBoard>>();
         self.0
             .view
             .variants
@@ -281,6 +285,7 @@ impl Product {
                 scent: v.scent.clone(),
                 price: v.price.into(),
                 compare_at_price: v.compare_at_price.map(Money::from),
+                availability: stock.status(v.sku.as_str()),
             })
             .collect()
     }

@@ -227,13 +227,7 @@ pub async fn batch_orders<S: Store>(State(app): State<AppState<S>>, Path(batch):
     .into_response())
 }
 
-#[derive(Serialize, ToSchema, PartialEq, Eq, Debug)]
-#[serde(rename_all = "snake_case")]
-pub enum StockStatus {
-    InStock,
-    LowStock,
-    SoldOut,
-}
+pub use crate::availability::StockStatus;
 
 #[derive(Serialize, ToSchema)]
 pub struct Availability {
@@ -266,11 +260,7 @@ pub async fn availability<S: Store>(State(app): State<AppState<S>>, RawQuery(raw
             continue;
         }
         let available = app.inventory.stock(&sku).await?.available;
-        let status = match available {
-            0 => StockStatus::SoldOut,
-            n if n <= app.inventory.low_stock => StockStatus::LowStock,
-            _ => StockStatus::InStock,
-        };
+        let status = StockStatus::of(available, app.inventory.low_stock);
         let shown = (status == StockStatus::LowStock).then_some(available);
         out.push(Availability { sku, status, available: shown });
     }

@@ -141,16 +141,26 @@ fn bad_query() -> ApiError {
     }])
 }
 
-/// One listed product by slug.
+/// A product page: the listed product with what the storefront shows of its variants' stock.
+#[derive(Serialize, ToSchema)]
+pub struct ProductDetail {
+    #[serde(flatten)]
+    pub product: ProductView,
+    /// Per variant SKU: `in_stock`, `low_stock` or `sold_out` (a SKU never stocked is sold out).
+    pub availability: std::collections::BTreeMap<String, crate::availability::StockStatus>,
+}
+
+/// One listed product by slug, with its variants' availability.
 #[utoipa::path(get, path = "/v1/products/{slug}", tag = "storefront",
-    responses((status = 200, body = ProductView), (status = 304), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ProductDetail), (status = 304), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn product<S: Store>(
     State(app): State<AppState<S>>,
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
-    Ok(cached(&headers, Bytes::copy_from_slice(&p.json), Some(p.etag.clone())))
+    let (json, etag) = app.stock.decorate(&p.json, &p.etag, p.view.variants.iter().map(|v| v.sku.as_str()));
+    Ok(cached(&headers, Bytes::from(json), Some(etag)))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -427,6 +427,9 @@ async fn flash_sale(app: &TestApp) {
     );
     assert!(sold_out.iter().all(|p| p["type"] == "/problems/sold-out" && p["errors"][0]["code"] == "sold_out"));
     app.eventually(|| async { stock_of(app, "DROP-1").await == (0, 0, 0) }).await;
+    let (_, listed) = app.get_json("/v1/products").await;
+    let page = format!("/v1/products/{}", listed["items"][0]["slug"].as_str().unwrap());
+    app.eventually(|| async { app.get_json(&page).await.1["availability"]["DROP-1"] == "sold_out" }).await;
     let mut numbers: Vec<i64> = results.iter().filter_map(|(_, b)| b["number"].as_i64()).collect();
     numbers.sort_unstable();
     numbers.dedup();

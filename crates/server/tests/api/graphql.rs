@@ -57,12 +57,27 @@ async fn graphql_serves_the_catalogue(app: &TestApp) {
 
     let one = gql(
         app,
-        r#"{ product(slug: "serum-1") { name brand { name } categoryPath variants { sku size } } }"#,
+        r#"{ product(slug: "serum-1") { name brand { name } categoryPath variants { sku size availability } } }"#,
         json!({}),
     )
     .await;
     assert_eq!(one["data"]["product"]["categoryPath"], json!(["Skincare", "Serums"]));
-    assert_eq!(one["data"]["product"]["variants"][0], json!({"sku": "SKU-1", "size": "30 ml"}));
+    assert_eq!(
+        one["data"]["product"]["variants"][0],
+        json!({"sku": "SKU-1", "size": "30 ml", "availability": "SOLD_OUT"})
+    );
+    let (s, b) = app
+        .post(
+            "/v1/admin/inventory/receipts",
+            json!({"sku": "SKU-1", "location": "main", "batch": "G1", "quantity": 40}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{b}");
+    let stocked = r#"{ product(slug: "serum-1") { variants { availability } } }"#;
+    app.eventually(|| async {
+        gql(app, stocked, json!({})).await["data"]["product"]["variants"][0]["availability"] == "IN_STOCK"
+    })
+    .await;
     let none = gql(app, r#"{ product(slug: "nope") { name } }"#, json!({})).await;
     assert_eq!(none["data"]["product"], Value::Null);
     let tree = gql(app, "{ categories { slug productCount children { slug } } brands { slug } }", json!({})).await;

@@ -19,13 +19,29 @@ async fn send(app: &TestApp, method: Method, path: &str, body: Value) -> (Status
 
 async fn stock_is_received_moved_and_shown(app: &TestApp) {
     app.brand("Lumen Lab").await;
-    app.product(serum("Glow Serum", "lumen-lab", "LL-GLOW-30", 2900)).await;
+    let product = app.product(serum("Glow Serum", "lumen-lab", "LL-GLOW-30", 2900)).await;
+    let product_page = format!("/v1/products/{}", product["slug"].as_str().unwrap());
+    let shown_on_page = |page: String| async move {
+        let res = app.get(&page).await;
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let body: Value = res.json().await.unwrap();
+        (body["availability"]["LL-GLOW-30"].as_str().unwrap_or_default().to_owned(), etag, body)
+    };
+    let (status, never_stocked, body) = shown_on_page(product_page.clone()).await;
+    assert_eq!(status, "sold_out", "a SKU never stocked is sold out on its page: {body}");
+    assert_eq!(body["name"], "Glow Serum", "the page is still the product's");
     let receipt = |batch: &str, days: i64, qty: i64| json!({"sku": "LL-GLOW-30", "location": "main", "batch": batch, "expires_on": in_days(days), "quantity": qty, "reference": "PO-77"});
     let (s, a) = send(app, Method::POST, "/v1/admin/inventory/receipts", receipt("A1", 400, 20)).await;
     assert_eq!(s, StatusCode::CREATED, "{a}");
     assert_eq!((a["on_hand"].as_i64(), a["reserved"].as_i64()), (Some(20), Some(0)));
     let (s, _) = send(app, Method::POST, "/v1/admin/inventory/receipts", receipt("A0", 10, 7)).await;
     assert_eq!(s, StatusCode::CREATED, "stock that expires soon is received, but not sold");
+    app.eventually(|| async { shown_on_page(product_page.clone()).await.0 == "in_stock" }).await;
+    let (_, in_stock, _) = shown_on_page(product_page.clone()).await;
+    assert_ne!(in_stock, never_stocked, "a status change makes a new ETag");
+    let revalidated =
+        app.client.get(app.url(&product_page)).header("if-none-match", &never_stocked).send().await.unwrap();
+    assert_eq!(revalidated.status(), StatusCode::OK, "a copy from before the receipt is stale");
 
     let (s, level) = app.get_json_as_admin("/v1/admin/inventory/skus/LL-GLOW-30").await;
     assert_eq!(s, StatusCode::OK);
@@ -79,6 +95,7 @@ async fn stock_is_received_moved_and_shown(app: &TestApp) {
     assert_eq!(s, StatusCode::OK);
     let (_, shown) = app.get_json("/v1/stock?sku=LL-GLOW-30").await;
     assert_eq!(shown, json!([{"sku": "LL-GLOW-30", "status": "low_stock", "available": 5}]));
+    app.eventually(|| async { shown_on_page(product_page.clone()).await.0 == "low_stock" }).await;
 
     // Every change is in the audit trail with who made it.
     let (_, audit) = app.get_json_as_admin("/v1/admin/audit?route=/v1/admin/inventory/receipts").await;
