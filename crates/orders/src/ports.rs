@@ -99,6 +99,12 @@ pub trait OrdersRepository: Clone + Send + Sync + 'static {
         until: i64,
     ) -> impl Future<Output = StoreResult<Option<(Cart, Option<Sealed>)>>> + Send;
 
+    /// The order paid by the provider's payment `payment_id`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn order_by_payment(&self, payment_id: &str) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
+
     /// Gives the lease back (after a failed payment).
     ///
     /// # Errors

@@ -6,7 +6,7 @@ use crate::ports::{Catalog, OrderFilter, OrdersRepository, Sealed, Sealer, SkuVi
 use crate::pricing::{Channel, LineMoney, PriceLine, PricingError, Totals};
 use chrono::Utc;
 use rouge_kernel::{DomainEvent, FieldError, Validation};
-use rouge_payments::{AuthorizeRequest, Outcome, PaymentError, PaymentProvider};
+use rouge_payments::{AuthorizeRequest, Outcome, PaymentError, PaymentFact, PaymentProvider};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -805,6 +805,49 @@ impl<R: OrdersRepository> OrdersService<R> {
                 _ => {}
             }
         }
+        self.record(order, sealed, events).await
+    }
+
+    /// Records what the payment provider reports after the fact (its webhooks): a capture or
+    /// refund made in its dashboard, an authorization cancelled or expired (the order is then
+    /// cancelled and its stock given back). Totals are compared with what the order already
+    /// has, so a repeated or late report changes nothing. `None` when no order has this
+    /// payment.
+    ///
+    /// # Errors
+    /// `Stale` when the order changed meanwhile (the provider retries); the store's errors.
+    pub async fn record_payment(&self, payment_id: &str, fact: &PaymentFact) -> Result<Option<OrderView>> {
+        let Some(id) = self.repo.order_by_payment(payment_id).await? else {
+            return Ok(None);
+        };
+        let (order, sealed) = self.repo.order(id).await?.ok_or_else(|| OrdersError::NotFound("order".into()))?;
+        let pay = order.payment.clone().unwrap_or_default();
+        let events = match fact {
+            PaymentFact::Captured { total } if order.status == Status::Authorized && *total > pay.captured => {
+                vec![OrderEvent::PaymentCaptured { amount: total - pay.captured }]
+            }
+            PaymentFact::Refunded { total, refund_id } if (*total).min(pay.captured) > pay.refunded => {
+                let amount = (*total).min(pay.captured) - pay.refunded;
+                vec![OrderEvent::Refunded { refund_id: refund_id.clone(), amount }]
+            }
+            PaymentFact::Voided if matches!(order.status, Status::Placed | Status::Authorized) => {
+                vec![OrderEvent::Cancelled {
+                    reason: "the payment's authorization was cancelled at the provider".into(),
+                }]
+            }
+            _ => vec![],
+        };
+        if events.is_empty() {
+            return Ok(Some(self.view(order, sealed).await?));
+        }
+        tracing::info!(order = %order.id, payment = payment_id, ?fact, "recording what the payment provider reported");
+        self.record(order, sealed, events).await.map(Some)
+    }
+
+    /// Appends `events` to the order (its projection and outbox in one write), then gives stock
+    /// back for a cancellation and takes returned units back.
+    async fn record(&self, order: Order, sealed: Option<Sealed>, events: Vec<OrderEvent>) -> Result<OrderView> {
+        let id = order.id;
         let at = now();
         let mut next = order.clone();
         for e in &events {

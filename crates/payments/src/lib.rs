@@ -9,7 +9,7 @@
 pub mod stripe;
 pub mod test_provider;
 
-pub use stripe::StripeProvider;
+pub use stripe::{StripeProvider, payment_fact};
 pub use test_provider::TestProvider;
 
 use futures::future::BoxFuture;
@@ -39,6 +39,19 @@ pub enum Outcome {
     Declined { code: String, message: String },
     /// The shopper must act (3-D Secure); nothing is held until then.
     RequiresAction { payment_id: String, action_url: String },
+}
+
+/// Something the provider reports about a payment after the fact (a webhook): done outside
+/// Rouge (in the provider's dashboard) or on its own (an authorization expiring). Totals are
+/// cumulative, so recording one twice, or out of order, changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentFact {
+    /// `total` minor units have been captured so far.
+    Captured { total: i64 },
+    /// `total` minor units have been refunded so far; `refund_id` names the latest refund.
+    Refunded { total: i64, refund_id: String },
+    /// The authorization was cancelled (or expired): nothing can be captured any more.
+    Voided,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -127,6 +127,33 @@ impl StripeProvider {
     }
 }
 
+/// What a verified Stripe event says about a payment, as `(payment id, fact)`; `None` for
+/// the event types Rouge does not act on (they are acknowledged all the same).
+/// - `payment_intent.succeeded`: captured (`amount_received`), e.g. from the dashboard;
+/// - `charge.refunded`: refunded so far (`amount_refunded`), e.g. from the dashboard;
+/// - `payment_intent.canceled`: the authorization was cancelled or expired.
+pub fn payment_fact(event: &Value) -> Option<(String, crate::PaymentFact)> {
+    use crate::PaymentFact;
+    let object = &event["data"]["object"];
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    match event["type"].as_str()? {
+        "payment_intent.succeeded" => {
+            Some((text(&object["id"])?, PaymentFact::Captured { total: object["amount_received"].as_i64()? }))
+        }
+        "charge.refunded" => {
+            let refund_id = object["refunds"]["data"][0]["id"]
+                .as_str()
+                .or_else(|| event["id"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let total = object["amount_refunded"].as_i64()?;
+            Some((text(&object["payment_intent"])?, PaymentFact::Refunded { total, refund_id }))
+        }
+        "payment_intent.canceled" => Some((text(&object["id"])?, PaymentFact::Voided)),
+        _ => None,
+    }
+}
+
 /// Stripe's scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.payload">` (several `v1` may
 /// appear during a secret's rotation); a signature older than 300 s is refused.
 ///

@@ -178,3 +178,28 @@ fn webhook_signatures_follow_stripes_scheme() {
     let unconfigured = StripeProvider::new("sk_test_recorded", None, Some("http://unused")).unwrap();
     assert_eq!(unconfigured.verify_webhook(&good, payload.as_bytes(), now), Err(WebhookError::NotConfigured));
 }
+
+#[test]
+fn webhook_events_say_what_happened_to_a_payment() {
+    use rouge_payments::{PaymentFact, payment_fact};
+    let event = |name: &str| serde_json::from_str::<serde_json::Value>(&fixture(name)).unwrap();
+    assert_eq!(
+        payment_fact(&event("webhook_payment_intent_succeeded")),
+        Some(("pi_3QRecorded0001".into(), PaymentFact::Captured { total: 5800 }))
+    );
+    assert_eq!(
+        payment_fact(&event("webhook_charge_refunded")),
+        Some((
+            "pi_3QRecorded0001".into(),
+            PaymentFact::Refunded { total: 1500, refund_id: "re_3QRecorded0002".into() }
+        ))
+    );
+    assert_eq!(
+        payment_fact(&event("webhook_payment_intent_canceled")),
+        Some(("pi_3QRecorded0001".into(), PaymentFact::Voided))
+    );
+    let other = serde_json::json!({"type": "customer.created", "data": {"object": {"id": "cus_1"}}});
+    assert_eq!(payment_fact(&other), None, "acknowledged, not acted on");
+    let broken = serde_json::json!({"type": "charge.refunded", "data": {"object": {"amount_refunded": 5}}});
+    assert_eq!(payment_fact(&broken), None, "no payment to attach it to");
+}

@@ -150,6 +150,15 @@ impl OrdersRepository for Backend {
         Ok(row.as_ref().map(cart_row))
     }
 
+    async fn order_by_payment(&self, payment_id: &str) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query("SELECT id FROM orders WHERE payment_id = $1")
+            .bind(payment_id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(failed)?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
     async fn end_lease(&self, cart: Uuid, key: &str) -> StoreResult<()> {
         sqlx::query("UPDATE carts SET lease_key = NULL, lease_until = NULL WHERE id = $1 AND lease_key = $2")
             .bind(cart)
@@ -173,10 +182,10 @@ impl OrdersRepository for Backend {
         // The number is drawn inside the insert (a sequence on PostgreSQL): no shared counter
         // row for every placement to queue on.
         let number: i64 = sqlx::query(concat!(
-            "INSERT INTO orders (id, number, cart_id, customer_id, status, version, placed_at, doc, contact_master, contact_key, contact) \
+            "INSERT INTO orders (id, number, cart_id, customer_id, status, version, placed_at, doc, contact_master, contact_key, contact, payment_id) \
              VALUES ($1, ",
             next_order_number!(),
-            ", $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING number"
+            ", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING number"
         ))
         .bind(order.id)
         .bind(order.cart_id)
@@ -188,6 +197,7 @@ impl OrdersRepository for Backend {
         .bind(contact.map(|s| s.master_id.as_str()))
         .bind(contact.map(|s| s.key.as_slice()))
         .bind(contact.map(|s| s.data.as_slice()))
+        .bind(order.payment.as_ref().map(|p| p.payment_id.as_str()))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match e.as_database_error() {

@@ -593,14 +593,22 @@ mod stripe {
         std::fs::read_to_string(format!("{dir}{name}.json")).unwrap()
     }
 
+    /// Stripe's recorded answers; each successful authorization gets its own PaymentIntent id
+    /// (`pi_3QRecorded0001`, `…0002`, …).
     async fn stand_in() -> String {
+        let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let app = axum::Router::new().route(
             "/v1/payment_intents",
-            axum::routing::post(|body: String| async move {
-                if body.contains("pm_card_chargeDeclinedInsufficientFunds") {
-                    (axum::http::StatusCode::PAYMENT_REQUIRED, fixture("error_card_declined"))
-                } else {
-                    (axum::http::StatusCode::OK, fixture("intent_requires_capture"))
+            axum::routing::post(move |body: String| {
+                let made = made.clone();
+                async move {
+                    if body.contains("pm_card_chargeDeclinedInsufficientFunds") {
+                        (axum::http::StatusCode::PAYMENT_REQUIRED, fixture("error_card_declined"))
+                    } else {
+                        let n = made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        let intent = fixture("intent_requires_capture").replace("pi_3QRecorded0001", &pi(n));
+                        (axum::http::StatusCode::OK, intent)
+                    }
                 }
             }),
         );
@@ -610,6 +618,10 @@ mod stripe {
         base
     }
 
+    fn pi(n: usize) -> String {
+        format!("pi_3QRecorded{n:04}")
+    }
+
     fn sign(secret: &str, t: i64, payload: &str) -> String {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(format!("{t}.{payload}").as_bytes());
@@ -617,30 +629,46 @@ mod stripe {
         format!("t={t},v1={hex}")
     }
 
-    #[tokio::test]
-    async fn stripe_checkout_and_webhooks() {
+    async fn app_with_stripe(store: &str) -> Option<TestApp> {
         let base = stand_in().await;
         let mut opts = test_options();
         opts.stripe = Some(Arc::new(
             rouge_payments::StripeProvider::new("sk_test_recorded", Some("whsec_test".into()), Some(&base)).unwrap(),
         ));
-        let app = TestApp::sqlite_with(opts).await;
-        stocked(&app, SKU, 5).await;
-        let pay = |cart: String, key: &'static str, pm: &'static str| {
-            let app = &app;
-            async move {
-                let res = app
-                    .client
-                    .post(app.url(&format!("/v1/carts/{cart}/complete")))
-                    .header("idempotency-key", key)
-                    .json(&json!({"payment": {"provider": "stripe", "token": pm}}))
-                    .send()
-                    .await
-                    .unwrap();
-                (res.status(), res.json::<Value>().await.unwrap())
-            }
+        match store {
+            "sqlite" => Some(TestApp::sqlite_with(opts).await),
+            _ => TestApp::postgres_with(opts).await,
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_stripe_checkout_and_webhooks() {
+        let app = app_with_stripe("sqlite").await.unwrap();
+        stripe_checkout_and_webhooks(&app).await;
+        app.stop().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_stripe_checkout_and_webhooks() {
+        let Some(app) = app_with_stripe("postgres").await else { return };
+        stripe_checkout_and_webhooks(&app).await;
+        app.stop().await;
+    }
+
+    async fn stripe_checkout_and_webhooks(app: &TestApp) {
+        stocked(app, SKU, 5).await;
+        let pay = |cart: String, key: &'static str, pm: &'static str| async move {
+            let res = app
+                .client
+                .post(app.url(&format!("/v1/carts/{cart}/complete")))
+                .header("idempotency-key", key)
+                .json(&json!({"payment": {"provider": "stripe", "token": pm}}))
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
         };
-        let cart = ready_cart(&app, SKU, 2, None).await;
+        let cart = ready_cart(app, SKU, 2, None).await;
         let (s, p) = pay(cart.clone(), "s1", "pm_card_chargeDeclinedInsufficientFunds").await;
         assert_eq!(
             (s, p["errors"][0]["code"].as_str()),
@@ -650,26 +678,66 @@ mod stripe {
         let (s, order) = pay(cart, "s2", "pm_card_visa").await;
         assert_eq!(s, StatusCode::CREATED, "{order}");
         assert_eq!(order["payment"]["provider"], "stripe");
-        assert_eq!(order["payment"]["payment_id"], "pi_3QRecorded0001");
+        assert_eq!(order["payment"]["payment_id"], pi(1));
+        let (id, total) = (order["id"].as_str().unwrap().to_owned(), order["totals"]["total"].as_i64().unwrap());
 
-        let hook = |sig: String| {
-            let app = &app;
-            async move {
-                app.client
-                    .post(app.url("/v1/payments/stripe/webhook"))
-                    .header("stripe-signature", sig)
-                    .body(fixture("webhook_payment_intent_succeeded"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-            }
+        let hook = |payload: String, sig: String| async move {
+            let res = app
+                .client
+                .post(app.url("/v1/payments/stripe/webhook"))
+                .header("stripe-signature", sig)
+                .body(payload)
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.json::<Value>().await.unwrap_or(Value::Null))
         };
         let now = chrono::Utc::now().timestamp();
-        let payload = fixture("webhook_payment_intent_succeeded");
-        assert_eq!(hook(sign("whsec_test", now, &payload)).await, StatusCode::OK);
-        assert_eq!(hook(sign("whsec_wrong", now, &payload)).await, StatusCode::BAD_REQUEST);
-        assert_eq!(hook(sign("whsec_test", now - 600, &payload)).await, StatusCode::BAD_REQUEST, "too old");
-        app.stop().await;
+        let signed = |payload: &str| sign("whsec_test", now, payload);
+        let succeeded = fixture("webhook_payment_intent_succeeded");
+        assert_eq!(hook(succeeded.clone(), sign("whsec_wrong", now, &succeeded)).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(hook(succeeded.clone(), sign("whsec_test", now - 600, &succeeded)).await.0, StatusCode::BAD_REQUEST);
+        let (_, unchanged) = app.get_json_as_admin(&format!("/v1/admin/orders/{id}")).await;
+        assert_eq!(unchanged["status"], "authorized", "a refused webhook records nothing");
+
+        // Captured in Stripe's dashboard: the order is paid, once however often Stripe says so.
+        let captured = succeeded.replace("5800", &total.to_string());
+        for _ in 0..2 {
+            let (s, ack) = hook(captured.clone(), signed(&captured)).await;
+            assert_eq!((s, &ack["order"]), (StatusCode::OK, &json!({"id": id, "status": "paid"})), "{ack}");
+        }
+        // Partly refunded there: recorded with Stripe's refund id, once.
+        let refunded = fixture("webhook_charge_refunded");
+        for _ in 0..2 {
+            assert_eq!(hook(refunded.clone(), signed(&refunded)).await.0, StatusCode::OK);
+        }
+        let (_, seen) = app.get_json_as_admin(&format!("/v1/admin/orders/{id}")).await;
+        assert_eq!(
+            (seen["payment"]["captured"].as_i64(), seen["payment"]["refunded"].as_i64()),
+            (Some(total), Some(1500)),
+            "{seen}"
+        );
+        let kinds: Vec<&str> =
+            seen["timeline"].as_array().unwrap().iter().map(|t| t["event"]["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["placed", "payment_authorized", "payment_captured", "refunded"], "{seen}");
+        assert_eq!(seen["timeline"][3]["event"]["refund_id"], "re_3QRecorded0002");
+
+        // Another order whose authorization is cancelled in Stripe (or expires): it is cancelled
+        // and its units are for sale again.
+        let (s, second) = pay(ready_cart(app, SKU, 3, None).await, "s3", "pm_card_visa").await;
+        assert_eq!((s, second["payment"]["payment_id"].as_str()), (StatusCode::CREATED, Some(pi(2).as_str())));
+        app.eventually(|| async { stock_of(app, SKU).await == (0, 0, 0) }).await;
+        let canceled = fixture("webhook_payment_intent_canceled").replace(&pi(1), &pi(2));
+        let (s, ack) = hook(canceled.clone(), signed(&canceled)).await;
+        assert_eq!((s, ack["order"]["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{ack}");
+        app.eventually(|| async { stock_of(app, SKU).await == (3, 0, 3) }).await;
+        let (s, ack) = hook(canceled.clone(), signed(&canceled)).await;
+        assert_eq!((s, ack["order"]["status"].as_str()), (StatusCode::OK, Some("cancelled")), "once");
+
+        // Events about nothing Rouge holds are acknowledged.
+        let stranger = canceled.replace(&pi(2), "pi_unknown");
+        let (s, ack) = hook(stranger.clone(), signed(&stranger)).await;
+        assert_eq!((s, ack), (StatusCode::OK, json!({"received": true, "order": null})));
+        rebuild_changes_nothing(app).await;
     }
 }
