@@ -137,40 +137,67 @@ where
         });
         // The in-process limiter answers at once; only Redis needs a round trip.
         let decided = budget.as_ref().and_then(|(q, _, key)| gw.limiter.check_now(key, *q));
-        // The service that was polled ready serves this request; a clone takes its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let admitted = match (budget, decided) {
-                (Some((q, class, _)), Some(d)) => Some((q, d, class)),
-                (Some((q, class, key)), None) => Some((q, gw.limiter.check(&key, q).await, class)),
-                (None, _) => None,
-            };
-            let mut res = match &admitted {
-                Some((_, d, class)) if !d.allowed => ratelimit::refuse(class, d),
-                _ => {
-                    let fut = inner.call(req);
-                    tokio::pin!(fut);
-                    // Most reads are answered from memory on the first poll: only a request
-                    // that waits gets a timer (its deadline starts at that first wait).
-                    let answered = match futures::poll!(&mut fut) {
-                        Poll::Ready(r) => Ok(r),
-                        Poll::Pending => tokio::time::timeout(gw.settings.request_timeout, &mut fut).await,
-                    };
-                    match answered {
-                        Ok(Ok(res)) => res,
-                        Ok(Err(never)) => match never {},
-                        Err(_) => ApiError::RequestTimeout.into_response(),
-                    }
-                }
-            };
-            if let Some((q, d, _)) = admitted {
-                res.headers_mut().reserve(9);
+        let admitted = match (budget, decided) {
+            (None, _) => Ok(None),
+            (Some((q, class, _)), Some(d)) => Ok(Some((q, d, class))),
+            (Some(waiting), None) => Err(waiting),
+        };
+        match admitted {
+            // Decided now: refused at once, or the service polled ready serves it right away
+            // (no clone of it, no wait before it starts).
+            Ok(Some((q, d, class))) if !d.allowed => {
+                let mut res = ratelimit::refuse(class, &d);
                 ratelimit::headers(&gw, res.headers_mut(), q, &d);
+                Box::pin(std::future::ready(Ok(secured(&gw, res, html_page))))
             }
-            Ok(secured(&gw, res, html_page))
-        })
+            Ok(admitted) => {
+                let fut = self.inner.call(req);
+                Box::pin(async move { Ok(answer(&gw, fut, admitted, html_page).await) })
+            }
+            // Redis decides: the service that was polled ready goes with the request, and a
+            // clone takes its place.
+            Err((q, class, key)) => {
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                Box::pin(async move {
+                    let d = gw.limiter.check(&key, q).await;
+                    if !d.allowed {
+                        let mut res = ratelimit::refuse(class, &d);
+                        ratelimit::headers(&gw, res.headers_mut(), q, &d);
+                        return Ok(secured(&gw, res, html_page));
+                    }
+                    Ok(answer(&gw, inner.call(req), Some((q, d, class)), html_page).await)
+                })
+            }
+        }
     }
+}
+
+/// Waits for the inner service's answer (armed with the time-out only if it does not answer
+/// on the first poll: most reads are answered from memory) and adds the gateway's headers.
+async fn answer<F>(
+    gw: &Gateway,
+    fut: F,
+    admitted: Option<(Quota, ratelimit::Decision, &'static str)>,
+    html_page: bool,
+) -> Response
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    tokio::pin!(fut);
+    let answered = match futures::poll!(&mut fut) {
+        Poll::Ready(r) => Ok(r),
+        Poll::Pending => tokio::time::timeout(gw.settings.request_timeout, &mut fut).await,
+    };
+    let mut res = match answered {
+        Ok(Ok(res)) => res,
+        Ok(Err(never)) => match never {},
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    };
+    if let Some((q, d, _)) = admitted {
+        ratelimit::headers(gw, res.headers_mut(), q, &d);
+    }
+    secured(gw, res, html_page)
 }
 
 /// Adds the security headers.
