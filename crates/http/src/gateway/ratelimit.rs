@@ -107,29 +107,44 @@ const SHARDS: usize = 64;
 const SWEEP_AT: usize = 4096;
 
 impl Local {
-    fn spend(&self, hash: u64, now: i64, q: Quota) -> Decision {
+    fn now(&self) -> i64 {
+        self.epoch.elapsed().as_micros() as i64
+    }
+
+    fn spend(&self, hash: u64, q: Quota) -> Decision {
         let shard = &self.shards[(hash as usize) % SHARDS];
         {
             let map = shard.read().expect("rate shard");
             if let Some(cell) = map.get(&hash) {
-                return gcra(cell, now, q);
+                return gcra(cell, || self.now(), q);
             }
         }
+        let now = self.now();
         let mut map = shard.write().expect("rate shard");
         if map.len() >= SWEEP_AT && !map.contains_key(&hash) {
             map.retain(|_, tat| tat.load(Ordering::Relaxed) > now);
         }
         let cell = map.entry(hash).or_insert_with(|| AtomicI64::new(now));
-        gcra(cell, now, q)
+        gcra(cell, || self.now(), q)
     }
 }
 
-/// One GCRA step on a client's arrival time, lock-free.
-fn gcra(cell: &AtomicI64, now: i64, q: Quota) -> Decision {
+/// One GCRA step on a client's arrival time, lock-free. The clock is read again before a
+/// refusal: a request paused between reading it and updating the arrival time (the thread was
+/// descheduled while others of the same client went through) would otherwise see the others'
+/// progress against a stale now and be refused within its budget.
+fn gcra(cell: &AtomicI64, clock: impl Fn() -> i64, q: Quota) -> Decision {
+    let mut now = clock();
     let mut tat = cell.load(Ordering::Acquire);
     loop {
         let start = tat.max(now);
         if start - now > q.tolerance_us() {
+            let fresh = clock();
+            if fresh > now {
+                now = fresh;
+                tat = cell.load(Ordering::Acquire);
+                continue;
+            }
             return Decision::from_gcra(q, false, start - now, start - q.tolerance_us() - now);
         }
         let next = start + q.emission_us();
@@ -187,10 +202,7 @@ impl RateLimiter {
     /// in-process one); `None` for Redis, which [`RateLimiter::check`] asks.
     pub fn check_now(&self, key: &ClientKey, q: Quota) -> Option<Decision> {
         match self {
-            RateLimiter::Local(l) => {
-                let now = l.epoch.elapsed().as_micros() as i64;
-                Some(l.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), now, q))
-            }
+            RateLimiter::Local(l) => Some(l.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q)),
             RateLimiter::Redis(_) => None,
         }
     }
@@ -348,6 +360,26 @@ mod tests {
 
     fn key(who: &str) -> ClientKey {
         ClientKey { class: "read", who: Who::Subject(who.into()) }
+    }
+
+    #[test]
+    fn a_request_read_its_clock_before_a_pause_is_not_refused_within_its_budget() {
+        // 1,000 a second, a burst of 4 (tolerance 3 ms). Others of the same client moved the
+        // arrival time to 5 ms while this request, which read the clock at 0, was paused; by
+        // the time it updates, the clock says 4.99 ms: one request ahead, within the burst.
+        let q = Quota { per_minute: 60_000, burst: 4 };
+        let cell = AtomicI64::new(5_000);
+        let readings = std::cell::Cell::new(0);
+        let clock = || {
+            readings.set(readings.get() + 1);
+            if readings.get() == 1 { 0 } else { 4_990 }
+        };
+        assert!(gcra(&cell, clock, q).allowed);
+        // A client truly over its budget is still refused on a fresh reading.
+        let cell = AtomicI64::new(5_000);
+        let d = gcra(&cell, || 1_000, q);
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after, Duration::from_micros(1_000));
     }
 
     #[tokio::test]
