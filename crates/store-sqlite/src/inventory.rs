@@ -248,13 +248,14 @@ fn not_in(r: &Reservation) -> InventoryError {
     InventoryError::Conflict(format!("reservation {} is {}", r.id, r.state.as_str()))
 }
 
-/// Changes one lot (`set` is the SQL assignment and `condition` an extra guard, `$1` the
-/// quantity) and writes its ledger line; `false` when the guard kept the lot unchanged (and
+/// Changes one lot (`set` is the SQL assignment and `condition` an extra guard, `$1` is
+/// `quantity`) and writes its ledger line; `false` when the guard kept the lot unchanged (and
 /// no line was written). On PostgreSQL both happen in one statement (one round trip).
 #[allow(clippy::too_many_arguments)]
 async fn change_lot(
     tx: &mut Tx,
-    a: &Allocation,
+    l: Place<'_>,
+    quantity: i64,
     set: &str,
     condition: &str,
     movement: Movement,
@@ -269,11 +270,11 @@ async fn change_lot(
              SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM changed"
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(a.quantity)
-            .bind(a.lot_id)
-            .bind(&a.sku)
-            .bind(&a.location)
-            .bind(&a.batch)
+            .bind(quantity)
+            .bind(l.id)
+            .bind(l.sku)
+            .bind(l.location)
+            .bind(l.batch)
             .bind(movement.as_str())
             .bind(deltas.0)
             .bind(deltas.1)
@@ -287,14 +288,14 @@ async fn change_lot(
         return Ok(done == 1);
     }
     let done = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE stock_lots SET {set} WHERE id = $2{condition}")))
-        .bind(a.quantity)
-        .bind(a.lot_id)
+        .bind(quantity)
+        .bind(l.id)
         .execute(&mut **tx)
         .await
         .map_err(failed)?
         .rows_affected();
     if done == 1 {
-        ledger(tx, a.into(), movement, deltas.0, deltas.1, reason, reference).await?;
+        ledger(tx, l, movement, deltas.0, deltas.1, reason, reference).await?;
     }
     Ok(done == 1)
 }
@@ -312,7 +313,7 @@ async fn apply_lines(
 ) -> InventoryResult<()> {
     for a in &r.lines {
         let deltas = (signs.0 * a.quantity, signs.1 * a.quantity);
-        if !change_lot(tx, a, set, "", movement, deltas, reason, reference).await? {
+        if !change_lot(tx, a.into(), a.quantity, set, "", movement, deltas, reason, reference).await? {
             return Err(InventoryError::NotFound(format!("lot {}", a.lot_id)));
         }
     }
@@ -374,7 +375,9 @@ async fn try_reserve(
         // emptied meanwhile is not touched.
         let (set, guard) = ("reserved = reserved + $1", " AND on_hand - reserved >= $1");
         let deltas = (0, a.quantity);
-        if !change_lot(&mut tx, a, set, guard, Movement::Reserve, deltas, None, Some(&reference)).await? {
+        if !change_lot(&mut tx, a.into(), a.quantity, set, guard, Movement::Reserve, deltas, None, Some(&reference))
+            .await?
+        {
             return Ok(None);
         }
     }
@@ -447,19 +450,13 @@ impl InventoryRepository for Backend {
         let mut tx = write_tx(self.pool()).await.map_err(failed)?;
         let l = lot_in(&mut tx, id).await?;
         let before = lock_skus(&mut tx, &[&l.sku], rules).await?;
-        let done =
-            sqlx::query("UPDATE stock_lots SET on_hand = on_hand + $1 WHERE id = $2 AND on_hand + $1 >= reserved")
-                .bind(delta)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?
-                .rows_affected();
-        if done == 0 {
+        let (set, guard) = ("on_hand = on_hand + $1", " AND on_hand + $1 >= reserved");
+        if !change_lot(&mut tx, (&l).into(), delta, set, guard, Movement::Adjust, (delta, 0), Some(reason), None)
+            .await?
+        {
             let available = l.available();
             return Err(InventoryError::Insufficient { sku: l.sku, requested: -delta, available });
         }
-        ledger(&mut tx, (&l).into(), Movement::Adjust, delta, 0, Some(reason), None).await?;
         let after = lot_in(&mut tx, id).await?;
         finish(tx, &before, rules).await?;
         Ok(after)
@@ -469,15 +466,12 @@ impl InventoryRepository for Backend {
         let mut tx = write_tx(self.pool()).await.map_err(failed)?;
         let from = lot_in(&mut tx, id).await?;
         let before = lock_skus(&mut tx, &[&from.sku], rules).await?;
-        let done =
-            sqlx::query("UPDATE stock_lots SET on_hand = on_hand - $1 WHERE id = $2 AND on_hand - reserved >= $1")
-                .bind(quantity)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?
-                .rows_affected();
-        if done == 0 {
+        let reference = format!("transfer {} -> {}", from.location, to);
+        let (set, guard) = ("on_hand = on_hand - $1", " AND on_hand - reserved >= $1");
+        let out = Movement::TransferOut;
+        if !change_lot(&mut tx, (&from).into(), quantity, set, guard, out, (-quantity, 0), None, Some(&reference))
+            .await?
+        {
             let available = from.available();
             return Err(InventoryError::Insufficient { sku: from.sku, requested: quantity, available });
         }
@@ -499,8 +493,6 @@ impl InventoryRepository for Backend {
         .await
         .map_err(failed)?;
         let to_lot = lot_in(&mut tx, row.get("id")).await?;
-        let reference = format!("transfer {} -> {}", from.location, to);
-        ledger(&mut tx, (&from).into(), Movement::TransferOut, -quantity, 0, None, Some(&reference)).await?;
         ledger(&mut tx, (&to_lot).into(), Movement::TransferIn, quantity, 0, None, Some(&reference)).await?;
         let from_after = lot_in(&mut tx, id).await?;
         finish(tx, &before, rules).await?;

@@ -146,9 +146,7 @@ where
             // Decided now: refused at once, or the service polled ready serves it right away
             // (no clone of it, no wait before it starts).
             Ok(Some((q, d, class))) if !d.allowed => {
-                let mut res = ratelimit::refuse(class, &d);
-                ratelimit::headers(&gw, res.headers_mut(), q, &d);
-                Box::pin(std::future::ready(Ok(secured(&gw, res, html_page))))
+                Box::pin(std::future::ready(Ok(refused(&gw, q, &d, class, html_page))))
             }
             Ok(admitted) => {
                 let fut = self.inner.call(req);
@@ -162,15 +160,20 @@ where
                 Box::pin(async move {
                     let d = gw.limiter.check(&key, q).await;
                     if !d.allowed {
-                        let mut res = ratelimit::refuse(class, &d);
-                        ratelimit::headers(&gw, res.headers_mut(), q, &d);
-                        return Ok(secured(&gw, res, html_page));
+                        return Ok(refused(&gw, q, &d, class, html_page));
                     }
                     Ok(answer(&gw, inner.call(req), Some((q, d, class)), html_page).await)
                 })
             }
         }
     }
+}
+
+/// The 429 answer, with the RateLimit and security headers.
+fn refused(gw: &Gateway, q: Quota, d: &ratelimit::Decision, class: &str, html_page: bool) -> Response {
+    let mut res = ratelimit::refuse(class, d);
+    ratelimit::headers(gw, res.headers_mut(), q, d);
+    secured(gw, res, html_page)
 }
 
 /// Waits for the inner service's answer (armed with the time-out only if it does not answer
