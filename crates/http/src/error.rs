@@ -58,6 +58,9 @@ pub enum ApiError {
     LoginLocked(i64),
     #[error("{0}")]
     Forbidden(String),
+    /// A right password for an account whose address was never verified (403).
+    #[error("verify your email address first: we have sent you a new link")]
+    EmailNotVerified,
     #[error("the request headers are larger than {0} bytes")]
     HeadersTooLarge(usize),
     #[error("the request took longer than the server allows")]
@@ -125,6 +128,7 @@ impl ApiError {
             TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
             LoginLocked(_) => (StatusCode::TOO_MANY_REQUESTS, "login-locked", "Too many failed log-ins"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            EmailNotVerified => (StatusCode::FORBIDDEN, "email-not-verified", "Email not verified"),
             HeadersTooLarge(_) => {
                 (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Request headers too large")
             }
@@ -226,6 +230,8 @@ impl From<IdentityError> for ApiError {
                 message: e.to_string(),
             }]),
             e @ IdentityError::Stale => ApiError::PreconditionFailed(e.to_string()),
+            IdentityError::Forbidden(why) => ApiError::Forbidden(why),
+            IdentityError::Unverified => ApiError::EmailNotVerified,
             IdentityError::Store(cause) => ApiError::Internal(cause),
             IdentityError::Vault(cause) => ApiError::Internal(cause.to_string()),
         }

@@ -124,7 +124,7 @@ impl Oidc {
         v.set_issuer(&[&self.issuer, &format!("{}/", self.issuer)]);
         v.set_audience(&[&self.audience]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        v.leeway = 30;
+        v.leeway = rouge_identity::tokens::LEEWAY_SECS;
         jsonwebtoken::decode::<ExternalClaims>(token, &key, &v).map(|d| d.claims).map_err(|e| e.to_string())
     }
 

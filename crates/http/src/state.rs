@@ -101,19 +101,17 @@ impl<S: Store> AppState<S> {
     }
 }
 
-/// The orders service over this store, reaching the other contexts in-process. The built-in
-/// `test` payment provider is always there; `payments` adds others.
+/// The orders service over this store, reaching the other contexts in-process, taking
+/// payments through `payments` only (the built-in `test` provider is among them only when the
+/// server was asked for it).
 fn orders<S: Store>(
     store: &S,
     index: &Arc<CatalogIndex>,
     identity: &IdentityService<S>,
     inventory: InventoryService<S>,
     channel: Channel,
-    mut payments: Vec<Arc<dyn PaymentProvider>>,
+    payments: Vec<Arc<dyn PaymentProvider>>,
 ) -> OrdersService<S> {
-    if !payments.iter().any(|p| p.name() == "test") {
-        payments.push(Arc::new(rouge_payments::TestProvider::new()));
-    }
     OrdersService::new(
         store.clone(),
         Arc::new(crate::commerce::IndexCatalog(index.clone())),

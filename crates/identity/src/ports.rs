@@ -133,6 +133,11 @@ pub trait StaffRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be written.
     fn set_staff_disabled(&self, id: Uuid, at: Option<i64>) -> impl Future<Output = RepoResult<bool>> + Send;
+    /// Gives a staff member another role; `false` when there is no such staff member.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn set_staff_role(&self, id: Uuid, role: Uuid) -> impl Future<Output = RepoResult<bool>> + Send;
     /// # Errors
     /// `Unavailable` when the store cannot be read.
     fn staff(&self, id: Uuid) -> impl Future<Output = RepoResult<Option<StaffRecord>>> + Send;

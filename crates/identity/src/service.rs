@@ -32,6 +32,12 @@ pub enum IdentityError {
     BadRefresh,
     #[error("the account no longer exists")]
     Gone,
+    /// The password was right, but the address was never verified: a fresh link was mailed.
+    #[error("verify your email address first: we have sent you a new link")]
+    Unverified,
+    /// The caller may use the route but not do this (e.g. change an owner without being one).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the profile changed since you read it; fetch it again")]
     Stale,
     #[error("the store failed: {0}")]
@@ -290,6 +296,15 @@ impl<R: IdentityRepository> IdentityService<R> {
         Ok(())
     }
 
+    /// Mails a new verification link.
+    async fn send_verification(&self, c: &CustomerRecord) -> Result<()> {
+        let key = self.data_key(c)?;
+        let (link, link_hash) = new_secret();
+        let mail = self.email_event(&key, c.id, EmailTemplate::VerifyEmail, Some(&link));
+        let until = now() + self.settings.link_ttl_secs;
+        Ok(self.repo.insert_link(&link_hash, c.id, LinkPurpose::VerifyEmail, until, &[mail]).await?)
+    }
+
     /// A new customer record (version 1) with her personal fields sealed under a new data key.
     fn new_customer(
         &self,
@@ -341,6 +356,9 @@ impl<R: IdentityRepository> IdentityService<R> {
         let email = Email::parse(email).map_err(|e| invalid("email", "invalid", e.to_string()))?;
         let index = self.email_index(&email);
         if let Some(c) = self.repo.customer_by_email_index(&index).await?.filter(|c| c.erased_at.is_none()) {
+            if c.email_verified_at.is_none() {
+                return self.reclaim(c).await;
+            }
             return Ok(c.id);
         }
         let (mut record, _) = self.new_customer(&email, index.clone(), None, None);
@@ -364,6 +382,36 @@ impl<R: IdentityRepository> IdentityService<R> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The provider proved the address of an account that never did: whoever registered it
+    /// (perhaps not her) loses it. The password is dropped, every session ends and anything
+    /// filled in is cleared; the address is marked verified and the account is hers.
+    async fn reclaim(&self, mut c: CustomerRecord) -> Result<Uuid> {
+        let t = now();
+        let id = c.id;
+        c.password_hash = None;
+        c.name = None;
+        c.profile = None;
+        c.contact = None;
+        c.email_verified_at = Some(t);
+        c.version += 1;
+        c.updated_at = t;
+        let ev = DomainEvent::new(
+            AGGREGATE,
+            id,
+            "CustomerReclaimed",
+            serde_json::json!({"customer_id": id, "reason": "unverified account claimed by a verified external identity"}),
+        );
+        match self.repo.update_customer(&c, &[ev]).await {
+            Ok(()) => {}
+            // Her two first requests raced: the other one reclaimed it.
+            Err(RepoError::Stale) => return Ok(id),
+            Err(e) => return Err(e.into()),
+        }
+        self.repo.revoke_customer(id, t).await?;
+        tracing::warn!(customer = %id, "unverified account reset and handed to its verified external identity");
+        Ok(id)
     }
 
     /// Spends a verification link.
@@ -411,6 +459,13 @@ impl<R: IdentityRepository> IdentityService<R> {
         let phc = found.as_ref().and_then(|c| c.password_hash.clone());
         self.check_password(&format!("acct:{index}"), address, password, phc).await?;
         let c = found.ok_or(IdentityError::BadCredentials)?;
+        // Anyone can register any address: until its owner follows the link, the account is
+        // nobody's, and opening it would let a squatter sit in wait for her (pre-hijacking).
+        if c.email_verified_at.is_none() {
+            self.send_verification(&c).await?;
+            tracing::info!(customer = %c.id, "log-in refused: email not verified; a new link was sent");
+            return Err(IdentityError::Unverified);
+        }
         tracing::info!(customer = %c.id, "customer logged in");
         self.open_session(c.id, Uuid::now_v7(), now()).await
     }

@@ -117,6 +117,9 @@ pub struct ApiKeyRecord {
 pub struct Principal {
     pub actor: Actor,
     pub permissions: Vec<Permission>,
+    /// A staff member with the built-in `owner` role (API keys never are): only owners make
+    /// owners or change an owner's account.
+    pub owner: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -130,4 +133,23 @@ impl Principal {
     pub fn may(&self, p: Permission) -> bool {
         self.permissions.contains(&p)
     }
+
+    /// Pushes an error for every permission in `granted` this principal does not hold itself:
+    /// nobody grants what they lack (roles, role assignments and API keys alike).
+    pub fn check_grant(&self, v: &mut rouge_kernel::Validation, field: &str, granted: &[Permission]) {
+        for (i, p) in granted.iter().enumerate() {
+            if !self.may(*p) {
+                v.push(
+                    format!("{field}[{i}]"),
+                    "not_yours",
+                    format!("you cannot grant `{}`: you do not have it", p.as_str()),
+                );
+            }
+        }
+    }
+}
+
+/// The built-in role every other one is measured against.
+pub fn owner_role_id() -> Uuid {
+    builtin_roles().into_iter().find(|r| r.name == "owner").map(|r| r.id).expect("built in")
 }

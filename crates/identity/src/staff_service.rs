@@ -4,7 +4,7 @@ use crate::email::Email;
 use crate::password::check_policy;
 use crate::ports::{IdentityRepository, StaffRepository};
 use crate::service::{IdentityError, IdentityService};
-use crate::staff::{Actor, ApiKeyRecord, Permission, Principal, Role, StaffRecord, builtin_roles};
+use crate::staff::{Actor, ApiKeyRecord, Permission, Principal, Role, StaffRecord, builtin_roles, owner_role_id};
 use crate::tokens::{Subject, constant_eq, hash_secret};
 use rouge_catalog::RepoError;
 use rouge_kernel::{FieldError, Validation};
@@ -47,6 +47,16 @@ pub struct StaffSession {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
+}
+
+/// A change to a staff account: either field, or both.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffUpdate {
+    /// A disabled account cannot log in, and its tokens stop working at once.
+    pub disabled: Option<bool>,
+    /// Another role (at most your own permissions; only owners give `owner`).
+    pub role_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -132,19 +142,47 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
         Ok(self.roles().await?.into_iter().find(|r| r.id == id))
     }
 
-    /// Creates a staff account.
+    /// Creates a staff account on behalf of `by`, who must hold every permission of the role
+    /// given (and be an owner to make an owner).
     ///
     /// # Errors
-    /// `Invalid` for a bad field, an unknown role or a taken email.
+    /// `Invalid` for a bad field, an unknown role, a role `by` may not give, or a taken email.
     #[instrument(skip_all)]
-    pub async fn create_staff(&self, input: StaffInput) -> Result<StaffView> {
+    pub async fn create_staff(&self, by: &Principal, input: StaffInput) -> Result<StaffView> {
         let mut v = Validation::new();
+        self.check_role_grant(&mut v, by, input.role_id).await?;
+        self.insert_staff(v, input).await
+    }
+
+    /// Checks that `by` may give `role` to someone: it exists, `by` holds all of its
+    /// permissions, and only an owner gives the owner role.
+    async fn check_role_grant(&self, v: &mut Validation, by: &Principal, role: Uuid) -> Result<()> {
+        match self.role(role).await? {
+            None => v.push("role_id", "unknown", "no role has this id"),
+            Some(r) if r.id == owner_role_id() && !by.owner => {
+                v.push("role_id", "not_yours", "only an owner can make someone an owner")
+            }
+            Some(r) => {
+                let mut missing = Validation::new();
+                by.check_grant(&mut missing, "permissions", &r.permissions);
+                if !missing.is_empty() {
+                    let lacking: Vec<&str> =
+                        r.permissions.iter().filter(|p| !by.may(**p)).map(|p| p.as_str()).collect();
+                    v.push(
+                        "role_id",
+                        "not_yours",
+                        format!("you cannot give the role `{}`: you lack {}", r.name, lacking.join(", ")),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_staff(&self, mut v: Validation, input: StaffInput) -> Result<StaffView> {
         let email = v.check("email", "invalid", Email::parse(&input.email));
         check_name(&mut v, "name", &input.name);
         v.check("password", "weak", check_policy(&input.password));
-        if self.role(input.role_id).await?.is_none() {
-            v.push("role_id", "unknown", "no role has this id");
-        }
         let email = v.finish(|| email.expect("checked")).map_err(IdentityError::Invalid)?;
         let vault = self.vault();
         let id = Uuid::now_v7();
@@ -174,14 +212,9 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
     /// # Errors
     /// As [`IdentityService::create_staff`].
     pub async fn create_owner(&self, email: &str, name: &str, password: &str) -> Result<StaffView> {
-        let owner = builtin_roles().into_iter().find(|r| r.name == "owner").expect("built in");
-        self.create_staff(StaffInput {
-            email: email.into(),
-            name: name.into(),
-            password: password.into(),
-            role_id: owner.id,
-        })
-        .await
+        let input =
+            StaffInput { email: email.into(), name: name.into(), password: password.into(), role_id: owner_role_id() };
+        self.insert_staff(Validation::new(), input).await
     }
 
     fn staff_view(&self, s: &StaffRecord) -> Result<StaffView> {
@@ -203,10 +236,30 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
         self.repo().all_staff().await?.iter().map(|s| self.staff_view(s)).collect()
     }
 
+    /// Disables (or enables again) a staff member and/or gives her another role, on behalf
+    /// of `by`: only an owner changes an owner's account, and a new role is given under the
+    /// rules of [`IdentityService::create_staff`].
+    ///
     /// # Errors
-    /// `Gone` when there is no such staff member.
-    pub async fn set_staff_disabled(&self, id: Uuid, disabled: bool) -> Result<StaffView> {
-        if !self.repo().set_staff_disabled(id, disabled.then(now)).await? {
+    /// `Gone` when there is no such staff member; `Invalid` for a role `by` may not give;
+    /// `Forbidden` for an owner's account changed by someone who is not an owner.
+    pub async fn update_staff(&self, by: &Principal, id: Uuid, update: StaffUpdate) -> Result<StaffView> {
+        let s = self.repo().staff(id).await?.ok_or(IdentityError::Gone)?;
+        if s.role_id == owner_role_id() && !by.owner {
+            return Err(IdentityError::Forbidden("only an owner can change an owner's account".into()));
+        }
+        if let Some(role) = update.role_id {
+            let mut v = Validation::new();
+            self.check_role_grant(&mut v, by, role).await?;
+            v.finish(|| ()).map_err(IdentityError::Invalid)?;
+            if !self.repo().set_staff_role(id, role).await? {
+                return Err(IdentityError::Gone);
+            }
+            tracing::info!(staff = %id, %role, "staff member's role changed");
+        }
+        if let Some(disabled) = update.disabled
+            && !self.repo().set_staff_disabled(id, disabled.then(now)).await?
+        {
             return Err(IdentityError::Gone);
         }
         let s = self.repo().staff(id).await?.ok_or(IdentityError::Gone)?;
@@ -254,7 +307,7 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
             if k.last_used_at.is_none_or(|u| t - u >= 60) {
                 self.repo().touch_api_key(id, t).await?;
             }
-            return Ok(Principal { actor: Actor::ApiKey(id), permissions: k.permissions });
+            return Ok(Principal { actor: Actor::ApiKey(id), permissions: k.permissions, owner: false });
         }
         let claims = self.tokens().verify(bearer).map_err(|_| IdentityError::BadCredentials)?;
         if claims.kind != Subject::Staff {
@@ -266,8 +319,7 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
             .await?
             .filter(|s| s.disabled_at.is_none())
             .ok_or(IdentityError::BadCredentials)?;
-        let role = self.role(s.role_id).await?.ok_or(IdentityError::BadCredentials)?;
-        Ok(Principal { actor: Actor::Staff(s.id), permissions: role.permissions })
+        self.staff_principal(&s).await
     }
 
     /// The staff member an external identity provider vouches for by a verified email.
@@ -282,18 +334,25 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
             .await?
             .filter(|s| s.disabled_at.is_none())
             .ok_or(IdentityError::BadCredentials)?;
-        let role = self.role(s.role_id).await?.ok_or(IdentityError::BadCredentials)?;
-        Ok(Principal { actor: Actor::Staff(s.id), permissions: role.permissions })
+        self.staff_principal(&s).await
     }
 
+    async fn staff_principal(&self, s: &StaffRecord) -> Result<Principal> {
+        let role = self.role(s.role_id).await?.ok_or(IdentityError::BadCredentials)?;
+        Ok(Principal { actor: Actor::Staff(s.id), permissions: role.permissions, owner: role.id == owner_role_id() })
+    }
+
+    /// Creates a custom role on behalf of `by`, who must hold every permission it names.
+    ///
     /// # Errors
-    /// `Invalid` for a bad or taken name, or no permissions.
-    pub async fn create_role(&self, input: RoleInput) -> Result<Role> {
+    /// `Invalid` for a bad or taken name, no permissions, or permissions `by` lacks.
+    pub async fn create_role(&self, by: &Principal, input: RoleInput) -> Result<Role> {
         let mut v = Validation::new();
         check_name(&mut v, "name", &input.name);
         if input.permissions.is_empty() {
             v.push("permissions", "empty", "a role needs at least one permission");
         }
+        by.check_grant(&mut v, "permissions", &input.permissions);
         let name = input.name.trim().to_owned();
         if builtin_roles().iter().any(|r| r.name.eq_ignore_ascii_case(&name)) {
             v.push("name", "taken", "a built-in role has this name");
@@ -319,15 +378,7 @@ impl<R: IdentityRepository + StaffRepository> IdentityService<R> {
         if input.permissions.is_empty() {
             v.push("permissions", "empty", "a key needs at least one permission");
         }
-        for (i, p) in input.permissions.iter().enumerate() {
-            if !by.may(*p) {
-                v.push(
-                    format!("permissions[{i}]"),
-                    "not_yours",
-                    format!("you cannot grant `{}`: you do not have it", p.as_str()),
-                );
-            }
-        }
+        by.check_grant(&mut v, "permissions", &input.permissions);
         v.finish(|| ()).map_err(IdentityError::Invalid)?;
         let created_by = match by.actor {
             Actor::Staff(id) | Actor::ApiKey(id) => id,

@@ -14,6 +14,9 @@ use std::collections::HashMap;
 use std::fmt;
 use uuid::Uuid;
 
+/// How far clocks may disagree when checking `exp` (of Rouge's and external tokens).
+pub const LEEWAY_SECS: u64 = 5;
+
 /// Who a token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,7 +118,9 @@ impl TokenKeys {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        // Clocks of replicas agree within a second or two; a wide leeway would keep expired
+        // tokens alive.
+        validation.leeway = LEEWAY_SECS;
         Ok(Self {
             signing_kid: signing.to_owned(),
             encoding: EncodingKey::from_ed_der(&signer.pkcs8),
@@ -158,14 +163,18 @@ impl TokenKeys {
     }
 
     /// # Errors
-    /// `Malformed`, `UnknownKey` (no or unknown `kid`), or `Invalid` (bad signature, wrong
-    /// algorithm, issuer or audience, expired).
+    /// `Malformed`, `UnknownKey` (not signed EdDSA by a key of Rouge's: no or unknown `kid`,
+    /// another algorithm), or `Invalid` (bad signature, issuer or audience, expired).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(TokenError::Invalid("only EdDSA tokens are accepted".into()));
-        }
-        let key = header.kid.as_ref().and_then(|k| self.decoding.get(k)).ok_or(TokenError::UnknownKey)?;
+        // Rouge signs EdDSA only. Any other algorithm, or a key id of someone else's, is not
+        // Rouge's token at all (an external issuer's RS256 or ES256 token, say): `UnknownKey`
+        // lets the caller try that issuer. Validation below pins EdDSA, so `alg: none` and
+        // algorithm-confusion tokens never reach a key.
+        let key = match header.kid.as_ref().and_then(|k| self.decoding.get(k)) {
+            Some(key) if header.alg == Algorithm::EdDSA => key,
+            _ => return Err(TokenError::UnknownKey),
+        };
         jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|d| d.claims)
             .map_err(|e| TokenError::Invalid(e.to_string()))

@@ -498,7 +498,12 @@ impl<R: OrdersRepository> OrdersService<R> {
     fn provider(&self, name: &str) -> Result<Arc<dyn PaymentProvider>> {
         self.payments.iter().find(|p| p.name() == name).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.payments.iter().map(|p| p.name()).collect();
-            invalid("payment.provider", "unknown_provider", format!("known providers: {}", known.join(", ")))
+            let message = if known.is_empty() {
+                "this shop takes no payments: no payment provider is configured".to_owned()
+            } else {
+                format!("`{name}` is not a payment provider of this shop; live providers: {}", known.join(", "))
+            };
+            invalid("payment.provider", "unknown_provider", message)
         })
     }
 
@@ -812,16 +817,26 @@ impl<R: OrdersRepository> OrdersService<R> {
     /// refund made in its dashboard, an authorization cancelled or expired (the order is then
     /// cancelled and its stock given back). Totals are compared with what the order already
     /// has, so a repeated or late report changes nothing. `None` when no order has this
-    /// payment.
+    /// payment through `provider` (a provider speaks only for the payments made through it).
     ///
     /// # Errors
     /// `Stale` when the order changed meanwhile (the provider retries); the store's errors.
-    pub async fn record_payment(&self, payment_id: &str, fact: &PaymentFact) -> Result<Option<OrderView>> {
+    pub async fn record_payment(
+        &self,
+        provider: &str,
+        payment_id: &str,
+        fact: &PaymentFact,
+    ) -> Result<Option<OrderView>> {
         let Some(id) = self.repo.order_by_payment(payment_id).await? else {
             return Ok(None);
         };
         let (order, sealed) = self.repo.order(id).await?.ok_or_else(|| OrdersError::NotFound("order".into()))?;
         let pay = order.payment.clone().unwrap_or_default();
+        if pay.provider != provider {
+            tracing::warn!(order = %order.id, paid_through = %pay.provider, reporter = provider,
+                "a payment provider reported on a payment it did not take; ignored");
+            return Ok(None);
+        }
         let events = match fact {
             PaymentFact::Captured { total } if order.status == Status::Authorized && *total > pay.captured => {
                 vec![OrderEvent::PaymentCaptured { amount: total - pay.captured }]

@@ -219,6 +219,18 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
         name: None,
     };
     shopper.register(reg).await.map_err(|e| anyhow::anyhow!(e))?;
+    // She follows the link of her verification email, as anyone who logs in has.
+    let events = rouge_kernel::Outbox::events_after(&store, 0, 100_000).await.map_err(|e| anyhow::anyhow!(e))?;
+    let mail = events
+        .iter()
+        .rev()
+        .find(|e| e.event_type == "EmailRequested")
+        .context("no verification email was requested")?;
+    let mail: rouge_identity::service::EmailRequested = serde_json::from_value(mail.payload.clone())?;
+    let body =
+        shopper.render_email(&mail, "http://bench").await.map_err(|e| anyhow::anyhow!(e))?.context("no email")?;
+    let link = body.body.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).context("no link")?;
+    shopper.verify_email(link).await.map_err(|e| anyhow::anyhow!(e))?;
     let session =
         shopper.login("shopper@example.com", SHOPPER_PASSWORD, "bench").await.map_err(|e| anyhow::anyhow!(e))?;
     let customer = shopper.tokens().verify(&session.access_token)?.sub;
@@ -408,6 +420,8 @@ pub(crate) async fn spawn_server(
         .env("ROUGE_RATE_LIMIT_WRITE", "60000000/min,burst=4000")
         .env("ROUGE_RATE_LIMIT_AUTH", "60000000/min,burst=4000")
         .env("RUST_LOG", "warn")
+        // The checkout bench pays with the test provider's cards.
+        .env("ROUGE_TEST_PAYMENTS", "true")
         // Run as the README recommends for glibc: two malloc arenas instead of one per thread
         // (up to 16 here), which keeps freed memory from piling up in idle arenas (peak RSS
         // 277 MB against 312 MB with 10,000 products). A value in the environment wins.

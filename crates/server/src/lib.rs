@@ -99,8 +99,11 @@ pub struct Options {
     pub delivery: rouge_messaging::durable::RetryPolicy,
     /// Currency, tax rates and shipping methods of the shop's channel.
     pub channel: rouge_orders::Channel,
-    /// Payment providers besides the built-in `test` one (or replacing it, by name).
+    /// Payment providers besides Stripe and the built-in `test` one.
     pub payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
+    /// Take the built-in `test` provider's made-up cards (`--demo` or `ROUGE_TEST_PAYMENTS`):
+    /// never on a live shop, where they would be free orders.
+    pub test_payments: bool,
     /// Stripe, when a secret key is configured.
     pub stripe: Option<Arc<rouge_payments::StripeProvider>>,
 }
@@ -139,6 +142,7 @@ impl Default for Options {
             delivery: rouge_messaging::durable::RetryPolicy::default(),
             channel: rouge_orders::Channel::default(),
             payments: vec![],
+            test_payments: false,
             stripe: None,
         }
     }
@@ -245,12 +249,19 @@ pub async fn launch<S: Store>(
         }
         oidc = Some(o);
     }
+    let mut payments = opts.payments;
+    if (opts.demo || opts.test_payments) && !payments.iter().any(|p| p.name() == "test") {
+        tracing::warn!(
+            "the `test` payment provider is live: its made-up cards place real orders; never on a shop that sells"
+        );
+        payments.push(Arc::new(rouge_payments::TestProvider::new()));
+    }
     let state = AppState::new(store, index, relay, cache, gateway, identity, oidc)
         .with_stock_board(board.clone())
         .with_commerce(
             stock_rules,
             opts.channel,
-            opts.payments,
+            payments,
             std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
             opts.stripe,
         );

@@ -271,6 +271,10 @@ struct GatewayArgs {
     /// Another Stripe API base (a local stand-in for tests).
     #[arg(long, env = "STRIPE_API_BASE", hide = true)]
     stripe_api_base: Option<String>,
+    /// Accept the built-in `test` payment provider's made-up cards (`tok_visa`, …). Off unless
+    /// asked for (`--demo` turns it on): on a live shop they would be free orders.
+    #[arg(long, env = "ROUGE_TEST_PAYMENTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    test_payments: bool,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -325,6 +329,7 @@ impl GatewayArgs {
                 None => rouge_orders::Channel::default(),
             },
             payments: vec![],
+            test_payments: self.test_payments,
             stripe: match self.stripe_secret_key.filter(|k| !k.is_empty()) {
                 Some(key) => Some(std::sync::Arc::new(
                     rouge_payments::StripeProvider::new(

@@ -91,6 +91,16 @@ impl StaffRepository for PgStore {
             .map_err(unavailable)
     }
 
+    async fn set_staff_role(&self, id: Uuid, role: Uuid) -> RepoResult<bool> {
+        sqlx::query("UPDATE identity.staff SET role_id = $1 WHERE id = $2")
+            .bind(role)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(unavailable)
+    }
+
     async fn staff(&self, id: Uuid) -> RepoResult<Option<StaffRecord>> {
         self.staff_where("id", id).await
     }

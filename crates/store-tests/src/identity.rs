@@ -50,18 +50,32 @@ pub async fn last_link<S: IdentityRepository + Outbox>(svc: &IdentityService<S>,
     mail.body.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned()
 }
 
+/// Registers and follows the verification link, as a customer who can log in has done.
+pub async fn registered<S: IdentityRepository + Outbox>(svc: &IdentityService<S>, store: &S, email: &str, name: &str) {
+    svc.register(reg(email, name)).await.unwrap();
+    svc.verify_email(&last_link(svc, store, "verify_email").await).await.unwrap();
+}
+
 pub async fn register_login_and_read_back<S: IdentityRepository + Outbox>(store: S) {
     let svc = service(store.clone(), Vault::ephemeral());
     svc.register(reg(" Ana@Example.com", "Ana Silva")).await.unwrap();
+    let first_link = last_link(&svc, &store, "verify_email").await;
+    // Until she follows the link the account opens for nobody (a squatter could have made
+    // it); the right password gets her a new link.
+    assert_eq!(
+        svc.login("ana@example.com", "correct horse battery", "203.0.113.9").await.unwrap_err(),
+        IdentityError::Unverified
+    );
+    let second_link = last_link(&svc, &store, "verify_email").await;
+    assert_ne!(first_link, second_link, "a new link was mailed");
+    svc.verify_email(&second_link).await.unwrap();
     let s = svc.login("ana@example.com", "correct horse battery", "203.0.113.9").await.unwrap();
     let claims = svc.tokens().verify(&s.access_token).unwrap();
     let me = svc.me(claims.sub).await.unwrap();
     assert_eq!(
         (me.email.as_str(), me.name.as_deref(), me.email_verified),
-        ("ana@example.com", Some("Ana Silva"), false)
+        ("ana@example.com", Some("Ana Silva"), true)
     );
-    svc.verify_email(&last_link(&svc, &store, "verify_email").await).await.unwrap();
-    assert!(svc.me(claims.sub).await.unwrap().email_verified);
     assert_eq!(svc.verify_email("made-up").await, Err(IdentityError::BadLink));
     // Registering a taken address answers the same and creates nothing; its owner is told.
     svc.register(reg("ana@example.com", "Someone Else")).await.unwrap();
@@ -82,9 +96,32 @@ pub async fn register_login_and_read_back<S: IdentityRepository + Outbox>(store:
     assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["email", "password"]);
 }
 
-pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family<S: IdentityRepository + Outbox>(store: S) {
+/// Account pre-hijacking: someone registers her address before she does. He cannot log in
+/// (the address is not verified), and when she signs in through the shop's identity provider,
+/// which vouches for the address, the account becomes hers: his password no longer opens it,
+/// nothing he typed stays in it.
+pub async fn a_verified_external_identity_takes_back_a_squatted_account<S: IdentityRepository + Outbox>(store: S) {
     let svc = service(store, Vault::ephemeral());
-    svc.register(reg("ana@example.com", "Ana")).await.unwrap();
+    svc.register(reg("nina@example.com", "Squatter")).await.unwrap();
+    assert_eq!(
+        svc.login("nina@example.com", "correct horse battery", "a").await.unwrap_err(),
+        IdentityError::Unverified
+    );
+    let id = svc.external_customer("nina@example.com").await.unwrap();
+    let me = svc.me(id).await.unwrap();
+    assert_eq!((me.email.as_str(), me.email_verified, me.name.as_deref()), ("nina@example.com", true, None));
+    assert_eq!(
+        svc.login("nina@example.com", "correct horse battery", "a").await.unwrap_err(),
+        IdentityError::BadCredentials,
+        "the squatter's password is gone"
+    );
+    assert_eq!(svc.external_customer("nina@example.com").await.unwrap(), id, "hers from now on");
+    assert_eq!(svc.me(id).await.unwrap().version, me.version, "reclaimed once");
+}
+
+pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family<S: IdentityRepository + Outbox>(store: S) {
+    let svc = service(store.clone(), Vault::ephemeral());
+    registered(&svc, &store, "ana@example.com", "Ana").await;
     let first = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
     let other_device = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
     let second = svc.refresh(&first.refresh_token).await.unwrap();
@@ -130,7 +167,7 @@ pub async fn failed_logins_slow_down_then_lock_alike_for_known_and_unknown_email
 
 pub async fn password_reset_ends_every_session<S: IdentityRepository + Outbox>(store: S) {
     let svc = service(store.clone(), Vault::ephemeral());
-    svc.register(reg("ana@example.com", "Ana")).await.unwrap();
+    registered(&svc, &store, "ana@example.com", "Ana").await;
     let s = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
     svc.request_password_reset("nobody@example.com").await.unwrap();
     svc.request_password_reset("ana@example.com").await.unwrap();
@@ -148,8 +185,8 @@ pub async fn password_reset_ends_every_session<S: IdentityRepository + Outbox>(s
 }
 
 pub async fn profile_updates_and_erasure<S: IdentityRepository + Outbox>(store: S) {
-    let svc = service(store, Vault::ephemeral());
-    svc.register(reg("ana@example.com", "Ana")).await.unwrap();
+    let svc = service(store.clone(), Vault::ephemeral());
+    registered(&svc, &store, "ana@example.com", "Ana").await;
     let s = svc.login("ana@example.com", "correct horse battery", "a").await.unwrap();
     let id = svc.tokens().verify(&s.access_token).unwrap().sub;
     let profile: BeautyProfile = serde_json::from_value(serde_json::json!({
@@ -161,12 +198,12 @@ pub async fn profile_updates_and_erasure<S: IdentityRepository + Outbox>(store: 
         .update_me(
             id,
             MeUpdate { name: Some(Some("Ana S.".into())), beauty_profile: Some(profile), ..MeUpdate::default() },
-            Some(1),
+            Some(2),
         )
         .await
         .unwrap();
     assert_eq!(me.beauty_profile.avoid_ingredients, ["fragrance", "Linalool"]);
-    assert_eq!(me.version, 2);
+    assert_eq!(me.version, 3, "registered, verified, updated");
     let stale = svc.update_me(id, MeUpdate::default(), Some(1)).await;
     assert_eq!(stale.unwrap_err(), IdentityError::Stale);
     let export = svc.export(id).await.unwrap();
@@ -180,7 +217,7 @@ pub async fn profile_updates_and_erasure<S: IdentityRepository + Outbox>(store: 
         IdentityError::BadCredentials
     );
     // The address is free again.
-    svc.register(reg("ana@example.com", "Ana Again")).await.unwrap();
+    registered(&svc, &store, "ana@example.com", "Ana Again").await;
     assert!(svc.login("ana@example.com", "correct horse battery", "a").await.is_ok());
 }
 
@@ -190,7 +227,7 @@ pub async fn master_key_rotation_rewraps_every_data_key<S: IdentityRepository + 
     let v1 = Vault::new(BTreeMap::from([("m1".to_owned(), m1.clone())]), "m1", index.clone()).unwrap();
     let svc = service(store.clone(), v1);
     for n in ["ana", "bea", "cleo"] {
-        svc.register(reg(&format!("{n}@example.com"), n)).await.unwrap();
+        registered(&svc, &store, &format!("{n}@example.com"), n).await;
     }
     let m2 = Secret32::random();
     let both = Vault::new(BTreeMap::from([("m1".to_owned(), m1), ("m2".to_owned(), m2.clone())]), "m2", index.clone())
@@ -208,7 +245,7 @@ pub async fn no_plaintext_personal_data_in_the_store<S: IdentityRepository + Sta
 ) {
     let svc = service(store.clone(), Vault::ephemeral());
     svc.create_owner("olga.plaintext@shop.example", "Olga Plaintextova", "owner passphrase").await.unwrap();
-    svc.register(reg("ana.plaintext@example.com", "Anastasia Plaintext")).await.unwrap();
+    registered(&svc, &store, "ana.plaintext@example.com", "Anastasia Plaintext").await;
     let s = svc.login("ana.plaintext@example.com", "correct horse battery", "192.0.2.77").await.unwrap();
     let _ = svc.login("ana.plaintext@example.com", "wrong password!", "192.0.2.77").await;
     let id = svc.tokens().verify(&s.access_token).unwrap().sub;
@@ -249,7 +286,7 @@ pub async fn no_plaintext_personal_data_in_the_store<S: IdentityRepository + Sta
 }
 
 pub async fn staff_roles_and_api_keys<S: IdentityRepository + StaffRepository + Outbox>(store: S) {
-    let svc = service(store, Vault::ephemeral());
+    let svc = service(store.clone(), Vault::ephemeral());
     let owner = svc.create_owner("Olga@Shop.example", "Olga Owner", "owner passphrase").await.unwrap();
     let again = svc.create_owner("olga@shop.example", "Olga Again", "owner passphrase").await;
     assert!(matches!(again, Err(IdentityError::Invalid(ref f)) if f[0].code == "taken"), "{again:?}");
@@ -262,20 +299,25 @@ pub async fn staff_roles_and_api_keys<S: IdentityRepository + StaffRepository + 
     );
 
     let role = svc
-        .create_role(RoleInput {
-            name: "Stock keeper".into(),
-            permissions: vec![Permission::CatalogRead, Permission::CatalogRead],
-        })
+        .create_role(
+            &boss,
+            RoleInput {
+                name: "Stock keeper".into(),
+                permissions: vec![Permission::CatalogRead, Permission::CatalogRead],
+            },
+        )
         .await
         .unwrap();
     assert_eq!(role.permissions, [Permission::CatalogRead]);
     assert!(
-        svc.create_role(RoleInput { name: "Stock keeper".into(), permissions: vec![Permission::OrdersRead] })
+        svc.create_role(&boss, RoleInput { name: "Stock keeper".into(), permissions: vec![Permission::OrdersRead] })
             .await
             .is_err()
     );
     assert!(
-        svc.create_role(RoleInput { name: "owner".into(), permissions: vec![Permission::OrdersRead] }).await.is_err()
+        svc.create_role(&boss, RoleInput { name: "owner".into(), permissions: vec![Permission::OrdersRead] })
+            .await
+            .is_err()
     );
     assert_eq!(svc.roles().await.unwrap().len(), 5);
     let input = |role_id| StaffInput {
@@ -285,14 +327,22 @@ pub async fn staff_roles_and_api_keys<S: IdentityRepository + StaffRepository + 
         role_id,
     };
     assert!(
-        matches!(svc.create_staff(input(uuid::Uuid::now_v7())).await, Err(IdentityError::Invalid(_))),
+        matches!(svc.create_staff(&boss, input(uuid::Uuid::now_v7())).await, Err(IdentityError::Invalid(_))),
         "unknown role"
     );
-    let sam = svc.create_staff(input(role.id)).await.unwrap();
+    let sam = svc.create_staff(&boss, input(role.id)).await.unwrap();
     let sam_token = svc.staff_login("sam@shop.example", "keeper passphrase", "a").await.unwrap().access_token;
     let p = svc.authorize(&sam_token).await.unwrap();
     assert_eq!(p.permissions, [Permission::CatalogRead]);
-    svc.set_staff_disabled(sam.id, true).await.unwrap();
+    // Role changes follow the grant rules and take effect at once.
+    let manager = rouge_identity::builtin_roles().into_iter().find(|r| r.name == "manager").unwrap();
+    let promote = rouge_identity::StaffUpdate { role_id: Some(manager.id), disabled: None };
+    let refused = svc.update_staff(&p, sam.id, promote.clone()).await;
+    assert!(matches!(refused, Err(IdentityError::Invalid(ref f)) if f[0].code == "not_yours"), "{refused:?}");
+    svc.update_staff(&boss, sam.id, promote).await.unwrap();
+    assert!(svc.authorize(&sam_token).await.unwrap().may(Permission::OrdersRefund));
+    let disable = rouge_identity::StaffUpdate { disabled: Some(true), role_id: None };
+    svc.update_staff(&boss, sam.id, disable).await.unwrap();
     assert_eq!(svc.authorize(&sam_token).await.unwrap_err(), IdentityError::BadCredentials, "disabled at once");
     assert_eq!(
         svc.list_staff().await.unwrap().iter().map(|s| s.email.as_str()).collect::<Vec<_>>(),
@@ -315,7 +365,7 @@ pub async fn staff_roles_and_api_keys<S: IdentityRepository + StaffRepository + 
     assert_eq!(svc.authorize(&created.secret).await.unwrap_err(), IdentityError::BadCredentials);
     assert_eq!(svc.revoke_api_key(created.key.id).await.unwrap_err(), IdentityError::Gone);
     // A customer's token is no staff credential.
-    svc.register(reg("cust@example.com", "Cust")).await.unwrap();
+    registered(&svc, &store, "cust@example.com", "Cust").await;
     let c = svc.login("cust@example.com", "correct horse battery", "a").await.unwrap();
     assert_eq!(svc.authorize(&c.access_token).await.unwrap_err(), IdentityError::BadCredentials);
 }

@@ -37,5 +37,6 @@ identity_tests!(
     master_key_rotation_rewraps_every_data_key,
     no_plaintext_personal_data_in_the_store,
     staff_roles_and_api_keys,
+    a_verified_external_identity_takes_back_a_squatted_account,
     the_audit_chain_holds_and_tampering_is_detected,
 );

@@ -72,6 +72,7 @@ pub fn gql_error(e: IdentityError) -> async_graphql::Error {
         IdentityError::Locked(_) => "RATE_LIMITED",
         IdentityError::Invalid(_) | IdentityError::BadLink => "BAD_USER_INPUT",
         IdentityError::Stale => "CONFLICT",
+        IdentityError::Unverified | IdentityError::Forbidden(_) => "FORBIDDEN",
         IdentityError::Store(_) | IdentityError::Vault(_) => "INTERNAL",
     };
     let message = if code == "INTERNAL" { "an internal error occurred".to_owned() } else { e.to_string() };

@@ -13,6 +13,7 @@ use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use rouge_orders::service::ShippingOption;
 use rouge_orders::{Caller, CheckoutInput, OrderView, PaymentInput, PricedCart};
+use rouge_payments::PaymentProvider as _;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -59,7 +60,7 @@ pub async fn stripe_webhook<S: Store>(
         return Ok(Json(serde_json::json!({"received": true, "order": null})).into_response());
     };
     // A failure answers 5xx/409, and Stripe sends the event again later.
-    let order = app.orders.record_payment(&payment, &fact).await?;
+    let order = app.orders.record_payment(stripe.name(), &payment, &fact).await?;
     match &order {
         Some(o) => {
             tracing::info!(id, kind, order = %o.order.id, status = o.order.status.as_str(), "Stripe webhook recorded")

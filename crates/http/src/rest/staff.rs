@@ -11,10 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use rouge_identity::{
-    ApiKeyInput, ApiKeyView, CreatedApiKey, Permission, Role, RoleInput, StaffInput, StaffSession, StaffView,
+    ApiKeyInput, ApiKeyView, CreatedApiKey, Permission, Role, RoleInput, StaffInput, StaffSession, StaffUpdate,
+    StaffView,
 };
-use serde::Deserialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
@@ -49,30 +48,24 @@ pub async fn list_staff<S: Store>(State(app): State<AppState<S>>) -> Result<Json
     responses((status = 201, body = StaffView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_staff<S: Store>(
     State(app): State<AppState<S>>,
+    Caller(caller): Caller,
     ValidJson(input): ValidJson<StaffInput>,
 ) -> Result<Response, ApiError> {
-    Ok((StatusCode::CREATED, Json(app.identity.create_staff(input).await?)).into_response())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StaffUpdate {
-    /// A disabled account cannot log in, and its tokens stop working at once.
-    pub disabled: bool,
+    Ok((StatusCode::CREATED, Json(app.identity.create_staff(&caller, input).await?)).into_response())
 }
 
 #[utoipa::path(patch, path = "/v1/admin/staff/{id}", tag = "staff", security(("staff" = ["staff:manage"])), request_body = StaffUpdate,
-    responses((status = 200, body = StaffView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = StaffView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_staff<S: Store>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Path(id): Path<Uuid>,
     ValidJson(input): ValidJson<StaffUpdate>,
 ) -> Result<Json<StaffView>, ApiError> {
-    if input.disabled && caller.actor == rouge_identity::Actor::Staff(id) {
-        return Err(ApiError::Conflict("you cannot disable your own account".into(), vec![]));
+    if caller.actor == rouge_identity::Actor::Staff(id) && (input.disabled == Some(true) || input.role_id.is_some()) {
+        return Err(ApiError::Conflict("you cannot disable your own account or change your own role".into(), vec![]));
     }
-    app.identity.set_staff_disabled(id, input.disabled).await.map(Json).map_err(|e| match e {
+    app.identity.update_staff(&caller, id, input).await.map(Json).map_err(|e| match e {
         rouge_identity::IdentityError::Gone => ApiError::NotFound("no such staff member".into()),
         e => e.into(),
     })
@@ -88,9 +81,10 @@ pub async fn list_roles<S: Store>(State(app): State<AppState<S>>) -> Result<Json
     responses((status = 201, body = Role), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_role<S: Store>(
     State(app): State<AppState<S>>,
+    Caller(caller): Caller,
     ValidJson(input): ValidJson<RoleInput>,
 ) -> Result<Response, ApiError> {
-    Ok((StatusCode::CREATED, Json(app.identity.create_role(input).await?)).into_response())
+    Ok((StatusCode::CREATED, Json(app.identity.create_role(&caller, input).await?)).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/admin/api-keys", tag = "staff", security(("staff" = ["api_keys:manage"])),

@@ -630,8 +630,13 @@ mod stripe {
     }
 
     async fn app_with_stripe(store: &str) -> Option<TestApp> {
+        app_with_stripe_and(store, true).await
+    }
+
+    async fn app_with_stripe_and(store: &str, test_payments: bool) -> Option<TestApp> {
         let base = stand_in().await;
         let mut opts = test_options();
+        opts.test_payments = test_payments;
         opts.stripe = Some(Arc::new(
             rouge_payments::StripeProvider::new("sk_test_recorded", Some("whsec_test".into()), Some(&base)).unwrap(),
         ));
@@ -653,6 +658,39 @@ mod stripe {
         let Some(app) = app_with_stripe("postgres").await else { return };
         stripe_checkout_and_webhooks(&app).await;
         app.stop().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_live_shop_refuses_test_cards() {
+        let app = app_with_stripe_and("sqlite", false).await.unwrap();
+        a_live_shop_refuses_test_cards(&app).await;
+        app.stop().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_live_shop_refuses_test_cards() {
+        let Some(app) = app_with_stripe_and("postgres", false).await else { return };
+        a_live_shop_refuses_test_cards(&app).await;
+        app.stop().await;
+    }
+
+    /// Without `--demo` or `ROUGE_TEST_PAYMENTS`, the test provider's cards are no way to pay:
+    /// the answer names the providers that are live, and nothing is held or placed.
+    async fn a_live_shop_refuses_test_cards(app: &TestApp) {
+        stocked(app, SKU, 5).await;
+        let cart = ready_cart(app, SKU, 2, None).await;
+        let res = complete(app, &cart, Some("free-order"), "tok_visa", None).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], "payment.provider", "{p}");
+        let why = p["errors"][0]["message"].as_str().unwrap();
+        assert!(why.contains("live providers: stripe") && !why.contains("test,"), "{p}");
+        assert_eq!(stock_of(app, SKU).await, (5, 0, 5), "nothing held");
+        let (_, orders) = app.get_json_as_admin("/v1/admin/orders").await;
+        assert_eq!(orders["items"], json!([]), "no order placed");
+        let (s, c) = shop(app, Method::GET, &format!("/v1/carts/{cart}"), None, None).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("open")), "{c}");
     }
 
     async fn stripe_checkout_and_webhooks(app: &TestApp) {
@@ -738,6 +776,18 @@ mod stripe {
         let stranger = canceled.replace(&pi(2), "pi_unknown");
         let (s, ack) = hook(stranger.clone(), signed(&stranger)).await;
         assert_eq!((s, ack), (StatusCode::OK, json!({"received": true, "order": null})));
+
+        // Stripe speaks only for payments made through Stripe: a signed event naming another
+        // provider's payment leaves that order alone.
+        let res = complete(app, &ready_cart(app, SKU, 1, None).await, Some("t1"), "tok_visa", None).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let other: Value = res.json().await.unwrap();
+        let other_pay = other["payment"]["payment_id"].as_str().unwrap();
+        let forged = canceled.replace(&pi(2), other_pay);
+        let (s, ack) = hook(forged.clone(), signed(&forged)).await;
+        assert_eq!((s, ack), (StatusCode::OK, json!({"received": true, "order": null})));
+        let (_, seen) = app.get_json_as_admin(&format!("/v1/admin/orders/{}", other["id"].as_str().unwrap())).await;
+        assert_eq!(seen["status"], "authorized", "{seen}");
         rebuild_changes_nothing(app).await;
     }
 }

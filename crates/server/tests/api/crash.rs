@@ -39,6 +39,7 @@ async fn serve(url: &str, keys: &std::path::Path) -> Server {
         .env("ROUGE_RATE_LIMIT_READ", "6000000/min,burst=100000")
         .env("ROUGE_RATE_LIMIT_WRITE", "6000000/min,burst=100000")
         .env("ROUGE_IDEMPOTENCY_LEASE_SECS", "1")
+        .env("ROUGE_TEST_PAYMENTS", "true")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(keys.with_extension("log")).map(Stdio::from).unwrap_or(Stdio::null()))

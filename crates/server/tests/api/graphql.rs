@@ -125,6 +125,19 @@ async fn graphql_accounts_answer_only_for_the_caller(app: &TestApp) {
     }
     let login =
         "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken expiresIn } }";
+    let unverified = gql_as(app, None, login, json!({"e": "ana@example.com", "p": "correct horse battery"})).await;
+    assert_eq!(unverified["errors"][0]["extensions"]["code"], "FORBIDDEN", "{unverified}");
+    for email in ["ana@example.com", "bea@example.com"] {
+        let mail = app.smtp.wait_for(email, "verify-email?token=").await;
+        let res = app
+            .client
+            .post(app.url("/v1/auth/verify-email"))
+            .json(&json!({"token": crate::smtp::link_token(&mail)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
     let ana = gql_as(app, None, login, json!({"e": "ana@example.com", "p": "correct horse battery"})).await;
     let ana_token = ana["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
     let bea = gql_as(app, None, login, json!({"e": "bea@example.com", "p": "correct horse battery"})).await;

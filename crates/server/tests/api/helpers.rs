@@ -41,6 +41,8 @@ pub fn test_options() -> Options {
         ..Options::default()
     };
     opts.identity.hash_cost = HashCost::TEST;
+    // Tests pay with the test provider's cards (a live shop never takes them).
+    opts.test_payments = true;
     // Consumers retry fast in tests, and park an event after three attempts.
     opts.delivery = rouge_messaging::durable::RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(50) };
     opts

@@ -28,15 +28,21 @@ fn rouge(dir: &Path) -> Command {
         .env("ROUGE_ARGON2_MEMORY_KIB", "1024")
         .env("ROUGE_ARGON2_ITERATIONS", "1")
         .env("ROUGE_RATE_LIMIT_AUTH", "6000/min,burst=1000")
+        .env("ROUGE_TEST_PAYMENTS", "true")
         .env("RUST_LOG", "warn");
     c
 }
 
-async fn serve(dir: &Path) -> Server {
+async fn serve(dir: &Path, smtp: &crate::smtp::SmtpSink) -> Server {
     let addr =
         format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
-    let child =
-        rouge(dir).args(["serve", "--listen", &addr]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = rouge(dir)
+        .args(["serve", "--listen", &addr])
+        .env("ROUGE_SMTP_URL", &smtp.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let server = Server(child, format!("http://{addr}"));
     for _ in 0..600 {
         if reqwest::get(format!("{}/healthz", server.1)).await.is_ok_and(|r| r.status() == StatusCode::OK) {
@@ -96,7 +102,8 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     let dir = TempDir::new();
     let seeded = rouge(&dir.0).args(["seed", "--demo", "--count", "3"]).output().unwrap();
     assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
-    let server = serve(&dir.0).await;
+    let smtp = crate::smtp::SmtpSink::start().await;
+    let server = serve(&dir.0, &smtp).await;
     let base = server.1.clone();
     let res = reqwest::Client::new()
         .post(format!("{base}/v1/auth/register"))
@@ -105,6 +112,14 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let mail = smtp.wait_for("ana@example.com", "verify-email?token=").await;
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/verify-email"))
+        .json(&json!({"token": crate::smtp::link_token(&mail)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let token = login(&base).await;
     assert_eq!(me(&base, &token).await.1["name"], "Ana");
     let order = guest_order(&base).await;
@@ -159,7 +174,7 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     assert_eq!(me(&base, &token).await.0, StatusCode::OK, "tokens signed with the old key stay valid");
     drop(server);
     // A restarted server reads the same directory: still nobody logged out.
-    let again = serve(&dir.0).await;
+    let again = serve(&dir.0, &smtp).await;
     assert_eq!(me(&again.1, &fresh).await.0, StatusCode::OK);
     assert_eq!(me(&again.1, &token).await.0, StatusCode::OK);
 }

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 crate::on_both_stores!(
     every_admin_route_demands_its_permission,
     keys_and_accounts_stop_working_when_revoked,
-    bad_staff_input_is_refused_and_changes_nothing
+    bad_staff_input_is_refused_and_changes_nothing,
+    nobody_grants_what_they_do_not_hold
 );
 
 async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -225,4 +226,104 @@ async fn bad_staff_input_is_refused_and_changes_nothing(app: &TestApp) {
     let (_, after) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
     let (_, roles_after) = send(app, Method::GET, "/v1/admin/roles", &owner, None).await;
     assert_eq!((before, roles_before), (after, roles_after), "nothing changed");
+}
+
+/// Every route that grants permissions (roles, staff accounts, role changes, API keys), tried
+/// by a staff member who manages staff and keys but holds little else: each grant beyond her
+/// own permissions is refused (422 `not_yours`, or 403 for an owner's account) and changes
+/// nothing; within them it works. Only owners make owners.
+async fn nobody_grants_what_they_do_not_hold(app: &TestApp) {
+    let owner = staff_login(app, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let hr = staff_with(app, &owner, "hr", &["staff:manage", "api_keys:manage", "catalog:read"]).await;
+    let (_, roles) = send(app, Method::GET, "/v1/admin/roles", &owner, None).await;
+    let role = |name: &str| roles.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].clone();
+    let (owner_role, manager_role) = (role("owner"), role("manager"));
+    let (_, staff) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
+    let owner_id = staff.as_array().unwrap().iter().find(|s| s["email"] == OWNER_EMAIL).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mate = |n: usize, role_id: &Value| json!({"email": format!("mate{n}@shop.example"), "name": "Mate", "password": "staff passphrase", "role_id": role_id});
+    let (s, helper) =
+        send(app, Method::POST, "/v1/admin/staff", &owner, Some(mate(0, &role("catalogue_editor")))).await;
+    assert_eq!(s, StatusCode::CREATED, "{helper}");
+    let helper = helper["id"].as_str().unwrap().to_owned();
+
+    let all: Vec<&str> = vec!["catalog:read", "catalog:write", "staff:manage", "api_keys:manage", "orders:refund"];
+    let refused: Vec<(Method, String, Value, StatusCode)> = vec![
+        (
+            Method::POST,
+            "/v1/admin/roles".into(),
+            json!({"name": "God", "permissions": all}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (Method::POST, "/v1/admin/staff".into(), mate(1, &owner_role), StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::POST, "/v1/admin/staff".into(), mate(2, &manager_role), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            Method::PATCH,
+            format!("/v1/admin/staff/{helper}"),
+            json!({"role_id": owner_role}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/admin/staff/{helper}"),
+            json!({"role_id": manager_role}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (Method::PATCH, format!("/v1/admin/staff/{owner_id}"), json!({"disabled": true}), StatusCode::FORBIDDEN),
+        (
+            Method::PATCH,
+            format!("/v1/admin/staff/{owner_id}"),
+            json!({"role_id": role("support")}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::POST,
+            "/v1/admin/api-keys".into(),
+            json!({"name": "k", "permissions": ["orders:refund"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (method, path, body, want) in refused {
+        let (s, p) = send(app, method.clone(), &path, &hr, Some(body.clone())).await;
+        assert_eq!(s, want, "{method} {path} {body}: {p}");
+        if want == StatusCode::UNPROCESSABLE_ENTITY {
+            assert_eq!(p["errors"][0]["code"], "not_yours", "{method} {path}: {p}");
+        }
+    }
+    // Nothing of it happened.
+    let (_, after) = send(app, Method::GET, "/v1/admin/roles", &owner, None).await;
+    assert!(after.as_array().unwrap().iter().all(|r| r["name"] != "God"), "{after}");
+    let (_, after) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
+    let emails: Vec<&str> = after.as_array().unwrap().iter().map(|s| s["email"].as_str().unwrap()).collect();
+    assert!(!emails.iter().any(|e| e.starts_with("mate1") || e.starts_with("mate2")), "{emails:?}");
+    let find = |id: &str| after.as_array().unwrap().iter().find(|s| s["id"] == id).unwrap().clone();
+    assert_eq!(find(&helper)["role_id"], role("catalogue_editor"));
+    assert_eq!(find(&owner_id)["disabled"], false);
+
+    // Within her own permissions every route works.
+    let (s, mine) = send(
+        app,
+        Method::POST,
+        "/v1/admin/roles",
+        &hr,
+        Some(json!({"name": "Reader", "permissions": ["catalog:read"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{mine}");
+    let (s, b) = send(app, Method::POST, "/v1/admin/staff", &hr, Some(mate(3, &mine["id"]))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) =
+        send(app, Method::PATCH, &format!("/v1/admin/staff/{helper}"), &hr, Some(json!({"role_id": mine["id"]}))).await;
+    assert_eq!((s, &b["role_id"]), (StatusCode::OK, &mine["id"]), "{b}");
+    let (s, b) =
+        send(app, Method::POST, "/v1/admin/api-keys", &hr, Some(json!({"name": "k", "permissions": ["catalog:read"]})))
+            .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    // An owner makes owners; an API key, even one with every permission, does not.
+    let (s, b) = send(app, Method::POST, "/v1/admin/staff", &app.admin_key, Some(mate(4, &owner_role))).await;
+    assert_eq!((s, &b["errors"][0]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("not_yours")), "{b}");
+    let (s, b) = send(app, Method::POST, "/v1/admin/staff", &owner, Some(mate(5, &owner_role))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
 }
