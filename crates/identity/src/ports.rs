@@ -71,6 +71,12 @@ pub trait IdentityRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be written.
     fn revoke_customer(&self, customer: Uuid, now: i64) -> impl Future<Output = RepoResult<()>> + Send;
+    /// Whether the session (refresh family) `family` of `customer` is live: it has a refresh
+    /// token and none of its tokens was revoked.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn session_live(&self, customer: Uuid, family: Uuid) -> impl Future<Output = RepoResult<bool>> + Send;
 
     /// Stores a one-time link's hash and the events that mail it, in one transaction.
     ///

@@ -194,7 +194,14 @@ pub struct IdentityService<R> {
     dummy_hash: Arc<str>,
     /// Where passwords are hashed and checked: one thread per core.
     hashing: Arc<crate::password::HashPool>,
+    /// What the store said of sessions lately: a live one is asked again after a second (so
+    /// an ended session stops working within a second on every replica), an ended one never.
+    live_sessions: moka::sync::Cache<Uuid, ()>,
+    ended_sessions: moka::sync::Cache<Uuid, ()>,
 }
+
+/// How long a session the store called live is taken as live without asking again.
+pub const SESSION_CHECK_SECS: u64 = 1;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -224,6 +231,15 @@ impl<R: IdentityRepository> IdentityService<R> {
             settings,
             dummy_hash,
             hashing: Arc::new(pool),
+            live_sessions: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(SESSION_CHECK_SECS))
+                .build(),
+            // Ended sessions stay ended; their tokens expire within a day at most.
+            ended_sessions: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(86_400))
+                .build(),
         }
     }
 
@@ -525,13 +541,38 @@ impl<R: IdentityRepository> IdentityService<R> {
             expires_at: t + self.settings.refresh_ttl_secs,
         };
         self.repo.insert_refresh(&rec).await?;
-        let (access, _) = self.tokens().issue(customer, Subject::Customer, t);
+        let tokens = self.tokens();
+        let (access, _) = tokens.issue_in(customer, Subject::Customer, Some(family), t, tokens.access_ttl_secs);
         Ok(Session {
             access_token: access,
             token_type: "Bearer",
             expires_in: self.tokens().access_ttl_secs,
             refresh_token: refresh,
         })
+    }
+
+    /// The customer a verified access token speaks for, if its session is still live: a
+    /// token of an ended session (logged out, refresh token reused, password reset, account
+    /// erased) stops working within [`SESSION_CHECK_SECS`], on every replica, because the
+    /// answer comes from the store.
+    ///
+    /// # Errors
+    /// `BadCredentials` for a token of no live session (or of no session at all); `Store`.
+    pub async fn customer_session(&self, claims: &crate::tokens::AccessClaims) -> Result<Uuid> {
+        let sid = claims.sid.ok_or(IdentityError::BadCredentials)?;
+        if self.live_sessions.contains_key(&sid) {
+            return Ok(claims.sub);
+        }
+        if self.ended_sessions.contains_key(&sid) {
+            return Err(IdentityError::BadCredentials);
+        }
+        if self.repo.session_live(claims.sub, sid).await? {
+            self.live_sessions.insert(sid, ());
+            Ok(claims.sub)
+        } else {
+            self.ended_sessions.insert(sid, ());
+            Err(IdentityError::BadCredentials)
+        }
     }
 
     /// Trades a refresh token for a new pair. A token used twice revokes its whole family:

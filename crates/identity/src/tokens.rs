@@ -34,6 +34,10 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The session (log-in) the token belongs to: a customer's token stops working the moment
+    /// its session ends (log-out, refresh-token reuse, password reset, erasure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,9 +145,22 @@ impl TokenKeys {
         self.issue_for(sub, kind, now, self.access_ttl_secs)
     }
 
-    /// A token valid for `ttl_secs`.
+    /// A token valid for `ttl_secs`, of no session.
     pub fn issue_for(&self, sub: Uuid, kind: Subject, now: i64, ttl_secs: i64) -> (String, AccessClaims) {
+        self.issue_in(sub, kind, None, now, ttl_secs)
+    }
+
+    /// A token of session `sid`, valid for `ttl_secs`.
+    pub fn issue_in(
+        &self,
+        sub: Uuid,
+        kind: Subject,
+        sid: Option<Uuid>,
+        now: i64,
+        ttl_secs: i64,
+    ) -> (String, AccessClaims) {
         let claims = AccessClaims {
+            sid,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub,

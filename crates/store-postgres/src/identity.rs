@@ -211,6 +211,19 @@ impl IdentityRepository for PgStore {
             .map_err(unavailable)
     }
 
+    async fn session_live(&self, customer: Uuid, family: Uuid) -> RepoResult<bool> {
+        // Live when the family has tokens and none of them is revoked.
+        let (tokens, revoked): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(revoked_at) FROM identity.refresh_tokens WHERE family = $1 AND customer_id = $2",
+        )
+        .bind(family)
+        .bind(customer)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(tokens > 0 && revoked == 0)
+    }
+
     async fn revoke_customer(&self, customer: Uuid, now: i64) -> RepoResult<()> {
         sqlx::query("UPDATE identity.refresh_tokens SET revoked_at = $1 WHERE customer_id = $2 AND revoked_at IS NULL")
             .bind(now)

@@ -209,6 +209,19 @@ impl IdentityRepository for SqliteStore {
             .map_err(unavailable)
     }
 
+    async fn session_live(&self, customer: Uuid, family: Uuid) -> RepoResult<bool> {
+        // Live when the family has tokens and none of them is revoked.
+        let (tokens, revoked): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(revoked_at) FROM identity_refresh_tokens WHERE family = $1 AND customer_id = $2",
+        )
+        .bind(family.to_string())
+        .bind(customer.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(tokens > 0 && revoked == 0)
+    }
+
     async fn revoke_customer(&self, customer: Uuid, now: i64) -> RepoResult<()> {
         sqlx::query("UPDATE identity_refresh_tokens SET revoked_at = $1 WHERE customer_id = $2 AND revoked_at IS NULL")
             .bind(now)

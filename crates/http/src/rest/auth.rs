@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use rouge_identity::{RegisterInput, Session, Subject, TokenError};
+use rouge_identity::{IdentityError, RegisterInput, Session, Subject, TokenError};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::ToSchema;
@@ -203,7 +203,13 @@ pub async fn customer<S: Store>(
         None => app.identity.tokens().verify(token),
     };
     match checked {
-        Ok(claims) if claims.kind == Subject::Customer => Ok(claims.sub),
+        Ok(claims) if claims.kind == Subject::Customer => match app.identity.customer_session(&claims).await {
+            Ok(id) => Ok(id),
+            Err(IdentityError::BadCredentials) => {
+                Err(ApiError::Unauthorized("the session of this token has ended; log in again".into()))
+            }
+            Err(e) => Err(e.into()),
+        },
         Ok(_) => Err(ApiError::Forbidden("this route is for customers".into())),
         Err(TokenError::UnknownKey) if app.oidc.is_some() => {
             let oidc = app.oidc.as_ref().expect("checked");

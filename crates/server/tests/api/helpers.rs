@@ -24,6 +24,8 @@ pub struct TestApp {
     pub smtp: SmtpSink,
     /// The keys the server signs customer tokens with (to forge, expire, compare).
     pub tokens: Arc<TokenKeys>,
+    /// All of its keys (a replica on the same store needs them).
+    pub keys: Keys,
     /// An API key with every permission, for admin calls.
     pub admin_key: String,
 
@@ -66,6 +68,7 @@ async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
     let smtp = SmtpSink::start().await;
     opts.identity.mailer = Mailer::smtp(&smtp.url, "Rouge Tests <shop@example.com>").unwrap();
     let tokens = opts.identity.keys.tokens.clone();
+    let keys = opts.identity.keys.clone();
     let admin_key = bootstrap_owner(&store, &opts.identity.keys).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -73,7 +76,7 @@ async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
     let task = tokio::spawn(launch(store, opts, listener, async {
         let _ = rx.await;
     }));
-    TestApp { base, client: Client::new(), smtp, tokens, admin_key, stop: Some(tx), task: Some(task), db }
+    TestApp { base, client: Client::new(), smtp, tokens, keys, admin_key, stop: Some(tx), task: Some(task), db }
 }
 
 impl TestApp {
@@ -99,6 +102,27 @@ impl TestApp {
         let db = harness::postgres().await?;
         let store = db.store.clone();
         Some(start(store, Db::Postgres(db), opts).await)
+    }
+
+    /// A second server on the same store and keys, as another replica behind a load balancer;
+    /// its base URL and what stops it.
+    pub async fn replica(&self) -> Replica {
+        let mut opts = test_options();
+        opts.identity.keys = self.keys.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        let task = match &self.db {
+            Db::Sqlite(d) => tokio::spawn(launch(d.store.clone(), opts, listener, async {
+                let _ = rx.await;
+            })),
+            Db::Postgres(d) => tokio::spawn(launch(d.store.clone(), opts, listener, async {
+                let _ = rx.await;
+            })),
+        };
+        let replica = Replica { base, stop: tx, task };
+        self.eventually(|| async { reqwest::get(format!("{}/readyz", replica.base)).await.is_ok() }).await;
+        replica
     }
 
     /// Stops the server (draining requests) and drops the test database.
@@ -209,6 +233,20 @@ impl TestApp {
             Db::Sqlite(d) => d.store.head().await.unwrap(),
             Db::Postgres(d) => d.store.head().await.unwrap(),
         }
+    }
+}
+
+/// Another server on a test app's store.
+pub struct Replica {
+    pub base: String,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Replica {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("replica task").expect("replica stopped cleanly");
     }
 }
 

@@ -18,6 +18,7 @@ mod inventory;
 mod keys;
 mod oidc;
 mod ops;
+mod sessions;
 mod storefront;
 
 /// Declares each test once per store.
