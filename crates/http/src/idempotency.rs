@@ -2,6 +2,11 @@
 //! (in the store, for a day) and replayed to every retry with `Idempotent-Replayed: true`;
 //! the same key with a different request answers 422, and while the first request runs, 409.
 //! Server errors are not stored: a retry with the same key runs again.
+//!
+//! Answers carry personal data (a checkout's email and addresses), so the stored body is sealed
+//! like every other record of it: under a data key of its own, wrapped by the vault's master
+//! key, bound to its scope. An answer to a customer names her as its owner and is deleted when
+//! her account is erased; `rouge keys rotate` re-wraps the data keys with the rest.
 
 use crate::error::ApiError;
 use crate::state::{AppState, Store};
@@ -11,7 +16,10 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use rouge_kernel::{Begin, StoredResponse};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rouge_kernel::{Begin, IdempotencyStore, StoredResponse};
+use rouge_orders::{Sealed, Sealer};
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
@@ -47,6 +55,7 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
         }
     };
     let (parts, body) = req.into_parts();
+    let owner = customer_of(&app, &parts);
     let Ok(bytes) = axum::body::to_bytes(body, crate::BODY_LIMIT).await else {
         return ApiError::PayloadTooLarge.into_response();
     };
@@ -66,7 +75,13 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
         Err(e) => ApiError::Unavailable(e).into_response(),
         Ok(Begin::InFlight) => ApiError::IdempotencyInFlight.into_response(),
         Ok(Begin::Mismatch) => ApiError::IdempotencyMismatch.into_response(),
-        Ok(Begin::Done(stored)) => replay(stored),
+        Ok(Begin::Done(stored)) => match open(&app, &scope, &stored.body) {
+            Ok(body) => replay(stored, body),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored idempotent answer does not open");
+                ApiError::Unavailable("the first answer to this key cannot be read".into()).into_response()
+            }
+        },
         Ok(Begin::Started) => {
             let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
             if res.status().is_server_error() {
@@ -84,7 +99,8 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
                     .iter()
                     .filter_map(|h| Some((h.as_str().to_owned(), parts.headers.get(h)?.to_str().ok()?.to_owned())))
                     .collect(),
-                body: body.to_vec(),
+                body: seal(&app, &scope, &body),
+                owner: owner.clone(),
             };
             if let Err(e) = app.store.finish(&scope, &key, &stored).await {
                 tracing::error!(error = %e, "could not store an idempotent answer; a retry will run again");
@@ -94,8 +110,70 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
     }
 }
 
-fn replay(stored: StoredResponse) -> Response {
-    let mut res = Response::new(Body::from(stored.body));
+/// The customer a request's bearer token names (checked by the gateway, or here).
+fn customer_of<S: Store>(app: &AppState<S>, parts: &axum::http::request::Parts) -> Option<String> {
+    let claims = match parts.extensions.get::<crate::gateway::Verified>() {
+        Some(v) => v.0.clone(),
+        None => app.identity.tokens().verify(crate::rest::auth::bearer(&parts.headers)?).ok()?,
+    };
+    (claims.kind == rouge_identity::Subject::Customer).then(|| claims.sub.to_string())
+}
+
+const SEALED_PREFIX: &[u8] = b"rouge-sealed-v1:";
+
+fn sealer<S: Store>(app: &AppState<S>) -> crate::commerce::VaultSealer<S> {
+    crate::commerce::VaultSealer(app.identity.clone())
+}
+
+fn encode(s: &Sealed) -> Vec<u8> {
+    let doc = serde_json::json!({"m": s.master_id, "k": STANDARD.encode(&s.key), "d": STANDARD.encode(&s.data)});
+    [SEALED_PREFIX, doc.to_string().as_bytes()].concat()
+}
+
+fn decode(bytes: &[u8]) -> Result<Sealed, String> {
+    let doc = bytes.strip_prefix(SEALED_PREFIX).ok_or("not a sealed answer")?;
+    let v: serde_json::Value = serde_json::from_slice(doc).map_err(|e| e.to_string())?;
+    let field = |name: &str| v[name].as_str().map(str::to_owned).ok_or(format!("no `{name}`"));
+    let bin = |name: &str| STANDARD.decode(field(name)?).map_err(|e| e.to_string());
+    Ok(Sealed { master_id: field("m")?, key: bin("k")?, data: bin("d")? })
+}
+
+fn seal<S: Store>(app: &AppState<S>, scope: &str, body: &[u8]) -> Vec<u8> {
+    encode(&sealer(app).seal(scope, body))
+}
+
+fn open<S: Store>(app: &AppState<S>, scope: &str, stored: &[u8]) -> Result<Vec<u8>, String> {
+    sealer(app).open(scope, &decode(stored)?)
+}
+
+/// Re-wraps every stored answer's data key under the current master key (after a rotation);
+/// returns how many changed.
+///
+/// # Errors
+/// When the store fails or an answer does not open.
+pub async fn rewrap<S: IdempotencyStore, R: rouge_identity::IdentityRepository>(
+    store: &S,
+    sealer: &crate::commerce::VaultSealer<R>,
+) -> Result<usize, String> {
+    let (mut after, mut changed) = (None::<(String, String)>, 0);
+    loop {
+        let page = store.stored_bodies(after.as_ref().map(|(s, k)| (s.as_str(), k.as_str())), 500).await?;
+        let Some(last) = page.last() else { return Ok(changed) };
+        after = Some((last.scope.clone(), last.key.clone()));
+        for b in &page {
+            let mut sealed = decode(&b.body)?;
+            if let Some((master, key)) = sealer.rewrap(&b.scope, &sealed.master_id, &sealed.key)? {
+                (sealed.master_id, sealed.key) = (master, key);
+                if store.replace_body(&b.scope, &b.key, &b.body, &encode(&sealed)).await? {
+                    changed += 1;
+                }
+            }
+        }
+    }
+}
+
+fn replay(stored: StoredResponse, body: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(body));
     *res.status_mut() = axum::http::StatusCode::from_u16(stored.status).unwrap_or(axum::http::StatusCode::OK);
     let h = res.headers_mut();
     for (name, value) in stored.headers {

@@ -34,6 +34,14 @@ use utoipa_swagger_ui::SwaggerUi;
 /// Largest request body accepted (bulk loads go through `rouge import`).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Routes whose answers may carry personal data or credentials: no cache may keep them.
+fn private<S: Store>(r: Router<AppState<S>>) -> Router<AppState<S>> {
+    r.layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    ))
+}
+
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // Install the recorder before the first request, so no request goes uncounted.
@@ -44,16 +52,16 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let gate = tower::util::option_layer(on.then(|| gateway::GatewayLayer(gw.clone())));
     Router::new()
         .merge(rest::storefront::router())
-        .merge(rest::auth::router())
-        .merge(rest::me::router())
+        .merge(private(rest::auth::router()))
+        .merge(private(rest::me::router()))
         .merge(rest::admin::router(&state))
-        .merge(rest::staff::router(&state))
-        .merge(rest::audit::router(&state))
-        .merge(rest::inventory::router(&state))
-        .merge(rest::carts::router(&state))
-        .merge(rest::orders::router(&state))
-        .merge(rest::events::router(&state))
-        .merge(graphql::router())
+        .merge(private(rest::staff::router(&state)))
+        .merge(private(rest::audit::router(&state)))
+        .merge(private(rest::inventory::router(&state)))
+        .merge(private(rest::carts::router(&state)))
+        .merge(private(rest::orders::router(&state)))
+        .merge(private(rest::events::router(&state)))
+        .merge(private(graphql::router()))
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
         .with_state(state)

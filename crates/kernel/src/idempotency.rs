@@ -11,6 +11,17 @@ pub struct StoredResponse {
     pub status: u16,
     /// The headers worth replaying (content type, location, ETag).
     pub headers: Vec<(String, String)>,
+    /// The body, sealed by the caller (answers may carry personal data).
+    pub body: Vec<u8>,
+    /// The customer the answer belongs to, if any: erasing her deletes it.
+    pub owner: Option<String>,
+}
+
+/// A stored answer's body, for re-sealing it under a new master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBody {
+    pub scope: String,
+    pub key: String,
     pub body: Vec<u8>,
 }
 
@@ -58,6 +69,34 @@ pub trait IdempotencyStore: Clone + Send + Sync + 'static {
     /// # Errors
     /// The store's error text.
     fn abandon(&self, scope: &str, key: &str) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Deletes every answer stored for `owner` (her account is erased); returns how many.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn forget_owner(&self, owner: &str) -> impl Future<Output = Result<u64, String>> + Send;
+
+    /// Up to `limit` stored answers after (`scope`, `key`) in key order, for re-sealing.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn stored_bodies(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StoredBody>, String>> + Send;
+
+    /// Replaces a stored answer's body if it is still `old`; whether it was.
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn replace_body(
+        &self,
+        scope: &str,
+        key: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> impl Future<Output = Result<bool, String>> + Send;
 
     /// Deletes expired keys; returns how many.
     ///

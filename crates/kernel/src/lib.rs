@@ -19,7 +19,7 @@ pub use delivery::{DeliveryLog, DeliveryState, FailedDelivery};
 pub use error::{FieldError, Validation};
 pub use event::DomainEvent;
 pub use id::new_id;
-pub use idempotency::{Begin, IdempotencyStore, StoredResponse};
+pub use idempotency::{Begin, IdempotencyStore, StoredBody, StoredResponse};
 pub use money::{Currency, Money};
 pub use outbox::{Outbox, Ping};
 pub use patch::merge_patch;

@@ -407,8 +407,9 @@ impl StoreFn<()> for RotateKeys {
                 let sealer = rouge_http::commerce::VaultSealer(svc);
                 let m =
                     rouge_orders::service::rewrap_keys(&store, &sealer, &id).await.map_err(|e| anyhow::anyhow!(e))?;
+                let a = rouge_http::idempotency::rewrap(&store, &sealer).await.map_err(|e| anyhow::anyhow!(e))?;
                 println!(
-                    "re-wrapped {n} customer data keys and {m} cart and order keys under {id}; older master-*.key files can now be removed"
+                    "re-wrapped {n} customer data keys, {m} cart and order keys and {a} stored answers under {id}; older master-*.key files can now be removed"
                 );
             }
         }

@@ -2,7 +2,7 @@
 //! PostgreSQL keeps the table in its `gateway` schema.
 
 use crate::Backend;
-use rouge_kernel::{Begin, IdempotencyStore, StoredResponse};
+use rouge_kernel::{Begin, IdempotencyStore, StoredBody, StoredResponse};
 use sqlx::Row;
 
 fn text(e: sqlx::Error) -> String {
@@ -38,7 +38,7 @@ impl IdempotencyStore for Backend {
                 return Ok(Begin::Started);
             }
             let Some(r) = sqlx::query(
-                "SELECT request_hash, state, status, headers, body, started_at, expires_at FROM idempotency_keys \
+                "SELECT request_hash, state, status, headers, body, owner, started_at, expires_at FROM idempotency_keys \
                  WHERE scope = $1 AND key = $2",
             )
             .bind(scope)
@@ -69,6 +69,7 @@ impl IdempotencyStore for Backend {
                     status: r.get::<i32, _>("status") as u16,
                     headers: headers.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
                     body: r.get::<Option<Vec<u8>>, _>("body").unwrap_or_default(),
+                    owner: r.get("owner"),
                 }));
             }
             // In flight. A holder silent for longer than the lease died: take the key over.
@@ -98,13 +99,15 @@ impl IdempotencyStore for Backend {
     async fn finish(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), String> {
         let headers = serde_json::to_string(&response.headers).map_err(|e| e.to_string())?;
         sqlx::query(
-            "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5 WHERE scope = $1 AND key = $2",
+            "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5, owner = $6 \
+             WHERE scope = $1 AND key = $2",
         )
         .bind(scope)
         .bind(key)
         .bind(i32::from(response.status))
         .bind(headers)
         .bind(response.body.as_slice())
+        .bind(response.owner.as_deref())
         .execute(self.pool())
         .await
         .map_err(text)?;
@@ -119,6 +122,43 @@ impl IdempotencyStore for Backend {
             .await
             .map_err(text)?;
         Ok(())
+    }
+
+    async fn forget_owner(&self, owner: &str) -> Result<u64, String> {
+        Ok(sqlx::query("DELETE FROM idempotency_keys WHERE owner = $1")
+            .bind(owner)
+            .execute(self.pool())
+            .await
+            .map_err(text)?
+            .rows_affected())
+    }
+
+    async fn stored_bodies(&self, after: Option<(&str, &str)>, limit: i64) -> Result<Vec<StoredBody>, String> {
+        let (scope, key) = after.unwrap_or(("", ""));
+        let rows = sqlx::query(
+            "SELECT scope, key, body FROM idempotency_keys WHERE state = 'done' AND body IS NOT NULL \
+             AND (scope > $1 OR (scope = $1 AND key > $2)) ORDER BY scope, key LIMIT $3",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(text)?;
+        Ok(rows.iter().map(|r| StoredBody { scope: r.get("scope"), key: r.get("key"), body: r.get("body") }).collect())
+    }
+
+    async fn replace_body(&self, scope: &str, key: &str, old: &[u8], new: &[u8]) -> Result<bool, String> {
+        Ok(sqlx::query("UPDATE idempotency_keys SET body = $4 WHERE scope = $1 AND key = $2 AND body = $3")
+            .bind(scope)
+            .bind(key)
+            .bind(old)
+            .bind(new)
+            .execute(self.pool())
+            .await
+            .map_err(text)?
+            .rows_affected()
+            == 1)
     }
 
     async fn purge_idempotency(&self, now: i64) -> Result<u64, String> {

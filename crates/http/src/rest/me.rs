@@ -90,6 +90,8 @@ pub async fn erase_me<S: Store>(
     CustomerAuth(id): CustomerAuth,
 ) -> Result<StatusCode, ApiError> {
     app.orders.forget_customer(id).await?;
+    // Stored answers to her idempotent requests hold her data too.
+    rouge_kernel::IdempotencyStore::forget_owner(&app.store, &id.to_string()).await.map_err(ApiError::Unavailable)?;
     app.identity.erase(id).await?;
     app.relay.nudge();
     Ok(StatusCode::NO_CONTENT)

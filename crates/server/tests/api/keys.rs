@@ -74,8 +74,8 @@ fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
-/// A guest order (checkout sealed its email and addresses); its id.
-async fn guest_order(base: &str) -> String {
+/// A guest order (checkout sealed its email and addresses); its id and its cart's.
+async fn guest_order(base: &str) -> (String, String) {
     let c = reqwest::Client::new();
     let sku = rouge_server::demo::generate(3).products[0].variants[0].sku.clone();
     let cart: Value = c.post(format!("{base}/v1/carts")).send().await.unwrap().json().await.unwrap();
@@ -94,7 +94,20 @@ async fn guest_order(base: &str) -> String {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    (res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned(), id.to_owned())
+}
+
+/// The checkout retried with its key: the stored (sealed) first answer.
+async fn replayed_checkout(base: &str, cart: &str) -> (Option<String>, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/carts/{cart}/complete"))
+        .header("idempotency-key", "k")
+        .json(&json!({"payment": {"provider": "test", "token": "tok_visa"}}))
+        .send()
+        .await
+        .unwrap();
+    let replayed = res.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap().to_owned());
+    (replayed, res.json().await.unwrap())
 }
 
 #[tokio::test]
@@ -122,7 +135,7 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let token = login(&base).await;
     assert_eq!(me(&base, &token).await.1["name"], "Ana");
-    let order = guest_order(&base).await;
+    let (order, cart) = guest_order(&base).await;
     let old_masters: Vec<_> = std::fs::read_dir(dir.0.join("keys"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -133,7 +146,8 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     let out = rouge(&dir.0).args(["keys", "rotate"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("re-wrapped 1 customer data keys and 2 cart and order keys"),
+        String::from_utf8_lossy(&out.stdout)
+            .contains("re-wrapped 1 customer data keys, 2 cart and order keys and 1 stored answers"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -149,6 +163,8 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     let res = reqwest::get(format!("{base}/v1/orders/{order}")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "the order's sealed contact opens too");
     assert_eq!(res.json::<Value>().await.unwrap()["email"], "guest@example.com");
+    let (replayed, first) = replayed_checkout(&base, &cart).await;
+    assert_eq!((replayed.as_deref(), first["email"].as_str()), (Some("true"), Some("guest@example.com")), "{first}");
     // The operator's rebuild of order projections from their events finds nothing to change.
     let out = rouge(&dir.0).args(["orders", "rebuild"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

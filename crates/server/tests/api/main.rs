@@ -18,6 +18,7 @@ mod inventory;
 mod keys;
 mod oidc;
 mod ops;
+mod pii;
 mod sessions;
 mod storefront;
 
