@@ -100,21 +100,39 @@ pub async fn record<S: Store>(app: &AppState<S>, principal: Principal, req: Requ
     if let Some(v) = prior.as_mut() {
         redact(&route, v);
     }
+    let change = Change { principal, address, action: method.to_string(), route, path, status: parts.status.as_u16() };
+    append(app, change, prior, after).await;
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Who changed what, for the trail.
+pub struct Change {
+    pub principal: Principal,
+    pub address: String,
+    /// The HTTP method (GraphQL mutations name the REST method of the same change).
+    pub action: String,
+    /// The REST route template of the change (GraphQL's name the same), so one filter finds both.
+    pub route: String,
+    pub path: String,
+    pub status: u16,
+}
+
+/// Appends an entry for a change already committed.
+pub async fn append<S: Store>(app: &AppState<S>, c: Change, before: Option<Value>, after: Option<Value>) {
     let entry = AuditInput {
         id: Uuid::now_v7(),
         at_ms: chrono::Utc::now().timestamp_millis(),
-        actor: principal.actor,
-        address,
-        action: method.to_string(),
-        route,
-        path,
-        status: parts.status.as_u16(),
-        before: prior,
+        actor: c.principal.actor,
+        address: c.address,
+        action: c.action,
+        route: c.route,
+        path: c.path,
+        status: c.status,
+        before,
         after,
     };
     if let Err(e) = app.store.append_audit(&entry).await {
         // The change is committed; losing its entry must be loud.
         tracing::error!(error = %e, entry = %entry.id, route = %entry.route, "could not write the audit entry");
     }
-    Response::from_parts(parts, Body::from(bytes))
 }

@@ -34,7 +34,7 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
 
 /// A staff token, an API key, or (when an external issuer is configured) a token of that
 /// issuer whose verified email is a staff member's.
-async fn principal<S: Store>(app: &AppState<S>, token: &str) -> Result<Principal, IdentityError> {
+pub(crate) async fn principal<S: Store>(app: &AppState<S>, token: &str) -> Result<Principal, IdentityError> {
     let local = app.identity.authorize(token).await;
     let external = matches!(local, Err(IdentityError::BadCredentials))
         && !token.starts_with("rk_")

@@ -59,6 +59,11 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// Counts a request refused for its rate limit, by budget class (read, write, auth).
+pub fn rate_limited(class: &'static str) {
+    metrics::counter!("rouge_rate_limited_total", "class" => class).increment(1);
+}
+
 /// Counts requests by route, method and status, and records their latency.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();

@@ -79,8 +79,44 @@ impl Gateway {
         Self { settings, limiter, identify, policies }
     }
 
+    /// The account budget of the client behind these headers, for spending outside the layer
+    /// (GraphQL's account mutations travel on `/graphql`, a write, but guess passwords like
+    /// `/v1/auth/login`); `None` when account routes are not limited.
+    pub fn auth_budget(
+        self: &Arc<Self>,
+        headers: &axum::http::HeaderMap,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<AuthBudget> {
+        let quota = self.settings.auth.filter(|_| self.settings.enabled)?;
+        let (key, _) = ratelimit::client_key(self, "auth", headers, peer);
+        Some(AuthBudget { gw: self.clone(), quota, key })
+    }
+
     fn policy(&self, q: Quota) -> Option<HeaderValue> {
         self.policies.iter().find(|(p, _)| *p == q).map(|(_, v)| v.clone())
+    }
+}
+
+/// One client's account budget, spent once per account operation.
+pub struct AuthBudget {
+    gw: Arc<Gateway>,
+    quota: Quota,
+    key: ratelimit::ClientKey,
+}
+
+impl AuthBudget {
+    /// Spends one unit; `Err(seconds to wait)` when the budget is spent.
+    pub async fn spend(&self) -> Result<(), u64> {
+        let d = match self.gw.limiter.check_now(&self.key, self.quota) {
+            Some(d) => d,
+            None => self.gw.limiter.check(&self.key, self.quota).await,
+        };
+        if d.allowed {
+            Ok(())
+        } else {
+            crate::ops::rate_limited("auth");
+            Err(d.retry_after.as_secs_f64().ceil().max(1.0) as u64)
+        }
     }
 }
 
@@ -170,7 +206,8 @@ where
 }
 
 /// The 429 answer, with the RateLimit and security headers.
-fn refused(gw: &Gateway, q: Quota, d: &ratelimit::Decision, class: &str, html_page: bool) -> Response {
+fn refused(gw: &Gateway, q: Quota, d: &ratelimit::Decision, class: &'static str, html_page: bool) -> Response {
+    crate::ops::rate_limited(class);
     let mut res = ratelimit::refuse(class, d);
     ratelimit::headers(gw, res.headers_mut(), q, d);
     secured(gw, res, html_page)

@@ -247,7 +247,7 @@ fn key_hasher() -> &'static std::collections::hash_map::RandomState {
 /// Who is calling: the customer or staff member a valid token names, otherwise the peer
 /// address. A credential that does not check out names nobody: made-up tokens must not buy
 /// fresh budgets.
-fn client_key(
+pub(crate) fn client_key(
     gw: &Gateway,
     class: &'static str,
     headers: &HeaderMap,

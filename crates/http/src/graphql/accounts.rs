@@ -60,6 +60,9 @@ impl<S: Store> Accounts for AppState<S> {
 
 /// Who sent this GraphQL request.
 pub struct Caller {
+    /// The client's account budget: register, login and refreshSession spend it, one unit per
+    /// field, exactly as the REST account routes do.
+    pub auth_budget: Option<crate::gateway::AuthBudget>,
     pub bearer: Option<String>,
     /// The bearer's claims, if the gateway verified them already.
     pub verified: Option<crate::gateway::Verified>,
@@ -151,6 +154,19 @@ pub async fn profile(ctx: &Context<'_>) -> async_graphql::Result<BeautyProfile> 
     me(ctx).await.map(|c| c.beauty_profile.0)
 }
 
+/// Spends the caller's account budget; `RATE_LIMITED` (with `retryAfter`) when it is spent.
+async fn spend_auth(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    let Some(budget) = ctx.data_opt::<Caller>().and_then(|c| c.auth_budget.as_ref()) else { return Ok(()) };
+    budget.spend().await.map_err(|secs| {
+        async_graphql::Error::new(format!("the auth budget of this client is spent; retry in {secs} s")).extend_with(
+            |_, ext| {
+                ext.set("code", "RATE_LIMITED");
+                ext.set("retryAfter", secs);
+            },
+        )
+    })
+}
+
 #[derive(Default)]
 pub struct Mutation;
 
@@ -165,17 +181,20 @@ impl Mutation {
         password: String,
         name: Option<String>,
     ) -> async_graphql::Result<bool> {
+        spend_auth(ctx).await?;
         accounts(ctx).register(RegisterInput { email, password, name }).await.map(|()| true).map_err(gql_error)
     }
 
     /// Logs in; throttled like `POST /v1/auth/login`.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<SessionGql> {
+        spend_auth(ctx).await?;
         let address = ctx.data_opt::<Caller>().map_or("unknown", |c| c.address.as_str());
         accounts(ctx).login(&email, &password, address).await.map(SessionGql::from).map_err(gql_error)
     }
 
     /// Trades a refresh token for a new pair; a reused one ends the session.
     async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<SessionGql> {
+        spend_auth(ctx).await?;
         accounts(ctx).refresh(&refresh_token).await.map(SessionGql::from).map_err(gql_error)
     }
 

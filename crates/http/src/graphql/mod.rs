@@ -49,7 +49,9 @@ async fn execute<S: Store>(
     ext: axum::http::Extensions,
     req: GraphQLRequest,
 ) -> GraphQLResponse {
+    let peer = ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
     let caller = Caller {
+        auth_budget: app.gateway.auth_budget(&headers, peer),
         bearer: crate::rest::auth::bearer(&headers).map(str::to_owned),
         verified: ext.get::<crate::gateway::Verified>().cloned(),
         address: crate::rest::auth::peer(&ext),

@@ -21,6 +21,14 @@ pub trait Commerce: Send + Sync {
         id: Uuid,
         cmd: Command,
     ) -> BoxFuture<'_, Result<OrderView, OrdersError>>;
+    /// A staff member's transition, written to the audit trail like the REST route's.
+    fn staff_transition(
+        &self,
+        by: Principal,
+        address: String,
+        id: Uuid,
+        cmd: Command,
+    ) -> BoxFuture<'_, Result<OrderView, OrdersError>>;
     /// The staff member or API key behind a bearer credential.
     fn staff<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Option<Principal>>;
 }
@@ -54,8 +62,32 @@ impl<S: Store> Commerce for AppState<S> {
         })
     }
 
+    fn staff_transition(
+        &self,
+        by: Principal,
+        address: String,
+        id: Uuid,
+        cmd: Command,
+    ) -> BoxFuture<'_, Result<OrderView, OrdersError>> {
+        Box::pin(async move {
+            let view = self.transition(None, id, cmd.clone()).await?;
+            let change = crate::audit::Change {
+                principal: by,
+                address,
+                action: "POST".into(),
+                route: "/v1/admin/orders/{id}/transitions".into(),
+                path: format!("/v1/admin/orders/{id}/transitions"),
+                status: 200,
+            };
+            let after = serde_json::to_value(&view).ok();
+            crate::audit::append(self, change, None, after).await;
+            Ok(view)
+        })
+    }
+
     fn staff<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Option<Principal>> {
-        Box::pin(async move { self.identity.authorize(bearer).await.ok() })
+        // The same resolution as the admin routes' (API keys, staff tokens, the issuer's).
+        Box::pin(async move { crate::authz::principal(self, bearer).await.ok() })
     }
 }
 
@@ -217,6 +249,7 @@ pub async fn transition_order(
 ) -> async_graphql::Result<OrderGql> {
     let needed =
         if matches!(command.0, Command::Refund { .. }) { Permission::OrdersRefund } else { Permission::OrdersWrite };
-    staff(ctx, needed).await?;
-    commerce(ctx).transition(None, order, command.0).await.map(OrderGql::from).map_err(gql_error)
+    let by = staff(ctx, needed).await?;
+    let address = ctx.data_opt::<Caller>().map_or_else(|| "unknown".to_owned(), |c| c.address.clone());
+    commerce(ctx).staff_transition(by, address, order, command.0).await.map(OrderGql::from).map_err(gql_error)
 }

@@ -573,6 +573,15 @@ async fn graphql_orders_answer_like_rest(app: &TestApp) {
     let capture = "mutation($id: UUID!) { transitionOrder(order: $id, command: {action: \"capture\"}) { status } }";
     let captured = gql(app, Some(&app.admin_key), capture, json!({"id": id})).await;
     assert_eq!(captured["data"]["transitionOrder"]["status"], "paid", "{captured}");
+    // Audited exactly like the REST route: one filter finds the change whichever way it came.
+    let (_, trail) = app.get_json_as_admin("/v1/admin/audit?route=/v1/admin/orders/{id}/transitions").await;
+    let entry = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"].as_str().is_some_and(|p| p.contains(id)))
+        .unwrap_or_else(|| panic!("the GraphQL capture is in the audit trail: {trail}"));
+    assert_eq!((entry["action"].as_str(), entry["after"]["status"].as_str()), (Some("POST"), Some("paid")), "{entry}");
     let by_customer = gql(app, Some(&ana), capture, json!({"id": id})).await;
     assert_eq!(by_customer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     let ret = "mutation($id: UUID!) { requestReturn(order: $id, lines: [{sku: \"LL-GLOW-30\", quantity: 1}], reason: \"shade\") { status } }";

@@ -213,3 +213,49 @@ async fn a_request_that_waits_past_the_time_out_answers_408_and_memory_reads_are
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     app.stop().await;
 }
+
+/// GraphQL's account mutations spend the account budget, one unit per field, shared with the
+/// REST account routes: aliases in one request or a switch of transport buy no extra guesses.
+async fn graphql_account_mutations_spend_the_account_budget(pg: bool) {
+    let mut opts = test_options();
+    opts.gateway.auth = Some(Quota { per_minute: 60, burst: 3 });
+    let app = if pg {
+        let Some(app) = TestApp::postgres_with(opts).await else { return };
+        app
+    } else {
+        TestApp::sqlite_with(opts).await
+    };
+    let gql =
+        |query: &'static str| app.client.post(app.url("/graphql")).json(&serde_json::json!({"query": query})).send();
+    let one = "mutation { login(email: \"x@example.com\", password: \"whatever it is\") { accessToken } }";
+    let first: serde_json::Value = gql(one).await.unwrap().json().await.unwrap();
+    assert_eq!(first["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "a wrong password: {first}");
+    let aliased = "mutation { a: login(email: \"x@example.com\", password: \"guess one\") { accessToken } \
+        b: login(email: \"x@example.com\", password: \"guess two\") { accessToken } \
+        c: login(email: \"x@example.com\", password: \"guess three\") { accessToken } }";
+    let r: serde_json::Value = gql(aliased).await.unwrap().json().await.unwrap();
+    let codes: Vec<&str> =
+        r["errors"].as_array().unwrap().iter().map(|e| e["extensions"]["code"].as_str().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == "RATE_LIMITED").count(), 1, "the third guess is over budget: {r}");
+    let limited = r["errors"].as_array().unwrap().iter().find(|e| e["extensions"]["code"] == "RATE_LIMITED").unwrap();
+    assert!(limited["extensions"]["retryAfter"].as_u64().unwrap() >= 1, "{limited}");
+    let rest = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .json(&serde_json::json!({"email": "x@example.com", "password": "whatever it is"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), StatusCode::TOO_MANY_REQUESTS, "one budget for REST and GraphQL");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_graphql_account_mutations_spend_the_account_budget() {
+    graphql_account_mutations_spend_the_account_budget(false).await;
+}
+
+#[tokio::test]
+async fn postgres_graphql_account_mutations_spend_the_account_budget() {
+    graphql_account_mutations_spend_the_account_budget(true).await;
+}
