@@ -88,7 +88,8 @@ pub async fn record<S: Store>(app: &AppState<S>, principal: Principal, req: Requ
     let address = crate::rest::auth::peer(req.extensions());
     let mut prior = if method == Method::POST { None } else { before(app, &route, &path).await };
     let res = next.run(req).await;
-    if !res.status().is_success() {
+    // A replayed answer (same Idempotency-Key) changed nothing this time.
+    if !res.status().is_success() || res.headers().contains_key(crate::idempotency::REPLAYED) {
         return res;
     }
     let (parts, body) = res.into_parts();

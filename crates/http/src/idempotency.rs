@@ -23,7 +23,7 @@ use rouge_orders::{Sealed, Sealer};
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 const TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// `m` honours Idempotency-Key; with `required`, a request without one is refused (400).
@@ -40,6 +40,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
     let Some(raw) = req.headers().get(HEADER) else {
         if required {
             return ApiError::IdempotencyKey("this request charges or creates: send an `Idempotency-Key` header (e.g. a UUID) and reuse it on retries".into())

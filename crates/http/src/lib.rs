@@ -52,7 +52,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let gate = tower::util::option_layer(on.then(|| gateway::GatewayLayer(gw.clone())));
     Router::new()
         .merge(rest::storefront::router())
-        .merge(private(rest::auth::router()))
+        .merge(private(rest::auth::router(&state)))
         .merge(private(rest::me::router()))
         .merge(rest::admin::router(&state))
         .merge(private(rest::staff::router(&state)))

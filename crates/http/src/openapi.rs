@@ -34,6 +34,63 @@ impl Modify for AdminAuth {
     }
 }
 
+/// POSTs that neither create nor charge: they take no Idempotency-Key (logging in twice is two
+/// log-ins; Stripe deduplicates its own webhooks by event id).
+pub const NOT_IDEMPOTENT: &[&str] = &[
+    "/v1/auth/verify-email",
+    "/v1/auth/login",
+    "/v1/auth/refresh",
+    "/v1/auth/logout",
+    "/v1/auth/password-reset",
+    "/v1/auth/password-reset/confirm",
+    "/v1/admin/auth/login",
+    "/v1/payments/stripe/webhook",
+];
+
+/// Every other POST honours `Idempotency-Key` (the routes wrap it with
+/// [`crate::idempotency::idempotent`]; a test replays each one the document lists): the
+/// header parameter and the `Idempotent-Replayed` answer header are declared here once.
+struct Idempotency;
+
+impl Modify for Idempotency {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{HeaderBuilder, ObjectBuilder, RefOr, Required, Type};
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let Some(op) = item.post.as_mut().filter(|_| !NOT_IDEMPOTENT.contains(&path.as_str())) else { continue };
+            let params = op.parameters.get_or_insert_with(Vec::new);
+            params.retain(|p| !matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case(crate::idempotency::HEADER)));
+            let required = path == "/v1/carts/{id}/complete";
+            params.push(RefOr::T(
+                ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .required(if required { Required::True } else { Required::False })
+                    .description(Some(
+                        "Names this request: a retry with the same key gets the first answer (with \
+                         `Idempotent-Replayed: true`); the same key with another request answers 422, \
+                         and 409 while the first is running. 1–255 visible ASCII characters, e.g. a UUID.",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255)),
+                    ))
+                    .build(),
+            ));
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let (true, RefOr::T(r)) = (status.starts_with('2'), response) {
+                    let header = HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"]))))
+                        .description(Some(
+                            "Present when this is the stored answer to an earlier request with the same key",
+                        ))
+                        .build();
+                    r.headers.insert("Idempotent-Replayed".into(), header.into());
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rouge", description = "Commerce backend for beauty retailers. Errors are RFC 9457 problem+json; money is integer minor units."),
@@ -56,7 +113,7 @@ impl Modify for AdminAuth {
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),
-    modifiers(&AdminAuth),
+    modifiers(&AdminAuth, &Idempotency),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),

@@ -4,6 +4,7 @@
 use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, ValidJson, version_etag};
+use crate::idempotency::idempotent;
 use crate::state::{AppState, Store};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,7 +20,7 @@ use uuid::Uuid;
 pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     use Permission::{CatalogRead, CatalogWrite};
     Router::new()
-        .route("/v1/admin/products", need(app, CatalogWrite, post(create_product::<S>)))
+        .route("/v1/admin/products", need(app, CatalogWrite, idempotent(app, false, post(create_product::<S>))))
         .route(
             "/v1/admin/products/{id}",
             need(app, CatalogRead, get(get_product::<S>)).merge(need(
@@ -28,21 +29,24 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
                 patch(update_product::<S>).delete(archive_product::<S>),
             )),
         )
-        .route("/v1/admin/products/{id}/variants", need(app, CatalogWrite, post(add_variant::<S>)))
+        .route(
+            "/v1/admin/products/{id}/variants",
+            need(app, CatalogWrite, idempotent(app, false, post(add_variant::<S>))),
+        )
         .route(
             "/v1/admin/products/{id}/variants/{variant_id}",
             need(app, CatalogWrite, patch(update_variant::<S>).delete(archive_variant::<S>)),
         )
-        .route("/v1/admin/brands", need(app, CatalogWrite, post(create_brand::<S>)))
+        .route("/v1/admin/brands", need(app, CatalogWrite, idempotent(app, false, post(create_brand::<S>))))
         .route("/v1/admin/brands/{id}", need(app, CatalogWrite, patch(update_brand::<S>).delete(archive_brand::<S>)))
-        .route("/v1/admin/categories", need(app, CatalogWrite, post(create_category::<S>)))
+        .route("/v1/admin/categories", need(app, CatalogWrite, idempotent(app, false, post(create_category::<S>))))
         .route(
             "/v1/admin/categories/{id}",
             need(app, CatalogWrite, patch(update_category::<S>).delete(archive_category::<S>)),
         )
         .route(
             "/v1/admin/attributes",
-            need(app, CatalogWrite, post(define_attribute::<S>)).merge(need(
+            need(app, CatalogWrite, idempotent(app, false, post(define_attribute::<S>))).merge(need(
                 app,
                 CatalogRead,
                 get(list_attributes::<S>),

@@ -17,9 +17,9 @@ use std::net::SocketAddr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub fn router<S: Store>() -> Router<AppState<S>> {
+pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     Router::new()
-        .route("/v1/auth/register", post(register::<S>))
+        .route("/v1/auth/register", crate::idempotency::idempotent(app, false, post(register::<S>)))
         .route("/v1/auth/verify-email", post(verify_email::<S>))
         .route("/v1/auth/login", post(login::<S>))
         .route("/v1/auth/refresh", post(refresh::<S>))

@@ -26,7 +26,7 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/carts/{id}/lines/{line}", patch(set_quantity::<S>).delete(remove_line::<S>))
         .route("/v1/carts/{id}/checkout", put(checkout::<S>))
         .route("/v1/carts/{id}/shipping-methods", get(shipping_methods::<S>))
-        .route("/v1/carts/{id}/merge", post(merge::<S>))
+        .route("/v1/carts/{id}/merge", idempotent(app, false, post(merge::<S>)))
         .route("/v1/carts/{id}/complete", idempotent(app, true, post(complete::<S>)))
         .route("/v1/payments/stripe/webhook", post(stripe_webhook::<S>))
 }

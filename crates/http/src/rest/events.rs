@@ -3,6 +3,7 @@
 
 use crate::authz::need;
 use crate::error::{ApiError, Problem};
+use crate::idempotency::idempotent;
 use crate::state::{AppState, Store};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     Router::new().route("/v1/admin/dead-letters", need(app, Permission::EventsManage, get(list::<S>))).route(
         "/v1/admin/dead-letters/{consumer}/{event}/replay",
-        need(app, Permission::EventsManage, post(replay::<S>)),
+        need(app, Permission::EventsManage, idempotent(app, false, post(replay::<S>))),
     )
 }
 

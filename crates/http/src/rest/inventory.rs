@@ -5,6 +5,7 @@
 use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
+use crate::idempotency::idempotent;
 use crate::state::{AppState, Store};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,9 +22,15 @@ use uuid::Uuid;
 pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     use Permission::{InventoryRead, InventoryWrite};
     Router::new()
-        .route("/v1/admin/inventory/receipts", need(app, InventoryWrite, post(receive::<S>)))
-        .route("/v1/admin/inventory/lots/{id}/adjustments", need(app, InventoryWrite, post(adjust::<S>)))
-        .route("/v1/admin/inventory/lots/{id}/transfers", need(app, InventoryWrite, post(transfer::<S>)))
+        .route("/v1/admin/inventory/receipts", need(app, InventoryWrite, idempotent(app, false, post(receive::<S>))))
+        .route(
+            "/v1/admin/inventory/lots/{id}/adjustments",
+            need(app, InventoryWrite, idempotent(app, false, post(adjust::<S>))),
+        )
+        .route(
+            "/v1/admin/inventory/lots/{id}/transfers",
+            need(app, InventoryWrite, idempotent(app, false, post(transfer::<S>))),
+        )
         .route("/v1/admin/inventory/lots/{id}/quarantine", need(app, InventoryWrite, put(quarantine::<S>)))
         .route("/v1/admin/inventory/skus/{sku}", need(app, InventoryRead, get(stock::<S>)))
         .route("/v1/admin/inventory/skus/{sku}/ledger", need(app, InventoryRead, get(ledger::<S>)))

@@ -29,7 +29,10 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/orders/{id}", get(guest_order::<S>))
         .route("/v1/admin/orders", need(app, OrdersRead, get(search::<S>)))
         .route("/v1/admin/orders/{id}", need(app, OrdersRead, get(staff_order::<S>)))
-        .route("/v1/admin/orders/{id}/transitions", need(app, OrdersWrite, post(transition::<S>)))
+        .route(
+            "/v1/admin/orders/{id}/transitions",
+            need(app, OrdersWrite, idempotent(app, false, post(transition::<S>))),
+        )
         .route("/v1/admin/orders/{id}/refunds", need(app, OrdersRefund, idempotent(app, false, post(refund::<S>))))
 }
 

@@ -3,6 +3,7 @@
 use crate::authz::{Caller, need};
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
+use crate::idempotency::idempotent;
 use crate::rest::auth::{LoginInput, peer};
 use crate::state::{AppState, Store};
 use axum::extract::{Path, State};
@@ -20,10 +21,19 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     use Permission::{ApiKeysManage, StaffManage};
     Router::new()
         .route("/v1/admin/auth/login", post(login::<S>))
-        .route("/v1/admin/staff", need(app, StaffManage, get(list_staff::<S>).post(create_staff::<S>)))
+        .route(
+            "/v1/admin/staff",
+            need(app, StaffManage, get(list_staff::<S>).merge(idempotent(app, false, post(create_staff::<S>)))),
+        )
         .route("/v1/admin/staff/{id}", need(app, StaffManage, patch(update_staff::<S>)))
-        .route("/v1/admin/roles", need(app, StaffManage, get(list_roles::<S>).post(create_role::<S>)))
-        .route("/v1/admin/api-keys", need(app, ApiKeysManage, get(list_keys::<S>).post(create_key::<S>)))
+        .route(
+            "/v1/admin/roles",
+            need(app, StaffManage, get(list_roles::<S>).merge(idempotent(app, false, post(create_role::<S>)))),
+        )
+        .route(
+            "/v1/admin/api-keys",
+            need(app, ApiKeysManage, get(list_keys::<S>).merge(idempotent(app, false, post(create_key::<S>)))),
+        )
         .route("/v1/admin/api-keys/{id}", need(app, ApiKeysManage, delete(revoke_key::<S>)))
 }
 

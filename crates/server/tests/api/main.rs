@@ -19,6 +19,7 @@ mod keys;
 mod oidc;
 mod ops;
 mod pii;
+mod replays;
 mod sessions;
 mod storefront;
 
