@@ -219,6 +219,11 @@ struct GatewayArgs {
     /// Prefix of the Redis keys this deployment writes.
     #[arg(long, env = "ROUGE_REDIS_PREFIX", default_value = "rouge")]
     redis_prefix: String,
+    /// Load balancers and proxies in front of Rouge, as CIDRs or addresses, comma-separated
+    /// (e.g. 10.0.0.0/8,192.0.2.10). Only for peers inside them is the client taken from
+    /// Forwarded / X-Forwarded-For; never otherwise.
+    #[arg(long, env = "ROUGE_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
     /// Origins allowed to call the API from browsers, comma-separated.
     #[arg(long, env = "ROUGE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -297,6 +302,14 @@ impl GatewayArgs {
                     .map_err(|_| anyhow::anyhow!("--cors-origins: `{origin}` is not a valid origin"))?,
             );
         }
+        let mut trusted_proxies = vec![];
+        for p in self.trusted_proxies.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            let net = p
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("--trusted-proxies: `{p}` is not an address or CIDR (e.g. 10.0.0.0/8)"))?;
+            trusted_proxies.push(net);
+        }
         Ok(Options {
             identity,
             demo,
@@ -307,6 +320,7 @@ impl GatewayArgs {
                 cors_origins: cors,
                 request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
                 enabled: !self.no_gateway,
+                trusted_proxies,
                 ..GatewaySettings::default()
             },
             tls: match (&self.tls_cert, &self.tls_key) {

@@ -2,6 +2,7 @@
 //! security headers. Configured by [`GatewaySettings`]; the rate limiter's back end (none,
 //! in-process, Redis) is chosen by configuration, not by code.
 
+pub mod forwarded;
 pub mod headers;
 pub mod ratelimit;
 
@@ -37,6 +38,10 @@ pub struct GatewaySettings {
     pub hsts: bool,
     /// `false` leaves the whole layer out: only for measuring what it costs.
     pub enabled: bool,
+    /// Load balancers and proxies in front of Rouge. Only for a peer inside these is the
+    /// client taken from `Forwarded` / `X-Forwarded-For` (the right-most address that is not
+    /// a trusted proxy); from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for GatewaySettings {
@@ -50,6 +55,7 @@ impl Default for GatewaySettings {
             max_header_bytes: 16 * 1024,
             hsts: false,
             enabled: true,
+            trusted_proxies: vec![],
         }
     }
 }
@@ -158,6 +164,9 @@ where
 
     fn call(&mut self, mut req: Request) -> Answer {
         let gw = self.gw.clone();
+        if !gw.settings.trusted_proxies.is_empty() {
+            forwarded::resolve_client(&gw.settings.trusted_proxies, &mut req);
+        }
         let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
         let path = req.uri().path();
         let html_page = path.starts_with("/docs") || (path == "/graphql" && req.method() == Method::GET);

@@ -259,3 +259,49 @@ async fn sqlite_graphql_account_mutations_spend_the_account_budget() {
 async fn postgres_graphql_account_mutations_spend_the_account_budget() {
     graphql_account_mutations_spend_the_account_budget(true).await;
 }
+
+/// Behind a load balancer (here: the test client on 127.0.0.1 plays it) each shopper has her
+/// own budget, taken from the right-most untrusted `X-Forwarded-For` hop; a made-up hop to its
+/// left changes nothing; and a server that trusts no proxy ignores the header.
+async fn clients_behind_a_trusted_proxy_have_their_own_budgets(pg: bool) {
+    let start = |trusted: bool| async move {
+        let mut opts = tight(2);
+        if trusted {
+            opts.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        }
+        if pg { TestApp::postgres_with(opts).await } else { Some(TestApp::sqlite_with(opts).await) }
+    };
+    let Some(app) = start(true).await else { return };
+    let via = |xff: &'static str| app.client.get(app.url("/v1/brands")).header("x-forwarded-for", xff).send();
+    assert_eq!(via("203.0.113.1").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(via("203.0.113.1").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(via("203.0.113.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "her budget is spent");
+    assert_eq!(via("203.0.113.2").await.unwrap().status(), StatusCode::OK, "another shopper has her own");
+    assert_eq!(
+        via("198.51.100.77, 203.0.113.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a hop she made up to the left buys nothing"
+    );
+    app.stop().await;
+
+    let Some(app) = start(false).await else { return };
+    let via = |xff: &'static str| app.client.get(app.url("/v1/brands")).header("x-forwarded-for", xff).send();
+    assert_eq!(via("203.0.113.1").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(via("203.0.113.2").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        via("203.0.113.3").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "without trusted proxies the header is ignored: one peer, one budget"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_clients_behind_a_trusted_proxy_have_their_own_budgets() {
+    clients_behind_a_trusted_proxy_have_their_own_budgets(false).await;
+}
+
+#[tokio::test]
+async fn postgres_clients_behind_a_trusted_proxy_have_their_own_budgets() {
+    clients_behind_a_trusted_proxy_have_their_own_budgets(true).await;
+}
