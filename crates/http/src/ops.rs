@@ -14,10 +14,14 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz::<S>))
-        .route("/metrics", get(metrics_text))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz::<S>))
+}
+
+/// The metrics listener's app: `/metrics` only, never on the API's port (what a shop sells
+/// and how often is nobody's business but its operators').
+pub fn metrics_app() -> Router {
+    prometheus();
+    Router::new().route("/metrics", get(metrics_text))
 }
 
 /// The process is alive.
@@ -34,9 +38,7 @@ pub async fn readyz<S: Store>(State(app): State<AppState<S>>) -> Result<&'static
     Ok("ready")
 }
 
-/// Prometheus metrics: `http_requests_total` by route, method and status, and the
-/// `http_request_duration_seconds` histogram.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String, content_type = "text/plain")))]
+/// Prometheus metrics, served on the metrics listener (`--metrics-listen`).
 pub async fn metrics_text() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
 }

@@ -406,7 +406,7 @@ pub(crate) async fn spawn_server(
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = format!("127.0.0.1:{port}");
     let child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", &addr, "--database-url", url])
+        .args(["serve", "--listen", &addr, "--database-url", url, "--metrics-listen", "off"])
         .arg("--key-dir")
         .arg(key_dir)
         .args(extra)

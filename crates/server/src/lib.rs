@@ -106,6 +106,8 @@ pub struct Options {
     pub test_payments: bool,
     /// Stripe, when a secret key is configured.
     pub stripe: Option<Arc<rouge_payments::StripeProvider>>,
+    /// Where `/metrics` is served (never on the API's listener); none: not served.
+    pub metrics: Option<TcpListener>,
 }
 
 /// The shop's stock rules.
@@ -144,6 +146,7 @@ impl Default for Options {
             payments: vec![],
             test_payments: false,
             stripe: None,
+            metrics: None,
         }
     }
 }
@@ -270,6 +273,16 @@ pub async fn launch<S: Store>(
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
     tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");
+    let metrics = opts.metrics.map(|l| {
+        tracing::info!(addr = ?l.local_addr().ok(), "metrics are served here");
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let done = async move {
+                let _ = stop.changed().await;
+            };
+            axum::serve(l, rouge_http::ops::metrics_app()).with_graceful_shutdown(done).await
+        })
+    });
     let app = rouge_http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     match opts.tls {
         Some(acceptor) => {
@@ -284,6 +297,9 @@ pub async fn launch<S: Store>(
     let _ = relay_task.await;
     let _ = sweeper.await;
     let _ = retries.await;
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
     tracing::info!("stopped cleanly");
     Ok(())
 }

@@ -35,6 +35,10 @@ enum Command {
         /// Load the demo catalogue if the store has no products.
         #[arg(long)]
         demo: bool,
+        /// Address for Prometheus' `/metrics` (a separate listener: never on the API's port);
+        /// `off` for none.
+        #[arg(long, env = "ROUGE_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+        metrics_listen: String,
         #[command(flatten)]
         gateway: GatewayArgs,
         #[command(flatten)]
@@ -344,6 +348,7 @@ impl GatewayArgs {
             },
             payments: vec![],
             test_payments: self.test_payments,
+            metrics: None,
             stripe: match self.stripe_secret_key.filter(|k| !k.is_empty()) {
                 Some(key) => Some(std::sync::Arc::new(
                     rouge_payments::StripeProvider::new(
@@ -540,8 +545,14 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let url = cli.database_url;
     match cli.command {
-        Command::Serve { listen, demo, gateway, identity } => {
-            let opts = gateway.into_options(demo, identity.into_options(&cli.key_dir)?)?;
+        Command::Serve { listen, demo, metrics_listen, gateway, identity } => {
+            let mut opts = gateway.into_options(demo, identity.into_options(&cli.key_dir)?)?;
+            if metrics_listen != "off" {
+                let l = tokio::net::TcpListener::bind(&metrics_listen)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--metrics-listen: cannot listen on {metrics_listen}: {e}"))?;
+                opts.metrics = Some(l);
+            }
             with_store(&url, Serve { listen, opts }).await
         }
         Command::Admin { action: AdminAction::CreateOwner { email, name } } => {

@@ -33,7 +33,7 @@ async fn serve(url: &str, keys: &std::path::Path) -> Server {
     let addr =
         format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
-        .args(["serve", "--listen", &addr])
+        .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .env("DATABASE_URL", url)
         .env("ROUGE_KEY_DIR", keys)
         .env("ROUGE_RATE_LIMIT_READ", "6000000/min,burst=100000")

@@ -121,7 +121,7 @@ fn free_port() -> u16 {
 async fn serve(db: &std::path::Path, redis: &str, prefix: &str) -> Server {
     let addr = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
-        .args(["serve", "--listen", &addr])
+        .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .env("DATABASE_URL", format!("sqlite://{}", db.display()))
         .env("REDIS_URL", redis)
         .env("ROUGE_REDIS_PREFIX", prefix)

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub keys: Keys,
     /// An API key with every permission, for admin calls.
     pub admin_key: String,
+    /// Where the server's `/metrics` is served.
+    pub metrics_base: String,
 
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -72,11 +74,25 @@ async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
     let admin_key = bootstrap_owner(&store, &opts.identity.keys).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics_base = format!("http://{}", metrics.local_addr().unwrap());
+    opts.metrics = Some(metrics);
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(launch(store, opts, listener, async {
         let _ = rx.await;
     }));
-    TestApp { base, client: Client::new(), smtp, tokens, keys, admin_key, stop: Some(tx), task: Some(task), db }
+    TestApp {
+        base,
+        client: Client::new(),
+        smtp,
+        tokens,
+        keys,
+        admin_key,
+        metrics_base,
+        stop: Some(tx),
+        task: Some(task),
+        db,
+    }
 }
 
 impl TestApp {

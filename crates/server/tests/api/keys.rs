@@ -37,7 +37,7 @@ async fn serve(dir: &Path, smtp: &crate::smtp::SmtpSink) -> Server {
     let addr =
         format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let child = rouge(dir)
-        .args(["serve", "--listen", &addr])
+        .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .env("ROUGE_SMTP_URL", &smtp.url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

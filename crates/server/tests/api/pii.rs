@@ -136,7 +136,7 @@ async fn the_log_of_a_checkout_holds_no_personal_data() {
     let addr =
         format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let mut child = rouge()
-        .args(["serve", "--listen", &addr])
+        .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
