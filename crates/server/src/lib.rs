@@ -233,9 +233,7 @@ pub async fn launch<S: Store>(
     subscribers.extend(durable);
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx);
     let limiter = match &opts.redis_url {
-        Some(url) => RateLimiter::redis(url, &opts.redis_prefix)
-            .await
-            .with_context(|| format!("connecting to Redis at {url} for rate limits"))?,
+        Some(url) => RateLimiter::redis(url, &opts.redis_prefix).context("REDIS_URL is not a Redis URL")?,
         None => RateLimiter::local(),
     };
     let mut settings = opts.gateway;

@@ -107,6 +107,10 @@ const SHARDS: usize = 64;
 const SWEEP_AT: usize = 4096;
 
 impl Local {
+    fn new() -> Self {
+        Local { shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(), epoch: Instant::now() }
+    }
+
     fn now(&self) -> i64 {
         self.epoch.elapsed().as_micros() as i64
     }
@@ -155,10 +159,99 @@ fn gcra(cell: &AtomicI64, clock: impl Fn() -> i64, q: Quota) -> Decision {
     }
 }
 
+/// Budgets in Redis, shared by every replica; never waited on for long. Each call has a short
+/// deadline; a failure opens a breaker for a while, during which the in-process budgets answer
+/// at once; then one call tries Redis again. The connection is made in the background, so a
+/// server starts without Redis and shares budgets once it answers. Each change of state is
+/// logged once.
 pub struct RedisLimiter {
-    conn: redis::aio::ConnectionManager,
+    client: redis::Client,
+    conn: std::sync::Mutex<Option<redis::aio::ConnectionManager>>,
+    connecting: std::sync::atomic::AtomicBool,
     prefix: String,
     script: redis::Script,
+    /// The budgets used while Redis does not answer.
+    fallback: Local,
+    /// Until when (microseconds on `fallback`'s clock) Redis is not asked.
+    open_until: AtomicI64,
+    /// Whether Redis answered last time it was asked (for logging transitions only).
+    up: std::sync::atomic::AtomicBool,
+}
+
+/// The longest a request waits for Redis before its in-process budget decides.
+pub const REDIS_DEADLINE: Duration = Duration::from_millis(30);
+/// How long Redis is left alone after it failed.
+const BREAKER_OPEN: Duration = Duration::from_secs(2);
+
+impl RedisLimiter {
+    fn is_open(&self) -> bool {
+        self.fallback.now() < self.open_until.load(Ordering::Acquire)
+    }
+
+    fn trip(&self, why: &str) {
+        let until = self.fallback.now() + BREAKER_OPEN.as_micros() as i64;
+        self.open_until.store(until, Ordering::Release);
+        if self.up.swap(false, Ordering::AcqRel) {
+            tracing::warn!(reason = why, "Redis does not answer: rate limits fall back to in-process budgets");
+        }
+    }
+
+    fn healthy(&self) {
+        if !self.up.swap(true, Ordering::AcqRel) {
+            tracing::info!("Redis answers: rate-limit budgets are shared through it again");
+        }
+    }
+
+    /// The connection, or `None` (a connection is then being made in the background).
+    fn connection(self: &Arc<Self>) -> Option<redis::aio::ConnectionManager> {
+        if let Some(c) = self.conn.lock().expect("redis conn").as_ref() {
+            return Some(c.clone());
+        }
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_millis(500)))
+                    .set_response_timeout(Some(Duration::from_millis(500)))
+                    .set_number_of_retries(1);
+                match redis::aio::ConnectionManager::new_with_config(me.client.clone(), config).await {
+                    Ok(c) => {
+                        *me.conn.lock().expect("redis conn") = Some(c);
+                        tracing::info!("connected to Redis for shared rate limits");
+                    }
+                    Err(e) => me.trip(&e.to_string()),
+                }
+                me.connecting.store(false, Ordering::Release);
+            });
+        }
+        None
+    }
+
+    async fn spend(self: &Arc<Self>, key: &ClientKey, q: Quota) -> Decision {
+        let local = || self.fallback.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q);
+        if self.is_open() {
+            return local();
+        }
+        let Some(mut conn) = self.connection() else { return local() };
+        let rkey = format!("{}:rl:{key}", self.prefix);
+        let mut invocation = self.script.key(rkey);
+        invocation.arg(q.emission_us()).arg(q.tolerance_us());
+        let call = invocation.invoke_async::<(i64, i64, i64)>(&mut conn);
+        match tokio::time::timeout(REDIS_DEADLINE, call).await {
+            Ok(Ok((allowed, ahead, wait))) => {
+                self.healthy();
+                Decision::from_gcra(q, allowed == 1, ahead, wait)
+            }
+            Ok(Err(e)) => {
+                self.trip(&e.to_string());
+                local()
+            }
+            Err(_) => {
+                self.trip("no answer within the deadline");
+                local()
+            }
+        }
+    }
 }
 
 const GCRA_LUA: &str = r"
@@ -178,31 +271,39 @@ return {1, new - now, 0}
 
 impl RateLimiter {
     pub fn local() -> Self {
-        RateLimiter::Local(Arc::new(Local {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            epoch: Instant::now(),
-        }))
+        RateLimiter::Local(Arc::new(Local::new()))
     }
 
-    /// A limiter sharing its budgets through Redis under `prefix`.
+    /// A limiter sharing its budgets through Redis under `prefix`. It does not wait for Redis:
+    /// the connection is made in the background (in-process budgets answer meanwhile).
     ///
     /// # Errors
-    /// When the URL is malformed or Redis does not answer.
-    pub async fn redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+    /// When the URL is malformed.
+    pub fn redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        let conn = redis::aio::ConnectionManager::new(client).await?;
-        Ok(RateLimiter::Redis(Arc::new(RedisLimiter {
-            conn,
+        let limiter = Arc::new(RedisLimiter {
+            client,
+            conn: std::sync::Mutex::new(None),
+            connecting: std::sync::atomic::AtomicBool::new(false),
             prefix: prefix.to_owned(),
             script: redis::Script::new(GCRA_LUA),
-        })))
+            fallback: Local::new(),
+            open_until: AtomicI64::new(0),
+            up: std::sync::atomic::AtomicBool::new(true),
+        });
+        limiter.connection();
+        Ok(RateLimiter::Redis(limiter))
     }
 
     /// Spends one request of `key`'s budget without waiting, when the back end can (the
-    /// in-process one); `None` for Redis, which [`RateLimiter::check`] asks.
+    /// in-process one, and Redis's fallback while Redis is known down); `None` when Redis must
+    /// be asked ([`RateLimiter::check`]).
     pub fn check_now(&self, key: &ClientKey, q: Quota) -> Option<Decision> {
         match self {
             RateLimiter::Local(l) => Some(l.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q)),
+            RateLimiter::Redis(r) if r.is_open() => {
+                Some(r.fallback.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q))
+            }
             RateLimiter::Redis(_) => None,
         }
     }
@@ -211,28 +312,7 @@ impl RateLimiter {
     pub async fn check(&self, key: &ClientKey, q: Quota) -> Decision {
         match self {
             RateLimiter::Local(_) => self.check_now(key, q).expect("the in-process limiter answers at once"),
-            RateLimiter::Redis(r) => {
-                let mut conn = r.conn.clone();
-                let key = format!("{}:rl:{key}", r.prefix);
-                let res: Result<(i64, i64, i64), _> =
-                    r.script.key(key).arg(q.emission_us()).arg(q.tolerance_us()).invoke_async(&mut conn).await;
-                match res {
-                    Ok((allowed, ahead, wait)) => Decision::from_gcra(q, allowed == 1, ahead, wait),
-                    Err(e) => {
-                        // Fail open: a shop that cannot reach Redis keeps selling; the log says why.
-                        static WARNED: OnceLock<()> = OnceLock::new();
-                        if WARNED.set(()).is_ok() {
-                            tracing::warn!(error = %e, "rate limiting through Redis failed; letting requests through");
-                        }
-                        Decision {
-                            allowed: true,
-                            remaining: q.burst,
-                            reset: Duration::ZERO,
-                            retry_after: Duration::ZERO,
-                        }
-                    }
-                }
-            }
+            RateLimiter::Redis(r) => r.spend(key, q).await,
         }
     }
 }

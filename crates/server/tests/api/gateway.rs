@@ -305,3 +305,91 @@ async fn sqlite_clients_behind_a_trusted_proxy_have_their_own_budgets() {
 async fn postgres_clients_behind_a_trusted_proxy_have_their_own_budgets() {
     clients_behind_a_trusted_proxy_have_their_own_budgets(true).await;
 }
+
+/// Redis, which shares the rate-limit budgets, is cut by a proxy the test owns: at start (the
+/// server starts and serves anyway), then under load (no request waits on it, none fails), and
+/// it comes back (budgets are shared through it again, with no restart).
+async fn a_dead_redis_never_stalls_requests(pg: bool) {
+    use crate::faults::{FaultProxy, Mode};
+    use redis::AsyncCommands;
+    let Some(redis_url) = harness::redis_url().await else { return };
+    let proxy = FaultProxy::start(redis_url.trim_start_matches("redis://").trim_end_matches('/')).await;
+    proxy.set(Mode::Blackhole);
+    let prefix = format!("rouge-test-{}", uuid::Uuid::now_v7().simple());
+    let mut opts = test_options();
+    opts.redis_url = Some(proxy.url("redis"));
+    opts.redis_prefix = prefix.clone();
+    let app = if pg {
+        let Some(app) = TestApp::postgres_with(opts).await else { return };
+        app
+    } else {
+        TestApp::sqlite_with(opts).await
+    };
+    // A generous client deadline: a liveness check (a stalled request would take seconds), not
+    // a latency target; the latencies are printed for the record.
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build().unwrap();
+    let reads = |n: usize| {
+        let (client, url) = (client.clone(), app.url("/v1/brands"));
+        async move {
+            let mut took = vec![];
+            for _ in 0..n {
+                let t = std::time::Instant::now();
+                let status = client.get(&url).send().await.expect("answered").status();
+                assert!(!status.is_server_error(), "{status}");
+                took.push(t.elapsed());
+            }
+            took
+        }
+    };
+    let p99 = |mut t: Vec<std::time::Duration>| {
+        t.sort();
+        t[t.len() * 99 / 100]
+    };
+    let at_start = reads(50).await;
+    eprintln!("Redis black-holed at start: p99 {:?}", p99(at_start));
+
+    // Redis comes back: budgets go through it (its key appears), no restart needed.
+    proxy.set(Mode::Pass);
+    let mut direct = redis::Client::open(redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let pattern = format!("{prefix}:rl:*");
+    let mut shared = false;
+    for _ in 0..100 {
+        reads(1).await;
+        let keys: Vec<String> = direct.keys(&pattern).await.unwrap();
+        if !keys.is_empty() {
+            shared = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(shared, "budgets are shared through Redis once it answers");
+
+    // Cut under load: eight clients reading at once, through the cut and after it.
+    let load: Vec<_> = (0..8).map(|_| tokio::spawn(reads(60))).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    proxy.set(Mode::Blackhole);
+    let mut all = vec![];
+    for l in load {
+        all.extend(l.await.unwrap());
+    }
+    eprintln!("Redis black-holed under load: {} reads, p99 {:?}", all.len(), p99(all));
+    proxy.set(Mode::Refuse);
+    let refused = reads(50).await;
+    eprintln!("Redis refusing connections: p99 {:?}", p99(refused));
+    let _: () = redis::cmd("DEL")
+        .arg(direct.keys::<_, Vec<String>>(&pattern).await.unwrap())
+        .query_async(&mut direct)
+        .await
+        .unwrap_or(());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_dead_redis_never_stalls_requests() {
+    a_dead_redis_never_stalls_requests(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_dead_redis_never_stalls_requests() {
+    a_dead_redis_never_stalls_requests(true).await;
+}

@@ -12,6 +12,7 @@ mod bad_input;
 mod checkout;
 mod cli;
 mod crash;
+mod faults;
 mod gateway;
 mod graphql;
 mod inventory;
