@@ -22,7 +22,7 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
     };
     let principal = match principal(&app, token).await {
         Ok(p) => p,
-        Err(IdentityError::Store(cause)) => return ApiError::Internal(cause).into_response(),
+        Err(IdentityError::Store(cause)) => return ApiError::Unavailable(cause).into_response(),
         Err(_) => return ApiError::Unauthorized("the bearer credential is not valid".into()).into_response(),
     };
     if !principal.may(p) {

@@ -146,7 +146,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
             CatalogError::Conflict(msg, field) => ApiError::Conflict(msg, vec![field]),
             e @ CatalogError::Stale(_) => ApiError::PreconditionFailed(e.to_string()),
-            CatalogError::Store(cause) => ApiError::Internal(cause),
+            CatalogError::Store(cause) => ApiError::Unavailable(cause),
         }
     }
 }
@@ -211,7 +211,7 @@ impl From<rouge_orders::OrdersError> for ApiError {
             e @ E::PaymentFailed(_) => ApiError::PaymentFailed(e.to_string()),
             E::Transition(msg) => ApiError::InvalidTransition(msg),
             e @ E::Stale => ApiError::PreconditionFailed(e.to_string()),
-            E::Store(cause) => ApiError::Internal(cause),
+            E::Store(cause) => ApiError::Unavailable(cause),
         }
     }
 }
@@ -232,7 +232,7 @@ impl From<IdentityError> for ApiError {
             e @ IdentityError::Stale => ApiError::PreconditionFailed(e.to_string()),
             IdentityError::Forbidden(why) => ApiError::Forbidden(why),
             IdentityError::Unverified => ApiError::EmailNotVerified,
-            IdentityError::Store(cause) => ApiError::Internal(cause),
+            IdentityError::Store(cause) => ApiError::Unavailable(cause),
             IdentityError::Vault(cause) => ApiError::Internal(cause.to_string()),
         }
     }
@@ -244,6 +244,8 @@ impl IntoResponse for ApiError {
         let retry_after = match &self {
             ApiError::LoginLocked(secs) => Some((*secs).max(1)),
             ApiError::PaymentPending(_) | ApiError::IdempotencyInFlight => Some(1),
+            // The store is restarting or unreachable: worth a retry in a moment.
+            ApiError::Unavailable(_) => Some(2),
             _ => None,
         };
         let detail = match &self {

@@ -50,7 +50,9 @@ impl PgStore {
             .max_connections(16)
             .test_before_acquire(false)
             .idle_timeout(Duration::from_secs(60))
-            .acquire_timeout(Duration::from_secs(10))
+            // A database that is restarting or unreachable answers 503 within about 2 s
+            // instead of holding requests (a connection attempt is retried until then).
+            .acquire_timeout(Duration::from_secs(2))
             .connect_with(opts)
             .await?;
         Ok(Self { pool })

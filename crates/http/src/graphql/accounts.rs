@@ -76,10 +76,15 @@ pub fn gql_error(e: IdentityError) -> async_graphql::Error {
         IdentityError::Invalid(_) | IdentityError::BadLink => "BAD_USER_INPUT",
         IdentityError::Stale => "CONFLICT",
         IdentityError::Unverified | IdentityError::Forbidden(_) => "FORBIDDEN",
-        IdentityError::Store(_) | IdentityError::Vault(_) => "INTERNAL",
+        IdentityError::Store(_) => "UNAVAILABLE",
+        IdentityError::Vault(_) => "INTERNAL",
     };
-    let message = if code == "INTERNAL" { "an internal error occurred".to_owned() } else { e.to_string() };
-    if code == "INTERNAL" {
+    let message = match code {
+        "INTERNAL" => "an internal error occurred".to_owned(),
+        "UNAVAILABLE" => "the store does not answer; retry in a moment".to_owned(),
+        _ => e.to_string(),
+    };
+    if matches!(code, "INTERNAL" | "UNAVAILABLE") {
         tracing::error!(error = %e, "GraphQL account operation failed");
     }
     async_graphql::Error::new(message).extend_with(|_, ext| {

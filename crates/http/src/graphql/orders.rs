@@ -103,12 +103,16 @@ pub fn gql_error(e: OrdersError) -> async_graphql::Error {
         OrdersError::OutOfStock { .. } => "SOLD_OUT",
         OrdersError::PaymentDeclined { .. } | OrdersError::PaymentRequiresAction { .. } => "PAYMENT_DECLINED",
         OrdersError::PaymentUnknown(_) | OrdersError::PaymentFailed(_) => "PAYMENT_PENDING",
-        OrdersError::Store(_) => "INTERNAL",
+        OrdersError::Store(_) => "UNAVAILABLE",
     };
-    if code == "INTERNAL" {
+    if matches!(code, "INTERNAL" | "UNAVAILABLE") {
         tracing::error!(error = %e, "GraphQL order operation failed");
     }
-    let message = if code == "INTERNAL" { "an internal error occurred".to_owned() } else { e.to_string() };
+    let message = match code {
+        "INTERNAL" => "an internal error occurred".to_owned(),
+        "UNAVAILABLE" => "the store does not answer; retry in a moment".to_owned(),
+        _ => e.to_string(),
+    };
     async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
 }
 

@@ -72,7 +72,7 @@ pub async fn list<S: Store>(
         }
     }
     v.finish(|| ()).map_err(ApiError::BadQuery)?;
-    let items = app.store.audit(&f).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let items = app.store.audit(&f).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let next_cursor = (items.len() as i64 == f.limit).then(|| items.last().map(|e| e.seq.to_string())).flatten();
     Ok(Json(AuditPage { items, next_cursor }))
 }

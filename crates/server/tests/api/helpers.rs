@@ -141,6 +141,15 @@ impl TestApp {
         replica
     }
 
+    /// A server whose store reaches PostgreSQL through `proxy` (which the test can cut).
+    pub async fn postgres_via(proxy: std::net::SocketAddr, opts: Options) -> Option<TestApp> {
+        let db = harness::postgres().await?;
+        let (scheme_user, rest) = db.url.split_once('@').expect("a user in the URL");
+        let path = rest.split_once('/').map_or("", |(_, p)| p);
+        let store = rouge_store_postgres::PgStore::connect(&format!("{scheme_user}@{proxy}/{path}")).await.unwrap();
+        Some(start(store, Db::Postgres(db), opts).await)
+    }
+
     /// Stops the server (draining requests) and drops the test database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {

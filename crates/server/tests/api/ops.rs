@@ -71,3 +71,67 @@ async fn not_ready_without_a_store(app: &TestApp) {
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "the process itself is alive");
 }
+
+/// The database restarts (PostgreSQL, cut by a proxy the test owns) or goes away (SQLite's
+/// pool closed): requests that need it answer 503 `/problems/unavailable` with Retry-After
+/// within a bounded time, never 500 and never hanging; what is served from memory keeps
+/// answering; and when PostgreSQL is back the same server recovers by itself.
+async fn an_unreachable_database_answers_503_and_recovers(pg: bool) {
+    use crate::faults::{FaultProxy, Mode};
+    let proxy = FaultProxy::start("127.0.0.1:5432").await;
+    let app = if pg {
+        let Some(app) = TestApp::postgres_via(proxy.addr, crate::helpers::test_options()).await else { return };
+        app
+    } else {
+        TestApp::sqlite().await
+    };
+    let app = &app;
+    crate::checkout::stocked(app, "DB-1", 5).await;
+    let cart = crate::checkout::ready_cart(app, "DB-1", 1, None).await;
+    let cart_path = format!("/v1/carts/{cart}");
+    assert_eq!(app.get(&cart_path).await.status(), StatusCode::OK);
+
+    if pg {
+        proxy.set(Mode::Refuse);
+    } else {
+        app.close_store().await;
+    }
+    // A liveness deadline (a hanging request takes the time-out's 30 s), not a latency target.
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(6)).build().unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, cart_path.as_str()),
+        (reqwest::Method::POST, "/v1/carts"),
+        (reqwest::Method::GET, "/readyz"),
+        (reqwest::Method::GET, "/v1/admin/orders"),
+    ] {
+        let t = std::time::Instant::now();
+        let mut req = client.request(method.clone(), app.url(path));
+        if path.starts_with("/v1/admin") {
+            req = req.bearer_auth(&app.admin_key);
+        }
+        let res = req.send().await.expect("answered");
+        eprintln!("{method} {path} with the database down: {} in {:?}", res.status(), t.elapsed());
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+        assert_eq!(res.headers()["retry-after"], "2", "{method} {path}");
+        let p: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(p["type"], "/problems/unavailable", "{method} {path}: {p}");
+    }
+    let product = app.get("/v1/products/glow-serum").await;
+    assert_eq!(product.status(), StatusCode::OK, "the catalogue is served from memory meanwhile");
+
+    if pg {
+        proxy.set(Mode::Pass);
+        app.eventually(|| async { app.get(&cart_path).await.status() == StatusCode::OK }).await;
+        assert_eq!(app.get("/readyz").await.status(), StatusCode::OK, "recovered without a restart");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_an_unreachable_database_answers_503() {
+    an_unreachable_database_answers_503_and_recovers(false).await;
+}
+
+#[tokio::test]
+async fn postgres_an_unreachable_database_answers_503_and_recovers() {
+    an_unreachable_database_answers_503_and_recovers(true).await;
+}
