@@ -42,6 +42,12 @@ pub trait IdentityRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be read.
     fn customer_keys(&self) -> impl Future<Output = RepoResult<Vec<(Uuid, WrappedKey)>>> + Send;
+    /// How many customers' and staff members' data keys each master key id wraps (checked at
+    /// start: a key directory restored without those keys must not serve).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn people_by_master(&self) -> impl Future<Output = RepoResult<Vec<(String, i64)>>> + Send;
     /// Replaces a wrapped key if it is still `old`; `false` when it changed meanwhile.
     ///
     /// # Errors

@@ -138,6 +138,11 @@ impl Vault {
         Self { masters, current: "m1".into(), index_key: Secret32::random() }
     }
 
+    /// Whether this vault holds the master key `id`.
+    pub fn has_master(&self, id: &str) -> bool {
+        self.masters.contains_key(id)
+    }
+
     pub fn current_master(&self) -> &str {
         &self.current
     }

@@ -175,6 +175,12 @@ pub trait OrdersRepository: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store cannot be read.
     fn sealed_keys(&self, current: &str) -> impl Future<Output = StoreResult<Vec<SealedKeyRef>>> + Send;
 
+    /// How many carts' and orders' contact keys each master key id wraps.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn contacts_by_master(&self) -> impl Future<Output = StoreResult<Vec<(String, i64)>>> + Send;
+
     /// Replaces a record's wrapped key if it is still `old`; `false` when it changed meanwhile.
     ///
     /// # Errors

@@ -105,6 +105,18 @@ impl KeyDir {
         Ok(ids)
     }
 
+    /// The key files a start would have to create: none when the directory has them all.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut out = vec![];
+        if !self.0.join("blind-index.key").exists() {
+            out.push("blind-index.key");
+        }
+        if self.files("master-", ".key").map_or(true, |m| m.is_empty()) {
+            out.push("master-*.key");
+        }
+        out
+    }
+
     /// Creates the directory and whatever keys are missing; says so in the log.
     ///
     /// # Errors
@@ -219,4 +231,71 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// What the store holds sealed under each master key: (customers and staff, carts and orders).
+async fn sealed<S: rouge_http::Store>(store: &S) -> anyhow::Result<BTreeMap<String, (i64, i64)>> {
+    let mut by = BTreeMap::<String, (i64, i64)>::new();
+    for (id, n) in store.people_by_master().await.map_err(|e| anyhow::anyhow!(e))? {
+        by.entry(id).or_default().0 += n;
+    }
+    for (id, n) in rouge_orders::OrdersRepository::contacts_by_master(store).await.map_err(|e| anyhow::anyhow!(e))? {
+        by.entry(id).or_default().1 += n;
+    }
+    Ok(by)
+}
+
+fn describe(what: &BTreeMap<String, (i64, i64)>) -> String {
+    what.iter()
+        .map(|(id, (people, contacts))| {
+            format!("master-{id}.key: {people} customers and staff members, {contacts} carts and orders")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Refuses to start when the store holds personal data the key directory cannot open (a
+/// database restored without its keys): new keys would be made and every request touching that
+/// data would fail. `missing` is what the directory lacked before anything was created.
+///
+/// # Errors
+/// A message naming the missing key files and the data that depends on them.
+pub async fn check_before_creating<S: rouge_http::Store>(
+    store: &S,
+    dir: &KeyDir,
+    missing: &[&str],
+) -> anyhow::Result<()> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sealed = sealed(store).await?;
+    if sealed.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the key directory {} has no {}, but the store holds personal data sealed under keys kept there ({}); \
+         restore the directory from the backup taken with this database (or point ROUGE_KEY_DIR at it). \
+         Starting with new keys would leave that data unreadable, so Rouge does not start.",
+        dir.0.display(),
+        missing.join(" and no "),
+        describe(&sealed)
+    )
+}
+
+/// Refuses to start when data in the store is sealed under a master key the directory lacks.
+///
+/// # Errors
+/// A message naming the missing `master-<id>.key` files and the data that depends on them.
+pub async fn check_masters<S: rouge_http::Store>(store: &S, dir: &KeyDir, vault: &Vault) -> anyhow::Result<()> {
+    let lacking: BTreeMap<String, (i64, i64)> =
+        sealed(store).await?.into_iter().filter(|(id, _)| !vault.has_master(id)).collect();
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the key directory {} lacks master keys the store's data is sealed under ({}); restore those files \
+         from the backup taken with this database. Rouge does not start without them.",
+        dir.0.display(),
+        describe(&lacking)
+    )
 }

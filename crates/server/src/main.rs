@@ -376,15 +376,30 @@ impl GatewayArgs {
 
 struct Serve {
     listen: String,
-    opts: Options,
+    demo: bool,
+    metrics_listen: String,
+    gateway: GatewayArgs,
+    identity: IdentityArgs,
+    key_dir: PathBuf,
 }
 
 impl StoreFn<()> for Serve {
     async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
+        // A database restored without its key directory must not be served with new keys.
+        let dir = rouge_server::keys::KeyDir(self.key_dir.clone());
+        rouge_server::keys::check_before_creating(&store, &dir, &dir.missing()).await?;
+        let mut opts = self.gateway.into_options(self.demo, self.identity.into_options(&self.key_dir)?)?;
+        rouge_server::keys::check_masters(&store, &dir, &opts.identity.keys.vault).await?;
+        if self.metrics_listen != "off" {
+            let l = tokio::net::TcpListener::bind(&self.metrics_listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("--metrics-listen: cannot listen on {}: {e}", self.metrics_listen))?;
+            opts.metrics = Some(l);
+        }
         let listener = tokio::net::TcpListener::bind(&self.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", self.listen))?;
-        launch(store, self.opts, listener, shutdown_signal()).await
+        launch(store, opts, listener, shutdown_signal()).await
     }
 }
 
@@ -546,14 +561,7 @@ async fn main() -> anyhow::Result<()> {
     let url = cli.database_url;
     match cli.command {
         Command::Serve { listen, demo, metrics_listen, gateway, identity } => {
-            let mut opts = gateway.into_options(demo, identity.into_options(&cli.key_dir)?)?;
-            if metrics_listen != "off" {
-                let l = tokio::net::TcpListener::bind(&metrics_listen)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("--metrics-listen: cannot listen on {metrics_listen}: {e}"))?;
-                opts.metrics = Some(l);
-            }
-            with_store(&url, Serve { listen, opts }).await
+            with_store(&url, Serve { listen, demo, metrics_listen, gateway, identity, key_dir: cli.key_dir }).await
         }
         Command::Admin { action: AdminAction::CreateOwner { email, name } } => {
             let password = match std::env::var("ROUGE_OWNER_PASSWORD") {

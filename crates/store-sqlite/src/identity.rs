@@ -130,6 +130,16 @@ impl IdentityRepository for SqliteStore {
         self.customer_where("email_index", index.to_owned()).await
     }
 
+    async fn people_by_master(&self) -> RepoResult<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT master_key_id, COUNT(*) FROM (SELECT master_key_id FROM identity_customers WHERE master_key_id IS NOT NULL \
+             UNION ALL SELECT master_key_id FROM identity_staff) AS sealed GROUP BY master_key_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)
+    }
+
     async fn customer_keys(&self) -> RepoResult<Vec<(Uuid, WrappedKey)>> {
         let rows = sqlx::query(
             "SELECT id, master_key_id, data_key FROM identity_customers WHERE data_key IS NOT NULL ORDER BY id",

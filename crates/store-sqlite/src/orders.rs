@@ -341,6 +341,16 @@ impl OrdersRepository for Backend {
         Ok(out)
     }
 
+    async fn contacts_by_master(&self) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT contact_master, COUNT(*) FROM (SELECT contact_master FROM carts WHERE contact_master IS NOT NULL \
+             UNION ALL SELECT contact_master FROM orders WHERE contact_master IS NOT NULL) AS sealed GROUP BY contact_master",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(failed)
+    }
+
     async fn replace_sealed_key(&self, old: &SealedKeyRef, master_id: &str, key: &[u8]) -> StoreResult<bool> {
         let sql = match old.table {
             "carts" => {

@@ -194,3 +194,65 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     assert_eq!(me(&again.1, &fresh).await.0, StatusCode::OK);
     assert_eq!(me(&again.1, &token).await.0, StatusCode::OK);
 }
+
+/// A database restored without its key directory (or with only part of it): `rouge serve`
+/// refuses to start, naming the missing key files and the data that depends on them, instead
+/// of making new keys and answering 500 for every customer; with the directory back it starts.
+async fn a_database_restored_without_its_keys_refuses_to_start(db_url: &str) {
+    let dir = TempDir::new();
+    let serve = |keys: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_rouge"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+            .env("DATABASE_URL", db_url)
+            .env("ROUGE_KEY_DIR", keys)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let keys = dir.0.join("keys");
+    let owner = Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["admin", "create-owner", "--email", "owner@shop.example", "--name", "Olga Owner"])
+        .env("DATABASE_URL", db_url)
+        .env("ROUGE_KEY_DIR", &keys)
+        .env("ROUGE_OWNER_PASSWORD", "owner passphrase")
+        .output()
+        .unwrap();
+    assert!(owner.status.success(), "{}", String::from_utf8_lossy(&owner.stderr));
+
+    let elsewhere = dir.0.join("restored-without-keys");
+    let out = serve(&elsewhere);
+    assert!(!out.status.success(), "it must not start");
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(why.contains("blind-index.key") && why.contains("master-"), "{why}");
+    assert!(why.contains("1 customers and staff members"), "names the data that depends on them: {why}");
+    assert!(!elsewhere.join("blind-index.key").exists(), "no new key was made");
+
+    // Only the master key lost.
+    let master = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("master-"))
+        .unwrap();
+    let kept = dir.0.join("kept.key");
+    std::fs::rename(&master, &kept).unwrap();
+    let out = serve(&keys);
+    assert!(!out.status.success());
+    let why = String::from_utf8_lossy(&out.stderr);
+    let name = master.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(why.contains(&name), "names {name}: {why}");
+    std::fs::rename(&kept, &master).unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_a_database_restored_without_its_keys_refuses_to_start() {
+    let dir = TempDir::new();
+    a_database_restored_without_its_keys_refuses_to_start(&format!("sqlite://{}", dir.0.join("shop.db").display()))
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_a_database_restored_without_its_keys_refuses_to_start() {
+    let Some(db) = rouge_store_tests::harness::postgres().await else { return };
+    a_database_restored_without_its_keys_refuses_to_start(&db.url).await;
+    db.cleanup().await;
+}
