@@ -182,57 +182,6 @@ impl KeyDir {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replicas_starting_together_on_an_empty_directory_agree_on_the_keys() {
-        let dir = std::env::temp_dir().join(format!("rouge-keys-{}", uuid::Uuid::now_v7()));
-        let results: Vec<_> = (0..8)
-            .map(|_| {
-                let d = dir.clone();
-                std::thread::spawn(move || KeyDir(d).ensure().map_err(|e| e.to_string()))
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .collect();
-        assert!(results.iter().all(Result::is_ok), "{results:?}");
-        let keys = KeyDir(dir.clone());
-        assert_eq!(keys.files("master-", ".key").unwrap().len(), 1);
-        assert_eq!(keys.files("jwt-", ".pem").unwrap().len(), 1);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn new_keys_are_published_before_they_are_used() {
-        let dir = std::env::temp_dir().join(format!("rouge-keys-{}", uuid::Uuid::now_v7()));
-        let keys = KeyDir(dir.clone());
-        keys.ensure().unwrap();
-        let now = chrono::Utc::now().timestamp();
-        let first = keys.load(now, 900).unwrap();
-        let (token, _) = first.tokens.issue(uuid::Uuid::now_v7(), rouge_identity::Subject::Customer, now);
-        let m2 = keys.add_master(now).unwrap();
-        keys.add_jwt(now).unwrap();
-        let published = keys.load(now, 900).unwrap();
-        assert_ne!(published.vault.current_master(), m2, "not wrapping with it yet");
-        assert!(published.tokens.verify(&token).is_ok());
-        let later = keys.load(now + PUBLISH_SECS, 900).unwrap();
-        assert_eq!(later.vault.current_master(), m2);
-        assert!(later.tokens.verify(&token).is_ok(), "tokens signed by the old key stay valid");
-        let (new_token, _) = later.tokens.issue(uuid::Uuid::now_v7(), rouge_identity::Subject::Customer, now);
-        assert!(published.tokens.verify(&new_token).is_ok(), "a server that loaded the published key verifies it");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join("blind-index.key")).unwrap().permissions().mode();
-            assert_eq!(mode & 0o077, 0, "keys are readable by their owner only");
-        }
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
 /// What the store holds sealed under each master key: (customers and staff, carts and orders).
 async fn sealed<S: rouge_http::Store>(store: &S) -> anyhow::Result<BTreeMap<String, (i64, i64)>> {
     let mut by = BTreeMap::<String, (i64, i64)>::new();
@@ -298,4 +247,55 @@ pub async fn check_masters<S: rouge_http::Store>(store: &S, dir: &KeyDir, vault:
         dir.0.display(),
         describe(&lacking)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_starting_together_on_an_empty_directory_agree_on_the_keys() {
+        let dir = std::env::temp_dir().join(format!("rouge-keys-{}", uuid::Uuid::now_v7()));
+        let results: Vec<_> = (0..8)
+            .map(|_| {
+                let d = dir.clone();
+                std::thread::spawn(move || KeyDir(d).ensure().map_err(|e| e.to_string()))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let keys = KeyDir(dir.clone());
+        assert_eq!(keys.files("master-", ".key").unwrap().len(), 1);
+        assert_eq!(keys.files("jwt-", ".pem").unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn new_keys_are_published_before_they_are_used() {
+        let dir = std::env::temp_dir().join(format!("rouge-keys-{}", uuid::Uuid::now_v7()));
+        let keys = KeyDir(dir.clone());
+        keys.ensure().unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let first = keys.load(now, 900).unwrap();
+        let (token, _) = first.tokens.issue(uuid::Uuid::now_v7(), rouge_identity::Subject::Customer, now);
+        let m2 = keys.add_master(now).unwrap();
+        keys.add_jwt(now).unwrap();
+        let published = keys.load(now, 900).unwrap();
+        assert_ne!(published.vault.current_master(), m2, "not wrapping with it yet");
+        assert!(published.tokens.verify(&token).is_ok());
+        let later = keys.load(now + PUBLISH_SECS, 900).unwrap();
+        assert_eq!(later.vault.current_master(), m2);
+        assert!(later.tokens.verify(&token).is_ok(), "tokens signed by the old key stay valid");
+        let (new_token, _) = later.tokens.issue(uuid::Uuid::now_v7(), rouge_identity::Subject::Customer, now);
+        assert!(published.tokens.verify(&new_token).is_ok(), "a server that loaded the published key verifies it");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("blind-index.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "keys are readable by their owner only");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
