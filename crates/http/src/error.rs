@@ -80,6 +80,9 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// The request this answers (its path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<FieldErrorSchema>)]
     pub errors: Vec<FieldError>,
@@ -240,6 +243,18 @@ impl From<IdentityError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.render(None)
+    }
+}
+
+impl ApiError {
+    /// The problem answer naming the request it answers (`instance`); handlers' answers get
+    /// theirs from the problem middleware, the gateway's from here.
+    pub fn into_response_at(self, path: &str) -> Response {
+        self.render(Some(path))
+    }
+
+    fn render(self, instance: Option<&str>) -> Response {
         let (status, slug, title) = self.parts();
         let retry_after = match &self {
             ApiError::LoginLocked(secs) => Some((*secs).max(1)),
@@ -268,8 +283,14 @@ impl IntoResponse for ApiError {
             }
             _ => vec![],
         };
-        let problem =
-            Problem { kind: format!("/problems/{slug}"), title: title.into(), status: status.as_u16(), detail, errors };
+        let problem = Problem {
+            kind: format!("/problems/{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            instance: instance.map(str::to_owned),
+            errors,
+        };
         let mut res = (status, axum::Json(problem)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = retry_after {

@@ -64,6 +64,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(private(graphql::router()))
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
+        .layer(middleware::from_fn_with_state(state.health.clone(), ops::store_deadline))
         .with_state(state)
         .layer(middleware::from_fn(ops::track))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

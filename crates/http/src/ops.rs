@@ -61,6 +61,106 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// Whether the store answers, as a watchdog last saw it. While it does not, requests get a
+/// short deadline instead of queueing for connections that cannot be made: 503 with
+/// Retry-After within about two seconds, never a hang (reads served from memory are not
+/// affected: they answer at once).
+pub struct StoreHealth {
+    /// When the store was first seen down (on `epoch`'s clock, in ms); `None`-like 0 when up.
+    down_since_ms: std::sync::atomic::AtomicU64,
+    epoch: Instant,
+}
+
+impl Default for StoreHealth {
+    fn default() -> Self {
+        Self { down_since_ms: std::sync::atomic::AtomicU64::new(0), epoch: Instant::now() }
+    }
+}
+
+/// How long a request may wait while the store is down.
+pub const DOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl StoreHealth {
+    fn now_ms(&self) -> u64 {
+        // Never 0, which means "up".
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down_since_ms.load(std::sync::atomic::Ordering::Acquire) != 0
+    }
+
+    /// How long the store has been down (zero while it answers).
+    pub fn down_for(&self) -> std::time::Duration {
+        match self.down_since_ms.load(std::sync::atomic::Ordering::Acquire) {
+            0 => std::time::Duration::ZERO,
+            since => std::time::Duration::from_millis(self.now_ms().saturating_sub(since)),
+        }
+    }
+
+    /// Records a probe's outcome; logs each change once.
+    pub fn set(&self, up: bool, why: &str) {
+        use std::sync::atomic::Ordering;
+        if up {
+            if self.down_since_ms.swap(0, Ordering::AcqRel) != 0 {
+                tracing::info!("the store answers again");
+            }
+        } else if self.down_since_ms.compare_exchange(0, self.now_ms(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            tracing::error!(reason = why, "the store does not answer: requests that need it get 503");
+        }
+    }
+}
+
+/// Probes the store every half second (each probe waits at most a second).
+pub async fn watch_store<S: Store>(
+    store: S,
+    health: std::sync::Arc<StoreHealth>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let probe = tokio::time::timeout(std::time::Duration::from_secs(1), store.ping()).await;
+        match probe {
+            Ok(Ok(())) => health.set(true, ""),
+            Ok(Err(e)) => health.set(false, &e),
+            Err(_) => health.set(false, "no answer to a ping within a second"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// A request still waiting once the store has been down for [`DOWN_DEADLINE`] (including
+/// requests that started before the outage was noticed) gets 503
+/// `/problems/unavailable` with Retry-After. Answers ready at once (reads from memory) pass
+/// untouched; others are looked at four times a second.
+pub async fn store_deadline(
+    axum::extract::State(health): axum::extract::State<std::sync::Arc<StoreHealth>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use std::task::Poll;
+    let path = req.uri().path().to_owned();
+    let fut = next.run(req);
+    tokio::pin!(fut);
+    if let Poll::Ready(res) = futures::poll!(&mut fut) {
+        return res;
+    }
+    loop {
+        tokio::select! {
+            res = &mut fut => return res,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                // Cut once the outage is old enough: a request that began before it waits
+                // about two seconds, one that began during a long outage a quarter second.
+                if health.down_for() >= DOWN_DEADLINE {
+                    return ApiError::Unavailable("the store does not answer".into()).into_response_at(&path);
+                }
+            }
+        }
+    }
+}
+
 /// Counts a request refused for its rate limit, by budget class (read, write, auth).
 pub fn rate_limited(class: &'static str) {
     metrics::counter!("rouge_rate_limited_total", "class" => class).increment(1);
@@ -81,7 +181,12 @@ pub async fn track(req: Request, next: Next) -> Response {
 /// Turns the plain-text rejections of the framework (bad path parameter, unknown route,
 /// wrong method, body too large) into problem documents.
 pub async fn problemize(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+    let path = req.uri().path().to_owned();
+    let res = plain_to_problem(next.run(req).await).await;
+    with_instance(res, &path).await
+}
+
+async fn plain_to_problem(res: Response) -> Response {
     let status = res.status();
     let is_plain = res
         .headers()
@@ -117,6 +222,28 @@ pub async fn problemize(req: Request, next: Next) -> Response {
         _ => ApiError::Internal(text),
     };
     err.into_response()
+}
+
+/// A problem document names the request it answers (`instance`, RFC 9457), so a client's
+/// report can be matched with the server's log.
+async fn with_instance(res: Response, path: &str) -> Response {
+    let is_problem =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| ct.as_bytes() == b"application/problem+json");
+    if !is_problem {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let Some(map) = doc.as_object_mut().filter(|m| !m.contains_key("instance")) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    map.insert("instance".into(), path.into());
+    let body = doc.to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> Response {

@@ -59,6 +59,8 @@ pub struct Parts<S> {
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// What product pages show of stock (kept current by the server's relay subscriber).
     pub stock: Arc<crate::availability::StockBoard>,
+    /// Whether the store answers (kept by the server's watchdog).
+    pub health: Arc<crate::ops::StoreHealth>,
 }
 
 impl<S> std::ops::Deref for AppState<S> {
@@ -93,6 +95,7 @@ impl<S: Store> AppState<S> {
             idempotency_lease: std::time::Duration::from_secs(60),
             stripe: None,
             stock: stock.clone(),
+            health: Arc::default(),
             store,
             graphql: crate::graphql::schema(index.clone(), stock),
             index,

@@ -10,8 +10,9 @@ pub trait Outbox: Clone + Send + Sync + 'static {
     /// Returns the store's error text when the store cannot be read.
     fn events_after(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<DomainEvent>, String>> + Send;
 
-    /// Events of one type that occurred after `since`, oldest first, at most `limit` (a
-    /// consumer catching up on what it may have missed while no server ran).
+    /// Events of one type that occurred after `since` with a sequence above `after`, oldest
+    /// first, at most `limit` (a consumer catching up, page by page, on what it may have
+    /// missed while no server ran).
     ///
     /// # Errors
     /// Returns the store's error text when the store cannot be read.
@@ -19,6 +20,7 @@ pub trait Outbox: Clone + Send + Sync + 'static {
         &self,
         event_type: &str,
         since: chrono::DateTime<chrono::Utc>,
+        after: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<DomainEvent>, String>> + Send;
 

@@ -21,10 +21,13 @@ impl Slug {
         if ok { Ok(Self(s.to_owned())) } else { Err(SlugError) }
     }
 
-    /// Derives a slug from a display name: accents folded, anything else becomes a hyphen.
+    /// Derives a slug from a display name: transliterated to ASCII (`deunicode`: accents
+    /// and ligatures folded, other scripts spelled out, so "Łódź Œuvre" is `lodz-oeuvre` and a
+    /// Chinese or Japanese name still gets a slug), anything else becomes a hyphen.
     pub fn from_name(name: &str) -> Result<Self, SlugError> {
-        let mut out = String::with_capacity(name.len());
-        for ch in name.chars().flat_map(fold_accent) {
+        let ascii = deunicode::deunicode(name);
+        let mut out = String::with_capacity(ascii.len());
+        for ch in ascii.chars() {
             if ch.is_ascii_alphanumeric() {
                 out.push(ch.to_ascii_lowercase());
             } else if !out.ends_with('-') && !out.is_empty() {
@@ -44,23 +47,6 @@ impl Slug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-fn fold_accent(c: char) -> std::iter::Take<std::array::IntoIter<char, 2>> {
-    let (s, n) = match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => (['a', ' '], 1),
-        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => (['e', ' '], 1),
-        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => (['i', ' '], 1),
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => (['o', ' '], 1),
-        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => (['u', ' '], 1),
-        'ç' | 'Ç' => (['c', ' '], 1),
-        'ñ' | 'Ñ' => (['n', ' '], 1),
-        'ß' => (['s', 's'], 2),
-        'æ' | 'Æ' => (['a', 'e'], 2),
-        'œ' | 'Œ' => (['o', 'e'], 2),
-        other => ([other, ' '], 1),
-    };
-    s.into_iter().take(n)
 }
 
 impl fmt::Display for Slug {
@@ -98,5 +84,9 @@ mod tests {
         assert_eq!(Slug::from_name("Crème Brûlée Lip Balm!").unwrap().as_str(), "creme-brulee-lip-balm");
         assert_eq!(Slug::from_name("  10% Niacinamide + Zinc ").unwrap().as_str(), "10-niacinamide-zinc");
         assert!(Slug::from_name("!!!").is_err());
+        assert_eq!(Slug::from_name("Łódź Œuvre").unwrap().as_str(), "lodz-oeuvre");
+        assert_eq!(Slug::from_name("Straße Ærø").unwrap().as_str(), "strasse-aero");
+        assert_eq!(Slug::from_name("口红 Rouge").unwrap().as_str(), "kou-hong-rouge");
+        assert!(Slug::from_name("資生堂").is_ok(), "a CJK name gets a slug");
     }
 }

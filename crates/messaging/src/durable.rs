@@ -71,42 +71,93 @@ pub fn subscriber<S: DeliveryLog>(store: S, handler: Arc<dyn Handler>, policy: R
             return;
         }
         let (store, handler) = (store.clone(), handler.clone());
-        tokio::spawn(async move {
-            // The claim is also the note that it started: should this server die now, the
-            // events come due for a retry.
-            let mine = if handler.exclusive() {
-                match store.begin_deliveries(handler.name(), &wanted, now(), LEASE_MS).await {
-                    Ok(ids) => wanted.into_iter().filter(|e| ids.contains(&e.id)).collect(),
-                    Err(err) => {
-                        return tracing::error!(consumer = handler.name(), events = wanted.len(), error = %err, "cannot claim events");
-                    }
-                }
-            } else {
-                wanted
-            };
-            let outcomes = futures::future::join_all(mine.into_iter().map(|e| {
-                let handler = handler.clone();
-                async move {
-                    let outcome = handler.handle(e.clone()).await;
-                    (e, outcome)
-                }
-            }))
-            .await;
-            let mut done = vec![];
-            for (e, outcome) in outcomes {
-                match outcome {
-                    Ok(()) => done.push(e.id),
-                    Err(err) => failed(&store, handler.name(), &e, &err, policy).await,
-                }
-            }
-            if handler.exclusive()
-                && !done.is_empty()
-                && let Err(err) = store.record_successes(handler.name(), &done).await
-            {
-                tracing::warn!(consumer = handler.name(), events = done.len(), error = %err, "cannot clear delivery notes");
-            }
-        });
+        tokio::spawn(async move { deliver(&store, &handler, wanted, policy).await });
     })
+}
+
+/// How many events one consumer handles at a time (more would only queue for connections).
+const IN_FLIGHT: usize = 16;
+
+/// Claims `wanted` for `handler` (once across replicas), handles them a few at a time and
+/// records the outcomes; returns when all are done.
+async fn deliver<S: DeliveryLog>(store: &S, handler: &Arc<dyn Handler>, wanted: Vec<DomainEvent>, policy: RetryPolicy) {
+    use futures::StreamExt;
+    // The claim is also the note that it started: should this server die now, the events come
+    // due for a retry.
+    let mine: Vec<DomainEvent> = if handler.exclusive() {
+        match store.begin_deliveries(handler.name(), &wanted, now(), LEASE_MS).await {
+            Ok(ids) => wanted.into_iter().filter(|e| ids.contains(&e.id)).collect(),
+            Err(err) => {
+                return tracing::error!(consumer = handler.name(), events = wanted.len(), error = %err, "cannot claim events");
+            }
+        }
+    } else {
+        wanted
+    };
+    let outcomes: Vec<(DomainEvent, Result<(), String>)> = futures::stream::iter(mine.into_iter().map(|e| {
+        let handler = handler.clone();
+        async move {
+            let outcome = handler.handle(e.clone()).await;
+            (e, outcome)
+        }
+    }))
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await;
+    let mut done = vec![];
+    for (e, outcome) in outcomes {
+        match outcome {
+            Ok(()) => done.push(e.id),
+            Err(err) => failed(store, handler.name(), &e, &err, policy).await,
+        }
+    }
+    if handler.exclusive()
+        && !done.is_empty()
+        && let Err(err) = store.record_successes(handler.name(), &done).await
+    {
+        tracing::warn!(consumer = handler.name(), events = done.len(), error = %err, "cannot clear delivery notes");
+    }
+}
+
+/// Hands the events of `kinds` that occurred since `since` to `handlers` again, page by page
+/// (`batch` events at a time, each page finished before the next is read), so that work a crash
+/// interrupted between a commit and its consumers gets done. Claimed and finished events are
+/// skipped by the claim; memory stays that of one page however busy the day was. Returns how
+/// many events were read.
+pub async fn catch_up<S: DeliveryLog + rouge_kernel::Outbox>(
+    store: &S,
+    handlers: &[Arc<dyn Handler>],
+    kinds: &[&str],
+    since: chrono::DateTime<chrono::Utc>,
+    policy: RetryPolicy,
+    batch: i64,
+) -> usize {
+    let mut read = 0;
+    for kind in kinds {
+        let mut after = 0;
+        loop {
+            let page = match store.recent_events(kind, since, after, batch).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, kind, "cannot read recent events to catch up on; the retry task covers failures");
+                    break;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            after = last.sequence;
+            read += page.len();
+            for h in handlers {
+                let wanted: Vec<DomainEvent> = page.iter().filter(|e| h.wants(&e.event_type)).cloned().collect();
+                if !wanted.is_empty() {
+                    deliver(store, h, wanted, policy).await;
+                }
+            }
+            if (page.len() as i64) < batch {
+                break;
+            }
+        }
+    }
+    read
 }
 
 /// Retries due deliveries every half second until `stop`.

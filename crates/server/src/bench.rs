@@ -405,7 +405,9 @@ pub(crate) async fn spawn_server(
 ) -> anyhow::Result<(tokio::process::Child, String, u32)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = format!("127.0.0.1:{port}");
-    let child = tokio::process::Command::new(std::env::current_exe()?)
+    // ROUGE_BENCH_SERVER runs another build's binary as the server (old against new).
+    let exe = std::env::var_os("ROUGE_BENCH_SERVER").map_or(std::env::current_exe()?, std::path::PathBuf::from);
+    let child = tokio::process::Command::new(exe)
         .args(["serve", "--listen", &addr, "--database-url", url, "--metrics-listen", "off"])
         .arg("--key-dir")
         .arg(key_dir)

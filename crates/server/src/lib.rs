@@ -2,6 +2,7 @@
 //! server on `127.0.0.1:0` exactly as `rouge serve` does.
 
 pub mod bench;
+pub mod bench_catchup;
 pub mod bench_checkout;
 pub mod consumers;
 pub mod demo;
@@ -202,17 +203,17 @@ pub async fn launch<S: Store>(
     let policy = opts.delivery;
     let durable: Vec<rouge_messaging::Subscriber> =
         handlers.iter().map(|h| rouge_messaging::durable::subscriber(store.clone(), h.clone(), policy)).collect();
-    // Events of the last day handed to the consumers again: work a crash interrupted between a
-    // commit and its consumers gets done (claimed work is skipped; the rest is idempotent).
-    for kind in ["EmailRequested", "order.placed"] {
-        match store.recent_events(kind, chrono::Utc::now() - chrono::Duration::hours(24), 100_000).await {
-            Ok(backlog) if !backlog.is_empty() => {
-                tracing::info!(events = backlog.len(), kind, "catching up on events of the last day");
-                durable.iter().for_each(|s| s(&backlog));
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, kind, "cannot read recent events to catch up on"),
-        }
+    // Events of the last day handed to the consumers again, in the background and a page at a
+    // time: work a crash interrupted between a commit and its consumers gets done (claimed work
+    // is skipped; the rest is idempotent), and memory does not grow with the day's orders.
+    {
+        let (store, handlers) = (store.clone(), handlers.clone());
+        tokio::spawn(async move {
+            let since = chrono::Utc::now() - chrono::Duration::hours(24);
+            let kinds = ["EmailRequested", "order.placed"];
+            let read = rouge_messaging::durable::catch_up(&store, &handlers, &kinds, since, policy, 500).await;
+            tracing::info!(events = read, "caught up on the events of the last day");
+        });
     }
     let retries = rouge_messaging::durable::spawn_retries(store.clone(), handlers, policy, stop_rx.clone());
     // What product pages show of stock: filled now, kept current by inventory's level events.
@@ -267,6 +268,7 @@ pub async fn launch<S: Store>(
             opts.stripe,
         );
     let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
+    tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
     tokio::spawn(refresh_availability(board, board_inventory, stop_tx.subscribe()));
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();

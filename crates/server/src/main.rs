@@ -183,6 +183,15 @@ enum BenchScenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// A server's memory at start after a busy day (N orders of the last day to catch up on)
+    /// against a fresh store's.
+    CatchUp {
+        #[arg(long, default_value_t = 20_000)]
+        orders: usize,
+        /// Seconds to run the server before reading its peak memory.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// The full checkout flow from concurrent clients, then a flash sale, on a fresh store.
     Checkout {
         /// `sqlite` or `postgres`.
@@ -581,6 +590,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,
         Command::Import { file } => with_store(&url, Import(file)).await,
+        Command::Bench { scenario: BenchScenario::CatchUp { orders, seconds } } => {
+            rouge_server::bench_catchup::catch_up(rouge_server::bench_catchup::CatchUpBench { orders, seconds }).await
+        }
         Command::Bench { scenario: BenchScenario::Catalog { products, connections, seconds } } => {
             rouge_server::bench::catalog(rouge_server::bench::BenchOptions { products, connections, seconds }).await
         }

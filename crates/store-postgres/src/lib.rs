@@ -50,9 +50,9 @@ impl PgStore {
             .max_connections(16)
             .test_before_acquire(false)
             .idle_timeout(Duration::from_secs(60))
-            // A database that is restarting or unreachable answers 503 within about 2 s
-            // instead of holding requests (a connection attempt is retried until then).
-            .acquire_timeout(Duration::from_secs(2))
+            // A launch-day queue for connections may wait this long; an outage is cut short by
+            // the server's store watchdog instead (503 within about 2 s).
+            .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
         Ok(Self { pool })

@@ -57,15 +57,17 @@ impl Outbox for SqliteStore {
         &self,
         event_type: &str,
         since: chrono::DateTime<chrono::Utc>,
+        after: i64,
         limit: i64,
     ) -> Result<Vec<DomainEvent>, String> {
         // RFC 3339 in UTC sorts as text in time order.
         let rows = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox \
-             WHERE event_type = $1 AND occurred_at > $2 ORDER BY seq LIMIT $3",
+             WHERE event_type = $1 AND occurred_at > $2 AND seq > $3 ORDER BY seq LIMIT $4",
         )
         .bind(event_type)
         .bind(since.to_rfc3339())
+        .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await

@@ -11,7 +11,7 @@ pub use ratelimit::{Quota, RateLimiter};
 use crate::error::ApiError;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -171,7 +171,8 @@ where
         let path = req.uri().path();
         let html_page = path.starts_with("/docs") || (path == "/graphql" && req.method() == Method::GET);
         if size > gw.settings.max_header_bytes {
-            let res = secured(&gw, ApiError::HeadersTooLarge(gw.settings.max_header_bytes).into_response(), html_page);
+            let res = ApiError::HeadersTooLarge(gw.settings.max_header_bytes).into_response_at(path);
+            let res = secured(&gw, res, html_page);
             return Box::pin(std::future::ready(Ok(res)));
         }
         let budget = ratelimit::budget(&gw, &req).map(|(q, class, key, claims)| {
@@ -191,11 +192,12 @@ where
             // Decided now: refused at once, or the service polled ready serves it right away
             // (no clone of it, no wait before it starts).
             Ok(Some((q, d, class))) if !d.allowed => {
-                Box::pin(std::future::ready(Ok(refused(&gw, q, &d, class, html_page))))
+                Box::pin(std::future::ready(Ok(refused(&gw, q, &d, class, html_page, req.uri().path()))))
             }
             Ok(admitted) => {
+                let uri = req.uri().clone();
                 let fut = self.inner.call(req);
-                Box::pin(async move { Ok(answer(&gw, fut, admitted, html_page).await) })
+                Box::pin(async move { Ok(answer(&gw, fut, admitted, html_page, uri).await) })
             }
             // Redis decides: the service that was polled ready goes with the request, and a
             // clone takes its place.
@@ -205,9 +207,10 @@ where
                 Box::pin(async move {
                     let d = gw.limiter.check(&key, q).await;
                     if !d.allowed {
-                        return Ok(refused(&gw, q, &d, class, html_page));
+                        return Ok(refused(&gw, q, &d, class, html_page, req.uri().path()));
                     }
-                    Ok(answer(&gw, inner.call(req), Some((q, d, class)), html_page).await)
+                    let uri = req.uri().clone();
+                    Ok(answer(&gw, inner.call(req), Some((q, d, class)), html_page, uri).await)
                 })
             }
         }
@@ -215,9 +218,16 @@ where
 }
 
 /// The 429 answer, with the RateLimit and security headers.
-fn refused(gw: &Gateway, q: Quota, d: &ratelimit::Decision, class: &'static str, html_page: bool) -> Response {
+fn refused(
+    gw: &Gateway,
+    q: Quota,
+    d: &ratelimit::Decision,
+    class: &'static str,
+    html_page: bool,
+    path: &str,
+) -> Response {
     crate::ops::rate_limited(class);
-    let mut res = ratelimit::refuse(class, d);
+    let mut res = ratelimit::refuse(class, d, path);
     ratelimit::headers(gw, res.headers_mut(), q, d);
     secured(gw, res, html_page)
 }
@@ -229,6 +239,7 @@ async fn answer<F>(
     fut: F,
     admitted: Option<(Quota, ratelimit::Decision, &'static str)>,
     html_page: bool,
+    uri: axum::http::Uri,
 ) -> Response
 where
     F: Future<Output = Result<Response, Infallible>>,
@@ -241,7 +252,7 @@ where
     let mut res = match answered {
         Ok(Ok(res)) => res,
         Ok(Err(never)) => match never {},
-        Err(_) => ApiError::RequestTimeout.into_response(),
+        Err(_) => ApiError::RequestTimeout.into_response_at(uri.path()),
     };
     if let Some((q, d, _)) = admitted {
         ratelimit::headers(gw, res.headers_mut(), q, &d);

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use rouge_identity::AccessClaims;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -401,10 +401,10 @@ pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, Clien
 }
 
 /// The 429 answer.
-pub fn refuse(class: &str, d: &Decision) -> Response {
+pub fn refuse(class: &str, d: &Decision, path: &str) -> Response {
     let secs = d.retry_after.as_secs_f64().ceil().max(1.0) as u64;
     let mut r = ApiError::TooManyRequests(format!("the {class} budget of this client is spent; retry in {secs} s"))
-        .into_response();
+        .into_response_at(path);
     r.headers_mut().insert(header::RETRY_AFTER, number(secs));
     r
 }

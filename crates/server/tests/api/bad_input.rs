@@ -89,6 +89,7 @@ async fn bad_writes_are_refused_and_change_nothing(app: &TestApp) {
         assert_eq!(content_type, "application/problem+json", "{what}");
         assert_eq!(problem["status"], status.as_u16(), "{what}");
         assert!(problem["type"].as_str().unwrap().starts_with("/problems/"), "{what}");
+        assert_eq!(problem["instance"], "/v1/admin/products", "{what}: the problem names the request");
         if !fields.is_empty() {
             let got: Vec<&str> =
                 problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();

@@ -14,8 +14,10 @@ pub enum Mode {
     /// Connections are accepted and then hear nothing, like a host that vanished (the slow
     /// failure: only timeouts notice it).
     Blackhole,
-    /// Connections are closed at once, like a service that is down on a host that is up.
+    /// Connections are accepted and closed at once.
     Refuse,
+    /// Nothing listens: connections are refused, like a database that is restarting.
+    Down,
 }
 
 pub struct FaultProxy {
@@ -34,13 +36,37 @@ impl FaultProxy {
         let held = Arc::new(Mutex::new(vec![]));
         let (target, keep) = (target.to_owned(), held.clone());
         tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let mode = *rx.borrow();
-                match mode {
-                    Mode::Refuse => drop(client),
-                    Mode::Blackhole => keep.lock().unwrap().push(client),
-                    Mode::Pass => {
-                        tokio::spawn(forward(client, target.clone(), rx.clone(), keep.clone()));
+            let mut listener = Some(listener);
+            let mut modes = rx.clone();
+            loop {
+                let Some(l) = listener.as_ref() else {
+                    // Down: nothing listens until traffic may pass again.
+                    if modes.changed().await.is_err() {
+                        return;
+                    }
+                    if *modes.borrow() != Mode::Down {
+                        listener = TcpListener::bind(addr).await.ok();
+                    }
+                    continue;
+                };
+                tokio::select! {
+                    accepted = l.accept() => {
+                        let Ok((client, _)) = accepted else { return };
+                        match *rx.borrow() {
+                            Mode::Refuse | Mode::Down => drop(client),
+                            Mode::Blackhole => keep.lock().unwrap().push(client),
+                            Mode::Pass => {
+                                tokio::spawn(forward(client, target.clone(), rx.clone(), keep.clone()));
+                            }
+                        }
+                    }
+                    changed = modes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if *modes.borrow() == Mode::Down {
+                            listener = None;
+                        }
                     }
                 }
             }

@@ -31,6 +31,7 @@ async fn over_the_budget_answers_429_with_retry_after_and_ratelimit_headers() {
     assert_eq!(res.headers()["ratelimit-remaining"], "0");
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["type"], "/problems/too-many-requests");
+    assert_eq!(body["instance"], "/v1/products", "the gateway's problems name the request too");
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "probes are never limited");
     let made_up = app.client.get(app.url("/v1/brands")).bearer_auth("made-up-token").send().await.unwrap();
     assert_eq!(made_up.status(), StatusCode::TOO_MANY_REQUESTS, "a made-up token buys no fresh budget");

@@ -92,18 +92,22 @@ async fn an_unreachable_database_answers_503_and_recovers(pg: bool) {
     assert_eq!(app.get(&cart_path).await.status(), StatusCode::OK);
 
     if pg {
-        proxy.set(Mode::Refuse);
+        // Restarting: connections refused (each new one is retried by the pool until its
+        // acquire time-out; the store watchdog cuts that short).
+        proxy.set(Mode::Down);
     } else {
         app.close_store().await;
     }
     // A liveness deadline (a hanging request takes the time-out's 30 s), not a latency target.
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(6)).build().unwrap();
-    for (method, path) in [
+    // Several rounds: the first use up the pool's open connections, later ones need new ones.
+    let routes = [
         (reqwest::Method::GET, cart_path.as_str()),
         (reqwest::Method::POST, "/v1/carts"),
         (reqwest::Method::GET, "/readyz"),
         (reqwest::Method::GET, "/v1/admin/orders"),
-    ] {
+    ];
+    for (method, path) in routes.iter().cycle().take(24).cloned() {
         let t = std::time::Instant::now();
         let mut req = client.request(method.clone(), app.url(path));
         if path.starts_with("/v1/admin") {
