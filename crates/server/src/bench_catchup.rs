@@ -1,8 +1,9 @@
 //! `rouge bench catch-up`: what a server costs to start after a busy day. A fresh SQLite store
-//! gets N `order.placed` events of the last day (with payloads of the size real ones have),
-//! already handled by their consumers, as after a day of trading; `rouge serve` then starts on
-//! it and its peak resident memory over the first seconds is compared with a start on the same
-//! store without those events. The catch-up must read them a page at a time.
+//! gets N order confirmation emails requested in the last day (`EmailRequested` events with
+//! payloads of the size real ones have), already sent by their consumer, as after a day of
+//! trading; `rouge serve` then starts on it and its peak resident memory over the first seconds
+//! is compared with a start on the same store without them. The catch-up must read them a page
+//! at a time.
 
 use anyhow::Context;
 use rouge_identity::IdentityRepository;
@@ -15,17 +16,14 @@ pub struct CatchUpBench {
     pub seconds: u64,
 }
 
-fn placed(n: usize) -> DomainEvent {
-    let order = uuid::Uuid::now_v7();
-    let lines: Vec<serde_json::Value> = (0..3)
-        .map(|i| serde_json::json!({"sku": format!("SKU-{n}-{i}"), "name": "Glow Serum 30 ml", "quantity": 1, "unit_price": 2900}))
-        .collect();
+fn email(n: usize) -> DomainEvent {
+    let customer = uuid::Uuid::now_v7();
+    let sealed: String = (0..120).map(|i| char::from(b'A' + ((n + i) % 26) as u8)).collect();
     DomainEvent::new(
-        "order",
-        order,
-        "order.placed",
-        serde_json::json!({"order_id": order, "number": 1000 + n, "reservation_id": uuid::Uuid::now_v7(),
-            "currency": "EUR", "total": 8700, "lines": lines, "country": "FR"}),
+        "customer",
+        customer,
+        "EmailRequested",
+        serde_json::json!({"customer_id": customer, "template": "verify_email", "sealed_token": sealed}),
     )
 }
 
@@ -45,12 +43,13 @@ pub async fn catch_up(opts: CatchUpBench) -> anyhow::Result<()> {
     let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
     store.migrate().await?;
     let empty = peak(&url, &key_dir, opts.seconds).await?;
-    eprintln!("bench: writing {} order.placed events, handled by their consumers", opts.orders);
+    eprintln!("bench: writing {} requested emails of the last day, already sent", opts.orders);
     for chunk in (0..opts.orders).collect::<Vec<_>>().chunks(1000) {
-        let events: Vec<DomainEvent> = chunk.iter().map(|n| placed(*n)).collect();
+        let events: Vec<DomainEvent> = chunk.iter().map(|n| email(*n)).collect();
         store.append_events(&events).await.map_err(|e| anyhow::anyhow!(e))?;
         let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-        for consumer in ["stock", "order-email"] {
+        {
+            let consumer = "mailer";
             store
                 .begin_deliveries(consumer, &events, chrono::Utc::now().timestamp_millis(), 30_000)
                 .await
@@ -61,7 +60,7 @@ pub async fn catch_up(opts: CatchUpBench) -> anyhow::Result<()> {
     store.close().await;
     let busy = peak(&url, &key_dir, opts.seconds).await?;
     println!(
-        "server peak RSS {} s after start: {empty:.0} MB on a fresh store, {busy:.0} MB after {} orders in the last day ({:+.0} MB)",
+        "server peak RSS {} s after start: {empty:.0} MB on a fresh store, {busy:.0} MB with {} emails of the last day to catch up on ({:+.0} MB)",
         opts.seconds,
         opts.orders,
         busy - empty
