@@ -273,6 +273,13 @@ pub async fn launch<S: Store>(
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
     tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");
+    if opts.demo {
+        // A first run's banner, on stdout (the log is on stderr).
+        let base = format!("{}://{addr}", if https { "https" } else { "http" });
+        println!(
+            "\nRouge is serving the demo shop at {base}\n  API docs:  {base}/docs\n  GraphQL:   {base}/graphql\n  Products:  {base}/v1/products\n\nCreate the first owner (staff with every permission):\n  ROUGE_OWNER_PASSWORD='a long passphrase' rouge admin create-owner --email owner@shop.example --name 'Your Name'\n"
+        );
+    }
     let metrics = opts.metrics.map(|l| {
         tracing::info!(addr = ?l.local_addr().ok(), "metrics are served here");
         let mut stop = stop_tx.subscribe();

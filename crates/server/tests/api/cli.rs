@@ -74,3 +74,59 @@ fn the_demo_has_at_least_300_products_with_shades_and_sizes() {
     assert!(d.products.iter().any(|p| p.variants.iter().any(|v| v.shade.is_some())));
     assert!(d.products.iter().any(|p| p.variants.len() > 1 && p.variants.iter().all(|v| v.size.is_some())));
 }
+
+/// `rouge serve --demo` greets a first run on stdout: where the shop is, its docs and GraphQL,
+/// and how to make the first owner; and the demo shop takes the test provider's cards.
+#[tokio::test]
+async fn serve_demo_prints_a_banner_and_takes_test_cards() {
+    use std::io::BufRead;
+    let dir = TempDir::new();
+    let addr =
+        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["serve", "--demo", "--listen", &addr, "--metrics-listen", "off"])
+        .env("DATABASE_URL", format!("sqlite://{}", dir.0.join("shop.db").display()))
+        .env("ROUGE_KEY_DIR", dir.0.join("keys"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let banner = tokio::task::spawn_blocking(move || {
+        let mut lines = vec![];
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let done = line.contains("create-owner");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines.join("\n")
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{addr}");
+    for needle in [format!("{base}/docs"), format!("{base}/graphql"), "rouge admin create-owner".to_owned()] {
+        assert!(banner.contains(&needle), "the banner names {needle}: {banner}");
+    }
+    let sku = demo::generate(320).products[0].variants[0].sku.clone();
+    let c = reqwest::Client::new();
+    let cart: serde_json::Value = c.post(format!("{base}/v1/carts")).send().await.unwrap().json().await.unwrap();
+    let id = cart["id"].as_str().unwrap();
+    let line = c.post(format!("{base}/v1/carts/{id}/lines")).json(&serde_json::json!({"sku": sku, "quantity": 1}));
+    assert!(line.send().await.unwrap().status().is_success());
+    let details = serde_json::json!({"email": "camille@example.com", "shipping_method": "standard",
+        "shipping_address": {"name": "Camille Martin", "line1": "12 rue des Lilas", "city": "Lyon", "postal_code": "69003", "country": "FR"}});
+    c.put(format!("{base}/v1/carts/{id}/checkout")).json(&details).send().await.unwrap();
+    let res = c
+        .post(format!("{base}/v1/carts/{id}/complete"))
+        .header("idempotency-key", "demo-1")
+        .json(&serde_json::json!({"payment": {"provider": "test", "token": "tok_visa"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED, "the demo takes test cards");
+    let _ = child.kill();
+    let _ = child.wait();
+}
