@@ -79,7 +79,10 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
         Ok(Begin::InFlight) => ApiError::IdempotencyInFlight.into_response(),
         Ok(Begin::Mismatch) => ApiError::IdempotencyMismatch.into_response(),
         Ok(Begin::Done(stored)) => match open(&app, &scope, &stored.body) {
-            Ok(body) => replay(stored, body),
+            Ok(body) => {
+                metrics::counter!("rouge_idempotent_replays_total").increment(1);
+                replay(stored, body)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "a stored idempotent answer does not open");
                 ApiError::Unavailable("the first answer to this key cannot be read".into()).into_response()

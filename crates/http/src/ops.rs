@@ -38,9 +38,64 @@ pub async fn readyz<S: Store>(State(app): State<AppState<S>>) -> Result<&'static
     Ok("ready")
 }
 
-/// Prometheus metrics, served on the metrics listener (`--metrics-listen`).
+/// Prometheus metrics, served on the metrics listener (`--metrics-listen`): the process's own
+/// (CPU, memory, open files, threads) read at each scrape, then the shop's.
 pub async fn metrics_text() -> impl IntoResponse {
+    process_collector().collect();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(|| {
+        let c = metrics_process::Collector::default();
+        c.describe();
+        c
+    })
+}
+
+/// What a shop watches, each with its help text (Prometheus shows it beside the series).
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("http_requests_total", "HTTP requests answered, by route, method and status");
+    describe_histogram!("http_request_duration_seconds", "Time to answer an HTTP request, by route, method and status");
+    describe_counter!(
+        "rouge_checkouts_total",
+        "Checkout attempts that reached payment, by outcome: placed, sold_out, declined, pending, refused"
+    );
+    describe_counter!("rouge_orders_placed_total", "Orders placed");
+    describe_counter!("rouge_revenue_minor_units_total", "Value of the orders placed, in minor units, by currency");
+    describe_counter!("rouge_stock_outs_total", "SKUs that sold out (inventory.stock_out events seen by this server)");
+    describe_counter!(
+        "rouge_reservations_expired_total",
+        "Checkout stock reservations released because they ran out of time"
+    );
+    describe_gauge!(
+        "rouge_outbox_lag_seconds",
+        "Age of the oldest committed event this server has not yet relayed to its consumers"
+    );
+    describe_gauge!(
+        "rouge_dead_letters",
+        "Events a consumer gave up on after its last attempt (see /v1/admin/dead-letters)"
+    );
+    describe_gauge!("rouge_deliveries_retrying", "Events a consumer failed and will try again");
+    describe_counter!("rouge_rate_limited_total", "Requests refused for their rate limit, by budget class");
+    describe_counter!(
+        "rouge_idempotent_replays_total",
+        "Requests answered with the stored answer to their Idempotency-Key"
+    );
+}
+
+/// Counts a checkout attempt that reached payment, by outcome.
+pub fn checkout(outcome: &'static str) {
+    metrics::counter!("rouge_checkouts_total", "outcome" => outcome).increment(1);
+}
+
+/// Counts a placed order and its value.
+pub fn order_placed(currency: &str, total: i64) {
+    metrics::counter!("rouge_orders_placed_total").increment(1);
+    metrics::counter!("rouge_revenue_minor_units_total", "currency" => currency.to_owned())
+        .increment(total.max(0) as u64);
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -57,6 +112,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be installed (tests start many apps in one process).
         let _ = metrics::set_global_recorder(recorder);
+        describe();
         handle
     })
 }

@@ -86,6 +86,12 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
     /// The store's error text.
     fn failed_deliveries(&self, limit: i64) -> impl Future<Output = Result<Vec<FailedDelivery>, String>> + Send;
 
+    /// How many deliveries are (retrying, dead).
+    ///
+    /// # Errors
+    /// The store's error text.
+    fn delivery_backlog(&self) -> impl Future<Output = Result<(i64, i64), String>> + Send;
+
     /// Deletes records of deliveries done before `before`; returns how many.
     ///
     /// # Errors

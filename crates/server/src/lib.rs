@@ -269,6 +269,7 @@ pub async fn launch<S: Store>(
         );
     let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
+    tokio::spawn(watch_backlog(state.store.clone(), state.relay.clone(), stop_tx.subscribe()));
     tokio::spawn(refresh_availability(board, board_inventory, stop_tx.subscribe()));
     let addr = listener.local_addr()?;
     let https = opts.tls.is_some();
@@ -322,6 +323,7 @@ async fn release_expired<S: Store>(
         match inventory.release_expired().await {
             Ok(0) => {}
             Ok(n) => {
+                metrics::counter!("rouge_reservations_expired_total").increment(n as u64);
                 tracing::info!(released = n, "expired stock reservations released");
                 relay.nudge();
             }
@@ -341,6 +343,30 @@ async fn release_expired<S: Store>(
     }
 }
 
+/// Keeps the backlog gauges current: how far the relay is behind the outbox (the age of the
+/// oldest event it has not handed on) and the consumers' retrying and dead deliveries.
+async fn watch_backlog<S: Store>(
+    store: S,
+    relay: rouge_messaging::RelayHandle,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let lag = match store.events_after(relay.delivered(), 1).await {
+            Ok(e) => e.first().map_or(0.0, |e| (chrono::Utc::now() - e.occurred_at).as_seconds_f64().max(0.0)),
+            Err(_) => f64::NAN,
+        };
+        metrics::gauge!("rouge_outbox_lag_seconds").set(lag);
+        if let Ok((retrying, dead)) = store.delivery_backlog().await {
+            metrics::gauge!("rouge_deliveries_retrying").set(retrying as f64);
+            metrics::gauge!("rouge_dead_letters").set(dead as f64);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Reads a SKU's stock again after each of its level events (they fire exactly when its
 /// storefront status changes).
 fn availability_subscriber<S: Store>(
@@ -348,6 +374,10 @@ fn availability_subscriber<S: Store>(
     inventory: rouge_inventory::InventoryService<S>,
 ) -> rouge_messaging::Subscriber {
     Arc::new(move |events| {
+        let outs = events.iter().filter(|e| e.event_type == "inventory.stock_out").count();
+        if outs > 0 {
+            metrics::counter!("rouge_stock_outs_total").increment(outs as u64);
+        }
         let mut skus: Vec<String> = events
             .iter()
             .filter(|e| rouge_http::availability::LEVEL_EVENTS.contains(&e.event_type.as_str()))

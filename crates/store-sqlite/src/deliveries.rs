@@ -158,6 +158,16 @@ impl DeliveryLog for Backend {
         Ok(rows.iter().map(row).collect())
     }
 
+    async fn delivery_backlog(&self) -> Result<(i64, i64), String> {
+        sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE state = 'retrying'), COUNT(*) FILTER (WHERE state = 'dead') \
+             FROM deliveries WHERE state <> 'done'",
+        )
+        .fetch_one(self.pool())
+        .await
+        .map_err(text)
+    }
+
     async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> Result<bool, String> {
         let done = sqlx::query(
             "UPDATE deliveries SET state = 'retrying', attempts = 0, next_at = $3, updated_at = $3 \

@@ -220,9 +220,29 @@ pub async fn complete<S: Store>(
     ValidJson(c): ValidJson<Complete>,
 ) -> Res {
     let key = headers.get(crate::idempotency::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let (view, placed) = app.orders.complete(caller, id, &c.payment, key).await?;
+    let (view, placed) = match app.orders.complete(caller, id, &c.payment, key).await {
+        Ok(done) => done,
+        Err(e) => {
+            use rouge_orders::OrdersError as E;
+            let outcome = match &e {
+                E::OutOfStock { .. } => Some("sold_out"),
+                E::PaymentDeclined { .. } | E::PaymentRequiresAction { .. } => Some("declined"),
+                E::PaymentUnknown(_) | E::PaymentFailed(_) => Some("pending"),
+                E::Invalid(_) | E::Conflict(_) | E::NotFound(_) | E::Transition(_) | E::Stale => Some("refused"),
+                E::Store(_) => None,
+            };
+            if let Some(o) = outcome {
+                crate::ops::checkout(o);
+            }
+            return Err(e.into());
+        }
+    };
     app.relay.nudge();
     let order = &view.order;
+    if placed {
+        crate::ops::checkout("placed");
+        crate::ops::order_placed(&order.currency, order.totals.total);
+    }
     let status = if placed { StatusCode::CREATED } else { StatusCode::OK };
     let mut res = (status, Json(&view)).into_response();
     let at = match caller.customer {

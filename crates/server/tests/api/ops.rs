@@ -2,6 +2,7 @@ use crate::helpers::TestApp;
 use reqwest::StatusCode;
 
 crate::on_both_stores!(
+    the_metrics_a_shop_watches_parse_and_count,
     probes_metrics_and_request_ids,
     openapi_and_docs_describe_every_route,
     not_ready_without_a_store
@@ -138,4 +139,91 @@ async fn sqlite_an_unreachable_database_answers_503() {
 #[tokio::test]
 async fn postgres_an_unreachable_database_answers_503_and_recovers() {
     an_unreachable_database_answers_503_and_recovers(true).await;
+}
+
+/// Runs `scripts/parse_metrics.py` (the Prometheus reference client's parser) on a scrape;
+/// `None` when Python or the parser is not installed and services are not required.
+fn parse_metrics(text: &str) -> Option<serde_json::Value> {
+    use std::io::Write;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/parse_metrics.py");
+    let child = std::process::Command::new("python3")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let missing = |why: String| {
+        if std::env::var("ROUGE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("the Prometheus parser is required (ROUGE_REQUIRE_SERVICES=1): {why}");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: metrics parse check, {why} (pip install -r scripts/requirements-ci.txt)"
+        );
+        None
+    };
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return missing(format!("no python3: {e}")),
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("No module named") {
+        return missing(err.trim().to_owned());
+    }
+    assert!(out.status.success(), "the scrape does not parse: {err}");
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// What a shop watches, scraped after a checkout and parsed by a real Prometheus parser:
+/// every family has help text, and the checkout shows in them.
+async fn the_metrics_a_shop_watches_parse_and_count(app: &TestApp) {
+    crate::checkout::stocked(app, "MET-1", 1).await;
+    let cart = crate::checkout::ready_cart(app, "MET-1", 1, None).await;
+    let pay = |cart: String, key: &'static str| {
+        app.client
+            .post(app.url(&format!("/v1/carts/{cart}/complete")))
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({"payment": {"provider": "test", "token": "tok_visa"}}))
+            .send()
+    };
+    assert_eq!(pay(cart.clone(), "m1").await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(pay(cart, "m1").await.unwrap().headers()["idempotent-replayed"], "true");
+    let late = crate::checkout::ready_cart(app, "MET-1", 1, None).await;
+    assert_eq!(pay(late, "m2").await.unwrap().status(), StatusCode::CONFLICT, "sold out");
+    let text = app.client.get(format!("{}/metrics", app.metrics_base)).send().await.unwrap().text().await.unwrap();
+    let Some(families) = parse_metrics(&text) else { return };
+    for name in [
+        "rouge_checkouts",
+        "rouge_orders_placed",
+        "rouge_revenue_minor_units",
+        "rouge_idempotent_replays",
+        "http_requests",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds",
+    ] {
+        let f = &families[name];
+        assert!(
+            f.is_object(),
+            "{name} is exported: {}",
+            families.as_object().unwrap().keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        assert!(!f["help"].as_str().unwrap_or_default().is_empty(), "{name} has help text");
+    }
+    let sample = |family: &str, label: (&str, &str)| -> f64 {
+        families[family]["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s[1][label.0] == label.1)
+            .map(|s| s[2].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    // Counters are process-wide (tests share the recorder): at least this test's.
+    assert!(sample("rouge_checkouts", ("outcome", "placed")) >= 1.0);
+    assert!(sample("rouge_checkouts", ("outcome", "sold_out")) >= 1.0);
+    assert!(sample("rouge_revenue_minor_units", ("currency", "EUR")) >= 2900.0);
+    let replays = families["rouge_idempotent_replays"]["samples"][0][2].as_f64().unwrap();
+    assert!(replays >= 1.0, "{replays}");
 }
