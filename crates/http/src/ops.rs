@@ -222,16 +222,53 @@ pub fn rate_limited(class: &'static str) {
     metrics::counter!("rouge_rate_limited_total", "class" => class).increment(1);
 }
 
-/// Counts requests by route, method and status, and records their latency.
+/// A request slower than this is always logged.
+pub const SLOW: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Fast successful reads served since the last summary line.
+static QUIET_READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts requests by route, method and status, records their latency, and writes the access
+/// log: one line per write, client or server error and slow request (`info`, `warn` when slow
+/// or failing); fast successful reads, the bulk of a shop's traffic, are one line each only at
+/// `debug` and otherwise counted and summarised once a minute (a line per read cost about 40 %
+/// of a product-detail read's CPU).
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let res = next.run(req).await;
-    let labels = [("route", route), ("method", method), ("status", res.status().as_u16().to_string())];
+    let took = start.elapsed();
+    let status = res.status();
+    let read = matches!(method, axum::http::Method::GET | axum::http::Method::HEAD);
+    let micros = took.as_micros() as u64;
+    if status.is_server_error() || took >= SLOW {
+        tracing::warn!(%method, %route, status = status.as_u16(), micros, "request answered");
+    } else if !read || status.is_client_error() {
+        tracing::info!(%method, %route, status = status.as_u16(), micros, "request answered");
+    } else if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(%method, %route, status = status.as_u16(), micros, "request answered");
+    } else {
+        QUIET_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let labels = [("route", route), ("method", method.to_string()), ("status", status.as_u16().to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels).record(took.as_secs_f64());
     res
+}
+
+/// Writes the summary of fast successful reads once a minute (none when there were none).
+pub async fn summarise_reads(mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        let n = QUIET_READS.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if n > 0 {
+            tracing::info!(reads = n, "fast successful reads in the last minute (one line each at RUST_LOG=debug)");
+        }
+    }
 }
 
 /// Turns the plain-text rejections of the framework (bad path parameter, unknown route,

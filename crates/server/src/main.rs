@@ -559,12 +559,16 @@ impl StoreFn<()> for Import {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Lines go to stderr from a writer thread: a request never waits on the terminal or pipe
+    // (under a flood, lines beyond the buffer are dropped, not the requests). The guard flushes
+    // what is left when main returns.
+    let (writer, _flush) = tracing_appender::non_blocking(std::io::stderr());
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
     let cli = Cli::parse();
     let url = cli.database_url;

@@ -209,4 +209,8 @@ async fn the_log_of_a_checkout_holds_no_personal_data() {
     let log = log();
     assert!(log.matches("email (development mailer").count() >= 3, "the emails were logged: {log}");
     assert_no_secrets(&log, "the server's log");
+    // The access log at the default level: a line per write, none per fast successful read
+    // (those are counted and summarised).
+    assert!(log.contains(r#""route":"/v1/carts/{id}/complete""#), "writes are logged: {log}");
+    assert!(!log.contains(r#""route":"/readyz""#), "fast reads are not logged one by one");
 }
