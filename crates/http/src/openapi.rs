@@ -1,5 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+mod conventions;
+
+use conventions::Conventions;
+
 use crate::ops;
 use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -113,7 +117,7 @@ impl Modify for Idempotency {
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz,
     ),
-    modifiers(&AdminAuth, &Idempotency),
+    modifiers(&AdminAuth, &Idempotency, &Conventions),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
