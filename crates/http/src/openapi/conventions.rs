@@ -169,10 +169,10 @@ impl Modify for Conventions {
                         r.description = describe(status).to_owned();
                     }
                     // Errors are problem documents, whatever the annotation said.
-                    if status.starts_with('4') || status.starts_with('5') {
-                        if let Some(content) = r.content.shift_remove("application/json") {
-                            r.content.insert(PROBLEM.to_owned(), content);
-                        }
+                    if (status.starts_with('4') || status.starts_with('5'))
+                        && let Some(content) = r.content.shift_remove("application/json")
+                    {
+                        r.content.insert(PROBLEM.to_owned(), content);
                     }
                     if status.starts_with('2') && !probe {
                         for (name, what) in [
