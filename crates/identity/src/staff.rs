@@ -7,10 +7,23 @@ use uuid::Uuid;
 macro_rules! permissions {
     ($($variant:ident => $s:literal : $doc:literal),+ $(,)?) => {
         /// One thing a staff member or API key may do.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum Permission {
             $(#[doc = $doc] #[serde(rename = $s)] $variant),+
         }
+
+        // Written out: the derive does not see a `serde(rename)` a macro passes it.
+        impl utoipa::PartialSchema for Permission {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .description(Some("A permission, e.g. `catalog:write`"))
+                    .enum_values(Some([$($s),+]))
+                    .into()
+            }
+        }
+
+        impl ToSchema for Permission {}
 
         impl Permission {
             pub const ALL: &'static [Permission] = &[$(Permission::$variant),+];

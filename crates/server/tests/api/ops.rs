@@ -59,6 +59,23 @@ async fn openapi_and_docs_describe_every_route(app: &TestApp) {
         assert!(doc["paths"][path].is_object(), "{path} is not documented");
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Enum values exactly as on the wire: the document's values are accepted as they are.
+    let wire = |all: Vec<&str>| serde_json::json!(all);
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["SkinType"]["enum"], wire(rouge_catalog::SkinType::ALL.iter().map(|v| v.as_str()).collect()));
+    assert_eq!(
+        schemas["Permission"]["enum"],
+        wire(rouge_identity::Permission::ALL.iter().map(|p| p.as_str()).collect())
+    );
+    for value in schemas["SkinType"]["enum"].as_array().unwrap() {
+        let v = value.as_str().unwrap();
+        assert_eq!(app.get(&format!("/v1/products?skin_type={v}")).await.status(), StatusCode::OK, "{v}");
+    }
+    for (name, schema) in schemas.as_object().unwrap() {
+        for v in schema["enum"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+            assert!(!v.starts_with(|c: char| c.is_ascii_uppercase()), "{name}: `{v}` is not a wire value");
+        }
+    }
     assert_eq!(doc["components"]["securitySchemes"]["customer"]["bearerFormat"], "JWT");
     let page = app.get("/docs/").await;
     assert_eq!(page.status(), StatusCode::OK);
