@@ -11,6 +11,7 @@ mod audit;
 mod bad_input;
 mod checkout;
 mod cli;
+mod client;
 mod crash;
 mod faults;
 mod gateway;
