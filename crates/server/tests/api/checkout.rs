@@ -465,7 +465,7 @@ mod load {
         let provider = Arc::new(TestProvider::new());
         let mut opts = test_options();
         opts.payments = vec![provider.clone()];
-        let app = if pg { TestApp::postgres_with(opts).await? } else { TestApp::sqlite_with(opts).await };
+        let app = TestApp::on(pg, opts).await?;
         Some((app, provider))
     }
 

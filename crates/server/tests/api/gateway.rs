@@ -220,12 +220,7 @@ async fn a_request_that_waits_past_the_time_out_answers_408_and_memory_reads_are
 async fn graphql_account_mutations_spend_the_account_budget(pg: bool) {
     let mut opts = test_options();
     opts.gateway.auth = Some(Quota { per_minute: 60, burst: 3 });
-    let app = if pg {
-        let Some(app) = TestApp::postgres_with(opts).await else { return };
-        app
-    } else {
-        TestApp::sqlite_with(opts).await
-    };
+    let Some(app) = TestApp::on(pg, opts).await else { return };
     let gql =
         |query: &'static str| app.client.post(app.url("/graphql")).json(&serde_json::json!({"query": query})).send();
     let one = "mutation { login(email: \"x@example.com\", password: \"whatever it is\") { accessToken } }";
@@ -240,14 +235,7 @@ async fn graphql_account_mutations_spend_the_account_budget(pg: bool) {
     assert_eq!(codes.iter().filter(|c| **c == "RATE_LIMITED").count(), 1, "the third guess is over budget: {r}");
     let limited = r["errors"].as_array().unwrap().iter().find(|e| e["extensions"]["code"] == "RATE_LIMITED").unwrap();
     assert!(limited["extensions"]["retryAfter"].as_u64().unwrap() >= 1, "{limited}");
-    let rest = app
-        .client
-        .post(app.url("/v1/auth/login"))
-        .json(&serde_json::json!({"email": "x@example.com", "password": "whatever it is"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rest.status(), StatusCode::TOO_MANY_REQUESTS, "one budget for REST and GraphQL");
+    assert_eq!(wrong_login(&app).await, StatusCode::TOO_MANY_REQUESTS, "one budget for REST and GraphQL");
     app.stop().await;
 }
 
@@ -270,7 +258,7 @@ async fn clients_behind_a_trusted_proxy_have_their_own_budgets(pg: bool) {
         if trusted {
             opts.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
         }
-        if pg { TestApp::postgres_with(opts).await } else { Some(TestApp::sqlite_with(opts).await) }
+        TestApp::on(pg, opts).await
     };
     let Some(app) = start(true).await else { return };
     let via = |xff: &'static str| app.client.get(app.url("/v1/brands")).header("x-forwarded-for", xff).send();
@@ -320,12 +308,7 @@ async fn a_dead_redis_never_stalls_requests(pg: bool) {
     let mut opts = test_options();
     opts.redis_url = Some(proxy.url("redis"));
     opts.redis_prefix = prefix.clone();
-    let app = if pg {
-        let Some(app) = TestApp::postgres_with(opts).await else { return };
-        app
-    } else {
-        TestApp::sqlite_with(opts).await
-    };
+    let Some(app) = TestApp::on(pg, opts).await else { return };
     // A generous client deadline: a liveness check (a stalled request would take seconds), not
     // a latency target; the latencies are printed for the record.
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build().unwrap();
@@ -393,4 +376,10 @@ async fn sqlite_a_dead_redis_never_stalls_requests() {
 #[tokio::test]
 async fn postgres_a_dead_redis_never_stalls_requests() {
     a_dead_redis_never_stalls_requests(true).await;
+}
+
+/// A log-in with a wrong password; its status.
+async fn wrong_login(app: &TestApp) -> StatusCode {
+    let body = serde_json::json!({"email": "x@example.com", "password": "whatever it is"});
+    app.client.post(app.url("/v1/auth/login")).json(&body).send().await.unwrap().status()
 }

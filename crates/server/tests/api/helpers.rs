@@ -110,6 +110,11 @@ impl TestApp {
         start(store, Db::Sqlite(db), opts).await
     }
 
+    /// A server on PostgreSQL (`None` when it is skipped) or SQLite.
+    pub async fn on(pg: bool, opts: Options) -> Option<TestApp> {
+        if pg { Self::postgres_with(opts).await } else { Some(Self::sqlite_with(opts).await) }
+    }
+
     pub async fn postgres() -> Option<TestApp> {
         Self::postgres_with(test_options()).await
     }

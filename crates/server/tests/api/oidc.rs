@@ -183,7 +183,7 @@ async fn external_tokens_map_to_customers_and_staff_by_verified_email() {
 async fn app_with(issuer: &Issuer, pg: bool) -> Option<TestApp> {
     let mut opts = test_options();
     opts.oidc = Some((issuer.url.clone(), "rouge-shop".into()));
-    if pg { TestApp::postgres_with(opts).await } else { Some(TestApp::sqlite_with(opts).await) }
+    TestApp::on(pg, opts).await
 }
 
 /// The algorithms of the common providers: customers and staff alike, on both stores.

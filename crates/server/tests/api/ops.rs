@@ -98,12 +98,11 @@ async fn not_ready_without_a_store(app: &TestApp) {
 async fn an_unreachable_database_answers_503_and_recovers(pg: bool) {
     use crate::faults::{FaultProxy, Mode};
     let proxy = FaultProxy::start("127.0.0.1:5432").await;
-    let app = if pg {
-        let Some(app) = TestApp::postgres_via(proxy.addr, crate::helpers::test_options()).await else { return };
-        app
-    } else {
-        TestApp::sqlite().await
+    let app = match pg {
+        true => TestApp::postgres_via(proxy.addr, crate::helpers::test_options()).await,
+        false => Some(TestApp::sqlite().await),
     };
+    let Some(app) = app else { return };
     let app = &app;
     crate::checkout::stocked(app, "DB-1", 5).await;
     let cart = crate::checkout::ready_cart(app, "DB-1", 1, None).await;
