@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod oidc;
 pub mod openapi;
 pub mod ops;
+pub mod page;
 pub mod rest;
 pub mod state;
 

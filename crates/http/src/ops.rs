@@ -167,14 +167,15 @@ impl StoreHealth {
     }
 }
 
-/// Probes the store every half second (each probe waits at most a second).
+/// Probes the store every half second (each probe waits at most a second), over the store's
+/// own probe connection: a pool busy with a queue of checkouts is not an outage.
 pub async fn watch_store<S: Store>(
     store: S,
     health: std::sync::Arc<StoreHealth>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let probe = tokio::time::timeout(std::time::Duration::from_secs(1), store.ping()).await;
+        let probe = tokio::time::timeout(std::time::Duration::from_secs(1), store.probe()).await;
         match probe {
             Ok(Ok(())) => health.set(true, ""),
             Ok(Err(e)) => health.set(false, &e),

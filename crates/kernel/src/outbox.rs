@@ -36,4 +36,11 @@ pub trait Ping: Clone + Send + Sync + 'static {
     /// # Errors
     /// Returns the store's error text when it does not answer.
     fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Whether the database itself answers, asked over a connection of its own rather than
+    /// the request pool: a pool busy with a launch-day queue is not an outage.
+    ///
+    /// # Errors
+    /// Returns the store's error text when the database does not answer.
+    fn probe(&self) -> impl Future<Output = Result<(), String>> + Send;
 }

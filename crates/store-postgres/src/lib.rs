@@ -28,6 +28,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// The health probe's own connection (made again after a failure).
+    probe: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::PgConnection>>>,
 }
 
 impl PgStore {
@@ -55,7 +57,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, probe: Default::default() })
     }
 
     /// Applies the schema migrations that have not run yet.
@@ -78,6 +80,26 @@ impl PgStore {
 impl rouge_kernel::Ping for PgStore {
     async fn ping(&self) -> Result<(), String> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        use sqlx::Connection;
+        if self.pool.is_closed() {
+            return Err("the store is closed".into());
+        }
+        let mut slot = self.probe.lock().await;
+        if slot.is_none() {
+            let opts = self.pool.connect_options();
+            *slot = Some(sqlx::PgConnection::connect_with(&opts).await.map_err(|e| e.to_string())?);
+        }
+        let conn = slot.as_mut().expect("connected above");
+        match sqlx::query("SELECT 1").execute(&mut *conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                *slot = None;
+                Err(e.to_string())
+            }
+        }
     }
 }
 

@@ -77,6 +77,11 @@ impl rouge_kernel::Ping for SqliteStore {
     async fn ping(&self) -> Result<(), String> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
     }
+
+    /// A local file does not go away while its pool is open.
+    async fn probe(&self) -> Result<(), String> {
+        if self.pool.is_closed() { Err("the store is closed".into()) } else { Ok(()) }
+    }
 }
 
 /// The database and store the modules shared with the PostgreSQL store are compiled for.

@@ -62,10 +62,10 @@ pub async fn list<S: Store>(
                 Ok(n) if (1..=100).contains(&n) => f.limit = n,
                 _ => v.push(key, "range", "a whole number from 1 to 100"),
             },
-            "cursor" => {
-                f.before_seq =
-                    v.check(key, "cursor", value.parse::<i64>().map_err(|_| "not a cursor this server issued"))
-            }
+            "cursor" => match crate::page::position::<i64>("audit", value) {
+                Ok(n) => f.before_seq = Some(n),
+                Err(e) => v.push(e.field, e.code, e.message),
+            },
             other => {
                 v.push(other.chars().take(40).collect::<String>(), "unknown_parameter", "this filter does not exist")
             }
@@ -73,7 +73,9 @@ pub async fn list<S: Store>(
     }
     v.finish(|| ()).map_err(ApiError::BadQuery)?;
     let items = app.store.audit(&f).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let next_cursor = (items.len() as i64 == f.limit).then(|| items.last().map(|e| e.seq.to_string())).flatten();
+    let next_cursor = (items.len() as i64 == f.limit)
+        .then(|| items.last().map(|e| crate::page::cursor_after("audit", e.seq)))
+        .flatten();
     Ok(Json(AuditPage { items, next_cursor }))
 }
 

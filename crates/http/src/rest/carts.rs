@@ -6,12 +6,11 @@ use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
 use crate::rest::auth::{CustomerAuth, bearer, customer};
 use crate::state::{AppState, Store};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
-use rouge_orders::service::ShippingOption;
 use rouge_orders::{Caller, CheckoutInput, OrderView, PaymentInput, PricedCart};
 use rouge_payments::PaymentProvider as _;
 use serde::Deserialize;
@@ -174,13 +173,17 @@ pub async fn checkout<S: Store>(
 
 /// Shipping methods to the cart's address, priced for its parcel.
 #[utoipa::path(get, path = "/v1/carts/{id}/shipping-methods", tag = "checkout",
-    responses((status = 200, body = Vec<ShippingOption>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = crate::page::ShippingOptionPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn shipping_methods<S: Store>(
     State(app): State<AppState<S>>,
     Shopper(caller): Shopper,
     Path(id): Path<Uuid>,
+    RawQuery(q): RawQuery,
 ) -> Res {
-    Ok(Json(app.orders.shipping_options(caller, id).await?).into_response())
+    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
+    let all = app.orders.shipping_options(caller, id).await?;
+    Ok(Json(crate::page::ShippingOptionPage::of(all, &paging)).into_response())
 }
 
 /// After logging in: a guest cart joins the customer's open cart (or becomes hers).

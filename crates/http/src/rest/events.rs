@@ -5,7 +5,7 @@ use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::idempotency::idempotent;
 use crate::state::{AppState, Store};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,29 +40,26 @@ pub struct DeadLetter {
 
 /// Failed deliveries: dead letters first, then events still being retried.
 #[utoipa::path(get, path = "/v1/admin/dead-letters", tag = "staff", security(("staff" = ["events:manage"])),
-    responses((status = 200, body = Vec<DeadLetter>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list<S: Store>(State(app): State<AppState<S>>) -> Result<Response, ApiError> {
-    let items = app.store.failed_deliveries(500).await.map_err(ApiError::Internal)?;
-    Ok(Json(
-        items
-            .into_iter()
-            .map(|d| DeadLetter {
-                consumer: d.consumer,
-                event_id: d.event.id,
-                event_type: d.event.event_type,
-                payload: d.event.payload,
-                state: serde_json::to_value(d.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                attempts: d.attempts,
-                last_error: d.last_error,
-                next_attempt_at: d.next_at,
-                updated_at: d.updated_at,
-            })
-            .collect::<Vec<_>>(),
-    )
-    .into_response())
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = crate::page::DeadLetterPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list<S: Store>(State(app): State<AppState<S>>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
+    let items = app.store.failed_deliveries(500).await.map_err(ApiError::Unavailable)?;
+    let all: Vec<DeadLetter> = items
+        .into_iter()
+        .map(|d| DeadLetter {
+            consumer: d.consumer,
+            event_id: d.event.id,
+            event_type: d.event.event_type,
+            payload: d.event.payload,
+            state: serde_json::to_value(d.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            attempts: d.attempts,
+            last_error: d.last_error,
+            next_attempt_at: d.next_at,
+            updated_at: d.updated_at,
+        })
+        .collect();
+    Ok(Json(crate::page::DeadLetterPage::of(all, &paging)).into_response())
 }
 
 /// Puts a dead letter back in line with fresh attempts (fix the cause first).

@@ -152,8 +152,8 @@ pub async fn stock<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<Str
 #[derive(Serialize, ToSchema)]
 pub struct LedgerPage {
     pub items: Vec<LedgerEntry>,
-    /// Pass back as `after` for the next page; null on the last page.
-    pub next_after: Option<i64>,
+    /// Pass back as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
@@ -170,14 +170,17 @@ fn url_pairs(raw: &str) -> Vec<(String, String)> {
 
 /// A SKU's ledger, oldest first: every receipt, adjustment, transfer, reservation, release and sale.
 #[utoipa::path(get, path = "/v1/admin/inventory/skus/{sku}/ledger", tag = "inventory", security(("staff" = ["inventory:read"])),
-    params(("after" = Option<i64>, Query, description = "Entries after this seq"), ("limit" = Option<i64>, Query, description = "1 to 500, default 100")),
+    params(("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"), ("limit" = Option<i64>, Query, description = "1 to 500, default 100")),
     responses((status = 200, body = LedgerPage), (status = 400, body = Problem)))]
 pub async fn ledger<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<String>, RawQuery(raw): RawQuery) -> Res {
     let mut v = Validation::new();
     let (mut after, mut limit) = (0i64, 100i64);
     for (k, val) in query_pairs(raw) {
         match k.as_str() {
-            "after" => after = v.check(&k, "type", val.parse::<i64>().map_err(|_| "a whole number")).unwrap_or(0),
+            "cursor" => match crate::page::position::<i64>("ledger", &val) {
+                Ok(n) => after = n,
+                Err(e) => v.push(e.field, e.code, e.message),
+            },
             "limit" => {
                 limit = v
                     .check(
@@ -187,19 +190,23 @@ pub async fn ledger<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<St
                     )
                     .unwrap_or(100)
             }
-            other => v.push(other, "unknown_parameter", "accepted: after, limit"),
+            other => v.push(other, "unknown_parameter", "accepted: cursor, limit"),
         }
     }
     v.finish(|| ()).map_err(ApiError::BadQuery)?;
     let items = app.inventory.repo().ledger(&sku, after, limit).await?;
-    let next_after = (items.len() as i64 == limit).then(|| items.last().map(|e| e.seq)).flatten();
-    Ok(Json(LedgerPage { items, next_after }).into_response())
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|e| crate::page::cursor_after("ledger", e.seq)))
+        .flatten();
+    Ok(Json(LedgerPage { items, next_cursor }).into_response())
 }
 
 /// Every lot of a batch, at every location.
 #[utoipa::path(get, path = "/v1/admin/batches/{batch}", tag = "inventory", security(("staff" = ["inventory:read"])),
-    responses((status = 200, body = Vec<Lot>), (status = 404, body = Problem)))]
-pub async fn batch<S: Store>(State(app): State<AppState<S>>, Path(batch): Path<String>) -> Res {
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = crate::page::LotPage), (status = 404, body = Problem)))]
+pub async fn batch<S: Store>(State(app): State<AppState<S>>, Path(batch): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
     let lots = app.inventory.repo().lots_of_batch(&batch).await?;
     if lots.is_empty() {
         return Err(ApiError::NotFound(format!(
@@ -207,7 +214,7 @@ pub async fn batch<S: Store>(State(app): State<AppState<S>>, Path(batch): Path<S
             batch.chars().take(64).collect::<String>()
         )));
     }
-    Ok(Json(lots).into_response())
+    Ok(Json(crate::page::LotPage::of(lots, &paging)).into_response())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -219,8 +226,14 @@ pub struct BatchOrder {
 
 /// The recall question: which orders received units of this batch.
 #[utoipa::path(get, path = "/v1/admin/batches/{batch}/orders", tag = "inventory", security(("staff" = ["inventory:read"])),
-    responses((status = 200, body = Vec<BatchOrder>), (status = 404, body = Problem)))]
-pub async fn batch_orders<S: Store>(State(app): State<AppState<S>>, Path(batch): Path<String>) -> Res {
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = crate::page::BatchOrderPage), (status = 404, body = Problem)))]
+pub async fn batch_orders<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(batch): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Res {
+    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
     if app.inventory.repo().lots_of_batch(&batch).await?.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no stock was received with batch `{}`",
@@ -228,10 +241,8 @@ pub async fn batch_orders<S: Store>(State(app): State<AppState<S>>, Path(batch):
         )));
     }
     let orders = app.inventory.repo().orders_of_batch(&batch).await?;
-    Ok(Json(
-        orders.into_iter().map(|(order_id, sku, quantity)| BatchOrder { order_id, sku, quantity }).collect::<Vec<_>>(),
-    )
-    .into_response())
+    let all = orders.into_iter().map(|(order_id, sku, quantity)| BatchOrder { order_id, sku, quantity }).collect();
+    Ok(Json(crate::page::BatchOrderPage::of(all, &paging)).into_response())
 }
 
 pub use crate::availability::StockStatus;
@@ -247,7 +258,7 @@ pub struct Availability {
 /// What the storefront may show of stock: per SKU, in stock, low (with the count) or sold out.
 #[utoipa::path(get, path = "/v1/stock", tag = "storefront",
     params(("sku" = Vec<String>, Query, description = "One or more SKUs (at most 50)")),
-    responses((status = 200, body = Vec<Availability>), (status = 400, body = Problem)))]
+    responses((status = 200, body = crate::page::AvailabilityPage), (status = 400, body = Problem)))]
 pub async fn availability<S: Store>(State(app): State<AppState<S>>, RawQuery(raw): RawQuery) -> Res {
     let mut v = Validation::new();
     let mut skus = vec![];
@@ -271,5 +282,6 @@ pub async fn availability<S: Store>(State(app): State<AppState<S>>, RawQuery(raw
         let shown = (status == StockStatus::LowStock).then_some(available);
         out.push(Availability { sku, status, available: shown });
     }
-    Ok(Json(out).into_response())
+    // At most 50, all on one page.
+    Ok(Json(crate::page::AvailabilityPage { items: out, next_cursor: None }).into_response())
 }

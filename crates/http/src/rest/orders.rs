@@ -65,10 +65,10 @@ fn filter(raw: Option<String>, staff: bool) -> Result<OrderFilter, ApiError> {
                     )
                     .unwrap_or(20)
             }
-            "cursor" => {
-                f.before_number =
-                    v.check(k, "invalid_cursor", val.parse::<i64>().map_err(|_| "a cursor from next_cursor"))
-            }
+            "cursor" => match crate::page::position::<i64>("orders", val) {
+                Ok(n) => f.before_number = Some(n),
+                Err(e) => v.push(e.field, e.code, e.message),
+            },
             "status" if staff => {
                 f.status = v.check(k, "unknown_value", Status::parse(val).ok_or("an order status, e.g. paid"))
             }
@@ -84,7 +84,9 @@ fn filter(raw: Option<String>, staff: bool) -> Result<OrderFilter, ApiError> {
 }
 
 fn page(items: Vec<Order>, limit: i64) -> OrderPage {
-    let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|o| o.number.to_string())).flatten();
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|o| crate::page::cursor_after("orders", o.number)))
+        .flatten();
     OrderPage { items, next_cursor }
 }
 

@@ -4,16 +4,16 @@ use crate::authz::{Caller, need};
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
+use crate::page::{ApiKeyPage, Paging, RolePage, StaffPage};
 use crate::rest::auth::{LoginInput, peer};
 use crate::state::{AppState, Store};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use rouge_identity::{
-    ApiKeyInput, ApiKeyView, CreatedApiKey, Permission, Role, RoleInput, StaffInput, StaffSession, StaffUpdate,
-    StaffView,
+    ApiKeyInput, CreatedApiKey, Permission, Role, RoleInput, StaffInput, StaffSession, StaffUpdate, StaffView,
 };
 use uuid::Uuid;
 
@@ -49,9 +49,14 @@ pub async fn login<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/staff", tag = "staff", security(("staff" = ["staff:manage"])),
-    responses((status = 200, body = [StaffView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_staff<S: Store>(State(app): State<AppState<S>>) -> Result<Json<Vec<StaffView>>, ApiError> {
-    Ok(Json(app.identity.list_staff().await?))
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = StaffPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_staff<S: Store>(
+    State(app): State<AppState<S>>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<StaffPage>, ApiError> {
+    let paging = Paging::parse(q.as_deref(), |_, _| false)?;
+    Ok(Json(StaffPage::of(app.identity.list_staff().await?, &paging)))
 }
 
 #[utoipa::path(post, path = "/v1/admin/staff", tag = "staff", security(("staff" = ["staff:manage"])), request_body = StaffInput,
@@ -82,9 +87,14 @@ pub async fn update_staff<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/roles", tag = "staff", security(("staff" = ["staff:manage"])),
-    responses((status = 200, body = [Role]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_roles<S: Store>(State(app): State<AppState<S>>) -> Result<Json<Vec<Role>>, ApiError> {
-    Ok(Json(app.identity.roles().await?))
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = RolePage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_roles<S: Store>(
+    State(app): State<AppState<S>>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<RolePage>, ApiError> {
+    let paging = Paging::parse(q.as_deref(), |_, _| false)?;
+    Ok(Json(RolePage::of(app.identity.roles().await?, &paging)))
 }
 
 #[utoipa::path(post, path = "/v1/admin/roles", tag = "staff", security(("staff" = ["staff:manage"])), request_body = RoleInput,
@@ -98,9 +108,14 @@ pub async fn create_role<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/api-keys", tag = "staff", security(("staff" = ["api_keys:manage"])),
-    responses((status = 200, body = [ApiKeyView]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_keys<S: Store>(State(app): State<AppState<S>>) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
-    Ok(Json(app.identity.list_api_keys().await?))
+    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = ApiKeyPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_keys<S: Store>(
+    State(app): State<AppState<S>>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<ApiKeyPage>, ApiError> {
+    let paging = Paging::parse(q.as_deref(), |_, _| false)?;
+    Ok(Json(ApiKeyPage::of(app.identity.list_api_keys().await?, &paging)))
 }
 
 /// Create an API key. Its secret is in this answer only; Rouge keeps a hash.

@@ -174,7 +174,7 @@ pub struct CategoryNode {
 }
 
 /// The category tree.
-#[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = Vec<CategoryNode>)))]
+#[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = crate::page::CategoryPage)))]
 pub async fn categories<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
     let all = app.index.categories();
     fn children(
@@ -195,7 +195,8 @@ pub async fn categories<S: Store>(State(app): State<AppState<S>>, headers: Heade
             })
             .collect()
     }
-    let tree = children(&all, None, 0);
+    // The whole tree on one page (its roots are the items).
+    let tree = crate::page::CategoryPage { items: children(&all, None, 0), next_cursor: None };
     cached(&headers, serde_json::to_vec(&tree).expect("serialise"), None)
 }
 
@@ -208,8 +209,13 @@ pub struct BrandView {
 }
 
 /// Every brand, with its number of listed products.
-#[utoipa::path(get, path = "/v1/brands", tag = "storefront", responses((status = 200, body = Vec<BrandView>)))]
-pub async fn brands<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
+#[utoipa::path(get, path = "/v1/brands", tag = "storefront", params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = crate::page::BrandPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn brands<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let paging = match crate::page::Paging::parse(q.as_deref(), |_, _| false) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     let list: Vec<BrandView> = app
         .index
         .brands()
@@ -221,7 +227,8 @@ pub async fn brands<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap
             product_count: n,
         })
         .collect();
-    cached(&headers, serde_json::to_vec(&list).expect("serialise"), None)
+    let page = crate::page::BrandPage::of(list, &paging);
+    cached(&headers, serde_json::to_vec(&page).expect("serialise"), None)
 }
 
 /// An ingredient by INCI or everyday name: its everyday names, allergen flag and products.

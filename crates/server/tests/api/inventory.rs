@@ -69,24 +69,24 @@ async fn stock_is_received_moved_and_shown(app: &TestApp) {
     assert_eq!(moved["to"]["expires_on"], a["expires_on"], "a batch keeps its expiry wherever it goes");
 
     let (s, lots) = app.get_json_as_admin("/v1/admin/batches/A1").await;
-    assert_eq!((s, lots.as_array().map(Vec::len)), (StatusCode::OK, Some(2)));
+    assert_eq!((s, lots["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)));
     let (s, orders) = app.get_json_as_admin("/v1/admin/batches/A1/orders").await;
-    assert_eq!((s, orders), (StatusCode::OK, json!([])), "no order has received this batch yet");
+    assert_eq!((s, &orders["items"]), (StatusCode::OK, &json!([])), "no order has received this batch yet");
 
     let (s, page) = app.get_json_as_admin("/v1/admin/inventory/skus/LL-GLOW-30/ledger?limit=3").await;
     assert_eq!(s, StatusCode::OK);
     let kinds: Vec<&str> = page["items"].as_array().unwrap().iter().map(|e| e["movement"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["receive", "receive", "adjust"]);
     assert_eq!(page["items"][2]["reason"], "two bottles broke");
-    let after = page["next_after"].as_i64().expect("a next page");
-    let (_, rest) = app.get_json_as_admin(&format!("/v1/admin/inventory/skus/LL-GLOW-30/ledger?after={after}")).await;
+    let next = page["next_cursor"].as_str().expect("a next page");
+    let (_, rest) = app.get_json_as_admin(&format!("/v1/admin/inventory/skus/LL-GLOW-30/ledger?cursor={next}")).await;
     let kinds: Vec<&str> = rest["items"].as_array().unwrap().iter().map(|e| e["movement"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["transfer_out", "transfer_in"]);
-    assert_eq!(rest["next_after"], Value::Null);
+    assert_eq!(rest["next_cursor"], Value::Null);
 
     let (s, shown) = app.get_json("/v1/stock?sku=LL-GLOW-30&sku=NOT-A-SKU").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(shown, json!([{"sku": "LL-GLOW-30", "status": "in_stock", "available": null}]));
+    assert_eq!(shown["items"], json!([{"sku": "LL-GLOW-30", "status": "in_stock", "available": null}]));
 
     // Quarantining the main lot leaves the 5 in Paris: low stock, and the count is shown.
     let (s, _) =
@@ -94,7 +94,7 @@ async fn stock_is_received_moved_and_shown(app: &TestApp) {
             .await;
     assert_eq!(s, StatusCode::OK);
     let (_, shown) = app.get_json("/v1/stock?sku=LL-GLOW-30").await;
-    assert_eq!(shown, json!([{"sku": "LL-GLOW-30", "status": "low_stock", "available": 5}]));
+    assert_eq!(shown["items"], json!([{"sku": "LL-GLOW-30", "status": "low_stock", "available": 5}]));
     app.eventually(|| async { shown_on_page(product_page.clone()).await.0 == "low_stock" }).await;
 
     // Every change is in the audit trail with who made it.

@@ -123,7 +123,7 @@ async fn every_creating_post_replays(app: &TestApp) {
         )
         .await;
     let (_, keys) = app.get_json_as_admin("/v1/admin/api-keys").await;
-    assert_eq!(keys.as_array().unwrap().iter().filter(|k| k["id"] == key["id"]).count(), 1, "one key minted");
+    assert_eq!(keys["items"].as_array().unwrap().iter().filter(|k| k["id"] == key["id"]).count(), 1, "one key minted");
 
     // Accounts, carts, checkout.
     let register = json!({"email": "rp@example.com", "password": "correct horse battery"});
@@ -173,7 +173,7 @@ async fn every_creating_post_replays(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::CREATED);
     let dead = || async {
         let (_, list) = app.get_json_as_admin("/v1/admin/dead-letters").await;
-        list.as_array().cloned().unwrap_or_default().into_iter().find(|d| d["state"] == "dead")
+        list["items"].as_array().cloned().unwrap_or_default().into_iter().find(|d| d["state"] == "dead")
     };
     app.eventually(|| async { dead().await.is_some() }).await;
     app.smtp.refuse(false);

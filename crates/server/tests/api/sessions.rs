@@ -90,7 +90,7 @@ async fn an_ended_session_stops_its_access_tokens_on_every_replica(app: &TestApp
 
     // Staff: a disabled member's token stops at once, on every replica.
     let (_, roles) = app.get_json_as_admin("/v1/admin/roles").await;
-    let support = roles.as_array().unwrap().iter().find(|r| r["name"] == "support").unwrap()["id"].clone();
+    let support = roles["items"].as_array().unwrap().iter().find(|r| r["name"] == "support").unwrap()["id"].clone();
     let staff = json!({"email": "sol@shop.example", "name": "Sol", "password": "staff passphrase", "role_id": support});
     let (s, sol) = app.post("/v1/admin/staff", staff).await;
     assert_eq!(s, StatusCode::CREATED, "{sol}");

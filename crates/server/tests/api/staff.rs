@@ -133,7 +133,7 @@ async fn keys_and_accounts_stop_working_when_revoked(app: &TestApp) {
     let (s, _) = send(app, Method::POST, "/v1/admin/brands", &secret, Some(json!({"name": "Keyed Brand"}))).await;
     assert_eq!(s, StatusCode::CREATED);
     let (_, list) = send(app, Method::GET, "/v1/admin/api-keys", &owner, None).await;
-    let listed = list.as_array().unwrap().iter().find(|k| k["id"] == key["id"]).unwrap();
+    let listed = list["items"].as_array().unwrap().iter().find(|k| k["id"] == key["id"]).unwrap();
     assert!(listed.get("secret").is_none(), "the secret is shown once");
     assert!(listed["last_used_at"].is_string());
     let (s, _) =
@@ -144,7 +144,7 @@ async fn keys_and_accounts_stop_working_when_revoked(app: &TestApp) {
 
     let editor = staff_with(app, &owner, "editor", &["catalog:write"]).await;
     let (_, staff) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
-    let id = staff.as_array().unwrap().iter().find(|s| s["email"] == "editor@shop.example").unwrap()["id"]
+    let id = staff["items"].as_array().unwrap().iter().find(|s| s["email"] == "editor@shop.example").unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -236,10 +236,11 @@ async fn nobody_grants_what_they_do_not_hold(app: &TestApp) {
     let owner = staff_login(app, OWNER_EMAIL, OWNER_PASSWORD).await;
     let hr = staff_with(app, &owner, "hr", &["staff:manage", "api_keys:manage", "catalog:read"]).await;
     let (_, roles) = send(app, Method::GET, "/v1/admin/roles", &owner, None).await;
-    let role = |name: &str| roles.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].clone();
+    let role =
+        |name: &str| roles["items"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].clone();
     let (owner_role, manager_role) = (role("owner"), role("manager"));
     let (_, staff) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
-    let owner_id = staff.as_array().unwrap().iter().find(|s| s["email"] == OWNER_EMAIL).unwrap()["id"]
+    let owner_id = staff["items"].as_array().unwrap().iter().find(|s| s["email"] == OWNER_EMAIL).unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -294,11 +295,11 @@ async fn nobody_grants_what_they_do_not_hold(app: &TestApp) {
     }
     // Nothing of it happened.
     let (_, after) = send(app, Method::GET, "/v1/admin/roles", &owner, None).await;
-    assert!(after.as_array().unwrap().iter().all(|r| r["name"] != "God"), "{after}");
+    assert!(after["items"].as_array().unwrap().iter().all(|r| r["name"] != "God"), "{after}");
     let (_, after) = send(app, Method::GET, "/v1/admin/staff", &owner, None).await;
-    let emails: Vec<&str> = after.as_array().unwrap().iter().map(|s| s["email"].as_str().unwrap()).collect();
+    let emails: Vec<&str> = after["items"].as_array().unwrap().iter().map(|s| s["email"].as_str().unwrap()).collect();
     assert!(!emails.iter().any(|e| e.starts_with("mate1") || e.starts_with("mate2")), "{emails:?}");
-    let find = |id: &str| after.as_array().unwrap().iter().find(|s| s["id"] == id).unwrap().clone();
+    let find = |id: &str| after["items"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap().clone();
     assert_eq!(find(&helper)["role_id"], role("catalogue_editor"));
     assert_eq!(find(&owner_id)["disabled"], false);
 

@@ -130,11 +130,15 @@ async fn categories_brands_and_ingredients(app: &TestApp) {
     p["ingredients"] = json!(["Aqua", "Sodium Hyaluronate"]);
     app.product(p).await;
     let (_, tree) = app.get_json("/v1/categories").await;
+    let tree = &tree["items"];
     assert_eq!(tree[0]["slug"], "skincare");
     assert_eq!(tree[0]["product_count"], 1);
     assert_eq!(tree[0]["children"][0]["slug"], "serums");
     let (_, brands) = app.get_json("/v1/brands").await;
-    assert_eq!(brands, json!([{"slug": "lumen-lab", "name": "Lumen Lab", "description": "", "product_count": 1}]));
+    assert_eq!(
+        brands,
+        json!({"items": [{"slug": "lumen-lab", "name": "Lumen Lab", "description": "", "product_count": 1}], "next_cursor": null})
+    );
     let (s, entry) = app.get_json("/v1/ingredients/Sodium%20Hyaluronate").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(entry["inci"], "Sodium Hyaluronate");

@@ -1,0 +1,137 @@
+//! The one shape of every list answer: `{"items": […], "next_cursor": …}`, the cursor opaque
+//! (pass it back as `cursor`; null on the last page), `limit` from 1 to 100. Lists kept whole
+//! in memory or read whole (staff, roles, keys, attribute definitions, dead letters, shipping
+//! methods, a batch's lots and orders, stock levels, brands, the category tree) are cut into
+//! pages here; lists read page by page from the store (orders, audit, a ledger) encode their
+//! own position the same way.
+
+use crate::error::ApiError;
+use rouge_kernel::{Cursor, FieldError};
+use serde::Serialize;
+
+/// `limit` and `cursor` of a list request.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: usize,
+    /// Items already seen (the position the cursor names).
+    pub offset: usize,
+}
+
+pub const DEFAULT_LIMIT: usize = 100;
+
+impl Paging {
+    /// From a query string; other parameters are refused unless `extra` accepts them.
+    ///
+    /// # Errors
+    /// 400 naming a malformed `limit` or `cursor`, or an unknown parameter.
+    pub fn parse(raw: Option<&str>, mut extra: impl FnMut(&str, &str) -> bool) -> Result<Paging, ApiError> {
+        let mut paging = Paging { limit: DEFAULT_LIMIT, offset: 0 };
+        let mut errors = vec![];
+        for (k, v) in form_pairs(raw.unwrap_or_default()) {
+            match k.as_str() {
+                "limit" => match v.parse::<usize>() {
+                    Ok(n) if (1..=100).contains(&n) => paging.limit = n,
+                    _ => errors.push(field("limit", "range", "a whole number from 1 to 100")),
+                },
+                "cursor" => match Cursor::decode::<(String, usize)>(&v) {
+                    Ok((kind, n)) if kind == "offset" => paging.offset = n,
+                    _ => errors.push(field("cursor", "invalid_cursor", "pass back `next_cursor` unchanged")),
+                },
+                _ if extra(&k, &v) => {}
+                other => errors.push(field(
+                    &other.chars().take(40).collect::<String>(),
+                    "unknown_parameter",
+                    "not accepted here",
+                )),
+            }
+        }
+        if errors.is_empty() { Ok(paging) } else { Err(ApiError::BadQuery(errors)) }
+    }
+
+    /// This page of `all`, and the cursor of the next (none when this is the last).
+    pub fn cut<T>(&self, all: Vec<T>) -> (Vec<T>, Option<String>) {
+        let total = all.len();
+        let end = self.offset.saturating_add(self.limit).min(total);
+        let items: Vec<T> = all.into_iter().skip(self.offset).take(self.limit).collect();
+        let next = (end < total).then(|| Cursor::encode(&("offset", end)).into_string());
+        (items, next)
+    }
+}
+
+/// The cursor of a store-read page: the position after its last item, opaque.
+pub fn cursor_after<T: Serialize>(kind: &str, position: T) -> String {
+    Cursor::encode(&(kind, position)).into_string()
+}
+
+/// Reads a cursor made by [`cursor_after`] with the same `kind`.
+///
+/// # Errors
+/// A field error when the cursor is not one this server issued for this list.
+pub fn position<T: serde::de::DeserializeOwned>(kind: &str, raw: &str) -> Result<T, FieldError> {
+    match Cursor::decode::<(String, T)>(raw) {
+        Ok((k, p)) if k == kind => Ok(p),
+        _ => Err(field("cursor", "invalid_cursor", "pass back `next_cursor` unchanged")),
+    }
+}
+
+fn field(name: &str, code: &'static str, message: &str) -> FieldError {
+    FieldError { field: name.to_owned(), code, message: message.to_owned() }
+}
+
+fn form_pairs(raw: &str) -> Vec<(String, String)> {
+    let uri: axum::http::Uri = format!("/?{raw}").parse().unwrap_or_else(|_| axum::http::Uri::from_static("/"));
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default()
+}
+
+/// Declares the page type of each listed item type (one schema each in the OpenAPI document).
+macro_rules! pages {
+    ($($page:ident => $item:ty),+ $(,)?) => {
+        $(
+            #[derive(serde::Serialize, utoipa::ToSchema)]
+            pub struct $page {
+                pub items: Vec<$item>,
+                /// Pass back as `cursor` for the next page; null on the last.
+                pub next_cursor: Option<String>,
+            }
+
+            impl $page {
+                pub fn of(all: Vec<$item>, paging: &Paging) -> Self {
+                    let (items, next_cursor) = paging.cut(all);
+                    Self { items, next_cursor }
+                }
+            }
+        )+
+    };
+}
+
+pages! {
+    StaffPage => rouge_identity::StaffView,
+    RolePage => rouge_identity::Role,
+    ApiKeyPage => rouge_identity::ApiKeyView,
+    AttributePage => rouge_catalog::AttributeDefinition,
+    DeadLetterPage => crate::rest::events::DeadLetter,
+    ShippingOptionPage => rouge_orders::service::ShippingOption,
+    LotPage => rouge_inventory::Lot,
+    BatchOrderPage => crate::rest::inventory::BatchOrder,
+    AvailabilityPage => crate::rest::inventory::Availability,
+    BrandPage => crate::rest::storefront::BrandView,
+    CategoryPage => crate::rest::storefront::CategoryNode,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_on_and_end() {
+        let p = Paging::parse(Some("limit=2"), |_, _| false).unwrap();
+        let (items, next) = p.cut(vec![1, 2, 3]);
+        assert_eq!(items, [1, 2]);
+        let next = next.unwrap();
+        let p = Paging::parse(Some(&format!("limit=2&cursor={next}")), |_, _| false).unwrap();
+        assert_eq!(p.cut(vec![1, 2, 3]), (vec![3], None));
+        assert!(Paging::parse(Some("limit=0"), |_, _| false).is_err());
+        assert!(Paging::parse(Some("cursor=42"), |_, _| false).is_err(), "numeric cursors are not ours");
+        assert!(Paging::parse(Some("sort=x"), |_, _| false).is_err());
+    }
+}
