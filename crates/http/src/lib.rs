@@ -50,6 +50,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let on = gw.settings.enabled;
     let cors = tower::util::option_layer(gateway::headers::cors(&gw).filter(|_| on));
     let gate = tower::util::option_layer(on.then(|| gateway::GatewayLayer(gw.clone())));
+    let health = state.health.clone();
     Router::new()
         .merge(rest::storefront::router())
         .merge(private(rest::auth::router(&state)))
@@ -64,9 +65,8 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(private(graphql::router()))
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
-        .layer(middleware::from_fn_with_state(state.health.clone(), ops::store_deadline))
         .with_state(state)
-        .layer(middleware::from_fn(ops::track))
+        .layer(middleware::from_fn_with_state(health, ops::track))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn(ops::problemize))
         .layer(CompressionLayer::new())
