@@ -44,7 +44,7 @@ pub struct Parts<S> {
     pub store: S,
     pub index: Arc<CatalogIndex>,
     pub relay: RelayHandle,
-    pub graphql: crate::graphql::CatalogSchema,
+    pub graphql: crate::graphql::Schemas,
     pub cache: crate::cache::ResponseCache,
     pub gateway: Arc<crate::gateway::Gateway>,
     pub identity: IdentityService<S>,

@@ -24,15 +24,49 @@ pub const MAX_DEPTH: usize = 10;
 /// Largest query complexity accepted (one point per field, times `first` in lists).
 pub const MAX_COMPLEXITY: usize = 5_000;
 
+/// The standard introspection query (graphql-js `getIntrospectionQuery()`, what GraphiQL and
+/// code generators send) nests `ofType` about thirteen deep: introspection-only requests get
+/// this depth instead of [`MAX_DEPTH`]. Introspection reads only the schema's own types, which
+/// are finite, and the complexity limit still holds.
+pub const MAX_INTROSPECTION_DEPTH: usize = 20;
+
 pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn schema(index: Arc<CatalogIndex>, stock: Arc<crate::availability::StockBoard>) -> CatalogSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .data(index)
-        .data(stock)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+/// The schema with the limits for data queries, and the same schema with the introspection
+/// depth.
+#[derive(Clone)]
+pub struct Schemas {
+    pub data: CatalogSchema,
+    pub introspection: CatalogSchema,
+}
+
+pub fn schema(index: Arc<CatalogIndex>, stock: Arc<crate::availability::StockBoard>) -> Schemas {
+    let build = |depth: usize, complexity: usize| {
+        Schema::build(Query, Mutation, EmptySubscription)
+            .data(index.clone())
+            .data(stock.clone())
+            .limit_depth(depth)
+            .limit_complexity(complexity)
+            .finish()
+    };
+    Schemas {
+        data: build(MAX_DEPTH, MAX_COMPLEXITY),
+        introspection: build(MAX_INTROSPECTION_DEPTH, MAX_COMPLEXITY * 4),
+    }
+}
+
+/// Whether every operation of the request selects only introspection fields (`__schema`,
+/// `__type`, `__typename`) at its root.
+fn introspection_only(query: &str) -> bool {
+    use async_graphql::parser::types::{OperationType, Selection};
+    let Ok(doc) = async_graphql::parser::parse_query(query) else { return false };
+    doc.operations.iter().all(|(_, op)| {
+        op.node.ty == OperationType::Query
+            && op.node.selection_set.node.items.iter().all(|s| match &s.node {
+                Selection::Field(f) => f.node.name.node.starts_with("__"),
+                _ => false,
+            })
+    })
 }
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
@@ -59,7 +93,9 @@ async fn execute<S: Store>(
     // The account operations travel with the request: the schema lives inside the state.
     let accounts: Arc<dyn Accounts> = Arc::new(app.clone());
     let commerce: Arc<dyn orders::Commerce> = Arc::new(app.clone());
-    app.graphql.execute(req.into_inner().data(caller).data(accounts).data(commerce)).await.into()
+    let req = req.into_inner();
+    let schema = if introspection_only(&req.query) { &app.graphql.introspection } else { &app.graphql.data };
+    schema.execute(req.data(caller).data(accounts).data(commerce)).await.into()
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 crate::on_both_stores!(
     graphql_serves_the_catalogue,
     graphql_refuses_abusive_and_invalid_queries,
-    graphql_accounts_answer_only_for_the_caller
+    graphql_accounts_answer_only_for_the_caller,
+    the_standard_introspection_query_is_answered
 );
 
 async fn gql(app: &TestApp, query: &str, variables: Value) -> Value {
@@ -194,4 +195,33 @@ async fn graphql_accounts_answer_only_for_the_caller(app: &TestApp) {
         "UNAUTHENTICATED",
         "reuse"
     );
+}
+
+/// The standard introspection query (graphql-js `getIntrospectionQuery()`) is answered and
+/// rebuilds into a valid schema, so GraphiQL and code generators work; the depth limit still
+/// holds for data queries.
+async fn the_standard_introspection_query_is_answered(app: &TestApp) {
+    use std::io::Write;
+    let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/contracts");
+    if !tools.join("node_modules/graphql").exists() {
+        if std::env::var("ROUGE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("graphql-js is required: npm ci --prefix tools/contracts");
+        }
+        let _ = writeln!(std::io::stderr(), "SKIPPED: introspection check, run `npm ci --prefix tools/contracts`");
+        return;
+    }
+    // Not blocking: the server under test shares this runtime.
+    let out = tokio::process::Command::new("node")
+        .arg(tools.join("introspect.cjs"))
+        .arg(app.url("/graphql"))
+        .output()
+        .await
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "introspection: {said}");
+    let summary: Value = serde_json::from_str(said.trim()).unwrap();
+    assert_eq!(summary["has_products"], true, "{said}");
+    let deep = "{ categories { children { children { children { children { children { children { children { children { children { children { slug } } } } } } } } } } } }";
+    let refused = gql_as(app, None, deep, json!({})).await;
+    assert!(refused["errors"][0]["message"].as_str().unwrap().contains("too deep"), "{refused}");
 }
