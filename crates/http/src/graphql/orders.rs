@@ -157,8 +157,9 @@ pub struct OrderGql {
     pub total: i64,
     pub lines: Vec<OrderLineGql>,
     pub email: Option<String>,
-    /// Milliseconds since the Unix epoch.
-    pub placed_at: i64,
+    /// When the order was placed (RFC 3339 `DateTime`, not a 64-bit number a JavaScript client
+    /// would round).
+    pub placed_at: chrono::DateTime<chrono::Utc>,
     pub version: i64,
     /// Every event of the order, oldest first.
     pub timeline: Json<Vec<TimelineEntry>>,
@@ -190,7 +191,7 @@ impl From<OrderView> for OrderGql {
                 })
                 .collect(),
             email: v.email,
-            placed_at: o.placed_at,
+            placed_at: chrono::DateTime::from_timestamp_millis(o.placed_at).unwrap_or_default(),
             version: o.version,
             timeline: Json(v.timeline),
         }

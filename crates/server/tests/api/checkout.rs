@@ -565,11 +565,13 @@ async fn graphql_orders_answer_like_rest(app: &TestApp) {
     assert_eq!(own["data"]["myOrder"]["timeline"].as_array().map(Vec::len), Some(2), "{own}");
 
     // Staff fields: the owner's API key may; a customer may not.
-    let staff_q = "{ orders(status: \"authorized\") { id number } }";
+    let staff_q = "{ orders(status: \"authorized\") { id number placedAt } }";
     let denied = gql(app, Some(&ana), staff_q, json!({})).await;
     assert_eq!(denied["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{denied}");
     let listed = gql(app, Some(&app.admin_key), staff_q, json!({})).await;
     assert_eq!(listed["data"]["orders"][0]["id"], id, "{listed}");
+    let placed = listed["data"]["orders"][0]["placedAt"].as_str().expect("a DateTime, not a number");
+    assert!(chrono::DateTime::parse_from_rfc3339(placed).is_ok(), "{placed}");
     let capture = "mutation($id: UUID!) { transitionOrder(order: $id, command: {action: \"capture\"}) { status } }";
     let captured = gql(app, Some(&app.admin_key), capture, json!({"id": id})).await;
     assert_eq!(captured["data"]["transitionOrder"]["status"], "paid", "{captured}");
