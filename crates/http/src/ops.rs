@@ -142,10 +142,6 @@ impl StoreHealth {
         self.epoch.elapsed().as_millis() as u64 + 1
     }
 
-    pub fn is_down(&self) -> bool {
-        self.down_since_ms.load(std::sync::atomic::Ordering::Acquire) != 0
-    }
-
     /// How long the store has been down (zero while it answers).
     pub fn down_for(&self) -> std::time::Duration {
         match self.down_since_ms.load(std::sync::atomic::Ordering::Acquire) {

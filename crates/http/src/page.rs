@@ -20,14 +20,14 @@ pub struct Paging {
 pub const DEFAULT_LIMIT: usize = 100;
 
 impl Paging {
-    /// From a query string; other parameters are refused unless `extra` accepts them.
+    /// From a query string of `limit` and `cursor` only.
     ///
     /// # Errors
     /// 400 naming a malformed `limit` or `cursor`, or an unknown parameter.
-    pub fn parse(raw: Option<&str>, mut extra: impl FnMut(&str, &str) -> bool) -> Result<Paging, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<Paging, ApiError> {
         let mut paging = Paging { limit: DEFAULT_LIMIT, offset: 0 };
         let mut errors = vec![];
-        for (k, v) in form_pairs(raw.unwrap_or_default()) {
+        for (k, v) in query_pairs(raw.unwrap_or_default()) {
             match k.as_str() {
                 "limit" => match v.parse::<usize>() {
                     Ok(n) if (1..=100).contains(&n) => paging.limit = n,
@@ -37,7 +37,6 @@ impl Paging {
                     Ok((kind, n)) if kind == "offset" => paging.offset = n,
                     _ => errors.push(field("cursor", "invalid_cursor", "pass back `next_cursor` unchanged")),
                 },
-                _ if extra(&k, &v) => {}
                 other => errors.push(field(
                     &other.chars().take(40).collect::<String>(),
                     "unknown_parameter",
@@ -55,6 +54,15 @@ impl Paging {
         let items: Vec<T> = all.into_iter().skip(self.offset).take(self.limit).collect();
         let next = (end < total).then(|| Cursor::encode(&("offset", end)).into_string());
         (items, next)
+    }
+}
+
+/// A list route's `limit` and `cursor`, refused with 400 before the handler runs.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        Paging::parse(parts.uri.query())
     }
 }
 
@@ -78,7 +86,8 @@ fn field(name: &str, code: &'static str, message: &str) -> FieldError {
     FieldError { field: name.to_owned(), code, message: message.to_owned() }
 }
 
-fn form_pairs(raw: &str) -> Vec<(String, String)> {
+/// The `key=value` pairs of a query string, decoded (malformed input: none).
+pub(crate) fn query_pairs(raw: &str) -> Vec<(String, String)> {
     let uri: axum::http::Uri = format!("/?{raw}").parse().unwrap_or_else(|_| axum::http::Uri::from_static("/"));
     axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default()
 }
@@ -124,14 +133,14 @@ mod tests {
 
     #[test]
     fn pages_follow_on_and_end() {
-        let p = Paging::parse(Some("limit=2"), |_, _| false).unwrap();
+        let p = Paging::parse(Some("limit=2")).unwrap();
         let (items, next) = p.cut(vec![1, 2, 3]);
         assert_eq!(items, [1, 2]);
         let next = next.unwrap();
-        let p = Paging::parse(Some(&format!("limit=2&cursor={next}")), |_, _| false).unwrap();
+        let p = Paging::parse(Some(&format!("limit=2&cursor={next}"))).unwrap();
         assert_eq!(p.cut(vec![1, 2, 3]), (vec![3], None));
-        assert!(Paging::parse(Some("limit=0"), |_, _| false).is_err());
-        assert!(Paging::parse(Some("cursor=42"), |_, _| false).is_err(), "numeric cursors are not ours");
-        assert!(Paging::parse(Some("sort=x"), |_, _| false).is_err());
+        assert!(Paging::parse(Some("limit=0")).is_err());
+        assert!(Paging::parse(Some("cursor=42")).is_err(), "numeric cursors are not ours");
+        assert!(Paging::parse(Some("sort=x")).is_err());
     }
 }

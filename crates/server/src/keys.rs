@@ -182,8 +182,14 @@ impl KeyDir {
     }
 }
 
-/// What the store holds sealed under each master key: (customers and staff, carts and orders).
-async fn sealed<S: rouge_http::Store>(store: &S) -> anyhow::Result<BTreeMap<String, (i64, i64)>> {
+/// What the store holds sealed, by master key id: (customers and staff, carts and orders).
+pub type Sealed = BTreeMap<String, (i64, i64)>;
+
+/// What the store holds sealed under each master key (read once at start).
+///
+/// # Errors
+/// When the store cannot be read.
+pub async fn sealed<S: rouge_http::Store>(store: &S) -> anyhow::Result<Sealed> {
     let mut by = BTreeMap::<String, (i64, i64)>::new();
     for (id, n) in store.people_by_master().await.map_err(|e| anyhow::anyhow!(e))? {
         by.entry(id).or_default().0 += n;
@@ -194,7 +200,7 @@ async fn sealed<S: rouge_http::Store>(store: &S) -> anyhow::Result<BTreeMap<Stri
     Ok(by)
 }
 
-fn describe(what: &BTreeMap<String, (i64, i64)>) -> String {
+fn describe(what: &Sealed) -> String {
     what.iter()
         .map(|(id, (people, contacts))| {
             format!("master-{id}.key: {people} customers and staff members, {contacts} carts and orders")
@@ -209,16 +215,8 @@ fn describe(what: &BTreeMap<String, (i64, i64)>) -> String {
 ///
 /// # Errors
 /// A message naming the missing key files and the data that depends on them.
-pub async fn check_before_creating<S: rouge_http::Store>(
-    store: &S,
-    dir: &KeyDir,
-    missing: &[&str],
-) -> anyhow::Result<()> {
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let sealed = sealed(store).await?;
-    if sealed.is_empty() {
+pub fn check_before_creating(sealed: &Sealed, dir: &KeyDir, missing: &[&str]) -> anyhow::Result<()> {
+    if missing.is_empty() || sealed.is_empty() {
         return Ok(());
     }
     anyhow::bail!(
@@ -227,7 +225,7 @@ pub async fn check_before_creating<S: rouge_http::Store>(
          Starting with new keys would leave that data unreadable, so Rouge does not start.",
         dir.0.display(),
         missing.join(" and no "),
-        describe(&sealed)
+        describe(sealed)
     )
 }
 
@@ -235,9 +233,9 @@ pub async fn check_before_creating<S: rouge_http::Store>(
 ///
 /// # Errors
 /// A message naming the missing `master-<id>.key` files and the data that depends on them.
-pub async fn check_masters<S: rouge_http::Store>(store: &S, dir: &KeyDir, vault: &Vault) -> anyhow::Result<()> {
-    let lacking: BTreeMap<String, (i64, i64)> =
-        sealed(store).await?.into_iter().filter(|(id, _)| !vault.has_master(id)).collect();
+pub fn check_masters(sealed: &Sealed, dir: &KeyDir, vault: &Vault) -> anyhow::Result<()> {
+    let lacking: Sealed =
+        sealed.iter().filter(|(id, _)| !vault.has_master(id)).map(|(id, n)| (id.clone(), *n)).collect();
     if lacking.is_empty() {
         return Ok(());
     }

@@ -396,9 +396,10 @@ impl StoreFn<()> for Serve {
     async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
         // A database restored without its key directory must not be served with new keys.
         let dir = rouge_server::keys::KeyDir(self.key_dir.clone());
-        rouge_server::keys::check_before_creating(&store, &dir, &dir.missing()).await?;
+        let sealed = rouge_server::keys::sealed(&store).await?;
+        rouge_server::keys::check_before_creating(&sealed, &dir, &dir.missing())?;
         let mut opts = self.gateway.into_options(self.demo, self.identity.into_options(&self.key_dir)?)?;
-        rouge_server::keys::check_masters(&store, &dir, &opts.identity.keys.vault).await?;
+        rouge_server::keys::check_masters(&sealed, &dir, &opts.identity.keys.vault)?;
         if self.metrics_listen != "off" {
             let l = tokio::net::TcpListener::bind(&self.metrics_listen)
                 .await

@@ -6,7 +6,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, ValidJson, version_etag};
 use crate::idempotency::idempotent;
 use crate::state::{AppState, Store};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -232,8 +232,7 @@ pub async fn define_attribute<S: Store>(
 #[utoipa::path(get, path = "/v1/admin/attributes", tag = "admin", security(("staff" = ["catalog:read"])),
     params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses((status = 200, body = crate::page::AttributePage)))]
-pub async fn list_attributes<S: Store>(State(app): State<AppState<S>>, RawQuery(q): RawQuery) -> Res {
-    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
+pub async fn list_attributes<S: Store>(State(app): State<AppState<S>>, paging: crate::page::Paging) -> Res {
     let defs = app.store.attributes().await.map_err(rouge_catalog::CatalogError::from)?;
     Ok(Json(crate::page::AttributePage::of(defs, &paging)).into_response())
 }

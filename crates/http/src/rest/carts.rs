@@ -6,7 +6,7 @@ use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
 use crate::rest::auth::{CustomerAuth, bearer, customer};
 use crate::state::{AppState, Store};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
@@ -179,9 +179,8 @@ pub async fn shipping_methods<S: Store>(
     State(app): State<AppState<S>>,
     Shopper(caller): Shopper,
     Path(id): Path<Uuid>,
-    RawQuery(q): RawQuery,
+    paging: crate::page::Paging,
 ) -> Res {
-    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
     let all = app.orders.shipping_options(caller, id).await?;
     Ok(Json(crate::page::ShippingOptionPage::of(all, &paging)).into_response())
 }

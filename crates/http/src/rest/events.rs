@@ -5,7 +5,7 @@ use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::idempotency::idempotent;
 use crate::state::{AppState, Store};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,8 +42,7 @@ pub struct DeadLetter {
 #[utoipa::path(get, path = "/v1/admin/dead-letters", tag = "staff", security(("staff" = ["events:manage"])),
     params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses((status = 200, body = crate::page::DeadLetterPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list<S: Store>(State(app): State<AppState<S>>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
+pub async fn list<S: Store>(State(app): State<AppState<S>>, paging: crate::page::Paging) -> Result<Response, ApiError> {
     let items = app.store.failed_deliveries(500).await.map_err(ApiError::Unavailable)?;
     let all: Vec<DeadLetter> = items
         .into_iter()

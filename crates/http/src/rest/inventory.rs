@@ -157,15 +157,7 @@ pub struct LedgerPage {
 }
 
 fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
-    url_pairs(&raw.unwrap_or_default())
-}
-
-fn url_pairs(raw: &str) -> Vec<(String, String)> {
-    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{raw}").parse().unwrap_or_else(|_| axum::http::Uri::from_static("/")),
-    )
-    .map(|q| q.0)
-    .unwrap_or_default()
+    crate::page::query_pairs(&raw.unwrap_or_default())
 }
 
 /// A SKU's ledger, oldest first: every receipt, adjustment, transfer, reservation, release and sale.
@@ -205,8 +197,11 @@ pub async fn ledger<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<St
 #[utoipa::path(get, path = "/v1/admin/batches/{batch}", tag = "inventory", security(("staff" = ["inventory:read"])),
     params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses((status = 200, body = crate::page::LotPage), (status = 404, body = Problem)))]
-pub async fn batch<S: Store>(State(app): State<AppState<S>>, Path(batch): Path<String>, RawQuery(q): RawQuery) -> Res {
-    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
+pub async fn batch<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(batch): Path<String>,
+    paging: crate::page::Paging,
+) -> Res {
     let lots = app.inventory.repo().lots_of_batch(&batch).await?;
     if lots.is_empty() {
         return Err(ApiError::NotFound(format!(
@@ -231,9 +226,8 @@ pub struct BatchOrder {
 pub async fn batch_orders<S: Store>(
     State(app): State<AppState<S>>,
     Path(batch): Path<String>,
-    RawQuery(q): RawQuery,
+    paging: crate::page::Paging,
 ) -> Res {
-    let paging = crate::page::Paging::parse(q.as_deref(), |_, _| false)?;
     if app.inventory.repo().lots_of_batch(&batch).await?.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no stock was received with batch `{}`",

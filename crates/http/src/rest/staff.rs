@@ -4,10 +4,10 @@ use crate::authz::{Caller, need};
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
-use crate::page::{ApiKeyPage, Paging, RolePage, StaffPage};
+use crate::page::{ApiKeyPage, RolePage, StaffPage};
 use crate::rest::auth::{LoginInput, peer};
 use crate::state::{AppState, Store};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -53,9 +53,8 @@ pub async fn login<S: Store>(
     responses((status = 200, body = StaffPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_staff<S: Store>(
     State(app): State<AppState<S>>,
-    RawQuery(q): RawQuery,
+    paging: crate::page::Paging,
 ) -> Result<Json<StaffPage>, ApiError> {
-    let paging = Paging::parse(q.as_deref(), |_, _| false)?;
     Ok(Json(StaffPage::of(app.identity.list_staff().await?, &paging)))
 }
 
@@ -91,9 +90,8 @@ pub async fn update_staff<S: Store>(
     responses((status = 200, body = RolePage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_roles<S: Store>(
     State(app): State<AppState<S>>,
-    RawQuery(q): RawQuery,
+    paging: crate::page::Paging,
 ) -> Result<Json<RolePage>, ApiError> {
-    let paging = Paging::parse(q.as_deref(), |_, _| false)?;
     Ok(Json(RolePage::of(app.identity.roles().await?, &paging)))
 }
 
@@ -112,9 +110,8 @@ pub async fn create_role<S: Store>(
     responses((status = 200, body = ApiKeyPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_keys<S: Store>(
     State(app): State<AppState<S>>,
-    RawQuery(q): RawQuery,
+    paging: crate::page::Paging,
 ) -> Result<Json<ApiKeyPage>, ApiError> {
-    let paging = Paging::parse(q.as_deref(), |_, _| false)?;
     Ok(Json(ApiKeyPage::of(app.identity.list_api_keys().await?, &paging)))
 }
 

@@ -211,11 +211,11 @@ pub struct BrandView {
 /// Every brand, with its number of listed products.
 #[utoipa::path(get, path = "/v1/brands", tag = "storefront", params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses((status = 200, body = crate::page::BrandPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn brands<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let paging = match crate::page::Paging::parse(q.as_deref(), |_, _| false) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+pub async fn brands<S: Store>(
+    State(app): State<AppState<S>>,
+    headers: HeaderMap,
+    paging: crate::page::Paging,
+) -> Response {
     let list: Vec<BrandView> = app
         .index
         .brands()

@@ -18,15 +18,10 @@ async fn run(what: &str, cmd: &mut Command) -> String {
 }
 
 async fn the_generated_typescript_client_checks_out(app: &TestApp) {
-    use std::io::Write;
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/typescript");
     let bin = client.join("node_modules/.bin");
     if !bin.join("tsc").exists() || !bin.join("openapi-typescript").exists() {
-        if std::env::var("ROUGE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-            panic!("the TypeScript client's tools are required: npm ci --prefix clients/typescript");
-        }
-        let _ = writeln!(std::io::stderr(), "SKIPPED: TypeScript client, run `npm ci --prefix clients/typescript`");
-        return;
+        return crate::helpers::tool_missing("the TypeScript client's tools", "npm ci --prefix clients/typescript");
     }
     crate::checkout::stocked(app, "TS-1", 5).await;
     // A copy of the client, so the source tree is never written to.

@@ -294,3 +294,13 @@ pub fn serum(name: &str, brand: &str, sku: &str, cents: i64) -> Value {
         "concerns": ["acne"]
     })
 }
+
+/// An outside tool a check needs is not installed: a failure where services are required
+/// (`ROUGE_REQUIRE_SERVICES=1`, as on CI), otherwise a plain SKIPPED line and the check is left.
+pub fn tool_missing(what: &str, why: &str) {
+    use std::io::Write;
+    if std::env::var("ROUGE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+        panic!("{what} is required (ROUGE_REQUIRE_SERVICES=1): {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {what} is not installed: {why}");
+}

@@ -170,12 +170,9 @@ fn parse_metrics(text: &str) -> Option<serde_json::Value> {
         .stderr(std::process::Stdio::piped())
         .spawn();
     let missing = |why: String| {
-        if std::env::var("ROUGE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-            panic!("the Prometheus parser is required (ROUGE_REQUIRE_SERVICES=1): {why}");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: metrics parse check, {why} (pip install -r scripts/requirements-ci.txt)"
+        crate::helpers::tool_missing(
+            "the Prometheus parser",
+            &format!("{why} (pip install -r scripts/requirements-ci.txt)"),
         );
         None
     };
@@ -248,21 +245,14 @@ async fn the_metrics_a_shop_watches_parse_and_count(app: &TestApp) {
 /// An outside tool, run on a file; `None` (SKIPPED) when the tool is not installed and services
 /// are not required.
 fn run_tool(what: &str, program: &str, args: &[&str]) -> Option<std::process::Output> {
-    use std::io::Write;
     match std::process::Command::new(program).args(args).output() {
         Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named") => {
-            if std::env::var("ROUGE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-                panic!("{what} is required (ROUGE_REQUIRE_SERVICES=1): {}", String::from_utf8_lossy(&out.stderr));
-            }
-            let _ = writeln!(std::io::stderr(), "SKIPPED: {what} is not installed (see .ci/run)");
+            crate::helpers::tool_missing(what, &String::from_utf8_lossy(&out.stderr));
             None
         }
         Ok(out) => Some(out),
         Err(e) => {
-            if std::env::var("ROUGE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-                panic!("{what} is required (ROUGE_REQUIRE_SERVICES=1): {e}");
-            }
-            let _ = writeln!(std::io::stderr(), "SKIPPED: {what} is not installed (see .ci/run): {e}");
+            crate::helpers::tool_missing(what, &format!("{e} (see .ci/run)"));
             None
         }
     }
