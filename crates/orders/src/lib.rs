@@ -14,4 +14,6 @@ pub use ports::{
     Catalog, OrderFilter, OrdersRepository, Sealed, SealedKeyRef, Sealer, SkuView, Stock, StockError, StoreError,
 };
 pub use pricing::{Channel, Totals};
-pub use service::{Access, Caller, CheckoutInput, OrderView, OrdersError, OrdersService, PaymentInput, PricedCart};
+pub use service::{
+    Access, Caller, CheckoutInput, OrderView, OrdersError, OrdersService, PaymentInput, PricedCart, ShippingOption,
+};

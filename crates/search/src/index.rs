@@ -266,6 +266,11 @@ impl CatalogIndex {
         state.by_slug.get(slug).and_then(|id| state.products.get(id)).cloned()
     }
 
+    /// A listed product by id, rendered.
+    pub fn product_by_id(&self, id: &Uuid) -> Option<Arc<IndexedProduct>> {
+        self.state.read().expect("index lock").products.get(id).cloned()
+    }
+
     /// A variant by SKU, whether or not it is on sale.
     pub fn sku(&self, sku: &str) -> Option<SkuInfo> {
         let state = self.state.read().expect("index lock");

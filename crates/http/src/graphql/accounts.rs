@@ -173,10 +173,10 @@ async fn spend_auth(ctx: &Context<'_>) -> async_graphql::Result<()> {
 }
 
 #[derive(Default)]
-pub struct Mutation;
+pub struct AccountMutation;
 
 #[Object]
-impl Mutation {
+impl AccountMutation {
     /// Registers a customer; the answer is `true` whether or not the address was taken (its
     /// owner is told by email), exactly as `POST /v1/auth/register`.
     async fn register(

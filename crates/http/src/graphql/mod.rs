@@ -2,13 +2,14 @@
 //! through the same parser, so both APIs accept and refuse the same things.
 
 pub mod accounts;
+pub mod carts;
 pub mod orders;
 
 use crate::state::{AppState, Store};
-use accounts::{Accounts, Caller, Mutation};
-use async_graphql::http::GraphiQLSource;
+use accounts::{Accounts, Caller};
 use async_graphql::{
-    ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, Schema, SimpleObject,
+    ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, ID, InputObject, Interface, MergedObject, Object,
+    Schema, SimpleObject,
 };
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
@@ -30,6 +31,10 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 /// are finite, and the complexity limit still holds.
 pub const MAX_INTROSPECTION_DEPTH: usize = 20;
 
+/// Every mutation: accounts and orders, carts and checkout.
+#[derive(MergedObject, Default)]
+pub struct Mutation(accounts::AccountMutation, carts::CartMutation);
+
 pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema with the limits for data queries, and the same schema with the introspection
@@ -42,7 +47,7 @@ pub struct Schemas {
 
 pub fn schema(index: Arc<CatalogIndex>, stock: Arc<crate::availability::StockBoard>) -> Schemas {
     let build = |depth: usize, complexity: usize| {
-        Schema::build(Query, Mutation, EmptySubscription)
+        Schema::build(Query, Mutation::default(), EmptySubscription)
             .data(index.clone())
             .data(stock.clone())
             .limit_depth(depth)
@@ -70,11 +75,42 @@ fn introspection_only(query: &str) -> bool {
 }
 
 pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/graphql", get(graphiql).post(execute::<S>))
+    Router::new().route("/graphql", get(graphiql).post(execute::<S>)).route("/graphql/assets/{file}", get(asset))
 }
 
+/// GraphiQL, served whole by this server: its scripts and styles are vendored
+/// (`crates/http/assets/graphiql`, see `VERSIONS` there and `scripts/vendor-graphiql.sh`), so
+/// it works offline and the page may load nothing from elsewhere.
+const GRAPHIQL_PAGE: &str = include_str!("../../assets/graphiql/index.html");
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The vendored files: name, content type, bytes.
+const GRAPHIQL_ASSETS: [(&str, &str, &[u8]); 6] = [
+    ("graphiql.min.js", "text/javascript", include_bytes!("../../assets/graphiql/graphiql.min.js")),
+    ("graphiql.min.css", "text/css", include_bytes!("../../assets/graphiql/graphiql.min.css")),
+    ("react.production.min.js", "text/javascript", include_bytes!("../../assets/graphiql/react.production.min.js")),
+    (
+        "react-dom.production.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+    ),
+    ("boot.js", "text/javascript", include_bytes!("../../assets/graphiql/boot.js")),
+    ("page.css", "text/css", include_bytes!("../../assets/graphiql/page.css")),
+];
+
 async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+    ([(axum::http::header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP)], Html(GRAPHIQL_PAGE))
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::response::Response {
+    use axum::http::header;
+    match GRAPHIQL_ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, kind, bytes)) => {
+            ([(header::CONTENT_TYPE, *kind), (header::CACHE_CONTROL, "public, max-age=86400")], *bytes).into_response()
+        }
+        None => crate::error::ApiError::NotFound(format!("no GraphiQL asset `{file}`")).into_response(),
+    }
 }
 
 async fn execute<S: Store>(
@@ -93,9 +129,10 @@ async fn execute<S: Store>(
     // The account operations travel with the request: the schema lives inside the state.
     let accounts: Arc<dyn Accounts> = Arc::new(app.clone());
     let commerce: Arc<dyn orders::Commerce> = Arc::new(app.clone());
+    let carts: Arc<dyn carts::Carts> = Arc::new(app.clone());
     let req = req.into_inner();
     let schema = if introspection_only(&req.query) { &app.graphql.introspection } else { &app.graphql.data };
-    schema.execute(req.data(caller).data(accounts).data(commerce)).await.into()
+    schema.execute(req.data(caller).data(accounts).data(commerce).data(carts)).await.into()
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -185,10 +222,24 @@ pub struct Facet {
     pub values: Vec<FacetValue>,
 }
 
+/// Where a page sits in its list (Relay's `PageInfo`).
 #[derive(SimpleObject)]
 pub struct PageInfo {
     pub has_next_page: bool,
+    /// True when the page was asked for `after` a cursor: the list goes on before it.
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
     pub end_cursor: Option<String>,
+}
+
+/// Anything fetchable by its id alone with `node(id:)` (Relay's object identification). Ids are
+/// UUIDs, unique across every type, and the same ids REST uses.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Unique across every type; the id REST uses too"))]
+pub enum Node {
+    Product(Product),
+    Order(orders::OrderGql),
+    Cart(carts::Cart),
 }
 
 #[derive(SimpleObject)]
@@ -279,8 +330,8 @@ pub struct Product(Arc<IndexedProduct>);
 
 #[Object]
 impl Product {
-    async fn id(&self) -> uuid::Uuid {
-        self.0.view.id
+    pub async fn id(&self) -> ID {
+        self.0.view.id.into()
     }
     async fn slug(&self) -> &str {
         &self.0.view.slug
@@ -404,6 +455,7 @@ impl Query {
         if let Some(first) = first {
             pairs.push(("limit", first.to_string()));
         }
+        let has_previous_page = after.is_some();
         if let Some(after) = after {
             pairs.push(("cursor", after));
         }
@@ -438,6 +490,8 @@ impl Query {
         Ok(ProductConnection {
             page_info: PageInfo {
                 has_next_page: listing.next_cursor.is_some(),
+                has_previous_page,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
@@ -476,6 +530,24 @@ impl Query {
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<orders::OrderGql>> {
         orders::staff_orders(ctx, status, first).await
+    }
+
+    /// Any object by its id: a listed product, a cart the caller may see, or an order she may
+    /// see (her own, or any with `orders:read`); null for anything else.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let Ok(id) = uuid::Uuid::parse_str(&id) else { return Ok(None) };
+        if let Some(p) = ctx.data_unchecked::<Arc<CatalogIndex>>().product_by_id(&id) {
+            return Ok(Some(Node::Product(Product(p))));
+        }
+        if let Some(cart) = carts::node(ctx, id).await? {
+            return Ok(Some(Node::Cart(cart)));
+        }
+        Ok(orders::node(ctx, id).await?.map(Node::Order))
+    }
+
+    /// The shopper's cart (a guest's by its id alone; a customer's only with her token).
+    async fn cart(&self, ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<carts::Cart> {
+        carts::cart(ctx, id).await
     }
 
     /// One listed product by slug.

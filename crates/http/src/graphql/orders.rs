@@ -29,6 +29,8 @@ pub trait Commerce: Send + Sync {
         id: Uuid,
         cmd: Command,
     ) -> BoxFuture<'_, Result<OrderView, OrdersError>>;
+    /// Any order, for staff.
+    fn staff_order(&self, id: Uuid) -> BoxFuture<'_, Result<OrderView, OrdersError>>;
     /// The staff member or API key behind a bearer credential.
     fn staff<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Option<Principal>>;
 }
@@ -46,6 +48,10 @@ impl<S: Store> Commerce for AppState<S> {
 
     fn order(&self, customer: Uuid, id: Uuid) -> BoxFuture<'_, Result<OrderView, OrdersError>> {
         Box::pin(self.orders.order(rouge_orders::Access::Owner(customer), id))
+    }
+
+    fn staff_order(&self, id: Uuid) -> BoxFuture<'_, Result<OrderView, OrdersError>> {
+        Box::pin(self.orders.order(rouge_orders::Access::Staff, id))
     }
 
     fn transition(
@@ -108,12 +114,29 @@ pub fn gql_error(e: OrdersError) -> async_graphql::Error {
     if matches!(code, "INTERNAL" | "UNAVAILABLE") {
         tracing::error!(error = %e, "GraphQL order operation failed");
     }
-    let message = match code {
-        "INTERNAL" => "an internal error occurred".to_owned(),
-        "UNAVAILABLE" => "the store does not answer; retry in a moment".to_owned(),
+    let message = match (&e, code) {
+        (_, "INTERNAL") => "an internal error occurred".to_owned(),
+        (_, "UNAVAILABLE") => "the store does not answer; retry in a moment".to_owned(),
+        (OrdersError::Invalid(fields), _) => {
+            let each: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+            format!("invalid input: {}", each.join("; "))
+        }
         _ => e.to_string(),
     };
-    async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", code);
+        match &e {
+            OrdersError::Invalid(fields) => {
+                ext.set("fields", fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>());
+            }
+            OrdersError::PaymentRequiresAction { action_url } => ext.set("actionUrl", action_url.as_str()),
+            OrdersError::OutOfStock { sku, available, .. } => {
+                ext.set("sku", sku.as_str());
+                ext.set("available", *available);
+            }
+            _ => {}
+        }
+    })
 }
 
 /// The staff member behind the request, holding `p`; `UNAUTHENTICATED` or `FORBIDDEN` otherwise.
@@ -144,8 +167,9 @@ pub struct OrderLineGql {
 }
 
 #[derive(SimpleObject)]
-#[graphql(name = "Order")]
+#[graphql(name = "Order", complex)]
 pub struct OrderGql {
+    #[graphql(skip)]
     pub id: Uuid,
     pub number: i64,
     pub status: String,
@@ -163,6 +187,14 @@ pub struct OrderGql {
     pub version: i64,
     /// Every event of the order, oldest first.
     pub timeline: Json<Vec<TimelineEntry>>,
+}
+
+#[async_graphql::ComplexObject]
+impl OrderGql {
+    /// Also the order's id in REST and for `node(id:)`.
+    pub async fn id(&self) -> async_graphql::ID {
+        self.id.into()
+    }
 }
 
 impl From<OrderView> for OrderGql {
@@ -217,6 +249,22 @@ pub async fn my_orders(ctx: &Context<'_>, n: Option<i32>) -> async_graphql::Resu
 pub async fn my_order(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<OrderGql> {
     let me = customer_id(ctx).await?;
     commerce(ctx).order(me, id).await.map(OrderGql::from).map_err(gql_error)
+}
+
+/// The order `id` for `node(id:)`: a customer's own, or any for staff with `orders:read`.
+pub async fn node(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<OrderGql>> {
+    let found = if let Ok(me) = customer_id(ctx).await {
+        commerce(ctx).order(me, id).await
+    } else if staff(ctx, Permission::OrdersRead).await.is_ok() {
+        commerce(ctx).staff_order(id).await
+    } else {
+        return Ok(None);
+    };
+    match found {
+        Ok(view) => Ok(Some(view.into())),
+        Err(OrdersError::NotFound(_)) => Ok(None),
+        Err(e) => Err(gql_error(e)),
+    }
 }
 
 pub async fn staff_orders(

@@ -222,29 +222,8 @@ pub async fn complete<S: Store>(
     ValidJson(c): ValidJson<Complete>,
 ) -> Res {
     let key = headers.get(crate::idempotency::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let (view, placed) = match app.orders.complete(caller, id, &c.payment, key).await {
-        Ok(done) => done,
-        Err(e) => {
-            use rouge_orders::OrdersError as E;
-            let outcome = match &e {
-                E::OutOfStock { .. } => Some("sold_out"),
-                E::PaymentDeclined { .. } | E::PaymentRequiresAction { .. } => Some("declined"),
-                E::PaymentUnknown(_) | E::PaymentFailed(_) => Some("pending"),
-                E::Invalid(_) | E::Conflict(_) | E::NotFound(_) | E::Transition(_) | E::Stale => Some("refused"),
-                E::Store(_) => None,
-            };
-            if let Some(o) = outcome {
-                crate::ops::checkout(o);
-            }
-            return Err(e.into());
-        }
-    };
-    app.relay.nudge();
+    let (view, placed) = place(&app, caller, id, &c.payment, key).await?;
     let order = &view.order;
-    if placed {
-        crate::ops::checkout("placed");
-        crate::ops::order_placed(&order.currency, order.totals.total);
-    }
     let status = if placed { StatusCode::CREATED } else { StatusCode::OK };
     let mut res = (status, Json(&view)).into_response();
     let at = match caller.customer {
@@ -255,4 +234,39 @@ pub async fn complete<S: Store>(
         res.headers_mut().insert(header::LOCATION, v);
     }
     Ok(res)
+}
+
+/// Completes a checkout for REST and GraphQL alike: the order, whether this call placed it,
+/// and the checkout counted by outcome (store failures are not an outcome: they are retried).
+pub async fn place<S: Store>(
+    app: &AppState<S>,
+    caller: Caller,
+    cart: Uuid,
+    payment: &PaymentInput,
+    key: &str,
+) -> Result<(OrderView, bool), rouge_orders::OrdersError> {
+    use rouge_orders::OrdersError as E;
+    match app.orders.complete(caller, cart, payment, key).await {
+        Ok((view, placed)) => {
+            app.relay.nudge();
+            if placed {
+                crate::ops::checkout("placed");
+                crate::ops::order_placed(&view.order.currency, view.order.totals.total);
+            }
+            Ok((view, placed))
+        }
+        Err(e) => {
+            let outcome = match &e {
+                E::OutOfStock { .. } => Some("sold_out"),
+                E::PaymentDeclined { .. } | E::PaymentRequiresAction { .. } => Some("declined"),
+                E::PaymentUnknown(_) | E::PaymentFailed(_) => Some("pending"),
+                E::Invalid(_) | E::Conflict(_) | E::NotFound(_) | E::Transition(_) | E::Stale => Some("refused"),
+                E::Store(_) => None,
+            };
+            if let Some(o) = outcome {
+                crate::ops::checkout(o);
+            }
+            Err(e)
+        }
+    }
 }

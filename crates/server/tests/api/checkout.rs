@@ -17,6 +17,7 @@ crate::on_both_stores!(
     unknown_payment_outcomes_are_reconciled_not_charged_twice,
     a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_replayed,
     graphql_orders_answer_like_rest,
+    a_storefront_checks_out_on_graphql_alone,
 );
 
 const SKU: &str = "LL-GLOW-30";
@@ -591,6 +592,121 @@ async fn graphql_orders_answer_like_rest(app: &TestApp) {
     assert_eq!(early["errors"][0]["extensions"]["code"], "CONFLICT", "not shipped yet: {early}");
     let (_, rest) = shop(app, Method::GET, &format!("/v1/me/orders/{id}"), Some(&ana), None).await;
     assert_eq!(rest["status"], "paid", "REST sees what GraphQL did");
+}
+
+/// The whole checkout of a storefront that speaks only GraphQL: find a product, fill a cart,
+/// give the details, pick a shipping method, pay with an idempotency key, retry safely, and
+/// fetch each object again by id through `node`.
+async fn a_storefront_checks_out_on_graphql_alone(app: &TestApp) {
+    stocked(app, SKU, 5).await;
+    let found = gql(
+        app,
+        None,
+        r#"{ products(filter: {q: "glow"}, first: 1) {
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+            edges { cursor node { id name variants { sku availability } } } } }"#,
+        json!({}),
+    )
+    .await;
+    let conn = &found["data"]["products"];
+    let product = &conn["edges"][0]["node"];
+    assert_eq!(product["variants"][0]["sku"], SKU, "{found}");
+    assert_eq!(conn["pageInfo"]["startCursor"], conn["edges"][0]["cursor"], "Relay page info: {found}");
+    assert_eq!(conn["pageInfo"]["hasPreviousPage"], false);
+
+    let fields = "id state currency lines { id sku quantity unitPrice total } totals { subtotal shipping tax total }";
+    let created = gql(app, None, &format!("mutation {{ createCart {{ {fields} }} }}"), json!({})).await;
+    let cart = created["data"]["createCart"]["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    assert_eq!(created["data"]["createCart"]["state"], "OPEN");
+
+    let add = format!(
+        "mutation($c: UUID!, $sku: String!, $q: Int!) {{ addCartLine(cartId: $c, sku: $sku, quantity: $q) {{ {fields} }} }}"
+    );
+    let refused = gql(app, None, &add, json!({"c": cart, "sku": SKU, "q": 0})).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["fields"], json!(["quantity"]), "{refused}");
+    let added = gql(app, None, &add, json!({"c": cart, "sku": SKU, "q": 3})).await;
+    let line = added["data"]["addCartLine"]["lines"][0].clone();
+    assert_eq!((line["sku"].as_str(), line["quantity"].as_i64()), (Some(SKU), Some(3)), "{added}");
+    let set = format!(
+        "mutation($c: UUID!, $l: UUID!) {{ setCartLineQuantity(cartId: $c, lineId: $l, quantity: 2) {{ {fields} }} }}"
+    );
+    let two = gql(app, None, &set, json!({"c": cart, "l": line["id"]})).await;
+    assert_eq!(two["data"]["setCartLineQuantity"]["totals"]["subtotal"], 5800, "{two}");
+
+    let details = r#"mutation($c: UUID!, $d: CheckoutDetailsInput!) {
+        setCheckoutDetails(cartId: $c, details: $d) { email shippingAddress { city country } shippingMethod
+            totals { shipping total } shippingMethods { code name price } } }"#;
+    let address = json!({"name": "Camille Martin", "line1": "12 rue des Lilas", "city": "Lyon", "postalCode": "69003", "country": "FR"});
+    let bad = gql(app, None, details, json!({"c": cart, "d": {"email": "not an email"}})).await;
+    assert_eq!(bad["errors"][0]["extensions"]["fields"], json!(["email"]), "{bad}");
+    let given =
+        gql(app, None, details, json!({"c": cart, "d": {"email": "camille@example.com", "shippingAddress": address}}))
+            .await;
+    let given = &given["data"]["setCheckoutDetails"];
+    assert_eq!(given["shippingAddress"], json!({"city": "Lyon", "country": "FR"}), "{given}");
+    let methods = given["shippingMethods"].as_array().unwrap();
+    assert!(methods.iter().any(|m| m["code"] == "express" && m["price"].as_i64() > Some(0)), "{given}");
+    let chosen = gql(app, None, details, json!({"c": cart, "d": {"shippingMethod": "express"}})).await;
+    let chosen = &chosen["data"]["setCheckoutDetails"];
+    assert_eq!(
+        (chosen["shippingMethod"].as_str(), chosen["email"].as_str()),
+        (Some("express"), Some("camille@example.com"))
+    );
+    assert!(chosen["totals"]["shipping"].as_i64() > Some(0), "{chosen}");
+    let total = chosen["totals"]["total"].clone();
+
+    let complete = r#"mutation($c: UUID!, $k: String!, $card: String!) {
+        completeCheckout(cartId: $c, payment: {provider: "test", token: $card}, idempotencyKey: $k) {
+            placed order { id status total email lines { sku quantity } } } }"#;
+    let no_key = gql(app, None, complete, json!({"c": cart, "k": "", "card": "tok_visa"})).await;
+    assert_eq!(no_key["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{no_key}");
+    let declined = gql(app, None, complete, json!({"c": cart, "k": "gql-1", "card": "tok_decline"})).await;
+    assert_eq!(declined["errors"][0]["extensions"]["code"], "PAYMENT_DECLINED", "{declined}");
+    assert_eq!(stock_of(app, SKU).await, (5, 0, 5), "a declined card holds no stock");
+    let placed = gql(app, None, complete, json!({"c": cart, "k": "gql-2", "card": "tok_visa"})).await;
+    let done = &placed["data"]["completeCheckout"];
+    assert_eq!(done["placed"], true, "{placed}");
+    assert_eq!((done["order"]["status"].as_str(), &done["order"]["total"]), (Some("authorized"), &total));
+    assert_eq!(done["order"]["lines"], json!([{"sku": SKU, "quantity": 2}]));
+    let order = done["order"]["id"].as_str().unwrap().to_owned();
+    // A retry whose answer was lost: the same order, no second charge or hold.
+    let again = gql(app, None, complete, json!({"c": cart, "k": "gql-2", "card": "tok_visa"})).await;
+    assert_eq!(again["data"]["completeCheckout"]["placed"], false, "{again}");
+    assert_eq!(again["data"]["completeCheckout"]["order"]["id"], order.as_str());
+    app.eventually(|| async { stock_of(app, SKU).await == (3, 0, 3) }).await;
+    let (_, rest) = app.get_json_as_admin(&format!("/v1/admin/orders/{order}")).await;
+    assert_eq!(rest["totals"]["total"], total, "REST sees the order GraphQL placed");
+
+    // Relay's object identification: each object again by its id alone, as far as the caller
+    // may see it.
+    let node = r#"query($id: ID!) { node(id: $id) { __typename id
+        ... on Product { name } ... on Cart { state } ... on Order { status } } }"#;
+    let p = gql(app, None, node, json!({"id": product["id"]})).await;
+    assert_eq!(
+        (p["data"]["node"]["__typename"].as_str(), &p["data"]["node"]["name"]),
+        (Some("Product"), &product["name"])
+    );
+    let c = gql(app, None, node, json!({"id": cart})).await;
+    assert_eq!(c["data"]["node"]["state"], "COMPLETED", "{c}");
+    let hidden = gql(app, None, node, json!({"id": order})).await;
+    assert_eq!(hidden["data"]["node"], Value::Null, "a guest cannot fetch orders by id: {hidden}");
+    let staff = gql(app, Some(&app.admin_key), node, json!({"id": order})).await;
+    assert_eq!(staff["data"]["node"]["status"], "authorized", "{staff}");
+    let nothing = gql(app, None, node, json!({"id": "not-an-id"})).await;
+    assert_eq!(nothing["data"]["node"], Value::Null);
+
+    // A customer's cart: only with her token; a bad token is refused, never taken for a guest.
+    let ana = register(app, "ana@example.com").await;
+    let hers = gql(app, Some(&ana), "mutation { createCart { id } }", json!({})).await;
+    let hers = hers["data"]["createCart"]["id"].as_str().unwrap().to_owned();
+    let read = "query($id: UUID!) { cart(id: $id) { id lines { sku } } }";
+    let as_guest = gql(app, None, read, json!({"id": hers})).await;
+    assert_eq!(as_guest["errors"][0]["extensions"]["code"], "NOT_FOUND", "{as_guest}");
+    let forged = gql(app, Some("not.a.token"), read, json!({"id": hers})).await;
+    assert_eq!(forged["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{forged}");
+    let own = gql(app, Some(&ana), read, json!({"id": hers})).await;
+    assert_eq!(own["data"]["cart"]["id"], hers.as_str(), "{own}");
 }
 
 /// Checkout through the Stripe provider, against a local stand-in serving Stripe's recorded

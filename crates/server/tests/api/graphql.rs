@@ -87,8 +87,31 @@ async fn graphql_serves_the_catalogue(app: &TestApp) {
         json!([{"slug": "skincare", "productCount": 3, "children": [{"slug": "serums"}]}])
     );
     assert_eq!(tree["data"]["brands"], json!([{"slug": "lumen-lab"}]));
+    graphiql_is_served_whole(app).await;
+}
+
+/// GraphiQL works offline: the page names only this server's own assets (its CSP lets the
+/// browser load nothing else), and each of them is served.
+async fn graphiql_is_served_whole(app: &TestApp) {
     let page = app.get("/graphql").await;
-    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("//unpkg") && !html.contains("https://") && !html.contains("cdn"), "{html}");
+    let assets: Vec<&str> = html.split(['"', '\'']).filter(|s| s.starts_with("/graphql/assets/")).collect();
+    assert!(assets.len() >= 4, "GraphiQL, React, ReactDOM and the boot script: {assets:?}");
+    for path in &assets {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(kind.starts_with("text/javascript") || kind.starts_with("text/css"), "{path}: {kind}");
+        let body = res.bytes().await.unwrap();
+        assert!(body.len() > 50, "{path} is served whole");
+    }
+    let graphiql = app.get("/graphql/assets/graphiql.min.js").await.text().await.unwrap();
+    assert!(graphiql.contains("createFetcher"), "the real GraphiQL bundle");
+    assert_eq!(app.get("/graphql/assets/nothing.js").await.status(), StatusCode::NOT_FOUND);
 }
 
 async fn graphql_refuses_abusive_and_invalid_queries(app: &TestApp) {

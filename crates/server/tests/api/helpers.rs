@@ -130,6 +130,9 @@ impl TestApp {
     pub async fn replica(&self) -> Replica {
         let mut opts = test_options();
         opts.identity.keys = self.keys.clone();
+        // A replica is configured like the primary: whichever server delivers an account email,
+        // it goes to the same mail server.
+        opts.identity.mailer = Mailer::smtp(&self.smtp.url, "Rouge Tests <shop@example.com>").unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
