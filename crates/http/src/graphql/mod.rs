@@ -238,8 +238,8 @@ pub struct PageInfo {
 #[graphql(field(name = "id", ty = "ID", desc = "Unique across every type; the id REST uses too"))]
 pub enum Node {
     Product(Product),
-    Order(orders::OrderGql),
-    Cart(carts::Cart),
+    Order(Box<orders::OrderGql>),
+    Cart(Box<carts::Cart>),
 }
 
 #[derive(SimpleObject)]
@@ -540,9 +540,9 @@ impl Query {
             return Ok(Some(Node::Product(Product(p))));
         }
         if let Some(cart) = carts::node(ctx, id).await? {
-            return Ok(Some(Node::Cart(cart)));
+            return Ok(Some(Node::Cart(Box::new(cart))));
         }
-        Ok(orders::node(ctx, id).await?.map(Node::Order))
+        Ok(orders::node(ctx, id).await?.map(|o| Node::Order(Box::new(o))))
     }
 
     /// The shopper's cart (a guest's by its id alone; a customer's only with her token).
