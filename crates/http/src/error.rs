@@ -27,6 +27,9 @@ pub enum ApiError {
     OutOfStock(String, bool, Vec<FieldError>),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 400: a header that does not parse (e.g. an `If-Match` that is no entity tag).
+    #[error("{0}")]
+    BadHeader(String),
     #[error("{0}")]
     IdempotencyKey(String),
     #[error("a request with this Idempotency-Key is still being processed; retry in a moment")]
@@ -113,6 +116,7 @@ impl ApiError {
             OutOfStock(_, true, _) => (StatusCode::CONFLICT, "sold-out", "Sold out"),
             OutOfStock(_, false, _) => (StatusCode::CONFLICT, "insufficient-stock", "Not enough stock"),
             PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
+            BadHeader(_) => (StatusCode::BAD_REQUEST, "bad-header", "Malformed header"),
             IdempotencyKey(_) => (StatusCode::BAD_REQUEST, "idempotency-key", "Idempotency key needed"),
             IdempotencyInFlight => (StatusCode::CONFLICT, "idempotency-in-flight", "Request in progress"),
             IdempotencyMismatch => {

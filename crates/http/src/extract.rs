@@ -60,8 +60,15 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         if raw == "*" {
             return Ok(IfMatch(None));
         }
-        raw.trim_start_matches("W/")
-            .trim_matches('"')
+        // An entity tag is quoted (RFC 9110 §8.8.3); anything else is a malformed header, not a
+        // failed precondition.
+        let tag = raw.strip_prefix("W/").unwrap_or(raw);
+        let Some(opaque) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+            return Err(ApiError::BadHeader(
+                "If-Match must be an entity tag such as \"v3\" (the ETag you read)".into(),
+            ));
+        };
+        opaque
             .strip_prefix('v')
             .and_then(|v| v.parse().ok())
             .map(|v| IfMatch(Some(v)))

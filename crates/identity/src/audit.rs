@@ -24,9 +24,9 @@ pub struct AuditInput {
     pub route: String,
     pub path: String,
     pub status: u16,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
 

@@ -22,6 +22,7 @@ mod oidc;
 mod ops;
 mod pii;
 mod replays;
+mod schemathesis;
 mod sessions;
 mod storefront;
 
