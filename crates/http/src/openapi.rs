@@ -81,7 +81,9 @@ impl Modify for Idempotency {
                     .build(),
             ));
             for (status, response) in op.responses.responses.iter_mut() {
-                if let (true, RefOr::T(r)) = (status.starts_with('2'), response) {
+                // Every answer but a server error is stored and replayed (after the conventions
+                // have added the problem answers).
+                if let (false, RefOr::T(r)) = (status.starts_with('5'), response) {
                     let header = HeaderBuilder::new()
                         .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"]))))
                         .description(Some(
@@ -117,7 +119,7 @@ impl Modify for Idempotency {
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz,
     ),
-    modifiers(&AdminAuth, &Idempotency, &Conventions),
+    modifiers(&AdminAuth, &Conventions, &Idempotency),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),

@@ -20,15 +20,16 @@ fn problem_response(description: &str, retry_after: bool) -> RefOr<utoipa::opena
         .description(description)
         .content(PROBLEM, Content::new(Some(Ref::from_schema_name("Problem"))));
     if retry_after {
-        r = r.header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
-                .description(Some("Seconds to wait before trying again"))
-                .build(),
-        );
+        r = r.header("Retry-After", retry_after_header());
     }
     RefOr::T(r.build())
+}
+
+fn retry_after_header() -> utoipa::openapi::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+        .description(Some("Seconds to wait before trying again"))
+        .build()
 }
 
 /// The standard wording of a status, for responses declared without a description.
@@ -167,6 +168,10 @@ impl Modify for Conventions {
                     let RefOr::T(r) = response else { continue };
                     if r.description.is_empty() {
                         r.description = describe(status).to_owned();
+                    }
+                    // Whoever declared a 429 or 503, it says when to come back.
+                    if matches!(status.as_str(), "429" | "503") && !r.headers.contains_key("Retry-After") {
+                        r.headers.insert("Retry-After".to_owned(), retry_after_header().into());
                     }
                     // Errors are problem documents, whatever the annotation said.
                     if (status.starts_with('4') || status.starts_with('5'))

@@ -79,7 +79,7 @@ fn written<T: Serialize>(
 type Res = Result<Response, ApiError>;
 
 #[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = ProductInput, security(("staff" = ["catalog:write"])),
-    responses((status = 201, body = Product), (status = 400, body = Problem), (status = 401, body = Problem),
+    responses((status = 201, body = Product, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Location" = String, description = "Where the created (or found) resource is"))), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_product<S: Store>(
     State(app): State<AppState<S>>,
@@ -90,7 +90,7 @@ pub async fn create_product<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/products/{id}", tag = "admin", security(("staff" = ["catalog:read"])),
-    responses((status = 200, body = Product), (status = 404, body = Problem)))]
+    responses((status = 200, body = Product, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem)))]
 pub async fn get_product<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Res {
     let p = app.catalog.product(id).await?;
     let mut res = Json(&p).into_response();
@@ -101,7 +101,7 @@ pub async fn get_product<S: Store>(State(app): State<AppState<S>>, Path(id): Pat
 /// JSON merge patch (RFC 7396) of the product's input form.
 #[utoipa::path(patch, path = "/v1/admin/products/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
     params(("If-Match" = Option<String>, Header, description = "The product's ETag")),
-    responses((status = 200, body = Product), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = Product, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_product<S: Store>(
     State(app): State<AppState<S>>,
@@ -115,7 +115,7 @@ pub async fn update_product<S: Store>(
 
 /// Archives the product: it leaves the storefront but stays in the store.
 #[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Product), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Product, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_product<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
@@ -126,7 +126,7 @@ pub async fn archive_product<S: Store>(
 }
 
 #[utoipa::path(post, path = "/v1/admin/products/{id}/variants", tag = "admin", request_body = VariantInput, security(("staff" = ["catalog:write"])),
-    responses((status = 201, body = Product), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Product, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Location" = String, description = "Where the created (or found) resource is"))), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn add_variant<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
@@ -138,7 +138,7 @@ pub async fn add_variant<S: Store>(
 }
 
 #[utoipa::path(patch, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Product), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Product, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_variant<S: Store>(
     State(app): State<AppState<S>>,
     Path((id, variant_id)): Path<(Uuid, Uuid)>,
@@ -150,7 +150,7 @@ pub async fn update_variant<S: Store>(
 }
 
 #[utoipa::path(delete, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Product), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Product, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_variant<S: Store>(
     State(app): State<AppState<S>>,
     Path((id, variant_id)): Path<(Uuid, Uuid)>,
@@ -161,14 +161,14 @@ pub async fn archive_variant<S: Store>(
 }
 
 #[utoipa::path(post, path = "/v1/admin/brands", tag = "admin", request_body = BrandInput, security(("staff" = ["catalog:write"])),
-    responses((status = 201, body = Brand), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Brand, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Location" = String, description = "Where the created (or found) resource is"))), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_brand<S: Store>(State(app): State<AppState<S>>, ValidJson(input): ValidJson<BrandInput>) -> Res {
     let b = app.catalog.create_brand(input).await?;
     Ok(written(&app.relay, &b, b.version, Some(format!("/v1/admin/brands/{}", b.id))))
 }
 
 #[utoipa::path(patch, path = "/v1/admin/brands/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Brand), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Brand, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_brand<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
@@ -180,14 +180,14 @@ pub async fn update_brand<S: Store>(
 }
 
 #[utoipa::path(delete, path = "/v1/admin/brands/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Brand), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Brand, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_brand<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>, IfMatch(v): IfMatch) -> Res {
     let b = app.catalog.archive_brand(id, v).await?;
     Ok(written(&app.relay, &b, b.version, None))
 }
 
 #[utoipa::path(post, path = "/v1/admin/categories", tag = "admin", request_body = CategoryInput, security(("staff" = ["catalog:write"])),
-    responses((status = 201, body = Category), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Category, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Location" = String, description = "Where the created (or found) resource is"))), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_category<S: Store>(
     State(app): State<AppState<S>>,
     ValidJson(input): ValidJson<CategoryInput>,
@@ -197,7 +197,7 @@ pub async fn create_category<S: Store>(
 }
 
 #[utoipa::path(patch, path = "/v1/admin/categories/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Category), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Category, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_category<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
@@ -209,7 +209,7 @@ pub async fn update_category<S: Store>(
 }
 
 #[utoipa::path(delete, path = "/v1/admin/categories/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Category), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Category, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_category<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
@@ -220,7 +220,7 @@ pub async fn archive_category<S: Store>(
 }
 
 #[utoipa::path(post, path = "/v1/admin/attributes", tag = "admin", request_body = AttributeDefinitionInput, security(("staff" = ["catalog:write"])),
-    responses((status = 201, body = AttributeDefinition), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = AttributeDefinition, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Location" = String, description = "Where the created (or found) resource is"))), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn define_attribute<S: Store>(
     State(app): State<AppState<S>>,
     ValidJson(input): ValidJson<AttributeDefinitionInput>,
@@ -238,7 +238,7 @@ pub async fn list_attributes<S: Store>(State(app): State<AppState<S>>, paging: c
 }
 
 #[utoipa::path(patch, path = "/v1/admin/attributes/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = AttributeDefinition), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = AttributeDefinition, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_attribute<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
@@ -250,7 +250,7 @@ pub async fn update_attribute<S: Store>(
 }
 
 #[utoipa::path(delete, path = "/v1/admin/attributes/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = AttributeDefinition), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = AttributeDefinition, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_attribute<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,

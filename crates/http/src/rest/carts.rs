@@ -92,7 +92,7 @@ type Res = Result<Response, ApiError>;
 /// A new cart (for a logged-in customer: her open cart, when she has one).
 #[utoipa::path(post, path = "/v1/carts", tag = "checkout",
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries return the first answer")),
-    responses((status = 201, body = PricedCart), (status = 200, body = PricedCart, description = "The customer's open cart"),
+    responses((status = 201, body = PricedCart, headers(("Location" = String, description = "Where the created (or found) resource is"))), (status = 200, body = PricedCart, description = "The customer's open cart", headers(("Location" = String, description = "Where the created (or found) resource is"))),
         (status = 401, body = Problem)))]
 pub async fn create<S: Store>(State(app): State<AppState<S>>, Shopper(caller): Shopper) -> Res {
     let (cart, created) = app.orders.create_cart(caller).await?;
@@ -206,8 +206,8 @@ pub struct Complete {
 /// Needs an `Idempotency-Key`: retries with it return this answer and never charge twice.
 #[utoipa::path(post, path = "/v1/carts/{id}/complete", tag = "checkout", request_body = Complete,
     params(("Idempotency-Key" = String, Header, description = "Required; reuse it when retrying")),
-    responses((status = 201, body = OrderView),
-        (status = 200, body = OrderView, description = "The cart had already become this order"),
+    responses((status = 201, body = OrderView, headers(("Location" = String, description = "Where the created (or found) resource is"))),
+        (status = 200, body = OrderView, description = "The cart had already become this order", headers(("Location" = String, description = "Where the created (or found) resource is"))),
         (status = 400, body = Problem, description = "No Idempotency-Key"),
         (status = 402, body = Problem, description = "Declined, or the shopper must confirm"),
         (status = 404, body = Problem),

@@ -52,7 +52,7 @@ fn unknown_sku(sku: &str) -> ApiError {
 /// Goods arrive: adds to the lot of (SKU, location, batch), creating it.
 #[utoipa::path(post, path = "/v1/admin/inventory/receipts", tag = "inventory", request_body = Receipt,
     security(("staff" = ["inventory:write"])),
-    responses((status = 201, body = Lot), (status = 401, body = Problem), (status = 403, body = Problem),
+    responses((status = 201, body = Lot, headers(("Location" = String, description = "Where the created (or found) resource is"))), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem, description = "The batch is already stocked there with another expiry date"),
         (status = 422, body = Problem)))]
 pub async fn receive<S: Store>(State(app): State<AppState<S>>, ValidJson(r): ValidJson<Receipt>) -> Res {

@@ -29,7 +29,7 @@ fn private(view: &CustomerView) -> Response {
 
 /// The customer's account and beauty profile.
 #[utoipa::path(get, path = "/v1/me", tag = "me", security(("customer" = [])),
-    responses((status = 200, body = CustomerView), (status = 401, body = Problem)))]
+    responses((status = 200, body = CustomerView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 401, body = Problem)))]
 pub async fn me<S: Store>(
     State(app): State<AppState<S>>,
     CustomerAuth(id): CustomerAuth,
@@ -41,7 +41,7 @@ pub async fn me<S: Store>(
 /// `beauty_profile`; the profile is replaced as a whole). Send `If-Match` with the ETag you
 /// read to avoid overwriting a change made elsewhere.
 #[utoipa::path(patch, path = "/v1/me", tag = "me", security(("customer" = [])), request_body = MeUpdate,
-    responses((status = 200, body = CustomerView), (status = 400, body = Problem), (status = 401, body = Problem),
+    responses((status = 200, body = CustomerView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_me<S: Store>(
     State(app): State<AppState<S>>,

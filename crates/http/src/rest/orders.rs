@@ -114,7 +114,7 @@ pub async fn my_orders<S: Store>(
 
 /// One of the customer's orders, with its timeline (another customer's answers 404).
 #[utoipa::path(get, path = "/v1/me/orders/{id}", tag = "me", security(("customer" = [])),
-    responses((status = 200, body = OrderView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = OrderView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn my_order<S: Store>(
     State(app): State<AppState<S>>,
     CustomerAuth(me): CustomerAuth,
@@ -125,7 +125,7 @@ pub async fn my_order<S: Store>(
 
 /// A guest's order, by the id its checkout answered with (a customer's order needs her token).
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "checkout",
-    responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
+    responses((status = 200, body = OrderView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem)))]
 pub async fn guest_order<S: Store>(
     State(app): State<AppState<S>>,
     Shopper(caller): Shopper,
@@ -143,7 +143,7 @@ pub struct ReturnRequest {
 
 /// Asks to send units back.
 #[utoipa::path(post, path = "/v1/me/orders/{id}/returns", tag = "me", security(("customer" = [])), request_body = ReturnRequest,
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = OrderView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn request_return<S: Store>(
     State(app): State<AppState<S>>,
     CustomerAuth(me): CustomerAuth,
@@ -167,7 +167,7 @@ pub async fn search<S: Store>(State(app): State<AppState<S>>, RawQuery(raw): Raw
 
 /// An order with its contact, addresses and timeline.
 #[utoipa::path(get, path = "/v1/admin/orders/{id}", tag = "orders", security(("staff" = ["orders:read"])),
-    responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
+    responses((status = 200, body = OrderView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem)))]
 pub async fn staff_order<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Res {
     Ok(with_etag(&app.orders.order(Access::Staff, id).await?))
 }
@@ -176,7 +176,7 @@ pub async fn staff_order<S: Store>(State(app): State<AppState<S>>, Path(id): Pat
 /// Send `If-Match` with the ETag you read to be sure nobody moved it meanwhile.
 #[utoipa::path(post, path = "/v1/admin/orders/{id}/transitions", tag = "orders", security(("staff" = ["orders:write"])),
     request_body = Command,
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = OrderView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn transition<S: Store>(
     State(app): State<AppState<S>>,
@@ -202,7 +202,7 @@ pub struct RefundInput {
 /// Gives money back through the payment provider (part or all of what was captured).
 #[utoipa::path(post, path = "/v1/admin/orders/{id}/refunds", tag = "orders", security(("staff" = ["orders:refund"])),
     request_body = RefundInput,
-    responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = OrderView, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 pub async fn refund<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,

@@ -77,7 +77,7 @@ pub struct ProductPage {
         ("limit" = Option<usize>, Query, description = "1 to 100, default 24"),
         ("cursor" = Option<String>, Query),
     ),
-    responses((status = 200, body = ProductPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = ProductPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json", description = "for_me without a customer token")))]
 pub async fn list_products<S: Store>(
     State(app): State<AppState<S>>,
@@ -152,7 +152,7 @@ pub struct ProductDetail {
 
 /// One listed product by slug, with its variants' availability.
 #[utoipa::path(get, path = "/v1/products/{slug}", tag = "storefront",
-    responses((status = 200, body = ProductDetail), (status = 304), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ProductDetail, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 304, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn product<S: Store>(
     State(app): State<AppState<S>>,
     Path(slug): Path<String>,
@@ -174,7 +174,7 @@ pub struct CategoryNode {
 }
 
 /// The category tree.
-#[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = crate::page::CategoryPage)))]
+#[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = crate::page::CategoryPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)")))))]
 pub async fn categories<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
     let all = app.index.categories();
     fn children(
@@ -210,7 +210,7 @@ pub struct BrandView {
 
 /// Every brand, with its number of listed products.
 #[utoipa::path(get, path = "/v1/brands", tag = "storefront", params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
-    responses((status = 200, body = crate::page::BrandPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = crate::page::BrandPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn brands<S: Store>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
@@ -233,7 +233,7 @@ pub async fn brands<S: Store>(
 
 /// An ingredient by INCI or everyday name: its everyday names, allergen flag and products.
 #[utoipa::path(get, path = "/v1/ingredients/{name}", tag = "storefront",
-    responses((status = 200, body = rouge_search::IngredientEntry), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = rouge_search::IngredientEntry, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn ingredient<S: Store>(
     State(app): State<AppState<S>>,
     Path(name): Path<String>,
