@@ -1,8 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 mod conventions;
+mod examples;
 
 use conventions::Conventions;
+use examples::Examples;
 
 use crate::ops;
 use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, staff, storefront};
@@ -119,7 +121,7 @@ impl Modify for Idempotency {
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz,
     ),
-    modifiers(&AdminAuth, &Conventions, &Idempotency),
+    modifiers(&AdminAuth, &Conventions, &Idempotency, &Examples),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),

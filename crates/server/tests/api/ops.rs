@@ -259,7 +259,7 @@ fn run_tool(what: &str, program: &str, args: &[&str]) -> Option<std::process::Ou
 }
 
 /// The live OpenAPI document passes the standard validators unedited: zero errors from
-/// openapi-spec-validator and from Redocly's recommended lint rules.
+/// openapi-spec-validator and from Redocly's recommended lint rules, every example valid.
 async fn the_openapi_document_passes_standard_validators(app: &TestApp) {
     let text = app.get("/openapi.json").await.text().await.unwrap();
     let dir = rouge_store_tests::harness::TempDir::new();
@@ -275,7 +275,9 @@ async fn the_openapi_document_passes_standard_validators(app: &TestApp) {
         );
     }
     let redocly = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/contracts/node_modules/.bin/redocly");
-    if let Some(out) = run_tool("Redocly CLI", redocly, &["lint", file, "--format=summary"]) {
+    // Recommended rules, and every example valid against its schema.
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/contracts/redocly.yaml");
+    if let Some(out) = run_tool("Redocly CLI", redocly, &["lint", file, "--config", config, "--format=summary"]) {
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success() && said.contains("is valid"), "redocly lint: {said}");
     }
