@@ -30,7 +30,11 @@ pub struct Demo {
     pub brands: Vec<BrandInput>,
     /// Parents before children.
     pub categories: Vec<CategoryInput>,
+    /// The featured products first (see [`Demo::featured`]), then the generated ones.
     pub products: Vec<ProductInput>,
+    /// How many of `products` are the hand-written ones the README's examples name
+    /// (`data/demo.json`, `featured`): always there, always in stock.
+    pub featured: usize,
 }
 
 fn s(v: &Value) -> String {
@@ -76,7 +80,18 @@ pub fn generate(count: usize) -> Demo {
     let today = chrono::Utc::now().date_naive();
     let mut products = Vec::with_capacity(count);
     let mut seen = std::collections::HashSet::new();
-    for i in 0..count {
+    for f in d["featured"].as_array().expect("featured").iter().take(count) {
+        let mut p: ProductInput = serde_json::from_value(f.clone()).expect("a featured product is a ProductInput");
+        for c in &mut p.certifications {
+            c.expires_on = today + chrono::Days::new(730);
+        }
+        let slug = rouge_kernel::Slug::from_name(&format!("{} {}", p.brand, p.name)).expect("slug").to_string();
+        seen.insert(slug.clone());
+        p.slug = Some(slug);
+        products.push(p);
+    }
+    let featured = products.len();
+    for i in 0..count - featured {
         let bi = rng.below(brand_slugs.len());
         let brand = &brand_slugs[bi];
         let code: String = brand.split('-').filter_map(|w| w.chars().next()).collect::<String>().to_uppercase();
@@ -232,7 +247,7 @@ pub fn generate(count: usize) -> Demo {
         p.slug = Some(slug);
         products.push(p);
     }
-    Demo { brands, categories, products }
+    Demo { brands, categories, products, featured }
 }
 
 #[cfg(test)]
@@ -247,5 +262,18 @@ mod tests {
             assert!(a.products.iter().any(|p| p.product_type == *t), "no {t:?}");
         }
         assert!(a.products.iter().any(|p| p.variants.iter().any(|v| v.shade.is_some())));
+        // The products the README names, once each.
+        let slugs: Vec<&str> = a.products.iter().filter_map(|p| p.slug.as_deref()).collect();
+        assert_eq!(slugs.iter().filter(|s| **s == "lumen-lab-niacinamide-10-serum").count(), 1);
+        assert_eq!(a.products.len(), 300);
+        assert!(
+            a.featured >= 4
+                && a.products[..a.featured].iter().all(|p| p.status == rouge_catalog::ProductStatus::Active)
+        );
+        let skus: std::collections::HashSet<&str> =
+            a.products.iter().flat_map(|p| p.variants.iter().map(|v| v.sku.as_str())).collect();
+        for sku in ["LL-GLOW-30", "LL-GLOW-50", "LL-NIA-30"] {
+            assert!(skus.contains(sku), "{sku}");
+        }
     }
 }

@@ -34,15 +34,17 @@ pub async fn seed_demo<S: Store>(store: &S, count: usize) -> anyhow::Result<usiz
 }
 
 /// Demo stock for the demo catalogue: one lot per variant at location `main`, most in stock,
-/// some low, a few sold out, so that the storefront's availability and a checkout can be
+/// some low, a few sold out (the featured products always in stock), so that the storefront's availability and a checkout can be
 /// tried at once. Variants that already have stock are left alone.
 pub async fn seed_demo_stock<S: Store>(store: &S, count: usize) -> anyhow::Result<usize> {
     let inventory = rouge_inventory::InventoryService::new(store.clone());
     let expires = chrono::Utc::now().date_naive() + chrono::Duration::days(540);
     let mut stocked = 0;
-    for (i, p) in demo::generate(count).products.iter().enumerate() {
+    let demo = demo::generate(count);
+    for (i, p) in demo.products.iter().enumerate() {
         for (j, v) in p.variants.iter().enumerate() {
-            let quantity = [120, 40, 3, 0, 60, 12][(i + j) % 6];
+            // The featured products (the README's examples) are always well stocked.
+            let quantity = if i < demo.featured { 120 } else { [120, 40, 3, 0, 60, 12][(i + j) % 6] };
             if quantity == 0 || !store.lots(&v.sku).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_empty() {
                 continue;
             }

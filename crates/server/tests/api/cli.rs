@@ -13,8 +13,11 @@ async fn seed_and_import_on<S: rouge_http::Store>(store: S) {
     assert_eq!(seed::seed_demo_stock(&store, 300).await.unwrap(), 0);
     let inventory = rouge_inventory::InventoryService::new(store.clone());
     let demo = demo::generate(300);
-    let skus: Vec<&str> =
-        demo.products.iter().flat_map(|p| p.variants.iter().map(|v| v.sku.as_str())).take(12).collect();
+    let skus: Vec<&str> = demo.products[demo.featured..]
+        .iter()
+        .flat_map(|p| p.variants.iter().map(|v| v.sku.as_str()))
+        .take(12)
+        .collect();
     let mut levels = vec![];
     for sku in skus {
         levels.push(inventory.stock(sku).await.unwrap().available);
@@ -75,17 +78,15 @@ fn the_demo_has_at_least_300_products_with_shades_and_sizes() {
     assert!(d.products.iter().any(|p| p.variants.len() > 1 && p.variants.iter().all(|v| v.size.is_some())));
 }
 
-/// `rouge serve --demo` greets a first run on stdout: where the shop is, its docs and GraphQL,
-/// and how to make the first owner; and the demo shop takes the test provider's cards.
-#[tokio::test]
-async fn serve_demo_prints_a_banner_and_takes_test_cards() {
+/// `rouge serve --demo` on `database_url` (keys in `dir`), on a free port: the child, its base
+/// URL, and the banner it printed on stdout.
+async fn serve_demo(dir: &TempDir, database_url: &str) -> (std::process::Child, String, String) {
     use std::io::BufRead;
-    let dir = TempDir::new();
     let addr =
         format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(["serve", "--demo", "--listen", &addr, "--metrics-listen", "off"])
-        .env("DATABASE_URL", format!("sqlite://{}", dir.0.join("shop.db").display()))
+        .env("DATABASE_URL", database_url)
         .env("ROUGE_KEY_DIR", dir.0.join("keys"))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -106,7 +107,15 @@ async fn serve_demo_prints_a_banner_and_takes_test_cards() {
     })
     .await
     .unwrap();
-    let base = format!("http://{addr}");
+    (child, format!("http://{addr}"), banner)
+}
+
+/// `rouge serve --demo` greets a first run on stdout: where the shop is, its docs and GraphQL,
+/// and how to make the first owner; and the demo shop takes the test provider's cards.
+#[tokio::test]
+async fn serve_demo_prints_a_banner_and_takes_test_cards() {
+    let dir = TempDir::new();
+    let (mut child, base, banner) = serve_demo(&dir, &format!("sqlite://{}", dir.0.join("shop.db").display())).await;
     for needle in [format!("{base}/docs"), format!("{base}/graphql"), "rouge admin create-owner".to_owned()] {
         assert!(banner.contains(&needle), "the banner names {needle}: {banner}");
     }
@@ -129,4 +138,59 @@ async fn serve_demo_prints_a_banner_and_takes_test_cards() {
     assert_eq!(res.status(), reqwest::StatusCode::CREATED, "the demo takes test cards");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The README's tour is `scripts/tour.sh`, word for word, and every command in it finds
+/// something in the demo shop (no empty list, no problem answer), down to a placed order; on
+/// both stores.
+async fn the_readme_tour_works_on(database_url: &str, dir: &TempDir) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = std::fs::read_to_string(root.join("scripts/tour.sh")).unwrap();
+    let marker = "# --- the tour (the README's copy starts here) ---\n";
+    let tour = script.split_once(marker).expect("the marker in scripts/tour.sh").1;
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("```sh\n{tour}```")), "the README shows scripts/tour.sh as it is");
+    let commands =
+        tour.lines().filter(|l| l.starts_with("get ") || l.starts_with("send ") || l.starts_with("curl ")).count();
+
+    let (mut child, base, _) = serve_demo(dir, database_url).await;
+    let out = tokio::process::Command::new("sh")
+        .arg(root.join("scripts/tour.sh"))
+        .env("ROUGE", &base)
+        .output()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the tour failed: {said}{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<serde_json::Value> =
+        said.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(answers.len(), commands, "one answer per command: {said}");
+    for a in &answers {
+        let problem = a["type"].as_str().is_some_and(|t| t.starts_with("/problems/"));
+        let empty = a["items"].as_array().is_some_and(Vec::is_empty)
+            || a["total"] == 0
+            || a["data"]["products"]["totalCount"] == 0
+            || a["errors"].is_array();
+        assert!(!problem && !empty, "every example finds something: {a}");
+    }
+    assert_eq!(answers[0]["items"][0]["name"], "Niacinamide 10% Serum", "{}", answers[0]);
+    assert!(answers[1]["items"][0]["name"].as_str().is_some_and(|n| n.contains("Retinol")), "{}", answers[1]);
+    let order = answers.last().unwrap();
+    assert_eq!((order["status"].as_str(), order["lines"][0]["sku"].as_str()), (Some("authorized"), Some("LL-NIA-30")));
+}
+
+#[tokio::test]
+async fn the_readme_tour_works_on_sqlite() {
+    let dir = TempDir::new();
+    the_readme_tour_works_on(&format!("sqlite://{}", dir.0.join("shop.db").display()), &dir).await;
+}
+
+#[tokio::test]
+async fn the_readme_tour_works_on_postgres() {
+    let Some(db) = harness::postgres().await else { return };
+    let dir = TempDir::new();
+    the_readme_tour_works_on(&db.url, &dir).await;
+    db.cleanup().await;
 }
