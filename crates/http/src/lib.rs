@@ -24,7 +24,8 @@ use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::middleware;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
+use axum::response::IntoResponse;
+use tower_http::compression::{CompressionBody, CompressionLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -51,7 +52,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let cors = tower::util::option_layer(gateway::headers::cors(&gw).filter(|_| on));
     let gate = tower::util::option_layer(on.then(|| gateway::GatewayLayer(gw.clone())));
     let health = state.health.clone();
-    Router::new()
+    let routes = Router::new()
         .merge(rest::storefront::router())
         .merge(private(rest::auth::router(&state)))
         .merge(private(rest::me::router()))
@@ -66,14 +67,13 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
         .with_state(state)
-        .layer(middleware::from_fn_with_state(health, ops::track))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(middleware::from_fn(ops::problemize))
-        .layer(CompressionLayer::new())
-        .layer(cors)
-        .layer(gate)
-        .layer(CatchPanicLayer::new())
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        // Inside the router, where each request's route template (`MatchedPath`) is known.
+        .layer(middleware::from_fn_with_state(health, ops::track));
+    // The other layers every request passes, outermost first, wrapped once around the whole
+    // router: `Router::layer` would wrap each of its ~80 routes instead, and every request would
+    // then clone and box each layer's service and future (two allocations per layer).
+    let stack = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -83,5 +83,15 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
                 // The access log is written by `ops::track` (cheaper, and it chooses what to write).
                 .on_response(()),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::new())
+        .layer(gate)
+        // The gateway answers with and expects Rouge's response type.
+        .map_response(|r: axum::http::Response<CompressionBody<axum::body::Body>>| r.into_response())
+        .layer(cors)
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(ops::problemize))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }

@@ -149,6 +149,69 @@ pub struct GatewayService<S> {
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
+pin_project_lite::pin_project! {
+    /// The gateway's answer to one request, without a box on the common path: ready at once
+    /// (refused, too large), the inner service's answer (with the time-out armed only once it
+    /// waits), or, when Redis must be asked first, a boxed future.
+    pub struct GatewayFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Ready { res: Option<Response> },
+        Inner {
+            #[pin]
+            fut: F,
+            #[pin]
+            timer: Option<tokio::time::Sleep>,
+            gw: Arc<Gateway>,
+            admitted: Option<(Quota, ratelimit::Decision, &'static str)>,
+            html_page: bool,
+            uri: axum::http::Uri,
+        },
+        Boxed { fut: Answer },
+    }
+}
+
+impl<F> GatewayFuture<F> {
+    fn ready(res: Response) -> Self {
+        Self { state: State::Ready { res: Some(res) } }
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for GatewayFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Ready { res } => Poll::Ready(Ok(res.take().expect("polled after it answered"))),
+            StateProj::Boxed { fut } => fut.as_mut().poll(cx),
+            StateProj::Inner { fut, mut timer, gw, admitted, html_page, uri } => {
+                let res = match fut.poll(cx) {
+                    Poll::Ready(Ok(res)) => res,
+                    Poll::Ready(Err(never)) => match never {},
+                    Poll::Pending => {
+                        // Most reads are answered from memory on the first poll: only a request
+                        // that waits arms the timer.
+                        if timer.is_none() {
+                            timer.set(Some(tokio::time::sleep(gw.settings.request_timeout)));
+                        }
+                        match timer.as_pin_mut().map(|t| t.poll(cx)) {
+                            Some(Poll::Ready(())) => ApiError::RequestTimeout.into_response_at(uri.path()),
+                            _ => return Poll::Pending,
+                        }
+                    }
+                };
+                Poll::Ready(Ok(finish(gw, res, admitted.take(), *html_page)))
+            }
+        }
+    }
+}
+
 impl<S> tower::Service<Request> for GatewayService<S>
 where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -156,13 +219,13 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Answer;
+    type Future = GatewayFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> Answer {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let gw = self.gw.clone();
         if !gw.settings.trusted_proxies.is_empty() {
             forwarded::resolve_client(&gw.settings.trusted_proxies, &mut req);
@@ -172,8 +235,7 @@ where
         let html_page = path.starts_with("/docs") || (path == "/graphql" && req.method() == Method::GET);
         if size > gw.settings.max_header_bytes {
             let res = ApiError::HeadersTooLarge(gw.settings.max_header_bytes).into_response_at(path);
-            let res = secured(&gw, res, html_page);
-            return Box::pin(std::future::ready(Ok(res)));
+            return GatewayFuture::ready(secured(&gw, res, html_page));
         }
         let budget = ratelimit::budget(&gw, &req).map(|(q, class, key, claims)| {
             if let Some(c) = claims {
@@ -192,26 +254,27 @@ where
             // Decided now: refused at once, or the service polled ready serves it right away
             // (no clone of it, no wait before it starts).
             Ok(Some((q, d, class))) if !d.allowed => {
-                Box::pin(std::future::ready(Ok(refused(&gw, q, &d, class, html_page, req.uri().path()))))
+                GatewayFuture::ready(refused(&gw, q, &d, class, html_page, req.uri().path()))
             }
             Ok(admitted) => {
                 let uri = req.uri().clone();
                 let fut = self.inner.call(req);
-                Box::pin(async move { Ok(answer(&gw, fut, admitted, html_page, uri).await) })
+                GatewayFuture { state: State::Inner { fut, timer: None, gw, admitted, html_page, uri } }
             }
             // Redis decides: the service that was polled ready goes with the request, and a
             // clone takes its place.
             Err((q, class, key)) => {
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(async move {
+                let fut: Answer = Box::pin(async move {
                     let d = gw.limiter.check(&key, q).await;
                     if !d.allowed {
                         return Ok(refused(&gw, q, &d, class, html_page, req.uri().path()));
                     }
                     let uri = req.uri().clone();
                     Ok(answer(&gw, inner.call(req), Some((q, d, class)), html_page, uri).await)
-                })
+                });
+                GatewayFuture { state: State::Boxed { fut } }
             }
         }
     }
@@ -249,12 +312,25 @@ where
         Poll::Ready(r) => Ok(r),
         Poll::Pending => tokio::time::timeout(gw.settings.request_timeout, &mut fut).await,
     };
-    let mut res = match answered {
+    let res = match answered {
         Ok(Ok(res)) => res,
         Ok(Err(never)) => match never {},
         Err(_) => ApiError::RequestTimeout.into_response_at(uri.path()),
     };
+    finish(gw, res, admitted, html_page)
+}
+
+/// The gateway's headers on an answer: the RateLimit ones when a budget was spent, and the
+/// security ones.
+fn finish(
+    gw: &Gateway,
+    mut res: Response,
+    admitted: Option<(Quota, ratelimit::Decision, &'static str)>,
+    html_page: bool,
+) -> Response {
     if let Some((q, d, _)) = admitted {
+        // Room for these four and the security headers at once.
+        res.headers_mut().reserve(9);
         ratelimit::headers(gw, res.headers_mut(), q, &d);
     }
     secured(gw, res, html_page)
