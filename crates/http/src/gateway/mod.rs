@@ -330,20 +330,23 @@ fn finish(
 ) -> Response {
     if let Some((q, d, _)) = admitted {
         // Room for these four and the security headers at once.
-        res.headers_mut().reserve(9);
+        res.headers_mut().reserve(8);
         ratelimit::headers(gw, res.headers_mut(), q, &d);
     }
     secured(gw, res, html_page)
 }
 
-/// Adds the security headers.
+/// Adds the security headers. `Referrer-Policy` governs the requests a page makes, so only the
+/// browser pages (docs, GraphiQL) get it; every other answer is data and gets a CSP that lets
+/// it load and frame nothing.
 fn secured(gw: &Gateway, mut res: Response, html_page: bool) -> Response {
     let h = res.headers_mut();
-    h.reserve(5);
+    h.reserve(4);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if !html_page {
+    if html_page {
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    } else {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

@@ -81,6 +81,7 @@ async fn oversized_headers_answer_431_and_every_answer_has_security_headers() {
     let docs = app.get("/docs/").await;
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.headers().get("content-security-policy").is_none(), "the docs page keeps its scripts");
+    assert_eq!(docs.headers()["referrer-policy"], "no-referrer", "pages do not leak their address");
     app.stop().await;
 }
 
