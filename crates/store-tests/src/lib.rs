@@ -6,4 +6,5 @@ pub mod fixtures;
 pub mod harness;
 pub mod identity;
 pub mod inventory;
+pub mod orders;
 pub mod raw;
