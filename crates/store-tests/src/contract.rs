@@ -174,3 +174,115 @@ pub async fn deliveries_are_claimed_once_and_unfinished_ones_come_due<S: rouge_k
     store.record_successes("stock", &[a.id]).await.unwrap();
     assert_eq!(store.purge_done_deliveries(chrono::Utc::now().timestamp_millis() + 1).await.unwrap(), 4);
 }
+
+/// An idempotency key is claimed once; the same request meanwhile is "in flight", another
+/// request with it a mismatch; the stored answer is replayed; an abandoned or dead claim is
+/// taken again; answers are re-sealed in pages, deleted with their owner, and expire.
+pub async fn idempotency_keys_claim_answer_replay_and_expire<S: rouge_kernel::IdempotencyStore>(store: S) {
+    use rouge_kernel::{Begin, StoredResponse};
+    let (lease, ttl) = (60_000, 86_400_000);
+    let now = 1_000_000;
+    assert_eq!(store.begin("POST /v1/carts", "k1", "h1", now, lease, ttl).await.unwrap(), Begin::Started);
+    assert_eq!(store.begin("POST /v1/carts", "k1", "h1", now + 1, lease, ttl).await.unwrap(), Begin::InFlight);
+    assert_eq!(store.begin("POST /v1/carts", "k1", "h2", now + 1, lease, ttl).await.unwrap(), Begin::Mismatch);
+    assert_eq!(
+        store.begin("POST /v1/brands", "k1", "h9", now + 1, lease, ttl).await.unwrap(),
+        Begin::Started,
+        "per scope"
+    );
+
+    let answer = StoredResponse {
+        status: 201,
+        headers: vec![("location".into(), "/v1/carts/c1".into())],
+        body: b"sealed answer".to_vec(),
+        owner: Some("ana".into()),
+    };
+    store.finish("POST /v1/carts", "k1", &answer).await.unwrap();
+    assert_eq!(store.begin("POST /v1/carts", "k1", "h1", now + 2, lease, ttl).await.unwrap(), Begin::Done(answer));
+    assert_eq!(store.begin("POST /v1/carts", "k1", "h2", now + 2, lease, ttl).await.unwrap(), Begin::Mismatch);
+
+    // A failed request frees its key; a claim whose server died is taken over after the lease.
+    assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now, lease, ttl).await.unwrap(), Begin::Started);
+    store.abandon("POST /v1/carts", "k2").await.unwrap();
+    assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now + 3, lease, ttl).await.unwrap(), Begin::Started);
+    assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now + 10, lease, ttl).await.unwrap(), Begin::InFlight);
+    assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now + lease + 10, lease, ttl).await.unwrap(), Begin::Started);
+
+    let other = StoredResponse { status: 200, headers: vec![], body: b"bea's".to_vec(), owner: Some("bea".into()) };
+    store.finish("POST /v1/carts", "k2", &other).await.unwrap();
+    let page = store.stored_bodies(None, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let rest = store.stored_bodies(Some((&page[0].scope, &page[0].key)), 10).await.unwrap();
+    let mut keys: Vec<String> = page.iter().chain(&rest).map(|b| b.key.clone()).collect();
+    keys.sort();
+    assert_eq!(keys, ["k1", "k2"], "only finished answers, each once across pages");
+    assert!(store.replace_body("POST /v1/carts", "k1", b"sealed answer", b"resealed").await.unwrap());
+    assert!(
+        !store.replace_body("POST /v1/carts", "k1", b"sealed answer", b"again").await.unwrap(),
+        "changed meanwhile"
+    );
+    match store.begin("POST /v1/carts", "k1", "h1", now + 4, lease, ttl).await.unwrap() {
+        Begin::Done(r) => assert_eq!(r.body, b"resealed"),
+        other => panic!("{other:?}"),
+    }
+
+    assert_eq!(store.forget_owner("ana").await.unwrap(), 1);
+    assert_eq!(store.begin("POST /v1/carts", "k1", "h1", now + 5, lease, ttl).await.unwrap(), Begin::Started, "gone");
+    assert_eq!(store.purge_idempotency(now + ttl - 1).await.unwrap(), 0, "nothing has expired yet");
+    assert!(store.purge_idempotency(now + lease + 10 + ttl + 1).await.unwrap() >= 3, "all have expired");
+    assert!(store.stored_bodies(None, 10).await.unwrap().is_empty());
+}
+
+/// A failed delivery waits twice as long after each failure, is parked after the last
+/// attempt, is listed (dead first) and counted, and a dead letter can be replayed once.
+pub async fn failed_deliveries_back_off_park_and_replay<S: rouge_kernel::DeliveryLog>(store: S) {
+    use rouge_kernel::{DeliveryState, DomainEvent};
+    let a = DomainEvent::new("order", uuid::Uuid::now_v7(), "order.placed", json!({"n": 1}));
+    let b = DomainEvent::new("order", uuid::Uuid::now_v7(), "order.placed", json!({"n": 2}));
+    let now = 5_000_000;
+    let state = store.record_failure("mailer", &a, "smtp down", now, 3, 100).await.unwrap();
+    assert_eq!(state, DeliveryState::Retrying);
+    let listed = store.failed_deliveries(10).await.unwrap();
+    assert_eq!((listed[0].attempts, listed[0].next_at, listed[0].last_error.as_str()), (1, now + 100, "smtp down"));
+    store.record_failure("mailer", &a, "smtp down", now + 100, 3, 100).await.unwrap();
+    assert_eq!(store.failed_deliveries(10).await.unwrap()[0].next_at, now + 100 + 200, "twice as long");
+    let parked = store.record_failure("mailer", &a, "still down", now + 300, 3, 100).await.unwrap();
+    assert_eq!(parked, DeliveryState::Dead);
+    store.record_failure("stock", &b, "lock timeout", now, 3, 100).await.unwrap();
+    assert_eq!(store.delivery_backlog().await.unwrap(), (1, 1), "one retrying, one dead");
+
+    let listed = store.failed_deliveries(10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|d| (d.consumer.as_str(), d.state)).collect::<Vec<_>>(),
+        [("mailer", DeliveryState::Dead), ("stock", DeliveryState::Retrying)],
+        "dead letters first"
+    );
+    assert_eq!(listed[0].event, a, "the event itself is kept");
+    let due = store.take_due(now + 100, 1_000, 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.event.id).collect::<Vec<_>>(), [b.id], "dead letters are not retried");
+
+    assert!(!store.replay_delivery("mailer", b.id, now).await.unwrap(), "no such dead letter");
+    assert!(store.replay_delivery("mailer", a.id, now + 400).await.unwrap());
+    assert_eq!(store.delivery_backlog().await.unwrap(), (2, 0));
+    assert!(!store.replay_delivery("mailer", a.id, now + 401).await.unwrap(), "replayed once");
+    let due = store.take_due(now + 5_000, 1_000, 10).await.unwrap();
+    let replayed = due.iter().find(|d| d.event.id == a.id).expect("the replayed letter comes due");
+    assert_eq!((replayed.consumer.as_str(), replayed.state), ("mailer", DeliveryState::Retrying));
+}
+
+/// The outbox's reads by type page through what happened since a moment, oldest first.
+pub async fn the_outbox_pages_by_type_and_time<S: CatalogRepository>(store: S) {
+    let svc = with_brand(&store).await;
+    let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+    for i in 0..3 {
+        svc.create_product(fixtures::product(&format!("Serum {i}"), "lumen-lab", &format!("SKU-{i}"))).await.unwrap();
+    }
+    let first = store.recent_events("ProductCreated", before, 0, 2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let rest = store.recent_events("ProductCreated", before, first[1].sequence, 2).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(first[1].sequence < rest[0].sequence);
+    assert!(first.iter().chain(&rest).all(|e| e.event_type == "ProductCreated"), "only that type");
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert!(store.recent_events("ProductCreated", later, 0, 10).await.unwrap().is_empty(), "nothing since then");
+}

@@ -38,4 +38,7 @@ contract_tests!(
     brands_categories_and_attributes_keep_their_keys_unique,
     archiving_keeps_the_product_but_unlists_it,
     deliveries_are_claimed_once_and_unfinished_ones_come_due,
+    idempotency_keys_claim_answer_replay_and_expire,
+    failed_deliveries_back_off_park_and_replay,
+    the_outbox_pages_by_type_and_time,
 );
