@@ -232,8 +232,10 @@ pub async fn master_key_rotation_rewraps_every_data_key<S: IdentityRepository + 
     let m2 = Secret32::random();
     let both = Vault::new(BTreeMap::from([("m1".to_owned(), m1), ("m2".to_owned(), m2.clone())]), "m2", index.clone())
         .unwrap();
+    assert_eq!(store.people_by_master().await.unwrap(), [("m1".to_owned(), 3)], "whose data each master key opens");
     assert_eq!(service(store.clone(), both.clone()).rotate_keys().await.unwrap(), 3);
     assert_eq!(service(store.clone(), both).rotate_keys().await.unwrap(), 0, "idempotent");
+    assert_eq!(store.people_by_master().await.unwrap(), [("m2".to_owned(), 3)]);
     let only_new = service(store, Vault::new(BTreeMap::from([("m2".to_owned(), m2)]), "m2", index).unwrap());
     let s = only_new.login("bea@example.com", "correct horse battery", "a").await.unwrap();
     let me = only_new.me(only_new.tokens().verify(&s.access_token).unwrap().sub).await.unwrap();
