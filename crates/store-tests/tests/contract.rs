@@ -1,34 +1,7 @@
 //! Runs the store contract on SQLite and on PostgreSQL with the same test code.
 
-use rouge_store_tests::{contract, harness};
-
-macro_rules! contract_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = harness::sqlite().await;
-                    contract::$name(db.store.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = harness::postgres().await else { return };
-                    contract::$name(db.store.clone()).await;
-                    db.cleanup().await;
-                }
-            )+
-        }
-    };
-}
-
-contract_tests!(
+rouge_store_tests::on_both_stores!(
+    contract:
     product_round_trips,
     writes_put_their_events_in_the_outbox_in_order,
     duplicate_slug_is_refused_and_changes_nothing,

@@ -1,34 +1,7 @@
 //! Runs the identity store contract on SQLite and on PostgreSQL with the same test code.
 
-use rouge_store_tests::{harness, identity};
-
-macro_rules! identity_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = harness::sqlite().await;
-                    identity::$name(db.store.clone()).await;
-                }
-            )+
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = harness::postgres().await else { return };
-                    identity::$name(db.store.clone()).await;
-                    db.cleanup().await;
-                }
-            )+
-        }
-    };
-}
-
-identity_tests!(
+rouge_store_tests::on_both_stores!(
+    identity:
     register_login_and_read_back,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     failed_logins_slow_down_then_lock_alike_for_known_and_unknown_emails,

@@ -332,6 +332,16 @@ fn idempotency_key(key: &str) -> async_graphql::Result<()> {
     ))
 }
 
+/// Runs a cart change as the request's shopper and answers with the cart it gives.
+async fn as_shopper<'a, F>(ctx: &Context<'a>, change: F) -> async_graphql::Result<Cart>
+where
+    F: FnOnce(&'a dyn Carts, Shopper) -> BoxFuture<'a, Result<PricedCart, OrdersError>>,
+{
+    let who = shopper(ctx).await?;
+    let cart = change(carts(ctx).as_ref(), who).await.map_err(gql_error)?;
+    Ok(Cart { cart, shopper: who })
+}
+
 #[derive(Default)]
 pub struct CartMutation;
 
@@ -339,9 +349,7 @@ pub struct CartMutation;
 impl CartMutation {
     /// A new cart (for a logged-in customer: her open cart, when she has one).
     async fn create_cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
-        let who = shopper(ctx).await?;
-        let cart = carts(ctx).create(who).await.map_err(gql_error)?;
-        Ok(Cart { cart, shopper: who })
+        as_shopper(ctx, |c, who| c.create(who)).await
     }
 
     /// Adds units of a SKU (to its line, when the cart has one).
@@ -352,9 +360,7 @@ impl CartMutation {
         sku: String,
         quantity: i64,
     ) -> async_graphql::Result<Cart> {
-        let who = shopper(ctx).await?;
-        let cart = carts(ctx).add_line(who, cart_id, sku, quantity).await.map_err(gql_error)?;
-        Ok(Cart { cart, shopper: who })
+        as_shopper(ctx, |c, who| c.add_line(who, cart_id, sku, quantity)).await
     }
 
     /// Sets a line's quantity; 0 removes the line.
@@ -365,15 +371,11 @@ impl CartMutation {
         line_id: Uuid,
         quantity: i64,
     ) -> async_graphql::Result<Cart> {
-        let who = shopper(ctx).await?;
-        let cart = carts(ctx).set_quantity(who, cart_id, line_id, quantity).await.map_err(gql_error)?;
-        Ok(Cart { cart, shopper: who })
+        as_shopper(ctx, |c, who| c.set_quantity(who, cart_id, line_id, quantity)).await
     }
 
     async fn remove_cart_line(&self, ctx: &Context<'_>, cart_id: Uuid, line_id: Uuid) -> async_graphql::Result<Cart> {
-        let who = shopper(ctx).await?;
-        let cart = carts(ctx).set_quantity(who, cart_id, line_id, 0).await.map_err(gql_error)?;
-        Ok(Cart { cart, shopper: who })
+        as_shopper(ctx, |c, who| c.set_quantity(who, cart_id, line_id, 0)).await
     }
 
     /// Email, shipping and billing address (sealed at rest), shipping method.
@@ -383,15 +385,13 @@ impl CartMutation {
         cart_id: Uuid,
         details: CheckoutDetailsInput,
     ) -> async_graphql::Result<Cart> {
-        let who = shopper(ctx).await?;
         let input = CheckoutInput {
             email: details.email,
             shipping_address: details.shipping_address.map(Into::into),
             billing_address: details.billing_address.map(Into::into),
             shipping_method: details.shipping_method,
         };
-        let cart = carts(ctx).set_checkout(who, cart_id, input).await.map_err(gql_error)?;
-        Ok(Cart { cart, shopper: who })
+        as_shopper(ctx, |c, who| c.set_checkout(who, cart_id, input)).await
     }
 
     /// After logging in: a guest cart joins the customer's open cart (or becomes hers).
