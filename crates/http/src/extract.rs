@@ -40,11 +40,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
-        ApiError::Invalid(vec![FieldError {
-            field: if path == "." { String::new() } else { path },
-            code: if message.starts_with("unknown field") { "unknown_field" } else { "type" },
-            message,
-        }])
+        let at = if path == "." { String::new() } else { path };
+        // A missing field is reported by its object's path: name the field itself.
+        let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()).map(str::to_owned);
+        let (field, code) = match missing {
+            Some(name) if at.is_empty() => (name, "required"),
+            Some(name) => (format!("{at}.{name}"), "required"),
+            None if message.starts_with("unknown field") => (at, "unknown_field"),
+            None => (at, "type"),
+        };
+        ApiError::Invalid(vec![FieldError { field, code, message }])
     })
 }
 

@@ -20,7 +20,7 @@ crate::on_both_stores!(
     a_storefront_checks_out_on_graphql_alone,
 );
 
-const SKU: &str = "LL-GLOW-30";
+pub const SKU: &str = "LL-GLOW-30";
 
 pub async fn stocked(app: &TestApp, sku: &str, units: i64) {
     app.brand("Lumen Lab").await;

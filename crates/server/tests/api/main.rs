@@ -24,6 +24,7 @@ mod pii;
 mod replays;
 mod schemathesis;
 mod sessions;
+mod shapes;
 mod storefront;
 
 /// Declares each test once per store.
