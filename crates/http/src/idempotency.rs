@@ -127,10 +127,6 @@ fn customer_of<S: Store>(app: &AppState<S>, parts: &axum::http::request::Parts) 
 
 const SEALED_PREFIX: &[u8] = b"rouge-sealed-v1:";
 
-fn sealer<S: Store>(app: &AppState<S>) -> crate::commerce::VaultSealer<S> {
-    crate::commerce::VaultSealer(app.identity.clone())
-}
-
 fn encode(s: &Sealed) -> Vec<u8> {
     let doc = serde_json::json!({"m": s.master_id, "k": STANDARD.encode(&s.key), "d": STANDARD.encode(&s.data)});
     [SEALED_PREFIX, doc.to_string().as_bytes()].concat()
@@ -145,11 +141,11 @@ fn decode(bytes: &[u8]) -> Result<Sealed, String> {
 }
 
 fn seal<S: Store>(app: &AppState<S>, scope: &str, body: &[u8]) -> Vec<u8> {
-    encode(&sealer(app).seal(scope, body))
+    encode(&app.sealer.seal(scope, body))
 }
 
 fn open<S: Store>(app: &AppState<S>, scope: &str, stored: &[u8]) -> Result<Vec<u8>, String> {
-    sealer(app).open(scope, &decode(stored)?)
+    app.sealer.open(scope, &decode(stored)?)
 }
 
 /// Re-wraps every stored answer's data key under the current master key (after a rotation);
@@ -157,10 +153,7 @@ fn open<S: Store>(app: &AppState<S>, scope: &str, stored: &[u8]) -> Result<Vec<u
 ///
 /// # Errors
 /// When the store fails or an answer does not open.
-pub async fn rewrap<S: IdempotencyStore, R: rouge_identity::IdentityRepository>(
-    store: &S,
-    sealer: &crate::commerce::VaultSealer<R>,
-) -> Result<usize, String> {
+pub async fn rewrap<S: IdempotencyStore>(store: &S, sealer: &dyn Sealer) -> Result<usize, String> {
     let (mut after, mut changed) = (None::<(String, String)>, 0);
     loop {
         let page = store.stored_bodies(after.as_ref().map(|(s, k)| (s.as_str(), k.as_str())), 500).await?;

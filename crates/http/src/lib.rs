@@ -5,7 +5,6 @@ pub mod audit;
 pub mod authz;
 pub mod availability;
 pub mod cache;
-pub mod commerce;
 pub mod error;
 pub mod extract;
 pub mod gateway;
@@ -63,7 +62,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(private(rest::carts::router(&state)))
         .merge(private(rest::orders::router(&state)))
         .merge(private(rest::events::router(&state)))
-        .merge(private(graphql::router()))
+        .merge(private(graphql::router(graphql::schema(state.index.clone(), state.stock.clone()))))
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
         .with_state(state)

@@ -44,7 +44,7 @@ impl<S: Store> Handler for AccountMail<S> {
 
 /// Commits a placed order's stock: the checkout leaves it held for the order, this turns it
 /// into a sale (taken off hand). Idempotent, so every replica may run it.
-pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>);
+pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>, pub S);
 
 impl<S: Store> Handler for StockCommit<S> {
     fn name(&self) -> &'static str {
@@ -60,7 +60,7 @@ impl<S: Store> Handler for StockCommit<S> {
     }
 
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
-        let inventory = self.0.clone();
+        let (inventory, orders) = (self.0.clone(), self.1.clone());
         Box::pin(async move {
             let reservation = e
                 .payload
@@ -72,7 +72,7 @@ impl<S: Store> Handler for StockCommit<S> {
                 Ok(_) => Ok(()),
                 // Released: fine if the order was cancelled first (its stock went back then).
                 Err(rouge_inventory::InventoryError::Conflict(why)) => {
-                    let order = inventory.repo().order(e.aggregate_id).await.map_err(|err| err.to_string())?;
+                    let order = orders.order(e.aggregate_id).await.map_err(|err| err.to_string())?;
                     if order.is_some_and(|(o, _)| o.status == rouge_orders::Status::Cancelled) {
                         tracing::info!(order = %e.aggregate_id, "order cancelled before its stock was committed");
                         Ok(())
@@ -89,7 +89,7 @@ impl<S: Store> Handler for StockCommit<S> {
 /// The order confirmation email.
 pub struct OrderMail<S> {
     pub store: S,
-    pub sealer: rouge_http::commerce::VaultSealer<S>,
+    pub sealer: crate::wiring::VaultSealer<S>,
     pub mailer: Mailer,
 }
 
@@ -108,7 +108,7 @@ impl<S: Store> Handler for OrderMail<S> {
 
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
         let (store, mailer) = (self.store.clone(), self.mailer.clone());
-        let sealer = rouge_http::commerce::VaultSealer(self.sealer.0.clone());
+        let sealer = crate::wiring::VaultSealer(self.sealer.0.clone());
         Box::pin(async move {
             let (order, sealed) =
                 store.order(e.aggregate_id).await.map_err(|err| err.to_string())?.ok_or("the order is gone")?;

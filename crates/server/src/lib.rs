@@ -10,6 +10,7 @@ pub mod import;
 pub mod keys;
 pub mod seed;
 pub mod tls;
+pub mod wiring;
 
 use anyhow::Context;
 use rouge_catalog::CatalogEvent;
@@ -193,12 +194,8 @@ pub async fn launch<S: Store>(
             mailer: mailer.clone(),
             public_url: id_opts.public_url,
         }),
-        Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()))),
-        Arc::new(consumers::OrderMail {
-            store: store.clone(),
-            sealer: rouge_http::commerce::VaultSealer(identity.clone()),
-            mailer,
-        }),
+        Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()), store.clone())),
+        Arc::new(consumers::OrderMail { store: store.clone(), sealer: wiring::VaultSealer(identity.clone()), mailer }),
     ];
     let policy = opts.delivery;
     let durable: Vec<rouge_messaging::Subscriber> =
@@ -258,16 +255,35 @@ pub async fn launch<S: Store>(
         );
         payments.push(Arc::new(rouge_payments::TestProvider::new()));
     }
-    let state = AppState::new(store, index, relay, cache, gateway, identity, oidc)
-        .with_stock_board(board.clone())
-        .with_commerce(
-            stock_rules,
-            opts.channel,
-            payments,
-            std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
-            opts.stripe,
-        );
-    let sweeper = tokio::spawn(release_expired(state.inventory.clone(), state.relay.clone(), stop_tx.subscribe()));
+    if let Some(s) = &opts.stripe {
+        payments.push(s.clone());
+    }
+    let mut inventory = rouge_inventory::InventoryService::new(store.clone());
+    stock_rules(&mut inventory);
+    let orders = wiring::orders(&store, &index, &identity, inventory.clone(), opts.channel, payments);
+    let state = AppState::new(rouge_http::state::Parts {
+        catalog: rouge_catalog::CatalogService::new(store.clone()),
+        sealer: Arc::new(wiring::VaultSealer(identity.clone())),
+        identity,
+        oidc,
+        gateway: Arc::new(gateway),
+        cache,
+        inventory,
+        orders,
+        idempotency_lease: std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
+        stripe: opts.stripe,
+        stock: board.clone(),
+        health: Arc::default(),
+        store,
+        index,
+        relay,
+    });
+    let sweeper = tokio::spawn(release_expired(
+        state.store.clone(),
+        state.inventory.clone(),
+        state.relay.clone(),
+        stop_tx.subscribe(),
+    ));
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
     tokio::spawn(watch_backlog(state.store.clone(), state.relay.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
@@ -316,6 +332,7 @@ pub async fn launch<S: Store>(
 /// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may
 /// all run it: a reservation is released once, whoever gets there first.
 async fn release_expired<S: Store>(
+    store: S,
     inventory: rouge_inventory::InventoryService<S>,
     relay: rouge_messaging::RelayHandle,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -331,10 +348,10 @@ async fn release_expired<S: Store>(
             Err(e) => tracing::warn!(error = %e, "cannot release expired stock reservations; will retry"),
         }
         let now = chrono::Utc::now().timestamp_millis();
-        if let Err(e) = inventory.repo().purge_idempotency(now).await {
+        if let Err(e) = store.purge_idempotency(now).await {
             tracing::warn!(error = %e, "cannot purge expired idempotency keys; will retry");
         }
-        if let Err(e) = inventory.repo().purge_done_deliveries(now - 7 * 24 * 3600 * 1000).await {
+        if let Err(e) = store.purge_done_deliveries(now - 7 * 24 * 3600 * 1000).await {
             tracing::warn!(error = %e, "cannot purge old delivery records; will retry");
         }
         tokio::select! {

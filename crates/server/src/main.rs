@@ -448,7 +448,7 @@ impl StoreFn<()> for RotateKeys {
                     Default::default(),
                 );
                 let n = svc.rotate_keys().await.map_err(|e| anyhow::anyhow!(e))?;
-                let sealer = rouge_http::commerce::VaultSealer(svc);
+                let sealer = rouge_server::wiring::VaultSealer(svc);
                 let m =
                     rouge_orders::service::rewrap_keys(&store, &sealer, &id).await.map_err(|e| anyhow::anyhow!(e))?;
                 let a = rouge_http::idempotency::rewrap(&store, &sealer).await.map_err(|e| anyhow::anyhow!(e))?;

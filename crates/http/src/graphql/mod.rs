@@ -74,8 +74,15 @@ fn introspection_only(query: &str) -> bool {
     })
 }
 
-pub fn router<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/graphql", get(graphiql).post(execute::<S>)).route("/graphql/assets/{file}", get(asset))
+/// `/graphql` (and GraphiQL) answering with `schemas`, built by [`schema`] from the state's
+/// index and stock board.
+pub fn router<S: Store>(schemas: Schemas) -> Router<AppState<S>> {
+    let schemas = Arc::new(schemas);
+    let run = move |state: State<AppState<S>>,
+                    headers: axum::http::HeaderMap,
+                    ext: axum::http::Extensions,
+                    req: GraphQLRequest| { execute::<S>(state, schemas.clone(), headers, ext, req) };
+    Router::new().route("/graphql", get(graphiql).post(run)).route("/graphql/assets/{file}", get(asset))
 }
 
 /// GraphiQL, served whole by this server: its scripts and styles are vendored
@@ -115,6 +122,7 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::
 
 async fn execute<S: Store>(
     State(app): State<AppState<S>>,
+    schemas: Arc<Schemas>,
     headers: axum::http::HeaderMap,
     ext: axum::http::Extensions,
     req: GraphQLRequest,
@@ -131,7 +139,7 @@ async fn execute<S: Store>(
     let commerce: Arc<dyn orders::Commerce> = Arc::new(app.clone());
     let carts: Arc<dyn carts::Carts> = Arc::new(app.clone());
     let req = req.into_inner();
-    let schema = if introspection_only(&req.query) { &app.graphql.introspection } else { &app.graphql.data };
+    let schema = if introspection_only(&req.query) { &schemas.introspection } else { &schemas.data };
     schema.execute(req.data(caller).data(accounts).data(commerce).data(carts)).await.into()
 }
 

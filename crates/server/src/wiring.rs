@@ -1,6 +1,8 @@
-//! The in-process clients orders use to reach the other contexts: the catalogue (the search
-//! index's SKU map), inventory (its service over the same store) and the vault (identity's
-//! keys, so order data is sealed and rotated like customers').
+//! How the contexts reach each other, wired here and nowhere else: the in-process clients the
+//! orders service uses for the catalogue (the search index's SKU map, with the shop's parcel
+//! weight and tax class rules), for inventory (its service over the same store) and for the
+//! vault (identity's keys, so order data and stored answers are sealed and rotated like
+//! customers'); and the orders service built from them.
 
 use rouge_catalog::values::SizeUnit;
 use rouge_identity::IdentityService;
@@ -111,4 +113,25 @@ impl<S: rouge_identity::IdentityRepository> Sealer for VaultSealer<S> {
             .map_err(|e| e.to_string())?;
         key.open(owner, &s.data).map_err(|e| e.to_string())
     }
+}
+
+/// The orders service over this store, reaching the other contexts in-process, taking
+/// payments through `payments` only (the built-in `test` provider is among them only when the
+/// server was asked for it).
+pub fn orders<S: rouge_http::Store>(
+    store: &S,
+    index: &Arc<CatalogIndex>,
+    identity: &IdentityService<S>,
+    inventory: InventoryService<S>,
+    channel: rouge_orders::Channel,
+    payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
+) -> rouge_orders::OrdersService<S> {
+    rouge_orders::OrdersService::new(
+        store.clone(),
+        Arc::new(IndexCatalog(index.clone())),
+        Arc::new(InventoryStock(inventory)),
+        payments,
+        Arc::new(VaultSealer(identity.clone())),
+        channel,
+    )
 }
