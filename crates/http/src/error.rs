@@ -252,6 +252,98 @@ impl IntoResponse for ApiError {
 }
 
 impl ApiError {
+    /// The same error as GraphQL reports it, so REST and GraphQL agree: one `extensions.code`
+    /// per problem type, the problem's `type`, the same message as its `detail`, and its field
+    /// errors (`fields`, and `errors` as in the problem), `retryAfter` and `actionUrl` where
+    /// the REST answer carries them.
+    pub fn into_graphql(self) -> async_graphql::Error {
+        use async_graphql::ErrorExtensions;
+        let (_, slug, _) = self.parts();
+        let code = match slug {
+            "validation-error"
+            | "invalid-query"
+            | "bad-header"
+            | "malformed-json"
+            | "idempotency-key"
+            | "idempotency-key-reused"
+            | "bad-signature"
+            | "payload-too-large"
+            | "unsupported-media-type" => "BAD_USER_INPUT",
+            "unauthorized" => "UNAUTHENTICATED",
+            "forbidden" | "email-not-verified" => "FORBIDDEN",
+            "not-found" => "NOT_FOUND",
+            "conflict" | "invalid-transition" | "idempotency-in-flight" => "CONFLICT",
+            "precondition-failed" => "STALE",
+            "sold-out" | "insufficient-stock" => "SOLD_OUT",
+            "payment-declined" | "payment-requires-action" => "PAYMENT_DECLINED",
+            "payment-pending" => "PAYMENT_PENDING",
+            "payment-failed" => "PAYMENT_FAILED",
+            "too-many-requests" | "login-locked" => "RATE_LIMITED",
+            "unavailable" | "request-timeout" => "UNAVAILABLE",
+            _ => "INTERNAL",
+        };
+        let retry_after = match &self {
+            ApiError::LoginLocked(secs) => Some((*secs).max(1)),
+            ApiError::PaymentPending(_) | ApiError::IdempotencyInFlight => Some(1),
+            ApiError::Unavailable(_) => Some(2),
+            _ => None,
+        };
+        let action_url = match &self {
+            ApiError::PaymentRequiresAction(url) => Some(url.clone()),
+            _ => None,
+        };
+        let message = match &self {
+            ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
+                tracing::error!(%cause, "GraphQL operation failed");
+                if matches!(self, ApiError::Internal(_)) {
+                    self.to_string()
+                } else {
+                    "the store does not answer; retry in a moment".into()
+                }
+            }
+            other => other.to_string(),
+        };
+        let errors = match self {
+            ApiError::PaymentDeclined(code, message) => {
+                vec![FieldError { field: "payment".into(), code: declined_code(&code), message }]
+            }
+            ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) | ApiError::OutOfStock(_, _, e) => {
+                e
+            }
+            _ => vec![],
+        };
+        // A GraphQL client shows the message: say which fields and why.
+        let detail: Vec<String> =
+            errors.iter().filter(|f| !f.field.is_empty()).map(|f| format!("{}: {}", f.field, f.message)).collect();
+        let message = if detail.is_empty() { message } else { format!("{message}: {}", detail.join("; ")) };
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", code);
+            ext.set("type", format!("/problems/{slug}"));
+            if !errors.is_empty() {
+                ext.set("fields", errors.iter().map(|f| f.field.clone()).collect::<Vec<_>>());
+                let list: Vec<async_graphql::Value> = errors
+                    .iter()
+                    .map(|f| {
+                        let mut m = async_graphql::indexmap::IndexMap::new();
+                        m.insert(async_graphql::Name::new("field"), async_graphql::Value::from(f.field.clone()));
+                        m.insert(async_graphql::Name::new("code"), async_graphql::Value::from(f.code));
+                        m.insert(async_graphql::Name::new("message"), async_graphql::Value::from(f.message.clone()));
+                        async_graphql::Value::Object(m)
+                    })
+                    .collect();
+                ext.set("errors", list);
+            }
+            if let Some(secs) = retry_after {
+                ext.set("retryAfter", secs);
+            }
+            if let Some(url) = &action_url {
+                ext.set("actionUrl", url.as_str());
+            }
+        })
+    }
+}
+
+impl ApiError {
     /// The problem answer naming the request it answers (`instance`); handlers' answers get
     /// theirs from the problem middleware, the gateway's from here.
     pub fn into_response_at(self, path: &str) -> Response {

@@ -69,33 +69,9 @@ pub struct Caller {
     pub address: String,
 }
 
+/// An accounts error as GraphQL reports it: the same problem as REST's.
 pub fn gql_error(e: IdentityError) -> async_graphql::Error {
-    let code = match &e {
-        IdentityError::BadCredentials | IdentityError::BadRefresh | IdentityError::Gone => "UNAUTHENTICATED",
-        IdentityError::Locked(_) => "RATE_LIMITED",
-        IdentityError::Invalid(_) | IdentityError::BadLink => "BAD_USER_INPUT",
-        IdentityError::Stale => "CONFLICT",
-        IdentityError::Unverified | IdentityError::Forbidden(_) => "FORBIDDEN",
-        IdentityError::Store(_) => "UNAVAILABLE",
-        IdentityError::Vault(_) => "INTERNAL",
-    };
-    let message = match code {
-        "INTERNAL" => "an internal error occurred".to_owned(),
-        "UNAVAILABLE" => "the store does not answer; retry in a moment".to_owned(),
-        _ => e.to_string(),
-    };
-    if matches!(code, "INTERNAL" | "UNAVAILABLE") {
-        tracing::error!(error = %e, "GraphQL account operation failed");
-    }
-    async_graphql::Error::new(message).extend_with(|_, ext| {
-        ext.set("code", code);
-        if let IdentityError::Invalid(fields) = &e {
-            ext.set("fields", fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>());
-        }
-        if let IdentityError::Locked(secs) = &e {
-            ext.set("retryAfter", *secs);
-        }
-    })
+    crate::error::ApiError::from(e).into_graphql()
 }
 
 fn accounts<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Accounts> {

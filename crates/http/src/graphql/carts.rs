@@ -5,11 +5,13 @@
 //! token (a bad token is refused, never taken for a guest), and completing needs an
 //! idempotency key, with which a retry never reserves or charges twice.
 
+use crate::error::ApiError;
 use crate::graphql::accounts::Caller;
 use crate::graphql::orders::{OrderGql, gql_error};
 use crate::state::{AppState, Store};
-use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use futures::future::BoxFuture;
+use rouge_catalog::FieldError;
 use rouge_orders::{CartState, CheckoutInput, OrderView, OrdersError, PaymentInput, PricedCart, ShippingOption};
 use uuid::Uuid;
 
@@ -111,8 +113,8 @@ fn carts<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Carts> {
 
 async fn shopper(ctx: &Context<'_>) -> async_graphql::Result<Shopper> {
     carts(ctx).shopper(ctx.data_opt::<Caller>()).await.map_err(|()| {
-        async_graphql::Error::new("the bearer token is not a valid customer token; send none to shop as a guest")
-            .extend_with(|_, ext| ext.set("code", "UNAUTHENTICATED"))
+        ApiError::Unauthorized("the bearer token is not a valid customer token; send none to shop as a guest".into())
+            .into_graphql()
     })
 }
 
@@ -324,12 +326,12 @@ fn idempotency_key(key: &str) -> async_graphql::Result<()> {
     if (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) {
         return Ok(());
     }
-    Err(async_graphql::Error::new("idempotencyKey: 1 to 255 visible ASCII characters (e.g. a UUID)").extend_with(
-        |_, ext| {
-            ext.set("code", "BAD_USER_INPUT");
-            ext.set("fields", vec!["idempotencyKey"]);
-        },
-    ))
+    Err(ApiError::Invalid(vec![FieldError {
+        field: "idempotencyKey".into(),
+        code: "invalid",
+        message: "1 to 255 visible ASCII characters (e.g. a UUID)".into(),
+    }])
+    .into_graphql())
 }
 
 /// Runs a cart change as the request's shopper and answers with the cart it gives.

@@ -8,8 +8,8 @@ pub mod orders;
 use crate::state::{AppState, Store};
 use accounts::{Accounts, Caller};
 use async_graphql::{
-    ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, ID, InputObject, Interface, MergedObject, Object,
-    Schema, SimpleObject,
+    ComplexObject, Context, EmptySubscription, Enum, ID, InputObject, Interface, MergedObject, Object, Schema,
+    SimpleObject,
 };
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
@@ -437,11 +437,7 @@ impl Product {
 pub struct Query;
 
 fn invalid(errors: Vec<rouge_catalog::FieldError>) -> async_graphql::Error {
-    let detail: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-    async_graphql::Error::new(format!("invalid arguments: {}", detail.join("; "))).extend_with(|_, ext| {
-        ext.set("code", "BAD_USER_INPUT");
-        ext.set("fields", errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>());
-    })
+    crate::error::ApiError::BadQuery(errors).into_graphql()
 }
 
 #[Object]

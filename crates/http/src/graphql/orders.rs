@@ -2,9 +2,10 @@
 //! (`orders`, `transitionOrder`), with the same rules as REST: a customer sees only her
 //! orders (another's is "not found"), staff fields need the same permissions as the routes.
 
+use crate::error::ApiError;
 use crate::graphql::accounts::{Caller, customer_id};
 use crate::state::{AppState, Store};
-use async_graphql::{Context, ErrorExtensions, Json, SimpleObject};
+use async_graphql::{Context, Json, SimpleObject};
 use futures::future::BoxFuture;
 use rouge_identity::{Permission, Principal};
 use rouge_orders::{Command, OrderFilter, OrderView, OrdersError, Status, TimelineEntry};
@@ -101,42 +102,9 @@ fn commerce<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Commerce> {
     ctx.data_unchecked::<std::sync::Arc<dyn Commerce>>()
 }
 
+/// An orders error as GraphQL reports it: the same problem as REST's.
 pub fn gql_error(e: OrdersError) -> async_graphql::Error {
-    let code = match &e {
-        OrdersError::Invalid(_) => "BAD_USER_INPUT",
-        OrdersError::NotFound(_) => "NOT_FOUND",
-        OrdersError::Transition(_) | OrdersError::Conflict(_) | OrdersError::Stale => "CONFLICT",
-        OrdersError::OutOfStock { .. } => "SOLD_OUT",
-        OrdersError::PaymentDeclined { .. } | OrdersError::PaymentRequiresAction { .. } => "PAYMENT_DECLINED",
-        OrdersError::PaymentUnknown(_) | OrdersError::PaymentFailed(_) => "PAYMENT_PENDING",
-        OrdersError::Store(_) => "UNAVAILABLE",
-    };
-    if matches!(code, "INTERNAL" | "UNAVAILABLE") {
-        tracing::error!(error = %e, "GraphQL order operation failed");
-    }
-    let message = match (&e, code) {
-        (_, "INTERNAL") => "an internal error occurred".to_owned(),
-        (_, "UNAVAILABLE") => "the store does not answer; retry in a moment".to_owned(),
-        (OrdersError::Invalid(fields), _) => {
-            let each: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
-            format!("invalid input: {}", each.join("; "))
-        }
-        _ => e.to_string(),
-    };
-    async_graphql::Error::new(message).extend_with(|_, ext| {
-        ext.set("code", code);
-        match &e {
-            OrdersError::Invalid(fields) => {
-                ext.set("fields", fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>());
-            }
-            OrdersError::PaymentRequiresAction { action_url } => ext.set("actionUrl", action_url.as_str()),
-            OrdersError::OutOfStock { sku, available, .. } => {
-                ext.set("sku", sku.as_str());
-                ext.set("available", *available);
-            }
-            _ => {}
-        }
-    })
+    crate::error::ApiError::from(e).into_graphql()
 }
 
 /// The staff member behind the request, holding `p`; `UNAUTHENTICATED` or `FORBIDDEN` otherwise.
@@ -146,12 +114,10 @@ async fn staff(ctx: &Context<'_>, p: Permission) -> async_graphql::Result<Princi
         Some(b) => commerce(ctx).staff(&b).await,
         None => None,
     }) else {
-        return Err(async_graphql::Error::new("staff fields need a staff token or API key")
-            .extend_with(|_, ext| ext.set("code", "UNAUTHENTICATED")));
+        return Err(ApiError::Unauthorized("staff fields need a staff token or API key".into()).into_graphql());
     };
     if !principal.may(p) {
-        return Err(async_graphql::Error::new(format!("this needs the `{}` permission", p.as_str()))
-            .extend_with(|_, ext| ext.set("code", "FORBIDDEN")));
+        return Err(ApiError::Forbidden(format!("this needs the `{}` permission", p.as_str())).into_graphql());
     }
     Ok(principal)
 }
@@ -230,12 +196,14 @@ impl From<OrderView> for OrderGql {
     }
 }
 
+fn bad_argument(field: &str, code: &'static str, message: String) -> async_graphql::Error {
+    ApiError::BadQuery(vec![rouge_catalog::FieldError { field: field.into(), code, message }]).into_graphql()
+}
+
 fn first(first: Option<i32>) -> async_graphql::Result<i64> {
     let n = first.unwrap_or(20);
     if !(1..=100).contains(&n) {
-        return Err(
-            async_graphql::Error::new("first: 1 to 100").extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
-        );
+        return Err(bad_argument("first", "out_of_range", "1 to 100".into()));
     }
     Ok(i64::from(n))
 }
@@ -274,10 +242,10 @@ pub async fn staff_orders(
 ) -> async_graphql::Result<Vec<OrderGql>> {
     staff(ctx, Permission::OrdersRead).await?;
     let status = match status {
-        Some(s) => Some(Status::parse(&s).ok_or_else(|| {
-            async_graphql::Error::new(format!("status: `{s}` is not an order status"))
-                .extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
-        })?),
+        Some(s) => Some(
+            Status::parse(&s)
+                .ok_or_else(|| bad_argument("status", "unknown", format!("`{s}` is not an order status")))?,
+        ),
         None => None,
     };
     let filter = OrderFilter { status, limit: first(n)?, ..OrderFilter::default() };

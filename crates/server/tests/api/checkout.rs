@@ -625,6 +625,19 @@ async fn a_storefront_checks_out_on_graphql_alone(app: &TestApp) {
     let refused = gql(app, None, &add, json!({"c": cart, "sku": SKU, "q": 0})).await;
     assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
     assert_eq!(refused["errors"][0]["extensions"]["fields"], json!(["quantity"]), "{refused}");
+    // The same mistakes answer alike in REST and GraphQL: the same problem type and fields.
+    let (_, rest) =
+        shop(app, Method::POST, &format!("/v1/carts/{cart}/lines"), None, Some(json!({"sku": SKU, "quantity": 0})))
+            .await;
+    assert_eq!(refused["errors"][0]["extensions"]["type"], rest["type"], "{rest}");
+    assert_eq!(refused["errors"][0]["extensions"]["errors"], rest["errors"], "{rest}");
+    let nowhere = uuid::Uuid::new_v4();
+    let missing = gql(app, None, &add, json!({"c": nowhere, "sku": SKU, "q": 1})).await;
+    let (_, rest) =
+        shop(app, Method::POST, &format!("/v1/carts/{nowhere}/lines"), None, Some(json!({"sku": SKU, "quantity": 1})))
+            .await;
+    assert_eq!(missing["errors"][0]["extensions"]["code"], "NOT_FOUND", "{missing}");
+    assert_eq!(missing["errors"][0]["extensions"]["type"], rest["type"], "{rest}");
     let added = gql(app, None, &add, json!({"c": cart, "sku": SKU, "q": 3})).await;
     let line = added["data"]["addCartLine"]["lines"][0].clone();
     assert_eq!((line["sku"].as_str(), line["quantity"].as_i64()), (Some(SKU), Some(3)), "{added}");
