@@ -561,9 +561,12 @@ impl StoreFn<()> for Import {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Lines go to stderr from a writer thread: a request never waits on the terminal or pipe
-    // (under a flood, lines beyond the buffer are dropped, not the requests). The guard flushes
-    // what is left when main returns.
-    let (writer, _flush) = tracing_appender::non_blocking(std::io::stderr());
+    // (under a flood, lines beyond the buffer are dropped, not the requests). The buffer holds
+    // 8,192 lines (the library's default is 128,000: up to tens of MB held when the terminal
+    // is slow). The guard flushes what is left when main returns.
+    let (writer, _flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(8_192)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
