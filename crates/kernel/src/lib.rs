@@ -21,6 +21,6 @@ pub use event::DomainEvent;
 pub use id::new_id;
 pub use idempotency::{Begin, IdempotencyStore, StoredBody, StoredResponse};
 pub use money::{Currency, Money};
-pub use outbox::{Outbox, Ping};
+pub use outbox::{CommitHook, Outbox, Ping};
 pub use patch::merge_patch;
 pub use slug::Slug;

@@ -1,9 +1,43 @@
 use crate::DomainEvent;
 use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+/// What a store calls after it commits a write that added events to its outbox: the relays'
+/// wake-up, so events reach their subscribers at once, whichever code path wrote them (other
+/// processes' writes are found by their relays' polling). Each relay adds itself when it starts;
+/// clones of a store share the list.
+#[derive(Clone, Default)]
+pub struct CommitHook(Arc<RwLock<Vec<Wake>>>);
+
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
+impl CommitHook {
+    /// Adds what runs after each such commit.
+    pub fn add(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(Arc::new(f));
+    }
+
+    /// Runs each.
+    pub fn fire(&self) {
+        for f in self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for CommitHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.read().map(|v| v.len()).unwrap_or_default();
+        write!(f, "CommitHook({n} waiting)")
+    }
+}
 
 /// The read side of a transactional outbox: events committed with their state changes, in
 /// commit order. Writers append to it inside their own transactions.
 pub trait Outbox: Clone + Send + Sync + 'static {
+    /// Called after every commit that added outbox events (see [`CommitHook`]).
+    fn commit_hook(&self) -> &CommitHook;
+
     /// Events with a sequence above `after`, oldest first, at most `limit`.
     ///
     /// # Errors

@@ -230,6 +230,11 @@ pub async fn launch<S: Store>(
     let mut subscribers = vec![search, invalidate, availability];
     subscribers.extend(durable);
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx);
+    // Every commit that adds outbox events wakes the relay, whichever code path made it.
+    {
+        let relay = relay.clone();
+        rouge_kernel::Outbox::commit_hook(&store).add(move || relay.nudge());
+    }
     let limiter = match &opts.redis_url {
         Some(url) => RateLimiter::redis(url, &opts.redis_prefix).context("REDIS_URL is not a Redis URL")?,
         None => RateLimiter::local(),
@@ -278,12 +283,7 @@ pub async fn launch<S: Store>(
         index,
         relay,
     });
-    let sweeper = tokio::spawn(release_expired(
-        state.store.clone(),
-        state.inventory.clone(),
-        state.relay.clone(),
-        stop_tx.subscribe(),
-    ));
+    let sweeper = tokio::spawn(release_expired(state.store.clone(), state.inventory.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
     tokio::spawn(watch_backlog(state.store.clone(), state.relay.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
@@ -334,7 +334,6 @@ pub async fn launch<S: Store>(
 async fn release_expired<S: Store>(
     store: S,
     inventory: rouge_inventory::InventoryService<S>,
-    relay: rouge_messaging::RelayHandle,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -343,7 +342,6 @@ async fn release_expired<S: Store>(
             Ok(n) => {
                 metrics::counter!("rouge_reservations_expired_total").increment(n as u64);
                 tracing::info!(released = n, "expired stock reservations released");
-                relay.nudge();
             }
             Err(e) => tracing::warn!(error = %e, "cannot release expired stock reservations; will retry"),
         }

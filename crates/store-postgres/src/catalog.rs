@@ -78,7 +78,11 @@ impl PgStore {
             let mut tx = self.pool.begin().await?;
             save_doc(&mut tx, table, id, version, keys, doc).await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match e {
             sqlx::Error::RowNotFound => RepoError::Stale,
@@ -130,7 +134,11 @@ impl CatalogRepository for PgStore {
                     .await?;
             }
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         let result = run.await;
         result.map_err(|e| match e {

@@ -90,7 +90,11 @@ impl IdentityRepository for PgStore {
             .execute(&mut *tx)
             .await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.constraint() == Some("customers_email_index_key") => {
@@ -123,7 +127,11 @@ impl IdentityRepository for PgStore {
                 .map_err(unavailable)?;
         }
         outbox::append(&mut tx, events).await.map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)
+        tx.commit().await.map_err(unavailable)?;
+        if !events.is_empty() {
+            self.committed();
+        }
+        Ok(())
     }
 
     async fn customer(&self, id: Uuid) -> RepoResult<Option<CustomerRecord>> {
@@ -262,7 +270,11 @@ impl IdentityRepository for PgStore {
                 .execute(&mut *tx)
                 .await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(unavailable)
     }
@@ -284,7 +296,11 @@ impl IdentityRepository for PgStore {
         let run = async {
             let mut tx = self.pool.begin().await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(unavailable)
     }

@@ -30,6 +30,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The health probe's own connection (made again after a failure).
     probe: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::PgConnection>>>,
+    /// Run after each commit that added outbox events.
+    hook: rouge_kernel::CommitHook,
 }
 
 impl PgStore {
@@ -57,7 +59,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
-        Ok(Self { pool, probe: Default::default() })
+        Ok(Self { pool, probe: Default::default(), hook: Default::default() })
     }
 
     /// Applies the schema migrations that have not run yet.
@@ -74,6 +76,11 @@ impl PgStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// After a commit that added outbox events: wake whoever waits for them.
+    pub(crate) fn committed(&self) {
+        self.hook.fire();
     }
 }
 

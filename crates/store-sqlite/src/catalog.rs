@@ -89,7 +89,11 @@ impl SqliteStore {
             let mut tx = self.pool.begin().await?;
             save_doc(&mut tx, table, id, version, keys, doc).await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match e {
             sqlx::Error::RowNotFound => RepoError::Stale,
@@ -127,7 +131,11 @@ impl CatalogRepository for SqliteStore {
                     .await?;
             }
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         let result = run.await;
         result.map_err(|e| match e {

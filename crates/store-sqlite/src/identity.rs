@@ -86,7 +86,11 @@ impl IdentityRepository for SqliteStore {
             .execute(&mut *tx)
             .await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -119,7 +123,11 @@ impl IdentityRepository for SqliteStore {
                 .map_err(unavailable)?;
         }
         outbox::append(&mut tx, events).await.map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)
+        tx.commit().await.map_err(unavailable)?;
+        if !events.is_empty() {
+            self.committed();
+        }
+        Ok(())
     }
 
     async fn customer(&self, id: Uuid) -> RepoResult<Option<CustomerRecord>> {
@@ -260,7 +268,11 @@ impl IdentityRepository for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(unavailable)
     }
@@ -283,7 +295,11 @@ impl IdentityRepository for SqliteStore {
         let run = async {
             let mut tx = self.pool.begin().await?;
             outbox::append(&mut tx, events).await?;
-            tx.commit().await
+            tx.commit().await?;
+            if !events.is_empty() {
+                self.committed();
+            }
+            Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(unavailable)
     }

@@ -160,23 +160,41 @@ async fn ledger(
 
 /// Writes the events a known change of sellable stock calls for (`(sku, before, after)`),
 /// then commits.
-async fn finish_known(mut tx: Tx, changes: &[(String, i64, i64)], rules: &StockRules) -> InventoryResult<()> {
+async fn finish_known(
+    store: &crate::Backend,
+    mut tx: Tx,
+    changes: &[(String, i64, i64)],
+    rules: &StockRules,
+) -> InventoryResult<()> {
     let events: Vec<DomainEvent> =
         changes.iter().flat_map(|(sku, before, after)| level_events(sku, *before, *after, rules.low_stock)).collect();
     crate::outbox::append(&mut tx, &events).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)
+    tx.commit().await.map_err(failed)?;
+    if !events.is_empty() {
+        store.committed();
+    }
+    Ok(())
 }
 
 /// Compares a SKU's sellable stock with what it was and writes the events that calls for;
 /// then commits.
-async fn finish(mut tx: Tx, sku_before: &[(String, i64)], rules: &StockRules) -> InventoryResult<()> {
+async fn finish(
+    store: &crate::Backend,
+    mut tx: Tx,
+    sku_before: &[(String, i64)],
+    rules: &StockRules,
+) -> InventoryResult<()> {
     let mut events: Vec<DomainEvent> = vec![];
     for (sku, before) in sku_before {
         let after = sellable(&lots_in(&mut tx, sku).await?, rules);
         events.extend(level_events(sku, *before, after, rules.low_stock));
     }
     crate::outbox::append(&mut tx, &events).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)
+    tx.commit().await.map_err(failed)?;
+    if !events.is_empty() {
+        store.committed();
+    }
+    Ok(())
 }
 
 /// Reads a reservation and its lines in one statement (a round trip less than two).
@@ -393,7 +411,7 @@ async fn try_reserve(
         .await
         .map_err(failed)?;
     }
-    finish_known(tx, &changes, rules).await?;
+    finish_known(store, tx, &changes, rules).await?;
     Ok(Some(Reservation {
         id: req.id,
         reference: req.reference.clone(),
@@ -442,7 +460,7 @@ impl InventoryRepository for Backend {
             )));
         }
         ledger(&mut tx, (&l).into(), Movement::Receive, quantity, 0, None, reference).await?;
-        finish(tx, &before, rules).await?;
+        finish(self, tx, &before, rules).await?;
         Ok(l)
     }
 
@@ -458,7 +476,7 @@ impl InventoryRepository for Backend {
             return Err(InventoryError::Insufficient { sku: l.sku, requested: -delta, available });
         }
         let after = lot_in(&mut tx, id).await?;
-        finish(tx, &before, rules).await?;
+        finish(self, tx, &before, rules).await?;
         Ok(after)
     }
 
@@ -495,7 +513,7 @@ impl InventoryRepository for Backend {
         let to_lot = lot_in(&mut tx, row.get("id")).await?;
         ledger(&mut tx, (&to_lot).into(), Movement::TransferIn, quantity, 0, None, Some(&reference)).await?;
         let from_after = lot_in(&mut tx, id).await?;
-        finish(tx, &before, rules).await?;
+        finish(self, tx, &before, rules).await?;
         Ok((from_after, to_lot))
     }
 
@@ -510,7 +528,7 @@ impl InventoryRepository for Backend {
             .await
             .map_err(failed)?;
         let after = lot_in(&mut tx, id).await?;
-        finish(tx, &before, rules).await?;
+        finish(self, tx, &before, rules).await?;
         Ok(after)
     }
 
@@ -587,7 +605,7 @@ impl InventoryRepository for Backend {
             Some(&reference),
         )
         .await?;
-        finish(tx, &before, rules).await?;
+        finish(self, tx, &before, rules).await?;
         Ok(r)
     }
 
@@ -628,7 +646,7 @@ impl InventoryRepository for Backend {
         let reason = Some("order cancelled");
         apply_lines(&mut tx, &r, "on_hand = on_hand + $1", Movement::Restock, (1, 0), reason, reference.as_deref())
             .await?;
-        finish(tx, &before, rules).await?;
+        finish(self, tx, &before, rules).await?;
         Ok(r)
     }
 
@@ -695,7 +713,7 @@ impl InventoryRepository for Backend {
                 )));
             }
         }
-        finish(tx, &before, rules).await?;
+        finish(self, tx, &before, rules).await?;
         Ok(touched)
     }
 

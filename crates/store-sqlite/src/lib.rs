@@ -25,6 +25,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Run after each commit that added outbox events.
+    hook: rouge_kernel::CommitHook,
 }
 
 impl SqliteStore {
@@ -53,7 +55,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(opts)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, hook: Default::default() })
     }
 
     /// Applies the schema migrations that have not run yet.
@@ -70,6 +72,11 @@ impl SqliteStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// After a commit that added outbox events: wake whoever waits for them.
+    pub(crate) fn committed(&self) {
+        self.hook.fire();
     }
 }
 

@@ -222,6 +222,7 @@ impl OrdersRepository for Backend {
         }
         crate::outbox::append(&mut tx, &outbox).await.map_err(failed)?;
         tx.commit().await.map_err(failed)?;
+        self.committed();
         Ok(order)
     }
 
@@ -248,7 +249,11 @@ impl OrdersRepository for Backend {
         }
         insert_events(&mut tx, order.id, expected + 1, events, order.updated_at).await?;
         crate::outbox::append(&mut tx, outbox).await.map_err(failed)?;
-        tx.commit().await.map_err(failed)
+        tx.commit().await.map_err(failed)?;
+        if !outbox.is_empty() {
+            self.committed();
+        }
+        Ok(())
     }
 
     async fn order(&self, id: Uuid) -> StoreResult<Option<(Order, Option<Sealed>)>> {

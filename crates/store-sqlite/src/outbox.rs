@@ -41,6 +41,10 @@ fn event(r: &sqlx::sqlite::SqliteRow) -> Result<DomainEvent, String> {
 }
 
 impl Outbox for SqliteStore {
+    fn commit_hook(&self) -> &rouge_kernel::CommitHook {
+        &self.hook
+    }
+
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<DomainEvent>, String> {
         let rows = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",

@@ -286,3 +286,24 @@ pub async fn the_outbox_pages_by_type_and_time<S: CatalogRepository>(store: S) {
     let later = chrono::Utc::now() + chrono::Duration::seconds(5);
     assert!(store.recent_events("ProductCreated", later, 0, 10).await.unwrap().is_empty(), "nothing since then");
 }
+
+/// Every commit that adds outbox events wakes whoever waits on the store's commit hook (the
+/// relays), once per commit, and a refused write wakes nobody (orders' writes are counted in
+/// the `orders` contract).
+pub async fn commits_with_events_fire_the_commit_hook<S: CatalogRepository>(store: S) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let fired = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = fired.clone();
+    store.commit_hook().add(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    let svc = with_brand(&store).await;
+    assert_eq!(fired.load(Ordering::SeqCst), 1, "the brand's save");
+    let p = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-1")).await.unwrap();
+    assert_eq!(fired.load(Ordering::SeqCst), 2);
+    let refused = svc.create_product(fixtures::product("Serum", "lumen-lab", "SKU-2")).await;
+    assert!(refused.is_err(), "a taken slug");
+    assert_eq!(fired.load(Ordering::SeqCst), 2, "a refused write commits nothing");
+    svc.update_product(p.id, Some(1), &json!({"description": "Now with zinc."})).await.unwrap();
+    assert_eq!(fired.load(Ordering::SeqCst), 3);
+}

@@ -104,7 +104,13 @@ pub async fn carts_are_versioned_and_leased_to_one_attempt_at_a_time<S: OrdersRe
 pub async fn orders_are_placed_once_appended_in_turn_and_listed<S: OrdersRepository + Outbox>(store: S) {
     let ana = Uuid::new_v4();
     let head = store.head().await.unwrap();
+    let woken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = woken.clone();
+    store.commit_hook().add(move || {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
     let (cart, first) = place(&store, Some(ana), "pay_1", 5_000).await;
+    assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 1, "placing woke the relay");
     assert!(first.number > 0 && first.version == 2, "{first:?}");
     let (_, second) = place(&store, None, "pay_2", 6_000).await;
     assert!(second.number > first.number, "numbers increase: {} then {}", first.number, second.number);
@@ -132,7 +138,9 @@ pub async fn orders_are_placed_once_appended_in_turn_and_listed<S: OrdersReposit
     moved.apply(&captured, 7_000);
     moved.version = 3;
     let note = [DomainEvent::new("order", moved.id, "order.paid", serde_json::json!({}))];
+    let before = woken.load(std::sync::atomic::Ordering::SeqCst);
     store.append_order(&moved, 2, std::slice::from_ref(&captured), &note).await.unwrap();
+    assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), before + 1, "an append with events woke it");
     let stale = store.append_order(&moved, 2, std::slice::from_ref(&captured), &[]).await;
     assert!(matches!(stale, Err(StoreError::Stale)), "{stale:?}");
     let timeline = store.order_events(first.id).await.unwrap();

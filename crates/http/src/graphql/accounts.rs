@@ -38,7 +38,6 @@ impl<S: Store> Accounts for AppState<S> {
     fn register(&self, input: RegisterInput) -> BoxFuture<'_, Result<(), IdentityError>> {
         Box::pin(async move {
             self.identity.register(input).await?;
-            self.relay.nudge();
             Ok(())
         })
     }

@@ -64,7 +64,6 @@ impl<S: Store> Commerce for AppState<S> {
         Box::pin(async move {
             let caller = customer.map(|c| rouge_orders::Caller { customer: Some(c) });
             let view = self.orders.transition(caller, id, &cmd, None).await?;
-            self.relay.nudge();
             Ok(view)
         })
     }

@@ -59,13 +59,7 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
 }
 
 /// A written resource with its ETag; 201 with Location when it was created.
-fn written<T: Serialize>(
-    app_relay: &rouge_messaging::RelayHandle,
-    body: &T,
-    version: i64,
-    created: Option<String>,
-) -> Response {
-    app_relay.nudge();
+fn written<T: Serialize>(body: &T, version: i64, created: Option<String>) -> Response {
     let status = if created.is_some() { StatusCode::CREATED } else { StatusCode::OK };
     let mut res = (status, Json(body)).into_response();
     let h = res.headers_mut();
@@ -86,7 +80,7 @@ pub async fn create_product<S: Store>(
     ValidJson(input): ValidJson<ProductInput>,
 ) -> Res {
     let p = app.catalog.create_product(input).await?;
-    Ok(written(&app.relay, &p, p.version, Some(format!("/v1/admin/products/{}", p.id))))
+    Ok(written(&p, p.version, Some(format!("/v1/admin/products/{}", p.id))))
 }
 
 #[utoipa::path(get, path = "/v1/admin/products/{id}", tag = "admin", security(("staff" = ["catalog:read"])),
@@ -110,7 +104,7 @@ pub async fn update_product<S: Store>(
     ValidJson(patch): ValidJson<serde_json::Value>,
 ) -> Res {
     let p = app.catalog.update_product(id, v, &patch).await?;
-    Ok(written(&app.relay, &p, p.version, None))
+    Ok(written(&p, p.version, None))
 }
 
 /// Archives the product: it leaves the storefront but stays in the store.
@@ -122,7 +116,7 @@ pub async fn archive_product<S: Store>(
     IfMatch(v): IfMatch,
 ) -> Res {
     let p = app.catalog.archive_product(id, v).await?;
-    Ok(written(&app.relay, &p, p.version, None))
+    Ok(written(&p, p.version, None))
 }
 
 #[utoipa::path(post, path = "/v1/admin/products/{id}/variants", tag = "admin", request_body = VariantInput, security(("staff" = ["catalog:write"])),
@@ -134,7 +128,7 @@ pub async fn add_variant<S: Store>(
     ValidJson(input): ValidJson<VariantInput>,
 ) -> Res {
     let p = app.catalog.add_variant(id, v, input).await?;
-    Ok(written(&app.relay, &p, p.version, Some(format!("/v1/admin/products/{}", p.id))))
+    Ok(written(&p, p.version, Some(format!("/v1/admin/products/{}", p.id))))
 }
 
 #[utoipa::path(patch, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
@@ -146,7 +140,7 @@ pub async fn update_variant<S: Store>(
     ValidJson(patch): ValidJson<serde_json::Value>,
 ) -> Res {
     let p = app.catalog.update_variant(id, variant_id, v, &patch).await?;
-    Ok(written(&app.relay, &p, p.version, None))
+    Ok(written(&p, p.version, None))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/products/{id}/variants/{variant_id}", tag = "admin", security(("staff" = ["catalog:write"])),
@@ -157,14 +151,14 @@ pub async fn archive_variant<S: Store>(
     IfMatch(v): IfMatch,
 ) -> Res {
     let p = app.catalog.archive_variant(id, variant_id, v).await?;
-    Ok(written(&app.relay, &p, p.version, None))
+    Ok(written(&p, p.version, None))
 }
 
 #[utoipa::path(post, path = "/v1/admin/brands", tag = "admin", request_body = BrandInput, security(("staff" = ["catalog:write"])),
     responses((status = 201, body = Brand, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Location" = String, description = "Where the created (or found) resource is"))), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_brand<S: Store>(State(app): State<AppState<S>>, ValidJson(input): ValidJson<BrandInput>) -> Res {
     let b = app.catalog.create_brand(input).await?;
-    Ok(written(&app.relay, &b, b.version, Some(format!("/v1/admin/brands/{}", b.id))))
+    Ok(written(&b, b.version, Some(format!("/v1/admin/brands/{}", b.id))))
 }
 
 #[utoipa::path(patch, path = "/v1/admin/brands/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
@@ -176,14 +170,14 @@ pub async fn update_brand<S: Store>(
     ValidJson(patch): ValidJson<serde_json::Value>,
 ) -> Res {
     let b = app.catalog.update_brand(id, v, &patch).await?;
-    Ok(written(&app.relay, &b, b.version, None))
+    Ok(written(&b, b.version, None))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/brands/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
     responses((status = 200, body = Brand, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive_brand<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>, IfMatch(v): IfMatch) -> Res {
     let b = app.catalog.archive_brand(id, v).await?;
-    Ok(written(&app.relay, &b, b.version, None))
+    Ok(written(&b, b.version, None))
 }
 
 #[utoipa::path(post, path = "/v1/admin/categories", tag = "admin", request_body = CategoryInput, security(("staff" = ["catalog:write"])),
@@ -193,7 +187,7 @@ pub async fn create_category<S: Store>(
     ValidJson(input): ValidJson<CategoryInput>,
 ) -> Res {
     let c = app.catalog.create_category(input).await?;
-    Ok(written(&app.relay, &c, c.version, Some(format!("/v1/admin/categories/{}", c.id))))
+    Ok(written(&c, c.version, Some(format!("/v1/admin/categories/{}", c.id))))
 }
 
 #[utoipa::path(patch, path = "/v1/admin/categories/{id}", tag = "admin", request_body = Object, security(("staff" = ["catalog:write"])),
@@ -205,7 +199,7 @@ pub async fn update_category<S: Store>(
     ValidJson(patch): ValidJson<serde_json::Value>,
 ) -> Res {
     let c = app.catalog.update_category(id, v, &patch).await?;
-    Ok(written(&app.relay, &c, c.version, None))
+    Ok(written(&c, c.version, None))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/categories/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
@@ -216,7 +210,7 @@ pub async fn archive_category<S: Store>(
     IfMatch(v): IfMatch,
 ) -> Res {
     let c = app.catalog.archive_category(id, v).await?;
-    Ok(written(&app.relay, &c, c.version, None))
+    Ok(written(&c, c.version, None))
 }
 
 #[utoipa::path(post, path = "/v1/admin/attributes", tag = "admin", request_body = AttributeDefinitionInput, security(("staff" = ["catalog:write"])),
@@ -226,7 +220,7 @@ pub async fn define_attribute<S: Store>(
     ValidJson(input): ValidJson<AttributeDefinitionInput>,
 ) -> Res {
     let d = app.catalog.define_attribute(input).await?;
-    Ok(written(&app.relay, &d, d.version, Some(format!("/v1/admin/attributes/{}", d.id))))
+    Ok(written(&d, d.version, Some(format!("/v1/admin/attributes/{}", d.id))))
 }
 
 #[utoipa::path(get, path = "/v1/admin/attributes", tag = "admin", security(("staff" = ["catalog:read"])),
@@ -246,7 +240,7 @@ pub async fn update_attribute<S: Store>(
     ValidJson(patch): ValidJson<serde_json::Value>,
 ) -> Res {
     let d = app.catalog.update_attribute(id, v, &patch).await?;
-    Ok(written(&app.relay, &d, d.version, None))
+    Ok(written(&d, d.version, None))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/attributes/{id}", tag = "admin", security(("staff" = ["catalog:write"])),
@@ -257,5 +251,5 @@ pub async fn archive_attribute<S: Store>(
     IfMatch(v): IfMatch,
 ) -> Res {
     let d = app.catalog.archive_attribute(id, v).await?;
-    Ok(written(&app.relay, &d, d.version, None))
+    Ok(written(&d, d.version, None))
 }

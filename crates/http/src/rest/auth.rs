@@ -49,7 +49,6 @@ pub async fn register<S: Store>(
     ValidJson(input): ValidJson<RegisterInput>,
 ) -> Result<Response, ApiError> {
     app.identity.register(input).await?;
-    app.relay.nudge();
     Ok(accepted("if the address can receive email, a message is on its way"))
 }
 
@@ -95,7 +94,6 @@ pub async fn login<S: Store>(
     ValidJson(input): ValidJson<LoginInput>,
 ) -> Result<Json<Session>, ApiError> {
     let session = app.identity.login(&input.email, &input.password, &peer(&ext)).await;
-    app.relay.nudge();
     Ok(Json(session?))
 }
 
@@ -140,7 +138,6 @@ pub async fn request_reset<S: Store>(
     ValidJson(input): ValidJson<ResetRequest>,
 ) -> Result<Response, ApiError> {
     app.identity.request_password_reset(&input.email).await?;
-    app.relay.nudge();
     Ok(accepted("if the address has an account, a reset link is on its way"))
 }
 
@@ -160,7 +157,6 @@ pub async fn confirm_reset<S: Store>(
     ValidJson(input): ValidJson<ResetConfirm>,
 ) -> Result<StatusCode, ApiError> {
     app.identity.reset_password(&input.token, input.password).await?;
-    app.relay.nudge();
     Ok(StatusCode::NO_CONTENT)
 }
 

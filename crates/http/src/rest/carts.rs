@@ -248,7 +248,6 @@ pub async fn place<S: Store>(
     use rouge_orders::OrdersError as E;
     match app.orders.complete(caller, cart, payment, key).await {
         Ok((view, placed)) => {
-            app.relay.nudge();
             if placed {
                 crate::ops::checkout("placed");
                 crate::ops::order_placed(&view.order.currency, view.order.totals.total);

@@ -60,7 +60,6 @@ pub async fn receive<S: Store>(State(app): State<AppState<S>>, ValidJson(r): Val
         return Err(unknown_sku(&r.sku));
     }
     let lot = app.inventory.receive(&r).await?;
-    app.relay.nudge();
     let mut res = (StatusCode::CREATED, Json(&lot)).into_response();
     res.headers_mut().insert(
         header::LOCATION,
@@ -88,7 +87,6 @@ pub async fn adjust<S: Store>(
     ValidJson(a): ValidJson<Adjustment>,
 ) -> Res {
     let lot = app.inventory.adjust(id, a.delta, &a.reason).await?;
-    app.relay.nudge();
     Ok(Json(lot).into_response())
 }
 
@@ -115,7 +113,6 @@ pub async fn transfer<S: Store>(
     ValidJson(t): ValidJson<Transfer>,
 ) -> Res {
     let (from, to) = app.inventory.transfer(id, &t.to_location, t.quantity).await?;
-    app.relay.nudge();
     Ok(Json(Transferred { from, to }).into_response())
 }
 
@@ -135,7 +132,6 @@ pub async fn quarantine<S: Store>(
     ValidJson(q): ValidJson<Quarantine>,
 ) -> Res {
     let lot = app.inventory.set_quarantine(id, q.quarantined).await?;
-    app.relay.nudge();
     Ok(Json(lot).into_response())
 }
 

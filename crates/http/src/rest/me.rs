@@ -56,7 +56,6 @@ pub async fn update_me<S: Store>(
     }
     let update: MeUpdate = parse_json(&body)?;
     let view = app.identity.update_me(id, update, expected).await?;
-    app.relay.nudge();
     Ok(private(&view))
 }
 
@@ -93,6 +92,5 @@ pub async fn erase_me<S: Store>(
     // Stored answers to her idempotent requests hold her data too.
     rouge_kernel::IdempotencyStore::forget_owner(&app.store, &id.to_string()).await.map_err(ApiError::Unavailable)?;
     app.identity.erase(id).await?;
-    app.relay.nudge();
     Ok(StatusCode::NO_CONTENT)
 }

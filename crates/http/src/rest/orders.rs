@@ -152,7 +152,6 @@ pub async fn request_return<S: Store>(
 ) -> Res {
     let cmd = Command::RequestReturn { lines: r.lines, reason: r.reason };
     let view = app.orders.transition(Some(Caller { customer: Some(me) }), id, &cmd, None).await?;
-    app.relay.nudge();
     Ok(with_etag(&view))
 }
 
@@ -188,7 +187,6 @@ pub async fn transition<S: Store>(
         return Err(ApiError::Forbidden("refunds go through /refunds, which needs `orders:refund`".into()));
     }
     let view = app.orders.transition(None, id, &cmd, version).await?;
-    app.relay.nudge();
     Ok(with_etag(&view))
 }
 
@@ -210,6 +208,5 @@ pub async fn refund<S: Store>(
     ValidJson(r): ValidJson<RefundInput>,
 ) -> Res {
     let view = app.orders.transition(None, id, &Command::Refund { amount: r.amount }, version).await?;
-    app.relay.nudge();
     Ok(with_etag(&view))
 }
