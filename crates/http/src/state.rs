@@ -3,7 +3,6 @@ use rouge_identity::{AuditRepository, IdentityRepository, IdentityService, Staff
 use rouge_inventory::{InventoryRepository, InventoryService};
 use rouge_kernel::Ping;
 use rouge_kernel::{DeliveryLog, IdempotencyStore};
-use rouge_messaging::RelayHandle;
 use rouge_orders::{OrdersRepository, OrdersService};
 use rouge_search::CatalogIndex;
 use std::sync::Arc;
@@ -42,7 +41,6 @@ pub struct Parts<S> {
     pub catalog: CatalogService<S>,
     pub store: S,
     pub index: Arc<CatalogIndex>,
-    pub relay: RelayHandle,
     pub cache: crate::cache::ResponseCache,
     pub gateway: Arc<crate::gateway::Gateway>,
     pub identity: IdentityService<S>,

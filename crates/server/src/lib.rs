@@ -281,11 +281,10 @@ pub async fn launch<S: Store>(
         health: Arc::default(),
         store,
         index,
-        relay,
     });
     let sweeper = tokio::spawn(release_expired(state.store.clone(), state.inventory.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
-    tokio::spawn(watch_backlog(state.store.clone(), state.relay.clone(), stop_tx.subscribe()));
+    tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     tokio::spawn(refresh_availability(board, board_inventory, stop_tx.subscribe()));
     let addr = listener.local_addr()?;
