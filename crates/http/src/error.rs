@@ -252,6 +252,42 @@ impl IntoResponse for ApiError {
 }
 
 impl ApiError {
+    /// Seconds worth waiting before a retry, for the answers that say so.
+    fn retry_after(&self) -> Option<i64> {
+        match self {
+            ApiError::LoginLocked(secs) => Some((*secs).max(1)),
+            ApiError::PaymentPending(_) | ApiError::IdempotencyInFlight => Some(1),
+            // The store is restarting or unreachable: worth a retry in a moment.
+            ApiError::Unavailable(_) => Some(2),
+            _ => None,
+        }
+    }
+
+    /// What the caller is told (an internal cause is logged, never shown) and the field errors.
+    fn detail_and_errors(self) -> (String, Vec<FieldError>) {
+        let detail = match &self {
+            ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
+                tracing::error!(%cause, "request failed");
+                if matches!(self, ApiError::Internal(_)) {
+                    self.to_string()
+                } else {
+                    "the store does not answer; retry in a moment".into()
+                }
+            }
+            other => other.to_string(),
+        };
+        let errors = match self {
+            ApiError::PaymentDeclined(code, message) => {
+                vec![FieldError { field: "payment".into(), code: declined_code(&code), message }]
+            }
+            ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) | ApiError::OutOfStock(_, _, e) => {
+                e
+            }
+            _ => vec![],
+        };
+        (detail, errors)
+    }
+
     /// The same error as GraphQL reports it, so REST and GraphQL agree: one `extensions.code`
     /// per problem type, the problem's `type`, the same message as its `detail`, and its field
     /// errors (`fields`, and `errors` as in the problem), `retryAfter` and `actionUrl` where
@@ -282,36 +318,12 @@ impl ApiError {
             "unavailable" | "request-timeout" => "UNAVAILABLE",
             _ => "INTERNAL",
         };
-        let retry_after = match &self {
-            ApiError::LoginLocked(secs) => Some((*secs).max(1)),
-            ApiError::PaymentPending(_) | ApiError::IdempotencyInFlight => Some(1),
-            ApiError::Unavailable(_) => Some(2),
-            _ => None,
-        };
+        let retry_after = self.retry_after();
         let action_url = match &self {
             ApiError::PaymentRequiresAction(url) => Some(url.clone()),
             _ => None,
         };
-        let message = match &self {
-            ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
-                tracing::error!(%cause, "GraphQL operation failed");
-                if matches!(self, ApiError::Internal(_)) {
-                    self.to_string()
-                } else {
-                    "the store does not answer; retry in a moment".into()
-                }
-            }
-            other => other.to_string(),
-        };
-        let errors = match self {
-            ApiError::PaymentDeclined(code, message) => {
-                vec![FieldError { field: "payment".into(), code: declined_code(&code), message }]
-            }
-            ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) | ApiError::OutOfStock(_, _, e) => {
-                e
-            }
-            _ => vec![],
-        };
+        let (message, errors) = self.detail_and_errors();
         // A GraphQL client shows the message: say which fields and why.
         let detail: Vec<String> =
             errors.iter().filter(|f| !f.field.is_empty()).map(|f| format!("{}: {}", f.field, f.message)).collect();
@@ -352,33 +364,8 @@ impl ApiError {
 
     fn render(self, instance: Option<&str>) -> Response {
         let (status, slug, title) = self.parts();
-        let retry_after = match &self {
-            ApiError::LoginLocked(secs) => Some((*secs).max(1)),
-            ApiError::PaymentPending(_) | ApiError::IdempotencyInFlight => Some(1),
-            // The store is restarting or unreachable: worth a retry in a moment.
-            ApiError::Unavailable(_) => Some(2),
-            _ => None,
-        };
-        let detail = match &self {
-            ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
-                tracing::error!(%cause, "request failed");
-                if matches!(self, ApiError::Internal(_)) {
-                    self.to_string()
-                } else {
-                    "the store does not answer".into()
-                }
-            }
-            other => other.to_string(),
-        };
-        let errors = match self {
-            ApiError::PaymentDeclined(code, message) => {
-                vec![FieldError { field: "payment".into(), code: declined_code(&code), message }]
-            }
-            ApiError::Invalid(e) | ApiError::BadQuery(e) | ApiError::Conflict(_, e) | ApiError::OutOfStock(_, _, e) => {
-                e
-            }
-            _ => vec![],
-        };
+        let retry_after = self.retry_after();
+        let (detail, errors) = self.detail_and_errors();
         let problem = Problem {
             kind: format!("/problems/{slug}"),
             title: title.into(),
