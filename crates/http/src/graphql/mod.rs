@@ -516,9 +516,15 @@ impl Query {
         accounts::me(ctx).await
     }
 
-    /// The logged-in customer's orders, newest first.
-    async fn my_orders(&self, ctx: &Context<'_>, first: Option<i32>) -> async_graphql::Result<Vec<orders::OrderGql>> {
-        orders::my_orders(ctx, first).await
+    /// The logged-in customer's orders, newest first, as a Relay connection (the cursors of
+    /// `GET /v1/me/orders`).
+    async fn my_orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<orders::OrderConnection> {
+        orders::my_orders(ctx, first, after).await
     }
 
     /// One of the logged-in customer's orders; another's is `NOT_FOUND`.
@@ -526,14 +532,16 @@ impl Query {
         orders::my_order(ctx, id).await
     }
 
-    /// Staff (`orders:read`): orders, newest first, optionally of one status.
+    /// Staff (`orders:read`): orders, newest first, optionally of one status, as a Relay
+    /// connection (the cursors of `GET /v1/admin/orders`).
     async fn orders(
         &self,
         ctx: &Context<'_>,
         status: Option<String>,
         first: Option<i32>,
-    ) -> async_graphql::Result<Vec<orders::OrderGql>> {
-        orders::staff_orders(ctx, status, first).await
+        after: Option<String>,
+    ) -> async_graphql::Result<orders::OrderConnection> {
+        orders::staff_orders(ctx, status, first, after).await
     }
 
     /// Any object by its id: a listed product, a cart the caller may see, or an order she may

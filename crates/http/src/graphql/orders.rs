@@ -207,10 +207,58 @@ fn first(first: Option<i32>) -> async_graphql::Result<i64> {
     Ok(i64::from(n))
 }
 
-pub async fn my_orders(ctx: &Context<'_>, n: Option<i32>) -> async_graphql::Result<Vec<OrderGql>> {
+/// A page of orders as a Relay connection: `first` after the cursor `after` (the same opaque
+/// cursors as `GET /v1/me/orders` and `/v1/admin/orders` give), newest first.
+#[derive(SimpleObject)]
+pub struct OrderConnection {
+    pub edges: Vec<OrderEdge>,
+    pub page_info: crate::graphql::PageInfo,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderEdge {
+    pub cursor: String,
+    pub node: OrderGql,
+}
+
+async fn connection(
+    ctx: &Context<'_>,
+    mut filter: OrderFilter,
+    n: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<OrderConnection> {
+    let has_previous_page = after.is_some();
+    if let Some(a) = after {
+        let before =
+            crate::page::position::<i64>("orders", &a).map_err(|e| bad_argument("after", e.code, e.message))?;
+        filter.before_number = Some(before);
+    }
+    let limit = first(n)?;
+    // One more than asked: whether there is a next page, without a second query.
+    filter.limit = limit + 1;
+    let mut views = commerce(ctx).orders(filter).await.map_err(gql_error)?;
+    let has_next_page = views.len() as i64 > limit;
+    views.truncate(limit as usize);
+    let edges: Vec<OrderEdge> = views
+        .into_iter()
+        .map(|v| OrderEdge { cursor: crate::page::cursor_after("orders", v.order.number), node: v.into() })
+        .collect();
+    let page_info = crate::graphql::PageInfo {
+        has_next_page,
+        has_previous_page,
+        start_cursor: edges.first().map(|e| e.cursor.clone()),
+        end_cursor: edges.last().map(|e| e.cursor.clone()),
+    };
+    Ok(OrderConnection { edges, page_info })
+}
+
+pub async fn my_orders(
+    ctx: &Context<'_>,
+    n: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<OrderConnection> {
     let me = customer_id(ctx).await?;
-    let filter = OrderFilter { customer_id: Some(me), limit: first(n)?, ..OrderFilter::default() };
-    Ok(commerce(ctx).orders(filter).await.map_err(gql_error)?.into_iter().map(OrderGql::from).collect())
+    connection(ctx, OrderFilter { customer_id: Some(me), ..OrderFilter::default() }, n, after).await
 }
 
 pub async fn my_order(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<OrderGql> {
@@ -238,7 +286,8 @@ pub async fn staff_orders(
     ctx: &Context<'_>,
     status: Option<String>,
     n: Option<i32>,
-) -> async_graphql::Result<Vec<OrderGql>> {
+    after: Option<String>,
+) -> async_graphql::Result<OrderConnection> {
     staff(ctx, Permission::OrdersRead).await?;
     let status = match status {
         Some(s) => Some(
@@ -247,8 +296,7 @@ pub async fn staff_orders(
         ),
         None => None,
     };
-    let filter = OrderFilter { status, limit: first(n)?, ..OrderFilter::default() };
-    Ok(commerce(ctx).orders(filter).await.map_err(gql_error)?.into_iter().map(OrderGql::from).collect())
+    connection(ctx, OrderFilter { status, ..OrderFilter::default() }, n, after).await
 }
 
 pub async fn request_return(

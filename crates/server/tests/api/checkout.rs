@@ -553,25 +553,56 @@ async fn graphql_orders_answer_like_rest(app: &TestApp) {
     let order: Value = complete(app, &cart, Some("g1"), "tok_visa", Some(&ana)).await.json().await.unwrap();
     let id = order["id"].as_str().unwrap();
 
-    let mine = gql(app, Some(&ana), "{ myOrders { id number status total lines { sku quantity } } }", json!({})).await;
-    assert_eq!(mine["data"]["myOrders"][0]["id"], id, "{mine}");
-    assert_eq!(mine["data"]["myOrders"][0]["lines"], json!([{"sku": SKU, "quantity": 2}]));
-    assert_eq!(mine["data"]["myOrders"][0]["total"], order["totals"]["total"]);
+    let q = "{ myOrders { edges { node { id number status total lines { sku quantity } } } } }";
+    let mine = gql(app, Some(&ana), q, json!({})).await;
+    let first = &mine["data"]["myOrders"]["edges"][0]["node"];
+    assert_eq!(first["id"], id, "{mine}");
+    assert_eq!(first["lines"], json!([{"sku": SKU, "quantity": 2}]));
+    assert_eq!(first["total"], order["totals"]["total"]);
     let one = "query($id: UUID!) { myOrder(id: $id) { id status email timeline } }";
     let theirs = gql(app, Some(&bea), one, json!({"id": id})).await;
     assert_eq!(theirs["errors"][0]["extensions"]["code"], "NOT_FOUND", "{theirs}");
-    let nobody = gql(app, None, "{ myOrders { id } }", json!({})).await;
+    let nobody = gql(app, None, "{ myOrders { edges { node { id } } } }", json!({})).await;
     assert_eq!(nobody["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     let own = gql(app, Some(&ana), one, json!({"id": id})).await;
     assert_eq!(own["data"]["myOrder"]["timeline"].as_array().map(Vec::len), Some(2), "{own}");
 
+    // Her orders page like a Relay connection, with the same cursors as REST's list.
+    let second_cart = ready_cart(app, SKU, 1, Some(&ana)).await;
+    let second: Value = complete(app, &second_cart, Some("g2"), "tok_visa", Some(&ana)).await.json().await.unwrap();
+    let page = "query($after: String) { myOrders(first: 1, after: $after) {
+        edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let p1 = gql(app, Some(&ana), page, json!({})).await;
+    let c1 = &p1["data"]["myOrders"];
+    assert_eq!(c1["edges"][0]["node"]["id"], second["id"], "newest first: {p1}");
+    assert_eq!(
+        (c1["pageInfo"]["hasNextPage"].as_bool(), c1["pageInfo"]["hasPreviousPage"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let (_, rest) = shop(app, Method::GET, "/v1/me/orders?limit=1", Some(&ana), None).await;
+    assert_eq!(rest["next_cursor"], c1["pageInfo"]["endCursor"], "one cursor for both APIs");
+    let p2 = gql(app, Some(&ana), page, json!({"after": c1["pageInfo"]["endCursor"]})).await;
+    let c2 = &p2["data"]["myOrders"];
+    assert_eq!(c2["edges"][0]["node"]["id"], id, "{p2}");
+    assert_eq!(
+        (c2["pageInfo"]["hasNextPage"].as_bool(), c2["pageInfo"]["hasPreviousPage"].as_bool()),
+        (Some(false), Some(true))
+    );
+    let bad = gql(app, Some(&ana), page, json!({"after": "nonsense"})).await;
+    assert_eq!(bad["errors"][0]["extensions"]["fields"], json!(["after"]), "{bad}");
+
     // Staff fields: the owner's API key may; a customer may not.
-    let staff_q = "{ orders(status: \"authorized\") { id number placedAt } }";
+    let staff_q = "{ orders(status: \"authorized\") { edges { node { id number placedAt } } } }";
     let denied = gql(app, Some(&ana), staff_q, json!({})).await;
     assert_eq!(denied["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{denied}");
     let listed = gql(app, Some(&app.admin_key), staff_q, json!({})).await;
-    assert_eq!(listed["data"]["orders"][0]["id"], id, "{listed}");
-    let placed = listed["data"]["orders"][0]["placedAt"].as_str().expect("a DateTime, not a number");
+    let nodes = &listed["data"]["orders"]["edges"];
+    assert_eq!(
+        (nodes[0]["node"]["id"].as_str(), nodes[1]["node"]["id"].as_str()),
+        (second["id"].as_str(), Some(id)),
+        "{listed}"
+    );
+    let placed = nodes[1]["node"]["placedAt"].as_str().expect("a DateTime, not a number");
     assert!(chrono::DateTime::parse_from_rfc3339(placed).is_ok(), "{placed}");
     let capture = "mutation($id: UUID!) { transitionOrder(order: $id, command: {action: \"capture\"}) { status } }";
     let captured = gql(app, Some(&app.admin_key), capture, json!({"id": id})).await;
