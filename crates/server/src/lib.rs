@@ -156,10 +156,77 @@ impl Default for Options {
 /// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn launch<S: Store>(
     store: S,
-    opts: Options,
+    mut opts: Options,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (tls, metrics_listener, demo) = (opts.tls.take(), opts.metrics.take(), opts.demo);
+    let shared_limits = opts.redis_url.is_some();
+    let shop = start(store, opts).await?;
+    let addr = listener.local_addr()?;
+    let https = tls.is_some();
+    tracing::info!(%addr, https, shared_limits, "rouge is listening");
+    if demo {
+        // A first run's banner, on stdout (the log is on stderr).
+        let base = format!("{}://{addr}", if https { "https" } else { "http" });
+        println!(
+            "\nRouge is serving the demo shop at {base}\n  API docs:  {base}/docs\n  GraphQL:   {base}/graphql\n  Products:  {base}/v1/products\n\nCreate the first owner (staff with every permission):\n  ROUGE_OWNER_PASSWORD='a long passphrase' rouge admin create-owner --email owner@shop.example --name 'Your Name'\n"
+        );
+    }
+    let metrics = metrics_listener.map(|l| {
+        tracing::info!(addr = ?l.local_addr().ok(), "metrics are served here");
+        let mut stop = shop.stop.subscribe();
+        tokio::spawn(async move {
+            let done = async move {
+                let _ = stop.changed().await;
+            };
+            axum::serve(l, rouge_http::ops::metrics_app()).with_graceful_shutdown(done).await
+        })
+    });
+    let app = shop.app.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        Some(acceptor) => {
+            use axum::serve::ListenerExt;
+            // `tap_io` lets the connection's peer address through as ConnectInfo.
+            let tls = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| ());
+            axum::serve(tls, app).with_graceful_shutdown(shutdown).await?;
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
+    }
+    shop.stop().await;
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// A started shop: its HTTP application (routes and layers, ready for a listener or for
+/// `tower::ServiceExt::oneshot` in tests) and its background work (relay, consumers,
+/// sweepers, watchdogs), which [`Shop::stop`] ends.
+pub struct Shop {
+    pub app: axum::Router,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Shop {
+    /// Ends the background work and waits for it (the relay delivers what it holds first).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Builds the shop on `store`: migrations are the caller's; the demo catalogue when asked and
+/// the store is empty; the search index; the services wired to each other; the relay and its
+/// consumers; the background sweepers. Serving is [`launch`]'s.
+///
+/// # Errors
+/// When the store cannot be read or a setting is refused.
+pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     if opts.demo && store.product_count().await.map_err(|e| anyhow::anyhow!(e))? == 0 {
         seed::seed_demo(&store, 320).await?;
         seed::seed_demo_stock(&store, 320).await?;
@@ -287,45 +354,17 @@ pub async fn launch<S: Store>(
     tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     tokio::spawn(refresh_availability(board, board_inventory, stop_tx.subscribe()));
-    let addr = listener.local_addr()?;
-    let https = opts.tls.is_some();
-    tracing::info!(%addr, https, shared_limits = opts.redis_url.is_some(), "rouge is listening");
-    if opts.demo {
-        // A first run's banner, on stdout (the log is on stderr).
-        let base = format!("{}://{addr}", if https { "https" } else { "http" });
-        println!(
-            "\nRouge is serving the demo shop at {base}\n  API docs:  {base}/docs\n  GraphQL:   {base}/graphql\n  Products:  {base}/v1/products\n\nCreate the first owner (staff with every permission):\n  ROUGE_OWNER_PASSWORD='a long passphrase' rouge admin create-owner --email owner@shop.example --name 'Your Name'\n"
-        );
-    }
-    let metrics = opts.metrics.map(|l| {
-        tracing::info!(addr = ?l.local_addr().ok(), "metrics are served here");
-        let mut stop = stop_tx.subscribe();
+    let app = rouge_http::app(state);
+    let tasks = vec![
         tokio::spawn(async move {
-            let done = async move {
-                let _ = stop.changed().await;
-            };
-            axum::serve(l, rouge_http::ops::metrics_app()).with_graceful_shutdown(done).await
-        })
-    });
-    let app = rouge_http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    match opts.tls {
-        Some(acceptor) => {
-            use axum::serve::ListenerExt;
-            // `tap_io` lets the connection's peer address through as ConnectInfo.
-            let tls = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| ());
-            axum::serve(tls, app).with_graceful_shutdown(shutdown).await?;
-        }
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
-    }
-    let _ = stop_tx.send(true);
-    let _ = relay_task.await;
-    let _ = sweeper.await;
-    let _ = retries.await;
-    if let Some(m) = metrics {
-        let _ = m.await;
-    }
-    tracing::info!("stopped cleanly");
-    Ok(())
+            let _ = relay_task.await;
+        }),
+        sweeper,
+        tokio::spawn(async move {
+            let _ = retries.await;
+        }),
+    ];
+    Ok(Shop { app, stop: stop_tx, tasks })
 }
 
 /// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may

@@ -56,7 +56,7 @@ pub const OWNER_EMAIL: &str = "owner@shop.example";
 pub const OWNER_PASSWORD: &str = "owner passphrase";
 
 /// Creates the shop's owner, as `rouge admin create-owner` does, and an all-permission API key.
-async fn bootstrap_owner<S: Store>(store: &S, keys: &Keys) -> String {
+pub async fn bootstrap_owner<S: Store>(store: &S, keys: &Keys) -> String {
     let hasher = PasswordHasher::new(HashCost::TEST).unwrap();
     let svc = IdentityService::new(store.clone(), keys.vault.clone(), hasher, keys.tokens.clone(), Default::default());
     svc.create_owner(OWNER_EMAIL, "Olga Owner", OWNER_PASSWORD).await.unwrap();
