@@ -160,6 +160,8 @@ pub async fn launch<S: Store>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // HTTPS answers carry HSTS.
+    opts.gateway.hsts |= opts.tls.is_some();
     let (tls, metrics_listener, demo) = (opts.tls.take(), opts.metrics.take(), opts.demo);
     let shared_limits = opts.redis_url.is_some();
     let shop = start(store, opts).await?;
@@ -306,8 +308,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         Some(url) => RateLimiter::redis(url, &opts.redis_prefix).context("REDIS_URL is not a Redis URL")?,
         None => RateLimiter::local(),
     };
-    let mut settings = opts.gateway;
-    settings.hsts |= opts.tls.is_some();
+    let settings = opts.gateway;
     let verifier = identity.clone();
     let identify: rouge_http::gateway::Identify = Arc::new(move |token| verifier.tokens().verify(token).ok());
     let gateway = Gateway::new(settings, limiter, Some(identify));
