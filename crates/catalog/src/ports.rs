@@ -5,15 +5,8 @@ use rouge_kernel::{DomainEvent, Outbox};
 use std::future::Future;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RepoError {
-    #[error("{field} `{value}` is already taken")]
-    Duplicate { field: &'static str, value: String },
-    #[error("the record was changed by someone else since it was read")]
-    Stale,
-    #[error("the store failed: {0}")]
-    Unavailable(String),
-}
+/// The store's error, shared by every port (see `rouge_kernel::StoreError`).
+pub use rouge_kernel::StoreError as RepoError;
 
 pub type RepoResult<T> = Result<T, RepoError>;
 

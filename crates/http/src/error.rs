@@ -146,6 +146,22 @@ impl ApiError {
     }
 }
 
+/// A store's failure where no context's rule says more: a taken key is a conflict, a stale
+/// write a failed precondition, an outage 503.
+impl From<rouge_kernel::StoreError> for ApiError {
+    fn from(e: rouge_kernel::StoreError) -> Self {
+        use rouge_kernel::StoreError as E;
+        match e {
+            E::Duplicate { ref field, .. } => {
+                let error = FieldError { field: field.clone(), code: "taken", message: e.to_string() };
+                ApiError::Conflict(e.to_string(), vec![error])
+            }
+            e @ E::Stale => ApiError::PreconditionFailed(e.to_string()),
+            E::Unavailable(cause) => ApiError::Unavailable(cause),
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {

@@ -75,7 +75,7 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
     let now = chrono::Utc::now().timestamp_millis();
     let lease = app.idempotency_lease.as_millis() as i64;
     match app.store.begin(&scope, &key, &hash, now, lease, TTL_MS).await {
-        Err(e) => ApiError::Unavailable(e).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
         Ok(Begin::InFlight) => ApiError::IdempotencyInFlight.into_response(),
         Ok(Begin::Mismatch) => ApiError::IdempotencyMismatch.into_response(),
         Ok(Begin::Done(stored)) => match open(&app, &scope, &stored.body) {
@@ -156,14 +156,17 @@ fn open<S: Store>(app: &AppState<S>, scope: &str, stored: &[u8]) -> Result<Vec<u
 pub async fn rewrap<S: IdempotencyStore>(store: &S, sealer: &dyn Sealer) -> Result<usize, String> {
     let (mut after, mut changed) = (None::<(String, String)>, 0);
     loop {
-        let page = store.stored_bodies(after.as_ref().map(|(s, k)| (s.as_str(), k.as_str())), 500).await?;
+        let page = store
+            .stored_bodies(after.as_ref().map(|(s, k)| (s.as_str(), k.as_str())), 500)
+            .await
+            .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { return Ok(changed) };
         after = Some((last.scope.clone(), last.key.clone()));
         for b in &page {
             let mut sealed = decode(&b.body)?;
             if let Some((master, key)) = sealer.rewrap(&b.scope, &sealed.master_id, &sealed.key)? {
                 (sealed.master_id, sealed.key) = (master, key);
-                if store.replace_body(&b.scope, &b.key, &b.body, &encode(&sealed)).await? {
+                if store.replace_body(&b.scope, &b.key, &b.body, &encode(&sealed)).await.map_err(|e| e.to_string())? {
                     changed += 1;
                 }
             }

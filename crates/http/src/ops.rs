@@ -34,7 +34,7 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = String), (status = 503, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn readyz<S: Store>(State(app): State<AppState<S>>) -> Result<&'static str, ApiError> {
-    app.store.ping().await.map_err(ApiError::Unavailable)?;
+    app.store.ping().await.map_err(ApiError::from)?;
     Ok("ready")
 }
 
@@ -174,7 +174,7 @@ pub async fn watch_store<S: Store>(
         let probe = tokio::time::timeout(std::time::Duration::from_secs(1), store.probe()).await;
         match probe {
             Ok(Ok(())) => health.set(true, ""),
-            Ok(Err(e)) => health.set(false, &e),
+            Ok(Err(e)) => health.set(false, &e.to_string()),
             Err(_) => health.set(false, "no answer to a ping within a second"),
         }
         tokio::select! {

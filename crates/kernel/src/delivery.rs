@@ -32,7 +32,7 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
     /// after the n-th failure, and the `max_attempts`-th failure parks it. Returns the state.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn record_failure(
         &self,
         consumer: &str,
@@ -41,7 +41,7 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
         now: i64,
         max_attempts: i32,
         backoff_ms: i64,
-    ) -> impl Future<Output = Result<DeliveryState, String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<DeliveryState>> + Send;
 
     /// Claims `events` for `consumer` and notes that each started; returns the ids of those
     /// this call claimed (an event is claimed once, whichever replica asks first). Should its
@@ -49,63 +49,63 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
     /// `lease_ms`. One statement for the whole batch.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn begin_deliveries(
         &self,
         consumer: &str,
         events: &[DomainEvent],
         now: i64,
         lease_ms: i64,
-    ) -> impl Future<Output = Result<Vec<uuid::Uuid>, String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<Vec<uuid::Uuid>>> + Send;
 
     /// Marks deliveries done (kept as the claims' records until purged), in one statement.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn record_successes(
         &self,
         consumer: &str,
         events: &[uuid::Uuid],
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<()>> + Send;
 
     /// Deliveries due for another attempt, each taken for `lease_ms` (so that one replica
     /// retries it), at most `limit`.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn take_due(
         &self,
         now: i64,
         lease_ms: i64,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<FailedDelivery>, String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<Vec<FailedDelivery>>> + Send;
 
     /// Failed deliveries, dead ones first, newest first.
     ///
     /// # Errors
-    /// The store's error text.
-    fn failed_deliveries(&self, limit: i64) -> impl Future<Output = Result<Vec<FailedDelivery>, String>> + Send;
+    /// `Unavailable` when the store fails.
+    fn failed_deliveries(&self, limit: i64) -> impl Future<Output = crate::StoreResult<Vec<FailedDelivery>>> + Send;
 
     /// How many deliveries are (retrying, dead).
     ///
     /// # Errors
-    /// The store's error text.
-    fn delivery_backlog(&self) -> impl Future<Output = Result<(i64, i64), String>> + Send;
+    /// `Unavailable` when the store fails.
+    fn delivery_backlog(&self) -> impl Future<Output = crate::StoreResult<(i64, i64)>> + Send;
 
     /// Deletes records of deliveries done before `before`; returns how many.
     ///
     /// # Errors
-    /// The store's error text.
-    fn purge_done_deliveries(&self, before: i64) -> impl Future<Output = Result<u64, String>> + Send;
+    /// `Unavailable` when the store fails.
+    fn purge_done_deliveries(&self, before: i64) -> impl Future<Output = crate::StoreResult<u64>> + Send;
 
     /// Puts a dead letter back in line with fresh attempts; `false` when there is none.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn replay_delivery(
         &self,
         consumer: &str,
         event: uuid::Uuid,
         now: i64,
-    ) -> impl Future<Output = Result<bool, String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<bool>> + Send;
 }

@@ -42,7 +42,7 @@ pub trait IdempotencyStore: Clone + Send + Sync + 'static {
     /// that never finished (its server died) may be taken over; a key lives `ttl_ms`.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn begin(
         &self,
         scope: &str,
@@ -51,56 +51,56 @@ pub trait IdempotencyStore: Clone + Send + Sync + 'static {
         now: i64,
         lease_ms: i64,
         ttl_ms: i64,
-    ) -> impl Future<Output = Result<Begin, String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<Begin>> + Send;
 
     /// Stores the answer for retries.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn finish(
         &self,
         scope: &str,
         key: &str,
         response: &StoredResponse,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<()>> + Send;
 
     /// Forgets the key (the request failed in a way a retry may fix).
     ///
     /// # Errors
-    /// The store's error text.
-    fn abandon(&self, scope: &str, key: &str) -> impl Future<Output = Result<(), String>> + Send;
+    /// `Unavailable` when the store fails.
+    fn abandon(&self, scope: &str, key: &str) -> impl Future<Output = crate::StoreResult<()>> + Send;
 
     /// Deletes every answer stored for `owner` (her account is erased); returns how many.
     ///
     /// # Errors
-    /// The store's error text.
-    fn forget_owner(&self, owner: &str) -> impl Future<Output = Result<u64, String>> + Send;
+    /// `Unavailable` when the store fails.
+    fn forget_owner(&self, owner: &str) -> impl Future<Output = crate::StoreResult<u64>> + Send;
 
     /// Up to `limit` stored answers after (`scope`, `key`) in key order, for re-sealing.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn stored_bodies(
         &self,
         after: Option<(&str, &str)>,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<StoredBody>, String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<Vec<StoredBody>>> + Send;
 
     /// Replaces a stored answer's body if it is still `old`; whether it was.
     ///
     /// # Errors
-    /// The store's error text.
+    /// `Unavailable` when the store fails.
     fn replace_body(
         &self,
         scope: &str,
         key: &str,
         old: &[u8],
         new: &[u8],
-    ) -> impl Future<Output = Result<bool, String>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<bool>> + Send;
 
     /// Deletes expired keys; returns how many.
     ///
     /// # Errors
-    /// The store's error text.
-    fn purge_idempotency(&self, now: i64) -> impl Future<Output = Result<u64, String>> + Send;
+    /// `Unavailable` when the store fails.
+    fn purge_idempotency(&self, now: i64) -> impl Future<Output = crate::StoreResult<u64>> + Send;
 }

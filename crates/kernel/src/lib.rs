@@ -12,6 +12,7 @@ pub mod money;
 pub mod outbox;
 pub mod patch;
 pub mod slug;
+pub mod store;
 
 pub use address::Address;
 pub use cursor::Cursor;
@@ -24,3 +25,4 @@ pub use money::{Currency, Money};
 pub use outbox::{CommitHook, Outbox, Ping};
 pub use patch::merge_patch;
 pub use slug::Slug;
+pub use store::{StoreError, StoreResult};

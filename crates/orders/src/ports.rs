@@ -8,17 +8,7 @@ use rouge_kernel::DomainEvent;
 use std::future::Future;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    #[error("the record was changed by someone else since it was read")]
-    Stale,
-    #[error("{0} already exists")]
-    Duplicate(String),
-    #[error("the store failed: {0}")]
-    Unavailable(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use rouge_kernel::{StoreError, StoreResult};
 
 /// Personal data sealed by the vault: the data key wrapped by a master key, and the data.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ fn repo_err(e: sqlx::Error, value: &str) -> RepoError {
             _ => None,
         };
         if let Some(field) = field {
-            return RepoError::Duplicate { field, value: value.to_owned() };
+            return RepoError::duplicate(field, value);
         }
     }
     RepoError::Unavailable(e.to_string())

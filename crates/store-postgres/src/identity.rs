@@ -98,7 +98,7 @@ impl IdentityRepository for PgStore {
         };
         run.await.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.constraint() == Some("customers_email_index_key") => {
-                RepoError::Duplicate { field: "email", value: "(hidden)".into() }
+                RepoError::Duplicate { field: "email".into(), value: "(hidden)".into() }
             }
             _ => unavailable(e),
         })

@@ -85,26 +85,26 @@ impl PgStore {
 }
 
 impl rouge_kernel::Ping for PgStore {
-    async fn ping(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
+    async fn ping(&self) -> rouge_kernel::StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(crate::unavailable)
     }
 
-    async fn probe(&self) -> Result<(), String> {
+    async fn probe(&self) -> rouge_kernel::StoreResult<()> {
         use sqlx::Connection;
         if self.pool.is_closed() {
-            return Err("the store is closed".into());
+            return Err(rouge_kernel::StoreError::Unavailable("the store is closed".into()));
         }
         let mut slot = self.probe.lock().await;
         if slot.is_none() {
             let opts = self.pool.connect_options();
-            *slot = Some(sqlx::PgConnection::connect_with(&opts).await.map_err(|e| e.to_string())?);
+            *slot = Some(sqlx::PgConnection::connect_with(&opts).await.map_err(crate::unavailable)?);
         }
         let conn = slot.as_mut().expect("connected above");
         match sqlx::query("SELECT 1").execute(&mut *conn).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 *slot = None;
-                Err(e.to_string())
+                Err(crate::unavailable(e))
             }
         }
     }

@@ -52,7 +52,7 @@ impl Outbox for PgStore {
         &self.hook
     }
 
-    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<DomainEvent>, String> {
+    async fn events_after(&self, after: i64, limit: i64) -> rouge_kernel::StoreResult<Vec<DomainEvent>> {
         let rows = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM catalog.outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
@@ -60,7 +60,7 @@ impl Outbox for PgStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(crate::unavailable)?;
         Ok(rows.iter().map(event).collect())
     }
 
@@ -70,7 +70,7 @@ impl Outbox for PgStore {
         since: chrono::DateTime<chrono::Utc>,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<DomainEvent>, String> {
+    ) -> rouge_kernel::StoreResult<Vec<DomainEvent>> {
         let rows = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM catalog.outbox \
              WHERE event_type = $1 AND occurred_at > $2 AND seq > $3 ORDER BY seq LIMIT $4",
@@ -81,14 +81,14 @@ impl Outbox for PgStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(crate::unavailable)?;
         Ok(rows.iter().map(event).collect())
     }
 
-    async fn head(&self) -> Result<i64, String> {
+    async fn head(&self) -> rouge_kernel::StoreResult<i64> {
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM catalog.outbox")
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(crate::unavailable)
     }
 }

@@ -75,7 +75,7 @@ impl StaffRepository for PgStore {
         .map(|_| ())
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.constraint() == Some("staff_email_index_key") => {
-                RepoError::Duplicate { field: "email", value: "(hidden)".into() }
+                RepoError::Duplicate { field: "email".into(), value: "(hidden)".into() }
             }
             _ => unavailable(e),
         })
@@ -125,7 +125,7 @@ impl StaffRepository for PgStore {
             .map(|_| ())
             .map_err(|e| match &e {
                 sqlx::Error::Database(db) if db.constraint() == Some("roles_name_key") => {
-                    RepoError::Duplicate { field: "name", value: r.name.clone() }
+                    RepoError::Duplicate { field: "name".into(), value: r.name.clone() }
                 }
                 _ => unavailable(e),
             })

@@ -20,7 +20,7 @@ fn repo_err(e: sqlx::Error, value: &str) -> RepoError {
         } else {
             "slug"
         };
-        return RepoError::Duplicate { field, value: value.to_owned() };
+        return RepoError::duplicate(field, value);
     }
     RepoError::Unavailable(e.to_string())
 }

@@ -7,8 +7,8 @@ use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-fn text(e: sqlx::Error) -> String {
-    e.to_string()
+fn text(e: sqlx::Error) -> rouge_kernel::StoreError {
+    crate::unavailable(e)
 }
 
 fn row(r: &<Db as sqlx::Database>::Row) -> FailedDelivery {
@@ -35,7 +35,7 @@ impl DeliveryLog for Backend {
         now: i64,
         max_attempts: i32,
         backoff_ms: i64,
-    ) -> Result<DeliveryState, String> {
+    ) -> rouge_kernel::StoreResult<DeliveryState> {
         let error: String = error.chars().take(2000).collect();
         let r = sqlx::query(
             "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
@@ -66,7 +66,7 @@ impl DeliveryLog for Backend {
         events: &[DomainEvent],
         now: i64,
         lease_ms: i64,
-    ) -> Result<Vec<Uuid>, String> {
+    ) -> rouge_kernel::StoreResult<Vec<Uuid>> {
         let mut claimed = vec![];
         for chunk in events.chunks(500) {
             let mut q = sqlx::QueryBuilder::<Db>::new(
@@ -90,7 +90,7 @@ impl DeliveryLog for Backend {
         Ok(claimed)
     }
 
-    async fn record_successes(&self, consumer: &str, events: &[Uuid]) -> Result<(), String> {
+    async fn record_successes(&self, consumer: &str, events: &[Uuid]) -> rouge_kernel::StoreResult<()> {
         for chunk in events.chunks(500) {
             let mut q =
                 sqlx::QueryBuilder::<Db>::new("UPDATE deliveries SET state = 'done', last_error = '', updated_at = ");
@@ -108,7 +108,7 @@ impl DeliveryLog for Backend {
         Ok(())
     }
 
-    async fn purge_done_deliveries(&self, before: i64) -> Result<u64, String> {
+    async fn purge_done_deliveries(&self, before: i64) -> rouge_kernel::StoreResult<u64> {
         Ok(sqlx::query("DELETE FROM deliveries WHERE state = 'done' AND updated_at < $1")
             .bind(before)
             .execute(self.pool())
@@ -117,7 +117,7 @@ impl DeliveryLog for Backend {
             .rows_affected())
     }
 
-    async fn take_due(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<FailedDelivery>, String> {
+    async fn take_due(&self, now: i64, lease_ms: i64, limit: i64) -> rouge_kernel::StoreResult<Vec<FailedDelivery>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COLUMNS} WHERE state = 'retrying' AND next_at <= $1 ORDER BY next_at LIMIT $2"
         )))
@@ -147,7 +147,7 @@ impl DeliveryLog for Backend {
         Ok(taken)
     }
 
-    async fn failed_deliveries(&self, limit: i64) -> Result<Vec<FailedDelivery>, String> {
+    async fn failed_deliveries(&self, limit: i64) -> rouge_kernel::StoreResult<Vec<FailedDelivery>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COLUMNS} WHERE state <> 'done' ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, updated_at DESC LIMIT $1"
         )))
@@ -158,7 +158,7 @@ impl DeliveryLog for Backend {
         Ok(rows.iter().map(row).collect())
     }
 
-    async fn delivery_backlog(&self) -> Result<(i64, i64), String> {
+    async fn delivery_backlog(&self) -> rouge_kernel::StoreResult<(i64, i64)> {
         sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE state = 'retrying'), COUNT(*) FILTER (WHERE state = 'dead') \
              FROM deliveries WHERE state <> 'done'",
@@ -168,7 +168,7 @@ impl DeliveryLog for Backend {
         .map_err(text)
     }
 
-    async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> Result<bool, String> {
+    async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> rouge_kernel::StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE deliveries SET state = 'retrying', attempts = 0, next_at = $3, updated_at = $3 \
              WHERE consumer = $1 AND event_id = $2 AND state = 'dead'",

@@ -5,8 +5,8 @@ use crate::Backend;
 use rouge_kernel::{Begin, IdempotencyStore, StoredBody, StoredResponse};
 use sqlx::Row;
 
-fn text(e: sqlx::Error) -> String {
-    e.to_string()
+fn text(e: sqlx::Error) -> rouge_kernel::StoreError {
+    crate::unavailable(e)
 }
 
 impl IdempotencyStore for Backend {
@@ -18,7 +18,7 @@ impl IdempotencyStore for Backend {
         now: i64,
         lease_ms: i64,
         ttl_ms: i64,
-    ) -> Result<Begin, String> {
+    ) -> rouge_kernel::StoreResult<Begin> {
         // Two rounds at most: an expired key is deleted and claimed afresh.
         for _ in 0..2 {
             let claimed = sqlx::query(
@@ -96,8 +96,9 @@ impl IdempotencyStore for Backend {
         Ok(Begin::InFlight)
     }
 
-    async fn finish(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<(), String> {
-        let headers = serde_json::to_string(&response.headers).map_err(|e| e.to_string())?;
+    async fn finish(&self, scope: &str, key: &str, response: &StoredResponse) -> rouge_kernel::StoreResult<()> {
+        let headers = serde_json::to_string(&response.headers)
+            .map_err(|e| rouge_kernel::StoreError::Unavailable(e.to_string()))?;
         sqlx::query(
             "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5, owner = $6 \
              WHERE scope = $1 AND key = $2",
@@ -114,7 +115,7 @@ impl IdempotencyStore for Backend {
         Ok(())
     }
 
-    async fn abandon(&self, scope: &str, key: &str) -> Result<(), String> {
+    async fn abandon(&self, scope: &str, key: &str) -> rouge_kernel::StoreResult<()> {
         sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'")
             .bind(scope)
             .bind(key)
@@ -124,7 +125,7 @@ impl IdempotencyStore for Backend {
         Ok(())
     }
 
-    async fn forget_owner(&self, owner: &str) -> Result<u64, String> {
+    async fn forget_owner(&self, owner: &str) -> rouge_kernel::StoreResult<u64> {
         Ok(sqlx::query("DELETE FROM idempotency_keys WHERE owner = $1")
             .bind(owner)
             .execute(self.pool())
@@ -133,7 +134,11 @@ impl IdempotencyStore for Backend {
             .rows_affected())
     }
 
-    async fn stored_bodies(&self, after: Option<(&str, &str)>, limit: i64) -> Result<Vec<StoredBody>, String> {
+    async fn stored_bodies(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> rouge_kernel::StoreResult<Vec<StoredBody>> {
         let (scope, key) = after.unwrap_or(("", ""));
         let rows = sqlx::query(
             "SELECT scope, key, body FROM idempotency_keys WHERE state = 'done' AND body IS NOT NULL \
@@ -148,7 +153,7 @@ impl IdempotencyStore for Backend {
         Ok(rows.iter().map(|r| StoredBody { scope: r.get("scope"), key: r.get("key"), body: r.get("body") }).collect())
     }
 
-    async fn replace_body(&self, scope: &str, key: &str, old: &[u8], new: &[u8]) -> Result<bool, String> {
+    async fn replace_body(&self, scope: &str, key: &str, old: &[u8], new: &[u8]) -> rouge_kernel::StoreResult<bool> {
         Ok(sqlx::query("UPDATE idempotency_keys SET body = $4 WHERE scope = $1 AND key = $2 AND body = $3")
             .bind(scope)
             .bind(key)
@@ -161,7 +166,7 @@ impl IdempotencyStore for Backend {
             == 1)
     }
 
-    async fn purge_idempotency(&self, now: i64) -> Result<u64, String> {
+    async fn purge_idempotency(&self, now: i64) -> rouge_kernel::StoreResult<u64> {
         Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
             .bind(now)
             .execute(self.pool())

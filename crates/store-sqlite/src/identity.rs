@@ -94,7 +94,7 @@ impl IdentityRepository for SqliteStore {
         };
         run.await.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                RepoError::Duplicate { field: "email", value: "(hidden)".into() }
+                RepoError::Duplicate { field: "email".into(), value: "(hidden)".into() }
             }
             _ => unavailable(e),
         })

@@ -81,13 +81,17 @@ impl SqliteStore {
 }
 
 impl rouge_kernel::Ping for SqliteStore {
-    async fn ping(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(|e| e.to_string())
+    async fn ping(&self) -> rouge_kernel::StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(crate::unavailable)
     }
 
     /// A local file does not go away while its pool is open.
-    async fn probe(&self) -> Result<(), String> {
-        if self.pool.is_closed() { Err("the store is closed".into()) } else { Ok(()) }
+    async fn probe(&self) -> rouge_kernel::StoreResult<()> {
+        if self.pool.is_closed() {
+            Err(rouge_kernel::StoreError::Unavailable("the store is closed".into()))
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -201,7 +201,7 @@ impl OrdersRepository for Backend {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_unique_violation() => StoreError::Duplicate(format!("an order of cart {}", order.cart_id)),
+            Some(d) if d.is_unique_violation() => StoreError::duplicate("cart", order.cart_id.to_string()),
             _ => failed(e),
         })?
         .get("number");

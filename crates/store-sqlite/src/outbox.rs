@@ -25,17 +25,17 @@ pub(crate) async fn append(tx: &mut SqliteConnection, events: &[DomainEvent]) ->
     Ok(())
 }
 
-fn event(r: &sqlx::sqlite::SqliteRow) -> Result<DomainEvent, String> {
-    let parse = |s: String| s.parse().map_err(|e: uuid::Error| e.to_string());
+fn event(r: &sqlx::sqlite::SqliteRow) -> rouge_kernel::StoreResult<DomainEvent> {
+    let parse = |s: String| s.parse().map_err(|e: uuid::Error| corrupt(&e));
     Ok(DomainEvent {
         sequence: r.get("seq"),
         id: parse(r.get("id"))?,
         aggregate_type: r.get("aggregate_type"),
         aggregate_id: parse(r.get("aggregate_id"))?,
         event_type: r.get("event_type"),
-        payload: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| e.to_string())?,
+        payload: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| corrupt(&e))?,
         occurred_at: chrono::DateTime::parse_from_rfc3339(r.get::<&str, _>("occurred_at"))
-            .map_err(|e| e.to_string())?
+            .map_err(|e| corrupt(&e))?
             .to_utc(),
     })
 }
@@ -45,7 +45,7 @@ impl Outbox for SqliteStore {
         &self.hook
     }
 
-    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<DomainEvent>, String> {
+    async fn events_after(&self, after: i64, limit: i64) -> rouge_kernel::StoreResult<Vec<DomainEvent>> {
         let rows = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
@@ -53,7 +53,7 @@ impl Outbox for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(crate::unavailable)?;
         rows.iter().map(event).collect()
     }
 
@@ -63,7 +63,7 @@ impl Outbox for SqliteStore {
         since: chrono::DateTime<chrono::Utc>,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<DomainEvent>, String> {
+    ) -> rouge_kernel::StoreResult<Vec<DomainEvent>> {
         // RFC 3339 in UTC sorts as text in time order.
         let rows = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox \
@@ -75,14 +75,19 @@ impl Outbox for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(crate::unavailable)?;
         rows.iter().map(event).collect()
     }
 
-    async fn head(&self) -> Result<i64, String> {
+    async fn head(&self) -> rouge_kernel::StoreResult<i64> {
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(crate::unavailable)
     }
+}
+
+/// A stored event that does not read back.
+fn corrupt(e: &dyn std::fmt::Display) -> rouge_kernel::StoreError {
+    rouge_kernel::StoreError::Unavailable(format!("a corrupt outbox event: {e}"))
 }

@@ -71,7 +71,7 @@ impl StaffRepository for SqliteStore {
         .map(|_| ())
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                RepoError::Duplicate { field: "email", value: "(hidden)".into() }
+                RepoError::Duplicate { field: "email".into(), value: "(hidden)".into() }
             }
             _ => unavailable(e),
         })
@@ -121,7 +121,7 @@ impl StaffRepository for SqliteStore {
             .map(|_| ())
             .map_err(|e| match &e {
                 sqlx::Error::Database(db) if db.is_unique_violation() => {
-                    RepoError::Duplicate { field: "name", value: r.name.clone() }
+                    RepoError::Duplicate { field: "name".into(), value: r.name.clone() }
                 }
                 _ => unavailable(e),
             })

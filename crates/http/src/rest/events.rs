@@ -43,7 +43,7 @@ pub struct DeadLetter {
     params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses((status = 200, body = crate::page::DeadLetterPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list<S: Store>(State(app): State<AppState<S>>, paging: crate::page::Paging) -> Result<Response, ApiError> {
-    let items = app.store.failed_deliveries(500).await.map_err(ApiError::Unavailable)?;
+    let items = app.store.failed_deliveries(500).await.map_err(ApiError::from)?;
     let all: Vec<DeadLetter> = items
         .into_iter()
         .map(|d| DeadLetter {
@@ -69,7 +69,7 @@ pub async fn replay<S: Store>(
     Path((consumer, event)): Path<(String, Uuid)>,
 ) -> Result<Response, ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
-    if app.store.replay_delivery(&consumer, event, now).await.map_err(ApiError::Internal)? {
+    if app.store.replay_delivery(&consumer, event, now).await? {
         Ok(StatusCode::ACCEPTED.into_response())
     } else {
         Err(ApiError::NotFound(format!("no dead letter of `{consumer}` for event {event}")))

@@ -90,7 +90,7 @@ pub async fn erase_me<S: Store>(
 ) -> Result<StatusCode, ApiError> {
     app.orders.forget_customer(id).await?;
     // Stored answers to her idempotent requests hold her data too.
-    rouge_kernel::IdempotencyStore::forget_owner(&app.store, &id.to_string()).await.map_err(ApiError::Unavailable)?;
+    rouge_kernel::IdempotencyStore::forget_owner(&app.store, &id.to_string()).await.map_err(ApiError::from)?;
     app.identity.erase(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

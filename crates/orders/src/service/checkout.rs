@@ -186,7 +186,7 @@ impl<R: OrdersRepository> OrdersService<R> {
         let outbox: Vec<DomainEvent> = events.iter().map(|e| envelope(&order, e)).collect();
         let order = match self.repo.place_order(&order, &events, sealed.as_ref(), &outbox).await {
             Ok(o) => o,
-            Err(StoreError::Duplicate(_)) => {
+            Err(StoreError::Duplicate { .. }) => {
                 // Another attempt placed this cart's order first: undo this one.
                 let _ = provider.void(&payment_id).await;
                 self.give_up(&cart, key, reservation, "cart already ordered").await;

@@ -54,7 +54,7 @@ impl From<StoreError> for OrdersError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Stale => OrdersError::Stale,
-            StoreError::Duplicate(what) => OrdersError::Conflict(format!("{what} already exists")),
+            e @ StoreError::Duplicate { .. } => OrdersError::Conflict(e.to_string()),
             StoreError::Unavailable(cause) => OrdersError::Store(cause),
         }
     }
