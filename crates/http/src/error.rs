@@ -401,3 +401,71 @@ impl ApiError {
         res
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graphql(e: ApiError) -> (String, String) {
+        let err = e.into_graphql();
+        let ext = err.extensions.expect("extensions");
+        let code = ext.get("code").map(|v| v.to_string().trim_matches('"').to_owned()).unwrap_or_default();
+        let kind = ext.get("type").map(|v| v.to_string().trim_matches('"').to_owned()).unwrap_or_default();
+        (code, kind)
+    }
+
+    /// Every REST problem has its GraphQL code (only an internal error is `INTERNAL`), and
+    /// both name the same problem type.
+    #[test]
+    fn rest_and_graphql_name_each_error_alike() {
+        let field = || vec![FieldError { field: "quantity".into(), code: "out_of_range", message: "1 to 99".into() }];
+        let cases = [
+            (ApiError::Invalid(field()), "BAD_USER_INPUT"),
+            (ApiError::BadQuery(field()), "BAD_USER_INPUT"),
+            (ApiError::MalformedJson("eof".into()), "BAD_USER_INPUT"),
+            (ApiError::Unauthorized("no token".into()), "UNAUTHENTICATED"),
+            (ApiError::Forbidden("no".into()), "FORBIDDEN"),
+            (ApiError::EmailNotVerified, "FORBIDDEN"),
+            (ApiError::NotFound("cart".into()), "NOT_FOUND"),
+            (ApiError::Conflict("taken".into(), vec![]), "CONFLICT"),
+            (ApiError::InvalidTransition("not shipped".into()), "CONFLICT"),
+            (ApiError::PreconditionFailed("stale".into()), "STALE"),
+            (ApiError::OutOfStock("sold out".into(), true, vec![]), "SOLD_OUT"),
+            (ApiError::PaymentDeclined("card_declined".into(), "no".into()), "PAYMENT_DECLINED"),
+            (ApiError::PaymentRequiresAction("https://bank.example/3ds".into()), "PAYMENT_DECLINED"),
+            (ApiError::PaymentPending("lost".into()), "PAYMENT_PENDING"),
+            (ApiError::PaymentFailed("refused".into()), "PAYMENT_FAILED"),
+            (ApiError::LoginLocked(30), "RATE_LIMITED"),
+            (ApiError::TooManyRequests("slow down".into()), "RATE_LIMITED"),
+            (ApiError::Unavailable("db down".into()), "UNAVAILABLE"),
+            (ApiError::Internal("bug".into()), "INTERNAL"),
+        ];
+        for (e, code) in cases {
+            let rest = e.to_string();
+            let (_, slug, _) = e.parts();
+            let (got, kind) = graphql(e);
+            assert_eq!(got, code, "{rest}");
+            assert_eq!(kind, format!("/problems/{slug}"), "{rest}");
+        }
+    }
+
+    /// A store's own failures map the same way from every context: taken → 409 with the
+    /// field, stale → 412, outage → 503.
+    #[test]
+    fn store_errors_map_once() {
+        use rouge_kernel::StoreError;
+        let taken: ApiError = StoreError::duplicate("slug", "calm-serum").into();
+        assert!(matches!(&taken, ApiError::Conflict(_, f) if f[0].field == "slug"), "{taken:?}");
+        assert_eq!(ApiError::from(StoreError::Stale).parts().0, StatusCode::PRECONDITION_FAILED);
+        let down = ApiError::from(StoreError::Unavailable("refused".into()));
+        assert_eq!(down.parts().0, StatusCode::SERVICE_UNAVAILABLE);
+        let from_catalog: ApiError = CatalogError::Store("refused".into()).into();
+        assert_eq!(from_catalog.parts().0, StatusCode::SERVICE_UNAVAILABLE, "the same outage, the same answer");
+        let from_orders: ApiError = rouge_orders::OrdersError::Store("refused".into()).into();
+        assert_eq!(from_orders.parts().0, StatusCode::SERVICE_UNAVAILABLE);
+        let from_inventory: ApiError = rouge_inventory::InventoryError::Unavailable("refused".into()).into();
+        assert_eq!(from_inventory.parts().0, StatusCode::SERVICE_UNAVAILABLE);
+        let from_identity: ApiError = IdentityError::Store("refused".into()).into();
+        assert_eq!(from_identity.parts().0, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
