@@ -35,6 +35,12 @@ pub fn idempotent<S: Store>(
     m.route_layer(middleware::from_fn_with_state((app.clone(), required), guard::<S>))
 }
 
+/// Whether `key` may name a request: 1 to 255 visible ASCII characters (REST's header and
+/// GraphQL's `idempotencyKey` alike).
+pub fn valid_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -51,7 +57,7 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
         return next.run(req).await;
     };
     let key = match raw.to_str() {
-        Ok(k) if (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
+        Ok(k) if valid_key(k) => k.to_owned(),
         _ => {
             return ApiError::IdempotencyKey("`Idempotency-Key` must be 1 to 255 visible ASCII characters".into())
                 .into_response();

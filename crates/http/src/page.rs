@@ -19,6 +19,18 @@ pub struct Paging {
 
 pub const DEFAULT_LIMIT: usize = 100;
 
+/// The query parameters of a list route read with [`Paging`], as the OpenAPI document shows
+/// them (`params(crate::page::PageQuery)`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQuery {
+    /// 1 to 100, default 100
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page
+    cursor: Option<String>,
+}
+
 impl Paging {
     /// From a query string of `limit` and `cursor` only.
     ///

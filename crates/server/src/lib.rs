@@ -284,18 +284,16 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let retries = rouge_messaging::durable::spawn_retries(store.clone(), handlers, policy, stop_rx.clone());
     // What product pages show of stock: filled now, kept current by inventory's level events.
     let inv = opts.inventory;
-    let stock_rules = move |s: &mut rouge_inventory::InventoryService<S>| {
-        s.expiry_window_days = inv.expiry_window_days;
-        s.low_stock = inv.low_stock;
-        s.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
-    };
-    let mut board_inventory = rouge_inventory::InventoryService::new(store.clone());
-    stock_rules(&mut board_inventory);
+    // One inventory service with the shop's stock rules, for the board and the handlers alike.
+    let mut inventory = rouge_inventory::InventoryService::new(store.clone());
+    inventory.expiry_window_days = inv.expiry_window_days;
+    inventory.low_stock = inv.low_stock;
+    inventory.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
     let board = Arc::new(rouge_http::availability::StockBoard::default());
-    let sellable = board_inventory.sellable_by_sku().await.map_err(|e| anyhow::anyhow!("reading stock: {e}"))?;
-    board.replace_all(&sellable, board_inventory.low_stock);
+    let sellable = inventory.sellable_by_sku().await.map_err(|e| anyhow::anyhow!("reading stock: {e}"))?;
+    board.replace_all(&sellable, inventory.low_stock);
     tracing::info!(skus = sellable.len(), "storefront availability loaded");
-    let availability = availability_subscriber(board.clone(), board_inventory.clone());
+    let availability = availability_subscriber(board.clone(), inventory.clone());
     let mut subscribers = vec![search, invalidate, availability];
     subscribers.extend(durable);
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx);
@@ -331,8 +329,6 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     if let Some(s) = &opts.stripe {
         payments.push(s.clone());
     }
-    let mut inventory = rouge_inventory::InventoryService::new(store.clone());
-    stock_rules(&mut inventory);
     let orders = wiring::orders(&store, &index, &identity, inventory.clone(), opts.channel, payments);
     let state = AppState::new(rouge_http::state::Parts {
         catalog: rouge_catalog::CatalogService::new(store.clone()),
@@ -354,7 +350,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
     tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
-    tokio::spawn(refresh_availability(board, board_inventory, stop_tx.subscribe()));
+    tokio::spawn(refresh_availability(board, state.inventory.clone(), stop_tx.subscribe()));
     let app = rouge_http::app(state);
     let tasks = vec![
         tokio::spawn(async move {

@@ -271,8 +271,11 @@ where
                     if !d.allowed {
                         return Ok(refused(&gw, q, &d, class, html_page, req.uri().path()));
                     }
+                    // Then as any admitted request.
                     let uri = req.uri().clone();
-                    Ok(answer(&gw, inner.call(req), Some((q, d, class)), html_page, uri).await)
+                    let admitted = Some((q, d, class));
+                    let fut = inner.call(req);
+                    GatewayFuture { state: State::Inner { fut, timer: None, gw, admitted, html_page, uri } }.await
                 });
                 GatewayFuture { state: State::Boxed { fut } }
             }
@@ -293,31 +296,6 @@ fn refused(
     let mut res = ratelimit::refuse(class, d, path);
     ratelimit::headers(gw, res.headers_mut(), q, d);
     secured(gw, res, html_page)
-}
-
-/// Waits for the inner service's answer (armed with the time-out only if it does not answer
-/// on the first poll: most reads are answered from memory) and adds the gateway's headers.
-async fn answer<F>(
-    gw: &Gateway,
-    fut: F,
-    admitted: Option<(Quota, ratelimit::Decision, &'static str)>,
-    html_page: bool,
-    uri: axum::http::Uri,
-) -> Response
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    tokio::pin!(fut);
-    let answered = match futures::poll!(&mut fut) {
-        Poll::Ready(r) => Ok(r),
-        Poll::Pending => tokio::time::timeout(gw.settings.request_timeout, &mut fut).await,
-    };
-    let res = match answered {
-        Ok(Ok(res)) => res,
-        Ok(Err(never)) => match never {},
-        Err(_) => ApiError::RequestTimeout.into_response_at(uri.path()),
-    };
-    finish(gw, res, admitted, html_page)
 }
 
 /// The gateway's headers on an answer: the RateLimit ones when a budget was spent, and the

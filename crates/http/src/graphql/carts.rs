@@ -323,7 +323,7 @@ pub async fn node(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<C
 }
 
 fn idempotency_key(key: &str) -> async_graphql::Result<()> {
-    if (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) {
+    if crate::idempotency::valid_key(key) {
         return Ok(());
     }
     Err(ApiError::Invalid(vec![FieldError {

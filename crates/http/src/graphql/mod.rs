@@ -135,9 +135,10 @@ async fn execute<S: Store>(
         address: crate::rest::auth::peer(&ext),
     };
     // The account operations travel with the request: the schema lives inside the state.
-    let accounts: Arc<dyn Accounts> = Arc::new(app.clone());
-    let commerce: Arc<dyn orders::Commerce> = Arc::new(app.clone());
-    let carts: Arc<dyn carts::Carts> = Arc::new(app.clone());
+    let shared = Arc::new(app.clone());
+    let accounts: Arc<dyn Accounts> = shared.clone();
+    let commerce: Arc<dyn orders::Commerce> = shared.clone();
+    let carts: Arc<dyn carts::Carts> = shared;
     let req = req.into_inner();
     let schema = if introspection_only(&req.query) { &schemas.introspection } else { &schemas.data };
     schema.execute(req.data(caller).data(accounts).data(commerce).data(carts)).await.into()

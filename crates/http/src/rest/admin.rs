@@ -224,7 +224,7 @@ pub async fn define_attribute<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/attributes", tag = "admin", security(("staff" = ["catalog:read"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = crate::page::AttributePage)))]
 pub async fn list_attributes<S: Store>(State(app): State<AppState<S>>, paging: crate::page::Paging) -> Res {
     let defs = app.store.attributes().await.map_err(rouge_catalog::CatalogError::from)?;

@@ -173,7 +173,7 @@ pub async fn checkout<S: Store>(
 
 /// Shipping methods to the cart's address, priced for its parcel.
 #[utoipa::path(get, path = "/v1/carts/{id}/shipping-methods", tag = "checkout",
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = crate::page::ShippingOptionPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn shipping_methods<S: Store>(
     State(app): State<AppState<S>>,

@@ -40,7 +40,7 @@ pub struct DeadLetter {
 
 /// Failed deliveries: dead letters first, then events still being retried.
 #[utoipa::path(get, path = "/v1/admin/dead-letters", tag = "staff", security(("staff" = ["events:manage"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = crate::page::DeadLetterPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list<S: Store>(State(app): State<AppState<S>>, paging: crate::page::Paging) -> Result<Response, ApiError> {
     let items = app.store.failed_deliveries(500).await.map_err(ApiError::from)?;

@@ -191,7 +191,7 @@ pub async fn ledger<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<St
 
 /// Every lot of a batch, at every location.
 #[utoipa::path(get, path = "/v1/admin/batches/{batch}", tag = "inventory", security(("staff" = ["inventory:read"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = crate::page::LotPage), (status = 404, body = Problem)))]
 pub async fn batch<S: Store>(
     State(app): State<AppState<S>>,
@@ -217,7 +217,7 @@ pub struct BatchOrder {
 
 /// The recall question: which orders received units of this batch.
 #[utoipa::path(get, path = "/v1/admin/batches/{batch}/orders", tag = "inventory", security(("staff" = ["inventory:read"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = crate::page::BatchOrderPage), (status = 404, body = Problem)))]
 pub async fn batch_orders<S: Store>(
     State(app): State<AppState<S>>,

@@ -49,7 +49,7 @@ pub async fn login<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/staff", tag = "staff", security(("staff" = ["staff:manage"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = StaffPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_staff<S: Store>(
     State(app): State<AppState<S>>,
@@ -86,7 +86,7 @@ pub async fn update_staff<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/roles", tag = "staff", security(("staff" = ["staff:manage"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = RolePage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_roles<S: Store>(
     State(app): State<AppState<S>>,
@@ -106,7 +106,7 @@ pub async fn create_role<S: Store>(
 }
 
 #[utoipa::path(get, path = "/v1/admin/api-keys", tag = "staff", security(("staff" = ["api_keys:manage"])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(crate::page::PageQuery),
     responses((status = 200, body = ApiKeyPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_keys<S: Store>(
     State(app): State<AppState<S>>,

@@ -209,7 +209,7 @@ pub struct BrandView {
 }
 
 /// Every brand, with its number of listed products.
-#[utoipa::path(get, path = "/v1/brands", tag = "storefront", params(("limit" = Option<i64>, Query, description = "1 to 100, default 100"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+#[utoipa::path(get, path = "/v1/brands", tag = "storefront", params(crate::page::PageQuery),
     responses((status = 200, body = crate::page::BrandPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn brands<S: Store>(
     State(app): State<AppState<S>>,
