@@ -185,7 +185,7 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     eprintln!("bench: loading {} demo products into {url}", opts.products);
     let t = Instant::now();
-    let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
+    let store = rouge_store::SqliteStore::connect(&url).await?;
     store.migrate().await?;
     let loaded = crate::seed::seed_demo(&store, opts.products).await?;
     // An owner and an API key for the writes of the commit → searchable scenario.

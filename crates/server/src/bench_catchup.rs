@@ -40,7 +40,7 @@ pub async fn catch_up(opts: CatchUpBench) -> anyhow::Result<()> {
     let dir = bench_dir()?;
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     let key_dir = dir.join("keys");
-    let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
+    let store = rouge_store::SqliteStore::connect(&url).await?;
     store.migrate().await?;
     let empty = peak(&url, &key_dir, opts.seconds).await?;
     eprintln!("bench: writing {} requested emails of the last day, already sent", opts.orders);

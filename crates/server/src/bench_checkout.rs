@@ -147,13 +147,13 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     };
     eprintln!("bench: preparing {url}");
     let (skus, flash) = if url.starts_with("sqlite") {
-        let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
+        let store = rouge_store::SqliteStore::connect(&url).await?;
         store.migrate().await?;
         let r = prepare(store.clone(), opts.flash_units).await?;
         store.close().await;
         r
     } else {
-        let store = rouge_store_postgres::PgStore::connect(&url).await?;
+        let store = rouge_store::PgStore::connect(&url).await?;
         store.migrate().await?;
         let r = prepare(store.clone(), opts.flash_units).await?;
         store.close().await;
@@ -235,12 +235,12 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     // wait for it (the held units are not for sale meanwhile), then read what the store says.
     let committed_at = Instant::now();
     let (level, discrepancies) = if url.starts_with("sqlite") {
-        let store = rouge_store_sqlite::SqliteStore::connect(&url).await?;
+        let store = rouge_store::SqliteStore::connect(&url).await?;
         let r = settled(store.clone(), &flash).await?;
         store.close().await;
         r
     } else {
-        let store = rouge_store_postgres::PgStore::connect(&url).await?;
+        let store = rouge_store::PgStore::connect(&url).await?;
         let r = settled(store.clone(), &flash).await?;
         store.close().await;
         r

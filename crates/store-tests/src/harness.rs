@@ -2,8 +2,8 @@
 //! dropped afterwards. PostgreSQL tests skip with a message when no server answers, unless
 //! `ROUGE_REQUIRE_SERVICES=1` (as on CI), where a missing server fails the run.
 
-use rouge_store_postgres::PgStore;
-use rouge_store_sqlite::SqliteStore;
+use rouge_store::PgStore;
+use rouge_store::SqliteStore;
 use sqlx::Connection;
 
 /// Where the PostgreSQL tests connect: `ROUGE_TEST_POSTGRES_URL`, or the local server.

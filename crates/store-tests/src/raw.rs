@@ -1,7 +1,7 @@
 //! Every row of every table, as text, for tests that look for what must not be stored.
 
-use rouge_store_postgres::PgStore;
-use rouge_store_sqlite::SqliteStore;
+use rouge_store::PgStore;
+use rouge_store::SqliteStore;
 use sqlx::Row;
 use std::future::Future;
 

@@ -154,7 +154,7 @@ impl TestApp {
         let db = harness::postgres().await?;
         let (scheme_user, rest) = db.url.split_once('@').expect("a user in the URL");
         let path = rest.split_once('/').map_or("", |(_, p)| p);
-        let store = rouge_store_postgres::PgStore::connect(&format!("{scheme_user}@{proxy}/{path}")).await.unwrap();
+        let store = rouge_store::PgStore::connect(&format!("{scheme_user}@{proxy}/{path}")).await.unwrap();
         Some(start(store, Db::Postgres(db), opts).await)
     }
 

@@ -1,19 +1,18 @@
-//! Identity's tables on PostgreSQL. Personal fields arrive sealed; this module never sees plaintext.
+//! Identity's tables (PostgreSQL keeps them in its `identity` schema). Personal fields arrive sealed; this module never sees plaintext.
 
-use crate::{PgStore, outbox, unavailable};
+use crate::prelude::*;
+use crate::{Value, outbox, unavailable};
 use rouge_catalog::RepoError;
 use rouge_identity::ports::{IdentityRepository, RepoResult};
 use rouge_identity::{CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse, WrappedKey};
 use rouge_kernel::DomainEvent;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 use tracing::instrument;
 use uuid::Uuid;
 
 const CUSTOMER_COLS: &str = "id, email_index, master_key_id, data_key, email, name, profile, password_hash, \
      email_verified_at, created_at, updated_at, erased_at, version, contact";
 
-fn customer(r: &PgRow) -> RepoResult<CustomerRecord> {
+fn customer(r: &impl Read) -> RepoResult<CustomerRecord> {
     let master: Option<String> = r.get("master_key_id");
     let sealed: Option<Vec<u8>> = r.get("data_key");
     Ok(CustomerRecord {
@@ -33,7 +32,7 @@ fn customer(r: &PgRow) -> RepoResult<CustomerRecord> {
     })
 }
 
-fn refresh(r: &PgRow) -> RepoResult<RefreshRecord> {
+fn refresh(r: &impl Read) -> RepoResult<RefreshRecord> {
     Ok(RefreshRecord {
         hash: r.get("hash"),
         family: r.get("family"),
@@ -43,53 +42,49 @@ fn refresh(r: &PgRow) -> RepoResult<RefreshRecord> {
     })
 }
 
-impl PgStore {
-    async fn customer_where<V: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send>(
-        &self,
-        clause: &str,
-        value: V,
-    ) -> RepoResult<Option<CustomerRecord>> {
-        let sql = format!("SELECT {CUSTOMER_COLS} FROM identity.customers WHERE {clause} = $1");
+impl<D: Dialect> Store<D> {
+    async fn customer_where<V: for<'t> Value<'t>>(&self, clause: &str, value: V) -> RepoResult<Option<CustomerRecord>> {
+        let sql = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE {clause} = $1");
         let row =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(&self.pool).await.map_err(unavailable)?;
+            sqlx::query(sqlx::AssertSqlSafe(sql)).arg(value).fetch_optional(self.db()).await.map_err(unavailable)?;
         row.as_ref().map(customer).transpose()
     }
 }
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments>;
+type Query<'q, D> = sqlx::query::Query<'q, D, <D as sqlx::Database>::Arguments>;
 
 /// Binds a customer's columns as `$1`…`$14`, in `CUSTOMER_COLS` order.
-fn bind_customer<'q>(q: Query<'q>, c: &'q CustomerRecord) -> Query<'q> {
-    q.bind(c.id)
-        .bind(&c.email_index)
-        .bind(c.key.as_ref().map(|k| &k.master_id))
-        .bind(c.key.as_ref().map(|k| &k.sealed))
-        .bind(&c.email)
-        .bind(&c.name)
-        .bind(&c.profile)
-        .bind(&c.password_hash)
-        .bind(c.email_verified_at)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .bind(c.erased_at)
-        .bind(c.version)
-        .bind(&c.contact)
+fn bind_customer<'q, D: Dialect>(q: Query<'q, D>, c: &CustomerRecord) -> Query<'q, D> {
+    q.arg(c.id)
+        .arg(&c.email_index)
+        .arg(c.key.as_ref().map(|k| &k.master_id))
+        .arg(c.key.as_ref().map(|k| &k.sealed))
+        .arg(&c.email)
+        .arg(&c.name)
+        .arg(&c.profile)
+        .arg(&c.password_hash)
+        .arg(c.email_verified_at)
+        .arg(c.created_at)
+        .arg(c.updated_at)
+        .arg(c.erased_at)
+        .arg(c.version)
+        .arg(&c.contact)
 }
 
-impl IdentityRepository for PgStore {
+impl<D: Dialect> IdentityRepository for Store<D> {
     #[instrument(skip_all, fields(customer = %c.id))]
     async fn insert_customer(&self, c: &CustomerRecord, events: &[DomainEvent]) -> RepoResult<()> {
         let run = async {
             let mut tx = self.pool.begin().await?;
             bind_customer(
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO identity.customers ({CUSTOMER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                    "INSERT INTO customers ({CUSTOMER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 ))),
                 c,
             )
-            .execute(&mut *tx)
+            .execute(D::on(&mut tx))
             .await?;
-            outbox::append(&mut tx, events).await?;
+            outbox::append::<D>(&mut tx, events).await?;
             tx.commit().await?;
             if !events.is_empty() {
                 self.committed();
@@ -97,9 +92,7 @@ impl IdentityRepository for PgStore {
             Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.constraint() == Some("customers_email_index_key") => {
-                RepoError::Duplicate { field: "email".into(), value: "(hidden)".into() }
-            }
+            _ if D::duplicate(&e).is_some() => RepoError::Duplicate { field: "email".into(), value: "(hidden)".into() },
             _ => unavailable(e),
         })
     }
@@ -109,24 +102,24 @@ impl IdentityRepository for PgStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // Every column in `CUSTOMER_COLS` order, so one binding serves the insert and the update.
         let sql = format!(
-            "UPDATE identity.customers SET ({CUSTOMER_COLS}) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) WHERE id = $1 AND version = $15"
+            "UPDATE customers SET ({CUSTOMER_COLS}) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) WHERE id = $1 AND version = $15"
         );
         let done = bind_customer(sqlx::query(sqlx::AssertSqlSafe(sql)), c)
-            .bind(c.version - 1)
-            .execute(&mut *tx)
+            .arg(c.version - 1)
+            .execute(D::on(&mut tx))
             .await
             .map_err(unavailable)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::Stale);
         }
         if c.erased_at.is_some() {
-            sqlx::query("DELETE FROM identity.links WHERE customer_id = $1")
-                .bind(c.id)
-                .execute(&mut *tx)
+            sqlx::query("DELETE FROM links WHERE customer_id = $1")
+                .arg(c.id)
+                .execute(D::on(&mut tx))
                 .await
                 .map_err(unavailable)?;
         }
-        outbox::append(&mut tx, events).await.map_err(unavailable)?;
+        outbox::append::<D>(&mut tx, events).await.map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         if !events.is_empty() {
             self.committed();
@@ -143,22 +136,22 @@ impl IdentityRepository for PgStore {
     }
 
     async fn people_by_master(&self) -> RepoResult<Vec<(String, i64)>> {
-        sqlx::query_as(
-            "SELECT master_key_id, COUNT(*) FROM (SELECT master_key_id FROM identity.customers WHERE master_key_id IS NOT NULL \
-             UNION ALL SELECT master_key_id FROM identity.staff) AS sealed GROUP BY master_key_id",
+        let rows = sqlx::query(
+            "SELECT master_key_id, COUNT(*) AS n FROM (SELECT master_key_id FROM customers WHERE master_key_id IS NOT NULL \
+             UNION ALL SELECT master_key_id FROM staff) AS sealed GROUP BY master_key_id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+        Ok(rows.iter().map(|r| (r.get("master_key_id"), r.get("n"))).collect())
     }
 
     async fn customer_keys(&self) -> RepoResult<Vec<(Uuid, WrappedKey)>> {
-        let rows = sqlx::query(
-            "SELECT id, master_key_id, data_key FROM identity.customers WHERE data_key IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let rows =
+            sqlx::query("SELECT id, master_key_id, data_key FROM customers WHERE data_key IS NOT NULL ORDER BY id")
+                .fetch_all(self.db())
+                .await
+                .map_err(unavailable)?;
         rows.iter()
             .map(|r| Ok((r.get("id"), WrappedKey { master_id: r.get("master_key_id"), sealed: r.get("data_key") })))
             .collect()
@@ -166,14 +159,14 @@ impl IdentityRepository for PgStore {
 
     async fn replace_key(&self, id: Uuid, old: &WrappedKey, new: &WrappedKey) -> RepoResult<bool> {
         let done = sqlx::query(
-            "UPDATE identity.customers SET master_key_id = $1, data_key = $2 WHERE id = $3 AND master_key_id = $4 AND data_key = $5",
+            "UPDATE customers SET master_key_id = $1, data_key = $2 WHERE id = $3 AND master_key_id = $4 AND data_key = $5",
         )
-        .bind(&new.master_id)
-        .bind(&new.sealed)
-        .bind(id)
-        .bind(&old.master_id)
-        .bind(&old.sealed)
-        .execute(&self.pool)
+        .arg(&new.master_id)
+        .arg(&new.sealed)
+        .arg(id)
+        .arg(&old.master_id)
+        .arg(&old.sealed)
+        .execute(self.db())
         .await
         .map_err(unavailable)?;
         Ok(done.rows_affected() == 1)
@@ -181,49 +174,48 @@ impl IdentityRepository for PgStore {
 
     async fn insert_refresh(&self, r: &RefreshRecord) -> RepoResult<()> {
         sqlx::query(
-            "INSERT INTO identity.refresh_tokens (hash, family, customer_id, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_tokens (hash, family, customer_id, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(&r.hash)
-        .bind(r.family)
-        .bind(r.customer_id)
-        .bind(r.issued_at)
-        .bind(r.expires_at)
-        .execute(&self.pool)
+        .arg(&r.hash)
+        .arg(r.family)
+        .arg(r.customer_id)
+        .arg(r.issued_at)
+        .arg(r.expires_at)
+        .execute(self.db())
         .await
         .map(|_| ())
         .map_err(unavailable)
     }
 
     async fn use_refresh(&self, hash: &str, now: i64) -> RepoResult<RefreshUse> {
-        let row = sqlx::query(
-            "SELECT hash, family, customer_id, issued_at, expires_at FROM identity.refresh_tokens WHERE hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let row =
+            sqlx::query("SELECT hash, family, customer_id, issued_at, expires_at FROM refresh_tokens WHERE hash = $1")
+                .arg(hash)
+                .fetch_optional(self.db())
+                .await
+                .map_err(unavailable)?;
         let Some(row) = row else { return Ok(RefreshUse::Unknown) };
         let rec = refresh(&row)?;
         let done = sqlx::query(
             // A family with any revoked token is dead, even for a token issued after the revocation
             // (a refresh racing a reuse).
-            "UPDATE identity.refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM identity.refresh_tokens f WHERE f.family = $3 AND f.revoked_at IS NOT NULL)",
+            "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family = $3 AND f.revoked_at IS NOT NULL)",
         )
-        .bind(now)
-        .bind(hash)
-        .bind(rec.family)
-        .execute(&self.pool)
+        .arg(now)
+        .arg(hash)
+        .arg(rec.family)
+        .execute(self.db())
         .await
         .map_err(unavailable)?;
         Ok(if done.rows_affected() == 1 { RefreshUse::Fresh(rec) } else { RefreshUse::Reused(rec) })
     }
 
     async fn revoke_family(&self, family: Uuid, now: i64) -> RepoResult<()> {
-        sqlx::query("UPDATE identity.refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(family)
-            .execute(&self.pool)
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
+            .arg(now)
+            .arg(family)
+            .execute(self.db())
             .await
             .map(|_| ())
             .map_err(unavailable)
@@ -231,22 +223,22 @@ impl IdentityRepository for PgStore {
 
     async fn session_live(&self, customer: Uuid, family: Uuid) -> RepoResult<bool> {
         // Live when the family has tokens and none of them is revoked.
-        let (tokens, revoked): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(revoked_at) FROM identity.refresh_tokens WHERE family = $1 AND customer_id = $2",
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS tokens, COUNT(revoked_at) AS revoked FROM refresh_tokens WHERE family = $1 AND customer_id = $2",
         )
-        .bind(family)
-        .bind(customer)
-        .fetch_one(&self.pool)
+        .arg(family)
+        .arg(customer)
+        .fetch_one(self.db())
         .await
         .map_err(unavailable)?;
-        Ok(tokens > 0 && revoked == 0)
+        Ok(row.get::<i64>("tokens") > 0 && row.get::<i64>("revoked") == 0)
     }
 
     async fn revoke_customer(&self, customer: Uuid, now: i64) -> RepoResult<()> {
-        sqlx::query("UPDATE identity.refresh_tokens SET revoked_at = $1 WHERE customer_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(customer)
-            .execute(&self.pool)
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE customer_id = $2 AND revoked_at IS NULL")
+            .arg(now)
+            .arg(customer)
+            .execute(self.db())
             .await
             .map(|_| ())
             .map_err(unavailable)
@@ -262,14 +254,14 @@ impl IdentityRepository for PgStore {
     ) -> RepoResult<()> {
         let run = async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query("INSERT INTO identity.links (hash, customer_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(hash)
-                .bind(customer)
-                .bind(purpose.as_str())
-                .bind(expires_at)
-                .execute(&mut *tx)
+            sqlx::query("INSERT INTO links (hash, customer_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
+                .arg(hash)
+                .arg(customer)
+                .arg(purpose.as_str())
+                .arg(expires_at)
+                .execute(D::on(&mut tx))
                 .await?;
-            outbox::append(&mut tx, events).await?;
+            outbox::append::<D>(&mut tx, events).await?;
             tx.commit().await?;
             if !events.is_empty() {
                 self.committed();
@@ -280,22 +272,23 @@ impl IdentityRepository for PgStore {
     }
 
     async fn take_link(&self, hash: &str, purpose: LinkPurpose, now: i64) -> RepoResult<Option<Uuid>> {
-        sqlx::query_scalar(
-            "UPDATE identity.links SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
+        let row = sqlx::query(
+            "UPDATE links SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
              RETURNING customer_id",
         )
-        .bind(now)
-        .bind(hash)
-        .bind(purpose.as_str())
-        .fetch_optional(&self.pool)
+        .arg(now)
+        .arg(hash)
+        .arg(purpose.as_str())
+        .fetch_optional(self.db())
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+        Ok(row.map(|r| r.get("customer_id")))
     }
 
     async fn append_events(&self, events: &[DomainEvent]) -> RepoResult<()> {
         let run = async {
             let mut tx = self.pool.begin().await?;
-            outbox::append(&mut tx, events).await?;
+            outbox::append::<D>(&mut tx, events).await?;
             tx.commit().await?;
             if !events.is_empty() {
                 self.committed();
@@ -306,45 +299,45 @@ impl IdentityRepository for PgStore {
     }
 
     async fn locked_until(&self, key: &str) -> RepoResult<Option<i64>> {
-        let v: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT locked_until FROM identity.login_failures WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(unavailable)?;
-        Ok(v.flatten())
+        let row = sqlx::query("SELECT locked_until FROM login_failures WHERE key = $1")
+            .arg(key)
+            .fetch_optional(self.db())
+            .await
+            .map_err(unavailable)?;
+        Ok(row.and_then(|r| r.get("locked_until")))
     }
 
     async fn record_failure(&self, key: &str, now: i64, window_start: i64) -> RepoResult<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO identity.login_failures AS identity_login_failures (key, failures, window_started_at) VALUES ($1, 1, $2) \
+        let row = sqlx::query(
+            "INSERT INTO login_failures AS identity_login_failures (key, failures, window_started_at) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
                failures = CASE WHEN identity_login_failures.window_started_at < $3 THEN 1 ELSE identity_login_failures.failures + 1 END, \
                window_started_at = CASE WHEN identity_login_failures.window_started_at < $3 THEN $2 ELSE identity_login_failures.window_started_at END \
              RETURNING failures",
         )
-        .bind(key)
-        .bind(now)
-        .bind(window_start)
-        .fetch_one(&self.pool)
+        .arg(key)
+        .arg(now)
+        .arg(window_start)
+        .fetch_one(self.db())
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+        Ok(row.get("failures"))
     }
 
     async fn lock(&self, key: &str, until: i64) -> RepoResult<()> {
-        sqlx::query("UPDATE identity.login_failures SET locked_until = $1 WHERE key = $2")
-            .bind(until)
-            .bind(key)
-            .execute(&self.pool)
+        sqlx::query("UPDATE login_failures SET locked_until = $1 WHERE key = $2")
+            .arg(until)
+            .arg(key)
+            .execute(self.db())
             .await
             .map(|_| ())
             .map_err(unavailable)
     }
 
     async fn clear_failures(&self, key: &str) -> RepoResult<()> {
-        sqlx::query("DELETE FROM identity.login_failures WHERE key = $1")
-            .bind(key)
-            .execute(&self.pool)
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .arg(key)
+            .execute(self.db())
             .await
             .map(|_| ())
             .map_err(unavailable)

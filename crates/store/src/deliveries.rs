@@ -1,9 +1,8 @@
-//! Failed deliveries and dead letters, in SQL that SQLite and PostgreSQL both speak; compiled
-//! into both stores. PostgreSQL keeps the table in its `messaging` schema.
+//! Failed deliveries and dead letters. PostgreSQL keeps the table in its `messaging` schema.
 
-use crate::{Backend, Db};
+use crate::prelude::*;
+
 use rouge_kernel::{DeliveryLog, DeliveryState, DomainEvent, FailedDelivery};
-use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -11,7 +10,7 @@ fn text(e: sqlx::Error) -> rouge_kernel::StoreError {
     crate::unavailable(e)
 }
 
-fn row(r: &<Db as sqlx::Database>::Row) -> FailedDelivery {
+fn row(r: &impl Read) -> FailedDelivery {
     let Json(event): Json<DomainEvent> = r.get("event");
     FailedDelivery {
         consumer: r.get("consumer"),
@@ -19,14 +18,14 @@ fn row(r: &<Db as sqlx::Database>::Row) -> FailedDelivery {
         attempts: r.get("attempts"),
         next_at: r.get("next_at"),
         last_error: r.get("last_error"),
-        state: if r.get::<String, _>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying },
+        state: if r.get::<String>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying },
         updated_at: r.get("updated_at"),
     }
 }
 
 const COLUMNS: &str = "SELECT consumer, event, attempts, next_at, last_error, state, updated_at FROM deliveries";
 
-impl DeliveryLog for Backend {
+impl<D: Dialect> DeliveryLog for Store<D> {
     async fn record_failure(
         &self,
         consumer: &str,
@@ -46,18 +45,18 @@ impl DeliveryLog for Backend {
              state = CASE WHEN deliveries.attempts + 1 >= $8 THEN 'dead' ELSE 'retrying' END \
              RETURNING state",
         )
-        .bind(consumer)
-        .bind(event.id)
-        .bind(&event.event_type)
-        .bind(Json(event))
-        .bind(now)
-        .bind(backoff_ms)
-        .bind(error)
-        .bind(max_attempts)
-        .fetch_one(self.pool())
+        .arg(consumer)
+        .arg(event.id)
+        .arg(&event.event_type)
+        .arg(Json(event))
+        .arg(now)
+        .arg(backoff_ms)
+        .arg(error)
+        .arg(max_attempts)
+        .fetch_one(self.db())
         .await
         .map_err(text)?;
-        Ok(if r.get::<String, _>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying })
+        Ok(if r.get::<String>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying })
     }
 
     async fn begin_deliveries(
@@ -69,23 +68,23 @@ impl DeliveryLog for Backend {
     ) -> rouge_kernel::StoreResult<Vec<Uuid>> {
         let mut claimed = vec![];
         for chunk in events.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<Db>::new(
+            let mut q = sqlx::QueryBuilder::<D>::new(
                 "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) ",
             );
             q.push_values(chunk, |mut b, e| {
-                b.push_bind(consumer)
-                    .push_bind(e.id)
-                    .push_bind(&e.event_type)
-                    .push_bind(Json(e))
+                b.push_arg(consumer)
+                    .push_arg(e.id)
+                    .push_arg(&e.event_type)
+                    .push_arg(Json(e))
                     .push("0")
-                    .push_bind(now + lease_ms)
+                    .push_arg(now + lease_ms)
                     .push("'started; no outcome recorded yet'")
                     .push("'retrying'")
-                    .push_bind(now);
+                    .push_arg(now);
             });
             q.push(" ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id");
-            let rows = q.build().fetch_all(self.pool()).await.map_err(text)?;
-            claimed.extend(rows.iter().map(|r| r.get::<Uuid, _>("event_id")));
+            let rows = q.build().fetch_all(self.db()).await.map_err(text)?;
+            claimed.extend(rows.iter().map(|r| r.get::<Uuid>("event_id")));
         }
         Ok(claimed)
     }
@@ -93,25 +92,25 @@ impl DeliveryLog for Backend {
     async fn record_successes(&self, consumer: &str, events: &[Uuid]) -> rouge_kernel::StoreResult<()> {
         for chunk in events.chunks(500) {
             let mut q =
-                sqlx::QueryBuilder::<Db>::new("UPDATE deliveries SET state = 'done', last_error = '', updated_at = ");
-            q.push_bind(chrono::Utc::now().timestamp_millis());
+                sqlx::QueryBuilder::<D>::new("UPDATE deliveries SET state = 'done', last_error = '', updated_at = ");
+            q.push_arg(chrono::Utc::now().timestamp_millis());
             q.push(" WHERE consumer = ");
-            q.push_bind(consumer);
+            q.push_arg(consumer);
             q.push(" AND event_id IN (");
             let mut ids = q.separated(", ");
             for id in chunk {
-                ids.push_bind(*id);
+                ids.push_arg(*id);
             }
             q.push(")");
-            q.build().execute(self.pool()).await.map_err(text)?;
+            q.build().execute(self.db()).await.map_err(text)?;
         }
         Ok(())
     }
 
     async fn purge_done_deliveries(&self, before: i64) -> rouge_kernel::StoreResult<u64> {
         Ok(sqlx::query("DELETE FROM deliveries WHERE state = 'done' AND updated_at < $1")
-            .bind(before)
-            .execute(self.pool())
+            .arg(before)
+            .execute(self.db())
             .await
             .map_err(text)?
             .rows_affected())
@@ -121,9 +120,9 @@ impl DeliveryLog for Backend {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COLUMNS} WHERE state = 'retrying' AND next_at <= $1 ORDER BY next_at LIMIT $2"
         )))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.pool())
+        .arg(now)
+        .arg(limit)
+        .fetch_all(self.db())
         .await
         .map_err(text)?;
         let mut taken = vec![];
@@ -132,11 +131,11 @@ impl DeliveryLog for Backend {
             let won = sqlx::query(
                 "UPDATE deliveries SET next_at = $4 WHERE consumer = $1 AND event_id = $2 AND next_at = $3 AND state = 'retrying'",
             )
-            .bind(&d.consumer)
-            .bind(d.event.id)
-            .bind(d.next_at)
-            .bind(now + lease_ms)
-            .execute(self.pool())
+            .arg(&d.consumer)
+            .arg(d.event.id)
+            .arg(d.next_at)
+            .arg(now + lease_ms)
+            .execute(self.db())
             .await
             .map_err(text)?
             .rows_affected();
@@ -151,21 +150,22 @@ impl DeliveryLog for Backend {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COLUMNS} WHERE state <> 'done' ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, updated_at DESC LIMIT $1"
         )))
-        .bind(limit)
-        .fetch_all(self.pool())
+        .arg(limit)
+        .fetch_all(self.db())
         .await
         .map_err(text)?;
         Ok(rows.iter().map(row).collect())
     }
 
     async fn delivery_backlog(&self) -> rouge_kernel::StoreResult<(i64, i64)> {
-        sqlx::query_as(
-            "SELECT COUNT(*) FILTER (WHERE state = 'retrying'), COUNT(*) FILTER (WHERE state = 'dead') \
+        let r = sqlx::query(
+            "SELECT COUNT(*) FILTER (WHERE state = 'retrying') AS retrying, COUNT(*) FILTER (WHERE state = 'dead') AS dead \
              FROM deliveries WHERE state <> 'done'",
         )
-        .fetch_one(self.pool())
+        .fetch_one(self.db())
         .await
-        .map_err(text)
+        .map_err(text)?;
+        Ok((r.get("retrying"), r.get("dead")))
     }
 
     async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> rouge_kernel::StoreResult<bool> {
@@ -173,10 +173,10 @@ impl DeliveryLog for Backend {
             "UPDATE deliveries SET state = 'retrying', attempts = 0, next_at = $3, updated_at = $3 \
              WHERE consumer = $1 AND event_id = $2 AND state = 'dead'",
         )
-        .bind(consumer)
-        .bind(event)
-        .bind(now)
-        .execute(self.pool())
+        .arg(consumer)
+        .arg(event)
+        .arg(now)
+        .execute(self.db())
         .await
         .map_err(text)?;
         Ok(done.rows_affected() == 1)

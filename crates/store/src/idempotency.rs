@@ -1,15 +1,14 @@
-//! Idempotency keys, in SQL that SQLite and PostgreSQL both speak; compiled into both stores.
-//! PostgreSQL keeps the table in its `gateway` schema.
+//! Idempotency keys. PostgreSQL keeps the table in its `gateway` schema.
 
-use crate::Backend;
+use crate::prelude::*;
+
 use rouge_kernel::{Begin, IdempotencyStore, StoredBody, StoredResponse};
-use sqlx::Row;
 
 fn text(e: sqlx::Error) -> rouge_kernel::StoreError {
     crate::unavailable(e)
 }
 
-impl IdempotencyStore for Backend {
+impl<D: Dialect> IdempotencyStore for Store<D> {
     async fn begin(
         &self,
         scope: &str,
@@ -25,12 +24,12 @@ impl IdempotencyStore for Backend {
                 "INSERT INTO idempotency_keys (scope, key, request_hash, state, started_at, expires_at) \
                  VALUES ($1, $2, $3, 'in_flight', $4, $5) ON CONFLICT (scope, key) DO NOTHING",
             )
-            .bind(scope)
-            .bind(key)
-            .bind(hash)
-            .bind(now)
-            .bind(now + ttl_ms)
-            .execute(self.pool())
+            .arg(scope)
+            .arg(key)
+            .arg(hash)
+            .arg(now)
+            .arg(now + ttl_ms)
+            .execute(self.db())
             .await
             .map_err(text)?
             .rows_affected();
@@ -41,9 +40,9 @@ impl IdempotencyStore for Backend {
                 "SELECT request_hash, state, status, headers, body, owner, started_at, expires_at FROM idempotency_keys \
                  WHERE scope = $1 AND key = $2",
             )
-            .bind(scope)
-            .bind(key)
-            .fetch_optional(self.pool())
+            .arg(scope)
+            .arg(key)
+            .fetch_optional(self.db())
             .await
             .map_err(text)?
             else {
@@ -52,23 +51,23 @@ impl IdempotencyStore for Backend {
             let expires: i64 = r.get("expires_at");
             if expires < now {
                 sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at = $3")
-                    .bind(scope)
-                    .bind(key)
-                    .bind(expires)
-                    .execute(self.pool())
+                    .arg(scope)
+                    .arg(key)
+                    .arg(expires)
+                    .execute(self.db())
                     .await
                     .map_err(text)?;
                 continue;
             }
-            if r.get::<String, _>("request_hash") != hash {
+            if r.get::<String>("request_hash") != hash {
                 return Ok(Begin::Mismatch);
             }
-            if r.get::<String, _>("state") == "done" {
+            if r.get::<String>("state") == "done" {
                 let headers: Option<String> = r.get("headers");
                 return Ok(Begin::Done(StoredResponse {
-                    status: r.get::<i32, _>("status") as u16,
+                    status: r.get::<i32>("status") as u16,
                     headers: headers.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
-                    body: r.get::<Option<Vec<u8>>, _>("body").unwrap_or_default(),
+                    body: r.get::<Option<Vec<u8>>>("body").unwrap_or_default(),
                     owner: r.get("owner"),
                 }));
             }
@@ -79,11 +78,11 @@ impl IdempotencyStore for Backend {
                     "UPDATE idempotency_keys SET started_at = $3 WHERE scope = $1 AND key = $2 AND started_at = $4 \
                      AND state = 'in_flight'",
                 )
-                .bind(scope)
-                .bind(key)
-                .bind(now)
-                .bind(started)
-                .execute(self.pool())
+                .arg(scope)
+                .arg(key)
+                .arg(now)
+                .arg(started)
+                .execute(self.db())
                 .await
                 .map_err(text)?
                 .rows_affected();
@@ -103,13 +102,13 @@ impl IdempotencyStore for Backend {
             "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5, owner = $6 \
              WHERE scope = $1 AND key = $2",
         )
-        .bind(scope)
-        .bind(key)
-        .bind(i32::from(response.status))
-        .bind(headers)
-        .bind(response.body.as_slice())
-        .bind(response.owner.as_deref())
-        .execute(self.pool())
+        .arg(scope)
+        .arg(key)
+        .arg(i32::from(response.status))
+        .arg(headers)
+        .arg(response.body.as_slice())
+        .arg(response.owner.as_deref())
+        .execute(self.db())
         .await
         .map_err(text)?;
         Ok(())
@@ -117,9 +116,9 @@ impl IdempotencyStore for Backend {
 
     async fn abandon(&self, scope: &str, key: &str) -> rouge_kernel::StoreResult<()> {
         sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'")
-            .bind(scope)
-            .bind(key)
-            .execute(self.pool())
+            .arg(scope)
+            .arg(key)
+            .execute(self.db())
             .await
             .map_err(text)?;
         Ok(())
@@ -127,8 +126,8 @@ impl IdempotencyStore for Backend {
 
     async fn forget_owner(&self, owner: &str) -> rouge_kernel::StoreResult<u64> {
         Ok(sqlx::query("DELETE FROM idempotency_keys WHERE owner = $1")
-            .bind(owner)
-            .execute(self.pool())
+            .arg(owner)
+            .execute(self.db())
             .await
             .map_err(text)?
             .rows_affected())
@@ -144,10 +143,10 @@ impl IdempotencyStore for Backend {
             "SELECT scope, key, body FROM idempotency_keys WHERE state = 'done' AND body IS NOT NULL \
              AND (scope > $1 OR (scope = $1 AND key > $2)) ORDER BY scope, key LIMIT $3",
         )
-        .bind(scope)
-        .bind(key)
-        .bind(limit)
-        .fetch_all(self.pool())
+        .arg(scope)
+        .arg(key)
+        .arg(limit)
+        .fetch_all(self.db())
         .await
         .map_err(text)?;
         Ok(rows.iter().map(|r| StoredBody { scope: r.get("scope"), key: r.get("key"), body: r.get("body") }).collect())
@@ -155,11 +154,11 @@ impl IdempotencyStore for Backend {
 
     async fn replace_body(&self, scope: &str, key: &str, old: &[u8], new: &[u8]) -> rouge_kernel::StoreResult<bool> {
         Ok(sqlx::query("UPDATE idempotency_keys SET body = $4 WHERE scope = $1 AND key = $2 AND body = $3")
-            .bind(scope)
-            .bind(key)
-            .bind(old)
-            .bind(new)
-            .execute(self.pool())
+            .arg(scope)
+            .arg(key)
+            .arg(old)
+            .arg(new)
+            .execute(self.db())
             .await
             .map_err(text)?
             .rows_affected()
@@ -168,8 +167,8 @@ impl IdempotencyStore for Backend {
 
     async fn purge_idempotency(&self, now: i64) -> rouge_kernel::StoreResult<u64> {
         Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
-            .bind(now)
-            .execute(self.pool())
+            .arg(now)
+            .execute(self.db())
             .await
             .map_err(text)?
             .rows_affected())

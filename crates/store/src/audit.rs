@@ -1,14 +1,13 @@
-//! The audit trail on SQLite.
+//! The audit trail (PostgreSQL keeps them in its `identity` schema).
 
-use crate::{SqliteStore, unavailable};
+use crate::prelude::*;
+use crate::unavailable;
 use rouge_catalog::RepoError;
 use rouge_identity::audit::{AuditChain, chain_hash};
 use rouge_identity::ports::{AuditRepository, RepoResult};
 use rouge_identity::{Actor, AuditEntry, AuditFilter, AuditInput};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-fn entry(r: &SqliteRow) -> RepoResult<AuditEntry> {
+fn entry(r: &impl Read) -> RepoResult<AuditEntry> {
     let text: String = r.get("entry");
     Ok(AuditEntry {
         seq: r.get("seq"),
@@ -24,30 +23,30 @@ fn actor_id(a: &Actor) -> String {
     }
 }
 
-impl AuditRepository for SqliteStore {
+impl<D: Dialect> AuditRepository for Store<D> {
     async fn append_audit(&self, e: &AuditInput) -> RepoResult<AuditEntry> {
         let run = async {
             let mut tx = self.pool.begin().await?;
-            // Writing the head first takes the write lock: appends queue here, one at a time.
+            // Updating the head first locks its row: appends queue here, one at a time.
             let head = sqlx::query("UPDATE audit_head SET count = count + 1 WHERE id = 1 RETURNING count, hash")
-                .fetch_one(&mut *tx)
+                .fetch_one(D::on(&mut tx))
                 .await?;
             let (seq, prev): (i64, String) = (head.get("count"), head.get("hash"));
             let hash = chain_hash(&prev, seq, e);
             sqlx::query(
                 "INSERT INTO audit_log (seq, id, at_ms, actor_id, route, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(seq)
-            .bind(e.id.to_string())
-            .bind(e.at_ms)
-            .bind(actor_id(&e.actor))
-            .bind(&e.route)
-            .bind(serde_json::to_string(e).expect("entries serialise"))
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut *tx)
+            .arg(seq)
+            .arg(e.id)
+            .arg(e.at_ms)
+            .arg(actor_id(&e.actor))
+            .arg(&e.route)
+            .arg(serde_json::to_string(e).expect("entries serialise"))
+            .arg(&prev)
+            .arg(&hash)
+            .execute(D::on(&mut tx))
             .await?;
-            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *tx).await?;
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").arg(&hash).execute(D::on(&mut tx)).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(AuditEntry { seq, entry: e.clone(), prev_hash: prev, hash })
         };
@@ -57,16 +56,16 @@ impl AuditRepository for SqliteStore {
     async fn audit(&self, f: &AuditFilter) -> RepoResult<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT seq, entry, prev_hash, hash FROM audit_log \
-             WHERE ($1 IS NULL OR actor_id = $1) AND ($2 IS NULL OR route = $2) AND ($3 IS NULL OR at_ms >= $3) \
-             AND ($4 IS NULL OR at_ms < $4) AND ($5 IS NULL OR seq < $5) ORDER BY seq DESC LIMIT $6",
+             WHERE (CAST($1 AS TEXT) IS NULL OR actor_id = $1) AND (CAST($2 AS TEXT) IS NULL OR route = $2) AND (CAST($3 AS BIGINT) IS NULL OR at_ms >= $3) \
+             AND (CAST($4 AS BIGINT) IS NULL OR at_ms < $4) AND (CAST($5 AS BIGINT) IS NULL OR seq < $5) ORDER BY seq DESC LIMIT $6",
         )
-        .bind(f.actor.map(|a| a.to_string()))
-        .bind(&f.route)
-        .bind(f.since_ms)
-        .bind(f.until_ms)
-        .bind(f.before_seq)
-        .bind(f.limit)
-        .fetch_all(&self.pool)
+        .arg(f.actor.map(|a| a.to_string()))
+        .arg(&f.route)
+        .arg(f.since_ms)
+        .arg(f.until_ms)
+        .arg(f.before_seq)
+        .arg(f.limit)
+        .fetch_all(self.db())
         .await
         .map_err(unavailable)?;
         rows.iter().map(entry).collect()
@@ -74,14 +73,14 @@ impl AuditRepository for SqliteStore {
 
     async fn audit_chain(&self) -> RepoResult<AuditChain> {
         let rows = sqlx::query("SELECT seq, entry, prev_hash, hash FROM audit_log ORDER BY seq")
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await
             .map_err(unavailable)?;
         let head = sqlx::query("SELECT count, hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await
             .map_err(unavailable)?
-            .map(|r| (r.get::<i64, _>("count"), r.get::<String, _>("hash")));
+            .map(|r| (r.get::<i64>("count"), r.get::<String>("hash")));
         Ok((rows.iter().map(entry).collect::<RepoResult<_>>()?, head))
     }
 }

@@ -1,28 +1,25 @@
-//! The orders repository, in SQL that SQLite and PostgreSQL both speak; compiled into both
-//! stores like `inventory.rs`. PostgreSQL keeps these tables in its `orders` schema.
+//! The orders repository. PostgreSQL keeps these tables in its `orders` schema.
 
-use crate::{Backend, Db, write_tx};
+use crate::prelude::*;
+
 use rouge_kernel::DomainEvent;
 use rouge_orders::ports::StoreResult;
 use rouge_orders::{
     Cart, CartState, Order, OrderEvent, OrderFilter, OrdersRepository, Sealed, SealedKeyRef, StoreError, TimelineEntry,
 };
-use sqlx::Row;
 use sqlx::types::Json;
 use uuid::Uuid;
-
-type DbRow = <Db as sqlx::Database>::Row;
 
 fn failed(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn sealed(r: &DbRow) -> Option<Sealed> {
+fn sealed(r: &impl Read) -> Option<Sealed> {
     let master: Option<String> = r.get("contact_master");
     Some(Sealed { master_id: master?, key: r.get("contact_key"), data: r.get("contact") })
 }
 
-fn cart_row(r: &DbRow) -> (Cart, Option<Sealed>) {
+fn cart_row(r: &impl Read) -> (Cart, Option<Sealed>) {
     let Json(mut cart): Json<Cart> = r.get("doc");
     // The columns are the truth: placing an order completes the cart without its document.
     cart.state = CartState::parse(r.get("state")).unwrap_or(cart.state);
@@ -31,14 +28,14 @@ fn cart_row(r: &DbRow) -> (Cart, Option<Sealed>) {
     (cart, sealed(r))
 }
 
-fn order_row(r: &DbRow) -> Order {
+fn order_row(r: &impl Read) -> Order {
     let Json(mut o): Json<Order> = r.get("doc");
     o.number = r.get("number");
     o
 }
 
-async fn insert_events(
-    tx: &mut sqlx::Transaction<'static, Db>,
+async fn insert_events<D: Dialect>(
+    tx: &mut sqlx::Transaction<'static, D>,
     order: Uuid,
     first_seq: i64,
     events: &[OrderEvent],
@@ -48,18 +45,18 @@ async fn insert_events(
         return Ok(());
     }
     // One statement for all of them: each statement is a round trip to PostgreSQL.
-    let mut q = sqlx::QueryBuilder::<Db>::new("INSERT INTO order_events (order_id, seq, event_type, data, at) ");
+    let mut q = sqlx::QueryBuilder::<D>::new("INSERT INTO order_events (order_id, seq, event_type, data, at) ");
     q.push_values(events.iter().enumerate(), |mut b, (i, e)| {
-        b.push_bind(order).push_bind(first_seq + i as i64).push_bind(e.kind()).push_bind(Json(e)).push_bind(at);
+        b.push_arg(order).push_arg(first_seq + i as i64).push_arg(e.kind()).push_arg(Json(e)).push_arg(at);
     });
-    q.build().execute(&mut **tx).await.map_err(|e| match e.as_database_error() {
+    q.build().execute(D::on(tx)).await.map_err(|e| match e.as_database_error() {
         Some(d) if d.is_unique_violation() => StoreError::Stale,
         _ => failed(e),
     })?;
     Ok(())
 }
 
-impl OrdersRepository for Backend {
+impl<D: Dialect> OrdersRepository for Store<D> {
     async fn save_cart(&self, cart: &Cart, contact: Option<&Sealed>) -> StoreResult<()> {
         let (master, key, data) = match contact {
             Some(s) => (Some(s.master_id.as_str()), Some(s.key.as_slice()), Some(s.data.as_slice())),
@@ -70,15 +67,15 @@ impl OrdersRepository for Backend {
                 "INSERT INTO carts (id, customer_id, state, version, doc, contact_master, contact_key, contact, updated_at) \
                  VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
             )
-            .bind(cart.id)
-            .bind(cart.customer_id)
-            .bind(cart.state.as_str())
-            .bind(Json(cart))
-            .bind(master)
-            .bind(key)
-            .bind(data)
-            .bind(cart.updated_at)
-            .execute(self.pool())
+            .arg(cart.id)
+            .arg(cart.customer_id)
+            .arg(cart.state.as_str())
+            .arg(Json(cart))
+            .arg(master)
+            .arg(key)
+            .arg(data)
+            .arg(cart.updated_at)
+            .execute(self.db())
             .await
         } else {
             sqlx::query(
@@ -86,16 +83,16 @@ impl OrdersRepository for Backend {
                  contact_master = COALESCE($6, contact_master), contact_key = COALESCE($7, contact_key), \
                  contact = COALESCE($8, contact), updated_at = $9 WHERE id = $1 AND version = $4 - 1",
             )
-            .bind(cart.id)
-            .bind(cart.customer_id)
-            .bind(cart.state.as_str())
-            .bind(cart.version)
-            .bind(Json(cart))
-            .bind(master)
-            .bind(key)
-            .bind(data)
-            .bind(cart.updated_at)
-            .execute(self.pool())
+            .arg(cart.id)
+            .arg(cart.customer_id)
+            .arg(cart.state.as_str())
+            .arg(cart.version)
+            .arg(Json(cart))
+            .arg(master)
+            .arg(key)
+            .arg(data)
+            .arg(cart.updated_at)
+            .execute(self.db())
             .await
         };
         match done.map_err(failed)?.rows_affected() {
@@ -108,8 +105,8 @@ impl OrdersRepository for Backend {
         let row = sqlx::query(
             "SELECT state, version, doc, lease_until, contact_master, contact_key, contact FROM carts WHERE id = $1",
         )
-        .bind(id)
-        .fetch_optional(self.pool())
+        .arg(id)
+        .fetch_optional(self.db())
         .await
         .map_err(failed)?;
         Ok(row.as_ref().map(cart_row))
@@ -119,8 +116,8 @@ impl OrdersRepository for Backend {
         let row = sqlx::query(
             "SELECT id FROM carts WHERE customer_id = $1 AND state = 'open' ORDER BY updated_at DESC LIMIT 1",
         )
-        .bind(customer)
-        .fetch_optional(self.pool())
+        .arg(customer)
+        .fetch_optional(self.db())
         .await
         .map_err(failed)?;
         Ok(row.map(|r| r.get("id")))
@@ -139,12 +136,12 @@ impl OrdersRepository for Backend {
              AND (lease_key IS NULL OR lease_key = $2 OR lease_until < $3) AND (customer_id IS NULL OR customer_id = $5) \
              RETURNING state, version, doc, lease_until, contact_master, contact_key, contact",
         )
-        .bind(cart)
-        .bind(key)
-        .bind(now)
-        .bind(until)
-        .bind(customer)
-        .fetch_optional(self.pool())
+        .arg(cart)
+        .arg(key)
+        .arg(now)
+        .arg(until)
+        .arg(customer)
+        .fetch_optional(self.db())
         .await
         .map_err(failed)?;
         Ok(row.as_ref().map(cart_row))
@@ -152,8 +149,8 @@ impl OrdersRepository for Backend {
 
     async fn order_by_payment(&self, payment_id: &str) -> StoreResult<Option<Uuid>> {
         let row = sqlx::query("SELECT id FROM orders WHERE payment_id = $1")
-            .bind(payment_id)
-            .fetch_optional(self.pool())
+            .arg(payment_id)
+            .fetch_optional(self.db())
             .await
             .map_err(failed)?;
         Ok(row.map(|r| r.get("id")))
@@ -161,9 +158,9 @@ impl OrdersRepository for Backend {
 
     async fn end_lease(&self, cart: Uuid, key: &str) -> StoreResult<()> {
         sqlx::query("UPDATE carts SET lease_key = NULL, lease_until = NULL WHERE id = $1 AND lease_key = $2")
-            .bind(cart)
-            .bind(key)
-            .execute(self.pool())
+            .arg(cart)
+            .arg(key)
+            .execute(self.db())
             .await
             .map_err(failed)?;
         Ok(())
@@ -176,29 +173,28 @@ impl OrdersRepository for Backend {
         contact: Option<&Sealed>,
         outbox: &[DomainEvent],
     ) -> StoreResult<Order> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let mut order = order.clone();
         order.version = events.len() as i64;
         // The number is drawn inside the insert (a sequence on PostgreSQL): no shared counter
         // row for every placement to queue on.
-        let number: i64 = sqlx::query(concat!(
+        let number: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO orders (id, number, cart_id, customer_id, status, version, placed_at, doc, contact_master, contact_key, contact, payment_id) \
-             VALUES ($1, ",
-            next_order_number!(),
-            ", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING number"
-        ))
-        .bind(order.id)
-        .bind(order.cart_id)
-        .bind(order.customer_id)
-        .bind(order.status.as_str())
-        .bind(order.version)
-        .bind(order.placed_at)
-        .bind(Json(&order))
-        .bind(contact.map(|s| s.master_id.as_str()))
-        .bind(contact.map(|s| s.key.as_slice()))
-        .bind(contact.map(|s| s.data.as_slice()))
-        .bind(order.payment.as_ref().map(|p| p.payment_id.as_str()))
-        .fetch_one(&mut *tx)
+             VALUES ($1, {}, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING number",
+            D::NEXT_ORDER_NUMBER
+        )))
+        .arg(order.id)
+        .arg(order.cart_id)
+        .arg(order.customer_id)
+        .arg(order.status.as_str())
+        .arg(order.version)
+        .arg(order.placed_at)
+        .arg(Json(&order))
+        .arg(contact.map(|s| s.master_id.as_str()))
+        .arg(contact.map(|s| s.key.as_slice()))
+        .arg(contact.map(|s| s.data.as_slice()))
+        .arg(order.payment.as_ref().map(|p| p.payment_id.as_str()))
+        .fetch_one(D::on(&mut tx))
         .await
         .map_err(|e| match e.as_database_error() {
             Some(d) if d.is_unique_violation() => StoreError::duplicate("cart", order.cart_id.to_string()),
@@ -210,8 +206,8 @@ impl OrdersRepository for Backend {
         sqlx::query(
             "UPDATE carts SET state = 'completed', version = version + 1, lease_key = NULL, lease_until = NULL WHERE id = $1",
         )
-        .bind(order.cart_id)
-        .execute(&mut *tx)
+        .arg(order.cart_id)
+        .execute(D::on(&mut tx))
         .await
         .map_err(failed)?;
         let mut outbox = outbox.to_vec();
@@ -220,7 +216,7 @@ impl OrdersRepository for Backend {
                 m.insert("number".into(), number.into());
             }
         }
-        crate::outbox::append(&mut tx, &outbox).await.map_err(failed)?;
+        crate::outbox::append::<D>(&mut tx, &outbox).await.map_err(failed)?;
         tx.commit().await.map_err(failed)?;
         self.committed();
         Ok(order)
@@ -233,14 +229,14 @@ impl OrdersRepository for Backend {
         events: &[OrderEvent],
         outbox: &[DomainEvent],
     ) -> StoreResult<()> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let done = sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5")
-            .bind(order.id)
-            .bind(order.status.as_str())
-            .bind(order.version)
-            .bind(Json(order))
-            .bind(expected)
-            .execute(&mut *tx)
+            .arg(order.id)
+            .arg(order.status.as_str())
+            .arg(order.version)
+            .arg(Json(order))
+            .arg(expected)
+            .execute(D::on(&mut tx))
             .await
             .map_err(failed)?
             .rows_affected();
@@ -248,7 +244,7 @@ impl OrdersRepository for Backend {
             return Err(StoreError::Stale);
         }
         insert_events(&mut tx, order.id, expected + 1, events, order.updated_at).await?;
-        crate::outbox::append(&mut tx, outbox).await.map_err(failed)?;
+        crate::outbox::append::<D>(&mut tx, outbox).await.map_err(failed)?;
         tx.commit().await.map_err(failed)?;
         if !outbox.is_empty() {
             self.committed();
@@ -258,8 +254,8 @@ impl OrdersRepository for Backend {
 
     async fn order(&self, id: Uuid) -> StoreResult<Option<(Order, Option<Sealed>)>> {
         let row = sqlx::query("SELECT number, doc, contact_master, contact_key, contact FROM orders WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
+            .arg(id)
+            .fetch_optional(self.db())
             .await
             .map_err(failed)?;
         Ok(row.map(|r| (order_row(&r), sealed(&r))))
@@ -267,8 +263,8 @@ impl OrdersRepository for Backend {
 
     async fn order_of_cart(&self, cart: Uuid) -> StoreResult<Option<Uuid>> {
         let row = sqlx::query("SELECT id FROM orders WHERE cart_id = $1")
-            .bind(cart)
-            .fetch_optional(self.pool())
+            .arg(cart)
+            .fetch_optional(self.db())
             .await
             .map_err(failed)?;
         Ok(row.map(|r| r.get("id")))
@@ -279,11 +275,11 @@ impl OrdersRepository for Backend {
             "SELECT number, doc FROM orders WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2) \
              AND number < $3 ORDER BY number DESC LIMIT $4",
         )
-        .bind(f.customer_id)
-        .bind(f.status.map(|s| s.as_str()))
-        .bind(f.before_number.unwrap_or(i64::MAX))
-        .bind(f.limit)
-        .fetch_all(self.pool())
+        .arg(f.customer_id)
+        .arg(f.status.map(|s| s.as_str()))
+        .arg(f.before_number.unwrap_or(i64::MAX))
+        .arg(f.limit)
+        .fetch_all(self.db())
         .await
         .map_err(failed)?;
         Ok(rows.iter().map(order_row).collect())
@@ -291,8 +287,8 @@ impl OrdersRepository for Backend {
 
     async fn order_events(&self, id: Uuid) -> StoreResult<Vec<TimelineEntry>> {
         let rows = sqlx::query("SELECT seq, data, at FROM order_events WHERE order_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(self.pool())
+            .arg(id)
+            .fetch_all(self.db())
             .await
             .map_err(failed)?;
         Ok(rows
@@ -305,21 +301,19 @@ impl OrdersRepository for Backend {
     }
 
     async fn order_ids(&self) -> StoreResult<Vec<(Uuid, i64)>> {
-        let rows = sqlx::query("SELECT id, number FROM orders ORDER BY number")
-            .fetch_all(self.pool())
-            .await
-            .map_err(failed)?;
+        let rows =
+            sqlx::query("SELECT id, number FROM orders ORDER BY number").fetch_all(self.db()).await.map_err(failed)?;
         Ok(rows.iter().map(|r| (r.get("id"), r.get("number"))).collect())
     }
 
     async fn forget_contacts_of(&self, customer: Uuid) -> StoreResult<u64> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let mut n = 0;
         for sql in [
             "UPDATE orders SET contact_master = NULL, contact_key = NULL, contact = NULL WHERE customer_id = $1 AND contact IS NOT NULL",
             "UPDATE carts SET contact_master = NULL, contact_key = NULL, contact = NULL WHERE customer_id = $1 AND contact IS NOT NULL",
         ] {
-            n += sqlx::query(sql).bind(customer).execute(&mut *tx).await.map_err(failed)?.rows_affected();
+            n += sqlx::query(sql).arg(customer).execute(D::on(&mut tx)).await.map_err(failed)?.rows_affected();
         }
         tx.commit().await.map_err(failed)?;
         Ok(n)
@@ -334,7 +328,7 @@ impl OrdersRepository for Backend {
                 "SELECT id, cart_id AS owner, contact_master, contact_key FROM orders WHERE contact_master <> $1",
             ),
         ] {
-            let rows = sqlx::query(sql).bind(current).fetch_all(self.pool()).await.map_err(failed)?;
+            let rows = sqlx::query(sql).arg(current).fetch_all(self.db()).await.map_err(failed)?;
             out.extend(rows.iter().map(|r| SealedKeyRef {
                 table,
                 id: r.get("id"),
@@ -347,13 +341,14 @@ impl OrdersRepository for Backend {
     }
 
     async fn contacts_by_master(&self) -> StoreResult<Vec<(String, i64)>> {
-        sqlx::query_as(
-            "SELECT contact_master, COUNT(*) FROM (SELECT contact_master FROM carts WHERE contact_master IS NOT NULL \
+        let rows = sqlx::query(
+            "SELECT contact_master, COUNT(*) AS n FROM (SELECT contact_master FROM carts WHERE contact_master IS NOT NULL \
              UNION ALL SELECT contact_master FROM orders WHERE contact_master IS NOT NULL) AS sealed GROUP BY contact_master",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await
-        .map_err(failed)
+        .map_err(failed)?;
+        Ok(rows.iter().map(|r| (r.get("contact_master"), r.get("n"))).collect())
     }
 
     async fn replace_sealed_key(&self, old: &SealedKeyRef, master_id: &str, key: &[u8]) -> StoreResult<bool> {
@@ -366,12 +361,12 @@ impl OrdersRepository for Backend {
             }
         };
         let done = sqlx::query(sql)
-            .bind(old.id)
-            .bind(master_id)
-            .bind(key)
-            .bind(&old.master_id)
-            .bind(old.key.as_slice())
-            .execute(self.pool())
+            .arg(old.id)
+            .arg(master_id)
+            .arg(key)
+            .arg(&old.master_id)
+            .arg(old.key.as_slice())
+            .execute(self.db())
             .await
             .map_err(failed)?;
         Ok(done.rows_affected() == 1)
@@ -379,11 +374,11 @@ impl OrdersRepository for Backend {
 
     async fn replace_projection(&self, order: &Order) -> StoreResult<()> {
         sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1")
-            .bind(order.id)
-            .bind(order.status.as_str())
-            .bind(order.version)
-            .bind(Json(order))
-            .execute(self.pool())
+            .arg(order.id)
+            .arg(order.status.as_str())
+            .arg(order.version)
+            .arg(Json(order))
+            .execute(self.db())
             .await
             .map_err(failed)?;
         Ok(())

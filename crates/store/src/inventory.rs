@@ -1,9 +1,7 @@
-//! The inventory repository, in SQL that SQLite and PostgreSQL both speak: this one file is
-//! compiled into both stores (`crate::Db` and `crate::Backend` name the database and the
-//! store), so the two cannot drift apart. PostgreSQL keeps the tables in its `inventory`
-//! schema, found through the connection's search path.
+//! The inventory repository. PostgreSQL keeps these tables in its `inventory` schema.
 
-use crate::{Backend, Db, write_tx};
+use crate::prelude::*;
+
 use rouge_inventory::model::level_events;
 use rouge_inventory::ports::InventoryResult;
 use rouge_inventory::{
@@ -11,11 +9,10 @@ use rouge_inventory::{
     ReservationState, ReserveRequest, StockRules, allocate,
 };
 use rouge_kernel::DomainEvent;
-use sqlx::{Row, Transaction};
+use sqlx::Transaction;
 use uuid::Uuid;
 
-type Tx = Transaction<'static, Db>;
-type DbRow = <Db as sqlx::Database>::Row;
+type Tx<D> = Transaction<'static, D>;
 
 fn failed(e: sqlx::Error) -> InventoryError {
     InventoryError::Unavailable(e.to_string())
@@ -35,7 +32,7 @@ macro_rules! lots {
     };
 }
 
-fn lot(r: &DbRow) -> Lot {
+fn lot(r: &impl Read) -> Lot {
     Lot {
         id: r.get("id"),
         sku: r.get("sku"),
@@ -49,18 +46,18 @@ fn lot(r: &DbRow) -> Lot {
     }
 }
 
-async fn lot_in(tx: &mut Tx, id: Uuid) -> InventoryResult<Lot> {
+async fn lot_in<D: Dialect>(tx: &mut Tx<D>, id: Uuid) -> InventoryResult<Lot> {
     sqlx::query(lots!("WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
+        .arg(id)
+        .fetch_optional(D::on(tx))
         .await
         .map_err(failed)?
         .map(|r| lot(&r))
         .ok_or_else(|| InventoryError::NotFound(format!("lot {id}")))
 }
 
-async fn lots_in(tx: &mut Tx, sku: &str) -> InventoryResult<Vec<Lot>> {
-    let rows = sqlx::query(lots!("WHERE sku = $1")).bind(sku).fetch_all(&mut **tx).await.map_err(failed)?;
+async fn lots_in<D: Dialect>(tx: &mut Tx<D>, sku: &str) -> InventoryResult<Vec<Lot>> {
+    let rows = sqlx::query(lots!("WHERE sku = $1")).arg(sku).fetch_all(D::on(tx)).await.map_err(failed)?;
     Ok(rows.iter().map(lot).collect())
 }
 
@@ -72,13 +69,17 @@ fn sellable(lots: &[Lot], rules: &StockRules) -> i64 {
 /// circle), and returns its sellable stock as it stands under the lock. On PostgreSQL every
 /// write to a SKU's stock queues here, so the stock read next is the stock written over,
 /// and the low-stock and sold-out events fire exactly once.
-async fn lock_skus(tx: &mut Tx, skus: &[&str], rules: &StockRules) -> InventoryResult<Vec<(String, i64)>> {
+async fn lock_skus<D: Dialect>(
+    tx: &mut Tx<D>,
+    skus: &[&str],
+    rules: &StockRules,
+) -> InventoryResult<Vec<(String, i64)>> {
     Ok(lock_and_read(tx, skus, rules).await?.into_iter().map(|(sku, before, _)| (sku, before)).collect())
 }
 
 /// As [`lock_skus`], with each SKU's lots as read under the lock.
-async fn lock_and_read(
-    tx: &mut Tx,
+async fn lock_and_read<D: Dialect>(
+    tx: &mut Tx<D>,
     skus: &[&str],
     rules: &StockRules,
 ) -> InventoryResult<Vec<(String, i64, Vec<Lot>)>> {
@@ -91,7 +92,7 @@ async fn lock_and_read(
 }
 
 /// Takes the SKUs' write locks (see [`lock_skus`]).
-async fn lock_only<'a>(tx: &mut Tx, skus: &[&'a str]) -> InventoryResult<Vec<&'a str>> {
+async fn lock_only<'a, D: Dialect>(tx: &mut Tx<D>, skus: &[&'a str]) -> InventoryResult<Vec<&'a str>> {
     let mut skus: Vec<&str> = skus.to_vec();
     skus.sort_unstable();
     skus.dedup();
@@ -100,8 +101,8 @@ async fn lock_only<'a>(tx: &mut Tx, skus: &[&'a str]) -> InventoryResult<Vec<&'a
             "INSERT INTO stock_skus (sku, version) VALUES ($1, 1) \
              ON CONFLICT (sku) DO UPDATE SET version = stock_skus.version + 1",
         )
-        .bind(sku)
-        .execute(&mut **tx)
+        .arg(sku)
+        .execute(D::on(tx))
         .await
         .map_err(failed)?;
     }
@@ -129,8 +130,8 @@ impl<'a> From<&'a Allocation> for Place<'a> {
 }
 
 /// One ledger line for a lot.
-async fn ledger(
-    tx: &mut Tx,
+async fn ledger<D: Dialect>(
+    tx: &mut Tx<D>,
     l: Place<'_>,
     m: Movement,
     on_hand: i64,
@@ -142,17 +143,17 @@ async fn ledger(
         "INSERT INTO stock_ledger (lot_id, sku, location, batch, movement, on_hand_delta, reserved_delta, reason, reference, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(l.id)
-    .bind(l.sku)
-    .bind(l.location)
-    .bind(l.batch)
-    .bind(m.as_str())
-    .bind(on_hand)
-    .bind(reserved)
-    .bind(reason)
-    .bind(reference)
-    .bind(chrono::Utc::now().timestamp_millis())
-    .execute(&mut **tx)
+    .arg(l.id)
+    .arg(l.sku)
+    .arg(l.location)
+    .arg(l.batch)
+    .arg(m.as_str())
+    .arg(on_hand)
+    .arg(reserved)
+    .arg(reason)
+    .arg(reference)
+    .arg(chrono::Utc::now().timestamp_millis())
+    .execute(D::on(tx))
     .await
     .map_err(failed)?;
     Ok(())
@@ -160,15 +161,15 @@ async fn ledger(
 
 /// Writes the events a known change of sellable stock calls for (`(sku, before, after)`),
 /// then commits.
-async fn finish_known(
-    store: &crate::Backend,
-    mut tx: Tx,
+async fn finish_known<D: Dialect>(
+    store: &Store<D>,
+    mut tx: Tx<D>,
     changes: &[(String, i64, i64)],
     rules: &StockRules,
 ) -> InventoryResult<()> {
     let events: Vec<DomainEvent> =
         changes.iter().flat_map(|(sku, before, after)| level_events(sku, *before, *after, rules.low_stock)).collect();
-    crate::outbox::append(&mut tx, &events).await.map_err(failed)?;
+    crate::outbox::append::<D>(&mut tx, &events).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
     if !events.is_empty() {
         store.committed();
@@ -178,9 +179,9 @@ async fn finish_known(
 
 /// Compares a SKU's sellable stock with what it was and writes the events that calls for;
 /// then commits.
-async fn finish(
-    store: &crate::Backend,
-    mut tx: Tx,
+async fn finish<D: Dialect>(
+    store: &Store<D>,
+    mut tx: Tx<D>,
     sku_before: &[(String, i64)],
     rules: &StockRules,
 ) -> InventoryResult<()> {
@@ -189,7 +190,7 @@ async fn finish(
         let after = sellable(&lots_in(&mut tx, sku).await?, rules);
         events.extend(level_events(sku, *before, after, rules.low_stock));
     }
-    crate::outbox::append(&mut tx, &events).await.map_err(failed)?;
+    crate::outbox::append::<D>(&mut tx, &events).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
     if !events.is_empty() {
         store.committed();
@@ -198,7 +199,7 @@ async fn finish(
 }
 
 /// Reads a reservation and its lines in one statement (a round trip less than two).
-async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -> InventoryResult<Option<Reservation>> {
+async fn reservation_in<D: Dialect>(db: &mut D::Connection, id: Uuid) -> InventoryResult<Option<Reservation>> {
     let rows = sqlx::query(
         "SELECT s.id, s.reference, s.state, s.expires_at, s.order_id, \
                 r.lot_id, r.sku, r.quantity, l.location, l.batch, l.expires_on \
@@ -207,8 +208,8 @@ async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -
          LEFT JOIN stock_lots l ON l.id = r.lot_id \
          WHERE s.id = $1 ORDER BY l.expires_on, r.lot_id",
     )
-    .bind(id)
-    .fetch_all(&mut *db)
+    .arg(id)
+    .fetch_all(D::on(db))
     .await
     .map_err(failed)?;
     let Some(r) = rows.first() else {
@@ -226,7 +227,7 @@ async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -
             .iter()
             .filter_map(|l| {
                 Some(Allocation {
-                    lot_id: l.get::<Option<Uuid>, _>("lot_id")?,
+                    lot_id: l.get::<Option<Uuid>>("lot_id")?,
                     sku: l.get("sku"),
                     location: l.get("location"),
                     batch: l.get("batch"),
@@ -240,8 +241,8 @@ async fn reservation_in(db: &mut <Db as sqlx::Database>::Connection, id: Uuid) -
 
 /// Moves a reservation from `from` to `to` (recording `order` when given). `Ok(Err(r))` when
 /// it was not in `from`: the caller decides whether its state means "already done".
-async fn move_reservation(
-    tx: &mut Tx,
+async fn move_reservation<D: Dialect>(
+    tx: &mut Tx<D>,
     id: Uuid,
     from: ReservationState,
     to: ReservationState,
@@ -250,15 +251,15 @@ async fn move_reservation(
     let done = sqlx::query(
         "UPDATE stock_reservations SET state = $3, order_id = COALESCE($4, order_id) WHERE id = $1 AND state = $2",
     )
-    .bind(id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(order)
-    .execute(&mut **tx)
+    .arg(id)
+    .arg(from.as_str())
+    .arg(to.as_str())
+    .arg(order)
+    .execute(D::on(tx))
     .await
     .map_err(failed)?
     .rows_affected();
-    let r = reservation_in(tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
+    let r = reservation_in::<D>(tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
     Ok(if done == 1 { Ok(r) } else { Err(r) })
 }
 
@@ -270,8 +271,8 @@ fn not_in(r: &Reservation) -> InventoryError {
 /// `quantity`) and writes its ledger line; `false` when the guard kept the lot unchanged (and
 /// no line was written). On PostgreSQL both happen in one statement (one round trip).
 #[allow(clippy::too_many_arguments)]
-async fn change_lot(
-    tx: &mut Tx,
+async fn change_lot<D: Dialect>(
+    tx: &mut Tx<D>,
     l: Place<'_>,
     quantity: i64,
     set: &str,
@@ -281,34 +282,34 @@ async fn change_lot(
     reason: Option<&str>,
     reference: Option<&str>,
 ) -> InventoryResult<bool> {
-    if crate::WRITABLE_CTE {
+    if D::WRITABLE_CTE {
         let sql = format!(
             "WITH changed AS (UPDATE stock_lots SET {set} WHERE id = $2{condition} RETURNING id) \
              INSERT INTO stock_ledger (lot_id, sku, location, batch, movement, on_hand_delta, reserved_delta, reason, reference, at) \
              SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM changed"
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(quantity)
-            .bind(l.id)
-            .bind(l.sku)
-            .bind(l.location)
-            .bind(l.batch)
-            .bind(movement.as_str())
-            .bind(deltas.0)
-            .bind(deltas.1)
-            .bind(reason)
-            .bind(reference)
-            .bind(chrono::Utc::now().timestamp_millis())
-            .execute(&mut **tx)
+            .arg(quantity)
+            .arg(l.id)
+            .arg(l.sku)
+            .arg(l.location)
+            .arg(l.batch)
+            .arg(movement.as_str())
+            .arg(deltas.0)
+            .arg(deltas.1)
+            .arg(reason)
+            .arg(reference)
+            .arg(chrono::Utc::now().timestamp_millis())
+            .execute(D::on(tx))
             .await
             .map_err(failed)?
             .rows_affected();
         return Ok(done == 1);
     }
     let done = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE stock_lots SET {set} WHERE id = $2{condition}")))
-        .bind(quantity)
-        .bind(l.id)
-        .execute(&mut **tx)
+        .arg(quantity)
+        .arg(l.id)
+        .execute(D::on(tx))
         .await
         .map_err(failed)?
         .rows_affected();
@@ -320,8 +321,8 @@ async fn change_lot(
 
 /// Applies a reservation's lines to their lots (`set` is the SQL assignment, `$1` the
 /// quantity) and writes one ledger line each.
-async fn apply_lines(
-    tx: &mut Tx,
+async fn apply_lines<D: Dialect>(
+    tx: &mut Tx<D>,
     r: &Reservation,
     set: &'static str,
     movement: Movement,
@@ -340,33 +341,33 @@ async fn apply_lines(
 
 /// Tries a reservation once; `Ok(None)` when a concurrent writer took stock between the read
 /// and the write (PostgreSQL only: SQLite's write transactions run one at a time).
-async fn try_reserve(
-    store: &Backend,
+async fn try_reserve<D: Dialect>(
+    store: &Store<D>,
     req: &ReserveRequest,
     rules: &StockRules,
 ) -> InventoryResult<Option<Reservation>> {
-    let mut tx = write_tx(store.pool()).await.map_err(failed)?;
+    let mut tx = store.write_tx().await.map_err(failed)?;
     // The reservation first: one held reservation per reference (a unique index), so a retry
     // of this attempt finds the one it already holds instead of taking stock twice.
     let fresh = sqlx::query(
         "INSERT INTO stock_reservations (id, reference, state, expires_at, created_at) VALUES ($1, $2, 'held', $3, $4) \
          ON CONFLICT (reference) WHERE state = 'held' DO NOTHING",
     )
-    .bind(req.id)
-    .bind(&req.reference)
-    .bind(req.expires_at)
-    .bind(chrono::Utc::now().timestamp_millis())
-    .execute(&mut *tx)
+    .arg(req.id)
+    .arg(&req.reference)
+    .arg(req.expires_at)
+    .arg(chrono::Utc::now().timestamp_millis())
+    .execute(D::on(&mut tx))
     .await
     .map_err(failed)?
     .rows_affected();
     if fresh == 0 {
         let held = sqlx::query("SELECT id FROM stock_reservations WHERE reference = $1 AND state = 'held'")
-            .bind(&req.reference)
-            .fetch_one(&mut *tx)
+            .arg(&req.reference)
+            .fetch_one(D::on(&mut tx))
             .await
             .map_err(failed)?;
-        return reservation_in(&mut tx, held.get("id")).await;
+        return reservation_in::<D>(&mut tx, held.get("id")).await;
     }
     let mut taken: Vec<Allocation> = vec![];
     let skus: Vec<&str> = req.lines.iter().map(|l| l.sku.as_str()).collect();
@@ -403,11 +404,11 @@ async fn try_reserve(
         sqlx::query(
             "INSERT INTO stock_reservation_lines (reservation_id, lot_id, sku, quantity) VALUES ($1, $2, $3, $4)",
         )
-        .bind(req.id)
-        .bind(a.lot_id)
-        .bind(&a.sku)
-        .bind(a.quantity)
-        .execute(&mut *tx)
+        .arg(req.id)
+        .arg(a.lot_id)
+        .arg(&a.sku)
+        .arg(a.quantity)
+        .execute(D::on(&mut tx))
         .await
         .map_err(failed)?;
     }
@@ -422,7 +423,7 @@ async fn try_reserve(
     }))
 }
 
-impl InventoryRepository for Backend {
+impl<D: Dialect> InventoryRepository for Store<D> {
     async fn receive(
         &self,
         new: &Lot,
@@ -430,7 +431,7 @@ impl InventoryRepository for Backend {
         reference: Option<&str>,
         rules: &StockRules,
     ) -> InventoryResult<Lot> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let before = lock_skus(&mut tx, &[&new.sku], rules).await?;
         let row = sqlx::query(concat!(
             "INSERT INTO stock_lots (id, sku, location, batch, expires_on, on_hand, reserved, quarantined, received_at) \
@@ -439,14 +440,14 @@ impl InventoryRepository for Backend {
              RETURNING ",
             lot_columns!()
         ))
-        .bind(new.id)
-        .bind(&new.sku)
-        .bind(&new.location)
-        .bind(&new.batch)
-        .bind(new.expires_on)
-        .bind(quantity)
-        .bind(new.received_at)
-        .fetch_one(&mut *tx)
+        .arg(new.id)
+        .arg(&new.sku)
+        .arg(&new.location)
+        .arg(&new.batch)
+        .arg(new.expires_on)
+        .arg(quantity)
+        .arg(new.received_at)
+        .fetch_one(D::on(&mut tx))
         .await
         .map_err(failed)?;
         let l = lot(&row);
@@ -465,7 +466,7 @@ impl InventoryRepository for Backend {
     }
 
     async fn adjust(&self, id: Uuid, delta: i64, reason: &str, rules: &StockRules) -> InventoryResult<Lot> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let l = lot_in(&mut tx, id).await?;
         let before = lock_skus(&mut tx, &[&l.sku], rules).await?;
         let (set, guard) = ("on_hand = on_hand + $1", " AND on_hand + $1 >= reserved");
@@ -481,7 +482,7 @@ impl InventoryRepository for Backend {
     }
 
     async fn transfer(&self, id: Uuid, to: &str, quantity: i64, rules: &StockRules) -> InventoryResult<(Lot, Lot)> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let from = lot_in(&mut tx, id).await?;
         let before = lock_skus(&mut tx, &[&from.sku], rules).await?;
         let reference = format!("transfer {} -> {}", from.location, to);
@@ -499,15 +500,15 @@ impl InventoryRepository for Backend {
              ON CONFLICT (sku, location, batch) DO UPDATE SET on_hand = stock_lots.on_hand + excluded.on_hand \
              RETURNING id",
         )
-        .bind(rouge_kernel::new_id())
-        .bind(&from.sku)
-        .bind(to)
-        .bind(&from.batch)
-        .bind(from.expires_on)
-        .bind(quantity)
-        .bind(from.quarantined)
-        .bind(from.received_at)
-        .fetch_one(&mut *tx)
+        .arg(rouge_kernel::new_id())
+        .arg(&from.sku)
+        .arg(to)
+        .arg(&from.batch)
+        .arg(from.expires_on)
+        .arg(quantity)
+        .arg(from.quarantined)
+        .arg(from.received_at)
+        .fetch_one(D::on(&mut tx))
         .await
         .map_err(failed)?;
         let to_lot = lot_in(&mut tx, row.get("id")).await?;
@@ -518,13 +519,13 @@ impl InventoryRepository for Backend {
     }
 
     async fn set_quarantine(&self, id: Uuid, quarantined: bool, rules: &StockRules) -> InventoryResult<Lot> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let l = lot_in(&mut tx, id).await?;
         let before = lock_skus(&mut tx, &[&l.sku], rules).await?;
         sqlx::query("UPDATE stock_lots SET quarantined = $1 WHERE id = $2")
-            .bind(quarantined)
-            .bind(id)
-            .execute(&mut *tx)
+            .arg(quarantined)
+            .arg(id)
+            .execute(D::on(&mut tx))
             .await
             .map_err(failed)?;
         let after = lot_in(&mut tx, id).await?;
@@ -533,14 +534,14 @@ impl InventoryRepository for Backend {
     }
 
     async fn lot(&self, id: Uuid) -> InventoryResult<Option<Lot>> {
-        let row = sqlx::query(lots!("WHERE id = $1")).bind(id).fetch_optional(self.pool()).await.map_err(failed)?;
+        let row = sqlx::query(lots!("WHERE id = $1")).arg(id).fetch_optional(self.db()).await.map_err(failed)?;
         Ok(row.map(|r| lot(&r)))
     }
 
     async fn lots(&self, sku: &str) -> InventoryResult<Vec<Lot>> {
         let rows = sqlx::query(lots!("WHERE sku = $1 ORDER BY location, expires_on, batch"))
-            .bind(sku)
-            .fetch_all(self.pool())
+            .arg(sku)
+            .fetch_all(self.db())
             .await
             .map_err(failed)?;
         Ok(rows.iter().map(lot).collect())
@@ -552,8 +553,8 @@ impl InventoryRepository for Backend {
                      AND on_hand > reserved THEN on_hand - reserved ELSE 0 END) AS BIGINT) AS sellable \
              FROM stock_lots GROUP BY sku",
         )
-        .bind(rules.cutoff)
-        .fetch_all(self.pool())
+        .arg(rules.cutoff)
+        .fetch_all(self.db())
         .await
         .map_err(failed)?;
         Ok(rows.iter().map(|r| (r.get("sku"), r.get("sellable"))).collect())
@@ -561,8 +562,8 @@ impl InventoryRepository for Backend {
 
     async fn lots_of_batch(&self, batch: &str) -> InventoryResult<Vec<Lot>> {
         let rows = sqlx::query(lots!("WHERE batch = $1 ORDER BY sku, location"))
-            .bind(batch)
-            .fetch_all(self.pool())
+            .arg(batch)
+            .fetch_all(self.db())
             .await
             .map_err(failed)?;
         Ok(rows.iter().map(lot).collect())
@@ -581,12 +582,12 @@ impl InventoryRepository for Backend {
 
     async fn reservation(&self, id: Uuid) -> InventoryResult<Option<Reservation>> {
         let mut conn = self.pool().acquire().await.map_err(failed)?;
-        reservation_in(&mut conn, id).await
+        reservation_in::<D>(&mut conn, id).await
     }
 
     async fn release(&self, id: Uuid, reason: &str, rules: &StockRules) -> InventoryResult<Reservation> {
         use ReservationState::{Held, Released};
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let r = match move_reservation(&mut tx, id, Held, Released, None).await? {
             Ok(r) => r,
             Err(r) if r.state == Released => return Ok(r),
@@ -611,7 +612,7 @@ impl InventoryRepository for Backend {
 
     async fn commit(&self, id: Uuid, order: Uuid) -> InventoryResult<Reservation> {
         use ReservationState::{Committed, Held};
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let r = match move_reservation(&mut tx, id, Held, Committed, Some(order)).await? {
             Ok(r) => r,
             Err(r) if r.state == Committed && r.order_id == Some(order) => return Ok(r),
@@ -628,7 +629,7 @@ impl InventoryRepository for Backend {
 
     async fn restock(&self, id: Uuid, rules: &StockRules) -> InventoryResult<Reservation> {
         use ReservationState::{Committed, Held, Released, Restocked};
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let r = match move_reservation(&mut tx, id, Committed, Restocked, None).await? {
             Ok(r) => r,
             Err(r) if matches!(r.state, Restocked | Released) => return Ok(r),
@@ -657,9 +658,10 @@ impl InventoryRepository for Backend {
         sellable: bool,
         rules: &StockRules,
     ) -> InventoryResult<Vec<Lot>> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
-        let r =
-            reservation_in(&mut tx, id).await?.ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
+        let r = reservation_in::<D>(&mut tx, id)
+            .await?
+            .ok_or_else(|| InventoryError::NotFound(format!("reservation {id}")))?;
         if r.state != ReservationState::Committed {
             return Err(InventoryError::Conflict(format!("reservation {id} is {}", r.state.as_str())));
         }
@@ -686,20 +688,20 @@ impl InventoryRepository for Backend {
                          VALUES ($1, $2, 'quarantine', $3, $4, 0, 0, TRUE, $5) \
                          ON CONFLICT (sku, location, batch) DO UPDATE SET quarantined = TRUE RETURNING id",
                     )
-                    .bind(rouge_kernel::new_id())
-                    .bind(&from.sku)
-                    .bind(&from.batch)
-                    .bind(from.expires_on)
-                    .bind(chrono::Utc::now().timestamp_millis())
-                    .fetch_one(&mut *tx)
+                    .arg(rouge_kernel::new_id())
+                    .arg(&from.sku)
+                    .arg(&from.batch)
+                    .arg(from.expires_on)
+                    .arg(chrono::Utc::now().timestamp_millis())
+                    .fetch_one(D::on(&mut tx))
                     .await
                     .map_err(failed)?;
                     row.get("id")
                 };
                 sqlx::query("UPDATE stock_lots SET on_hand = on_hand + $1 WHERE id = $2")
-                    .bind(q)
-                    .bind(target)
-                    .execute(&mut *tx)
+                    .arg(q)
+                    .arg(target)
+                    .execute(D::on(&mut tx))
                     .await
                     .map_err(failed)?;
                 let l = lot_in(&mut tx, target).await?;
@@ -721,9 +723,9 @@ impl InventoryRepository for Backend {
         let rows = sqlx::query(
             "SELECT id FROM stock_reservations WHERE state = 'held' AND expires_at < $1 ORDER BY expires_at LIMIT $2",
         )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.pool())
+        .arg(now)
+        .arg(limit)
+        .fetch_all(self.db())
         .await
         .map_err(failed)?;
         Ok(rows.iter().map(|r| r.get("id")).collect())
@@ -735,8 +737,8 @@ impl InventoryRepository for Backend {
              JOIN stock_reservation_lines rl ON rl.reservation_id = r.id JOIN stock_lots l ON l.id = rl.lot_id \
              WHERE l.batch = $1 AND r.state = 'committed' GROUP BY r.order_id, l.sku ORDER BY r.order_id",
         )
-        .bind(batch)
-        .fetch_all(self.pool())
+        .arg(batch)
+        .fetch_all(self.db())
         .await
         .map_err(failed)?;
         Ok(rows.iter().map(|r| (r.get("order_id"), r.get("sku"), r.get("quantity"))).collect())
@@ -747,10 +749,10 @@ impl InventoryRepository for Backend {
             "SELECT seq, lot_id, sku, location, batch, movement, on_hand_delta, reserved_delta, reason, reference, at \
              FROM stock_ledger WHERE sku = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
-        .bind(sku)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(self.pool())
+        .arg(sku)
+        .arg(after)
+        .arg(limit)
+        .fetch_all(self.db())
         .await
         .map_err(failed)?;
         rows.iter()
@@ -782,7 +784,7 @@ impl InventoryRepository for Backend {
              FROM stock_lots l LEFT JOIN stock_ledger g ON g.lot_id = l.id GROUP BY l.id, l.on_hand, l.reserved \
              HAVING l.on_hand <> COALESCE(SUM(g.on_hand_delta), 0) OR l.reserved <> COALESCE(SUM(g.reserved_delta), 0)",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await
         .map_err(failed)?;
         Ok(rows
@@ -794,14 +796,14 @@ impl InventoryRepository for Backend {
     }
 
     async fn rebuild(&self) -> InventoryResult<u64> {
-        let mut tx = write_tx(self.pool()).await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(failed)?;
         let wrong = self.discrepancies().await?.len() as u64;
         sqlx::query(
             "UPDATE stock_lots SET \
              on_hand = (SELECT COALESCE(SUM(on_hand_delta), 0) FROM stock_ledger WHERE lot_id = stock_lots.id), \
              reserved = (SELECT COALESCE(SUM(reserved_delta), 0) FROM stock_ledger WHERE lot_id = stock_lots.id)",
         )
-        .execute(&mut *tx)
+        .execute(D::on(&mut tx))
         .await
         .map_err(failed)?;
         tx.commit().await.map_err(failed)?;
