@@ -1,6 +1,5 @@
 //! The catalogue's documents. PostgreSQL keeps these tables in its `catalog` schema.
 
-use crate::outbox;
 use crate::prelude::*;
 use chrono::{DateTime, Utc};
 use rouge_catalog::ports::{CatalogRepository, RepoError, RepoResult};
@@ -84,11 +83,7 @@ impl<D: Dialect> Store<D> {
         let run = async {
             let mut tx = self.pool.begin().await?;
             save_doc::<D, T>(&mut tx, table, (id, version), keys, None, doc).await?;
-            outbox::append::<D>(&mut tx, events).await?;
-            tx.commit().await?;
-            if !events.is_empty() {
-                self.committed();
-            }
+            self.commit(tx, events).await?;
             Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match e {
@@ -115,11 +110,7 @@ impl<D: Dialect> CatalogRepository for Store<D> {
                     .execute(D::on(&mut tx))
                     .await?;
             }
-            outbox::append::<D>(&mut tx, events).await?;
-            tx.commit().await?;
-            if !events.is_empty() {
-                self.committed();
-            }
+            self.commit(tx, events).await?;
             Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match e {

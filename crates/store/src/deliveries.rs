@@ -1,14 +1,11 @@
 //! Failed deliveries and dead letters. PostgreSQL keeps the table in its `messaging` schema.
 
 use crate::prelude::*;
+use crate::unavailable;
 
 use rouge_kernel::{DeliveryLog, DeliveryState, DomainEvent, FailedDelivery};
 use sqlx::types::Json;
 use uuid::Uuid;
-
-fn text(e: sqlx::Error) -> rouge_kernel::StoreError {
-    crate::unavailable(e)
-}
 
 fn row(r: &impl Read) -> FailedDelivery {
     let Json(event): Json<DomainEvent> = r.get("event");
@@ -55,7 +52,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         .arg(max_attempts)
         .fetch_one(self.db())
         .await
-        .map_err(text)?;
+        .map_err(unavailable)?;
         Ok(if r.get::<String>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying })
     }
 
@@ -83,7 +80,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
                     .push_arg(now);
             });
             q.push(" ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id");
-            let rows = q.build().fetch_all(self.db()).await.map_err(text)?;
+            let rows = q.build().fetch_all(self.db()).await.map_err(unavailable)?;
             claimed.extend(rows.iter().map(|r| r.get::<Uuid>("event_id")));
         }
         Ok(claimed)
@@ -102,7 +99,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
                 ids.push_arg(*id);
             }
             q.push(")");
-            q.build().execute(self.db()).await.map_err(text)?;
+            q.build().execute(self.db()).await.map_err(unavailable)?;
         }
         Ok(())
     }
@@ -112,7 +109,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
             .arg(before)
             .execute(self.db())
             .await
-            .map_err(text)?
+            .map_err(unavailable)?
             .rows_affected())
     }
 
@@ -124,7 +121,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         .arg(limit)
         .fetch_all(self.db())
         .await
-        .map_err(text)?;
+        .map_err(unavailable)?;
         let mut taken = vec![];
         for r in rows {
             let d = row(&r);
@@ -137,7 +134,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
             .arg(now + lease_ms)
             .execute(self.db())
             .await
-            .map_err(text)?
+            .map_err(unavailable)?
             .rows_affected();
             if won == 1 {
                 taken.push(d);
@@ -153,7 +150,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         .arg(limit)
         .fetch_all(self.db())
         .await
-        .map_err(text)?;
+        .map_err(unavailable)?;
         Ok(rows.iter().map(row).collect())
     }
 
@@ -164,7 +161,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         )
         .fetch_one(self.db())
         .await
-        .map_err(text)?;
+        .map_err(unavailable)?;
         Ok((r.get("retrying"), r.get("dead")))
     }
 
@@ -178,7 +175,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         .arg(now)
         .execute(self.db())
         .await
-        .map_err(text)?;
+        .map_err(unavailable)?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -1,12 +1,9 @@
 //! Idempotency keys. PostgreSQL keeps the table in its `gateway` schema.
 
 use crate::prelude::*;
+use crate::unavailable;
 
 use rouge_kernel::{Begin, IdempotencyStore, StoredBody, StoredResponse};
-
-fn text(e: sqlx::Error) -> rouge_kernel::StoreError {
-    crate::unavailable(e)
-}
 
 impl<D: Dialect> IdempotencyStore for Store<D> {
     async fn begin(
@@ -31,7 +28,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .arg(now + ttl_ms)
             .execute(self.db())
             .await
-            .map_err(text)?
+            .map_err(unavailable)?
             .rows_affected();
             if claimed == 1 {
                 return Ok(Begin::Started);
@@ -44,7 +41,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .arg(key)
             .fetch_optional(self.db())
             .await
-            .map_err(text)?
+            .map_err(unavailable)?
             else {
                 continue;
             };
@@ -56,7 +53,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
                     .arg(expires)
                     .execute(self.db())
                     .await
-                    .map_err(text)?;
+                    .map_err(unavailable)?;
                 continue;
             }
             if r.get::<String>("request_hash") != hash {
@@ -84,7 +81,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
                 .arg(started)
                 .execute(self.db())
                 .await
-                .map_err(text)?
+                .map_err(unavailable)?
                 .rows_affected();
                 if took == 1 {
                     return Ok(Begin::Started);
@@ -110,7 +107,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         .arg(response.owner.as_deref())
         .execute(self.db())
         .await
-        .map_err(text)?;
+        .map_err(unavailable)?;
         Ok(())
     }
 
@@ -120,7 +117,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .arg(key)
             .execute(self.db())
             .await
-            .map_err(text)?;
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -129,7 +126,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .arg(owner)
             .execute(self.db())
             .await
-            .map_err(text)?
+            .map_err(unavailable)?
             .rows_affected())
     }
 
@@ -148,7 +145,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         .arg(limit)
         .fetch_all(self.db())
         .await
-        .map_err(text)?;
+        .map_err(unavailable)?;
         Ok(rows.iter().map(|r| StoredBody { scope: r.get("scope"), key: r.get("key"), body: r.get("body") }).collect())
     }
 
@@ -160,7 +157,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .arg(new)
             .execute(self.db())
             .await
-            .map_err(text)?
+            .map_err(unavailable)?
             .rows_affected()
             == 1)
     }
@@ -170,7 +167,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .arg(now)
             .execute(self.db())
             .await
-            .map_err(text)?
+            .map_err(unavailable)?
             .rows_affected())
     }
 }

@@ -1,7 +1,7 @@
 //! Identity's tables (PostgreSQL keeps them in its `identity` schema). Personal fields arrive sealed; this module never sees plaintext.
 
 use crate::prelude::*;
-use crate::{Value, outbox, unavailable};
+use crate::{Value, unavailable};
 use rouge_catalog::RepoError;
 use rouge_identity::ports::{IdentityRepository, RepoResult};
 use rouge_identity::{CustomerRecord, LinkPurpose, RefreshRecord, RefreshUse, WrappedKey};
@@ -12,10 +12,10 @@ use uuid::Uuid;
 const CUSTOMER_COLS: &str = "id, email_index, master_key_id, data_key, email, name, profile, password_hash, \
      email_verified_at, created_at, updated_at, erased_at, version, contact";
 
-fn customer(r: &impl Read) -> RepoResult<CustomerRecord> {
+fn customer(r: &impl Read) -> CustomerRecord {
     let master: Option<String> = r.get("master_key_id");
     let sealed: Option<Vec<u8>> = r.get("data_key");
-    Ok(CustomerRecord {
+    CustomerRecord {
         id: r.get("id"),
         email_index: r.get("email_index"),
         key: master.zip(sealed).map(|(master_id, sealed)| WrappedKey { master_id, sealed }),
@@ -29,17 +29,17 @@ fn customer(r: &impl Read) -> RepoResult<CustomerRecord> {
         updated_at: r.get("updated_at"),
         erased_at: r.get("erased_at"),
         version: r.get("version"),
-    })
+    }
 }
 
-fn refresh(r: &impl Read) -> RepoResult<RefreshRecord> {
-    Ok(RefreshRecord {
+fn refresh(r: &impl Read) -> RefreshRecord {
+    RefreshRecord {
         hash: r.get("hash"),
         family: r.get("family"),
         customer_id: r.get("customer_id"),
         issued_at: r.get("issued_at"),
         expires_at: r.get("expires_at"),
-    })
+    }
 }
 
 impl<D: Dialect> Store<D> {
@@ -47,7 +47,7 @@ impl<D: Dialect> Store<D> {
         let sql = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE {clause} = $1");
         let row =
             sqlx::query(sqlx::AssertSqlSafe(sql)).arg(value).fetch_optional(self.db()).await.map_err(unavailable)?;
-        row.as_ref().map(customer).transpose()
+        Ok(row.as_ref().map(customer))
     }
 }
 
@@ -84,11 +84,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
             )
             .execute(D::on(&mut tx))
             .await?;
-            outbox::append::<D>(&mut tx, events).await?;
-            tx.commit().await?;
-            if !events.is_empty() {
-                self.committed();
-            }
+            self.commit(tx, events).await?;
             Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(|e| match &e {
@@ -119,11 +115,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
                 .await
                 .map_err(unavailable)?;
         }
-        outbox::append::<D>(&mut tx, events).await.map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
-        if !events.is_empty() {
-            self.committed();
-        }
+        self.commit(tx, events).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -173,18 +165,10 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn insert_refresh(&self, r: &RefreshRecord) -> RepoResult<()> {
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO refresh_tokens (hash, family, customer_id, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .arg(&r.hash)
-        .arg(r.family)
-        .arg(r.customer_id)
-        .arg(r.issued_at)
-        .arg(r.expires_at)
-        .execute(self.db())
-        .await
-        .map(|_| ())
-        .map_err(unavailable)
+        );
+        self.exec(q.arg(&r.hash).arg(r.family).arg(r.customer_id).arg(r.issued_at).arg(r.expires_at)).await
     }
 
     async fn use_refresh(&self, hash: &str, now: i64) -> RepoResult<RefreshUse> {
@@ -195,7 +179,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
                 .await
                 .map_err(unavailable)?;
         let Some(row) = row else { return Ok(RefreshUse::Unknown) };
-        let rec = refresh(&row)?;
+        let rec = refresh(&row);
         let done = sqlx::query(
             // A family with any revoked token is dead, even for a token issued after the revocation
             // (a refresh racing a reuse).
@@ -212,13 +196,12 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn revoke_family(&self, family: Uuid, now: i64) -> RepoResult<()> {
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
-            .arg(now)
-            .arg(family)
-            .execute(self.db())
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.exec(
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
+                .arg(now)
+                .arg(family),
+        )
+        .await
     }
 
     async fn session_live(&self, customer: Uuid, family: Uuid) -> RepoResult<bool> {
@@ -235,13 +218,12 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn revoke_customer(&self, customer: Uuid, now: i64) -> RepoResult<()> {
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE customer_id = $2 AND revoked_at IS NULL")
-            .arg(now)
-            .arg(customer)
-            .execute(self.db())
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.exec(
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE customer_id = $2 AND revoked_at IS NULL")
+                .arg(now)
+                .arg(customer),
+        )
+        .await
     }
 
     async fn insert_link(
@@ -261,11 +243,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
                 .arg(expires_at)
                 .execute(D::on(&mut tx))
                 .await?;
-            outbox::append::<D>(&mut tx, events).await?;
-            tx.commit().await?;
-            if !events.is_empty() {
-                self.committed();
-            }
+            self.commit(tx, events).await?;
             Ok::<(), sqlx::Error>(())
         };
         run.await.map_err(unavailable)
@@ -286,16 +264,8 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn append_events(&self, events: &[DomainEvent]) -> RepoResult<()> {
-        let run = async {
-            let mut tx = self.pool.begin().await?;
-            outbox::append::<D>(&mut tx, events).await?;
-            tx.commit().await?;
-            if !events.is_empty() {
-                self.committed();
-            }
-            Ok::<(), sqlx::Error>(())
-        };
-        run.await.map_err(unavailable)
+        let tx = self.pool.begin().await.map_err(unavailable)?;
+        self.commit(tx, events).await.map_err(unavailable)
     }
 
     async fn locked_until(&self, key: &str) -> RepoResult<Option<i64>> {
@@ -325,21 +295,10 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn lock(&self, key: &str, until: i64) -> RepoResult<()> {
-        sqlx::query("UPDATE login_failures SET locked_until = $1 WHERE key = $2")
-            .arg(until)
-            .arg(key)
-            .execute(self.db())
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.exec(sqlx::query("UPDATE login_failures SET locked_until = $1 WHERE key = $2").arg(until).arg(key)).await
     }
 
     async fn clear_failures(&self, key: &str) -> RepoResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .arg(key)
-            .execute(self.db())
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.exec(sqlx::query("DELETE FROM login_failures WHERE key = $1").arg(key)).await
     }
 }

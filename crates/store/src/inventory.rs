@@ -163,17 +163,13 @@ async fn ledger<D: Dialect>(
 /// then commits.
 async fn finish_known<D: Dialect>(
     store: &Store<D>,
-    mut tx: Tx<D>,
+    tx: Tx<D>,
     changes: &[(String, i64, i64)],
     rules: &StockRules,
 ) -> InventoryResult<()> {
     let events: Vec<DomainEvent> =
         changes.iter().flat_map(|(sku, before, after)| level_events(sku, *before, *after, rules.low_stock)).collect();
-    crate::outbox::append::<D>(&mut tx, &events).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
-    if !events.is_empty() {
-        store.committed();
-    }
+    store.commit(tx, &events).await.map_err(failed)?;
     Ok(())
 }
 
@@ -190,11 +186,7 @@ async fn finish<D: Dialect>(
         let after = sellable(&lots_in(&mut tx, sku).await?, rules);
         events.extend(level_events(sku, *before, after, rules.low_stock));
     }
-    crate::outbox::append::<D>(&mut tx, &events).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
-    if !events.is_empty() {
-        store.committed();
-    }
+    store.commit(tx, &events).await.map_err(failed)?;
     Ok(())
 }
 

@@ -6,6 +6,54 @@
 //! names on both (PostgreSQL finds them in its per-service schemas through the search path)
 //! and ids are one type on each (a 16-byte BLOB on SQLite, `uuid` on PostgreSQL).
 
+/// What both dialects implement alike: sqlx's generic methods, for a concrete database.
+macro_rules! plumbing {
+    () => {
+        fn bind<'t, V: $crate::Value<'t>>(
+            q: sqlx::query::Query<'_, Self, Self::Arguments>,
+            v: V,
+        ) -> sqlx::query::Query<'_, Self, Self::Arguments> {
+            q.bind(v)
+        }
+
+        fn push_bind<'t, V: $crate::Value<'t>>(b: &mut sqlx::QueryBuilder<Self>, v: V) {
+            b.push_bind(v);
+        }
+
+        fn push_bind_separated<'t, V: $crate::Value<'t>>(
+            b: &mut sqlx::query_builder::Separated<'_, Self, &'static str>,
+            v: V,
+        ) {
+            b.push_bind(v);
+        }
+
+        fn on(c: &mut Self::Connection) -> impl sqlx::Executor<'_, Database = Self> {
+            c
+        }
+
+        fn pool(p: &sqlx::Pool<Self>) -> impl sqlx::Executor<'_, Database = Self> {
+            p
+        }
+    };
+}
+
+/// Reading rows and results, for a concrete database.
+macro_rules! rows {
+    ($row:ty, $result:ty) => {
+        impl $crate::Read for $row {
+            fn get<'r, T: $crate::Column<'r>>(&'r self, column: &str) -> T {
+                sqlx::Row::get(self, column)
+            }
+        }
+
+        impl $crate::Changed for $result {
+            fn rows_affected(&self) -> u64 {
+                self.rows_affected()
+            }
+        }
+    };
+}
+
 mod audit;
 mod catalog;
 mod deliveries;
@@ -23,7 +71,7 @@ mod prelude {
     pub(crate) use crate::{Arg, Changed, Dialect, PushArg, Read, Store};
 }
 
-use rouge_kernel::{StoreError, StoreResult};
+use rouge_kernel::{DomainEvent, StoreError, StoreResult};
 use sqlx::query::Query;
 use sqlx::query_builder::Separated;
 use sqlx::{Connection, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder, Sqlite, Type};
@@ -145,13 +193,24 @@ impl<D: Dialect> Store<D> {
         D::pool(&self.pool)
     }
 
+    /// Runs one statement for its effect, outside a transaction.
+    async fn exec(&self, q: Query<'_, D, D::Arguments>) -> StoreResult<()> {
+        q.execute(self.db()).await.map(|_| ()).map_err(unavailable)
+    }
+
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, D>, sqlx::Error> {
         D::write_tx(&self.pool).await
     }
 
-    /// After a commit that added outbox events: wake whoever waits for them.
-    fn committed(&self) {
-        self.hook.fire();
+    /// Adds `events` to the outbox and commits; then, if there were any, wakes whoever waits
+    /// for them.
+    async fn commit(&self, mut tx: sqlx::Transaction<'static, D>, events: &[DomainEvent]) -> Result<(), sqlx::Error> {
+        outbox::append::<D>(&mut tx, events).await?;
+        tx.commit().await?;
+        if !events.is_empty() {
+            self.hook.fire();
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The orders repository. PostgreSQL keeps these tables in its `orders` schema.
 
 use crate::prelude::*;
+use crate::unavailable;
 
 use rouge_kernel::DomainEvent;
 use rouge_orders::ports::StoreResult;
@@ -9,10 +10,6 @@ use rouge_orders::{
 };
 use sqlx::types::Json;
 use uuid::Uuid;
-
-fn failed(e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
 
 fn sealed(r: &impl Read) -> Option<Sealed> {
     let master: Option<String> = r.get("contact_master");
@@ -51,7 +48,7 @@ async fn insert_events<D: Dialect>(
     });
     q.build().execute(D::on(tx)).await.map_err(|e| match e.as_database_error() {
         Some(d) if d.is_unique_violation() => StoreError::Stale,
-        _ => failed(e),
+        _ => unavailable(e),
     })?;
     Ok(())
 }
@@ -62,27 +59,17 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             Some(s) => (Some(s.master_id.as_str()), Some(s.key.as_slice()), Some(s.data.as_slice())),
             None => (None, None, None),
         };
-        let done = if cart.version == 1 {
-            sqlx::query(
-                "INSERT INTO carts (id, customer_id, state, version, doc, contact_master, contact_key, contact, updated_at) \
-                 VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-            )
-            .arg(cart.id)
-            .arg(cart.customer_id)
-            .arg(cart.state.as_str())
-            .arg(Json(cart))
-            .arg(master)
-            .arg(key)
-            .arg(data)
-            .arg(cart.updated_at)
-            .execute(self.db())
-            .await
+        // One binding for both statements: a new cart is inserted, a known one replaced if it
+        // is still the version before this one.
+        let sql = if cart.version == 1 {
+            "INSERT INTO carts (id, customer_id, state, version, doc, contact_master, contact_key, contact, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING"
         } else {
-            sqlx::query(
-                "UPDATE carts SET customer_id = $2, state = $3, version = $4, doc = $5, \
-                 contact_master = COALESCE($6, contact_master), contact_key = COALESCE($7, contact_key), \
-                 contact = COALESCE($8, contact), updated_at = $9 WHERE id = $1 AND version = $4 - 1",
-            )
+            "UPDATE carts SET customer_id = $2, state = $3, version = $4, doc = $5, \
+             contact_master = COALESCE($6, contact_master), contact_key = COALESCE($7, contact_key), \
+             contact = COALESCE($8, contact), updated_at = $9 WHERE id = $1 AND version = $4 - 1"
+        };
+        let done = sqlx::query(sql)
             .arg(cart.id)
             .arg(cart.customer_id)
             .arg(cart.state.as_str())
@@ -93,9 +80,8 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(data)
             .arg(cart.updated_at)
             .execute(self.db())
-            .await
-        };
-        match done.map_err(failed)?.rows_affected() {
+            .await;
+        match done.map_err(unavailable)?.rows_affected() {
             1 => Ok(()),
             _ => Err(StoreError::Stale),
         }
@@ -108,7 +94,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         .arg(id)
         .fetch_optional(self.db())
         .await
-        .map_err(failed)?;
+        .map_err(unavailable)?;
         Ok(row.as_ref().map(cart_row))
     }
 
@@ -119,7 +105,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         .arg(customer)
         .fetch_optional(self.db())
         .await
-        .map_err(failed)?;
+        .map_err(unavailable)?;
         Ok(row.map(|r| r.get("id")))
     }
 
@@ -143,7 +129,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         .arg(customer)
         .fetch_optional(self.db())
         .await
-        .map_err(failed)?;
+        .map_err(unavailable)?;
         Ok(row.as_ref().map(cart_row))
     }
 
@@ -152,7 +138,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(payment_id)
             .fetch_optional(self.db())
             .await
-            .map_err(failed)?;
+            .map_err(unavailable)?;
         Ok(row.map(|r| r.get("id")))
     }
 
@@ -162,7 +148,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(key)
             .execute(self.db())
             .await
-            .map_err(failed)?;
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -173,7 +159,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         contact: Option<&Sealed>,
         outbox: &[DomainEvent],
     ) -> StoreResult<Order> {
-        let mut tx = self.write_tx().await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         let mut order = order.clone();
         order.version = events.len() as i64;
         // The number is drawn inside the insert (a sequence on PostgreSQL): no shared counter
@@ -198,7 +184,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         .await
         .map_err(|e| match e.as_database_error() {
             Some(d) if d.is_unique_violation() => StoreError::duplicate("cart", order.cart_id.to_string()),
-            _ => failed(e),
+            _ => unavailable(e),
         })?
         .get("number");
         order.number = number;
@@ -209,16 +195,14 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         .arg(order.cart_id)
         .execute(D::on(&mut tx))
         .await
-        .map_err(failed)?;
+        .map_err(unavailable)?;
         let mut outbox = outbox.to_vec();
         for e in &mut outbox {
             if let Some(m) = e.payload.as_object_mut() {
                 m.insert("number".into(), number.into());
             }
         }
-        crate::outbox::append::<D>(&mut tx, &outbox).await.map_err(failed)?;
-        tx.commit().await.map_err(failed)?;
-        self.committed();
+        self.commit(tx, &outbox).await.map_err(unavailable)?;
         Ok(order)
     }
 
@@ -229,7 +213,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         events: &[OrderEvent],
         outbox: &[DomainEvent],
     ) -> StoreResult<()> {
-        let mut tx = self.write_tx().await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         let done = sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5")
             .arg(order.id)
             .arg(order.status.as_str())
@@ -238,17 +222,13 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(expected)
             .execute(D::on(&mut tx))
             .await
-            .map_err(failed)?
+            .map_err(unavailable)?
             .rows_affected();
         if done == 0 {
             return Err(StoreError::Stale);
         }
         insert_events(&mut tx, order.id, expected + 1, events, order.updated_at).await?;
-        crate::outbox::append::<D>(&mut tx, outbox).await.map_err(failed)?;
-        tx.commit().await.map_err(failed)?;
-        if !outbox.is_empty() {
-            self.committed();
-        }
+        self.commit(tx, outbox).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -257,7 +237,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(id)
             .fetch_optional(self.db())
             .await
-            .map_err(failed)?;
+            .map_err(unavailable)?;
         Ok(row.map(|r| (order_row(&r), sealed(&r))))
     }
 
@@ -266,7 +246,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(cart)
             .fetch_optional(self.db())
             .await
-            .map_err(failed)?;
+            .map_err(unavailable)?;
         Ok(row.map(|r| r.get("id")))
     }
 
@@ -281,7 +261,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         .arg(f.limit)
         .fetch_all(self.db())
         .await
-        .map_err(failed)?;
+        .map_err(unavailable)?;
         Ok(rows.iter().map(order_row).collect())
     }
 
@@ -290,7 +270,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(id)
             .fetch_all(self.db())
             .await
-            .map_err(failed)?;
+            .map_err(unavailable)?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -301,21 +281,23 @@ impl<D: Dialect> OrdersRepository for Store<D> {
     }
 
     async fn order_ids(&self) -> StoreResult<Vec<(Uuid, i64)>> {
-        let rows =
-            sqlx::query("SELECT id, number FROM orders ORDER BY number").fetch_all(self.db()).await.map_err(failed)?;
+        let rows = sqlx::query("SELECT id, number FROM orders ORDER BY number")
+            .fetch_all(self.db())
+            .await
+            .map_err(unavailable)?;
         Ok(rows.iter().map(|r| (r.get("id"), r.get("number"))).collect())
     }
 
     async fn forget_contacts_of(&self, customer: Uuid) -> StoreResult<u64> {
-        let mut tx = self.write_tx().await.map_err(failed)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         let mut n = 0;
         for sql in [
             "UPDATE orders SET contact_master = NULL, contact_key = NULL, contact = NULL WHERE customer_id = $1 AND contact IS NOT NULL",
             "UPDATE carts SET contact_master = NULL, contact_key = NULL, contact = NULL WHERE customer_id = $1 AND contact IS NOT NULL",
         ] {
-            n += sqlx::query(sql).arg(customer).execute(D::on(&mut tx)).await.map_err(failed)?.rows_affected();
+            n += sqlx::query(sql).arg(customer).execute(D::on(&mut tx)).await.map_err(unavailable)?.rows_affected();
         }
-        tx.commit().await.map_err(failed)?;
+        tx.commit().await.map_err(unavailable)?;
         Ok(n)
     }
 
@@ -328,7 +310,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
                 "SELECT id, cart_id AS owner, contact_master, contact_key FROM orders WHERE contact_master <> $1",
             ),
         ] {
-            let rows = sqlx::query(sql).arg(current).fetch_all(self.db()).await.map_err(failed)?;
+            let rows = sqlx::query(sql).arg(current).fetch_all(self.db()).await.map_err(unavailable)?;
             out.extend(rows.iter().map(|r| SealedKeyRef {
                 table,
                 id: r.get("id"),
@@ -347,7 +329,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         )
         .fetch_all(self.db())
         .await
-        .map_err(failed)?;
+        .map_err(unavailable)?;
         Ok(rows.iter().map(|r| (r.get("contact_master"), r.get("n"))).collect())
     }
 
@@ -368,7 +350,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(old.key.as_slice())
             .execute(self.db())
             .await
-            .map_err(failed)?;
+            .map_err(unavailable)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -380,7 +362,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             .arg(Json(order))
             .execute(self.db())
             .await
-            .map_err(failed)?;
+            .map_err(unavailable)?;
         Ok(())
     }
 }

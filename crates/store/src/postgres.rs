@@ -1,10 +1,8 @@
 //! PostgreSQL, for production: one schema per service, found through the search path.
 
-use crate::{Dialect, Read, Store, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::query::Query;
-use sqlx::query_builder::Separated;
-use sqlx::{Executor, Pool, Postgres, QueryBuilder};
+use crate::{Dialect, Store};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Pool, Postgres};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,25 +19,7 @@ impl Dialect for Postgres {
         ") AS e (id, aggregate_type, aggregate_id, event_type, payload, occurred_at)",
     );
 
-    fn bind<'t, V: Value<'t>>(q: Query<'_, Self, Self::Arguments>, v: V) -> Query<'_, Self, Self::Arguments> {
-        q.bind(v)
-    }
-
-    fn push_bind<'t, V: Value<'t>>(b: &mut QueryBuilder<Self>, v: V) {
-        b.push_bind(v);
-    }
-
-    fn push_bind_separated<'t, V: Value<'t>>(b: &mut Separated<'_, Self, &'static str>, v: V) {
-        b.push_bind(v);
-    }
-
-    fn on(c: &mut Self::Connection) -> impl Executor<'_, Database = Self> {
-        c
-    }
-
-    fn pool(p: &Pool<Self>) -> impl Executor<'_, Database = Self> {
-        p
-    }
+    plumbing!();
 
     /// PostgreSQL locks rows as they are written.
     fn write_tx(p: &Pool<Self>) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, sqlx::Error>> + Send {
@@ -52,17 +32,7 @@ impl Dialect for Postgres {
     }
 }
 
-impl Read for PgRow {
-    fn get<'r, T: crate::Column<'r>>(&'r self, column: &str) -> T {
-        sqlx::Row::get(self, column)
-    }
-}
-
-impl crate::Changed for sqlx::postgres::PgQueryResult {
-    fn rows_affected(&self) -> u64 {
-        self.rows_affected()
-    }
-}
+rows!(sqlx::postgres::PgRow, sqlx::postgres::PgQueryResult);
 
 impl Store<Postgres> {
     /// Connects to the database at `url` (`postgres://…`).

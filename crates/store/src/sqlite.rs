@@ -1,10 +1,8 @@
 //! SQLite, the embedded default: one file, WAL journal, writers take turns.
 
-use crate::{Dialect, Read, Store, Value};
-use sqlx::query::Query;
-use sqlx::query_builder::Separated;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Executor, Pool, QueryBuilder, Sqlite};
+use crate::{Dialect, Store};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,25 +15,7 @@ impl Dialect for Sqlite {
     const OUTBOX_INSERT: (&'static str, &'static str) =
         ("INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) ", "");
 
-    fn bind<'t, V: Value<'t>>(q: Query<'_, Self, Self::Arguments>, v: V) -> Query<'_, Self, Self::Arguments> {
-        q.bind(v)
-    }
-
-    fn push_bind<'t, V: Value<'t>>(b: &mut QueryBuilder<Self>, v: V) {
-        b.push_bind(v);
-    }
-
-    fn push_bind_separated<'t, V: Value<'t>>(b: &mut Separated<'_, Self, &'static str>, v: V) {
-        b.push_bind(v);
-    }
-
-    fn on(c: &mut Self::Connection) -> impl Executor<'_, Database = Self> {
-        c
-    }
-
-    fn pool(p: &Pool<Self>) -> impl Executor<'_, Database = Self> {
-        p
-    }
+    plumbing!();
 
     /// SQLite takes the write lock at `BEGIN IMMEDIATE`, so two writers queue (for up to the
     /// busy time-out) instead of one failing when it upgrades.
@@ -50,17 +30,7 @@ impl Dialect for Sqlite {
     }
 }
 
-impl Read for SqliteRow {
-    fn get<'r, T: crate::Column<'r>>(&'r self, column: &str) -> T {
-        sqlx::Row::get(self, column)
-    }
-}
-
-impl crate::Changed for sqlx::sqlite::SqliteQueryResult {
-    fn rows_affected(&self) -> u64 {
-        self.rows_affected()
-    }
-}
+rows!(sqlx::sqlite::SqliteRow, sqlx::sqlite::SqliteQueryResult);
 
 impl Store<Sqlite> {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`).

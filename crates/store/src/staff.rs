@@ -5,17 +5,14 @@ use crate::{Value, unavailable};
 use rouge_catalog::RepoError;
 use rouge_identity::ports::{RepoResult, StaffRepository};
 use rouge_identity::{ApiKeyRecord, Permission, Role, StaffRecord, WrappedKey};
+use sqlx::types::Json;
 use uuid::Uuid;
-
-fn perms(v: sqlx::types::Json<Vec<Permission>>) -> RepoResult<Vec<Permission>> {
-    Ok(v.0)
-}
 
 const STAFF_COLS: &str =
     "id, email_index, master_key_id, data_key, email, name, password_hash, role_id, created_at, disabled_at";
 
-fn staff(r: &impl Read) -> RepoResult<StaffRecord> {
-    Ok(StaffRecord {
+fn staff(r: &impl Read) -> StaffRecord {
+    StaffRecord {
         id: r.get("id"),
         email_index: r.get("email_index"),
         key: WrappedKey { master_id: r.get("master_key_id"), sealed: r.get("data_key") },
@@ -25,20 +22,20 @@ fn staff(r: &impl Read) -> RepoResult<StaffRecord> {
         role_id: r.get("role_id"),
         created_at: r.get("created_at"),
         disabled_at: r.get("disabled_at"),
-    })
+    }
 }
 
-fn api_key(r: &impl Read) -> RepoResult<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
+fn api_key(r: &impl Read) -> ApiKeyRecord {
+    ApiKeyRecord {
         id: r.get("id"),
         name: r.get("name"),
         hash: r.get("hash"),
-        permissions: perms(r.get("permissions"))?,
+        permissions: r.get::<Json<Vec<Permission>>>("permissions").0,
         created_by: r.get("created_by"),
         created_at: r.get("created_at"),
         last_used_at: r.get("last_used_at"),
         revoked_at: r.get("revoked_at"),
-    })
+    }
 }
 
 impl<D: Dialect> Store<D> {
@@ -46,7 +43,7 @@ impl<D: Dialect> Store<D> {
         let sql = format!("SELECT {STAFF_COLS} FROM staff WHERE {clause} = $1");
         let row =
             sqlx::query(sqlx::AssertSqlSafe(sql)).arg(value).fetch_optional(self.db()).await.map_err(unavailable)?;
-        row.as_ref().map(staff).transpose()
+        Ok(row.as_ref().map(staff))
     }
 }
 
@@ -105,7 +102,7 @@ impl<D: Dialect> StaffRepository for Store<D> {
     async fn all_staff(&self) -> RepoResult<Vec<StaffRecord>> {
         let sql = format!("SELECT {STAFF_COLS} FROM staff ORDER BY created_at, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.db()).await.map_err(unavailable)?;
-        rows.iter().map(staff).collect()
+        Ok(rows.iter().map(staff).collect())
     }
 
     async fn insert_role(&self, r: &Role) -> RepoResult<()> {
@@ -132,7 +129,7 @@ impl<D: Dialect> StaffRepository for Store<D> {
                 Ok(Role {
                     id: r.get("id"),
                     name: r.get("name"),
-                    permissions: perms(r.get("permissions"))?,
+                    permissions: r.get::<Json<Vec<Permission>>>("permissions").0,
                     builtin: false,
                 })
             })
@@ -140,19 +137,11 @@ impl<D: Dialect> StaffRepository for Store<D> {
     }
 
     async fn insert_api_key(&self, k: &ApiKeyRecord) -> RepoResult<()> {
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO api_keys (id, name, hash, permissions, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .arg(k.id)
-        .arg(&k.name)
-        .arg(&k.hash)
-        .arg(sqlx::types::Json(&k.permissions))
-        .arg(k.created_by)
-        .arg(k.created_at)
-        .execute(self.db())
-        .await
-        .map(|_| ())
-        .map_err(unavailable)
+        );
+        self.exec(q.arg(k.id).arg(&k.name).arg(&k.hash).arg(Json(&k.permissions)).arg(k.created_by).arg(k.created_at))
+            .await
     }
 
     async fn api_key(&self, id: Uuid) -> RepoResult<Option<ApiKeyRecord>> {
@@ -161,7 +150,7 @@ impl<D: Dialect> StaffRepository for Store<D> {
             .fetch_optional(self.db())
             .await
             .map_err(unavailable)?;
-        row.as_ref().map(api_key).transpose()
+        Ok(row.as_ref().map(api_key))
     }
 
     async fn api_keys(&self) -> RepoResult<Vec<ApiKeyRecord>> {
@@ -169,17 +158,11 @@ impl<D: Dialect> StaffRepository for Store<D> {
             .fetch_all(self.db())
             .await
             .map_err(unavailable)?;
-        rows.iter().map(api_key).collect()
+        Ok(rows.iter().map(api_key).collect())
     }
 
     async fn touch_api_key(&self, id: Uuid, now: i64) -> RepoResult<()> {
-        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-            .arg(now)
-            .arg(id)
-            .execute(self.db())
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        self.exec(sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2").arg(now).arg(id)).await
     }
 
     async fn revoke_api_key(&self, id: Uuid, now: i64) -> RepoResult<bool> {
