@@ -61,6 +61,15 @@ pub struct TempPostgres {
 /// A new, migrated PostgreSQL database; `None` (with a note on stderr) when no server answers
 /// and services are not required.
 pub async fn postgres() -> Option<TempPostgres> {
+    let db = empty_postgres().await?;
+    db.store.migrate().await.expect("migrate postgres");
+    // A restarted server migrates again: that must find every migration applied.
+    db.store.migrate().await.expect("migrating an up-to-date database changes nothing");
+    Some(db)
+}
+
+/// A new PostgreSQL database with nothing in it (not migrated).
+pub async fn empty_postgres() -> Option<TempPostgres> {
     let admin_url = postgres_admin_url();
     let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(c) => c,
@@ -82,9 +91,6 @@ pub async fn postgres() -> Option<TempPostgres> {
         None => panic!("ROUGE_TEST_POSTGRES_URL needs a database path"),
     };
     let store = PgStore::connect(&url).await.expect("connect to test database");
-    store.migrate().await.expect("migrate postgres");
-    // A restarted server migrates again: that must find every migration applied.
-    store.migrate().await.expect("migrating an up-to-date database changes nothing");
     Some(TempPostgres { store, url, name })
 }
 

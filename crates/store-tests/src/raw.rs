@@ -12,9 +12,15 @@ pub trait RawRows {
     /// Runs SQL behind the application's back (to tamper, as an intruder with database access
     /// would); `{audit}` and `{head}` name the audit tables.
     fn raw_exec(&self, sql: &str) -> impl Future<Output = ()> + Send;
+    /// The first column of every row `sql` selects, which must be text.
+    fn raw_strings(&self, sql: &str) -> impl Future<Output = Vec<String>> + Send;
 }
 
 impl RawRows for SqliteStore {
+    async fn raw_strings(&self, sql: &str) -> Vec<String> {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(self.pool()).await.unwrap()
+    }
+
     async fn raw_exec(&self, sql: &str) {
         let sql = sql.replace("{audit}", "audit_log").replace("{head}", "audit_head");
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(self.pool()).await.unwrap();
@@ -51,8 +57,12 @@ impl RawRows for SqliteStore {
 }
 
 impl RawRows for PgStore {
+    async fn raw_strings(&self, sql: &str) -> Vec<String> {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(self.pool()).await.unwrap()
+    }
+
     async fn raw_exec(&self, sql: &str) {
-        let sql = sql.replace("{audit}", "identity.audit_log").replace("{head}", "identity.audit_head");
+        let sql = sql.replace("{audit}", "audit_log").replace("{head}", "audit_head");
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(self.pool()).await.unwrap();
     }
 
