@@ -193,7 +193,7 @@ impl From<rouge_inventory::InventoryError> for ApiError {
                 }],
             ),
             E::Conflict(msg) => ApiError::Conflict(msg, vec![]),
-            E::Unavailable(cause) => ApiError::Unavailable(cause),
+            E::Store(e) => e.into(),
         }
     }
 }
@@ -463,7 +463,8 @@ mod tests {
         assert_eq!(from_catalog.parts().0, StatusCode::SERVICE_UNAVAILABLE, "the same outage, the same answer");
         let from_orders: ApiError = rouge_orders::OrdersError::Store("refused".into()).into();
         assert_eq!(from_orders.parts().0, StatusCode::SERVICE_UNAVAILABLE);
-        let from_inventory: ApiError = rouge_inventory::InventoryError::Unavailable("refused".into()).into();
+        let from_inventory: ApiError =
+            rouge_inventory::InventoryError::Store(StoreError::Unavailable("refused".into())).into();
         assert_eq!(from_inventory.parts().0, StatusCode::SERVICE_UNAVAILABLE);
         let from_identity: ApiError = IdentityError::Store("refused".into()).into();
         assert_eq!(from_identity.parts().0, StatusCode::SERVICE_UNAVAILABLE);

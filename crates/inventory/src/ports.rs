@@ -12,8 +12,8 @@ pub enum InventoryError {
     Insufficient { sku: String, requested: i64, available: i64 },
     #[error("{0}")]
     Conflict(String),
-    #[error("the store failed: {0}")]
-    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] rouge_kernel::StoreError),
 }
 
 pub type InventoryResult<T> = Result<T, InventoryError>;
@@ -87,26 +87,26 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = InventoryResult<Lot>> + Send;
 
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn lot(&self, id: Uuid) -> impl Future<Output = InventoryResult<Option<Lot>>> + Send;
 
     /// Every lot of a SKU.
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn lots(&self, sku: &str) -> impl Future<Output = InventoryResult<Vec<Lot>>> + Send;
 
     /// Every SKU that has lots, with its sellable stock under `rules` (unreserved units in lots
     /// neither quarantined nor expiring on or before the cutoff), in one query.
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn sellable_by_sku(&self, rules: &StockRules) -> impl Future<Output = InventoryResult<Vec<(String, i64)>>> + Send;
 
     /// Every lot carrying a batch number, at every location.
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn lots_of_batch(&self, batch: &str) -> impl Future<Output = InventoryResult<Vec<Lot>>> + Send;
 
     /// Holds every line first-expired-first-out from sellable lots, all or nothing. A request
@@ -122,7 +122,7 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = InventoryResult<Reservation>> + Send;
 
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn reservation(&self, id: Uuid) -> impl Future<Output = InventoryResult<Option<Reservation>>> + Send;
 
     /// Ends a held reservation without a sale. Releasing a released reservation changes nothing.
@@ -167,19 +167,19 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     /// Held reservations whose time ran out before `now`, at most `limit`.
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn expired(&self, now: i64, limit: i64) -> impl Future<Output = InventoryResult<Vec<Uuid>>> + Send;
 
     /// Committed reservations that took stock from a batch: (order, SKU, quantity).
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn orders_of_batch(&self, batch: &str) -> impl Future<Output = InventoryResult<Vec<(Uuid, String, i64)>>> + Send;
 
     /// Ledger entries of a SKU after `after` (a `seq`), oldest first, at most `limit`.
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn ledger(
         &self,
         sku: &str,
@@ -191,12 +191,12 @@ pub trait InventoryRepository: Clone + Send + Sync + 'static {
     /// (lot, on-hand and reserved stored, on-hand and reserved by the ledger).
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be read.
+    /// `Store` when the store cannot be read.
     fn discrepancies(&self) -> impl Future<Output = InventoryResult<Vec<(Uuid, [i64; 4])>>> + Send;
 
     /// Recomputes every lot from the ledger; returns how many lots changed.
     ///
     /// # Errors
-    /// `Unavailable` when the store cannot be written.
+    /// `Store` when the store cannot be written.
     fn rebuild(&self) -> impl Future<Output = InventoryResult<u64>> + Send;
 }

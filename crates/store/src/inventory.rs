@@ -8,14 +8,14 @@ use rouge_inventory::{
     Allocation, InventoryError, InventoryRepository, LedgerEntry, LineRequest, Lot, Movement, Reservation,
     ReservationState, ReserveRequest, StockRules, allocate,
 };
-use rouge_kernel::DomainEvent;
+use rouge_kernel::{DomainEvent, StoreError};
 use sqlx::Transaction;
 use uuid::Uuid;
 
 type Tx<D> = Transaction<'static, D>;
 
 fn failed(e: sqlx::Error) -> InventoryError {
-    InventoryError::Unavailable(e.to_string())
+    InventoryError::Store(crate::unavailable(e))
 }
 
 /// The columns of a lot, in the order [`lot`] reads them.
@@ -211,8 +211,9 @@ async fn reservation_in<D: Dialect>(db: &mut D::Connection, id: Uuid) -> Invento
     Ok(Some(Reservation {
         id: r.get("id"),
         reference: r.get("reference"),
-        state: ReservationState::parse(&state)
-            .ok_or_else(|| InventoryError::Unavailable(format!("unknown reservation state `{state}`")))?,
+        state: ReservationState::parse(&state).ok_or_else(|| {
+            InventoryError::Store(StoreError::Unavailable(format!("unknown reservation state `{state}`")))
+        })?,
         expires_at: r.get("expires_at"),
         order_id: r.get("order_id"),
         lines: rows
@@ -569,7 +570,7 @@ impl<D: Dialect> InventoryRepository for Store<D> {
                 return Ok(r);
             }
         }
-        Err(InventoryError::Unavailable("too much contention for this stock; try again".into()))
+        Err(InventoryError::Store(StoreError::Unavailable("too much contention for this stock; try again".into())))
     }
 
     async fn reservation(&self, id: Uuid) -> InventoryResult<Option<Reservation>> {
@@ -756,8 +757,9 @@ impl<D: Dialect> InventoryRepository for Store<D> {
                     sku: r.get("sku"),
                     location: r.get("location"),
                     batch: r.get("batch"),
-                    movement: Movement::parse(&m)
-                        .ok_or_else(|| InventoryError::Unavailable(format!("unknown movement `{m}`")))?,
+                    movement: Movement::parse(&m).ok_or_else(|| {
+                        InventoryError::Store(StoreError::Unavailable(format!("unknown movement `{m}`")))
+                    })?,
                     on_hand_delta: r.get("on_hand_delta"),
                     reserved_delta: r.get("reserved_delta"),
                     reason: r.get("reason"),
