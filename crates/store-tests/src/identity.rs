@@ -432,14 +432,14 @@ pub async fn the_audit_chain_holds_and_tampering_is_detected<S: AuditRepository 
     times.sort_unstable();
     assert_eq!(times, [3_000, 4_000, 5_000], "the window is since-inclusive, until-exclusive");
 
-    store.raw_exec("UPDATE {audit} SET entry = replace(entry, '\"New\"', '\"Forged\"') WHERE seq = 5").await;
+    store.raw_exec("UPDATE audit_log SET entry = replace(entry, '\"New\"', '\"Forged\"') WHERE seq = 5").await;
     let (chain, head) = store.audit_chain().await.unwrap();
     assert_eq!(rouge_identity::audit::verify(&chain, head), Err(ChainError::Edited(5)));
-    store.raw_exec("UPDATE {audit} SET entry = replace(entry, '\"Forged\"', '\"New\"') WHERE seq = 5").await;
-    store.raw_exec("DELETE FROM {audit} WHERE seq = 7").await;
+    store.raw_exec("UPDATE audit_log SET entry = replace(entry, '\"Forged\"', '\"New\"') WHERE seq = 5").await;
+    store.raw_exec("DELETE FROM audit_log WHERE seq = 7").await;
     let (chain, head) = store.audit_chain().await.unwrap();
     assert_eq!(rouge_identity::audit::verify(&chain, head), Err(ChainError::Missing(8)));
-    store.raw_exec("DELETE FROM {audit} WHERE seq >= 7").await;
+    store.raw_exec("DELETE FROM audit_log WHERE seq >= 7").await;
     let (chain, head) = store.audit_chain().await.unwrap();
     assert!(matches!(
         rouge_identity::audit::verify(&chain, head),

@@ -5,26 +5,32 @@ use rouge_store::SqliteStore;
 use sqlx::Row;
 use std::future::Future;
 
+/// What both databases run alike.
+macro_rules! same_on_both {
+    () => {
+        async fn raw_strings(&self, sql: &str) -> Vec<String> {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(self.pool()).await.unwrap()
+        }
+
+        async fn raw_exec(&self, sql: &str) {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(self.pool()).await.unwrap();
+        }
+    };
+}
+
 pub trait RawRows {
     /// All rows of all tables, each value as text (SQLite) or as the row's text form with
     /// binary values in hex (PostgreSQL).
     fn raw_rows(&self) -> impl Future<Output = String> + Send;
     /// Runs SQL behind the application's back (to tamper, as an intruder with database access
-    /// would); `{audit}` and `{head}` name the audit tables.
+    /// would). Tables have the same names on both databases.
     fn raw_exec(&self, sql: &str) -> impl Future<Output = ()> + Send;
     /// The first column of every row `sql` selects, which must be text.
     fn raw_strings(&self, sql: &str) -> impl Future<Output = Vec<String>> + Send;
 }
 
 impl RawRows for SqliteStore {
-    async fn raw_strings(&self, sql: &str) -> Vec<String> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(self.pool()).await.unwrap()
-    }
-
-    async fn raw_exec(&self, sql: &str) {
-        let sql = sql.replace("{audit}", "audit_log").replace("{head}", "audit_head");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(self.pool()).await.unwrap();
-    }
+    same_on_both!();
 
     async fn raw_rows(&self) -> String {
         let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -57,14 +63,7 @@ impl RawRows for SqliteStore {
 }
 
 impl RawRows for PgStore {
-    async fn raw_strings(&self, sql: &str) -> Vec<String> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(self.pool()).await.unwrap()
-    }
-
-    async fn raw_exec(&self, sql: &str) {
-        let sql = sql.replace("{audit}", "audit_log").replace("{head}", "audit_head");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(self.pool()).await.unwrap();
-    }
+    same_on_both!();
 
     async fn raw_rows(&self) -> String {
         let tables: Vec<String> = sqlx::query_scalar(

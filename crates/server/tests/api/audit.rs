@@ -79,7 +79,7 @@ async fn admin_changes_are_audited_with_before_and_after(app: &TestApp) {
     let ok = verify();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("intact: 4 entries"));
-    let tamper = "UPDATE {audit} SET entry = replace(entry, 'Petal Works Paris', 'Someone Else') WHERE seq = 2";
+    let tamper = "UPDATE audit_log SET entry = replace(entry, 'Petal Works Paris', 'Someone Else') WHERE seq = 2";
     match &app.db {
         Db::Sqlite(d) => rouge_store_tests::raw::RawRows::raw_exec(&d.store, tamper).await,
         Db::Postgres(d) => rouge_store_tests::raw::RawRows::raw_exec(&d.store, tamper).await,
