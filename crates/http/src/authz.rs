@@ -29,7 +29,7 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
         return ApiError::Forbidden(format!("this needs the `{}` permission", p.as_str())).into_response();
     }
     req.extensions_mut().insert(principal.clone());
-    crate::audit::record(&app, principal, req, next).await
+    crate::audit::record(principal, req, next).await
 }
 
 /// A staff token, an API key, or (when an external issuer is configured) a token of that

@@ -132,3 +132,34 @@ impl Modify for Idempotency {
         (name = "operations", description = "Probes and metrics"))
 )]
 pub struct ApiDoc;
+
+/// The status the API document says a route answers on success (its first 2xx response), by
+/// route template and method: what an audit entry records, written before the answer exists.
+pub fn success_status(route: &str, method: &axum::http::Method) -> Option<u16> {
+    use std::collections::HashMap;
+    use std::sync::LazyLock;
+    static STATUS: LazyLock<HashMap<(String, String), u16>> = LazyLock::new(|| {
+        let doc = ApiDoc::openapi();
+        let mut out = HashMap::new();
+        for (path, item) in &doc.paths.paths {
+            let ops = [
+                ("GET", &item.get),
+                ("PUT", &item.put),
+                ("POST", &item.post),
+                ("DELETE", &item.delete),
+                ("PATCH", &item.patch),
+            ];
+            for (method, op) in ops {
+                let code = op
+                    .iter()
+                    .flat_map(|o| o.responses.responses.keys())
+                    .find_map(|c| c.parse::<u16>().ok().filter(|c| (200..300).contains(c)));
+                if let Some(code) = code {
+                    out.insert((path.clone(), method.to_owned()), code);
+                }
+            }
+        }
+        out
+    });
+    STATUS.get(&(route.to_owned(), method.as_str().to_owned())).copied()
+}

@@ -145,3 +145,96 @@ mod tests {
         assert_eq!(verify(&[], None), Ok(0));
     }
 }
+
+/// Who is making the changes of the current request, and through which route: set around an
+/// admin request (REST or GraphQL) by [`within`]. The store reads it inside each audited
+/// change's transaction and appends the entry there, with the state before and after taken
+/// from the domain objects it reads and writes: a change and its entry commit together or not
+/// at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope {
+    pub actor: Actor,
+    /// The caller's address.
+    pub address: String,
+    /// The HTTP method (GraphQL mutations name the REST method of the same change).
+    pub action: String,
+    /// The REST route template (GraphQL's mutations name the same), so one filter finds both.
+    pub route: String,
+    pub path: String,
+    /// The status the API answers this change with when it succeeds (an entry exists only for
+    /// a change that committed).
+    pub status: u16,
+}
+
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// Runs `f` (a request's handling) with its changes audited under `scope`.
+pub async fn within<F: Future>(scope: Scope, f: F) -> F::Output {
+    SCOPE.scope(scope, f).await
+}
+
+/// The scope the current task's changes are audited under, if any.
+pub fn current() -> Option<Scope> {
+    SCOPE.try_with(Scope::clone).ok()
+}
+
+impl Scope {
+    /// The entry for one change, secrets and staff personal data redacted.
+    pub fn entry(&self, mut before: Option<serde_json::Value>, mut after: Option<serde_json::Value>) -> AuditInput {
+        for v in before.iter_mut().chain(after.iter_mut()) {
+            redact(&self.route, v);
+        }
+        AuditInput {
+            id: Uuid::now_v7(),
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            actor: self.actor.clone(),
+            address: self.address.clone(),
+            action: self.action.clone(),
+            route: self.route.clone(),
+            path: self.path.clone(),
+            status: self.status,
+            before,
+            after,
+        }
+    }
+}
+
+/// Fields never written to the trail: secrets, and staff members' personal data (the trail
+/// is not encrypted; the staff records are).
+fn redact(route: &str, v: &mut serde_json::Value) {
+    use serde_json::Value;
+    let fields: &[&str] = if route.starts_with("/v1/admin/staff") {
+        &["email", "name", "password", "password_hash", "email_index", "key"]
+    } else if route.starts_with("/v1/admin/api-keys") {
+        &["secret", "hash"]
+    } else {
+        &["password", "password_hash"]
+    };
+    match v {
+        Value::Object(map) => {
+            for f in fields {
+                if let Some(x) = map.get_mut(*f) {
+                    *x = Value::String("[redacted]".into());
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| redact(route, i)),
+        _ => {}
+    }
+}
+
+/// A staff member as the trail shows one: what the change is about, none of the sealed
+/// personal fields or the password hash.
+pub fn staff_view(s: &crate::StaffRecord) -> serde_json::Value {
+    serde_json::json!({"id": s.id, "role_id": s.role_id, "created_at": s.created_at, "disabled_at": s.disabled_at})
+}
+
+/// An API key as the trail shows one: not its hash.
+pub fn api_key_view(k: &crate::ApiKeyRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": k.id, "name": k.name, "permissions": k.permissions, "created_by": k.created_by,
+        "created_at": k.created_at, "revoked_at": k.revoked_at,
+    })
+}

@@ -457,3 +457,40 @@ async fn futures_join<F: std::future::Future<Output = T> + Send + 'static, T: Se
     }
     out
 }
+
+/// A change made inside an audit scope writes its entry in its own transaction, with the
+/// stored object as "before" and the saved one as "after"; a refused change writes none, and
+/// nothing outside a scope is an entry.
+pub async fn changes_in_an_audit_scope_carry_their_entry<S: AuditRepository + rouge_catalog::CatalogRepository>(
+    store: S,
+) {
+    use rouge_identity::audit::{Scope, verify, within};
+    let scope = |action: &str, route: &str, status| Scope {
+        actor: Actor::Staff(uuid::Uuid::now_v7()),
+        address: "203.0.113.5".into(),
+        action: action.into(),
+        route: route.into(),
+        path: route.into(),
+        status,
+    };
+    let catalog = rouge_catalog::CatalogService::new(store.clone());
+    let created =
+        within(scope("POST", "/v1/admin/brands", 201), catalog.create_brand(crate::fixtures::brand("Lumen Lab")))
+            .await
+            .unwrap();
+    catalog.create_brand(crate::fixtures::brand("Outside Any Scope")).await.unwrap();
+    let patch = serde_json::json!({"name": "Lumen Lab Paris"});
+    within(scope("PATCH", "/v1/admin/brands/{id}", 200), catalog.update_brand(created.id, None, &patch)).await.unwrap();
+    let taken =
+        within(scope("POST", "/v1/admin/brands", 201), catalog.create_brand(crate::fixtures::brand("Lumen Lab")));
+    assert!(taken.await.is_err(), "the slug is taken");
+
+    let (chain, head) = store.audit_chain().await.unwrap();
+    assert_eq!(verify(&chain, head), Ok(2), "the creation and the update, nothing else");
+    let (first, second) = (&chain[0].entry, &chain[1].entry);
+    assert_eq!((first.before.as_ref(), first.after.as_ref().map(|a| &a["name"])), (None, Some(&"Lumen Lab".into())));
+    assert_eq!(first.status, 201);
+    assert_eq!(second.before.as_ref().map(|b| &b["name"]), Some(&"Lumen Lab".into()));
+    assert_eq!(second.after.as_ref().map(|a| &a["name"]), Some(&"Lumen Lab Paris".into()));
+    assert_eq!((second.action.as_str(), second.route.as_str()), ("PATCH", "/v1/admin/brands/{id}"));
+}

@@ -12,4 +12,5 @@ rouge_store_tests::on_both_stores!(
     staff_roles_and_api_keys,
     a_verified_external_identity_takes_back_a_squatted_account,
     the_audit_chain_holds_and_tampering_is_detected,
+    changes_in_an_audit_scope_carry_their_entry,
 );

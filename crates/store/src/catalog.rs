@@ -1,5 +1,6 @@
 //! The catalogue's documents. PostgreSQL keeps these tables in its `catalog` schema.
 
+use crate::audit;
 use crate::prelude::*;
 use chrono::{DateTime, Utc};
 use rouge_catalog::ports::{CatalogRepository, RepoError, RepoResult};
@@ -22,6 +23,7 @@ fn repo_err<D: Dialect>(e: sqlx::Error, value: &str) -> RepoError {
 
 /// Inserts (version 1) or replaces (stored version is `version - 1`) one document row.
 /// `keys` are the extra indexed columns and their values; `updated_at` is set when given.
+/// In an audit scope, the change's entry is written with it, the stored document as before.
 async fn save_doc<D: Dialect, T: Serialize + Sync>(
     tx: &mut D::Connection,
     table: &str,
@@ -30,6 +32,13 @@ async fn save_doc<D: Dialect, T: Serialize + Sync>(
     updated_at: Option<DateTime<Utc>>,
     doc: &T,
 ) -> Result<(), sqlx::Error> {
+    let before = if rouge_identity::audit::current().is_some() && version > 1 {
+        let sql = format!("SELECT doc FROM {table} WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).arg(id).fetch_optional(D::on(tx)).await?;
+        row.map(|r| r.get::<Json<serde_json::Value>>("doc").0)
+    } else {
+        None
+    };
     let mut names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
     names.extend(updated_at.map(|_| "updated_at"));
     // `$1`…`$3` are the id, version and document, then the keys, then the stored version.
@@ -55,7 +64,7 @@ async fn save_doc<D: Dialect, T: Serialize + Sync>(
     if q.execute(D::on(tx)).await?.rows_affected() == 0 {
         return Err(sqlx::Error::RowNotFound);
     }
-    Ok(())
+    audit::record::<D>(tx, before, audit::json(doc)).await
 }
 
 impl<D: Dialect> Store<D> {

@@ -1,5 +1,6 @@
 //! Failed deliveries and dead letters. PostgreSQL keeps the table in its `messaging` schema.
 
+use crate::audit;
 use crate::prelude::*;
 use crate::unavailable;
 
@@ -33,7 +34,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         backoff_ms: i64,
     ) -> rouge_kernel::StoreResult<DeliveryState> {
         let error: String = error.chars().take(2000).collect();
-        let r = sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
              VALUES ($1, $2, $3, $4, 1, $5 + $6, $7, CASE WHEN $8 <= 1 THEN 'dead' ELSE 'retrying' END, $5) \
              ON CONFLICT (consumer, event_id) DO UPDATE SET attempts = deliveries.attempts + 1, \
@@ -49,10 +50,8 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         .arg(now)
         .arg(backoff_ms)
         .arg(error)
-        .arg(max_attempts)
-        .fetch_one(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(max_attempts);
+        let r = self.one(q).await?;
         Ok(if r.get::<String>("state") == "dead" { DeliveryState::Dead } else { DeliveryState::Retrying })
     }
 
@@ -114,28 +113,23 @@ impl<D: Dialect> DeliveryLog for Store<D> {
     }
 
     async fn take_due(&self, now: i64, lease_ms: i64, limit: i64) -> rouge_kernel::StoreResult<Vec<FailedDelivery>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COLUMNS} WHERE state = 'retrying' AND next_at <= $1 ORDER BY next_at LIMIT $2"
         )))
         .arg(now)
-        .arg(limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(limit);
+        let rows = self.all(q).await?;
         let mut taken = vec![];
         for r in rows {
             let d = row(&r);
-            let won = sqlx::query(
+            let q = sqlx::query(
                 "UPDATE deliveries SET next_at = $4 WHERE consumer = $1 AND event_id = $2 AND next_at = $3 AND state = 'retrying'",
             )
             .arg(&d.consumer)
             .arg(d.event.id)
             .arg(d.next_at)
-            .arg(now + lease_ms)
-            .execute(self.db())
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
+            .arg(now + lease_ms);
+            let won = self.run(q).await?.rows_affected();
             if won == 1 {
                 taken.push(d);
             }
@@ -144,28 +138,28 @@ impl<D: Dialect> DeliveryLog for Store<D> {
     }
 
     async fn failed_deliveries(&self, limit: i64) -> rouge_kernel::StoreResult<Vec<FailedDelivery>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COLUMNS} WHERE state <> 'done' ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, updated_at DESC LIMIT $1"
         )))
-        .arg(limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(limit);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(row).collect())
     }
 
     async fn delivery_backlog(&self) -> rouge_kernel::StoreResult<(i64, i64)> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "SELECT COUNT(*) FILTER (WHERE state = 'retrying') AS retrying, COUNT(*) FILTER (WHERE state = 'dead') AS dead \
              FROM deliveries WHERE state <> 'done'",
-        )
-        .fetch_one(self.db())
-        .await
-        .map_err(unavailable)?;
+        );
+        let r = self.one(q).await?;
         Ok((r.get("retrying"), r.get("dead")))
     }
 
     async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> rouge_kernel::StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let sql = format!("{COLUMNS} WHERE consumer = $1 AND event_id = $2");
+        let read = || sqlx::query(sqlx::AssertSqlSafe(sql.clone())).arg(consumer).arg(event);
+        let before = read().fetch_optional(D::on(&mut tx)).await.map_err(unavailable)?.map(|r| row(&r));
         let done = sqlx::query(
             "UPDATE deliveries SET state = 'retrying', attempts = 0, next_at = $3, updated_at = $3 \
              WHERE consumer = $1 AND event_id = $2 AND state = 'dead'",
@@ -173,9 +167,15 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         .arg(consumer)
         .arg(event)
         .arg(now)
-        .execute(self.db())
+        .execute(D::on(&mut tx))
         .await
         .map_err(unavailable)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let after = read().fetch_one(D::on(&mut tx)).await.map_err(unavailable)?;
+        let before = before.as_ref().and_then(audit::json);
+        audit::record::<D>(&mut tx, before, audit::json(&row(&after))).await.map_err(unavailable)?;
+        tx.commit().await.map(|_| true).map_err(unavailable)
     }
 }

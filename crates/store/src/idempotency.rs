@@ -17,7 +17,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
     ) -> rouge_kernel::StoreResult<Begin> {
         // Two rounds at most: an expired key is deleted and claimed afresh.
         for _ in 0..2 {
-            let claimed = sqlx::query(
+            let q = sqlx::query(
                 "INSERT INTO idempotency_keys (scope, key, request_hash, state, started_at, expires_at) \
                  VALUES ($1, $2, $3, 'in_flight', $4, $5) ON CONFLICT (scope, key) DO NOTHING",
             )
@@ -25,35 +25,27 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .arg(key)
             .arg(hash)
             .arg(now)
-            .arg(now + ttl_ms)
-            .execute(self.db())
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
+            .arg(now + ttl_ms);
+            let claimed = self.run(q).await?.rows_affected();
             if claimed == 1 {
                 return Ok(Begin::Started);
             }
-            let Some(r) = sqlx::query(
+            let q = sqlx::query(
                 "SELECT request_hash, state, status, headers, body, owner, started_at, expires_at FROM idempotency_keys \
                  WHERE scope = $1 AND key = $2",
             )
             .arg(scope)
-            .arg(key)
-            .fetch_optional(self.db())
-            .await
-            .map_err(unavailable)?
-            else {
+            .arg(key);
+            let Some(r) = self.optional(q).await? else {
                 continue;
             };
             let expires: i64 = r.get("expires_at");
             if expires < now {
-                sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at = $3")
+                let q = sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at = $3")
                     .arg(scope)
                     .arg(key)
-                    .arg(expires)
-                    .execute(self.db())
-                    .await
-                    .map_err(unavailable)?;
+                    .arg(expires);
+                self.run(q).await?;
                 continue;
             }
             if r.get::<String>("request_hash") != hash {
@@ -71,18 +63,15 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             // In flight. A holder silent for longer than the lease died: take the key over.
             let started: i64 = r.get("started_at");
             if started + lease_ms < now {
-                let took = sqlx::query(
+                let q = sqlx::query(
                     "UPDATE idempotency_keys SET started_at = $3 WHERE scope = $1 AND key = $2 AND started_at = $4 \
                      AND state = 'in_flight'",
                 )
                 .arg(scope)
                 .arg(key)
                 .arg(now)
-                .arg(started)
-                .execute(self.db())
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
+                .arg(started);
+                let took = self.run(q).await?.rows_affected();
                 if took == 1 {
                     return Ok(Begin::Started);
                 }
@@ -95,7 +84,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
     async fn finish(&self, scope: &str, key: &str, response: &StoredResponse) -> rouge_kernel::StoreResult<()> {
         let headers = serde_json::to_string(&response.headers)
             .map_err(|e| rouge_kernel::StoreError::Unavailable(e.to_string()))?;
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4, body = $5, owner = $6 \
              WHERE scope = $1 AND key = $2",
         )
@@ -104,20 +93,16 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         .arg(i32::from(response.status))
         .arg(headers)
         .arg(response.body.as_slice())
-        .arg(response.owner.as_deref())
-        .execute(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(response.owner.as_deref());
+        self.run(q).await?;
         Ok(())
     }
 
     async fn abandon(&self, scope: &str, key: &str) -> rouge_kernel::StoreResult<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'")
+        let q = sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'")
             .arg(scope)
-            .arg(key)
-            .execute(self.db())
-            .await
-            .map_err(unavailable)?;
+            .arg(key);
+        self.run(q).await?;
         Ok(())
     }
 
@@ -136,16 +121,14 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         limit: i64,
     ) -> rouge_kernel::StoreResult<Vec<StoredBody>> {
         let (scope, key) = after.unwrap_or(("", ""));
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT scope, key, body FROM idempotency_keys WHERE state = 'done' AND body IS NOT NULL \
              AND (scope > $1 OR (scope = $1 AND key > $2)) ORDER BY scope, key LIMIT $3",
         )
         .arg(scope)
         .arg(key)
-        .arg(limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(limit);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(|r| StoredBody { scope: r.get("scope"), key: r.get("key"), body: r.get("body") }).collect())
     }
 

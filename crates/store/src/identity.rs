@@ -51,10 +51,8 @@ impl<D: Dialect> Store<D> {
     }
 }
 
-type Query<'q, D> = sqlx::query::Query<'q, D, <D as sqlx::Database>::Arguments>;
-
 /// Binds a customer's columns as `$1`…`$14`, in `CUSTOMER_COLS` order.
-fn bind_customer<'q, D: Dialect>(q: Query<'q, D>, c: &CustomerRecord) -> Query<'q, D> {
+fn bind_customer<'q, D: Dialect>(q: Statement<'q, D>, c: &CustomerRecord) -> Statement<'q, D> {
     q.arg(c.id)
         .arg(&c.email_index)
         .arg(c.key.as_ref().map(|k| &k.master_id))
@@ -128,39 +126,32 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn people_by_master(&self) -> RepoResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT master_key_id, COUNT(*) AS n FROM (SELECT master_key_id FROM customers WHERE master_key_id IS NOT NULL \
              UNION ALL SELECT master_key_id FROM staff) AS sealed GROUP BY master_key_id",
-        )
-        .fetch_all(self.db())
-        .await
-        .map_err(unavailable)?;
+        );
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(|r| (r.get("master_key_id"), r.get("n"))).collect())
     }
 
     async fn customer_keys(&self) -> RepoResult<Vec<(Uuid, WrappedKey)>> {
-        let rows =
-            sqlx::query("SELECT id, master_key_id, data_key FROM customers WHERE data_key IS NOT NULL ORDER BY id")
-                .fetch_all(self.db())
-                .await
-                .map_err(unavailable)?;
+        let q = sqlx::query("SELECT id, master_key_id, data_key FROM customers WHERE data_key IS NOT NULL ORDER BY id");
+        let rows = self.all(q).await?;
         rows.iter()
             .map(|r| Ok((r.get("id"), WrappedKey { master_id: r.get("master_key_id"), sealed: r.get("data_key") })))
             .collect()
     }
 
     async fn replace_key(&self, id: Uuid, old: &WrappedKey, new: &WrappedKey) -> RepoResult<bool> {
-        let done = sqlx::query(
+        let q = sqlx::query(
             "UPDATE customers SET master_key_id = $1, data_key = $2 WHERE id = $3 AND master_key_id = $4 AND data_key = $5",
         )
         .arg(&new.master_id)
         .arg(&new.sealed)
         .arg(id)
         .arg(&old.master_id)
-        .arg(&old.sealed)
-        .execute(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(&old.sealed);
+        let done = self.run(q).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -172,15 +163,12 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn use_refresh(&self, hash: &str, now: i64) -> RepoResult<RefreshUse> {
-        let row =
-            sqlx::query("SELECT hash, family, customer_id, issued_at, expires_at FROM refresh_tokens WHERE hash = $1")
-                .arg(hash)
-                .fetch_optional(self.db())
-                .await
-                .map_err(unavailable)?;
+        let q =
+            sqlx::query("SELECT hash, family, customer_id, issued_at, expires_at FROM refresh_tokens WHERE hash = $1");
+        let row = self.optional(q.arg(hash)).await?;
         let Some(row) = row else { return Ok(RefreshUse::Unknown) };
         let rec = refresh(&row);
-        let done = sqlx::query(
+        let q = sqlx::query(
             // A family with any revoked token is dead, even for a token issued after the revocation
             // (a refresh racing a reuse).
             "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
@@ -188,10 +176,8 @@ impl<D: Dialect> IdentityRepository for Store<D> {
         )
         .arg(now)
         .arg(hash)
-        .arg(rec.family)
-        .execute(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(rec.family);
+        let done = self.run(q).await?;
         Ok(if done.rows_affected() == 1 { RefreshUse::Fresh(rec) } else { RefreshUse::Reused(rec) })
     }
 
@@ -206,14 +192,12 @@ impl<D: Dialect> IdentityRepository for Store<D> {
 
     async fn session_live(&self, customer: Uuid, family: Uuid) -> RepoResult<bool> {
         // Live when the family has tokens and none of them is revoked.
-        let row = sqlx::query(
+        let q = sqlx::query(
             "SELECT COUNT(*) AS tokens, COUNT(revoked_at) AS revoked FROM refresh_tokens WHERE family = $1 AND customer_id = $2",
         )
         .arg(family)
-        .arg(customer)
-        .fetch_one(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(customer);
+        let row = self.one(q).await?;
         Ok(row.get::<i64>("tokens") > 0 && row.get::<i64>("revoked") == 0)
     }
 
@@ -250,16 +234,14 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn take_link(&self, hash: &str, purpose: LinkPurpose, now: i64) -> RepoResult<Option<Uuid>> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "UPDATE links SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
              RETURNING customer_id",
         )
         .arg(now)
         .arg(hash)
-        .arg(purpose.as_str())
-        .fetch_optional(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(purpose.as_str());
+        let row = self.optional(q).await?;
         Ok(row.map(|r| r.get("customer_id")))
     }
 
@@ -269,16 +251,13 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn locked_until(&self, key: &str) -> RepoResult<Option<i64>> {
-        let row = sqlx::query("SELECT locked_until FROM login_failures WHERE key = $1")
-            .arg(key)
-            .fetch_optional(self.db())
-            .await
-            .map_err(unavailable)?;
+        let q = sqlx::query("SELECT locked_until FROM login_failures WHERE key = $1").arg(key);
+        let row = self.optional(q).await?;
         Ok(row.and_then(|r| r.get("locked_until")))
     }
 
     async fn record_failure(&self, key: &str, now: i64, window_start: i64) -> RepoResult<i64> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO login_failures AS identity_login_failures (key, failures, window_started_at) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
                failures = CASE WHEN identity_login_failures.window_started_at < $3 THEN 1 ELSE identity_login_failures.failures + 1 END, \
@@ -287,10 +266,8 @@ impl<D: Dialect> IdentityRepository for Store<D> {
         )
         .arg(key)
         .arg(now)
-        .arg(window_start)
-        .fetch_one(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(window_start);
+        let row = self.one(q).await?;
         Ok(row.get("failures"))
     }
 

@@ -1,5 +1,6 @@
 //! The inventory repository. PostgreSQL keeps these tables in its `inventory` schema.
 
+use crate::audit;
 use crate::prelude::*;
 
 use rouge_inventory::model::level_events;
@@ -426,6 +427,12 @@ impl<D: Dialect> InventoryRepository for Store<D> {
     ) -> InventoryResult<Lot> {
         let mut tx = self.write_tx().await.map_err(failed)?;
         let before = lock_skus(&mut tx, &[&new.sku], rules).await?;
+        let stocked = if rouge_identity::audit::current().is_some() {
+            let lots = lots_in(&mut tx, &new.sku).await?;
+            lots.into_iter().find(|l| l.location == new.location && l.batch == new.batch)
+        } else {
+            None
+        };
         let row = sqlx::query(concat!(
             "INSERT INTO stock_lots (id, sku, location, batch, expires_on, on_hand, reserved, quarantined, received_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 0, FALSE, $7) \
@@ -454,6 +461,7 @@ impl<D: Dialect> InventoryRepository for Store<D> {
             )));
         }
         ledger(&mut tx, (&l).into(), Movement::Receive, quantity, 0, None, reference).await?;
+        audit::record::<D>(&mut tx, stocked.as_ref().and_then(audit::json), audit::json(&l)).await.map_err(failed)?;
         finish(self, tx, &before, rules).await?;
         Ok(l)
     }
@@ -470,6 +478,7 @@ impl<D: Dialect> InventoryRepository for Store<D> {
             return Err(InventoryError::Insufficient { sku: l.sku, requested: -delta, available });
         }
         let after = lot_in(&mut tx, id).await?;
+        audit::record::<D>(&mut tx, audit::json(&l), audit::json(&after)).await.map_err(failed)?;
         finish(self, tx, &before, rules).await?;
         Ok(after)
     }
@@ -507,6 +516,9 @@ impl<D: Dialect> InventoryRepository for Store<D> {
         let to_lot = lot_in(&mut tx, row.get("id")).await?;
         ledger(&mut tx, (&to_lot).into(), Movement::TransferIn, quantity, 0, None, Some(&reference)).await?;
         let from_after = lot_in(&mut tx, id).await?;
+        audit::record::<D>(&mut tx, audit::json(&[&from]), audit::json(&[&from_after, &to_lot]))
+            .await
+            .map_err(failed)?;
         finish(self, tx, &before, rules).await?;
         Ok((from_after, to_lot))
     }
@@ -522,6 +534,7 @@ impl<D: Dialect> InventoryRepository for Store<D> {
             .await
             .map_err(failed)?;
         let after = lot_in(&mut tx, id).await?;
+        audit::record::<D>(&mut tx, audit::json(&l), audit::json(&after)).await.map_err(failed)?;
         finish(self, tx, &before, rules).await?;
         Ok(after)
     }
@@ -532,33 +545,25 @@ impl<D: Dialect> InventoryRepository for Store<D> {
     }
 
     async fn lots(&self, sku: &str) -> InventoryResult<Vec<Lot>> {
-        let rows = sqlx::query(lots!("WHERE sku = $1 ORDER BY location, expires_on, batch"))
-            .arg(sku)
-            .fetch_all(self.db())
-            .await
-            .map_err(failed)?;
+        let q = sqlx::query(lots!("WHERE sku = $1 ORDER BY location, expires_on, batch")).arg(sku);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(lot).collect())
     }
 
     async fn sellable_by_sku(&self, rules: &StockRules) -> InventoryResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT sku, CAST(SUM(CASE WHEN quarantined = FALSE AND (expires_on IS NULL OR expires_on > $1) \
                      AND on_hand > reserved THEN on_hand - reserved ELSE 0 END) AS BIGINT) AS sellable \
              FROM stock_lots GROUP BY sku",
         )
-        .arg(rules.cutoff)
-        .fetch_all(self.db())
-        .await
-        .map_err(failed)?;
+        .arg(rules.cutoff);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(|r| (r.get("sku"), r.get("sellable"))).collect())
     }
 
     async fn lots_of_batch(&self, batch: &str) -> InventoryResult<Vec<Lot>> {
-        let rows = sqlx::query(lots!("WHERE batch = $1 ORDER BY sku, location"))
-            .arg(batch)
-            .fetch_all(self.db())
-            .await
-            .map_err(failed)?;
+        let q = sqlx::query(lots!("WHERE batch = $1 ORDER BY sku, location")).arg(batch);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(lot).collect())
     }
 
@@ -713,41 +718,35 @@ impl<D: Dialect> InventoryRepository for Store<D> {
     }
 
     async fn expired(&self, now: i64, limit: i64) -> InventoryResult<Vec<Uuid>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id FROM stock_reservations WHERE state = 'held' AND expires_at < $1 ORDER BY expires_at LIMIT $2",
         )
         .arg(now)
-        .arg(limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(failed)?;
+        .arg(limit);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(|r| r.get("id")).collect())
     }
 
     async fn orders_of_batch(&self, batch: &str) -> InventoryResult<Vec<(Uuid, String, i64)>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT r.order_id, l.sku, CAST(SUM(rl.quantity) AS BIGINT) AS quantity FROM stock_reservations r \
              JOIN stock_reservation_lines rl ON rl.reservation_id = r.id JOIN stock_lots l ON l.id = rl.lot_id \
              WHERE l.batch = $1 AND r.state = 'committed' GROUP BY r.order_id, l.sku ORDER BY r.order_id",
         )
-        .arg(batch)
-        .fetch_all(self.db())
-        .await
-        .map_err(failed)?;
+        .arg(batch);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(|r| (r.get("order_id"), r.get("sku"), r.get("quantity"))).collect())
     }
 
     async fn ledger(&self, sku: &str, after: i64, limit: i64) -> InventoryResult<Vec<LedgerEntry>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT seq, lot_id, sku, location, batch, movement, on_hand_delta, reserved_delta, reason, reference, at \
              FROM stock_ledger WHERE sku = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .arg(sku)
         .arg(after)
-        .arg(limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(failed)?;
+        .arg(limit);
+        let rows = self.all(q).await?;
         rows.iter()
             .map(|r| {
                 let m: String = r.get("movement");
@@ -771,16 +770,14 @@ impl<D: Dialect> InventoryRepository for Store<D> {
     }
 
     async fn discrepancies(&self) -> InventoryResult<Vec<(Uuid, [i64; 4])>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT l.id, l.on_hand, l.reserved, \
              CAST(COALESCE(SUM(g.on_hand_delta), 0) AS BIGINT) AS ledger_on_hand, \
              CAST(COALESCE(SUM(g.reserved_delta), 0) AS BIGINT) AS ledger_reserved \
              FROM stock_lots l LEFT JOIN stock_ledger g ON g.lot_id = l.id GROUP BY l.id, l.on_hand, l.reserved \
              HAVING l.on_hand <> COALESCE(SUM(g.on_hand_delta), 0) OR l.reserved <> COALESCE(SUM(g.reserved_delta), 0)",
-        )
-        .fetch_all(self.db())
-        .await
-        .map_err(failed)?;
+        );
+        let rows = self.all(q).await?;
         Ok(rows
             .iter()
             .map(|r| {

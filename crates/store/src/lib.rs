@@ -68,7 +68,7 @@ mod staff;
 
 /// What every repository module uses.
 mod prelude {
-    pub(crate) use crate::{Arg, Changed, Dialect, PushArg, Read, Store};
+    pub(crate) use crate::{Arg, Changed, Dialect, PushArg, Read, Statement, Store};
 }
 
 use rouge_kernel::{DomainEvent, StoreError, StoreResult};
@@ -127,6 +127,9 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, Row: Read, QueryResu
     /// `table.column` on SQLite.
     fn duplicate(e: &sqlx::Error) -> Option<String>;
 }
+
+/// A statement with its arguments, on either database.
+pub(crate) type Statement<'q, D> = Query<'q, D, <D as Database>::Arguments>;
 
 /// `.arg(v)`: binds a value on either database.
 pub trait Arg {
@@ -193,9 +196,29 @@ impl<D: Dialect> Store<D> {
         D::pool(&self.pool)
     }
 
-    /// Runs one statement for its effect, outside a transaction.
-    async fn exec(&self, q: Query<'_, D, D::Arguments>) -> StoreResult<()> {
-        q.execute(self.db()).await.map(|_| ()).map_err(unavailable)
+    /// Outside a transaction: the row `q` selects, if any.
+    async fn optional(&self, q: Statement<'_, D>) -> StoreResult<Option<D::Row>> {
+        q.fetch_optional(self.db()).await.map_err(unavailable)
+    }
+
+    /// Outside a transaction: every row `q` selects.
+    async fn all(&self, q: Statement<'_, D>) -> StoreResult<Vec<D::Row>> {
+        q.fetch_all(self.db()).await.map_err(unavailable)
+    }
+
+    /// Outside a transaction: the one row `q` selects.
+    async fn one(&self, q: Statement<'_, D>) -> StoreResult<D::Row> {
+        q.fetch_one(self.db()).await.map_err(unavailable)
+    }
+
+    /// Outside a transaction: runs `q`, for what it changed.
+    async fn run(&self, q: Statement<'_, D>) -> StoreResult<D::QueryResult> {
+        q.execute(self.db()).await.map_err(unavailable)
+    }
+
+    /// Outside a transaction: runs `q` for its effect.
+    async fn exec(&self, q: Statement<'_, D>) -> StoreResult<()> {
+        self.run(q).await.map(|_| ())
     }
 
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, D>, sqlx::Error> {

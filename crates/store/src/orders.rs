@@ -1,5 +1,6 @@
 //! The orders repository. PostgreSQL keeps these tables in its `orders` schema.
 
+use crate::audit;
 use crate::prelude::*;
 use crate::unavailable;
 
@@ -88,24 +89,20 @@ impl<D: Dialect> OrdersRepository for Store<D> {
     }
 
     async fn cart(&self, id: Uuid) -> StoreResult<Option<(Cart, Option<Sealed>)>> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "SELECT state, version, doc, lease_until, contact_master, contact_key, contact FROM carts WHERE id = $1",
         )
-        .arg(id)
-        .fetch_optional(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(id);
+        let row = self.optional(q).await?;
         Ok(row.as_ref().map(cart_row))
     }
 
     async fn open_cart_of(&self, customer: Uuid) -> StoreResult<Option<Uuid>> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "SELECT id FROM carts WHERE customer_id = $1 AND state = 'open' ORDER BY updated_at DESC LIMIT 1",
         )
-        .arg(customer)
-        .fetch_optional(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(customer);
+        let row = self.optional(q).await?;
         Ok(row.map(|r| r.get("id")))
     }
 
@@ -117,7 +114,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         now: i64,
         until: i64,
     ) -> StoreResult<Option<(Cart, Option<Sealed>)>> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "UPDATE carts SET lease_key = $2, lease_until = $4, version = version + 1 WHERE id = $1 AND state = 'open' \
              AND (lease_key IS NULL OR lease_key = $2 OR lease_until < $3) AND (customer_id IS NULL OR customer_id = $5) \
              RETURNING state, version, doc, lease_until, contact_master, contact_key, contact",
@@ -126,29 +123,22 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         .arg(key)
         .arg(now)
         .arg(until)
-        .arg(customer)
-        .fetch_optional(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(customer);
+        let row = self.optional(q).await?;
         Ok(row.as_ref().map(cart_row))
     }
 
     async fn order_by_payment(&self, payment_id: &str) -> StoreResult<Option<Uuid>> {
-        let row = sqlx::query("SELECT id FROM orders WHERE payment_id = $1")
-            .arg(payment_id)
-            .fetch_optional(self.db())
-            .await
-            .map_err(unavailable)?;
+        let q = sqlx::query("SELECT id FROM orders WHERE payment_id = $1").arg(payment_id);
+        let row = self.optional(q).await?;
         Ok(row.map(|r| r.get("id")))
     }
 
     async fn end_lease(&self, cart: Uuid, key: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE carts SET lease_key = NULL, lease_until = NULL WHERE id = $1 AND lease_key = $2")
+        let q = sqlx::query("UPDATE carts SET lease_key = NULL, lease_until = NULL WHERE id = $1 AND lease_key = $2")
             .arg(cart)
-            .arg(key)
-            .execute(self.db())
-            .await
-            .map_err(unavailable)?;
+            .arg(key);
+        self.run(q).await?;
         Ok(())
     }
 
@@ -214,6 +204,14 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         outbox: &[DomainEvent],
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await.map_err(unavailable)?;
+        let before = if rouge_identity::audit::current().is_some() {
+            let row = sqlx::query("SELECT number, doc FROM orders WHERE id = $1")
+                .arg(order.id)
+                .fetch_optional(D::on(&mut tx));
+            row.await.map_err(unavailable)?.map(|r| order_row(&r))
+        } else {
+            None
+        };
         let done = sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5")
             .arg(order.id)
             .arg(order.status.as_str())
@@ -228,49 +226,41 @@ impl<D: Dialect> OrdersRepository for Store<D> {
             return Err(StoreError::Stale);
         }
         insert_events(&mut tx, order.id, expected + 1, events, order.updated_at).await?;
+        let before = before.as_ref().and_then(audit::json);
+        audit::record::<D>(&mut tx, before, audit::json(order)).await.map_err(unavailable)?;
         self.commit(tx, outbox).await.map_err(unavailable)?;
         Ok(())
     }
 
     async fn order(&self, id: Uuid) -> StoreResult<Option<(Order, Option<Sealed>)>> {
-        let row = sqlx::query("SELECT number, doc, contact_master, contact_key, contact FROM orders WHERE id = $1")
-            .arg(id)
-            .fetch_optional(self.db())
-            .await
-            .map_err(unavailable)?;
+        let q =
+            sqlx::query("SELECT number, doc, contact_master, contact_key, contact FROM orders WHERE id = $1").arg(id);
+        let row = self.optional(q).await?;
         Ok(row.map(|r| (order_row(&r), sealed(&r))))
     }
 
     async fn order_of_cart(&self, cart: Uuid) -> StoreResult<Option<Uuid>> {
-        let row = sqlx::query("SELECT id FROM orders WHERE cart_id = $1")
-            .arg(cart)
-            .fetch_optional(self.db())
-            .await
-            .map_err(unavailable)?;
+        let q = sqlx::query("SELECT id FROM orders WHERE cart_id = $1").arg(cart);
+        let row = self.optional(q).await?;
         Ok(row.map(|r| r.get("id")))
     }
 
     async fn orders(&self, f: &OrderFilter) -> StoreResult<Vec<Order>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT number, doc FROM orders WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2) \
              AND number < $3 ORDER BY number DESC LIMIT $4",
         )
         .arg(f.customer_id)
         .arg(f.status.map(|s| s.as_str()))
         .arg(f.before_number.unwrap_or(i64::MAX))
-        .arg(f.limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(unavailable)?;
+        .arg(f.limit);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(order_row).collect())
     }
 
     async fn order_events(&self, id: Uuid) -> StoreResult<Vec<TimelineEntry>> {
-        let rows = sqlx::query("SELECT seq, data, at FROM order_events WHERE order_id = $1 ORDER BY seq")
-            .arg(id)
-            .fetch_all(self.db())
-            .await
-            .map_err(unavailable)?;
+        let q = sqlx::query("SELECT seq, data, at FROM order_events WHERE order_id = $1 ORDER BY seq").arg(id);
+        let rows = self.all(q).await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -281,10 +271,8 @@ impl<D: Dialect> OrdersRepository for Store<D> {
     }
 
     async fn order_ids(&self) -> StoreResult<Vec<(Uuid, i64)>> {
-        let rows = sqlx::query("SELECT id, number FROM orders ORDER BY number")
-            .fetch_all(self.db())
-            .await
-            .map_err(unavailable)?;
+        let q = sqlx::query("SELECT id, number FROM orders ORDER BY number");
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(|r| (r.get("id"), r.get("number"))).collect())
     }
 
@@ -323,13 +311,11 @@ impl<D: Dialect> OrdersRepository for Store<D> {
     }
 
     async fn contacts_by_master(&self) -> StoreResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT contact_master, COUNT(*) AS n FROM (SELECT contact_master FROM carts WHERE contact_master IS NOT NULL \
              UNION ALL SELECT contact_master FROM orders WHERE contact_master IS NOT NULL) AS sealed GROUP BY contact_master",
-        )
-        .fetch_all(self.db())
-        .await
-        .map_err(unavailable)?;
+        );
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(|r| (r.get("contact_master"), r.get("n"))).collect())
     }
 
@@ -342,27 +328,18 @@ impl<D: Dialect> OrdersRepository for Store<D> {
                 "UPDATE orders SET contact_master = $2, contact_key = $3 WHERE id = $1 AND contact_master = $4 AND contact_key = $5"
             }
         };
-        let done = sqlx::query(sql)
-            .arg(old.id)
-            .arg(master_id)
-            .arg(key)
-            .arg(&old.master_id)
-            .arg(old.key.as_slice())
-            .execute(self.db())
-            .await
-            .map_err(unavailable)?;
+        let q = sqlx::query(sql).arg(old.id).arg(master_id).arg(key).arg(&old.master_id).arg(old.key.as_slice());
+        let done = self.run(q).await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn replace_projection(&self, order: &Order) -> StoreResult<()> {
-        sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1")
+        let q = sqlx::query("UPDATE orders SET status = $2, version = $3, doc = $4 WHERE id = $1")
             .arg(order.id)
             .arg(order.status.as_str())
             .arg(order.version)
-            .arg(Json(order))
-            .execute(self.db())
-            .await
-            .map_err(unavailable)?;
+            .arg(Json(order));
+        self.run(q).await?;
         Ok(())
     }
 }

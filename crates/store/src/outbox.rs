@@ -45,15 +45,13 @@ impl<D: Dialect> Outbox for Store<D> {
     }
 
     async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<DomainEvent>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox \
              WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .arg(after)
-        .arg(limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(crate::unavailable)?;
+        .arg(limit);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(event).collect())
     }
 
@@ -65,17 +63,15 @@ impl<D: Dialect> Outbox for Store<D> {
         limit: i64,
     ) -> StoreResult<Vec<DomainEvent>> {
         // SQLite keeps the time as RFC 3339 text in UTC, which sorts in time order.
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox \
              WHERE event_type = $1 AND occurred_at > $2 AND seq > $3 ORDER BY seq LIMIT $4",
         )
         .arg(event_type)
         .arg(since)
         .arg(after)
-        .arg(limit)
-        .fetch_all(self.db())
-        .await
-        .map_err(crate::unavailable)?;
+        .arg(limit);
+        let rows = self.all(q).await?;
         Ok(rows.iter().map(event).collect())
     }
 

@@ -75,20 +75,11 @@ impl<S: Store> Commerce for AppState<S> {
         id: Uuid,
         cmd: Command,
     ) -> BoxFuture<'_, Result<OrderView, OrdersError>> {
-        Box::pin(async move {
-            let view = self.transition(None, id, cmd.clone()).await?;
-            let change = crate::audit::Change {
-                principal: by,
-                address,
-                action: "POST".into(),
-                route: "/v1/admin/orders/{id}/transitions".into(),
-                path: format!("/v1/admin/orders/{id}/transitions"),
-                status: 200,
-            };
-            let after = serde_json::to_value(&view).ok();
-            crate::audit::append(self, change, None, after).await;
-            Ok(view)
-        })
+        // Audited under the REST route of the same change, so one filter finds both.
+        let route = "/v1/admin/orders/{id}/transitions";
+        let path = route.replace("{id}", &id.to_string());
+        let scope = crate::audit::scope(&by, address, &axum::http::Method::POST, route, path);
+        Box::pin(rouge_identity::audit::within(scope, self.transition(None, id, cmd)))
     }
 
     fn staff<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Option<Principal>> {

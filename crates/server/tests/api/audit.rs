@@ -1,12 +1,16 @@
 //! The audit trail over HTTP: admin changes are recorded with who, what, before and after;
-//! refused ones are not; secrets and staff personal data are redacted; `rouge audit verify`
-//! finds tampering.
+//! refused ones are not; secrets and staff personal data are never in it; an entry commits
+//! with its change or neither does; `rouge audit verify` finds tampering.
 
 use crate::helpers::{Db, TestApp};
 use reqwest::StatusCode;
+use rouge_catalog::ports::CatalogRepository;
 use serde_json::{Value, json};
 
-crate::on_both_stores!(admin_changes_are_audited_with_before_and_after);
+crate::on_both_stores!(
+    admin_changes_are_audited_with_before_and_after,
+    a_change_whose_entry_cannot_be_written_is_not_made
+);
 
 async fn admin_changes_are_audited_with_before_and_after(app: &TestApp) {
     let brand = app.brand("Petal Works").await;
@@ -39,8 +43,14 @@ async fn admin_changes_are_audited_with_before_and_after(app: &TestApp) {
     assert_eq!(patch["after"]["name"], "Petal Works Paris");
     assert_eq!(patch["actor"]["kind"], "api_key");
     assert_eq!(patch["address"], "127.0.0.1");
-    assert_eq!(items[1]["after"]["secret"], "[redacted]");
-    assert_eq!(items[0]["after"]["email"], "[redacted]");
+    assert_eq!(patch["status"], 200, "the status the API answers the route with");
+    assert_eq!(items[3]["status"], 201);
+    // Taken from the domain objects: the key without its secret or hash, the staff member
+    // without the sealed email and name.
+    assert_eq!((items[1]["after"]["name"].as_str(), items[1]["after"].get("secret")), (Some("ERP"), None));
+    assert_eq!(items[1]["after"].get("hash"), None);
+    assert_eq!(items[0]["after"]["role_id"], "01960000-0000-7000-8000-000000000003");
+    assert_eq!((items[0]["after"].get("email"), items[0]["after"].get("name")), (None, None));
     let text = page.to_string();
     assert!(!text.contains(secret) && !text.contains("Secretname") && !text.contains("sam@shop.example"), "{text}");
 
@@ -91,4 +101,42 @@ async fn admin_changes_are_audited_with_before_and_after(app: &TestApp) {
         "{}",
         String::from_utf8_lossy(&broken.stderr)
     );
+}
+
+/// The entry is written in the change's transaction: when it cannot be (here the trail's head
+/// row is gone, as after a botched restore), the change is refused with 503 and not made; once
+/// the trail is sound again the same change goes through, with its entry.
+async fn a_change_whose_entry_cannot_be_written_is_not_made(app: &TestApp) {
+    let brand = app.brand("Petal Works").await;
+    let path = format!("/v1/admin/brands/{}", brand["id"].as_str().unwrap());
+    let raw = |sql: &'static str| async move {
+        match &app.db {
+            Db::Sqlite(d) => rouge_store_tests::raw::RawRows::raw_exec(&d.store, sql).await,
+            Db::Postgres(d) => rouge_store_tests::raw::RawRows::raw_exec(&d.store, sql).await,
+        }
+    };
+    let name = || async {
+        let brands = match &app.db {
+            Db::Sqlite(d) => d.store.brands().await.unwrap(),
+            Db::Postgres(d) => d.store.brands().await.unwrap(),
+        };
+        brands.into_iter().find(|b| b.id.to_string() == brand["id"].as_str().unwrap()).unwrap().name
+    };
+    let entries = || async {
+        let res = app.client.get(app.url("/v1/admin/audit?limit=50")).bearer_auth(&app.admin_key).send().await.unwrap();
+        res.json::<Value>().await.unwrap()["items"].as_array().unwrap().len()
+    };
+    assert_eq!(entries().await, 1, "the brand's creation");
+    raw("DELETE FROM audit_head").await;
+    let res = app.admin(reqwest::Method::PATCH, &path, &json!({"name": "Petal Works Paris"})).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(name().await, "Petal Works", "the change was not made without its entry");
+    assert_eq!(entries().await, 1);
+
+    raw("INSERT INTO audit_head (id, count, hash) SELECT 1, seq, hash FROM audit_log WHERE seq = 1").await;
+    let res = app.admin(reqwest::Method::PATCH, &path, &json!({"name": "Petal Works Paris"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(name().await, "Petal Works Paris");
+    assert_eq!(entries().await, 2);
 }
