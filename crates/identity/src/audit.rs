@@ -150,19 +150,16 @@ mod tests {
 /// admin request (REST or GraphQL) by [`within`]. The store reads it inside each audited
 /// change's transaction and appends the entry there, with the state before and after taken
 /// from the domain objects it reads and writes: a change and its entry commit together or not
-/// at all.
+/// at all. The fields are those of [`AuditInput`]; GraphQL's mutations name the REST method and
+/// route of the same change, so one filter finds both, and `status` is the one the API answers
+/// the change with when it succeeds (an entry exists only for a change that committed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scope {
     pub actor: Actor,
-    /// The caller's address.
     pub address: String,
-    /// The HTTP method (GraphQL mutations name the REST method of the same change).
     pub action: String,
-    /// The REST route template (GraphQL's mutations name the same), so one filter finds both.
     pub route: String,
     pub path: String,
-    /// The status the API answers this change with when it succeeds (an entry exists only for
-    /// a change that committed).
     pub status: u16,
 }
 
