@@ -493,4 +493,18 @@ pub async fn changes_in_an_audit_scope_carry_their_entry<S: AuditRepository + ro
     assert_eq!(second.before.as_ref().map(|b| &b["name"]), Some(&"Lumen Lab".into()));
     assert_eq!(second.after.as_ref().map(|a| &a["name"]), Some(&"Lumen Lab Paris".into()));
     assert_eq!((second.action.as_str(), second.route.as_str()), ("PATCH", "/v1/admin/brands/{id}"));
+
+    // Audited changes at the same moment (each reads its "before" first, then writes) all go
+    // through, one after the other, each with its entry.
+    let mut brands = vec![];
+    for n in 0..8 {
+        brands.push(catalog.create_brand(crate::fixtures::brand(&format!("Brand {n}"))).await.unwrap());
+    }
+    let updates = brands.into_iter().map(|b| {
+        let (catalog, scope) = (catalog.clone(), scope("PATCH", "/v1/admin/brands/{id}", 200));
+        async move { within(scope, catalog.update_brand(b.id, None, &serde_json::json!({"name": "Renamed"}))).await }
+    });
+    assert!(futures_join(updates).await.iter().all(Result::is_ok));
+    let (chain, head) = store.audit_chain().await.unwrap();
+    assert_eq!(verify(&chain, head), Ok(10));
 }

@@ -73,7 +73,7 @@ pub(crate) fn json<T: serde::Serialize>(v: &T) -> Option<serde_json::Value> {
 impl<D: Dialect> AuditRepository for Store<D> {
     async fn append_audit(&self, e: &AuditInput) -> RepoResult<AuditEntry> {
         let run = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             let entry = append_in::<D>(&mut tx, e).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(entry)

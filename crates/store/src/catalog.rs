@@ -90,7 +90,7 @@ impl<D: Dialect> Store<D> {
     ) -> RepoResult<()> {
         let conflict = keys.last().map(|(_, v)| *v).unwrap_or_default();
         let run = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             save_doc::<D, T>(&mut tx, table, (id, version), keys, None, doc).await?;
             self.commit(tx, events).await?;
             Ok::<(), sqlx::Error>(())
@@ -107,7 +107,7 @@ impl<D: Dialect> CatalogRepository for Store<D> {
     async fn save_product(&self, p: &Product, events: &[DomainEvent]) -> RepoResult<()> {
         let mut failing_value = p.slug.to_string();
         let run = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             let keys = [("status", p.status.as_str()), ("slug", p.slug.as_str())];
             save_doc::<D, Product>(&mut tx, "products", (p.id, p.version), &keys, Some(p.updated_at), p).await?;
             sqlx::query("DELETE FROM skus WHERE product_id = $1").arg(p.id).execute(D::on(&mut tx)).await?;

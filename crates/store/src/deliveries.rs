@@ -156,7 +156,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
     }
 
     async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> rouge_kernel::StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         let sql = format!("{COLUMNS} WHERE consumer = $1 AND event_id = $2");
         let read = || sqlx::query(sqlx::AssertSqlSafe(sql.clone())).arg(consumer).arg(event);
         let before = read().fetch_optional(D::on(&mut tx)).await.map_err(unavailable)?.map(|r| row(&r));

@@ -73,7 +73,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     #[instrument(skip_all, fields(customer = %c.id))]
     async fn insert_customer(&self, c: &CustomerRecord, events: &[DomainEvent]) -> RepoResult<()> {
         let run = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             bind_customer(
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO customers ({CUSTOMER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -93,7 +93,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
 
     #[instrument(skip_all, fields(customer = %c.id))]
     async fn update_customer(&self, c: &CustomerRecord, events: &[DomainEvent]) -> RepoResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         // Every column in `CUSTOMER_COLS` order, so one binding serves the insert and the update.
         let sql = format!(
             "UPDATE customers SET ({CUSTOMER_COLS}) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) WHERE id = $1 AND version = $15"
@@ -219,7 +219,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
         events: &[DomainEvent],
     ) -> RepoResult<()> {
         let run = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             sqlx::query("INSERT INTO links (hash, customer_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
                 .arg(hash)
                 .arg(customer)
@@ -246,7 +246,7 @@ impl<D: Dialect> IdentityRepository for Store<D> {
     }
 
     async fn append_events(&self, events: &[DomainEvent]) -> RepoResult<()> {
-        let tx = self.pool.begin().await.map_err(unavailable)?;
+        let tx = self.write_tx().await.map_err(unavailable)?;
         self.commit(tx, events).await.map_err(unavailable)
     }
 

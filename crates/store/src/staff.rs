@@ -51,7 +51,7 @@ impl<D: Dialect> Store<D> {
 impl<D: Dialect> Store<D> {
     /// Changes one staff member with `update`, and writes the audit entry with it.
     async fn change_staff(&self, id: Uuid, update: Statement<'_, D>) -> RepoResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         let sql = format!("SELECT {STAFF_COLS} FROM staff WHERE id = $1");
         let read = || sqlx::query(sqlx::AssertSqlSafe(sql.clone())).arg(id);
         let before = read().fetch_optional(D::on(&mut tx)).await.map_err(unavailable)?.map(|r| staff(&r));
@@ -80,7 +80,7 @@ impl<D: Dialect> StaffRepository for Store<D> {
         .arg(s.role_id)
         .arg(s.created_at)
         .arg(s.disabled_at);
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         q.execute(D::on(&mut tx)).await.map_err(|e| match &e {
             _ if D::duplicate(&e).is_some() => RepoError::Duplicate { field: "email".into(), value: "(hidden)".into() },
             _ => unavailable(e),
@@ -112,7 +112,7 @@ impl<D: Dialect> StaffRepository for Store<D> {
     }
 
     async fn insert_role(&self, r: &Role) -> RepoResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         sqlx::query("INSERT INTO roles (id, name, permissions) VALUES ($1, $2, $3)")
             .arg(r.id)
             .arg(&r.name)
@@ -147,7 +147,7 @@ impl<D: Dialect> StaffRepository for Store<D> {
             "INSERT INTO api_keys (id, name, hash, permissions, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         );
         let q = q.arg(k.id).arg(&k.name).arg(&k.hash).arg(Json(&k.permissions)).arg(k.created_by).arg(k.created_at);
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         q.execute(D::on(&mut tx)).await.map_err(unavailable)?;
         audit::record::<D>(&mut tx, None, Some(audit::api_key_view(k))).await.map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
@@ -170,7 +170,7 @@ impl<D: Dialect> StaffRepository for Store<D> {
     }
 
     async fn revoke_api_key(&self, id: Uuid, now: i64) -> RepoResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
         let read = || sqlx::query("SELECT * FROM api_keys WHERE id = $1").arg(id);
         let before = read().fetch_optional(D::on(&mut tx)).await.map_err(unavailable)?.map(|r| api_key(&r));
         let q =
