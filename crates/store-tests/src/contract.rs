@@ -307,3 +307,11 @@ pub async fn commits_with_events_fire_the_commit_hook<S: CatalogRepository>(stor
     svc.update_product(p.id, Some(1), &json!({"description": "Now with zinc."})).await.unwrap();
     assert_eq!(fired.load(Ordering::SeqCst), 3);
 }
+
+/// The health port: the readiness probe and the liveness ping both answer on a live store.
+pub async fn the_store_answers_its_health_checks<S: rouge_kernel::Ping>(store: S) {
+    store.ping().await.expect("ping");
+    store.probe().await.expect("probe");
+    // Again: the probe keeps its own connection and reuses it.
+    store.probe().await.expect("probe again");
+}

@@ -223,3 +223,33 @@ pub async fn retries_hold_once_and_cancelling_before_commit_gives_stock_back<S: 
     assert_eq!((level.on_hand, level.reserved, level.available), (5, 0, 5));
     assert_ledger_agrees(&store).await;
 }
+
+/// Returned units go back where they came from when they can be sold again, or into a
+/// quarantined lot of the same batch when they cannot; more than was sold is refused, and so
+/// is a reservation that never sold.
+pub async fn returns_come_back_into_their_lots_or_quarantine<S: InventoryRepository + Outbox>(store: S) {
+    let svc = InventoryService::new(store.clone());
+    let lot = svc.receive(&receipt("CREAM-50", "main", "B-RET", Some(300), 10)).await.unwrap();
+    let sold = svc.reserve("order-ret", &[line("CREAM-50", 4)]).await.unwrap();
+    svc.commit(sold.id, uuid::Uuid::now_v7()).await.unwrap();
+    assert_eq!(svc.stock("CREAM-50").await.unwrap().on_hand, 6);
+
+    let back = svc.take_back(sold.id, &[line("CREAM-50", 1)], true).await.unwrap();
+    assert_eq!(back.iter().map(|l| (l.id, l.quarantined)).collect::<Vec<_>>(), [(lot.id, false)]);
+    assert_eq!(svc.stock("CREAM-50").await.unwrap().available, 7, "sellable again");
+
+    let opened = svc.take_back(sold.id, &[line("CREAM-50", 2)], false).await.unwrap();
+    assert_eq!(opened.len(), 1);
+    assert!(opened[0].quarantined && opened[0].id != lot.id, "{opened:?}");
+    assert_eq!((opened[0].batch.as_str(), opened[0].on_hand), ("B-RET", 2));
+    let level = svc.stock("CREAM-50").await.unwrap();
+    assert_eq!((level.on_hand, level.available), (9, 7), "opened units are counted, not sold");
+
+    // What was sold bounds one return (the orders context counts what came back before).
+    let too_many = svc.take_back(sold.id, &[line("CREAM-50", 5)], true).await.unwrap_err();
+    assert!(matches!(too_many, InventoryError::Conflict(_)), "4 sold: {too_many:?}");
+    let held = svc.reserve("order-held", &[line("CREAM-50", 1)]).await.unwrap();
+    let never_sold = svc.take_back(held.id, &[line("CREAM-50", 1)], true).await.unwrap_err();
+    assert!(matches!(never_sold, InventoryError::Conflict(_)), "{never_sold:?}");
+    assert_ledger_agrees(&store).await;
+}

@@ -15,4 +15,5 @@ rouge_store_tests::on_both_stores!(
     failed_deliveries_back_off_park_and_replay,
     the_outbox_pages_by_type_and_time,
     commits_with_events_fire_the_commit_hook,
+    the_store_answers_its_health_checks,
 );

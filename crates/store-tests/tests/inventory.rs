@@ -7,4 +7,5 @@ rouge_store_tests::on_both_stores!(
     expired_reservations_are_released,
     adjustments_transfers_and_quarantine_keep_stock_whole,
     retries_hold_once_and_cancelling_before_commit_gives_stock_back,
+    returns_come_back_into_their_lots_or_quarantine,
 );
