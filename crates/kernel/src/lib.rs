@@ -22,7 +22,7 @@ pub use event::DomainEvent;
 pub use id::new_id;
 pub use idempotency::{Begin, IdempotencyStore, StoredBody, StoredResponse};
 pub use money::{Currency, Money};
-pub use outbox::{CommitHook, Outbox, Ping};
+pub use outbox::{CommitHook, Outbox, Ping, Relays};
 pub use patch::merge_patch;
 pub use slug::Slug;
 pub use store::{StoreError, StoreResult};

@@ -79,3 +79,33 @@ pub trait Ping: Clone + Send + Sync + 'static {
     /// Returns the store's error text when the database does not answer.
     fn probe(&self) -> impl Future<Output = crate::StoreResult<()>> + Send;
 }
+
+/// Where an outbox publisher (the relay to a broker) has got to, kept in the store so that a
+/// restarted or another replica carries on from there, and which replica publishes: one holds
+/// a lease on each publisher's name at a time, so events leave in commit order and once.
+pub trait Relays: Clone + Send + Sync + 'static {
+    /// Takes (or keeps) the lease on `name` for `holder` until `until` (Unix ms), when nobody
+    /// else holds it at `now`; then the sequence published so far. `None`: another holds it.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn claim_relay(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = crate::StoreResult<Option<i64>>> + Send;
+
+    /// Records that everything up to `position` is published, if `holder` still holds the
+    /// lease; `false` when it lost it (another replica publishes now).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be written.
+    fn advance_relay(
+        &self,
+        name: &str,
+        holder: &str,
+        position: i64,
+    ) -> impl Future<Output = crate::StoreResult<bool>> + Send;
+}

@@ -315,3 +315,17 @@ pub async fn the_store_answers_its_health_checks<S: rouge_kernel::Ping>(store: S
     // Again: the probe keeps its own connection and reuses it.
     store.probe().await.expect("probe again");
 }
+
+/// One replica at a time holds a publisher's lease; its position survives it, only the holder
+/// advances it, never backwards, and a lease that ran out passes to another.
+pub async fn one_replica_at_a_time_publishes_and_its_position_is_kept<S: rouge_kernel::Relays>(store: S) {
+    assert_eq!(store.claim_relay("amqp", "a", 1_000, 6_000).await.unwrap(), Some(0), "a new publisher starts at 0");
+    assert_eq!(store.claim_relay("amqp", "b", 2_000, 7_000).await.unwrap(), None, "a holds it");
+    assert!(store.advance_relay("amqp", "a", 40).await.unwrap());
+    assert!(!store.advance_relay("amqp", "b", 50).await.unwrap(), "only the holder advances");
+    assert!(!store.advance_relay("amqp", "a", 30).await.unwrap(), "never backwards");
+    assert_eq!(store.claim_relay("amqp", "a", 3_000, 8_000).await.unwrap(), Some(40), "the holder renews");
+    assert_eq!(store.claim_relay("amqp", "b", 8_001, 13_000).await.unwrap(), Some(40), "b carries on after a's lease");
+    assert!(!store.advance_relay("amqp", "a", 60).await.unwrap(), "a lost it");
+    assert_eq!(store.claim_relay("other", "a", 8_002, 9_000).await.unwrap(), Some(0), "names are apart");
+}

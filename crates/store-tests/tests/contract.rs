@@ -16,4 +16,5 @@ rouge_store_tests::on_both_stores!(
     the_outbox_pages_by_type_and_time,
     commits_with_events_fire_the_commit_hook,
     the_store_answers_its_health_checks,
+    one_replica_at_a_time_publishes_and_its_position_is_kept,
 );

@@ -80,3 +80,22 @@ impl<D: Dialect> Outbox for Store<D> {
         Ok(row.await.map_err(crate::unavailable)?.get("head"))
     }
 }
+
+impl<D: Dialect> rouge_kernel::Relays for Store<D> {
+    async fn claim_relay(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<Option<i64>> {
+        // A new name starts at the outbox's beginning; a lease passes on only once it ran out.
+        let q = sqlx::query(
+            "INSERT INTO relays (name, position, holder, lease_until) VALUES ($1, 0, $2, $4) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until \
+             WHERE relays.holder = excluded.holder OR relays.lease_until < $3 \
+             RETURNING position",
+        );
+        let row = self.optional(q.arg(name).arg(holder).arg(now).arg(until)).await?;
+        Ok(row.map(|r| r.get("position")))
+    }
+
+    async fn advance_relay(&self, name: &str, holder: &str, position: i64) -> StoreResult<bool> {
+        let q = sqlx::query("UPDATE relays SET position = $3 WHERE name = $1 AND holder = $2 AND position <= $3");
+        Ok(self.run(q.arg(name).arg(holder).arg(position)).await?.rows_affected() == 1)
+    }
+}
