@@ -2,6 +2,7 @@
 //! to in-process subscribers (search index, caches). Writers nudge it after a commit; it
 //! also polls, so events written by another replica arrive too.
 
+pub mod amqp;
 pub mod durable;
 pub mod mail;
 

@@ -121,3 +121,19 @@ pub async fn redis_url() -> Option<String> {
         Err(e) => panic!("Redis is required (ROUGE_REQUIRE_SERVICES=1) but {url} failed: {e}"),
     }
 }
+
+/// Where tests reach RabbitMQ: `ROUGE_TEST_AMQP_URL`, or the local broker (guest/guest).
+/// `None` (with a note on stderr) when nothing answers and services are not required.
+pub async fn amqp_url() -> Option<String> {
+    let url = std::env::var("ROUGE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let addr = url.split('@').next_back().unwrap_or_default().split('/').next().unwrap_or_default().to_owned();
+    match tokio::net::TcpStream::connect(&addr).await {
+        Ok(_) => Some(url),
+        Err(e) if !services_required() => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: RabbitMQ test, no broker at {addr}: {e}");
+            None
+        }
+        Err(e) => panic!("RabbitMQ is required (ROUGE_REQUIRE_SERVICES=1) but {addr} failed: {e}"),
+    }
+}

@@ -1,0 +1,193 @@
+//! The outbox published to RabbitMQ (when `AMQP_URL` is set): every domain event goes to one
+//! durable topic exchange, in commit order, with publisher confirms. An event counts as
+//! published only once the broker confirmed it; the position is then kept in the store
+//! ([`Relays`]), so a restart, or another replica taking over the lease, carries on from there.
+//! One replica publishes at a time (the lease); the others stand by. While the broker is
+//! away, writes keep committing to the outbox and the publisher retries with growing pauses,
+//! then publishes the backlog in order.
+//!
+//! A message: routing key = event type, message id = event id, type = event type, body = the
+//! event's JSON envelope (id, sequence, aggregate, type, payload, time), headers
+//! `aggregate_type`, `aggregate_id`, `sequence` and `schema_version`; persistent.
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use rouge_kernel::{DomainEvent, Outbox, Relays};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// The exchange every event is published to.
+pub const EXCHANGE: &str = "rouge.events";
+/// The version of the message layout above; consumers may refuse one they do not know.
+pub const SCHEMA_VERSION: i32 = 1;
+/// The publisher's name in the store's relay table.
+pub const RELAY: &str = "amqp";
+
+const BATCH: i64 = 500;
+const POLL: Duration = Duration::from_millis(50);
+const LEASE_MS: i64 = 10_000;
+const MAX_PAUSE: Duration = Duration::from_secs(10);
+
+/// Publishes events to one exchange over one connection, made again after a failure.
+pub struct AmqpPublisher {
+    url: String,
+    exchange: String,
+    link: Option<(Connection, Channel)>,
+}
+
+impl AmqpPublisher {
+    /// A publisher to `exchange` on the broker at `url` (`amqp://user:pass@host:port/vhost`);
+    /// it connects on first use.
+    pub fn new(url: &str, exchange: &str) -> Self {
+        Self { url: url.to_owned(), exchange: exchange.to_owned(), link: None }
+    }
+
+    async fn channel(&mut self) -> Result<Channel, lapin::Error> {
+        if let Some((conn, ch)) = &self.link
+            && conn.status().connected()
+            && ch.status().connected()
+        {
+            return Ok(ch.clone());
+        }
+        let conn = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let ch = conn.create_channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+        ch.exchange_declare(self.exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default()).await?;
+        tracing::info!(exchange = %self.exchange, "connected to the broker");
+        self.link = Some((conn, ch.clone()));
+        Ok(ch)
+    }
+
+    /// Publishes `events` in order and waits until the broker confirmed every one.
+    ///
+    /// # Errors
+    /// The broker could not be reached, or refused a message; the connection is made again on
+    /// the next call, and the whole batch is published again (consumers deduplicate by id).
+    pub async fn publish(&mut self, events: &[DomainEvent]) -> Result<(), String> {
+        let result = self.try_publish(events).await;
+        if result.is_err() {
+            self.link = None;
+        }
+        result
+    }
+
+    async fn try_publish(&mut self, events: &[DomainEvent]) -> Result<(), String> {
+        let ch = self.channel().await.map_err(|e| e.to_string())?;
+        let mut confirms = Vec::with_capacity(events.len());
+        for e in events {
+            let body = serde_json::to_vec(e).map_err(|e| e.to_string())?;
+            let confirm = ch
+                .basic_publish(
+                    self.exchange.as_str().into(),
+                    e.event_type.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    properties(e),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            confirms.push(confirm);
+        }
+        for (e, confirm) in events.iter().zip(confirms) {
+            match confirm.await.map_err(|e| e.to_string())? {
+                Confirmation::Ack(_) => {}
+                other => return Err(format!("the broker did not take event {} ({other:?})", e.id)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn properties(e: &DomainEvent) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert("aggregate_type".into(), AMQPValue::LongString(e.aggregate_type.as_str().into()));
+    headers.insert("aggregate_id".into(), AMQPValue::LongString(e.aggregate_id.to_string().as_str().into()));
+    headers.insert("sequence".into(), AMQPValue::LongLongInt(e.sequence));
+    headers.insert("schema_version".into(), AMQPValue::LongInt(SCHEMA_VERSION));
+    BasicProperties::default()
+        .with_message_id(e.id.to_string().as_str().into())
+        .with_type(e.event_type.as_str().into())
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+        .with_timestamp(u64::try_from(e.occurred_at.timestamp()).unwrap_or_default())
+        .with_headers(headers)
+}
+
+/// Runs the publisher as `holder` (a name unique to this process) until `shutdown` turns true.
+pub fn spawn_publisher<S: Outbox + Relays>(
+    store: S,
+    mut publisher: AmqpPublisher,
+    holder: String,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let wake = Arc::new(Notify::new());
+    let w = wake.clone();
+    store.commit_hook().add(move || w.notify_one());
+    tokio::spawn(async move {
+        let mut pause = POLL;
+        let mut leased_until = 0;
+        let mut position = None;
+        let mut standing_by = false;
+        loop {
+            let now = chrono::Utc::now().timestamp_millis();
+            // The lease is renewed when half of it is left.
+            if position.is_none() || now > leased_until - LEASE_MS / 2 {
+                match store.claim_relay(RELAY, &holder, now, now + LEASE_MS).await {
+                    Ok(Some(at)) => {
+                        if standing_by || position.is_none() {
+                            tracing::info!(position = at, "publishing the outbox to the broker");
+                        }
+                        (position, leased_until, standing_by) = (Some(at), now + LEASE_MS, false);
+                    }
+                    Ok(None) => {
+                        if !standing_by {
+                            tracing::info!("another replica publishes the outbox; standing by");
+                        }
+                        (position, standing_by) = (None, true);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not renew the publisher's lease; will retry"),
+                }
+            }
+            let mut full = false;
+            if let Some(at) = position {
+                match store.events_after(at, BATCH).await {
+                    Ok(events) if !events.is_empty() => match publisher.publish(&events).await {
+                        Ok(()) => {
+                            let last = events.last().map_or(at, |e| e.sequence);
+                            match store.advance_relay(RELAY, &holder, last).await {
+                                Ok(true) => position = Some(last),
+                                Ok(false) => position = None,
+                                Err(e) => tracing::warn!(error = %e, "could not record the published position"),
+                            }
+                            full = events.len() as i64 == BATCH;
+                            pause = POLL;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, backlog_from = at, retry_in_ms = pause.as_millis() as u64,
+                                "the broker did not take the events; the outbox keeps them");
+                            pause = (pause * 2).min(MAX_PAUSE);
+                        }
+                    },
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "outbox read failed; will retry"),
+                }
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = wake.notified(), if pause == POLL => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        tracing::info!("outbox publisher stopped");
+    })
+}
