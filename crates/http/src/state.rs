@@ -18,6 +18,7 @@ pub trait Store:
     + IdempotencyStore
     + DeliveryLog
     + Ping
+    + rouge_kernel::Relays
 {
 }
 impl<T> Store for T where
@@ -30,6 +31,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + DeliveryLog
         + Ping
+        + rouge_kernel::Relays
 {
 }
 

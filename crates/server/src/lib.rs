@@ -92,6 +92,10 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key this deployment writes.
     pub redis_prefix: String,
+    /// Publish every domain event to this RabbitMQ (`amqp://…`), on the exchange named by
+    /// `amqp_exchange`; not published when absent (in-process subscribers only).
+    pub amqp_url: Option<String>,
+    pub amqp_exchange: String,
     /// Serve HTTPS with this acceptor (certificate and key from settings).
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Accept access tokens of this OpenID Connect issuer: (issuer URL, audience).
@@ -140,6 +144,8 @@ impl Default for Options {
             gateway: GatewaySettings::default(),
             redis_url: None,
             redis_prefix: "rouge".into(),
+            amqp_url: None,
+            amqp_exchange: rouge_messaging::amqp::EXCHANGE.into(),
             tls: None,
             oidc: None,
             inventory: InventoryOptions::default(),
@@ -296,6 +302,12 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let availability = availability_subscriber(board.clone(), inventory.clone());
     let mut subscribers = vec![search, invalidate, availability];
     subscribers.extend(durable);
+    let publisher = opts.amqp_url.as_deref().map(|url| {
+        // One name per process: the lease in the store says which replica publishes.
+        let holder = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        let publisher = rouge_messaging::amqp::AmqpPublisher::new(url, &opts.amqp_exchange);
+        rouge_messaging::amqp::spawn_publisher(store.clone(), publisher, holder, stop_rx.clone())
+    });
     let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx);
     // Every commit that adds outbox events wakes the relay, whichever code path made it.
     {
@@ -352,7 +364,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     tokio::spawn(refresh_availability(board, state.inventory.clone(), stop_tx.subscribe()));
     let app = rouge_http::app(state);
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(async move {
             let _ = relay_task.await;
         }),
@@ -361,6 +373,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             let _ = retries.await;
         }),
     ];
+    tasks.extend(publisher);
     Ok(Shop { app, stop: stop_tx, tasks })
 }
 

@@ -232,6 +232,13 @@ struct GatewayArgs {
     /// Prefix of the Redis keys this deployment writes.
     #[arg(long, env = "ROUGE_REDIS_PREFIX", default_value = "rouge")]
     redis_prefix: String,
+    /// RabbitMQ to publish every domain event to (`amqp://user:pass@host:5672/%2f`); events
+    /// stay in-process when absent.
+    #[arg(long, env = "AMQP_URL", hide_env_values = true)]
+    amqp_url: Option<String>,
+    /// The topic exchange events are published to (routing key: the event type).
+    #[arg(long, env = "ROUGE_AMQP_EXCHANGE", default_value = "rouge.events")]
+    amqp_exchange: String,
     /// Load balancers and proxies in front of Rouge, as CIDRs or addresses, comma-separated
     /// (e.g. 10.0.0.0/8,192.0.2.10). Only for peers inside them is the client taken from
     /// Forwarded / X-Forwarded-For; never otherwise.
@@ -343,6 +350,8 @@ impl GatewayArgs {
             oidc: self.oidc_issuer.filter(|i| !i.is_empty()).zip(self.oidc_audience),
             redis_url: self.redis_url.filter(|u| !u.is_empty()),
             redis_prefix: self.redis_prefix,
+            amqp_url: self.amqp_url.filter(|u| !u.is_empty()),
+            amqp_exchange: self.amqp_exchange,
             channel: match &self.channel_file {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)

@@ -7,6 +7,7 @@ mod staff;
 
 mod accounts;
 mod admin;
+mod amqp;
 mod audit;
 mod bad_input;
 mod builders;
