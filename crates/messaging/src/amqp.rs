@@ -30,6 +30,9 @@ const BATCH: i64 = 500;
 const POLL: Duration = Duration::from_millis(50);
 const LEASE_MS: i64 = 10_000;
 const MAX_PAUSE: Duration = Duration::from_secs(10);
+/// How long connecting, or one batch's publishing and confirms, may take: a broker that
+/// vanished without closing the connection is noticed by this, not only by heartbeats.
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Publishes events to one exchange over one connection, made again after a failure.
 pub struct AmqpPublisher {
@@ -68,7 +71,10 @@ impl AmqpPublisher {
     /// The broker could not be reached, or refused a message; the connection is made again on
     /// the next call, and the whole batch is published again (consumers deduplicate by id).
     pub async fn publish(&mut self, events: &[DomainEvent]) -> Result<(), String> {
-        let result = self.try_publish(events).await;
+        let result = match tokio::time::timeout(TIMEOUT, self.try_publish(events)).await {
+            Ok(done) => done,
+            Err(_) => Err(format!("the broker did not confirm within {} s", TIMEOUT.as_secs())),
+        };
         if result.is_err() {
             self.link = None;
         }
