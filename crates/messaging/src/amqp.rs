@@ -34,6 +34,14 @@ const MAX_PAUSE: Duration = Duration::from_secs(10);
 /// vanished without closing the connection is noticed by this, not only by heartbeats.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where the outbox publisher sends events: RabbitMQ here; a Kafka adapter would implement
+/// the same (topic per aggregate type, key = aggregate id, so one aggregate's events keep
+/// their order in one partition).
+pub trait Publisher: Send + 'static {
+    /// Sends `events` in order; `Ok` only once the broker has taken every one.
+    fn publish(&mut self, events: &[DomainEvent]) -> impl Future<Output = Result<(), String>> + Send;
+}
+
 /// Publishes events to one exchange over one connection, made again after a failure.
 pub struct AmqpPublisher {
     url: String,
@@ -65,12 +73,7 @@ impl AmqpPublisher {
         Ok(ch)
     }
 
-    /// Publishes `events` in order and waits until the broker confirmed every one.
-    ///
-    /// # Errors
-    /// The broker could not be reached, or refused a message; the connection is made again on
-    /// the next call, and the whole batch is published again (consumers deduplicate by id).
-    pub async fn publish(&mut self, events: &[DomainEvent]) -> Result<(), String> {
+    async fn try_publish_bounded(&mut self, events: &[DomainEvent]) -> Result<(), String> {
         let result = match tokio::time::timeout(TIMEOUT, self.try_publish(events)).await {
             Ok(done) => done,
             Err(_) => Err(format!("the broker did not confirm within {} s", TIMEOUT.as_secs())),
@@ -108,6 +111,15 @@ impl AmqpPublisher {
     }
 }
 
+impl Publisher for AmqpPublisher {
+    /// Publishes `events` in order and waits until the broker confirmed every one. On an
+    /// error (unreachable, refused, silent) the connection is made again on the next call and
+    /// the whole batch sent again (consumers deduplicate by message id).
+    async fn publish(&mut self, events: &[DomainEvent]) -> Result<(), String> {
+        self.try_publish_bounded(events).await
+    }
+}
+
 fn properties(e: &DomainEvent) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert("aggregate_type".into(), AMQPValue::LongString(e.aggregate_type.as_str().into()));
@@ -123,10 +135,10 @@ fn properties(e: &DomainEvent) -> BasicProperties {
         .with_headers(headers)
 }
 
-/// Runs the publisher as `holder` (a name unique to this process) until `shutdown` turns true.
-pub fn spawn_publisher<S: Outbox + Relays>(
+/// Runs a publisher of the outbox as `holder` (a name unique to this process) until `shutdown` turns true.
+pub fn spawn_publisher<S: Outbox + Relays, P: Publisher>(
     store: S,
-    mut publisher: AmqpPublisher,
+    mut publisher: P,
     holder: String,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
