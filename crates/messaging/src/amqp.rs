@@ -73,17 +73,6 @@ impl AmqpPublisher {
         Ok(ch)
     }
 
-    async fn try_publish_bounded(&mut self, events: &[DomainEvent]) -> Result<(), String> {
-        let result = match tokio::time::timeout(TIMEOUT, self.try_publish(events)).await {
-            Ok(done) => done,
-            Err(_) => Err(format!("the broker did not confirm within {} s", TIMEOUT.as_secs())),
-        };
-        if result.is_err() {
-            self.link = None;
-        }
-        result
-    }
-
     async fn try_publish(&mut self, events: &[DomainEvent]) -> Result<(), String> {
         let ch = self.channel().await.map_err(|e| e.to_string())?;
         let mut confirms = Vec::with_capacity(events.len());
@@ -116,7 +105,14 @@ impl Publisher for AmqpPublisher {
     /// error (unreachable, refused, silent) the connection is made again on the next call and
     /// the whole batch sent again (consumers deduplicate by message id).
     async fn publish(&mut self, events: &[DomainEvent]) -> Result<(), String> {
-        self.try_publish_bounded(events).await
+        let result = match tokio::time::timeout(TIMEOUT, self.try_publish(events)).await {
+            Ok(done) => done,
+            Err(_) => Err(format!("the broker did not confirm within {} s", TIMEOUT.as_secs())),
+        };
+        if result.is_err() {
+            self.link = None;
+        }
+        result
     }
 }
 
