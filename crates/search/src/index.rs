@@ -76,7 +76,6 @@ pub struct CatalogIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
-    instance: String,
 }
 
 /// What other contexts need of a variant: its product, price and size.
@@ -144,7 +143,6 @@ impl CatalogIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
-            instance: Uuid::now_v7().simple().to_string()[20..].to_owned(),
         };
         this.upsert_products(products);
         this
@@ -292,11 +290,6 @@ impl CatalogIndex {
     /// Changes with every applied change; identical queries at one generation give one body.
     pub fn generation(&self) -> u64 {
         self.state.read().expect("index lock").generation
-    }
-
-    /// Distinguishes this index from one built by another process or start.
-    pub fn instance(&self) -> &str {
-        &self.instance
     }
 
     pub fn len(&self) -> usize {

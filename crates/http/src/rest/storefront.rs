@@ -95,11 +95,10 @@ pub async fn list_products<S: Store>(
     }
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
-    // One index generation and one query give one body: name it without hashing the body.
-    let mut h = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(&raw, &mut h);
-    let etag = format!("\"{}-{}-{:x}\"", app.index.instance(), listing.generation, std::hash::Hasher::finish(&h));
     let body = Bytes::from(listing.to_json());
+    // Named by its content, so every replica gives the same page the same ETag (a client's
+    // If-None-Match holds whichever replica answers); hashed once, then kept with the page.
+    let etag = etag_of(&body);
     app.cache.put(raw, CachedPage { generation: listing.generation, etag: etag.clone(), body: body.clone() });
     Ok(cached(&headers, body, Some(etag)))
 }

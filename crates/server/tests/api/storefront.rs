@@ -8,6 +8,7 @@ crate::on_both_stores!(
     product_detail_is_cacheable_and_compressed,
     categories_brands_and_ingredients,
     attribute_filters_use_staff_definitions,
+    replicas_give_the_same_content_the_same_etag,
 );
 
 fn names(page: &Value) -> Vec<String> {
@@ -176,4 +177,42 @@ async fn attribute_filters_use_staff_definitions(app: &TestApp) {
     let (s, bad) = app.get_json("/v1/products?attr.colour=red").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(bad["errors"][0]["field"], "attr.colour");
+}
+
+/// Behind a load balancer a shopper's next request may reach another replica: the same content
+/// has the same ETag on every replica, so a revalidation holds wherever it lands, and a change
+/// made through one replica gives both the same new ETag.
+async fn replicas_give_the_same_content_the_same_etag(app: &TestApp) {
+    app.brand("Lumen Lab").await;
+    app.product(serum("Serum", "lumen-lab", "SKU-1", 1500)).await;
+    let replica = app.replica().await;
+    let paths = ["/v1/products/serum", "/v1/products?limit=50&sort=price_asc", "/v1/brands", "/v1/categories"];
+    let etags = |base: String| async move {
+        let mut out = vec![];
+        for path in paths {
+            let res = app.client.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            out.push(res.headers()["etag"].to_str().unwrap().to_owned());
+        }
+        out
+    };
+    app.eventually(|| async { etags(app.base.clone()).await == etags(replica.base.clone()).await }).await;
+    let before = etags(app.base.clone()).await;
+    for (path, etag) in paths.iter().zip(&before) {
+        let res = app.client.get(format!("{}{path}", replica.base)).header("if-none-match", etag).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{path}: the other replica's ETag holds");
+    }
+
+    let (_, p) = app.get_json("/v1/products/serum").await;
+    let id = p["id"].as_str().unwrap();
+    let res = app
+        .admin(reqwest::Method::PATCH, &format!("/v1/admin/products/{id}"), &json!({"description": "New words."}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.eventually(|| async {
+        let (a, b) = (etags(app.base.clone()).await, etags(replica.base.clone()).await);
+        a == b && a[0] != before[0] && a[1] != before[1]
+    })
+    .await;
+    replica.stop().await;
 }
