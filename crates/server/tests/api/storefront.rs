@@ -9,6 +9,7 @@ crate::on_both_stores!(
     categories_brands_and_ingredients,
     attribute_filters_use_staff_definitions,
     replicas_give_the_same_content_the_same_etag,
+    replicas_agree_on_the_catalogue_stock_and_idempotency_keys,
 );
 
 fn names(page: &Value) -> Vec<String> {
@@ -212,6 +213,52 @@ async fn replicas_give_the_same_content_the_same_etag(app: &TestApp) {
     app.eventually(|| async {
         let (a, b) = (etags(app.base.clone()).await, etags(replica.base.clone()).await);
         a == b && a[0] != before[0] && a[1] != before[1]
+    })
+    .await;
+    replica.stop().await;
+}
+
+/// Two replicas on one store: a product and stock made through A show on B's listing and page
+/// (its stock board follows the events), and a create retried on B with the key used on A
+/// replays A's answer instead of creating twice.
+async fn replicas_agree_on_the_catalogue_stock_and_idempotency_keys(app: &TestApp) {
+    let replica = app.replica().await;
+    app.brand("Lumen Lab").await;
+    let body = serum("Glow Serum", "lumen-lab", "LL-GLOW-30", 2900);
+    let create = |base: String| {
+        let body = body.clone();
+        async move {
+            let req = app.client.post(format!("{base}/v1/admin/products")).bearer_auth(&app.admin_key);
+            let res = req.header("idempotency-key", "glow-serum-1").json(&body).send().await.unwrap();
+            let replayed = res.headers().contains_key("idempotent-replayed");
+            (res.status(), replayed, res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, replayed, first) = create(app.base.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, false));
+    let (status, replayed, again) = create(replica.base.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, true), "B replays A's answer: {again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(app.product_count().await, 1, "created once");
+
+    let receipt = json!({"sku": "LL-GLOW-30", "location": "main", "batch": "B1", "quantity": 40, "reference": "PO-1"});
+    let res = app.admin(reqwest::Method::POST, "/v1/admin/inventory/receipts", &receipt).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let listed = |base: &str| {
+        let url = format!("{base}/v1/products?q=glow");
+        async move { app.client.get(url).send().await.unwrap().json::<Value>().await.unwrap()["total"].as_i64().unwrap() }
+    };
+    let page = |base: String| async move {
+        let res = app.client.get(format!("{base}/v1/products/glow-serum")).send().await.unwrap();
+        if res.status() != StatusCode::OK {
+            return (String::new(), 0);
+        }
+        let body: Value = res.json().await.unwrap();
+        (body["availability"]["LL-GLOW-30"].as_str().unwrap_or_default().to_owned(), listed(&base).await)
+    };
+    app.eventually(|| async {
+        let (a, b) = (page(app.base.clone()).await, page(replica.base.clone()).await);
+        a == b && a == ("in_stock".to_owned(), 1)
     })
     .await;
     replica.stop().await;
