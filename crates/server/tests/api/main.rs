@@ -20,6 +20,7 @@ mod gateway;
 mod graphql;
 mod inventory;
 mod keys;
+mod lb;
 mod oidc;
 mod oneshot;
 mod ops;

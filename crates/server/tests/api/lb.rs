@@ -1,0 +1,128 @@
+//! Two `rouge serve` processes on one PostgreSQL, with Redis and RabbitMQ, behind HAProxy
+//! (`deploy/haproxy/rouge.cfg`, started by the test), as a shop runs them: a product made
+//! through the balancer is on both replicas with the same ETag, and a create retried with the
+//! same Idempotency-Key replays whichever replica the retry lands on.
+
+use reqwest::StatusCode;
+use rouge_store_tests::harness::{self, TempDir};
+use serde_json::{Value, json};
+use std::process::Stdio;
+use tokio::process::{Child, Command};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn ready(url: &str) {
+    for _ in 0..300 {
+        if reqwest::get(format!("{url}/readyz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not become ready");
+}
+
+/// A replica; killed when dropped.
+fn replica(port: u16, env: &[(&str, String)]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", "off"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("rouge starts")
+}
+
+#[tokio::test]
+async fn two_replicas_behind_haproxy_serve_as_one_shop() {
+    let Some(db) = harness::postgres().await else { return };
+    let (Some(redis), Some(amqp)) = (harness::redis_url().await, harness::amqp_url().await) else { return };
+    if std::process::Command::new("haproxy").arg("-v").output().is_err() {
+        crate::helpers::tool_missing("haproxy", "the replicas-behind-a-balancer test (.ci/run installs it)");
+        return;
+    }
+    let dir = TempDir::new();
+    let env = vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("ROUGE_KEY_DIR", dir.0.join("keys").display().to_string()),
+        ("REDIS_URL", redis),
+        ("ROUGE_REDIS_PREFIX", format!("lb-test-{}", uuid::Uuid::now_v7().simple())),
+        ("AMQP_URL", amqp),
+        ("ROUGE_AMQP_EXCHANGE", format!("rouge.events.lb-test.{}", uuid::Uuid::now_v7().simple())),
+        ("ROUGE_TRUSTED_PROXIES", "127.0.0.1".into()),
+        ("ROUGE_OWNER_PASSWORD", "a long passphrase".into()),
+        ("RUST_LOG", "error".into()),
+    ];
+    let owner = Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["admin", "create-owner", "--email", "owner@shop.example", "--name", "Olga Owner"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .await
+        .unwrap();
+    assert!(owner.status.success(), "{}", String::from_utf8_lossy(&owner.stderr));
+    let (p1, p2, lb) = (free_port(), free_port(), free_port());
+    let _r1 = replica(p1, &env);
+    let _r2 = replica(p2, &env);
+    let (r1, r2, shop) =
+        (format!("http://127.0.0.1:{p1}"), format!("http://127.0.0.1:{p2}"), format!("http://127.0.0.1:{lb}"));
+    ready(&r1).await;
+    ready(&r2).await;
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/rouge.cfg");
+    let _haproxy = Command::new("haproxy")
+        .args(["-db", "-f", cfg])
+        .env("ROUGE_LB_LISTEN", format!("127.0.0.1:{lb}"))
+        .env("ROUGE_REPLICA_1", format!("127.0.0.1:{p1}"))
+        .env("ROUGE_REPLICA_2", format!("127.0.0.1:{p2}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("haproxy starts");
+    ready(&shop).await;
+
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{shop}/v1/admin/auth/login"))
+        .json(&json!({"email": "owner@shop.example", "password": "a long passphrase"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().expect("the owner logs in through the balancer").to_owned();
+    let admin = |path: &str, key: &str, body: Value| {
+        let req = client.post(format!("{shop}{path}")).bearer_auth(&token).header("idempotency-key", key);
+        req.json(&body).send()
+    };
+    assert_eq!(admin("/v1/admin/brands", "brand-1", json!({"name": "Lumen Lab"})).await.unwrap().status(), 201);
+    let product = crate::helpers::serum("Glow Serum", "lumen-lab", "LL-GLOW-30", 2900);
+    let mut ids = vec![];
+    // Round robin: the retries land on both replicas.
+    for attempt in 0..4 {
+        let res = admin("/v1/admin/products", "glow-serum-1", product.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers().contains_key("idempotent-replayed"), attempt > 0, "attempt {attempt}");
+        ids.push(res.json::<Value>().await.unwrap()["id"].clone());
+    }
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one product: {ids:?}");
+
+    // Both replicas show it, with the same ETag.
+    let mut agreed = false;
+    for _ in 0..200 {
+        let mut etags = vec![];
+        for base in [&r1, &r2] {
+            let res = client.get(format!("{base}/v1/products/glow-serum")).send().await.unwrap();
+            etags.push((res.status(), res.headers().get("etag").map(|e| e.to_str().unwrap().to_owned())));
+        }
+        if etags[0].0 == StatusCode::OK && etags[0] == etags[1] {
+            agreed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(agreed, "both replicas show the product with one ETag");
+    db.cleanup().await;
+}
