@@ -2,7 +2,9 @@
 //! killed with SIGKILL while shoppers are paying; it is started again, shoppers whose answers
 //! were lost retry with their Idempotency-Key, and the store is checked: no order lost,
 //! duplicated or half-made, stock agrees with the orders, and every `order.placed` event was
-//! delivered (its stock committed) after the restart.
+//! delivered (its stock committed) after the restart. The same with two replicas behind
+//! HAProxy (with Redis and RabbitMQ), one killed mid-burst while shoppers carry on through the
+//! balancer.
 
 use crate::checkout::address;
 use crate::helpers::serum;
@@ -10,7 +12,7 @@ use reqwest::StatusCode;
 use rouge_catalog::CatalogService;
 use rouge_http::Store;
 use rouge_inventory::{InventoryService, Receipt, ReservationState};
-use rouge_orders::{OrderEvent, OrderFilter};
+use rouge_orders::{OrderEvent, OrderFilter, OrdersRepository};
 use rouge_store_tests::harness::{self, TempDir};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -30,6 +32,10 @@ impl Drop for Server {
 }
 
 async fn serve(url: &str, keys: &std::path::Path) -> Server {
+    serve_with(url, keys, &[]).await
+}
+
+async fn serve_with(url: &str, keys: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let addr =
         format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
@@ -41,6 +47,7 @@ async fn serve(url: &str, keys: &std::path::Path) -> Server {
         .env("ROUGE_IDEMPOTENCY_LEASE_SECS", "1")
         .env("ROUGE_TEST_PAYMENTS", "true")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(keys.with_extension("log")).map(Stdio::from).unwrap_or(Stdio::null()))
         .spawn()
@@ -143,8 +150,13 @@ async fn crash_mid_burst<S: Store>(store: S, url: &str) {
         }
     }
     assert!(retried > 0);
+    no_order_lost_or_doubled(&store, &confirmed).await;
+    drop(server);
+}
 
-    // Every placed order's stock gets committed (order.placed is delivered after the restart).
+/// Every placed order's stock gets committed (its `order.placed` is delivered once); every
+/// order a shopper was told about exists, one per cart, none half-made; stock agrees.
+async fn no_order_lost_or_doubled<S: Store>(store: &S, confirmed: &[String]) {
     let mut orders = vec![];
     for _ in 0..500 {
         orders = store.orders(&OrderFilter { limit: 1000, ..OrderFilter::default() }).await.unwrap();
@@ -179,7 +191,7 @@ async fn crash_mid_burst<S: Store>(store: S, url: &str) {
     // Nothing lost: every order a shopper was told about exists; nothing duplicated: one per cart.
     let carts: std::collections::HashSet<_> = orders.iter().map(|o| o.cart_id.to_string()).collect();
     assert_eq!(carts.len(), orders.len(), "one order per cart");
-    for c in &confirmed {
+    for c in confirmed {
         assert!(carts.contains(c), "confirmed order of cart {c} survived the crash");
     }
     // Stock agrees with the orders: what left equals what was sold; the ledger explains it.
@@ -188,8 +200,7 @@ async fn crash_mid_burst<S: Store>(store: S, url: &str) {
     assert_eq!(on_hand, UNITS - orders.len() as i64);
     assert!(lots.iter().all(|l| l.on_hand >= 0 && l.reserved >= 0 && l.reserved <= l.on_hand));
     assert_eq!(store.discrepancies().await.unwrap(), vec![]);
-    assert_eq!(rouge_orders::service::rebuild(&store).await.unwrap(), 0);
-    drop(server);
+    assert_eq!(rouge_orders::service::rebuild(store).await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,5 +213,104 @@ async fn sqlite_survives_a_crash_mid_checkout() {
 async fn postgres_survives_a_crash_mid_checkout() {
     let Some(db) = harness::postgres().await else { return };
     crash_mid_burst(db.store.clone(), &db.url).await;
+    db.cleanup().await;
+}
+
+/// A shopper paying through the balancer: when her replica dies under her (no answer, or the
+/// balancer's 502/503), she pays again with the same key until someone answers for good.
+async fn pay_until_answered(base: &str, cart: &str, i: usize) -> StatusCode {
+    for _ in 0..100 {
+        match pay(base, cart, i).await {
+            Some(s) if !s.is_server_error() => return s,
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("shopper {i} never got an answer");
+}
+
+/// Two replicas behind HAProxy; one is killed with SIGKILL in the middle of a checkout burst;
+/// shoppers keep going through the balancer, retrying with their keys; nothing is lost or
+/// doubled, and stock agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_survives_a_replica_killed_behind_haproxy() {
+    let Some(db) = harness::postgres().await else { return };
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        crate::helpers::tool_missing("haproxy", "the replica-killed drill (.ci/run installs it)");
+        return;
+    }
+    let (Some(redis), Some(amqp)) = (harness::redis_url().await, harness::amqp_url().await) else { return };
+    let store = db.store.clone();
+    prepare(&store).await;
+    let dir = TempDir::new();
+    // The production profile: shared rate-limit budgets in Redis, events out to RabbitMQ.
+    let prefix = format!("crash-{}", uuid::Uuid::now_v7().simple());
+    let exchange = format!("rouge.events.crash.{}", uuid::Uuid::now_v7().simple());
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("ROUGE_REDIS_PREFIX", &prefix),
+        ("AMQP_URL", &amqp),
+        ("ROUGE_AMQP_EXCHANGE", &exchange),
+    ];
+    let r1 = serve_with(&db.url, &dir.0, &env).await;
+    let r2 = serve_with(&db.url, &dir.0, &env).await;
+    let lb = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/rouge.cfg");
+    let haproxy = Command::new("haproxy")
+        .args(["-db", "-f", cfg])
+        .env("ROUGE_LB_LISTEN", &lb)
+        .env("ROUGE_REPLICA_1", r1.1.trim_start_matches("http://"))
+        .env("ROUGE_REPLICA_2", r2.1.trim_start_matches("http://"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("haproxy starts");
+    let _haproxy = Server(haproxy, format!("http://{lb}"));
+    let base = format!("http://{lb}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let burst: Vec<_> = (0..SHOPPERS)
+        .map(|i| {
+            let b = base.clone();
+            tokio::spawn(async move {
+                let (cart, status) = shop(&b, i).await;
+                // The third item: whether the kill interrupted her.
+                match (cart, status) {
+                    (Some(c), Some(s)) if !s.is_server_error() => (Some(c), Some(s), false),
+                    (Some(c), _) => {
+                        let s = pay_until_answered(&b, &c, i).await;
+                        (Some(c), Some(s), true)
+                    }
+                    (None, _) => (None, None, true),
+                }
+            })
+        })
+        .collect();
+    for _ in 0..400 {
+        let placed = store.orders(&OrderFilter { limit: 1000, ..OrderFilter::default() }).await.unwrap().len();
+        if placed >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(r1); // SIGKILL
+    let (mut confirmed, mut interrupted) = (vec![], 0);
+    for t in burst {
+        let (cart, status, cut) = t.await.unwrap();
+        interrupted += usize::from(cut);
+        if let (Some(cart), Some(s)) = (cart, status) {
+            assert!(matches!(s, StatusCode::CREATED | StatusCode::OK | StatusCode::CONFLICT), "{s}");
+            if s == StatusCode::CREATED || s == StatusCode::OK {
+                confirmed.push(cart);
+            }
+        }
+    }
+    assert!(!confirmed.is_empty());
+    assert!(interrupted > 0, "the kill interrupted some shoppers");
+    no_order_lost_or_doubled(&store, &confirmed).await;
+    drop(r2);
     db.cleanup().await;
 }
