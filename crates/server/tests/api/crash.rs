@@ -272,20 +272,28 @@ async fn postgres_survives_a_replica_killed_behind_haproxy() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let burst: Vec<_> = (0..SHOPPERS)
-        .map(|i| {
-            let b = base.clone();
+    // Shoppers keep coming (sixteen at a time, one checkout after another) until told to
+    // stop, so requests are in flight on both replicas when one dies.
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (b, next, stop) = (base.clone(), next.clone(), stop.clone());
             tokio::spawn(async move {
-                let (cart, status) = shop(&b, i).await;
-                // The third item: whether the kill interrupted her.
-                match (cart, status) {
-                    (Some(c), Some(s)) if !s.is_server_error() => (Some(c), Some(s), false),
-                    (Some(c), _) => {
-                        let s = pay_until_answered(&b, &c, i).await;
-                        (Some(c), Some(s), true)
-                    }
-                    (None, _) => (None, None, true),
+                let mut done = vec![];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // The third item: whether the kill interrupted her.
+                    done.push(match shop(&b, i).await {
+                        (Some(c), Some(s)) if !s.is_server_error() => (Some(c), Some(s), false),
+                        (Some(c), _) => {
+                            let s = pay_until_answered(&b, &c, i).await;
+                            (Some(c), Some(s), true)
+                        }
+                        (None, _) => (None, None, true),
+                    });
                 }
+                done
             })
         })
         .collect();
@@ -297,14 +305,17 @@ async fn postgres_survives_a_replica_killed_behind_haproxy() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     drop(r1); // SIGKILL
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut confirmed, mut interrupted) = (vec![], 0);
-    for t in burst {
-        let (cart, status, cut) = t.await.unwrap();
-        interrupted += usize::from(cut);
-        if let (Some(cart), Some(s)) = (cart, status) {
-            assert!(matches!(s, StatusCode::CREATED | StatusCode::OK | StatusCode::CONFLICT), "{s}");
-            if s == StatusCode::CREATED || s == StatusCode::OK {
-                confirmed.push(cart);
+    for w in workers {
+        for (cart, status, cut) in w.await.unwrap() {
+            interrupted += usize::from(cut);
+            if let (Some(cart), Some(s)) = (cart, status) {
+                assert!(matches!(s, StatusCode::CREATED | StatusCode::OK | StatusCode::CONFLICT), "{s}");
+                if s == StatusCode::CREATED || s == StatusCode::OK {
+                    confirmed.push(cart);
+                }
             }
         }
     }
