@@ -255,13 +255,17 @@ async fn postgres_survives_a_replica_killed_behind_haproxy() {
     let r2 = serve_with(&db.url, &dir.0, &env).await;
     let lb = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/rouge.cfg");
+    // The test's own addition: a stats socket, to see the balancer send r1 traffic.
+    let (stats_cfg, stats) = (dir.0.join("stats.cfg"), dir.0.join("haproxy.sock"));
+    std::fs::write(&stats_cfg, format!("global\n    stats socket {} mode 600 level admin\n", stats.display())).unwrap();
     let haproxy = Command::new("haproxy")
-        .args(["-db", "-f", cfg])
+        .args(["-db", "-f", cfg, "-f"])
+        .arg(&stats_cfg)
         .env("ROUGE_LB_LISTEN", &lb)
         .env("ROUGE_REPLICA_1", r1.1.trim_start_matches("http://"))
         .env("ROUGE_REPLICA_2", r2.1.trim_start_matches("http://"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.0.join("haproxy.log")).map(Stdio::from).unwrap_or(Stdio::null()))
         .spawn()
         .expect("haproxy starts");
     let _haproxy = Server(haproxy, format!("http://{lb}"));
@@ -297,14 +301,18 @@ async fn postgres_survives_a_replica_killed_behind_haproxy() {
             })
         })
         .collect();
-    for _ in 0..400 {
+    // Kill r1 once orders are being placed and the balancer is sending it requests right now.
+    let mut busy = false;
+    for _ in 0..1000 {
         let placed = store.orders(&OrderFilter { limit: 1000, ..OrderFilter::default() }).await.unwrap().len();
-        if placed >= 10 {
+        busy = placed >= 10 && r1_busy(&stats).await;
+        if busy {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     drop(r1); // SIGKILL
+    assert!(busy, "the balancer never had r1 up with a request on it");
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut confirmed, mut interrupted) = (vec![], 0);
@@ -320,8 +328,28 @@ async fn postgres_survives_a_replica_killed_behind_haproxy() {
         }
     }
     assert!(!confirmed.is_empty());
-    assert!(interrupted > 0, "the kill interrupted some shoppers");
+    let balancer = std::fs::read_to_string(dir.0.join("haproxy.log")).unwrap_or_default();
+    assert!(
+        interrupted > 0,
+        "the kill interrupted some shoppers ({} served); the balancer said: {balancer}",
+        confirmed.len()
+    );
     no_order_lost_or_doubled(&store, &confirmed).await;
     drop(r2);
     db.cleanup().await;
+}
+
+/// Whether HAProxy has r1 up and a request on it now (its stats socket's `show stat`).
+async fn r1_busy(socket: &std::path::Path) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::UnixStream::connect(socket).await else { return false };
+    if s.write_all(b"show stat\n").await.is_err() {
+        return false;
+    }
+    let mut csv = String::new();
+    let _ = s.read_to_string(&mut csv).await;
+    // Columns: pxname, svname, qcur, qmax, scur (current sessions), …, status is the 18th.
+    csv.lines().map(|l| l.split(',').collect::<Vec<_>>()).any(|f| {
+        f.len() > 17 && f[0] == "replicas" && f[1] == "r1" && f[17] == "UP" && f[4].parse::<u32>().unwrap_or(0) > 0
+    })
 }
