@@ -28,7 +28,11 @@ pub const RELAY: &str = "amqp";
 
 const BATCH: i64 = 500;
 const POLL: Duration = Duration::from_millis(50);
-const LEASE_MS: i64 = 10_000;
+/// Renewed when half is left, which outlasts a publish's time-out, so a holder that is
+/// still publishing does not lose the lease to another replica.
+const LEASE_MS: i64 = 15_000;
+/// How often a replica standing by asks whether the lease has lapsed.
+const STANDBY: Duration = Duration::from_millis(2_500);
 const MAX_PAUSE: Duration = Duration::from_secs(10);
 /// How long connecting, or one batch's publishing and confirms, may take: a broker that
 /// vanished without closing the connection is noticed by this, not only by heartbeats.
@@ -193,9 +197,10 @@ pub fn spawn_publisher<S: Outbox + Relays, P: Publisher>(
             if full {
                 continue;
             }
+            let wait = if standing_by { STANDBY } else { pause };
             tokio::select! {
-                _ = wake.notified(), if pause == POLL => {}
-                _ = tokio::time::sleep(pause) => {}
+                _ = wake.notified(), if wait == POLL => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
