@@ -22,7 +22,7 @@ const SKU: &str = "CRASH-1";
 const UNITS: i64 = 60;
 const SHOPPERS: usize = 80;
 
-struct Server(Child, String);
+pub(crate) struct Server(Child, pub(crate) String);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -35,7 +35,7 @@ async fn serve(url: &str, keys: &std::path::Path) -> Server {
     serve_with(url, keys, &[]).await
 }
 
-async fn serve_with(url: &str, keys: &std::path::Path, env: &[(&str, &str)]) -> Server {
+pub(crate) async fn serve_with(url: &str, keys: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let addr =
         format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
@@ -253,29 +253,8 @@ async fn postgres_survives_a_replica_killed_behind_haproxy() {
     ];
     let r1 = serve_with(&db.url, &dir.0, &env).await;
     let r2 = serve_with(&db.url, &dir.0, &env).await;
-    let lb = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
-    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/rouge.cfg");
-    // The test's own addition: a stats socket, to see the balancer send r1 traffic.
-    let (stats_cfg, stats) = (dir.0.join("stats.cfg"), dir.0.join("haproxy.sock"));
-    std::fs::write(&stats_cfg, format!("global\n    stats socket {} mode 600 level admin\n", stats.display())).unwrap();
-    let haproxy = Command::new("haproxy")
-        .args(["-db", "-f", cfg, "-f"])
-        .arg(&stats_cfg)
-        .env("ROUGE_LB_LISTEN", &lb)
-        .env("ROUGE_REPLICA_1", r1.1.trim_start_matches("http://"))
-        .env("ROUGE_REPLICA_2", r2.1.trim_start_matches("http://"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.0.join("haproxy.log")).map(Stdio::from).unwrap_or(Stdio::null()))
-        .spawn()
-        .expect("haproxy starts");
-    let _haproxy = Server(haproxy, format!("http://{lb}"));
-    let base = format!("http://{lb}");
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (lb, stats) = balancer(&dir.0, &r1, &r2).await;
+    let base = lb.1.clone();
     // Shoppers keep coming (sixteen at a time, one checkout after another) until told to
     // stop, so requests are in flight on both replicas when one dies.
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -352,4 +331,31 @@ async fn r1_busy(socket: &std::path::Path) -> bool {
     csv.lines().map(|l| l.split(',').collect::<Vec<_>>()).any(|f| {
         f.len() > 17 && f[0] == "replicas" && f[1] == "r1" && f[17] == "UP" && f[4].parse::<u32>().unwrap_or(0) > 0
     })
+}
+
+/// HAProxy with `deploy/haproxy/rouge.cfg` in front of two replicas, ready; and its stats
+/// socket (the tests' own addition, in `dir`, with its log).
+pub(crate) async fn balancer(dir: &std::path::Path, r1: &Server, r2: &Server) -> (Server, std::path::PathBuf) {
+    let lb = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/rouge.cfg");
+    let (stats_cfg, stats) = (dir.join("stats.cfg"), dir.join("haproxy.sock"));
+    std::fs::write(&stats_cfg, format!("global\n    stats socket {} mode 600 level admin\n", stats.display())).unwrap();
+    let haproxy = Command::new("haproxy")
+        .args(["-db", "-f", cfg, "-f"])
+        .arg(&stats_cfg)
+        .env("ROUGE_LB_LISTEN", &lb)
+        .env("ROUGE_REPLICA_1", r1.1.trim_start_matches("http://"))
+        .env("ROUGE_REPLICA_2", r2.1.trim_start_matches("http://"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("haproxy.log")).map(Stdio::from).unwrap_or(Stdio::null()))
+        .spawn()
+        .expect("haproxy starts");
+    let server = Server(haproxy, format!("http://{lb}"));
+    for _ in 0..200 {
+        if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return (server, stats);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("HAProxy did not answer: {}", std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default());
 }

@@ -3,37 +3,11 @@
 //! through the balancer is on both replicas with the same ETag, and a create retried with the
 //! same Idempotency-Key replays whichever replica the retry lands on.
 
+use crate::crash::{balancer, serve_with};
 use reqwest::StatusCode;
 use rouge_store_tests::harness::{self, TempDir};
 use serde_json::{Value, json};
-use std::process::Stdio;
-use tokio::process::{Child, Command};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn ready(url: &str) {
-    for _ in 0..300 {
-        if reqwest::get(format!("{url}/readyz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{url} did not become ready");
-}
-
-/// A replica; killed when dropped.
-fn replica(port: u16, env: &[(&str, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rouge"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", "off"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("rouge starts")
-}
+use tokio::process::Command;
 
 #[tokio::test]
 async fn two_replicas_behind_haproxy_serve_as_one_shop() {
@@ -44,43 +18,30 @@ async fn two_replicas_behind_haproxy_serve_as_one_shop() {
         return;
     }
     let dir = TempDir::new();
-    let env = vec![
-        ("DATABASE_URL", db.url.clone()),
-        ("ROUGE_KEY_DIR", dir.0.join("keys").display().to_string()),
-        ("REDIS_URL", redis),
-        ("ROUGE_REDIS_PREFIX", format!("lb-test-{}", uuid::Uuid::now_v7().simple())),
-        ("AMQP_URL", amqp),
-        ("ROUGE_AMQP_EXCHANGE", format!("rouge.events.lb-test.{}", uuid::Uuid::now_v7().simple())),
-        ("ROUGE_TRUSTED_PROXIES", "127.0.0.1".into()),
-        ("ROUGE_OWNER_PASSWORD", "a long passphrase".into()),
-        ("RUST_LOG", "error".into()),
+    let keys = dir.0.join("keys");
+    let prefix = format!("lb-test-{}", uuid::Uuid::now_v7().simple());
+    let exchange = format!("rouge.events.lb-test.{}", uuid::Uuid::now_v7().simple());
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("ROUGE_REDIS_PREFIX", prefix.as_str()),
+        ("AMQP_URL", amqp.as_str()),
+        ("ROUGE_AMQP_EXCHANGE", exchange.as_str()),
+        ("ROUGE_TRUSTED_PROXIES", "127.0.0.1"),
     ];
     let owner = Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(["admin", "create-owner", "--email", "owner@shop.example", "--name", "Olga Owner"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("DATABASE_URL", &db.url)
+        .env("ROUGE_KEY_DIR", &keys)
+        .env("ROUGE_OWNER_PASSWORD", "a long passphrase")
+        .env("RUST_LOG", "error")
         .output()
         .await
         .unwrap();
     assert!(owner.status.success(), "{}", String::from_utf8_lossy(&owner.stderr));
-    let (p1, p2, lb) = (free_port(), free_port(), free_port());
-    let _r1 = replica(p1, &env);
-    let _r2 = replica(p2, &env);
-    let (r1, r2, shop) =
-        (format!("http://127.0.0.1:{p1}"), format!("http://127.0.0.1:{p2}"), format!("http://127.0.0.1:{lb}"));
-    ready(&r1).await;
-    ready(&r2).await;
-    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/rouge.cfg");
-    let _haproxy = Command::new("haproxy")
-        .args(["-db", "-f", cfg])
-        .env("ROUGE_LB_LISTEN", format!("127.0.0.1:{lb}"))
-        .env("ROUGE_REPLICA_1", format!("127.0.0.1:{p1}"))
-        .env("ROUGE_REPLICA_2", format!("127.0.0.1:{p2}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("haproxy starts");
-    ready(&shop).await;
+    let r1 = serve_with(&db.url, &keys, &env).await;
+    let r2 = serve_with(&db.url, &keys, &env).await;
+    let (lb, _) = balancer(&dir.0, &r1, &r2).await;
+    let (r1, r2, shop) = (r1.1.clone(), r2.1.clone(), lb.1.clone());
 
     let client = reqwest::Client::new();
     let login: Value = client
