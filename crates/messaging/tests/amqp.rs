@@ -2,53 +2,18 @@
 //! commit order, with its id, type and aggregate; the position survives a restart, so nothing
 //! is published twice; a second replica stands by while the first holds the lease.
 
-use lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::types::AMQPValue;
 use rouge_catalog::CatalogService;
 use rouge_kernel::{DomainEvent, Outbox, Relays};
 use rouge_messaging::amqp::{AmqpPublisher, RELAY, spawn_publisher};
+use rouge_store_tests::broker::Listener;
 use rouge_store_tests::{fixtures, harness};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// A queue bound to everything on a fresh exchange of the test's own.
-async fn listen(url: &str) -> (Connection, Channel, String, String) {
-    let conn = Connection::connect(url, ConnectionProperties::default()).await.expect("the broker answers");
-    let ch = conn.create_channel().await.unwrap();
-    let exchange = format!("rouge.events.test.{}", uuid::Uuid::now_v7().simple());
-    let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
-    ch.exchange_declare(exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default()).await.unwrap();
-    let q = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
-    let queue = ch.queue_declare("".into(), q, FieldTable::default()).await.unwrap().name().to_string();
-    ch.queue_bind(
-        queue.as_str().into(),
-        exchange.as_str().into(),
-        "#".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    (conn, ch, exchange, queue)
-}
-
-/// The next `n` messages on `queue` (waiting up to a generous deadline for each).
-async fn take(ch: &Channel, queue: &str, n: usize) -> Vec<lapin::message::BasicGetMessage> {
-    let mut out = vec![];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while out.len() < n && tokio::time::Instant::now() < deadline {
-        match ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap() {
-            Some(m) => out.push(m),
-            None => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-    out
-}
-
-async fn nothing_more(ch: &Channel, queue: &str) {
+async fn nothing_more(listener: &Listener) {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let extra = ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap();
+    let extra = listener.next().await;
     assert!(extra.is_none(), "published twice: {:?}", extra.map(|m| m.delivery.properties.message_id().clone()));
 }
 
@@ -56,7 +21,8 @@ async fn publishes_the_outbox_once_in_order<S: Outbox + Relays + rouge_catalog::
     store: S,
     url: &str,
 ) {
-    let (_conn, ch, exchange, queue) = listen(url).await;
+    let listener = Listener::new(url, "#").await;
+    let exchange = listener.exchange.clone();
     let catalog = CatalogService::new(store.clone());
     for name in ["Lumen Lab", "Petal Works", "Rose & Co"] {
         catalog.create_brand(fixtures::brand(name)).await.unwrap();
@@ -66,7 +32,7 @@ async fn publishes_the_outbox_once_in_order<S: Outbox + Relays + rouge_catalog::
 
     let (stop, stopped) = watch::channel(false);
     let first = spawn_publisher(store.clone(), AmqpPublisher::new(url, &exchange), "replica-a".into(), stopped.clone());
-    let got = take(&ch, &queue, 3).await;
+    let got = listener.take(3).await;
     let ids: Vec<String> =
         got.iter().map(|m| m.delivery.properties.message_id().clone().unwrap().to_string()).collect();
     assert_eq!(ids, written.iter().map(|e| e.id.to_string()).collect::<Vec<_>>(), "every event, in commit order");
@@ -79,12 +45,12 @@ async fn publishes_the_outbox_once_in_order<S: Outbox + Relays + rouge_catalog::
         assert_eq!(aggregate, Some(AMQPValue::LongString(e.aggregate_id.to_string().as_str().into())));
         assert_eq!(m.delivery.properties.delivery_mode(), &Some(2), "persistent");
     }
-    nothing_more(&ch, &queue).await;
+    nothing_more(&listener).await;
     // A second replica stands by while the first holds the lease: a new event leaves once.
     let second = spawn_publisher(store.clone(), AmqpPublisher::new(url, &exchange), "replica-b".into(), stopped);
     catalog.create_brand(fixtures::brand("While Two Run")).await.unwrap();
-    assert_eq!(take(&ch, &queue, 1).await.len(), 1);
-    nothing_more(&ch, &queue).await;
+    assert_eq!(listener.take(1).await.len(), 1);
+    nothing_more(&listener).await;
     stop.send(true).unwrap();
     first.await.unwrap();
     second.await.unwrap();
@@ -96,13 +62,13 @@ async fn publishes_the_outbox_once_in_order<S: Outbox + Relays + rouge_catalog::
     let (stop, stopped) = watch::channel(false);
     let again = spawn_publisher(store.clone(), AmqpPublisher::new(url, &exchange), "replica-a".into(), stopped);
     catalog.create_brand(fixtures::brand("After The Restart")).await.unwrap();
-    let got = take(&ch, &queue, 1).await;
+    let got = listener.take(1).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].delivery.routing_key.as_str(), "BrandSaved");
-    nothing_more(&ch, &queue).await;
+    nothing_more(&listener).await;
     stop.send(true).unwrap();
     again.await.unwrap();
-    ch.exchange_delete(exchange.as_str().into(), Default::default()).await.unwrap();
+    listener.close().await;
 }
 
 #[tokio::test]

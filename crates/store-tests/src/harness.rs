@@ -111,15 +111,7 @@ impl TempPostgres {
 pub async fn redis_url() -> Option<String> {
     let url = std::env::var("ROUGE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let addr = url.trim_start_matches("redis://").split('/').next().unwrap_or_default().to_owned();
-    match tokio::net::TcpStream::connect(&addr).await {
-        Ok(_) => Some(url),
-        Err(e) if !services_required() => {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "SKIPPED: Redis test, no server at {url}: {e}");
-            None
-        }
-        Err(e) => panic!("Redis is required (ROUGE_REQUIRE_SERVICES=1) but {url} failed: {e}"),
-    }
+    answering("Redis", url, &addr).await
 }
 
 /// Where tests reach RabbitMQ: `ROUGE_TEST_AMQP_URL`, or the local broker (guest/guest).
@@ -127,13 +119,19 @@ pub async fn redis_url() -> Option<String> {
 pub async fn amqp_url() -> Option<String> {
     let url = std::env::var("ROUGE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
     let addr = url.split('@').next_back().unwrap_or_default().split('/').next().unwrap_or_default().to_owned();
-    match tokio::net::TcpStream::connect(&addr).await {
+    answering("RabbitMQ", url, &addr).await
+}
+
+/// `url` when something listens at `addr`; otherwise a skip (noted on stderr), or a failure
+/// when services are required.
+async fn answering(what: &str, url: String, addr: &str) -> Option<String> {
+    match tokio::net::TcpStream::connect(addr).await {
         Ok(_) => Some(url),
         Err(e) if !services_required() => {
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "SKIPPED: RabbitMQ test, no broker at {addr}: {e}");
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {what} test, nothing answers at {addr}: {e}");
             None
         }
-        Err(e) => panic!("RabbitMQ is required (ROUGE_REQUIRE_SERVICES=1) but {addr} failed: {e}"),
+        Err(e) => panic!("{what} is required (ROUGE_REQUIRE_SERVICES=1) but {addr} failed: {e}"),
     }
 }

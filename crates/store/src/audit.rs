@@ -29,7 +29,6 @@ async fn append_in<D: Dialect>(tx: &mut D::Connection, e: &AuditInput) -> Result
     let head = sqlx::query("UPDATE audit_head SET count = count + 1 WHERE id = 1 RETURNING count, hash")
         .fetch_optional(D::on(tx))
         .await?
-        // Not `RowNotFound`: callers read that as a stale write.
         .ok_or_else(|| sqlx::Error::Protocol("the audit trail has lost its head row; `rouge audit verify`".into()))?;
     let (seq, prev): (i64, String) = (head.get("count"), head.get("hash"));
     let hash = chain_hash(&prev, seq, e);

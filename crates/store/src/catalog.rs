@@ -24,6 +24,7 @@ fn repo_err<D: Dialect>(e: sqlx::Error, value: &str) -> RepoError {
 /// Inserts (version 1) or replaces (stored version is `version - 1`) one document row.
 /// `keys` are the extra indexed columns and their values; `updated_at` is set when given.
 /// In an audit scope, the change's entry is written with it, the stored document as before.
+/// `Stale` when the stored version is not the one before; `Duplicate` on the last key.
 async fn save_doc<D: Dialect, T: Serialize + Sync>(
     tx: &mut D::Connection,
     table: &str,
@@ -31,10 +32,11 @@ async fn save_doc<D: Dialect, T: Serialize + Sync>(
     keys: &[(&str, &str)],
     updated_at: Option<DateTime<Utc>>,
     doc: &T,
-) -> Result<(), sqlx::Error> {
+) -> RepoResult<()> {
     let before = if rouge_identity::audit::current().is_some() && version > 1 {
         let sql = format!("SELECT doc FROM {table} WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).arg(id).fetch_optional(D::on(tx)).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).arg(id).fetch_optional(D::on(tx));
+        let row = row.await.map_err(crate::unavailable)?;
         row.map(|r| r.get::<Json<serde_json::Value>>("doc").0)
     } else {
         None
@@ -61,10 +63,11 @@ async fn save_doc<D: Dialect, T: Serialize + Sync>(
     if version != 1 {
         q = q.arg(version - 1);
     }
-    if q.execute(D::on(tx)).await?.rows_affected() == 0 {
-        return Err(sqlx::Error::RowNotFound);
+    let conflict = keys.last().map(|(_, v)| *v).unwrap_or_default();
+    if q.execute(D::on(tx)).await.map_err(|e| repo_err::<D>(e, conflict))?.rows_affected() == 0 {
+        return Err(RepoError::Stale);
     }
-    audit::record::<D>(tx, before, audit::json(doc)).await
+    audit::record::<D>(tx, before, audit::json(doc)).await.map_err(crate::unavailable)
 }
 
 impl<D: Dialect> Store<D> {
@@ -88,44 +91,25 @@ impl<D: Dialect> Store<D> {
         doc: &T,
         events: &[DomainEvent],
     ) -> RepoResult<()> {
-        let conflict = keys.last().map(|(_, v)| *v).unwrap_or_default();
-        let run = async {
-            let mut tx = self.write_tx().await?;
-            save_doc::<D, T>(&mut tx, table, (id, version), keys, None, doc).await?;
-            self.commit(tx, events).await?;
-            Ok::<(), sqlx::Error>(())
-        };
-        run.await.map_err(|e| match e {
-            sqlx::Error::RowNotFound => RepoError::Stale,
-            e => repo_err::<D>(e, conflict),
-        })
+        let mut tx = self.write_tx().await.map_err(crate::unavailable)?;
+        save_doc::<D, T>(&mut tx, table, (id, version), keys, None, doc).await?;
+        self.commit(tx, events).await.map_err(crate::unavailable)
     }
 }
 
 impl<D: Dialect> CatalogRepository for Store<D> {
     #[instrument(skip_all, fields(product_id = %p.id, version = p.version))]
     async fn save_product(&self, p: &Product, events: &[DomainEvent]) -> RepoResult<()> {
-        let mut failing_value = p.slug.to_string();
-        let run = async {
-            let mut tx = self.write_tx().await?;
-            let keys = [("status", p.status.as_str()), ("slug", p.slug.as_str())];
-            save_doc::<D, Product>(&mut tx, "products", (p.id, p.version), &keys, Some(p.updated_at), p).await?;
-            sqlx::query("DELETE FROM skus WHERE product_id = $1").arg(p.id).execute(D::on(&mut tx)).await?;
-            for v in &p.variants {
-                failing_value = v.sku.to_string();
-                sqlx::query("INSERT INTO skus (sku, product_id) VALUES ($1, $2)")
-                    .arg(v.sku.as_str())
-                    .arg(p.id)
-                    .execute(D::on(&mut tx))
-                    .await?;
-            }
-            self.commit(tx, events).await?;
-            Ok::<(), sqlx::Error>(())
-        };
-        run.await.map_err(|e| match e {
-            sqlx::Error::RowNotFound => RepoError::Stale,
-            e => repo_err::<D>(e, &failing_value),
-        })
+        let mut tx = self.write_tx().await.map_err(crate::unavailable)?;
+        let keys = [("status", p.status.as_str()), ("slug", p.slug.as_str())];
+        save_doc::<D, Product>(&mut tx, "products", (p.id, p.version), &keys, Some(p.updated_at), p).await?;
+        let q = sqlx::query("DELETE FROM skus WHERE product_id = $1").arg(p.id);
+        q.execute(D::on(&mut tx)).await.map_err(crate::unavailable)?;
+        for v in &p.variants {
+            let q = sqlx::query("INSERT INTO skus (sku, product_id) VALUES ($1, $2)").arg(v.sku.as_str()).arg(p.id);
+            q.execute(D::on(&mut tx)).await.map_err(|e| repo_err::<D>(e, v.sku.as_str()))?;
+        }
+        self.commit(tx, events).await.map_err(crate::unavailable)
     }
 
     async fn product(&self, id: Uuid) -> RepoResult<Option<Product>> {

@@ -5,55 +5,28 @@
 
 use crate::faults::{FaultProxy, Mode};
 use crate::helpers::{TestApp, test_options};
-use lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use rouge_store_tests::broker::Listener;
+use serde_json::Value;
 use std::time::Duration;
 
-/// A queue of the test's own on a fresh exchange, bound with `key`.
-async fn listen(url: &str, key: &str) -> (lapin::Channel, String, String) {
-    let conn = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let exchange = format!("rouge.events.api-test.{}", uuid::Uuid::now_v7().simple());
-    let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
-    ch.exchange_declare(exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default()).await.unwrap();
-    let q = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
-    let queue = ch.queue_declare("".into(), q, FieldTable::default()).await.unwrap().name().to_string();
-    let bind = QueueBindOptions::default();
-    ch.queue_bind(queue.as_str().into(), exchange.as_str().into(), key.into(), bind, FieldTable::default())
-        .await
-        .unwrap();
-    // The channel keeps its connection open.
-    std::mem::forget(conn);
-    (ch, exchange, queue)
-}
-
-/// Messages on `queue` until `n` have come or a generous deadline passed.
-async fn take(ch: &lapin::Channel, queue: &str, n: usize) -> Vec<serde_json::Value> {
-    let mut out = vec![];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while out.len() < n && tokio::time::Instant::now() < deadline {
-        match ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap() {
-            Some(m) => out.push(serde_json::from_slice(&m.delivery.data).unwrap()),
-            None => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-    out
+/// The events that reach `listener`: up to `n` of them.
+async fn events(listener: &Listener, n: usize) -> Vec<Value> {
+    listener.take(n).await.iter().map(|m| serde_json::from_slice(&m.delivery.data).unwrap()).collect()
 }
 
 async fn a_change_through_the_api_is_published(pg: bool) {
     let Some(url) = rouge_store_tests::harness::amqp_url().await else { return };
-    let (ch, exchange, queue) = listen(&url, "BrandSaved").await;
+    let listener = Listener::new(&url, "BrandSaved").await;
     let mut opts = test_options();
-    (opts.amqp_url, opts.amqp_exchange) = (Some(url), exchange.clone());
+    (opts.amqp_url, opts.amqp_exchange) = (Some(url), listener.exchange.clone());
     let Some(app) = TestApp::on(pg, opts).await else { return };
     let brand = app.brand("Petal Works").await;
-    let got = take(&ch, &queue, 1).await;
+    let got = events(&listener, 1).await;
     let event = got.first().expect("the brand's event reached the broker");
     assert_eq!(event["event_type"], "BrandSaved");
     assert_eq!(event["aggregate_id"], brand["id"]);
     app.stop().await;
-    ch.exchange_delete(exchange.as_str().into(), Default::default()).await.unwrap();
+    listener.close().await;
 }
 
 #[tokio::test]
@@ -68,15 +41,15 @@ async fn postgres_a_change_through_the_api_is_published() {
 
 async fn a_broker_outage_loses_nothing(pg: bool) {
     let Some(url) = rouge_store_tests::harness::amqp_url().await else { return };
-    let (ch, exchange, queue) = listen(&url, "#").await;
+    let listener = Listener::new(&url, "#").await;
     let broker = url.split('@').next_back().unwrap().split('/').next().unwrap().to_owned();
     let proxy = FaultProxy::start(&broker).await;
     let mut opts = test_options();
     opts.amqp_url = Some(url.replace(&broker, &proxy.addr.to_string()));
-    opts.amqp_exchange = exchange.clone();
+    opts.amqp_exchange = listener.exchange.clone();
     let Some(app) = TestApp::on(pg, opts).await else { return };
     app.brand("Before The Cut").await;
-    assert_eq!(take(&ch, &queue, 1).await.len(), 1, "published while the broker is there");
+    assert_eq!(events(&listener, 1).await.len(), 1, "published while the broker is there");
 
     // The broker vanishes under an open connection (it goes silent: the sneaky case, where
     // only a missing confirm tells), then refuses (reconnecting fails, again and again), then
@@ -90,14 +63,14 @@ async fn a_broker_outage_loses_nothing(pg: bool) {
     }
     proxy.set(Mode::Pass);
 
-    let got = take(&ch, &queue, 20).await;
+    let got = events(&listener, 20).await;
     let mut seen = std::collections::HashSet::new();
     let first: Vec<i64> =
         got.iter().filter(|e| seen.insert(e["id"].to_string())).map(|e| e["sequence"].as_i64().unwrap()).collect();
     assert_eq!(first.len(), 20, "every event written during the cut reached the broker: {got:?}");
     assert!(first.windows(2).all(|w| w[0] < w[1]), "in commit order: {first:?}");
     app.stop().await;
-    ch.exchange_delete(exchange.as_str().into(), Default::default()).await.unwrap();
+    listener.close().await;
 }
 
 #[tokio::test]

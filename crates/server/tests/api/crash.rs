@@ -53,11 +53,8 @@ pub(crate) async fn serve_with(url: &str, keys: &std::path::Path, env: &[(&str, 
         .spawn()
         .expect("start rouge serve");
     let server = Server(child, format!("http://{addr}"));
-    for _ in 0..1200 {
-        if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if ready(&server.1, Duration::from_secs(60)).await {
+        return server;
     }
     let log = std::fs::read_to_string(keys.with_extension("log")).unwrap_or_default();
     panic!(
@@ -351,11 +348,20 @@ pub(crate) async fn balancer(dir: &std::path::Path, r1: &Server, r2: &Server) ->
         .spawn()
         .expect("haproxy starts");
     let server = Server(haproxy, format!("http://{lb}"));
-    for _ in 0..200 {
-        if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return (server, stats);
+    if ready(&server.1, Duration::from_secs(10)).await {
+        return (server, stats);
+    }
+    panic!("HAProxy did not answer: {}", std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default());
+}
+
+/// Whether `base` answers `/readyz` with 200 within `limit`.
+async fn ready(base: &str, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("HAProxy did not answer: {}", std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default());
+    false
 }
