@@ -62,7 +62,13 @@ pub struct Parts<S> {
     /// Seals what is stored with personal data in it (idempotent answers), with the vault's
     /// keys.
     pub sealer: Arc<dyn rouge_orders::Sealer>,
+    /// On a broker: sends a replayed dead letter (consumer, event) back to its consumer's
+    /// queue. Without one, the server's retry task picks replays up from the store.
+    pub redeliver: Option<Redeliver>,
 }
+
+/// See [`Parts::redeliver`].
+pub type Redeliver = Arc<dyn Fn(String, rouge_kernel::DomainEvent) + Send + Sync>;
 
 impl<S> std::ops::Deref for AppState<S> {
     type Target = Parts<S>;

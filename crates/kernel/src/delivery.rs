@@ -15,6 +15,18 @@ pub enum DeliveryState {
     Dead,
 }
 
+/// What a consumer that received an event (from a broker, which may deliver it again) may do
+/// with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// It is this consumer's to handle now: new, or due again after a failure or a lapsed lease.
+    Mine,
+    /// Another attempt holds it, or its next attempt is not due yet: try again later.
+    Busy,
+    /// Handled already, or parked as a dead letter: nothing to do.
+    Settled,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailedDelivery {
     pub consumer: String,
@@ -58,6 +70,20 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
         lease_ms: i64,
     ) -> impl Future<Output = crate::StoreResult<Vec<uuid::Uuid>>> + Send;
 
+    /// Claims one event for `consumer` as it arrives from a broker (the inbox): new, or a
+    /// retrying one that is due (`next_at <= now`), becomes [`Claim::Mine`] for `lease_ms`; the
+    /// rest say why not. A redelivered event is never handled twice this way.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn claim_delivery(
+        &self,
+        consumer: &str,
+        event: &DomainEvent,
+        now: i64,
+        lease_ms: i64,
+    ) -> impl Future<Output = crate::StoreResult<Claim>> + Send;
+
     /// Marks deliveries done (kept as the claims' records until purged), in one statement.
     ///
     /// # Errors
@@ -98,7 +124,8 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store fails.
     fn purge_done_deliveries(&self, before: i64) -> impl Future<Output = crate::StoreResult<u64>> + Send;
 
-    /// Puts a dead letter back in line with fresh attempts; `false` when there is none.
+    /// Puts a dead letter back in line with fresh attempts, due at `now`; returns its event,
+    /// or `None` when there is no such dead letter.
     ///
     /// # Errors
     /// `Unavailable` when the store fails.
@@ -107,5 +134,5 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
         consumer: &str,
         event: uuid::Uuid,
         now: i64,
-    ) -> impl Future<Output = crate::StoreResult<bool>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<Option<DomainEvent>>> + Send;
 }

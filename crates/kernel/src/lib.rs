@@ -16,7 +16,7 @@ pub mod store;
 
 pub use address::Address;
 pub use cursor::Cursor;
-pub use delivery::{DeliveryLog, DeliveryState, FailedDelivery};
+pub use delivery::{Claim, DeliveryLog, DeliveryState, FailedDelivery};
 pub use error::{FieldError, Validation};
 pub use event::DomainEvent;
 pub use id::new_id;

@@ -86,6 +86,8 @@ pub trait Ping: Clone + Send + Sync + 'static {
 pub trait Relays: Clone + Send + Sync + 'static {
     /// Takes (or keeps) the lease on `name` for `holder` until `until` (Unix ms), when nobody
     /// else holds it at `now`; then the sequence published so far. `None`: another holds it.
+    /// A new name starts at the outbox's head: turning a broker on publishes what happens from
+    /// then on, not the shop's history (its consumers did that work in-process already).
     ///
     /// # Errors
     /// `Unavailable` when the store cannot be written.

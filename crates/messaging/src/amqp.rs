@@ -50,6 +50,8 @@ pub trait Publisher: Send + 'static {
 pub struct AmqpPublisher {
     url: String,
     exchange: String,
+    /// The work consumers' queues, declared before anything is published.
+    topology: Option<crate::broker::Topology>,
     link: Option<(Connection, Channel)>,
 }
 
@@ -57,7 +59,16 @@ impl AmqpPublisher {
     /// A publisher to `exchange` on the broker at `url` (`amqp://user:pass@host:port/vhost`);
     /// it connects on first use.
     pub fn new(url: &str, exchange: &str) -> Self {
-        Self { url: url.to_owned(), exchange: exchange.to_owned(), link: None }
+        Self { url: url.to_owned(), exchange: exchange.to_owned(), topology: None, link: None }
+    }
+
+    /// Declares the work consumers' queues (bound to their events) on each connection before
+    /// publishing, so that no event misses a queue whose consumer has not started yet.
+    #[must_use]
+    pub fn with_topology(mut self, topology: crate::broker::Topology) -> Self {
+        self.exchange.clone_from(&topology.exchange);
+        self.topology = Some(topology);
+        self
     }
 
     async fn channel(&mut self) -> Result<Channel, lapin::Error> {
@@ -70,8 +81,14 @@ impl AmqpPublisher {
         let conn = Connection::connect(&self.url, ConnectionProperties::default()).await?;
         let ch = conn.create_channel().await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
-        let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
-        ch.exchange_declare(self.exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default()).await?;
+        match &self.topology {
+            Some(t) => t.declare(&ch).await?,
+            None => {
+                let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+                let none = FieldTable::default();
+                ch.exchange_declare(self.exchange.as_str().into(), ExchangeKind::Topic, durable, none).await?;
+            }
+        }
         tracing::info!(exchange = %self.exchange, "connected to the broker");
         self.link = Some((conn, ch.clone()));
         Ok(ch)
@@ -120,7 +137,7 @@ impl Publisher for AmqpPublisher {
     }
 }
 
-fn properties(e: &DomainEvent) -> BasicProperties {
+pub(crate) fn properties(e: &DomainEvent) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert("aggregate_type".into(), AMQPValue::LongString(e.aggregate_type.as_str().into()));
     headers.insert("aggregate_id".into(), AMQPValue::LongString(e.aggregate_id.to_string().as_str().into()));

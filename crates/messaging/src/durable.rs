@@ -15,7 +15,11 @@ use tokio::task::JoinHandle;
 pub trait Handler: Send + Sync + 'static {
     /// Its name in the inbox and the dead-letter list.
     fn name(&self) -> &'static str;
-    fn wants(&self, event_type: &str) -> bool;
+    /// The event types it handles (on a broker, its queue's bindings).
+    fn events(&self) -> &'static [&'static str];
+    fn wants(&self, event_type: &str) -> bool {
+        self.events().contains(&event_type)
+    }
     fn handle(&self, event: DomainEvent) -> BoxFuture<'static, Result<(), String>>;
     /// Whether replicas claim each event so that one handles it (an email is sent once);
     /// `false` for handlers every replica may run (idempotent store updates).
@@ -40,23 +44,37 @@ impl Default for RetryPolicy {
 }
 
 /// How long a started attempt may take before it is presumed lost and retried.
-const LEASE_MS: i64 = 30_000;
+pub(crate) const LEASE_MS: i64 = 30_000;
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-async fn failed<S: DeliveryLog>(store: &S, name: &str, event: &DomainEvent, error: &str, policy: RetryPolicy) {
+/// Records a failed attempt and says what became of the event (`None`: not recorded).
+pub(crate) async fn failed<S: DeliveryLog>(
+    store: &S,
+    name: &str,
+    event: &DomainEvent,
+    error: &str,
+    policy: RetryPolicy,
+) -> Option<DeliveryState> {
     let backoff = policy.backoff.as_millis() as i64;
     match store.record_failure(name, event, error, now(), policy.max_attempts, backoff).await {
-        Ok(DeliveryState::Dead) => tracing::error!(
-            consumer = name, event = %event.id, kind = %event.event_type, %error,
-            "event parked as a dead letter after its last attempt; replay it from /v1/admin/dead-letters"
-        ),
-        Ok(DeliveryState::Retrying) => {
-            tracing::warn!(consumer = name, event = %event.id, kind = %event.event_type, %error, "event failed; will retry")
+        Ok(DeliveryState::Dead) => {
+            tracing::error!(
+                consumer = name, event = %event.id, kind = %event.event_type, %error,
+                "event parked as a dead letter after its last attempt; replay it from /v1/admin/dead-letters"
+            );
+            Some(DeliveryState::Dead)
         }
-        Err(e) => tracing::error!(consumer = name, event = %event.id, error = %e, "cannot record a failed delivery"),
+        Ok(DeliveryState::Retrying) => {
+            tracing::warn!(consumer = name, event = %event.id, kind = %event.event_type, %error, "event failed; will retry");
+            Some(DeliveryState::Retrying)
+        }
+        Err(e) => {
+            tracing::error!(consumer = name, event = %event.id, error = %e, "cannot record a failed delivery");
+            None
+        }
     }
 }
 
@@ -108,7 +126,9 @@ async fn deliver<S: DeliveryLog>(store: &S, handler: &Arc<dyn Handler>, wanted: 
     for (e, outcome) in outcomes {
         match outcome {
             Ok(()) => done.push(e.id),
-            Err(err) => failed(store, handler.name(), &e, &err, policy).await,
+            Err(err) => {
+                failed(store, handler.name(), &e, &err, policy).await;
+            }
         }
     }
     if handler.exclusive()
@@ -160,16 +180,22 @@ pub async fn catch_up<S: DeliveryLog + rouge_kernel::Outbox>(
     read
 }
 
-/// Retries due deliveries every half second until `stop`.
+/// Retries due deliveries every half second until `stop`: those due for `overdue` already (on
+/// the in-process transport, zero: this task is the retry; on a broker, whose delay queues
+/// bring retries back, a safety net for a message that was lost, such as the replay of a dead
+/// letter while the broker was away).
 pub fn spawn_retries<S: DeliveryLog>(
     store: S,
     handlers: Vec<Arc<dyn Handler>>,
     policy: RetryPolicy,
+    overdue: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
+    let overdue = overdue.as_millis() as i64;
     tokio::spawn(async move {
         loop {
-            match store.take_due(now(), LEASE_MS, 100).await {
+            // Taken until `now + LEASE_MS`, like any attempt.
+            match store.take_due(now() - overdue, LEASE_MS + overdue, 100).await {
                 Ok(due) => {
                     for d in due {
                         let Some(h) = handlers.iter().find(|h| h.name() == d.consumer) else {
@@ -183,7 +209,9 @@ pub fn spawn_retries<S: DeliveryLog>(
                                     tracing::warn!(error = %e, "cannot clear a delivered event's failure record");
                                 }
                             }
-                            Err(err) => failed(&store, h.name(), &d.event, &err, policy).await,
+                            Err(err) => {
+                                failed(&store, h.name(), &d.event, &err, policy).await;
+                            }
                         }
                     }
                 }

@@ -3,6 +3,7 @@
 //! also polls, so events written by another replica arrive too.
 
 pub mod amqp;
+pub mod broker;
 pub mod durable;
 pub mod mail;
 
@@ -40,6 +41,37 @@ impl RelayHandle {
     }
 }
 
+/// Hands `events` to every subscriber and notes how far delivery got.
+fn apply(subscribers: &[Subscriber], events: &[DomainEvent], handle: &RelayHandle) -> i64 {
+    for s in subscribers {
+        s(events);
+    }
+    let position = events.last().map_or_else(|| handle.delivered(), |e| e.sequence);
+    handle.delivered.store(position, Ordering::Release);
+    tracing::debug!(count = events.len(), position, "relayed events");
+    position
+}
+
+/// Hands the outbox's events after `position` to `subscribers` until none are left (or the
+/// store fails); returns the new position.
+async fn drain<O: Outbox>(outbox: &O, mut position: i64, subscribers: &[Subscriber], handle: &RelayHandle) -> i64 {
+    loop {
+        match outbox.events_after(position, BATCH).await {
+            Ok(events) if !events.is_empty() => {
+                position = apply(subscribers, &events, handle);
+                if (events.len() as i64) < BATCH {
+                    return position;
+                }
+            }
+            Ok(_) => return position,
+            Err(e) => {
+                tracing::warn!(error = %e, position, "outbox read failed; will retry");
+                return position;
+            }
+        }
+    }
+}
+
 /// Starts the relay after sequence `after`; it stops when `shutdown` turns true.
 pub fn spawn<O: Outbox>(
     outbox: O,
@@ -53,21 +85,7 @@ pub fn spawn<O: Outbox>(
     let task = tokio::spawn(async move {
         let mut position = after;
         loop {
-            match outbox.events_after(position, BATCH).await {
-                Ok(events) if !events.is_empty() => {
-                    for s in &subscribers {
-                        s(&events);
-                    }
-                    position = events.last().map_or(position, |e| e.sequence);
-                    h.delivered.store(position, Ordering::Release);
-                    tracing::debug!(count = events.len(), position, "relayed events");
-                    if events.len() as i64 == BATCH {
-                        continue;
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, position, "outbox read failed; will retry"),
-            }
+            position = drain(&outbox, position, &subscribers, &h).await;
             tokio::select! {
                 _ = h.notify.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}

@@ -24,6 +24,9 @@ async fn publishes_the_outbox_once_in_order<S: Outbox + Relays + rouge_catalog::
     let listener = Listener::new(url, "#").await;
     let exchange = listener.exchange.clone();
     let catalog = CatalogService::new(store.clone());
+    // The publisher's place is taken before the writes (a new one starts at the outbox's head).
+    let now = chrono::Utc::now().timestamp_millis();
+    assert_eq!(store.claim_relay(RELAY, "replica-a", now, now + 15_000).await.unwrap(), Some(0));
     for name in ["Lumen Lab", "Petal Works", "Rose & Co"] {
         catalog.create_brand(fixtures::brand(name)).await.unwrap();
     }

@@ -9,6 +9,12 @@ use rouge_messaging::Mailer;
 use rouge_messaging::durable::Handler;
 use rouge_orders::{Contact, Sealer};
 
+/// The work consumers (name, event types): on a broker, one queue each.
+pub const WORK: [(&str, &[&str]); 3] = [(MAILER.0, MAILER.1), (STOCK.0, STOCK.1), (ORDER_EMAIL.0, ORDER_EMAIL.1)];
+const MAILER: (&str, &[&str]) = ("mailer", &["EmailRequested"]);
+const STOCK: (&str, &[&str]) = ("stock", &["order.placed"]);
+const ORDER_EMAIL: (&str, &[&str]) = ("order-email", &["order.placed"]);
+
 /// Account emails identity asks for (verification, password reset).
 pub struct AccountMail<S> {
     pub identity: IdentityService<S>,
@@ -18,11 +24,11 @@ pub struct AccountMail<S> {
 
 impl<S: Store> Handler for AccountMail<S> {
     fn name(&self) -> &'static str {
-        "mailer"
+        MAILER.0
     }
 
-    fn wants(&self, event_type: &str) -> bool {
-        event_type == "EmailRequested"
+    fn events(&self) -> &'static [&'static str] {
+        MAILER.1
     }
 
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
@@ -48,11 +54,11 @@ pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>, pub S);
 
 impl<S: Store> Handler for StockCommit<S> {
     fn name(&self) -> &'static str {
-        "stock"
+        STOCK.0
     }
 
-    fn wants(&self, event_type: &str) -> bool {
-        event_type == "order.placed"
+    fn events(&self) -> &'static [&'static str] {
+        STOCK.1
     }
 
     fn exclusive(&self) -> bool {
@@ -99,11 +105,11 @@ fn money(minor: i64, currency: &str) -> String {
 
 impl<S: Store> Handler for OrderMail<S> {
     fn name(&self) -> &'static str {
-        "order-email"
+        ORDER_EMAIL.0
     }
 
-    fn wants(&self, event_type: &str) -> bool {
-        event_type == "order.placed"
+    fn events(&self) -> &'static [&'static str] {
+        ORDER_EMAIL.1
     }
 
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {

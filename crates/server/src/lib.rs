@@ -273,21 +273,59 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         Arc::new(consumers::OrderMail { store: store.clone(), sealer: wiring::VaultSealer(identity.clone()), mailer }),
     ];
     let policy = opts.delivery;
-    let durable: Vec<rouge_messaging::Subscriber> =
-        handlers.iter().map(|h| rouge_messaging::durable::subscriber(store.clone(), h.clone(), policy)).collect();
-    // Events of the last day handed to the consumers again, in the background and a page at a
-    // time: work a crash interrupted between a commit and its consumers gets done (claimed work
-    // is skipped; the rest is idempotent), and memory does not grow with the day's orders.
-    {
-        let (store, handlers) = (store.clone(), handlers.clone());
-        tokio::spawn(async move {
-            let since = chrono::Utc::now() - chrono::Duration::hours(24);
-            let kinds = ["EmailRequested", "order.placed"];
-            let read = rouge_messaging::durable::catch_up(&store, &handlers, &kinds, since, policy, 500).await;
-            tracing::info!(events = read, "caught up on the events of the last day");
-        });
+    // On a broker (AMQP_URL), the work consumers take their events from their queues there;
+    // in-process, from the relay.
+    let broker = opts.amqp_url.clone().map(|url| {
+        let topology = work_topology(&opts.amqp_exchange, policy);
+        // One name per process: the publisher's lease, this replica's read-model queue.
+        (url, Arc::new(topology), format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()))
+    });
+    if let Some((_, _, replica)) = &broker {
+        // The publisher's place, taken (with a lease that has already run out) before anything
+        // can be written: on the first start with a broker it begins at today's head, and
+        // nothing written while the publisher starts is left behind it.
+        let now = chrono::Utc::now().timestamp_millis();
+        rouge_kernel::Relays::claim_relay(&store, rouge_messaging::amqp::RELAY, replica, now, now)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
     }
-    let retries = rouge_messaging::durable::spawn_retries(store.clone(), handlers, policy, stop_rx.clone());
+    let mut durable: Vec<rouge_messaging::Subscriber> = vec![];
+    let mut tasks = vec![];
+    match &broker {
+        Some((url, topology, _)) => {
+            for h in &handlers {
+                let (url, topology) = (url.clone(), topology.clone());
+                tasks.push(rouge_messaging::broker::spawn_work(
+                    url,
+                    topology,
+                    store.clone(),
+                    h.clone(),
+                    stop_rx.clone(),
+                ));
+            }
+        }
+        None => {
+            durable = handlers
+                .iter()
+                .map(|h| rouge_messaging::durable::subscriber(store.clone(), h.clone(), policy))
+                .collect();
+            // Events of the last day handed to the consumers again, in the background and a
+            // page at a time: work a crash interrupted between a commit and its consumers gets
+            // done (claimed work is skipped; the rest is idempotent), and memory does not grow
+            // with the day's orders. (A broker's durable queues keep such work themselves.)
+            let (store, handlers) = (store.clone(), handlers.clone());
+            tokio::spawn(async move {
+                let since = chrono::Utc::now() - chrono::Duration::hours(24);
+                let kinds = ["EmailRequested", "order.placed"];
+                let read = rouge_messaging::durable::catch_up(&store, &handlers, &kinds, since, policy, 500).await;
+                tracing::info!(events = read, "caught up on the events of the last day");
+            });
+        }
+    }
+    // In-process this task is the retry; on a broker (whose delay queues bring retries back) a
+    // safety net for deliveries a minute overdue.
+    let overdue = if broker.is_some() { std::time::Duration::from_secs(60) } else { std::time::Duration::ZERO };
+    let retries = rouge_messaging::durable::spawn_retries(store.clone(), handlers, policy, overdue, stop_rx.clone());
     // What product pages show of stock: filled now, kept current by inventory's level events.
     let inv = opts.inventory;
     // One inventory service with the shop's stock rules, for the board and the handlers alike.
@@ -302,13 +340,37 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let availability = availability_subscriber(board.clone(), inventory.clone());
     let mut subscribers = vec![search, invalidate, availability];
     subscribers.extend(durable);
-    let publisher = opts.amqp_url.as_deref().map(|url| {
-        // One name per process: the lease in the store says which replica publishes.
-        let holder = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        let publisher = rouge_messaging::amqp::AmqpPublisher::new(url, &opts.amqp_exchange);
-        rouge_messaging::amqp::spawn_publisher(store.clone(), publisher, holder, stop_rx.clone())
-    });
-    let (relay, relay_task) = rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx);
+    let mut redeliver: Option<rouge_http::state::Redeliver> = None;
+    let (relay, relay_task) = match &broker {
+        Some((url, topology, replica)) => {
+            let publisher = rouge_messaging::amqp::AmqpPublisher::new(url, &topology.exchange)
+                .with_topology(topology.as_ref().clone());
+            let holder = replica.clone();
+            tasks.push(rouge_messaging::amqp::spawn_publisher(store.clone(), publisher, holder, stop_rx.clone()));
+            let (to, shape) = (url.clone(), topology.clone());
+            redeliver = Some(Arc::new(move |consumer: String, event: rouge_kernel::DomainEvent| {
+                let (url, topology) = (to.clone(), shape.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = rouge_messaging::broker::redeliver(&url, &topology, &consumer, &event).await {
+                        tracing::warn!(%consumer, event = %event.id, error = %e,
+                            "cannot send the replayed dead letter to the broker; the retry task will handle it");
+                    }
+                });
+            }));
+            let exchange = topology.exchange.clone();
+            let url = url.clone();
+            rouge_messaging::broker::spawn_read_models(
+                url,
+                exchange,
+                replica.clone(),
+                store.clone(),
+                head,
+                subscribers,
+                stop_rx,
+            )
+        }
+        None => rouge_messaging::spawn(store.clone(), head, subscribers, stop_rx),
+    };
     // Every commit that adds outbox events wakes the relay, whichever code path made it.
     {
         let relay = relay.clone();
@@ -345,6 +407,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let state = AppState::new(rouge_http::state::Parts {
         catalog: rouge_catalog::CatalogService::new(store.clone()),
         sealer: Arc::new(wiring::VaultSealer(identity.clone())),
+        redeliver,
         identity,
         oidc,
         gateway: Arc::new(gateway),
@@ -364,7 +427,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     tokio::spawn(refresh_availability(board, state.inventory.clone(), stop_tx.subscribe()));
     let app = rouge_http::app(state);
-    let mut tasks = vec![
+    tasks.extend([
         tokio::spawn(async move {
             let _ = relay_task.await;
         }),
@@ -372,9 +435,17 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         tokio::spawn(async move {
             let _ = retries.await;
         }),
-    ];
-    tasks.extend(publisher);
+    ]);
     Ok(Shop { app, stop: stop_tx, tasks })
+}
+
+/// The broker's queues for the server's work consumers (`opts.amqp_exchange`, `opts.delivery`).
+pub fn topology(opts: &Options) -> rouge_messaging::broker::Topology {
+    work_topology(&opts.amqp_exchange, opts.delivery)
+}
+
+fn work_topology(exchange: &str, policy: rouge_messaging::durable::RetryPolicy) -> rouge_messaging::broker::Topology {
+    rouge_messaging::broker::Topology { exchange: exchange.to_owned(), work: consumers::WORK.to_vec(), policy }
 }
 
 /// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may

@@ -8,6 +8,19 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use std::time::Duration;
 
+/// A connection and a channel on it (for a test's setup and cleanup).
+pub async fn channel(url: &str) -> (Connection, Channel) {
+    let conn = Connection::connect(url, ConnectionProperties::default()).await.expect("the broker answers");
+    let channel = conn.create_channel().await.unwrap();
+    (conn, channel)
+}
+
+/// How many messages wait in `queue`, or `None` when there is no such queue.
+pub async fn waiting(channel: &Channel, queue: &str) -> Option<u32> {
+    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+    channel.queue_declare(queue.into(), passive, FieldTable::default()).await.ok().map(|q| q.message_count())
+}
+
 pub struct Listener {
     /// Kept: the channel lives on its connection.
     _conn: Connection,
@@ -19,8 +32,7 @@ pub struct Listener {
 impl Listener {
     /// A queue bound with `key` (`#` for everything) to a new exchange of the test's own.
     pub async fn new(url: &str, key: &str) -> Self {
-        let conn = Connection::connect(url, ConnectionProperties::default()).await.expect("the broker answers");
-        let channel = conn.create_channel().await.unwrap();
+        let (conn, channel) = channel(url).await;
         let exchange = format!("rouge.events.test.{}", uuid::Uuid::now_v7().simple());
         let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
         let none = FieldTable::default;

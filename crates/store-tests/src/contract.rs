@@ -175,6 +175,38 @@ pub async fn deliveries_are_claimed_once_and_unfinished_ones_come_due<S: rouge_k
     assert_eq!(store.purge_done_deliveries(chrono::Utc::now().timestamp_millis() + 1).await.unwrap(), 4);
 }
 
+/// The inbox of a broker's consumer: an event it receives is its to handle once; a redelivery
+/// while an attempt holds it waits, one after a success or a parking is acknowledged without
+/// being applied, and one after a failure is taken again once the pause is over.
+pub async fn a_redelivered_event_is_claimed_by_its_id<S: rouge_kernel::DeliveryLog>(store: S) {
+    use rouge_kernel::{Claim, DeliveryState, DomainEvent};
+    let e = DomainEvent::new("order", uuid::Uuid::now_v7(), "order.placed", json!({"n": 1}));
+    let now = 9_000_000;
+    assert_eq!(store.claim_delivery("stock", &e, now, 1_000).await.unwrap(), Claim::Mine);
+    assert_eq!(store.claim_delivery("stock", &e, now + 10, 1_000).await.unwrap(), Claim::Busy, "an attempt holds it");
+    assert_eq!(
+        store.claim_delivery("stock", &e, now + 1_001, 1_000).await.unwrap(),
+        Claim::Mine,
+        "an attempt whose outcome never came is presumed lost after its lease"
+    );
+    let state = store.record_failure("stock", &e, "lock timeout", now + 1_100, 3, 500).await.unwrap();
+    assert_eq!(state, DeliveryState::Retrying);
+    assert_eq!(store.claim_delivery("stock", &e, now + 1_200, 1_000).await.unwrap(), Claim::Busy, "not due yet");
+    assert_eq!(store.claim_delivery("stock", &e, now + 1_600, 1_000).await.unwrap(), Claim::Mine, "due again");
+    store.record_successes("stock", &[e.id]).await.unwrap();
+    assert_eq!(
+        store.claim_delivery("stock", &e, now + 9_999, 1_000).await.unwrap(),
+        Claim::Settled,
+        "a redelivery after the success is not applied again"
+    );
+    assert_eq!(store.claim_delivery("order-email", &e, now, 1_000).await.unwrap(), Claim::Mine, "per consumer");
+    assert_eq!(store.record_failure("order-email", &e, "smtp down", now, 1, 500).await.unwrap(), DeliveryState::Dead);
+    assert_eq!(store.claim_delivery("order-email", &e, now + 9_999, 1_000).await.unwrap(), Claim::Settled, "parked");
+    let listed = store.failed_deliveries(10).await.unwrap();
+    assert_eq!(listed.len(), 1, "the success is not a failed delivery; the dead letter is: {listed:?}");
+    assert_eq!((listed[0].consumer.as_str(), listed[0].attempts), ("order-email", 1));
+}
+
 /// An idempotency key is claimed once; the same request meanwhile is "in flight", another
 /// request with it a mismatch; the stored answer is replayed; an abandoned or dead claim is
 /// taken again; answers are re-sealed in pages, deleted with their owner, and expire.
@@ -261,10 +293,10 @@ pub async fn failed_deliveries_back_off_park_and_replay<S: rouge_kernel::Deliver
     let due = store.take_due(now + 100, 1_000, 10).await.unwrap();
     assert_eq!(due.iter().map(|d| d.event.id).collect::<Vec<_>>(), [b.id], "dead letters are not retried");
 
-    assert!(!store.replay_delivery("mailer", b.id, now).await.unwrap(), "no such dead letter");
-    assert!(store.replay_delivery("mailer", a.id, now + 400).await.unwrap());
+    assert!(store.replay_delivery("mailer", b.id, now).await.unwrap().is_none(), "no such dead letter");
+    assert_eq!(store.replay_delivery("mailer", a.id, now + 400).await.unwrap(), Some(a.clone()), "with its event");
     assert_eq!(store.delivery_backlog().await.unwrap(), (2, 0));
-    assert!(!store.replay_delivery("mailer", a.id, now + 401).await.unwrap(), "replayed once");
+    assert!(store.replay_delivery("mailer", a.id, now + 401).await.unwrap().is_none(), "replayed once");
     let due = store.take_due(now + 5_000, 1_000, 10).await.unwrap();
     let replayed = due.iter().find(|d| d.event.id == a.id).expect("the replayed letter comes due");
     assert_eq!((replayed.consumer.as_str(), replayed.state), ("mailer", DeliveryState::Retrying));
@@ -317,9 +349,19 @@ pub async fn the_store_answers_its_health_checks<S: rouge_kernel::Ping>(store: S
 }
 
 /// One replica at a time holds a publisher's lease; its position survives it, only the holder
-/// advances it, never backwards, and a lease that ran out passes to another.
-pub async fn one_replica_at_a_time_publishes_and_its_position_is_kept<S: rouge_kernel::Relays>(store: S) {
-    assert_eq!(store.claim_relay("amqp", "a", 1_000, 6_000).await.unwrap(), Some(0), "a new publisher starts at 0");
+/// advances it, never backwards, and a lease that ran out passes to another. A new publisher
+/// starts at the outbox's head (the shop's history is not published again).
+pub async fn one_replica_at_a_time_publishes_and_its_position_is_kept<S: rouge_kernel::Relays + CatalogRepository>(
+    store: S,
+) {
+    with_brand(&store).await;
+    let head = store.head().await.unwrap();
+    assert!(head > 0);
+    assert_eq!(
+        store.claim_relay("amqp", "a", 1_000, 6_000).await.unwrap(),
+        Some(head),
+        "a new publisher starts at the head"
+    );
     assert_eq!(store.claim_relay("amqp", "b", 2_000, 7_000).await.unwrap(), None, "a holds it");
     assert!(store.advance_relay("amqp", "a", 40).await.unwrap());
     assert!(!store.advance_relay("amqp", "b", 50).await.unwrap(), "only the holder advances");
@@ -327,5 +369,5 @@ pub async fn one_replica_at_a_time_publishes_and_its_position_is_kept<S: rouge_k
     assert_eq!(store.claim_relay("amqp", "a", 3_000, 8_000).await.unwrap(), Some(40), "the holder renews");
     assert_eq!(store.claim_relay("amqp", "b", 8_001, 13_000).await.unwrap(), Some(40), "b carries on after a's lease");
     assert!(!store.advance_relay("amqp", "a", 60).await.unwrap(), "a lost it");
-    assert_eq!(store.claim_relay("other", "a", 8_002, 9_000).await.unwrap(), Some(0), "names are apart");
+    assert_eq!(store.claim_relay("other", "a", 8_002, 9_000).await.unwrap(), Some(head), "names are apart");
 }

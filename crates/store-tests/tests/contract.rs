@@ -11,6 +11,7 @@ rouge_store_tests::on_both_stores!(
     brands_categories_and_attributes_keep_their_keys_unique,
     archiving_keeps_the_product_but_unlists_it,
     deliveries_are_claimed_once_and_unfinished_ones_come_due,
+    a_redelivered_event_is_claimed_by_its_id,
     idempotency_keys_claim_answer_replay_and_expire,
     failed_deliveries_back_off_park_and_replay,
     the_outbox_pages_by_type_and_time,

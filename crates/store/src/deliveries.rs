@@ -4,7 +4,7 @@ use crate::audit;
 use crate::prelude::*;
 use crate::unavailable;
 
-use rouge_kernel::{DeliveryLog, DeliveryState, DomainEvent, FailedDelivery};
+use rouge_kernel::{Claim, DeliveryLog, DeliveryState, DomainEvent, FailedDelivery};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -85,6 +85,38 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         Ok(claimed)
     }
 
+    async fn claim_delivery(
+        &self,
+        consumer: &str,
+        event: &DomainEvent,
+        now: i64,
+        lease_ms: i64,
+    ) -> rouge_kernel::StoreResult<Claim> {
+        let q = sqlx::query(
+            "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, $5 + $6, 'started; no outcome recorded yet', 'retrying', $5) \
+             ON CONFLICT (consumer, event_id) DO UPDATE SET next_at = excluded.next_at, updated_at = excluded.updated_at \
+             WHERE deliveries.state = 'retrying' AND deliveries.next_at <= $5 \
+             RETURNING attempts",
+        )
+        .arg(consumer)
+        .arg(event.id)
+        .arg(&event.event_type)
+        .arg(Json(event))
+        .arg(now)
+        .arg(lease_ms);
+        if self.optional(q).await?.is_some() {
+            return Ok(Claim::Mine);
+        }
+        let q = sqlx::query("SELECT state FROM deliveries WHERE consumer = $1 AND event_id = $2")
+            .arg(consumer)
+            .arg(event.id);
+        Ok(match self.optional(q).await?.map(|r| r.get::<String>("state")).as_deref() {
+            Some("done" | "dead") => Claim::Settled,
+            _ => Claim::Busy,
+        })
+    }
+
     async fn record_successes(&self, consumer: &str, events: &[Uuid]) -> rouge_kernel::StoreResult<()> {
         for chunk in events.chunks(500) {
             let mut q =
@@ -155,7 +187,12 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         Ok((r.get("retrying"), r.get("dead")))
     }
 
-    async fn replay_delivery(&self, consumer: &str, event: Uuid, now: i64) -> rouge_kernel::StoreResult<bool> {
+    async fn replay_delivery(
+        &self,
+        consumer: &str,
+        event: Uuid,
+        now: i64,
+    ) -> rouge_kernel::StoreResult<Option<DomainEvent>> {
         let mut tx = self.write_tx().await.map_err(unavailable)?;
         let sql = format!("{COLUMNS} WHERE consumer = $1 AND event_id = $2");
         let read = || sqlx::query(sqlx::AssertSqlSafe(sql.clone())).arg(consumer).arg(event);
@@ -171,11 +208,12 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         .await
         .map_err(unavailable)?;
         if done.rows_affected() == 0 {
-            return Ok(false);
+            return Ok(None);
         }
-        let after = read().fetch_one(D::on(&mut tx)).await.map_err(unavailable)?;
+        let after = row(&read().fetch_one(D::on(&mut tx)).await.map_err(unavailable)?);
         let before = before.as_ref().and_then(audit::json);
-        audit::record::<D>(&mut tx, before, audit::json(&row(&after))).await.map_err(unavailable)?;
-        tx.commit().await.map(|_| true).map_err(unavailable)
+        audit::record::<D>(&mut tx, before, audit::json(&after)).await.map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(after.event))
     }
 }

@@ -83,9 +83,10 @@ impl<D: Dialect> Outbox for Store<D> {
 
 impl<D: Dialect> rouge_kernel::Relays for Store<D> {
     async fn claim_relay(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<Option<i64>> {
-        // A new name starts at the outbox's beginning; a lease passes on only once it ran out.
+        // A new name starts at the outbox's head; a lease passes on only once it ran out.
         let q = sqlx::query(
-            "INSERT INTO relays (name, position, holder, lease_until) VALUES ($1, 0, $2, $4) \
+            "INSERT INTO relays (name, position, holder, lease_until) \
+             VALUES ($1, (SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM outbox), $2, $4) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until \
              WHERE relays.holder = excluded.holder OR relays.lease_until < $3 \
              RETURNING position",

@@ -69,9 +69,13 @@ pub async fn replay<S: Store>(
     Path((consumer, event)): Path<(String, Uuid)>,
 ) -> Result<Response, ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
-    if app.store.replay_delivery(&consumer, event, now).await? {
-        Ok(StatusCode::ACCEPTED.into_response())
-    } else {
-        Err(ApiError::NotFound(format!("no dead letter of `{consumer}` for event {event}")))
+    match app.store.replay_delivery(&consumer, event, now).await? {
+        Some(e) => {
+            if let Some(redeliver) = &app.redeliver {
+                redeliver(consumer, e);
+            }
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        None => Err(ApiError::NotFound(format!("no dead letter of `{consumer}` for event {event}"))),
     }
 }

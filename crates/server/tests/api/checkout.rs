@@ -499,7 +499,7 @@ mod load {
     }
 }
 
-async fn a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_replayed(app: &TestApp) {
+pub async fn a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_replayed(app: &TestApp) {
     stocked(app, SKU, 5).await;
     let cart = ready_cart(app, SKU, 1, None).await;
     let order: Value = complete(app, &cart, Some("k1"), "tok_visa", None).await.json().await.unwrap();

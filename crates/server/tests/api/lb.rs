@@ -85,5 +85,6 @@ async fn two_replicas_behind_haproxy_serve_as_one_shop() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(agreed, "both replicas show the product with one ETag");
+    crate::amqp::forget(&amqp, &exchange).await;
     db.cleanup().await;
 }

@@ -93,6 +93,11 @@ impl SmtpSink {
         panic!("no email to {to} containing {needle:?} arrived; got {:?}", self.mails.lock().unwrap());
     }
 
+    /// Every message received so far.
+    pub fn mails(&self) -> Vec<String> {
+        self.mails.lock().unwrap().clone()
+    }
+
     pub fn count_to(&self, to: &str) -> usize {
         self.mails.lock().unwrap().iter().filter(|m| m.contains(&format!("To: {to}"))).count()
     }
