@@ -77,11 +77,13 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+                    let trace_id = tracing::field::Empty;
+                    tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id, trace_id)
                 })
                 // The access log is written by `ops::track` (cheaper, and it chooses what to write).
                 .on_response(()),
         )
+        .layer(middleware::from_fn(ops::trace_scope))
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(CatchPanicLayer::new())
         .layer(gate)

@@ -345,3 +345,19 @@ fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> Respons
         .body(Body::from(body.to_string()))
         .expect("valid response")
 }
+
+/// Runs each request that may change something under its W3C trace context: the caller's
+/// `traceparent` (a new span of ours in its trace), or a new trace. The events it causes carry
+/// it (`DomainEvent::trace`), and so do their messages on the broker. Reads cause no events and
+/// skip this.
+pub async fn trace_scope(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let caller = req.headers().get("traceparent").and_then(|v| v.to_str().ok());
+    let ctx =
+        caller.and_then(rouge_kernel::TraceContext::parse).map_or_else(rouge_kernel::TraceContext::root, |t| t.child());
+    tracing::Span::current().record("trace_id", ctx.trace_id.as_str());
+    rouge_kernel::trace::within(ctx, next.run(req)).await
+}

@@ -13,6 +13,9 @@ pub struct DomainEvent {
     pub event_type: String,
     pub payload: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
+    /// The W3C `traceparent` of what caused it (the request or event being handled), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 impl DomainEvent {
@@ -26,6 +29,7 @@ impl DomainEvent {
             event_type: event_type.to_owned(),
             payload,
             occurred_at: Utc::now(),
+            trace: crate::trace::current().map(|t| t.header()),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod patch;
 pub mod slug;
 pub mod store;
+pub mod trace;
 
 pub use address::Address;
 pub use cursor::Cursor;
@@ -26,3 +27,4 @@ pub use outbox::{CommitHook, Outbox, Ping, Relays};
 pub use patch::merge_patch;
 pub use slug::Slug;
 pub use store::{StoreError, StoreResult};
+pub use trace::TraceContext;

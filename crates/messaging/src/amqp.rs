@@ -8,7 +8,8 @@
 //!
 //! A message: routing key = event type, message id = event id, type = event type, body = the
 //! event's JSON envelope (id, sequence, aggregate, type, payload, time), headers
-//! `aggregate_type`, `aggregate_id`, `sequence` and `schema_version`; persistent.
+//! `aggregate_type`, `aggregate_id`, `sequence`, `schema_version` and, when the event has one,
+//! `traceparent` (the W3C trace context of the request that caused it); persistent.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -143,6 +144,9 @@ pub(crate) fn properties(e: &DomainEvent) -> BasicProperties {
     headers.insert("aggregate_id".into(), AMQPValue::LongString(e.aggregate_id.to_string().as_str().into()));
     headers.insert("sequence".into(), AMQPValue::LongLongInt(e.sequence));
     headers.insert("schema_version".into(), AMQPValue::LongInt(SCHEMA_VERSION));
+    if let Some(t) = &e.trace {
+        headers.insert("traceparent".into(), AMQPValue::LongString(t.as_str().into()));
+    }
     BasicProperties::default()
         .with_message_id(e.id.to_string().as_str().into())
         .with_type(e.event_type.as_str().into())

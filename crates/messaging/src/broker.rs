@@ -291,7 +291,7 @@ async fn take<S: DeliveryLog>(
             let queue = topology.retry_queue(name, topology.delay(1));
             send(publish, &queue, &d.data, d.properties.clone()).await
         }
-        Claim::Mine => match handler.handle(event.clone()).await {
+        Claim::Mine => match crate::traced(name, &event, handler.handle(event.clone())).await {
             Ok(()) => {
                 store.record_successes(name, &[event.id]).await.map_err(|e| e.to_string())?;
                 Ok(())

@@ -115,7 +115,7 @@ async fn deliver<S: DeliveryLog>(store: &S, handler: &Arc<dyn Handler>, wanted: 
     let outcomes: Vec<(DomainEvent, Result<(), String>)> = futures::stream::iter(mine.into_iter().map(|e| {
         let handler = handler.clone();
         async move {
-            let outcome = handler.handle(e.clone()).await;
+            let outcome = crate::traced(handler.name(), &e, handler.handle(e.clone())).await;
             (e, outcome)
         }
     }))
@@ -202,7 +202,7 @@ pub fn spawn_retries<S: DeliveryLog>(
                             tracing::warn!(consumer = %d.consumer, "a failed delivery for a consumer this server does not run");
                             continue;
                         };
-                        match h.handle(d.event.clone()).await {
+                        match crate::traced(h.name(), &d.event, h.handle(d.event.clone())).await {
                             Ok(()) => {
                                 tracing::info!(consumer = %d.consumer, event = %d.event.id, attempts = d.attempts + 1, "event handled on retry");
                                 if let Err(e) = store.record_successes(&d.consumer, &[d.event.id]).await {

@@ -41,6 +41,18 @@ impl RelayHandle {
     }
 }
 
+/// Runs a consumer's handling of `event` in the event's trace (under a new span of it; a new
+/// trace when it has none), so that the events it causes carry the same trace, and its logs
+/// name the trace.
+pub(crate) async fn traced<F: Future>(consumer: &str, event: &DomainEvent, f: F) -> F::Output {
+    use tracing::Instrument;
+    let parent = event.trace.as_deref().and_then(rouge_kernel::TraceContext::parse);
+    let ctx = parent.map_or_else(rouge_kernel::TraceContext::root, |t| t.child());
+    let span =
+        tracing::info_span!("event", consumer, event = %event.id, kind = %event.event_type, trace_id = %ctx.trace_id);
+    rouge_kernel::trace::within(ctx, f).instrument(span).await
+}
+
 /// Hands `events` to every subscriber and notes how far delivery got.
 fn apply(subscribers: &[Subscriber], events: &[DomainEvent], handle: &RelayHandle) -> i64 {
     for s in subscribers {

@@ -21,6 +21,14 @@ pub async fn waiting(channel: &Channel, queue: &str) -> Option<u32> {
     channel.queue_declare(queue.into(), passive, FieldTable::default()).await.ok().map(|q| q.message_count())
 }
 
+/// A text header of a message, if it has one.
+pub fn header(m: &BasicGetMessage, name: &str) -> Option<String> {
+    match m.delivery.properties.headers().as_ref()?.inner().get(name)? {
+        lapin::types::AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        _ => None,
+    }
+}
+
 pub struct Listener {
     /// Kept: the channel lives on its connection.
     _conn: Connection,

@@ -19,7 +19,8 @@ pub(crate) async fn append<D: Dialect>(tx: &mut D::Connection, events: &[DomainE
                 .push_arg(e.aggregate_id)
                 .push_arg(&e.event_type)
                 .push_arg(Json(&e.payload))
-                .push_arg(e.occurred_at);
+                .push_arg(e.occurred_at)
+                .push_arg(e.trace.as_deref());
         });
         q.push(tail);
         q.build().execute(D::on(tx)).await?;
@@ -36,6 +37,7 @@ fn event(r: &impl Read) -> DomainEvent {
         event_type: r.get("event_type"),
         payload: r.get::<Json<serde_json::Value>>("payload").0,
         occurred_at: r.get("occurred_at"),
+        trace: r.get("trace"),
     }
 }
 
@@ -46,7 +48,7 @@ impl<D: Dialect> Outbox for Store<D> {
 
     async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<DomainEvent>> {
         let q = sqlx::query(
-            "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox \
+            "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at, trace FROM outbox \
              WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .arg(after)
@@ -64,7 +66,7 @@ impl<D: Dialect> Outbox for Store<D> {
     ) -> StoreResult<Vec<DomainEvent>> {
         // SQLite keeps the time as RFC 3339 text in UTC, which sorts in time order.
         let q = sqlx::query(
-            "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at FROM outbox \
+            "SELECT seq, id, aggregate_type, aggregate_id, event_type, payload, occurred_at, trace FROM outbox \
              WHERE event_type = $1 AND occurred_at > $2 AND seq > $3 ORDER BY seq LIMIT $4",
         )
         .arg(event_type)

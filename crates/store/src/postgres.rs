@@ -14,9 +14,9 @@ impl Dialect for Postgres {
     /// to the commit, so it is taken as late as possible and costs no round trip of its own.
     const OUTBOX_INSERT: (&'static str, &'static str) = (
         "WITH writers AS (SELECT pg_advisory_xact_lock(8245938529681502050)) \
-         INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) \
+         INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at, trace) \
          SELECT e.* FROM writers, (",
-        ") AS e (id, aggregate_type, aggregate_id, event_type, payload, occurred_at)",
+        ") AS e (id, aggregate_type, aggregate_id, event_type, payload, occurred_at, trace)",
     );
 
     plumbing!();

@@ -13,7 +13,7 @@ impl Dialect for Sqlite {
     const LOCAL: bool = true;
     /// Writers take turns already (the write lock is taken at `BEGIN`).
     const OUTBOX_INSERT: (&'static str, &'static str) =
-        ("INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at) ", "");
+        ("INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at, trace) ", "");
 
     plumbing!();
 

@@ -28,6 +28,7 @@ pub fn cors(gw: &Gateway) -> Option<CorsLayer> {
                 header::IF_MATCH,
                 header::IF_NONE_MATCH,
                 HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("traceparent"),
             ])
             .expose_headers(expose.map(HeaderName::from_static))
             .max_age(std::time::Duration::from_secs(600)),

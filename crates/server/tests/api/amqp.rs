@@ -26,6 +26,27 @@ async fn a_change_through_the_api_is_published(pg: bool) {
     let event = got.first().expect("the brand's event reached the broker");
     assert_eq!(event["event_type"], "BrandSaved");
     assert_eq!(event["aggregate_id"], brand["id"]);
+    assert!(event["trace"].as_str().is_some_and(|t| t.len() == 55), "a new trace: {event}");
+
+    // A caller's W3C trace context travels with the events its request causes.
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let res = app
+        .client
+        .post(app.url("/v1/admin/brands"))
+        .bearer_auth(&app.admin_key)
+        .header("traceparent", parent)
+        .json(&serde_json::json!({"name": "Traced Works"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let m = listener.take(1).await.pop().expect("the traced brand's event reached the broker");
+    let header = rouge_store_tests::broker::header(&m, "traceparent");
+    let body: Value = serde_json::from_slice(&m.delivery.data).unwrap();
+    let trace = body["trace"].as_str().unwrap();
+    assert_eq!(header.as_deref(), Some(trace), "the header carries the event's trace");
+    assert!(trace.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "the caller's trace: {trace}");
+    assert!(!trace.contains("00f067aa0ba902b7"), "under a span of ours: {trace}");
     app.stop().await;
     topology.delete(&listener.channel).await.unwrap();
 }
