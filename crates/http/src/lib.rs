@@ -1,6 +1,7 @@
 //! Rouge's HTTP surface: the REST API under `/v1`, GraphQL, OpenAPI and docs, probes and
 //! metrics. Each context exposes a router; [`app`] merges them and adds the gateway layers.
 
+pub mod asyncapi;
 pub mod audit;
 pub mod authz;
 pub mod availability;
@@ -65,6 +66,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
         .merge(private(graphql::router(graphql::schema(state.index.clone(), state.stock.clone()))))
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
+        .route("/asyncapi.json", axum::routing::get(asyncapi::serve))
         .with_state(state)
         // Inside the router, where each request's route template (`MatchedPath`) is known.
         .layer(middleware::from_fn_with_state(health, ops::track));

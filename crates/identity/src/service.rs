@@ -148,8 +148,44 @@ fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// An email to send, as the outbox carries it: the link is sealed under the customer's key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A customer's account was made (`CustomerRegistered`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CustomerRegistered {
+    pub customer_id: Uuid,
+    /// Made from an external identity provider's token (the provider verified the address).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
+}
+
+/// Which customer (`EmailVerified`, `CustomerErased`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CustomerRef {
+    pub customer_id: Uuid,
+}
+
+/// A customer changed her details (`CustomerUpdated`); what changed stays sealed in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CustomerUpdated {
+    pub customer_id: Uuid,
+    pub version: i64,
+}
+
+/// An unverified account was reset and handed to the verified owner of its address
+/// (`CustomerReclaimed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CustomerReclaimed {
+    pub customer_id: Uuid,
+    pub reason: String,
+}
+
+/// A customer event in its envelope.
+fn customer_event<P: Serialize>(id: Uuid, kind: &str, payload: &P) -> DomainEvent {
+    DomainEvent::new(AGGREGATE, id, kind, serde_json::to_value(payload).expect("serialises"))
+}
+
+/// An email to send, as the outbox carries it (`EmailRequested`): the link is sealed under the
+/// customer's key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EmailRequested {
     pub customer_id: Uuid,
     pub template: EmailTemplate,
@@ -157,7 +193,7 @@ pub struct EmailRequested {
     pub sealed_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailTemplate {
     VerifyEmail,
@@ -272,7 +308,7 @@ impl<R: IdentityRepository> IdentityService<R> {
 
     fn email_event(&self, key: &DataKey, id: Uuid, template: EmailTemplate, token: Option<&str>) -> DomainEvent {
         let payload = EmailRequested { customer_id: id, template, sealed_token: token.map(|t| seal_token(key, id, t)) };
-        DomainEvent::new(AGGREGATE, id, "EmailRequested", serde_json::to_value(payload).expect("serialises"))
+        customer_event(id, "EmailRequested", &payload)
     }
 
     /// Registers a customer and mails her a verification link. The answer is the same whether
@@ -297,7 +333,8 @@ impl<R: IdentityRepository> IdentityService<R> {
         let (record, key) = self.new_customer(&email, index, name, Some(hash));
         let (id, t) = (record.id, record.created_at);
         let (link, link_hash) = new_secret();
-        let registered = DomainEvent::new(AGGREGATE, id, "CustomerRegistered", serde_json::json!({"customer_id": id}));
+        let registered =
+            customer_event(id, "CustomerRegistered", &CustomerRegistered { customer_id: id, external: false });
         match self.repo.insert_customer(&record, &[registered]).await {
             Ok(()) => {}
             // Two registrations raced for one address: the other one won.
@@ -381,12 +418,7 @@ impl<R: IdentityRepository> IdentityService<R> {
         // The provider verified the address.
         record.email_verified_at = Some(record.created_at);
         let id = record.id;
-        let ev = DomainEvent::new(
-            AGGREGATE,
-            id,
-            "CustomerRegistered",
-            serde_json::json!({"customer_id": id, "external": true}),
-        );
+        let ev = customer_event(id, "CustomerRegistered", &CustomerRegistered { customer_id: id, external: true });
         match self.repo.insert_customer(&record, &[ev]).await {
             Ok(()) => {
                 tracing::info!(customer = %id, "customer created from an external identity");
@@ -413,12 +445,8 @@ impl<R: IdentityRepository> IdentityService<R> {
         c.email_verified_at = Some(t);
         c.version += 1;
         c.updated_at = t;
-        let ev = DomainEvent::new(
-            AGGREGATE,
-            id,
-            "CustomerReclaimed",
-            serde_json::json!({"customer_id": id, "reason": "unverified account claimed by a verified external identity"}),
-        );
+        let reason = "unverified account claimed by a verified external identity".to_owned();
+        let ev = customer_event(id, "CustomerReclaimed", &CustomerReclaimed { customer_id: id, reason });
         match self.repo.update_customer(&c, &[ev]).await {
             Ok(()) => {}
             // Her two first requests raced: the other one reclaimed it.
@@ -443,7 +471,7 @@ impl<R: IdentityRepository> IdentityService<R> {
             c.email_verified_at = Some(now());
             c.version += 1;
             c.updated_at = now();
-            let ev = DomainEvent::new(AGGREGATE, id, "EmailVerified", serde_json::json!({"customer_id": id}));
+            let ev = customer_event(id, "EmailVerified", &CustomerRef { customer_id: id });
             self.repo.update_customer(&c, &[ev]).await?;
         }
         Ok(())
@@ -722,12 +750,7 @@ impl<R: IdentityRepository> IdentityService<R> {
         }
         c.version += 1;
         c.updated_at = now();
-        let ev = DomainEvent::new(
-            AGGREGATE,
-            id,
-            "CustomerUpdated",
-            serde_json::json!({"customer_id": id, "version": c.version}),
-        );
+        let ev = customer_event(id, "CustomerUpdated", &CustomerUpdated { customer_id: id, version: c.version });
         self.repo.update_customer(&c, &[ev]).await?;
         self.view(&c)
     }
@@ -766,7 +789,7 @@ impl<R: IdentityRepository> IdentityService<R> {
         c.erased_at = Some(t);
         c.version += 1;
         c.updated_at = t;
-        let ev = DomainEvent::new(AGGREGATE, id, "CustomerErased", serde_json::json!({"customer_id": id}));
+        let ev = customer_event(id, "CustomerErased", &CustomerRef { customer_id: id });
         self.repo.update_customer(&c, &[ev]).await?;
         self.repo.revoke_customer(id, t).await?;
         tracing::info!(customer = %id, "customer erased");

@@ -183,14 +183,26 @@ impl StockLevel {
     }
 }
 
+/// A SKU's sellable stock crossed a level (`inventory.stock_out`, `inventory.stock_low`,
+/// `inventory.back_in_stock`); the aggregate id is the SKU's name-based UUID (v5, OID namespace).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct StockLevelChanged {
+    pub sku: String,
+    /// Sellable units now.
+    pub available: i64,
+    /// Sellable units before the change.
+    pub before: i64,
+}
+
 /// The events a change of a SKU's sellable stock from `before` to `after` calls for.
 pub fn level_events(sku: &str, before: i64, after: i64, low_stock: i64) -> Vec<rouge_kernel::DomainEvent> {
     let event = |kind: &str| {
+        let payload = StockLevelChanged { sku: sku.to_owned(), available: after, before };
         rouge_kernel::DomainEvent::new(
             "sku",
             Uuid::new_v5(&Uuid::NAMESPACE_OID, sku.as_bytes()),
             kind,
-            serde_json::json!({ "sku": sku, "available": after, "before": before }),
+            serde_json::to_value(payload).expect("serialises"),
         )
     };
     if after <= 0 && before > 0 {

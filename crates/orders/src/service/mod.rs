@@ -189,12 +189,21 @@ fn now() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+/// What every order event's payload carries besides the event itself (its `type` and fields).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct OrderRef {
+    pub order_id: uuid::Uuid,
+    pub number: i64,
+    pub customer_id: Option<uuid::Uuid>,
+}
+
 fn envelope(order: &Order, e: &OrderEvent) -> DomainEvent {
     let mut payload = serde_json::to_value(e).unwrap_or_default();
-    if let Some(m) = payload.as_object_mut() {
-        m.insert("order_id".into(), order.id.to_string().into());
-        m.insert("number".into(), order.number.into());
-        m.insert("customer_id".into(), serde_json::to_value(order.customer_id).unwrap_or_default());
+    let about = OrderRef { order_id: order.id, number: order.number, customer_id: order.customer_id };
+    if let (Some(m), serde_json::Value::Object(about)) =
+        (payload.as_object_mut(), serde_json::to_value(about).unwrap_or_default())
+    {
+        m.extend(about);
     }
     DomainEvent::new("order", order.id, e.kind(), payload)
 }

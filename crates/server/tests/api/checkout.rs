@@ -104,7 +104,7 @@ async fn stock_of(app: &TestApp, sku: &str) -> (i64, i64, i64) {
     (l["on_hand"].as_i64().unwrap(), l["reserved"].as_i64().unwrap(), l["available"].as_i64().unwrap())
 }
 
-async fn staff(app: &TestApp, order: &str, body: Value) -> (StatusCode, Value) {
+pub async fn staff(app: &TestApp, order: &str, body: Value) -> (StatusCode, Value) {
     app.post(&format!("/v1/admin/orders/{order}/transitions"), body).await
 }
 

@@ -6,8 +6,67 @@ crate::on_both_stores!(
     the_metrics_a_shop_watches_parse_and_count,
     probes_metrics_and_request_ids,
     openapi_and_docs_describe_every_route,
-    not_ready_without_a_store
+    not_ready_without_a_store,
+    the_asyncapi_document_passes_the_parser_and_documents_every_event
 );
+
+/// `/asyncapi.json` passes the AsyncAPI parser (its schema and rules) with every example valid
+/// against its schemas (`tools/contracts/asyncapi.cjs`), and documents every event type a shop
+/// emits through its catalogue, accounts, checkout, fulfilment and stock.
+async fn the_asyncapi_document_passes_the_parser_and_documents_every_event(app: &TestApp) {
+    use crate::checkout::{SKU, complete, ready_cart, staff, stocked};
+    use serde_json::{Value, json};
+    let doc: Value = app.get("/asyncapi.json").await.json().await.unwrap();
+    let dir = rouge_store_tests::harness::TempDir::new();
+    let file = dir.0.join("asyncapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/contracts/asyncapi.cjs");
+    if let Some(out) = run_tool("the AsyncAPI parser", "node", &[script, file.to_str().unwrap()]) {
+        let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && said.contains("valid: AsyncAPI 3.0.0"), "asyncapi parser: {said}");
+    }
+    let documented: Vec<&str> =
+        doc["channels"].as_object().unwrap().values().map(|c| c["address"].as_str().unwrap()).collect();
+
+    // A shop's day: catalogue, an account, two orders (one fulfilled, one cancelled), stock.
+    stocked(app, SKU, 3).await;
+    app.category("Serums", None).await;
+    let (s, _) = app
+        .post(
+            "/v1/admin/attributes",
+            json!({"product_type": "skincare", "name": "texture", "label": "Texture",
+            "filterable": true, "kind": {"type": "enum", "values": ["gel", "cream"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    crate::accounts::customer(app, "ana@example.com").await;
+    let first = ready_cart(app, SKU, 2, None).await;
+    let order: Value = complete(app, &first, Some("a"), "tok_visa", None).await.json().await.unwrap();
+    let id = order["id"].as_str().unwrap();
+    for step in [
+        json!({"action": "capture"}),
+        json!({"action": "ship", "carrier": "Colissimo", "tracking": "6A123"}),
+        json!({"action": "mark_delivered"}),
+    ] {
+        assert_eq!(staff(app, id, step).await.0, StatusCode::OK);
+    }
+    let second = ready_cart(app, SKU, 1, None).await;
+    let order: Value = complete(app, &second, Some("b"), "tok_visa", None).await.json().await.unwrap();
+    let cancel = json!({"action": "cancel", "reason": "changed her mind"});
+    assert_eq!(staff(app, order["id"].as_str().unwrap(), cancel).await.0, StatusCode::OK);
+
+    let events = match &app.db {
+        crate::helpers::Db::Sqlite(d) => rouge_kernel::Outbox::events_after(&d.store, 0, 10_000).await.unwrap(),
+        crate::helpers::Db::Postgres(d) => rouge_kernel::Outbox::events_after(&d.store, 0, 10_000).await.unwrap(),
+    };
+    let mut emitted: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    emitted.sort_unstable();
+    emitted.dedup();
+    assert!(emitted.len() >= 12, "the day emitted most kinds of event: {emitted:?}");
+    for kind in &emitted {
+        assert!(documented.contains(kind), "`{kind}` is emitted but not in /asyncapi.json");
+    }
+}
 
 async fn probes_metrics_and_request_ids(app: &TestApp) {
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
