@@ -52,22 +52,41 @@ pub const LEVEL_EVENTS: [&str; 3] = ["inventory.stock_low", "inventory.stock_out
 #[derive(Default)]
 pub struct StockBoard {
     statuses: RwLock<HashMap<String, StockStatus>>,
+    /// Bumped whenever a status changes (pages showing statuses are cached against it).
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl StockBoard {
+    /// Changes whenever a status does.
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     pub fn status(&self, sku: &str) -> StockStatus {
         self.statuses.read().expect("stock board lock").get(sku).copied().unwrap_or(StockStatus::SoldOut)
     }
 
     pub fn set(&self, sku: &str, sellable: i64, low: i64) {
-        self.statuses.write().expect("stock board lock").insert(sku.to_owned(), StockStatus::of(sellable, low));
+        let status = StockStatus::of(sellable, low);
+        let before = self.statuses.write().expect("stock board lock").insert(sku.to_owned(), status);
+        if before != Some(status) {
+            self.changed();
+        }
     }
 
     /// Replaces every status with these sellable figures (SKUs not listed are sold out).
     pub fn replace_all(&self, sellable: &[(String, i64)], low: i64) {
         let fresh: HashMap<String, StockStatus> =
             sellable.iter().map(|(sku, n)| (sku.clone(), StockStatus::of(*n, low))).collect();
-        *self.statuses.write().expect("stock board lock") = fresh;
+        let mut statuses = self.statuses.write().expect("stock board lock");
+        if *statuses != fresh {
+            *statuses = fresh;
+            self.changed();
+        }
     }
 
     /// A product document (a JSON object) with `"availability": {sku: status}` added for
@@ -119,7 +138,12 @@ mod tests {
         board.set("A-2", 0, 5);
         let (_, after) = board.decorate(br#"{"slug":"a"}"#, "\"abc\"", ["A-1", "A-2", "A-3"].into_iter());
         assert_eq!(after, "\"abc-iss\"", "a status change makes a new ETag");
+        let v = board.version();
         board.set("A-2", 6, 5);
         assert_eq!(board.status("A-2"), StockStatus::InStock);
+        assert!(board.version() > v, "a change moves the version");
+        let v = board.version();
+        board.set("A-2", 7, 5);
+        assert_eq!(board.version(), v, "no change, same version");
     }
 }

@@ -1,6 +1,7 @@
 //! The in-process response cache for storefront listings. Entries are named by the raw query
 //! and remember the index generation they were computed at, so a hit is only served while the
-//! catalogue is unchanged; catalogue events also empty it (see `launch`), freeing memory.
+//! catalogue is unchanged; catalogue and stock-level events also empty it (see `start`),
+//! freeing memory (a listing shows its items' availability).
 
 use axum::body::Bytes;
 use moka::sync::Cache;
@@ -11,8 +12,12 @@ const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
 
 pub struct CachedPage {
     pub generation: u64,
+    /// The stock board's version the page's availability was read at.
+    pub stock: u64,
     pub etag: String,
     pub body: Bytes,
+    /// What the page shows, for CDNs (see `surrogate`).
+    pub keys: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -31,15 +36,17 @@ impl ResponseCache {
         let pages = Cache::builder()
             .max_capacity(CAPACITY_BYTES)
             .weigher(|k: &String, v: &Arc<CachedPage>| {
-                (k.len() + v.body.len() + v.etag.len()).try_into().unwrap_or(u32::MAX)
+                let keys: usize = v.keys.iter().map(String::len).sum();
+                (k.len() + v.body.len() + v.etag.len() + keys).try_into().unwrap_or(u32::MAX)
             })
             .build();
         Self { pages }
     }
 
-    /// The page for this query if it was computed at `generation`.
-    pub fn get(&self, query: &str, generation: u64) -> Option<Arc<CachedPage>> {
-        self.pages.get(query).filter(|p| p.generation == generation)
+    /// The page for this query if it was computed at `generation` of the index and `stock` of
+    /// the stock board.
+    pub fn get(&self, query: &str, generation: u64, stock: u64) -> Option<Arc<CachedPage>> {
+        self.pages.get(query).filter(|p| p.generation == generation && p.stock == stock)
     }
 
     pub fn put(&self, query: String, page: CachedPage) {
@@ -59,11 +66,15 @@ mod tests {
     #[test]
     fn serves_a_page_only_for_its_generation() {
         let cache = ResponseCache::new();
-        cache.put("q=a".into(), CachedPage { generation: 3, etag: "\"e\"".into(), body: Bytes::from_static(b"{}") });
-        assert!(cache.get("q=a", 3).is_some());
-        assert!(cache.get("q=a", 4).is_none(), "a newer catalogue makes the page stale");
-        assert!(cache.get("q=b", 3).is_none());
+        cache.put(
+            "q=a".into(),
+            CachedPage { generation: 3, stock: 7, etag: "\"e\"".into(), body: Bytes::from_static(b"{}"), keys: vec![] },
+        );
+        assert!(cache.get("q=a", 3, 7).is_some());
+        assert!(cache.get("q=a", 4, 7).is_none(), "a newer catalogue makes the page stale");
+        assert!(cache.get("q=a", 3, 8).is_none(), "so does a change of stock status");
+        assert!(cache.get("q=b", 3, 7).is_none());
         cache.clear();
-        assert!(cache.get("q=a", 3).is_none());
+        assert!(cache.get("q=a", 3, 7).is_none());
     }
 }

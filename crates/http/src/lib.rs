@@ -17,6 +17,7 @@ pub mod ops;
 pub mod page;
 pub mod rest;
 pub mod state;
+pub mod surrogate;
 
 pub use state::{AppState, Store};
 

@@ -87,13 +87,19 @@ fn compare(sort: Sort, a: &Key, b: &Key) -> Ordering {
 impl Listing {
     /// The response body, reusing each product's pre-rendered JSON.
     pub fn to_json(&self) -> Vec<u8> {
+        self.to_json_with(|p| std::borrow::Cow::Borrowed(&p.json[..]))
+    }
+
+    /// The response body, each item's JSON given by `item` (e.g. the pre-rendered JSON with
+    /// what the storefront shows of stock added).
+    pub fn to_json_with<'a>(&'a self, item: impl Fn(&'a IndexedProduct) -> std::borrow::Cow<'a, [u8]>) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.items.iter().map(|p| p.json.len() + 1).sum::<usize>() + 2048);
         out.extend_from_slice(b"{\"items\":[");
         for (i, p) in self.items.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&p.json);
+            out.extend_from_slice(&item(p));
         }
         out.extend_from_slice(b"],\"next_cursor\":");
         serde_json::to_writer(&mut out, &self.next_cursor).expect("serialise");

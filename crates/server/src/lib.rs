@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_catchup;
 pub mod bench_checkout;
+pub mod cdn;
 pub mod consumers;
 pub mod demo;
 pub mod import;
@@ -114,6 +115,8 @@ pub struct Options {
     pub stripe: Option<Arc<rouge_payments::StripeProvider>>,
     /// Where `/metrics` is served (never on the API's listener); none: not served.
     pub metrics: Option<TcpListener>,
+    /// A CDN to purge the pages a committed change made stale; none: no purges.
+    pub cdn: Option<cdn::Cdn>,
 }
 
 /// The shop's stock rules.
@@ -155,6 +158,7 @@ impl Default for Options {
             test_payments: false,
             stripe: None,
             metrics: None,
+            cdn: None,
         }
     }
 }
@@ -263,7 +267,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     // Durable consumers: each event claimed once, retried with growing pauses, parked as a
     // dead letter after the last attempt.
     let mailer = id_opts.mailer;
-    let handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![
+    let mut handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![
         Arc::new(consumers::AccountMail {
             identity: identity.clone(),
             mailer: mailer.clone(),
@@ -272,11 +276,14 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()), store.clone())),
         Arc::new(consumers::OrderMail { store: store.clone(), sealer: wiring::VaultSealer(identity.clone()), mailer }),
     ];
+    if let Some(cdn) = opts.cdn.clone() {
+        handlers.push(Arc::new(cdn));
+    }
     let policy = opts.delivery;
     // On a broker (AMQP_URL), the work consumers take their events from their queues there;
     // in-process, from the relay.
     let broker = opts.amqp_url.clone().map(|url| {
-        let topology = work_topology(&opts.amqp_exchange, policy);
+        let topology = work_topology(&opts.amqp_exchange, policy, opts.cdn.is_some());
         // One name per process: the publisher's lease, this replica's read-model queue.
         (url, Arc::new(topology), format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()))
     });
@@ -441,11 +448,19 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
 
 /// The broker's queues for the server's work consumers (`opts.amqp_exchange`, `opts.delivery`).
 pub fn topology(opts: &Options) -> rouge_messaging::broker::Topology {
-    work_topology(&opts.amqp_exchange, opts.delivery)
+    work_topology(&opts.amqp_exchange, opts.delivery, opts.cdn.is_some())
 }
 
-fn work_topology(exchange: &str, policy: rouge_messaging::durable::RetryPolicy) -> rouge_messaging::broker::Topology {
-    rouge_messaging::broker::Topology { exchange: exchange.to_owned(), work: consumers::WORK.to_vec(), policy }
+fn work_topology(
+    exchange: &str,
+    policy: rouge_messaging::durable::RetryPolicy,
+    cdn: bool,
+) -> rouge_messaging::broker::Topology {
+    let mut work = consumers::WORK.to_vec();
+    if cdn {
+        work.push(("cdn-purge", cdn::EVENTS));
+    }
+    rouge_messaging::broker::Topology { exchange: exchange.to_owned(), work, policy }
 }
 
 /// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may

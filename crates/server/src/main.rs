@@ -239,6 +239,17 @@ struct GatewayArgs {
     /// The topic exchange events are published to (routing key: the event type).
     #[arg(long, env = "ROUGE_AMQP_EXCHANGE", default_value = "rouge.events")]
     amqp_exchange: String,
+    /// A CDN's purge endpoint: each committed change a storefront page shows purges the pages'
+    /// surrogate keys it touched (e.g. https://api.fastly.com/service/<id>/purge or
+    /// https://api.cloudflare.com/client/v4/zones/<zone>/purge_cache); no purges when absent.
+    #[arg(long, env = "ROUGE_CDN_PURGE_URL")]
+    cdn_purge_url: Option<String>,
+    /// Which request shape the purge endpoint speaks.
+    #[arg(long, env = "ROUGE_CDN_PROVIDER", value_enum, default_value = "fastly")]
+    cdn_provider: rouge_server::cdn::Provider,
+    /// The purge API token (Fastly-Key, or Cloudflare's bearer token).
+    #[arg(long, env = "ROUGE_CDN_PURGE_TOKEN", hide_env_values = true)]
+    cdn_purge_token: Option<String>,
     /// Load balancers and proxies in front of Rouge, as CIDRs or addresses, comma-separated
     /// (e.g. 10.0.0.0/8,192.0.2.10). Only for peers inside them is the client taken from
     /// Forwarded / X-Forwarded-For; never otherwise.
@@ -352,6 +363,17 @@ impl GatewayArgs {
             redis_prefix: self.redis_prefix,
             amqp_url: self.amqp_url.filter(|u| !u.is_empty()),
             amqp_exchange: self.amqp_exchange,
+            cdn: match self.cdn_purge_url.filter(|u| !u.is_empty()) {
+                Some(url) => Some(
+                    rouge_server::cdn::Cdn::new(
+                        self.cdn_provider,
+                        &url,
+                        self.cdn_purge_token.filter(|t| !t.is_empty()),
+                    )
+                    .map_err(|e| anyhow::anyhow!("CDN purge: {e}"))?,
+                ),
+                None => None,
+            },
             channel: match &self.channel_file {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)

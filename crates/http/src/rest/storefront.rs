@@ -46,7 +46,8 @@ pub fn cached(headers: &HeaderMap, body: impl Into<Bytes>, etag: Option<String>)
 
 #[derive(Serialize, ToSchema)]
 pub struct ProductPage {
-    pub items: Vec<ProductView>,
+    /// Each listed product with its variants' availability, as on its product page.
+    pub items: Vec<ProductDetail>,
     /// Pass back as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
     /// How many products match the filters.
@@ -77,7 +78,7 @@ pub struct ProductPage {
         ("limit" = Option<usize>, Query, description = "1 to 100, default 24"),
         ("cursor" = Option<String>, Query),
     ),
-    responses((status = 200, body = ProductPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = ProductPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json", description = "for_me without a customer token")))]
 pub async fn list_products<S: Store>(
     State(app): State<AppState<S>>,
@@ -90,17 +91,32 @@ pub async fn list_products<S: Store>(
     if pairs.iter().any(|(k, v)| k == "for_me" && v != "false" && v != "0") {
         return for_me(&app, &pairs, &headers, verified.as_ref().map(|v| &v.0)).await;
     }
-    if let Some(page) = app.cache.get(&raw, app.index.generation()) {
-        return Ok(cached(&headers, page.body.clone(), Some(page.etag.clone())));
+    // Read before rendering: a status that changes meanwhile makes the stored page stale.
+    let stock = app.stock.version();
+    if let Some(page) = app.cache.get(&raw, app.index.generation(), stock) {
+        let mut res = cached(&headers, page.body.clone(), Some(page.etag.clone()));
+        crate::surrogate::tag(&mut res, &page.keys);
+        return Ok(res);
     }
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
-    let body = Bytes::from(listing.to_json());
+    let body = Bytes::from(listing_json(&app, &listing));
     // Named by its content, so every replica gives the same page the same ETag (a client's
     // If-None-Match holds whichever replica answers); hashed once, then kept with the page.
     let etag = etag_of(&body);
-    app.cache.put(raw, CachedPage { generation: listing.generation, etag: etag.clone(), body: body.clone() });
-    Ok(cached(&headers, body, Some(etag)))
+    let keys = crate::surrogate::of_listing(listing.items.iter().map(AsRef::as_ref));
+    let mut res = cached(&headers, body.clone(), Some(etag.clone()));
+    crate::surrogate::tag(&mut res, &keys);
+    app.cache.put(raw, CachedPage { generation: listing.generation, stock, etag, body, keys });
+    Ok(res)
+}
+
+/// A listing's body: each item with its variants' availability, as on its product page.
+fn listing_json<S: Store>(app: &AppState<S>, listing: &rouge_search::Listing) -> Vec<u8> {
+    listing.to_json_with(|p| {
+        let skus = p.view.variants.iter().map(|v| v.sku.as_str());
+        std::borrow::Cow::Owned(app.stock.decorate(&p.json, &p.etag, skus).0)
+    })
 }
 
 /// A listing personalised by the customer's beauty profile: products with an ingredient she
@@ -120,7 +136,7 @@ async fn for_me<S: Store>(
     query.prefer_skin_types.extend(profile.skin_type);
     query.prefer_concerns.extend(profile.concerns);
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
-    let mut res = cached(headers, listing.to_json(), None);
+    let mut res = cached(headers, listing_json(app, &listing), None);
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding, authorization"));
     Ok(res)
@@ -151,7 +167,7 @@ pub struct ProductDetail {
 
 /// One listed product by slug, with its variants' availability.
 #[utoipa::path(get, path = "/v1/products/{slug}", tag = "storefront",
-    responses((status = 200, body = ProductDetail, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 304, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ProductDetail, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)"))), (status = 304, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)"))), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn product<S: Store>(
     State(app): State<AppState<S>>,
     Path(slug): Path<String>,
@@ -159,7 +175,9 @@ pub async fn product<S: Store>(
 ) -> Result<Response, ApiError> {
     let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
     let (json, etag) = app.stock.decorate(&p.json, &p.etag, p.view.variants.iter().map(|v| v.sku.as_str()));
-    Ok(cached(&headers, Bytes::from(json), Some(etag)))
+    let mut res = cached(&headers, Bytes::from(json), Some(etag));
+    crate::surrogate::tag(&mut res, &crate::surrogate::of_product(&p));
+    Ok(res)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -173,7 +191,7 @@ pub struct CategoryNode {
 }
 
 /// The category tree.
-#[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = crate::page::CategoryPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)")))))]
+#[utoipa::path(get, path = "/v1/categories", tag = "storefront", responses((status = 200, body = crate::page::CategoryPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)")))))]
 pub async fn categories<S: Store>(State(app): State<AppState<S>>, headers: HeaderMap) -> Response {
     let all = app.index.categories();
     fn children(
@@ -196,7 +214,9 @@ pub async fn categories<S: Store>(State(app): State<AppState<S>>, headers: Heade
     }
     // The whole tree on one page (its roots are the items).
     let tree = crate::page::CategoryPage { items: children(&all, None, 0), next_cursor: None };
-    cached(&headers, serde_json::to_vec(&tree).expect("serialise"), None)
+    let mut res = cached(&headers, serde_json::to_vec(&tree).expect("serialise"), None);
+    crate::surrogate::tag(&mut res, &[crate::surrogate::CATEGORIES.into()]);
+    res
 }
 
 #[derive(Serialize, ToSchema)]
@@ -209,7 +229,7 @@ pub struct BrandView {
 
 /// Every brand, with its number of listed products.
 #[utoipa::path(get, path = "/v1/brands", tag = "storefront", params(crate::page::PageQuery),
-    responses((status = 200, body = crate::page::BrandPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = crate::page::BrandPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn brands<S: Store>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
@@ -227,12 +247,14 @@ pub async fn brands<S: Store>(
         })
         .collect();
     let page = crate::page::BrandPage::of(list, &paging);
-    cached(&headers, serde_json::to_vec(&page).expect("serialise"), None)
+    let mut res = cached(&headers, serde_json::to_vec(&page).expect("serialise"), None);
+    crate::surrogate::tag(&mut res, &[crate::surrogate::BRANDS.into()]);
+    res
 }
 
 /// An ingredient by INCI or everyday name: its everyday names, allergen flag and products.
 #[utoipa::path(get, path = "/v1/ingredients/{name}", tag = "storefront",
-    responses((status = 200, body = rouge_search::IngredientEntry, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"))), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = rouge_search::IngredientEntry, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)"))), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn ingredient<S: Store>(
     State(app): State<AppState<S>>,
     Path(name): Path<String>,
@@ -245,5 +267,7 @@ pub async fn ingredient<S: Store>(
         .index
         .ingredient(&name, 100)
         .ok_or_else(|| ApiError::NotFound("no listed product contains this ingredient".into()))?;
-    Ok(cached(&headers, serde_json::to_vec(&entry).expect("serialise"), None))
+    let mut res = cached(&headers, serde_json::to_vec(&entry).expect("serialise"), None);
+    crate::surrogate::tag(&mut res, &[crate::surrogate::INGREDIENTS.into()]);
+    Ok(res)
 }
