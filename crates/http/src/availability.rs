@@ -54,9 +54,29 @@ pub struct StockBoard {
     statuses: RwLock<HashMap<String, StockStatus>>,
     /// Bumped whenever a status changes (pages showing statuses are cached against it).
     version: std::sync::atomic::AtomicU64,
+    /// The statuses' digest: the same on every replica that shows the same statuses (pages
+    /// shared through Redis are named by it).
+    digest: std::sync::atomic::AtomicU64,
+}
+
+/// One SKU's status in the digest (a fixed-key hash: the same in every process of a build).
+/// Sold out counts as absent, as a SKU never stocked shows.
+fn fingerprint(sku: &str, status: StockStatus) -> u64 {
+    use std::hash::{Hash, Hasher};
+    if status == StockStatus::SoldOut {
+        return 0;
+    }
+    let mut h = std::hash::DefaultHasher::new();
+    (sku, status.letter()).hash(&mut h);
+    h.finish()
 }
 
 impl StockBoard {
+    /// A digest of every status (sold-out SKUs that were never stocked aside).
+    pub fn digest(&self) -> u64 {
+        self.digest.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Changes whenever a status does.
     pub fn version(&self) -> u64 {
         self.version.load(std::sync::atomic::Ordering::Acquire)
@@ -72,8 +92,11 @@ impl StockBoard {
 
     pub fn set(&self, sku: &str, sellable: i64, low: i64) {
         let status = StockStatus::of(sellable, low);
-        let before = self.statuses.write().expect("stock board lock").insert(sku.to_owned(), status);
+        let mut statuses = self.statuses.write().expect("stock board lock");
+        let before = statuses.insert(sku.to_owned(), status);
         if before != Some(status) {
+            let old = before.map_or(0, |b| fingerprint(sku, b));
+            self.digest.fetch_xor(old ^ fingerprint(sku, status), std::sync::atomic::Ordering::AcqRel);
             self.changed();
         }
     }
@@ -84,7 +107,9 @@ impl StockBoard {
             sellable.iter().map(|(sku, n)| (sku.clone(), StockStatus::of(*n, low))).collect();
         let mut statuses = self.statuses.write().expect("stock board lock");
         if *statuses != fresh {
+            let digest = fresh.iter().fold(0, |d, (sku, s)| d ^ fingerprint(sku, *s));
             *statuses = fresh;
+            self.digest.store(digest, std::sync::atomic::Ordering::Release);
             self.changed();
         }
     }
@@ -145,5 +170,14 @@ mod tests {
         let v = board.version();
         board.set("A-2", 7, 5);
         assert_eq!(board.version(), v, "no change, same version");
+        // The digest is a function of the statuses, however they were reached.
+        let other = StockBoard::default();
+        other.replace_all(&[("A-2".into(), 7), ("A-1".into(), 50)], 5);
+        assert_eq!(other.digest(), board.digest());
+        other.set("A-1", 0, 5);
+        assert_ne!(other.digest(), board.digest());
+        other.set("A-1", 50, 5);
+        other.set("A-9", 0, 5);
+        assert_eq!(other.digest(), board.digest(), "a sold-out SKU shows as one never stocked");
     }
 }

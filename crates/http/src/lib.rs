@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod page;
+pub mod redis_link;
 pub mod rest;
 pub mod state;
 pub mod surrogate;

@@ -13,6 +13,20 @@ use rouge_kernel::DomainEvent;
 use rouge_search::IndexedProduct;
 use uuid::Uuid;
 
+/// The event types whose changes storefront pages show (those [`touched`] names keys for).
+pub const EVENTS: &[&str] = &[
+    "ProductCreated",
+    "ProductUpdated",
+    "ProductArchived",
+    "VariantPriceChanged",
+    "BrandSaved",
+    "CategorySaved",
+    "AttributeDefined",
+    "inventory.stock_low",
+    "inventory.stock_out",
+    "inventory.back_in_stock",
+];
+
 pub const LISTING: &str = "listing";
 pub const BRANDS: &str = "brands";
 pub const CATEGORIES: &str = "categories";

@@ -64,6 +64,12 @@ pub trait Outbox: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store cannot be read.
     fn head(&self) -> impl Future<Output = crate::StoreResult<i64>> + Send;
+
+    /// The sequence of the last event of one of `types` at or below `at_most` (0 when none).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn last_of(&self, types: &[&str], at_most: i64) -> impl Future<Output = crate::StoreResult<i64>> + Send;
 }
 
 /// A store that can say whether it answers, for readiness probes.

@@ -35,18 +35,7 @@ impl std::fmt::Debug for Cdn {
 }
 
 /// The event types whose changes storefront pages show.
-pub const EVENTS: &[&str] = &[
-    "ProductCreated",
-    "ProductUpdated",
-    "ProductArchived",
-    "VariantPriceChanged",
-    "BrandSaved",
-    "CategorySaved",
-    "AttributeDefined",
-    "inventory.stock_low",
-    "inventory.stock_out",
-    "inventory.back_in_stock",
-];
+pub const EVENTS: &[&str] = rouge_http::surrogate::EVENTS;
 
 impl Cdn {
     /// # Errors

@@ -254,9 +254,17 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         let catalog: Vec<CatalogEvent> = events.iter().filter_map(CatalogEvent::from_envelope).collect();
         idx.apply(&catalog);
     });
-    let cache = ResponseCache::new();
+    // Listing pages: in process, and shared through Redis when there is one.
+    let cache = match &opts.redis_url {
+        Some(url) => ResponseCache::with_redis(url, &opts.redis_prefix).context("REDIS_URL is not a Redis URL")?,
+        None => ResponseCache::new(),
+    };
+    // The epoch the index was built at: the last event a storefront page shows, up to the
+    // head (every replica that applied as much names its pages alike).
+    let epoch = store.last_of(rouge_http::surrogate::EVENTS, head).await.map_err(|e| anyhow::anyhow!(e))?;
+    cache.start_epoch(epoch);
     let pages = cache.clone();
-    let invalidate: rouge_messaging::Subscriber = Arc::new(move |_| pages.clear());
+    let invalidate: rouge_messaging::Subscriber = Arc::new(move |events| pages.applied(events));
     let id_opts = opts.identity;
     let hasher = PasswordHasher::new(id_opts.hash_cost).map_err(|e| anyhow::anyhow!("password hash cost: {e}"))?;
     let identity =

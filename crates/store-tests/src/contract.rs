@@ -302,7 +302,8 @@ pub async fn failed_deliveries_back_off_park_and_replay<S: rouge_kernel::Deliver
     assert_eq!((replayed.consumer.as_str(), replayed.state), ("mailer", DeliveryState::Retrying));
 }
 
-/// The outbox's reads by type page through what happened since a moment, oldest first.
+/// The outbox's reads by type page through what happened since a moment, oldest first, and
+/// find the last event of some types up to a point.
 pub async fn the_outbox_pages_by_type_and_time<S: CatalogRepository>(store: S) {
     let svc = with_brand(&store).await;
     let before = chrono::Utc::now() - chrono::Duration::seconds(5);
@@ -317,6 +318,14 @@ pub async fn the_outbox_pages_by_type_and_time<S: CatalogRepository>(store: S) {
     assert!(first.iter().chain(&rest).all(|e| e.event_type == "ProductCreated"), "only that type");
     let later = chrono::Utc::now() + chrono::Duration::seconds(5);
     assert!(store.recent_events("ProductCreated", later, 0, 10).await.unwrap().is_empty(), "nothing since then");
+    // The last event of some types, up to a point.
+    let head = store.head().await.unwrap();
+    let last = rest[0].sequence;
+    assert_eq!(store.last_of(&["BrandSaved", "ProductCreated"], head).await.unwrap(), last);
+    assert_eq!(store.last_of(&["ProductCreated"], last - 1).await.unwrap(), first[1].sequence, "at most");
+    assert!(store.last_of(&["BrandSaved"], head).await.unwrap() < first[0].sequence);
+    assert_eq!(store.last_of(&["Nothing"], head).await.unwrap(), 0);
+    assert_eq!(store.last_of(&[], head).await.unwrap(), 0);
 }
 
 /// Every commit that adds outbox events wakes whoever waits on the store's commit hook (the

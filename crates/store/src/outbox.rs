@@ -77,6 +77,24 @@ impl<D: Dialect> Outbox for Store<D> {
         Ok(rows.iter().map(event).collect())
     }
 
+    async fn last_of(&self, types: &[&str], at_most: i64) -> StoreResult<i64> {
+        if types.is_empty() {
+            return Ok(0);
+        }
+        let mut q = sqlx::QueryBuilder::<D>::new(
+            "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS last FROM outbox WHERE seq <= ",
+        );
+        q.push_arg(at_most);
+        q.push(" AND event_type IN (");
+        let mut list = q.separated(", ");
+        for t in types {
+            list.push_arg(*t);
+        }
+        q.push(")");
+        let row = q.build().fetch_one(self.db()).await.map_err(crate::unavailable)?;
+        Ok(row.get("last"))
+    }
+
     async fn head(&self) -> StoreResult<i64> {
         let row = sqlx::query("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS head FROM outbox").fetch_one(self.db());
         Ok(row.await.map_err(crate::unavailable)?.get("head"))

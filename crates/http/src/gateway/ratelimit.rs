@@ -159,97 +159,31 @@ fn gcra(cell: &AtomicI64, clock: impl Fn() -> i64, q: Quota) -> Decision {
     }
 }
 
-/// Budgets in Redis, shared by every replica; never waited on for long. Each call has a short
-/// deadline; a failure opens a breaker for a while, during which the in-process budgets answer
-/// at once; then one call tries Redis again. The connection is made in the background, so a
-/// server starts without Redis and shares budgets once it answers. Each change of state is
-/// logged once.
+/// Budgets in Redis, shared by every replica, through a [`RedisLink`] (a short deadline, a
+/// breaker); while Redis does not answer, the in-process budgets decide at once.
 pub struct RedisLimiter {
-    client: redis::Client,
-    conn: std::sync::Mutex<Option<redis::aio::ConnectionManager>>,
-    connecting: std::sync::atomic::AtomicBool,
+    link: Arc<crate::redis_link::RedisLink>,
     prefix: String,
     script: redis::Script,
     /// The budgets used while Redis does not answer.
     fallback: Local,
-    /// Until when (microseconds on `fallback`'s clock) Redis is not asked.
-    open_until: AtomicI64,
-    /// Whether Redis answered last time it was asked (for logging transitions only).
-    up: std::sync::atomic::AtomicBool,
 }
 
 /// The longest a request waits for Redis before its in-process budget decides.
 pub const REDIS_DEADLINE: Duration = Duration::from_millis(30);
-/// How long Redis is left alone after it failed.
-const BREAKER_OPEN: Duration = Duration::from_secs(2);
 
 impl RedisLimiter {
-    fn is_open(&self) -> bool {
-        self.fallback.now() < self.open_until.load(Ordering::Acquire)
-    }
-
-    fn trip(&self, why: &str) {
-        let until = self.fallback.now() + BREAKER_OPEN.as_micros() as i64;
-        self.open_until.store(until, Ordering::Release);
-        if self.up.swap(false, Ordering::AcqRel) {
-            tracing::warn!(reason = why, "Redis does not answer: rate limits fall back to in-process budgets");
-        }
-    }
-
-    fn healthy(&self) {
-        if !self.up.swap(true, Ordering::AcqRel) {
-            tracing::info!("Redis answers: rate-limit budgets are shared through it again");
-        }
-    }
-
-    /// The connection, or `None` (a connection is then being made in the background).
-    fn connection(self: &Arc<Self>) -> Option<redis::aio::ConnectionManager> {
-        if let Some(c) = self.conn.lock().expect("redis conn").as_ref() {
-            return Some(c.clone());
-        }
-        if !self.connecting.swap(true, Ordering::AcqRel) {
-            let me = self.clone();
-            tokio::spawn(async move {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_millis(500)))
-                    .set_response_timeout(Some(Duration::from_millis(500)))
-                    .set_number_of_retries(1);
-                match redis::aio::ConnectionManager::new_with_config(me.client.clone(), config).await {
-                    Ok(c) => {
-                        *me.conn.lock().expect("redis conn") = Some(c);
-                        tracing::info!("connected to Redis for shared rate limits");
-                    }
-                    Err(e) => me.trip(&e.to_string()),
-                }
-                me.connecting.store(false, Ordering::Release);
-            });
-        }
-        None
-    }
-
     async fn spend(self: &Arc<Self>, key: &ClientKey, q: Quota) -> Decision {
-        let local = || self.fallback.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q);
-        if self.is_open() {
-            return local();
-        }
-        let Some(mut conn) = self.connection() else { return local() };
         let rkey = format!("{}:rl:{key}", self.prefix);
         let mut invocation = self.script.key(rkey);
         invocation.arg(q.emission_us()).arg(q.tolerance_us());
-        let call = invocation.invoke_async::<(i64, i64, i64)>(&mut conn);
-        match tokio::time::timeout(REDIS_DEADLINE, call).await {
-            Ok(Ok((allowed, ahead, wait))) => {
-                self.healthy();
-                Decision::from_gcra(q, allowed == 1, ahead, wait)
-            }
-            Ok(Err(e)) => {
-                self.trip(&e.to_string());
-                local()
-            }
-            Err(_) => {
-                self.trip("no answer within the deadline");
-                local()
-            }
+        let answer = self
+            .link
+            .run(REDIS_DEADLINE, |mut conn| async move { invocation.invoke_async::<(i64, i64, i64)>(&mut conn).await })
+            .await;
+        match answer {
+            Some((allowed, ahead, wait)) => Decision::from_gcra(q, allowed == 1, ahead, wait),
+            None => self.fallback.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q),
         }
     }
 }
@@ -280,19 +214,14 @@ impl RateLimiter {
     /// # Errors
     /// When the URL is malformed.
     pub fn redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let limiter = Arc::new(RedisLimiter {
-            client,
-            conn: std::sync::Mutex::new(None),
-            connecting: std::sync::atomic::AtomicBool::new(false),
+        let link = crate::redis_link::RedisLink::new(url, "shared rate limits", "in-process budgets")?;
+        let limiter = RedisLimiter {
+            link,
             prefix: prefix.to_owned(),
             script: redis::Script::new(GCRA_LUA),
             fallback: Local::new(),
-            open_until: AtomicI64::new(0),
-            up: std::sync::atomic::AtomicBool::new(true),
-        });
-        limiter.connection();
-        Ok(RateLimiter::Redis(limiter))
+        };
+        Ok(RateLimiter::Redis(Arc::new(limiter)))
     }
 
     /// Spends one request of `key`'s budget without waiting, when the back end can (the
@@ -301,7 +230,7 @@ impl RateLimiter {
     pub fn check_now(&self, key: &ClientKey, q: Quota) -> Option<Decision> {
         match self {
             RateLimiter::Local(l) => Some(l.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q)),
-            RateLimiter::Redis(r) if r.is_open() => {
+            RateLimiter::Redis(r) if r.link.is_open() => {
                 Some(r.fallback.spend(std::hash::BuildHasher::hash_one(key_hasher(), key), q))
             }
             RateLimiter::Redis(_) => None,

@@ -1,6 +1,6 @@
 //! The storefront API: public, cacheable reads served from the in-memory index.
 
-use crate::cache::CachedPage;
+use crate::cache::{CachedPage, Level};
 use crate::error::ApiError;
 use crate::state::{AppState, Store};
 use axum::Router;
@@ -78,7 +78,7 @@ pub struct ProductPage {
         ("limit" = Option<usize>, Query, description = "1 to 100, default 24"),
         ("cursor" = Option<String>, Query),
     ),
-    responses((status = 200, body = ProductPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = ProductPage, headers(("ETag" = String, description = "The version of what was read or written: send it back in If-Match (or If-None-Match on storefront reads)"), ("Surrogate-Key" = String, description = "What the page shows, space-separated (product-<id>, brand-<id>, category-<id>, sku-<sku>, listing, brands, categories, ingredients): a CDN purges by these"), ("Cache-Tag" = String, description = "The same keys, comma-separated (Cloudflare)"), ("X-Rouge-Cache" = String, description = "Where the page came from: hit-l1 (this replica's memory), hit-l2 (Redis, shared by replicas) or miss (rendered now)"))), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json", description = "for_me without a customer token")))]
 pub async fn list_products<S: Store>(
     State(app): State<AppState<S>>,
@@ -93,9 +93,17 @@ pub async fn list_products<S: Store>(
     }
     // Read before rendering: a status that changes meanwhile makes the stored page stale.
     let stock = app.stock.version();
-    if let Some(page) = app.cache.get(&raw, app.index.generation(), stock) {
-        let mut res = cached(&headers, page.body.clone(), Some(page.etag.clone()));
-        crate::surrogate::tag(&mut res, &page.keys);
+    let generation = app.index.generation();
+    if let Some(page) = app.cache.get(&raw, generation, stock) {
+        return Ok(page_response(&headers, &page, Level::L1));
+    }
+    let shared = app.cache.shared_name(&raw, app.stock.digest());
+    if let Some(name) = &shared
+        && let Some((etag, keys, body)) = app.cache.get_shared(name).await
+    {
+        let page = CachedPage { generation, stock, etag, body, keys };
+        let res = page_response(&headers, &page, Level::L2);
+        app.cache.put(raw, page);
         return Ok(res);
     }
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
@@ -105,10 +113,22 @@ pub async fn list_products<S: Store>(
     // If-None-Match holds whichever replica answers); hashed once, then kept with the page.
     let etag = etag_of(&body);
     let keys = crate::surrogate::of_listing(listing.items.iter().map(AsRef::as_ref));
-    let mut res = cached(&headers, body.clone(), Some(etag.clone()));
-    crate::surrogate::tag(&mut res, &keys);
-    app.cache.put(raw, CachedPage { generation: listing.generation, stock, etag, body, keys });
+    let page = CachedPage { generation: listing.generation, stock, etag, body, keys };
+    let res = page_response(&headers, &page, Level::Miss);
+    if let Some(name) = shared {
+        app.cache.put_shared(name, &page);
+    }
+    app.cache.put(raw, page);
     Ok(res)
+}
+
+/// A cached or fresh listing page's response: its ETag, what it shows (for CDNs), and where it
+/// came from (`X-Rouge-Cache`: `hit-l1`, `hit-l2` or `miss`).
+fn page_response(headers: &HeaderMap, page: &CachedPage, level: Level) -> Response {
+    let mut res = cached(headers, page.body.clone(), Some(page.etag.clone()));
+    crate::surrogate::tag(&mut res, &page.keys);
+    res.headers_mut().insert("x-rouge-cache", HeaderValue::from_static(level.as_str()));
+    res
 }
 
 /// A listing's body: each item with its variants' availability, as on its product page.

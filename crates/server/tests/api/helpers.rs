@@ -128,7 +128,11 @@ impl TestApp {
     /// A second server on the same store and keys, as another replica behind a load balancer;
     /// its base URL and what stops it.
     pub async fn replica(&self) -> Replica {
-        let mut opts = test_options();
+        self.replica_with(test_options()).await
+    }
+
+    /// A replica started with `opts` (its keys and mail server are this app's).
+    pub async fn replica_with(&self, mut opts: Options) -> Replica {
         opts.identity.keys = self.keys.clone();
         // A replica is configured like the primary: whichever server delivers an account email,
         // it goes to the same mail server.

@@ -11,6 +11,7 @@ mod amqp;
 mod audit;
 mod bad_input;
 mod builders;
+mod cache;
 mod cdn;
 mod checkout;
 mod cli;
