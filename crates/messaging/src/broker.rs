@@ -147,6 +147,18 @@ impl Topology {
     }
 }
 
+impl Topology {
+    /// [`Topology::delete`] over a connection of its own to the broker at `url`.
+    ///
+    /// # Errors
+    /// When the broker refuses or is unreachable.
+    pub async fn delete_at(&self, url: &str) -> Result<(), String> {
+        let conn = Connection::connect(url, ConnectionProperties::default()).await.map_err(|e| e.to_string())?;
+        let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
+        self.delete(&ch).await.map_err(|e| e.to_string())
+    }
+}
+
 /// Sends `body` to `queue` through the default exchange and waits for the broker's confirm.
 async fn send(ch: &Channel, queue: &str, body: &[u8], props: BasicProperties) -> Result<(), String> {
     let confirm = ch

@@ -144,7 +144,7 @@ pub async fn drive_requests(
     })
 }
 
-async fn request(
+pub(crate) async fn request(
     addr: &str,
     method: &str,
     path: &str,

@@ -21,6 +21,36 @@ pub struct CheckoutBench {
     pub seconds: u64,
     pub flash_units: i64,
     pub flash_buyers: usize,
+    /// Servers on the store (one or two).
+    pub replicas: usize,
+    /// Drive them through HAProxy (`deploy/haproxy/rouge.cfg`); always with two replicas.
+    pub balancer: bool,
+}
+
+/// HAProxy with the repository's config in front of `replicas` (one listed twice when alone);
+/// the process and the address it serves on.
+async fn balancer(replicas: &[String]) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = std::env::var("ROUGE_HAPROXY_CFG").unwrap_or_else(|_| "deploy/haproxy/rouge.cfg".into());
+    let child = tokio::process::Command::new("haproxy")
+        .args(["-db", "-f", &cfg])
+        .env("ROUGE_LB_LISTEN", &addr)
+        .env("ROUGE_REPLICA_1", &replicas[0])
+        .env("ROUGE_REPLICA_2", replicas.get(1).unwrap_or(&replicas[0]))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting haproxy (apt-get install haproxy; run from the repository's root)")?;
+    let started = Instant::now();
+    loop {
+        let ready = crate::bench::request(&addr, "GET", "/readyz", "", None).await.map(|r| r.0).ok() == Some(200);
+        if ready {
+            return Ok((child, addr));
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "HAProxy did not answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 type Sender = http1::SendRequest<Full<Bytes>>;
@@ -127,24 +157,42 @@ async fn settled<S: rouge_inventory::InventoryRepository + Clone>(
     }
 }
 
-pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("rouge-bench-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir)?;
-    let mut pg_admin: Option<(String, String)> = None;
-    let url = match opts.store.as_str() {
-        "sqlite" => format!("sqlite://{}", dir.join("bench.db").display()),
+/// A fresh database for a bench: a SQLite file in `dir`, or a new PostgreSQL database next to
+/// `postgres_url`'s; its URL, and what [`drop_database`] needs to drop it again.
+pub(crate) async fn fresh_database(
+    store: &str,
+    postgres_url: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(String, Option<(String, String)>)> {
+    match store {
+        "sqlite" => Ok((format!("sqlite://{}", dir.join("bench.db").display()), None)),
         "postgres" => {
             use sqlx::Connection;
             let name = format!("rouge_bench_{}", uuid::Uuid::now_v7().simple());
-            let mut admin =
-                sqlx::PgConnection::connect(&opts.postgres_url).await.context("connecting to PostgreSQL")?;
+            let mut admin = sqlx::PgConnection::connect(postgres_url).await.context("connecting to PostgreSQL")?;
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
-            let base = opts.postgres_url.rsplit_once('/').context("--postgres-url needs a database path")?.0.to_owned();
-            pg_admin = Some((opts.postgres_url.clone(), name.clone()));
-            format!("{base}/{name}")
+            let base = postgres_url.rsplit_once('/').context("--postgres-url needs a database path")?.0.to_owned();
+            Ok((format!("{base}/{name}"), Some((postgres_url.to_owned(), name))))
         }
         other => anyhow::bail!("--store: `{other}`: expected sqlite or postgres"),
-    };
+    }
+}
+
+/// Drops a database [`fresh_database`] made on PostgreSQL.
+pub(crate) async fn drop_database(made: Option<(String, String)>) {
+    use sqlx::Connection;
+    let Some((admin_url, name)) = made else { return };
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&mut admin)
+            .await;
+    }
+}
+
+pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("rouge-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    let (url, pg_admin) = fresh_database(&opts.store, &opts.postgres_url, &dir).await?;
     eprintln!("bench: preparing {url}");
     let (skus, flash) = if url.starts_with("sqlite") {
         let store = rouge_store::SqliteStore::connect(&url).await?;
@@ -160,7 +208,20 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
         r
     };
     let key_dir = dir.join("keys");
-    let (mut child, addr, pid) = crate::bench::spawn_server(&url, &key_dir, "", &[]).await?;
+    let mut servers = vec![];
+    for _ in 0..opts.replicas.clamp(1, 2) {
+        servers.push(crate::bench::spawn_server(&url, &key_dir, "", &[]).await?);
+    }
+    let mut lb = None;
+    let addr = if opts.balancer || servers.len() > 1 {
+        let replicas: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
+        let (child, addr) = balancer(&replicas).await?;
+        lb = Some(child);
+        addr
+    } else {
+        servers[0].1.clone()
+    };
+    let through = if lb.is_some() { " through HAProxy" } else { "" };
 
     // Steady checkouts: each client runs whole flows back to back on one connection.
     let deadline = Instant::now() + Duration::from_secs(opts.seconds);
@@ -246,20 +307,21 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
         r
     };
     let committed_in = committed_at.elapsed();
-    let rss = crate::bench::peak_rss_mb(pid).unwrap_or(0.0);
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    if let Some((admin_url, name)) = pg_admin {
-        use sqlx::Connection;
-        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut admin)
-                .await;
-        }
+    let rss: f64 = servers.iter().map(|s| crate::bench::peak_rss_mb(s.2).unwrap_or(0.0)).sum();
+    for (mut child, _, _) in servers.into_iter().chain(lb.map(|c| (c, String::new(), 0))) {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
     }
+    drop_database(pg_admin).await;
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("rouge bench checkout on {}: {} clients, {} s", opts.store, opts.clients, opts.seconds);
+    println!(
+        "rouge bench checkout on {}: {} clients, {} s, {} replica(s){through}",
+        opts.store,
+        opts.clients,
+        opts.seconds,
+        opts.replicas.clamp(1, 2)
+    );
     println!(
         "checkout flow (cart, line, address + shipping, pay): {:.0} checkouts/s  flow p50 {:.1} ms  p99 {:.1} ms  ({} orders, {} failed)",
         flows.len() as f64 / elapsed,
@@ -291,6 +353,6 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
         level.available,
         if sold.len() as i64 > opts.flash_units || level.on_hand < 0 { "YES" } else { "no" }
     );
-    println!("server peak RSS: {rss:.0} MB");
+    println!("servers' peak RSS (summed): {rss:.0} MB");
     Ok(())
 }

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod bench_catchup;
 pub mod bench_checkout;
+pub mod bench_coldstart;
+pub mod bench_events;
 pub mod cdn;
 pub mod consumers;
 pub mod demo;
