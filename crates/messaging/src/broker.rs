@@ -3,9 +3,10 @@
 //! - **Work consumers** ([`spawn_work`]: stock commit, emails; webhooks later) share one durable
 //!   quorum queue per consumer name (`<exchange>.work.<name>`), so each event is handled once
 //!   across replicas. The queue has a *single active consumer*: one replica at a time takes its
-//!   messages, in publication order, one after the other, so the events of one aggregate are
-//!   applied in the order they happened; the other replicas' consumers wait as hot standbys
-//!   and take over when it goes. (A consistent-hash exchange with a queue per partition would
+//!   messages in publication order, so the events of one aggregate are applied in the order
+//!   they happened (what has arrived is handled a batch at a time: one aggregate's events one
+//!   after the other, different aggregates side by side); the other replicas' consumers wait
+//!   as hot standbys and take over when it goes. (A consistent-hash exchange with a queue per partition would
 //!   spread one consumer's load over replicas, at the price of rebalancing partitions by
 //!   hand; a shop's consumers are light next to its checkouts, so one queue in order wins.)
 //!   Each event is claimed in the store's inbox (`deliveries`) by its id before it is handled,
@@ -254,25 +255,67 @@ async fn work<S: DeliveryLog>(
             next = deliveries.next() => next,
             _ = stop.changed() => return Ok(()),
         };
-        let d = match next {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Err("the broker ended the consumer".into()),
-        };
-        *worked = true;
-        match take(topology, store, handler, &publish, &d).await {
-            Ok(()) => {
-                d.acker.ack(BasicAckOptions::default()).await.map_err(|e| e.to_string())?;
+        // What has arrived meanwhile (up to the prefetch) is handled with it: the events of one
+        // aggregate one after the other in their order, different aggregates side by side.
+        let mut batch = vec![];
+        let mut next = next;
+        loop {
+            match next {
+                Some(Ok(d)) => batch.push(d),
+                Some(Err(e)) => return Err(e.to_string()),
+                None => return Err("the broker ended the consumer".into()),
             }
-            Err(why) => {
-                // The store or the broker failed: the message goes back and comes again.
-                tracing::warn!(consumer = name, error = %why, "cannot settle an event now; it stays queued");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let again = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
-                d.acker.nack(again).await.map_err(|e| e.to_string())?;
+            if batch.len() >= usize::from(PREFETCH) {
+                break;
+            }
+            match deliveries.next().now_or_never() {
+                Some(n) => next = n,
+                None => break,
             }
         }
+        *worked = true;
+        let mut lanes: Vec<(Option<uuid::Uuid>, Vec<Delivery>)> = vec![];
+        for d in batch {
+            let aggregate = serde_json::from_slice::<DomainEvent>(&d.data).ok().map(|e| e.aggregate_id);
+            match lanes.iter_mut().find(|(a, _)| aggregate.is_some() && *a == aggregate) {
+                Some((_, lane)) => lane.push(d),
+                None => lanes.push((aggregate, vec![d])),
+            }
+        }
+        let publish = &publish;
+        let settled = lanes.into_iter().map(|(_, lane)| async move {
+            for d in lane {
+                settle(topology, store, handler, publish, &d).await?;
+            }
+            Ok::<(), String>(())
+        });
+        for outcome in futures::future::join_all(settled).await {
+            outcome?;
+        }
     }
+}
+
+/// Handles one delivery and acknowledges it, or puts it back when the store or the broker
+/// failed (it comes again).
+async fn settle<S: DeliveryLog>(
+    topology: &Topology,
+    store: &S,
+    handler: &Arc<dyn Handler>,
+    publish: &Channel,
+    d: &Delivery,
+) -> Result<(), String> {
+    match take(topology, store, handler, publish, d).await {
+        Ok(()) => {
+            d.acker.ack(BasicAckOptions::default()).await.map_err(|e| e.to_string())?;
+        }
+        Err(why) => {
+            tracing::warn!(consumer = handler.name(), error = %why, "cannot settle an event now; it stays queued");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let again = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+            d.acker.nack(again).await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 /// Handles one delivery; `Ok` when it may be acknowledged (handled, sent on to a delay or

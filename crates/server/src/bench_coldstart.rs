@@ -29,10 +29,7 @@ fn pages() -> Vec<String> {
         "include_ingredient=niacinamide&exclude_ingredient=alcohol",
     ];
     let sorts = ["relevance", "price_asc", "price_desc", "newest", "name", "suitability"];
-    filters
-        .iter()
-        .flat_map(|f| sorts.iter().map(move |s| format!("/v1/products?limit=24&sort={s}&{f}")))
-        .collect()
+    filters.iter().flat_map(|f| sorts.iter().map(move |s| format!("/v1/products?limit=24&sort={s}&{f}"))).collect()
 }
 
 /// One GET: its latency and where the page came from (`X-Rouge-Cache`).

@@ -81,7 +81,12 @@ where
             store.claim_relay(rouge_messaging::amqp::RELAY, "bench", now, now).await?;
             let publisher =
                 rouge_messaging::amqp::AmqpPublisher::new(amqp, &exchange).with_topology(topology.as_ref().clone());
-            tasks.push(rouge_messaging::amqp::spawn_publisher(store.clone(), publisher, "bench".into(), stopped.clone()));
+            tasks.push(rouge_messaging::amqp::spawn_publisher(
+                store.clone(),
+                publisher,
+                "bench".into(),
+                stopped.clone(),
+            ));
             let (url, t) = (amqp.clone(), topology.clone());
             tasks.push(rouge_messaging::broker::spawn_work(url, t, store.clone(), handler.clone(), stopped.clone()));
             "RabbitMQ (publisher confirms, work queue, inbox claim)"
@@ -123,9 +128,8 @@ where
     let mut latencies: Vec<Duration> =
         committed.iter().filter_map(|(id, at)| seen.get(id).map(|got| got.saturating_duration_since(*at))).collect();
     latencies.sort();
-    let pct = |p: f64| {
-        latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied()
-    };
+    let pct =
+        |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied();
     let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
     println!(
         "rouge bench events on {}, {transport}: {} events at {}/s; {} arrived",
