@@ -70,19 +70,20 @@ pub trait DeliveryLog: Clone + Send + Sync + 'static {
         lease_ms: i64,
     ) -> impl Future<Output = crate::StoreResult<Vec<uuid::Uuid>>> + Send;
 
-    /// Claims one event for `consumer` as it arrives from a broker (the inbox): new, or a
+    /// Claims events for `consumer` as they arrive from a broker (the inbox): each new one, or
     /// retrying one that is due (`next_at <= now`), becomes [`Claim::Mine`] for `lease_ms`; the
-    /// rest say why not. A redelivered event is never handled twice this way.
+    /// rest say why not. One answer per event, in order; a redelivered event is never handled
+    /// twice this way. At most two statements for the batch.
     ///
     /// # Errors
     /// `Unavailable` when the store fails.
-    fn claim_delivery(
+    fn claim_deliveries(
         &self,
         consumer: &str,
-        event: &DomainEvent,
+        events: &[DomainEvent],
         now: i64,
         lease_ms: i64,
-    ) -> impl Future<Output = crate::StoreResult<Claim>> + Send;
+    ) -> impl Future<Output = crate::StoreResult<Vec<Claim>>> + Send;
 
     /// Marks deliveries done (kept as the claims' records until purged), in one statement.
     ///

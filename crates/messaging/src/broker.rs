@@ -274,86 +274,119 @@ async fn work<S: DeliveryLog>(
             }
         }
         *worked = true;
-        let mut lanes: Vec<(Option<uuid::Uuid>, Vec<Delivery>)> = vec![];
-        for d in batch {
-            let aggregate = serde_json::from_slice::<DomainEvent>(&d.data).ok().map(|e| e.aggregate_id);
-            match lanes.iter_mut().find(|(a, _)| aggregate.is_some() && *a == aggregate) {
-                Some((_, lane)) => lane.push(d),
-                None => lanes.push((aggregate, vec![d])),
-            }
-        }
-        let publish = &publish;
-        let settled = lanes.into_iter().map(|(_, lane)| async move {
-            for d in lane {
-                settle(topology, store, handler, publish, &d).await?;
-            }
-            Ok::<(), String>(())
-        });
-        for outcome in futures::future::join_all(settled).await {
-            outcome?;
-        }
+        settle_batch(topology, store, handler, &publish, batch).await?;
     }
 }
 
-/// Handles one delivery and acknowledges it, or puts it back when the store or the broker
-/// failed (it comes again).
-async fn settle<S: DeliveryLog>(
+/// What became of one delivery of a batch.
+enum Outcome {
+    /// Handled: acknowledged once the batch's successes are recorded.
+    Handled,
+    /// Nothing more to do here (settled before, or sent on to a delay or dead-letter queue).
+    Done,
+}
+
+/// Settles a batch of deliveries: every event claimed in one statement; those that are this
+/// consumer's handled (one aggregate's one after the other, different aggregates side by
+/// side); the successes recorded in one statement; then every message acknowledged. When the
+/// store or the broker fails, the unsettled messages go back to the queue and come again.
+async fn settle_batch<S: DeliveryLog>(
     topology: &Topology,
     store: &S,
     handler: &Arc<dyn Handler>,
     publish: &Channel,
-    d: &Delivery,
+    batch: Vec<Delivery>,
 ) -> Result<(), String> {
-    match take(topology, store, handler, publish, d).await {
-        Ok(()) => {
-            d.acker.ack(BasicAckOptions::default()).await.map_err(|e| e.to_string())?;
+    let name = handler.name();
+    let mut parsed = vec![];
+    for d in batch {
+        match serde_json::from_slice::<DomainEvent>(&d.data) {
+            Ok(e) => parsed.push((d, e)),
+            Err(err) => {
+                tracing::error!(consumer = name, error = %err, "a message that is not an event; parked");
+                send(publish, &topology.dead_queue(name), &d.data, d.properties.clone()).await?;
+                d.acker.ack(BasicAckOptions::default()).await.map_err(|e| e.to_string())?;
+            }
         }
-        Err(why) => {
-            tracing::warn!(consumer = handler.name(), error = %why, "cannot settle an event now; it stays queued");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let again = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
-            d.acker.nack(again).await.map_err(|e| e.to_string())?;
+    }
+    let events: Vec<DomainEvent> = parsed.iter().map(|(_, e)| e.clone()).collect();
+    let claims = match store.claim_deliveries(name, &events, now(), LEASE_MS).await {
+        Ok(c) => c,
+        Err(e) => return requeue(name, &e.to_string(), parsed.iter().map(|(d, _)| d)).await,
+    };
+    // One lane per aggregate: (aggregate, its deliveries in order).
+    type Lane<'a> = (uuid::Uuid, Vec<(&'a Delivery, &'a DomainEvent, Claim)>);
+    let mut lanes: Vec<Lane> = vec![];
+    for ((d, e), claim) in parsed.iter().zip(claims) {
+        match lanes.iter_mut().find(|(a, _)| *a == e.aggregate_id) {
+            Some((_, lane)) => lane.push((d, e, claim)),
+            None => lanes.push((e.aggregate_id, vec![(d, e, claim)])),
         }
+    }
+    let runs = lanes.into_iter().map(|(_, lane)| async move {
+        let mut out = vec![];
+        for (d, e, claim) in lane {
+            let outcome = take(topology, store, handler, publish, d, e, claim).await;
+            out.push((d, e, outcome));
+        }
+        out
+    });
+    let outcomes: Vec<(&Delivery, &DomainEvent, Result<Outcome, String>)> =
+        futures::future::join_all(runs).await.into_iter().flatten().collect();
+    let handled: Vec<uuid::Uuid> =
+        outcomes.iter().filter(|(_, _, o)| matches!(o, Ok(Outcome::Handled))).map(|(_, e, _)| e.id).collect();
+    let recorded = handled.is_empty() || store.record_successes(name, &handled).await.is_ok();
+    let mut again = vec![];
+    for (d, _, outcome) in outcomes {
+        match outcome {
+            Ok(Outcome::Handled) if !recorded => again.push(d),
+            Ok(_) => {
+                d.acker.ack(BasicAckOptions::default()).await.map_err(|e| e.to_string())?;
+            }
+            Err(_) => again.push(d),
+        }
+    }
+    if again.is_empty() { Ok(()) } else { requeue(name, "the store or the broker failed", again.into_iter()).await }
+}
+
+/// Puts messages back in the queue after a pause (the store or the broker failed).
+async fn requeue<'a>(name: &str, why: &str, messages: impl Iterator<Item = &'a Delivery>) -> Result<(), String> {
+    tracing::warn!(consumer = name, error = why, "cannot settle events now; they stay queued");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for d in messages {
+        let again = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+        d.acker.nack(again).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
-/// Handles one delivery; `Ok` when it may be acknowledged (handled, sent on to a delay or
-/// dead-letter queue, or nothing to do).
+/// Acts on one claimed delivery.
 async fn take<S: DeliveryLog>(
     topology: &Topology,
     store: &S,
     handler: &Arc<dyn Handler>,
     publish: &Channel,
     d: &Delivery,
-) -> Result<(), String> {
+    event: &DomainEvent,
+    claim: Claim,
+) -> Result<Outcome, String> {
     let name = handler.name();
-    let event: DomainEvent = match serde_json::from_slice(&d.data) {
-        Ok(e) => e,
-        Err(err) => {
-            tracing::error!(consumer = name, error = %err, "a message that is not an event; parked");
-            return send(publish, &topology.dead_queue(name), &d.data, d.properties.clone()).await;
-        }
-    };
-    match store.claim_delivery(name, &event, now(), LEASE_MS).await.map_err(|e| e.to_string())? {
+    match claim {
         Claim::Settled => {
             tracing::debug!(consumer = name, event = %event.id, "already settled; acknowledged");
-            Ok(())
+            Ok(Outcome::Done)
         }
         // Another attempt holds it (its server may have died: the lease runs out), or it came
         // back a little early: it waits in the shortest delay queue.
         Claim::Busy => {
             let queue = topology.retry_queue(name, topology.delay(1));
-            send(publish, &queue, &d.data, d.properties.clone()).await
+            send(publish, &queue, &d.data, d.properties.clone()).await.map(|()| Outcome::Done)
         }
-        Claim::Mine => match crate::traced(name, &event, handler.handle(event.clone())).await {
-            Ok(()) => {
-                store.record_successes(name, &[event.id]).await.map_err(|e| e.to_string())?;
-                Ok(())
-            }
+        Claim::Mine => match crate::traced(name, event, handler.handle(event.clone())).await {
+            Ok(()) => Ok(Outcome::Handled),
             Err(err) => {
                 let n = attempts(d) + 1;
-                match failed(store, name, &event, &err, topology.policy).await {
+                let sent = match failed(store, name, event, &err, topology.policy).await {
                     Some(DeliveryState::Retrying) => {
                         let queue = topology.retry_queue(name, topology.delay(n));
                         send(publish, &queue, &d.data, with_attempts(d, n)).await
@@ -362,7 +395,8 @@ async fn take<S: DeliveryLog>(
                         send(publish, &topology.dead_queue(name), &d.data, with_attempts(d, n)).await
                     }
                     None => Err("the failure could not be recorded".into()),
-                }
+                };
+                sent.map(|()| Outcome::Done)
             }
         },
     }

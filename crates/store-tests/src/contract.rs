@@ -182,29 +182,46 @@ pub async fn a_redelivered_event_is_claimed_by_its_id<S: rouge_kernel::DeliveryL
     use rouge_kernel::{Claim, DeliveryState, DomainEvent};
     let e = DomainEvent::new("order", uuid::Uuid::now_v7(), "order.placed", json!({"n": 1}));
     let now = 9_000_000;
-    assert_eq!(store.claim_delivery("stock", &e, now, 1_000).await.unwrap(), Claim::Mine);
-    assert_eq!(store.claim_delivery("stock", &e, now + 10, 1_000).await.unwrap(), Claim::Busy, "an attempt holds it");
+    let claim = |consumer: &'static str, at: i64| {
+        let (store, e) = (store.clone(), e.clone());
+        async move { store.claim_deliveries(consumer, std::slice::from_ref(&e), at, 1_000).await.unwrap()[0] }
+    };
+    assert_eq!(claim("stock", now).await, Claim::Mine);
+    assert_eq!(claim("stock", now + 10).await, Claim::Busy, "an attempt holds it");
     assert_eq!(
-        store.claim_delivery("stock", &e, now + 1_001, 1_000).await.unwrap(),
+        claim("stock", now + 1_001).await,
         Claim::Mine,
         "an attempt whose outcome never came is presumed lost after its lease"
     );
     let state = store.record_failure("stock", &e, "lock timeout", now + 1_100, 3, 500).await.unwrap();
     assert_eq!(state, DeliveryState::Retrying);
-    assert_eq!(store.claim_delivery("stock", &e, now + 1_200, 1_000).await.unwrap(), Claim::Busy, "not due yet");
-    assert_eq!(store.claim_delivery("stock", &e, now + 1_600, 1_000).await.unwrap(), Claim::Mine, "due again");
+    assert_eq!(claim("stock", now + 1_200).await, Claim::Busy, "not due yet");
+    assert_eq!(claim("stock", now + 1_600).await, Claim::Mine, "due again");
     store.record_successes("stock", &[e.id]).await.unwrap();
     assert_eq!(
-        store.claim_delivery("stock", &e, now + 9_999, 1_000).await.unwrap(),
+        claim("stock", now + 9_999).await,
         Claim::Settled,
         "a redelivery after the success is not applied again"
     );
-    assert_eq!(store.claim_delivery("order-email", &e, now, 1_000).await.unwrap(), Claim::Mine, "per consumer");
+    assert_eq!(claim("order-email", now).await, Claim::Mine, "per consumer");
     assert_eq!(store.record_failure("order-email", &e, "smtp down", now, 1, 500).await.unwrap(), DeliveryState::Dead);
-    assert_eq!(store.claim_delivery("order-email", &e, now + 9_999, 1_000).await.unwrap(), Claim::Settled, "parked");
+    assert_eq!(claim("order-email", now + 9_999).await, Claim::Settled, "parked");
     let listed = store.failed_deliveries(10).await.unwrap();
     assert_eq!(listed.len(), 1, "the success is not a failed delivery; the dead letter is: {listed:?}");
     assert_eq!((listed[0].consumer.as_str(), listed[0].attempts), ("order-email", 1));
+
+    // A batch: one answer per event, in order.
+    let (f, g) = (event_of(2), event_of(3));
+    assert_eq!(store.claim_deliveries("stock", std::slice::from_ref(&f), now, 1_000).await.unwrap(), [Claim::Mine]);
+    let batch = [e.clone(), f, g];
+    assert_eq!(
+        store.claim_deliveries("stock", &batch, now + 10, 1_000).await.unwrap(),
+        [Claim::Settled, Claim::Busy, Claim::Mine]
+    );
+}
+
+fn event_of(n: i64) -> rouge_kernel::DomainEvent {
+    rouge_kernel::DomainEvent::new("order", uuid::Uuid::now_v7(), "order.placed", json!({"n": n}))
 }
 
 /// An idempotency key is claimed once; the same request meanwhile is "in flight", another

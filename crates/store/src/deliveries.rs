@@ -85,36 +85,65 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         Ok(claimed)
     }
 
-    async fn claim_delivery(
+    async fn claim_deliveries(
         &self,
         consumer: &str,
-        event: &DomainEvent,
+        events: &[DomainEvent],
         now: i64,
         lease_ms: i64,
-    ) -> rouge_kernel::StoreResult<Claim> {
-        let q = sqlx::query(
-            "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) \
-             VALUES ($1, $2, $3, $4, 0, $5 + $6, 'started; no outcome recorded yet', 'retrying', $5) \
-             ON CONFLICT (consumer, event_id) DO UPDATE SET next_at = excluded.next_at, updated_at = excluded.updated_at \
-             WHERE deliveries.state = 'retrying' AND deliveries.next_at <= $5 \
-             RETURNING attempts",
-        )
-        .arg(consumer)
-        .arg(event.id)
-        .arg(&event.event_type)
-        .arg(Json(event))
-        .arg(now)
-        .arg(lease_ms);
-        if self.optional(q).await?.is_some() {
-            return Ok(Claim::Mine);
+    ) -> rouge_kernel::StoreResult<Vec<Claim>> {
+        let mut mine = std::collections::HashSet::new();
+        for chunk in events.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<D>::new(
+                "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_arg(consumer)
+                    .push_arg(e.id)
+                    .push_arg(&e.event_type)
+                    .push_arg(Json(e))
+                    .push("0")
+                    .push_arg(now + lease_ms)
+                    .push("'started; no outcome recorded yet'")
+                    .push("'retrying'")
+                    .push_arg(now);
+            });
+            q.push(
+                " ON CONFLICT (consumer, event_id) DO UPDATE SET next_at = excluded.next_at, updated_at = excluded.updated_at \
+                 WHERE deliveries.state = 'retrying' AND deliveries.next_at <= ",
+            );
+            q.push_arg(now);
+            q.push(" RETURNING event_id");
+            let rows = q.build().fetch_all(self.db()).await.map_err(unavailable)?;
+            mine.extend(rows.iter().map(|r| r.get::<Uuid>("event_id")));
         }
-        let q = sqlx::query("SELECT state FROM deliveries WHERE consumer = $1 AND event_id = $2")
-            .arg(consumer)
-            .arg(event.id);
-        Ok(match self.optional(q).await?.map(|r| r.get::<String>("state")).as_deref() {
-            Some("done" | "dead") => Claim::Settled,
-            _ => Claim::Busy,
-        })
+        // Why not, for the others.
+        let others: Vec<Uuid> = events.iter().map(|e| e.id).filter(|id| !mine.contains(id)).collect();
+        let mut settled = std::collections::HashSet::new();
+        for chunk in others.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<D>::new("SELECT event_id FROM deliveries WHERE consumer = ");
+            q.push_arg(consumer);
+            q.push(" AND state IN ('done', 'dead') AND event_id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_arg(*id);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(self.db()).await.map_err(unavailable)?;
+            settled.extend(rows.iter().map(|r| r.get::<Uuid>("event_id")));
+        }
+        Ok(events
+            .iter()
+            .map(|e| {
+                if mine.contains(&e.id) {
+                    Claim::Mine
+                } else if settled.contains(&e.id) {
+                    Claim::Settled
+                } else {
+                    Claim::Busy
+                }
+            })
+            .collect())
     }
 
     async fn record_successes(&self, consumer: &str, events: &[Uuid]) -> rouge_kernel::StoreResult<()> {
