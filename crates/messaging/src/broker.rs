@@ -425,12 +425,14 @@ pub async fn redeliver(url: &str, topology: &Topology, consumer: &str, event: &D
 /// sequence `after`, until `stop`; see the module's notes. Events arrive in commit order; one
 /// already applied (by sequence) is skipped, so catching up from the outbox and the queue may
 /// overlap.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_read_models<O: Outbox>(
     url: String,
     exchange: String,
     replica: String,
     outbox: O,
     after: i64,
+    wanted: &'static [&'static str],
     subscribers: Vec<Subscriber>,
     mut stop: watch::Receiver<bool>,
 ) -> (RelayHandle, JoinHandle<()>) {
@@ -442,7 +444,8 @@ pub fn spawn_read_models<O: Outbox>(
         let mut position = after;
         let mut pause = Duration::from_millis(100);
         loop {
-            match follow(&url, &exchange, &queue, &outbox, &subscribers, &h, &mut position, &mut stop).await {
+            let read_models = ReadModels { subscribers: &subscribers, wanted, handle: &h };
+            match follow(&url, &exchange, &queue, &outbox, &read_models, &mut position, &mut stop).await {
                 Ok(()) => break,
                 Err(e) => tracing::warn!(error = %e, %queue, position,
                     "read models lost the broker; reading the outbox until it is back"),
@@ -470,19 +473,34 @@ pub fn spawn_read_models<O: Outbox>(
     (handle, task)
 }
 
+/// A replica's read models: what they are handed, which event types they want (empty: all;
+/// others move the position without being read), and how far they got.
+struct ReadModels<'a> {
+    subscribers: &'a [Subscriber],
+    wanted: &'static [&'static str],
+    handle: &'a RelayHandle,
+}
+
+/// A message's `sequence` header.
+fn sequence(d: &Delivery) -> Option<i64> {
+    match d.properties.headers().as_ref()?.inner().get("sequence")? {
+        AMQPValue::LongLongInt(n) => Some(*n),
+        _ => None,
+    }
+}
+
 /// Attaches this replica's queue, catches up from the outbox, then applies what arrives;
 /// returns `Ok` on `stop`, `Err` when the broker goes.
-#[allow(clippy::too_many_arguments)]
 async fn follow<O: Outbox>(
     url: &str,
     exchange: &str,
     queue: &str,
     outbox: &O,
-    subscribers: &[Subscriber],
-    handle: &RelayHandle,
+    models: &ReadModels<'_>,
     position: &mut i64,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let (subscribers, handle) = (models.subscribers, models.handle);
     let conn = Connection::connect(url, ConnectionProperties::default()).await.map_err(|e| e.to_string())?;
     let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
     let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
@@ -509,9 +527,14 @@ async fn follow<O: Outbox>(
         };
         // What has arrived meanwhile goes in the same batch (one cache clear, one index pass).
         let mut batch = vec![];
+        // The last message passed over (not wanted): it moves the position all the same.
+        let mut passed = *position;
         let mut next = first;
         loop {
             match next {
+                Some(Ok(d)) if !models.wanted.is_empty() && !models.wanted.contains(&d.routing_key.as_str()) => {
+                    passed = passed.max(sequence(&d).unwrap_or(passed));
+                }
                 Some(Ok(d)) => match serde_json::from_slice::<DomainEvent>(&d.data) {
                     Ok(e) if e.sequence > batch.last().map_or(*position, |l: &DomainEvent| l.sequence) => batch.push(e),
                     Ok(_) => {}
@@ -530,6 +553,10 @@ async fn follow<O: Outbox>(
         }
         if !batch.is_empty() {
             *position = apply(subscribers, &batch, handle);
+        }
+        if passed > *position {
+            *position = passed;
+            handle.delivered.store(passed, Ordering::Release);
         }
     }
 }

@@ -230,17 +230,44 @@ where
             format!("{replica}-{}", uuid::Uuid::now_v7().simple()),
             store.clone(),
             before,
+            &[],
             vec![subscriber],
             stopped.clone(),
         );
         seen.insert(replica, got);
         tasks.push(task);
     }
+    // A replica whose read models want categories only: it reads them, and passes over the
+    // rest, which still moves it on.
+    let categories: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let c = categories.clone();
+    let only: rouge_messaging::Subscriber = Arc::new(move |events| {
+        c.lock().unwrap().extend(events.iter().filter(|e| e.event_type == "CategorySaved").map(|e| e.sequence))
+    });
+    let (picky, task) = spawn_read_models(
+        url.to_owned(),
+        exchange.clone(),
+        format!("r3-{}", uuid::Uuid::now_v7().simple()),
+        store.clone(),
+        before,
+        &["CategorySaved"],
+        vec![only],
+        stopped.clone(),
+    );
+    tasks.push(task);
     for i in 0..20 {
         catalog.create_brand(fixtures::brand(&format!("Brand {i:02}"))).await.unwrap();
+        if i == 9 {
+            catalog.create_category(fixtures::category("Serums", None)).await.unwrap();
+        }
     }
-    let written: Vec<i64> = store.events_after(before, 100).await.unwrap().iter().map(|e| e.sequence).collect();
-    assert_eq!(written.len(), 21);
+    let all = store.events_after(before, 100).await.unwrap();
+    let written: Vec<i64> = all.iter().map(|e| e.sequence).collect();
+    assert_eq!(written.len(), 22);
+    let head = *written.last().unwrap();
+    eventually("the picky replica passes over the brands to the head", || picky.delivered() == head).await;
+    let serums = all.iter().find(|e| e.event_type == "CategorySaved").unwrap().sequence;
+    assert_eq!(*categories.lock().unwrap(), [serums], "it read the category");
     for (replica, got) in &seen {
         eventually(&format!("{replica} sees every event"), || got.lock().unwrap().len() >= written.len()).await;
     }

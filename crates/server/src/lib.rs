@@ -376,12 +376,16 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             }));
             let exchange = topology.exchange.clone();
             let url = url.clone();
+            // The read models read the events storefront pages show; others only move them on.
+            let wanted = rouge_http::surrogate::EVENTS;
+            let replica = replica.clone();
             rouge_messaging::broker::spawn_read_models(
                 url,
                 exchange,
-                replica.clone(),
+                replica,
                 store.clone(),
                 head,
+                wanted,
                 subscribers,
                 stop_rx,
             )
