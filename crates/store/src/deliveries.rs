@@ -21,6 +21,26 @@ fn row(r: &impl Read) -> FailedDelivery {
     }
 }
 
+/// `INSERT INTO deliveries … VALUES …`: `events` claimed by `consumer` as started now, due again
+/// (presumed lost) after `lease_ms`; the caller adds what happens on a conflict.
+fn started<D: Dialect>(consumer: &str, events: &[DomainEvent], now: i64, lease_ms: i64) -> sqlx::QueryBuilder<D> {
+    let mut q = sqlx::QueryBuilder::<D>::new(
+        "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) ",
+    );
+    q.push_values(events, |mut b, e| {
+        b.push_arg(consumer)
+            .push_arg(e.id)
+            .push_arg(&e.event_type)
+            .push_arg(Json(e))
+            .push("0")
+            .push_arg(now + lease_ms)
+            .push("'started; no outcome recorded yet'")
+            .push("'retrying'")
+            .push_arg(now);
+    });
+    q
+}
+
 const COLUMNS: &str = "SELECT consumer, event, attempts, next_at, last_error, state, updated_at FROM deliveries";
 
 impl<D: Dialect> DeliveryLog for Store<D> {
@@ -64,20 +84,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
     ) -> rouge_kernel::StoreResult<Vec<Uuid>> {
         let mut claimed = vec![];
         for chunk in events.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<D>::new(
-                "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_arg(consumer)
-                    .push_arg(e.id)
-                    .push_arg(&e.event_type)
-                    .push_arg(Json(e))
-                    .push("0")
-                    .push_arg(now + lease_ms)
-                    .push("'started; no outcome recorded yet'")
-                    .push("'retrying'")
-                    .push_arg(now);
-            });
+            let mut q = started::<D>(consumer, chunk, now, lease_ms);
             q.push(" ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id");
             let rows = q.build().fetch_all(self.db()).await.map_err(unavailable)?;
             claimed.extend(rows.iter().map(|r| r.get::<Uuid>("event_id")));
@@ -94,20 +101,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
     ) -> rouge_kernel::StoreResult<Vec<Claim>> {
         let mut mine = std::collections::HashSet::new();
         for chunk in events.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<D>::new(
-                "INSERT INTO deliveries (consumer, event_id, event_type, event, attempts, next_at, last_error, state, updated_at) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_arg(consumer)
-                    .push_arg(e.id)
-                    .push_arg(&e.event_type)
-                    .push_arg(Json(e))
-                    .push("0")
-                    .push_arg(now + lease_ms)
-                    .push("'started; no outcome recorded yet'")
-                    .push("'retrying'")
-                    .push_arg(now);
-            });
+            let mut q = started::<D>(consumer, chunk, now, lease_ms);
             q.push(
                 " ON CONFLICT (consumer, event_id) DO UPDATE SET next_at = excluded.next_at, updated_at = excluded.updated_at \
                  WHERE deliveries.state = 'retrying' AND deliveries.next_at <= ",
@@ -123,12 +117,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
         for chunk in others.chunks(500) {
             let mut q = sqlx::QueryBuilder::<D>::new("SELECT event_id FROM deliveries WHERE consumer = ");
             q.push_arg(consumer);
-            q.push(" AND state IN ('done', 'dead') AND event_id IN (");
-            let mut ids = q.separated(", ");
-            for id in chunk {
-                ids.push_arg(*id);
-            }
-            q.push(")");
+            q.push(" AND state IN ('done', 'dead') AND event_id").push_in(chunk.iter().copied());
             let rows = q.build().fetch_all(self.db()).await.map_err(unavailable)?;
             settled.extend(rows.iter().map(|r| r.get::<Uuid>("event_id")));
         }
@@ -153,12 +142,7 @@ impl<D: Dialect> DeliveryLog for Store<D> {
             q.push_arg(chrono::Utc::now().timestamp_millis());
             q.push(" WHERE consumer = ");
             q.push_arg(consumer);
-            q.push(" AND event_id IN (");
-            let mut ids = q.separated(", ");
-            for id in chunk {
-                ids.push_arg(*id);
-            }
-            q.push(")");
+            q.push(" AND event_id").push_in(chunk.iter().copied());
             q.build().execute(self.db()).await.map_err(unavailable)?;
         }
         Ok(())

@@ -68,7 +68,7 @@ mod staff;
 
 /// What every repository module uses.
 mod prelude {
-    pub(crate) use crate::{Arg, Changed, Dialect, PushArg, Read, Statement, Store};
+    pub(crate) use crate::{Arg, Changed, Dialect, PushArg, PushIn, Read, Statement, Store};
 }
 
 use rouge_kernel::{DomainEvent, StoreError, StoreResult};
@@ -151,6 +151,23 @@ pub trait PushArg {
 impl<D: Dialect> PushArg for QueryBuilder<D> {
     fn push_arg<'t, V: Value<'t>>(&mut self, v: V) -> &mut Self {
         D::push_bind(self, v);
+        self
+    }
+}
+
+/// `.push_in(values)`: ` IN (v1, v2, …)`, each value bound.
+pub trait PushIn {
+    fn push_in<'t, V: Value<'t>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self;
+}
+
+impl<D: Dialect> PushIn for QueryBuilder<D> {
+    fn push_in<'t, V: Value<'t>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        self.push(" IN (");
+        let mut list = self.separated(", ");
+        for v in values {
+            list.push_arg(v);
+        }
+        self.push(")");
         self
     }
 }

@@ -85,12 +85,7 @@ impl<D: Dialect> Outbox for Store<D> {
             "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS last FROM outbox WHERE seq <= ",
         );
         q.push_arg(at_most);
-        q.push(" AND event_type IN (");
-        let mut list = q.separated(", ");
-        for t in types {
-            list.push_arg(*t);
-        }
-        q.push(")");
+        q.push(" AND event_type").push_in(types.iter().copied());
         let row = q.build().fetch_one(self.db()).await.map_err(crate::unavailable)?;
         Ok(row.get("last"))
     }
