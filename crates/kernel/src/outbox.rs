@@ -116,4 +116,10 @@ pub trait Relays: Clone + Send + Sync + 'static {
         holder: &str,
         position: i64,
     ) -> impl Future<Output = crate::StoreResult<bool>> + Send;
+
+    /// How far the publisher `name` has published (`None`: it never ran).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be read.
+    fn relay_position(&self, name: &str) -> impl Future<Output = crate::StoreResult<Option<i64>>> + Send;
 }

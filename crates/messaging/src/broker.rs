@@ -473,20 +473,13 @@ pub fn spawn_read_models<O: Outbox>(
     (handle, task)
 }
 
-/// A replica's read models: what they are handed, which event types they want (empty: all;
-/// others move the position without being read), and how far they got.
+/// A replica's read models: what they are handed, which event types they want (the replica's
+/// queue is bound to those only; empty: all), and how far they got. When catching up from the
+/// outbox they are handed every event after their position.
 struct ReadModels<'a> {
     subscribers: &'a [Subscriber],
     wanted: &'static [&'static str],
     handle: &'a RelayHandle,
-}
-
-/// A message's `sequence` header.
-fn sequence(d: &Delivery) -> Option<i64> {
-    match d.properties.headers().as_ref()?.inner().get("sequence")? {
-        AMQPValue::LongLongInt(n) => Some(*n),
-        _ => None,
-    }
 }
 
 /// Attaches this replica's queue, catches up from the outbox, then applies what arrives;
@@ -509,10 +502,14 @@ async fn follow<O: Outbox>(
         .map_err(|e| e.to_string())?;
     let own = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
     ch.queue_declare(queue.into(), own, FieldTable::default()).await.map_err(|e| e.to_string())?;
-    let bind = QueueBindOptions::default();
-    ch.queue_bind(queue.into(), exchange.into(), "#".into(), bind, FieldTable::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    // Bound to the event types the read models want (everything when they want all).
+    let keys: Vec<&str> = if models.wanted.is_empty() { vec!["#"] } else { models.wanted.to_vec() };
+    for key in keys {
+        let bind = QueueBindOptions::default();
+        ch.queue_bind(queue.into(), exchange.into(), key.into(), bind, FieldTable::default())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let no_ack = BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() };
     let mut deliveries =
         ch.basic_consume(queue.into(), "".into(), no_ack, FieldTable::default()).await.map_err(|e| e.to_string())?;
@@ -527,14 +524,9 @@ async fn follow<O: Outbox>(
         };
         // What has arrived meanwhile goes in the same batch (one cache clear, one index pass).
         let mut batch = vec![];
-        // The last message passed over (not wanted): it moves the position all the same.
-        let mut passed = *position;
         let mut next = first;
         loop {
             match next {
-                Some(Ok(d)) if !models.wanted.is_empty() && !models.wanted.contains(&d.routing_key.as_str()) => {
-                    passed = passed.max(sequence(&d).unwrap_or(passed));
-                }
                 Some(Ok(d)) => match serde_json::from_slice::<DomainEvent>(&d.data) {
                     Ok(e) if e.sequence > batch.last().map_or(*position, |l: &DomainEvent| l.sequence) => batch.push(e),
                     Ok(_) => {}
@@ -553,10 +545,6 @@ async fn follow<O: Outbox>(
         }
         if !batch.is_empty() {
             *position = apply(subscribers, &batch, handle);
-        }
-        if passed > *position {
-            *position = passed;
-            handle.delivered.store(passed, Ordering::Release);
         }
     }
 }

@@ -444,7 +444,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     });
     let sweeper = tokio::spawn(release_expired(state.store.clone(), state.inventory.clone(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
-    tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), stop_tx.subscribe()));
+    tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), broker.is_some(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     tokio::spawn(refresh_availability(board, state.inventory.clone(), stop_tx.subscribe()));
     let app = rouge_http::app(state);
@@ -507,15 +507,26 @@ async fn release_expired<S: Store>(
     }
 }
 
-/// Keeps the backlog gauges current: how far the relay is behind the outbox (the age of the
-/// oldest event it has not handed on) and the consumers' retrying and dead deliveries.
+/// Keeps the backlog gauges current: how far events are behind (the age of the oldest event
+/// not yet handed on: by the relay in process, by the publisher to the broker) and the
+/// consumers' retrying and dead deliveries.
 async fn watch_backlog<S: Store>(
     store: S,
     relay: rouge_messaging::RelayHandle,
+    broker: bool,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let lag = match store.events_after(relay.delivered(), 1).await {
+        let position = if broker {
+            store.relay_position(rouge_messaging::amqp::RELAY).await.map(Option::unwrap_or_default)
+        } else {
+            Ok(relay.delivered())
+        };
+        let oldest = match position {
+            Ok(p) => store.events_after(p, 1).await,
+            Err(e) => Err(e),
+        };
+        let lag = match oldest {
             Ok(e) => e.first().map_or(0.0, |e| (chrono::Utc::now() - e.occurred_at).as_seconds_f64().max(0.0)),
             Err(_) => f64::NAN,
         };

@@ -389,7 +389,10 @@ pub async fn one_replica_at_a_time_publishes_and_its_position_is_kept<S: rouge_k
         "a new publisher starts at the head"
     );
     assert_eq!(store.claim_relay("amqp", "b", 2_000, 7_000).await.unwrap(), None, "a holds it");
+    assert_eq!(store.relay_position("amqp").await.unwrap(), Some(head));
+    assert_eq!(store.relay_position("never-ran").await.unwrap(), None);
     assert!(store.advance_relay("amqp", "a", 40).await.unwrap());
+    assert_eq!(store.relay_position("amqp").await.unwrap(), Some(40));
     assert!(!store.advance_relay("amqp", "b", 50).await.unwrap(), "only the holder advances");
     assert!(!store.advance_relay("amqp", "a", 30).await.unwrap(), "never backwards");
     assert_eq!(store.claim_relay("amqp", "a", 3_000, 8_000).await.unwrap(), Some(40), "the holder renews");

@@ -110,6 +110,11 @@ impl<D: Dialect> rouge_kernel::Relays for Store<D> {
         Ok(row.map(|r| r.get("position")))
     }
 
+    async fn relay_position(&self, name: &str) -> StoreResult<Option<i64>> {
+        let row = self.optional(sqlx::query("SELECT position FROM relays WHERE name = $1").arg(name)).await?;
+        Ok(row.map(|r| r.get("position")))
+    }
+
     async fn advance_relay(&self, name: &str, holder: &str, position: i64) -> StoreResult<bool> {
         let q = sqlx::query("UPDATE relays SET position = $3 WHERE name = $1 AND holder = $2 AND position <= $3");
         Ok(self.run(q.arg(name).arg(holder).arg(position)).await?.rows_affected() == 1)
