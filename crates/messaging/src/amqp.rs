@@ -1,7 +1,8 @@
 //! The outbox published to RabbitMQ (when `AMQP_URL` is set): every domain event goes to one
 //! durable topic exchange, in commit order, with publisher confirms. An event counts as
 //! published only once the broker confirmed it; the position is then kept in the store
-//! ([`Relays`]), so a restart, or another replica taking over the lease, carries on from there.
+//! ([`Relays`], written at most four times a second and on stop), so a restart, or another
+//! replica taking over the lease, carries on from there.
 //! One replica publishes at a time (the lease); the others stand by. While the broker is
 //! away, writes keep committing to the outbox and the publisher retries with growing pauses,
 //! then publishes the backlog in order.
@@ -35,6 +36,10 @@ const LEASE_MS: i64 = 15_000;
 /// How often a replica standing by asks whether the lease has lapsed.
 const STANDBY: Duration = Duration::from_millis(2_500);
 const MAX_PAUSE: Duration = Duration::from_secs(10);
+/// How often the published position is written to the store (and on stop): a write per batch
+/// would be one per checkout in a busy shop. A publisher that dies may send up to this much
+/// again after another takes over; consumers deduplicate by event id, read models by sequence.
+const RECORD_EVERY: Duration = Duration::from_millis(250);
 /// How long connecting, or one batch's publishing and confirms, may take: a broker that
 /// vanished without closing the connection is noticed by this, not only by heartbeats.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -171,12 +176,21 @@ pub fn spawn_publisher<S: Outbox + Relays, P: Publisher>(
         let mut leased_until = 0;
         let mut position = None;
         let mut standing_by = false;
+        // Published but not yet written to the store, and when it last was.
+        let mut pending: Option<i64> = None;
+        let mut recorded = std::time::Instant::now();
         loop {
+            if pending.is_some() && recorded.elapsed() >= RECORD_EVERY {
+                record(&store, &holder, &mut position, &mut pending).await;
+                recorded = std::time::Instant::now();
+            }
             let now = chrono::Utc::now().timestamp_millis();
             // The lease is renewed when half of it is left.
             if position.is_none() || now > leased_until - LEASE_MS / 2 {
                 match store.claim_relay(RELAY, &holder, now, now + LEASE_MS).await {
-                    Ok(Some(at)) => {
+                    Ok(Some(stored)) => {
+                        // Renewing: what this publisher sent but has not written yet is ahead.
+                        let at = position.map_or(stored, |p| p.max(stored));
                         if standing_by || position.is_none() {
                             tracing::info!(position = at, "publishing the outbox to the broker");
                         }
@@ -197,11 +211,7 @@ pub fn spawn_publisher<S: Outbox + Relays, P: Publisher>(
                     Ok(events) if !events.is_empty() => match publisher.publish(&events).await {
                         Ok(()) => {
                             let last = events.last().map_or(at, |e| e.sequence);
-                            match store.advance_relay(RELAY, &holder, last).await {
-                                Ok(true) => position = Some(last),
-                                Ok(false) => position = None,
-                                Err(e) => tracing::warn!(error = %e, "could not record the published position"),
-                            }
+                            (position, pending) = (Some(last), Some(last));
                             full = events.len() as i64 == BATCH;
                             pause = POLL;
                         }
@@ -228,6 +238,19 @@ pub fn spawn_publisher<S: Outbox + Relays, P: Publisher>(
                 break;
             }
         }
+        record(&store, &holder, &mut position, &mut pending).await;
         tracing::info!("outbox publisher stopped");
     })
+}
+
+/// Writes the published position, if one is pending; a lost lease (another replica publishes
+/// now) stands this one by.
+async fn record<S: Relays>(store: &S, holder: &str, position: &mut Option<i64>, pending: &mut Option<i64>) {
+    let Some(at) = *pending else { return };
+    match store.advance_relay(RELAY, holder, at).await {
+        Ok(true) => *pending = None,
+        Ok(false) => (*position, *pending) = (None, None),
+        // Kept pending: written with the next one.
+        Err(e) => tracing::warn!(error = %e, "could not record the published position; will retry"),
+    }
 }
