@@ -17,6 +17,7 @@ mod checkout;
 mod cli;
 mod client;
 mod crash;
+mod deploy;
 mod faults;
 mod gateway;
 mod graphql;
