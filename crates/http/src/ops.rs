@@ -72,7 +72,7 @@ fn describe() {
     );
     describe_gauge!(
         "rouge_outbox_lag_seconds",
-        "Age of the oldest committed event this server has not yet relayed to its consumers"
+        "Age of the oldest committed event not yet handed on: to this server's consumers (in process), or to the broker (with AMQP_URL)"
     );
     describe_gauge!(
         "rouge_dead_letters",

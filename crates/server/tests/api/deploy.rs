@@ -46,3 +46,58 @@ fn the_haproxy_config_parses() {
         assert!(said.contains("Configuration file is valid"), "{said}");
     }
 }
+
+#[test]
+fn the_alert_rules_check_and_pass_their_unit_tests() {
+    let dir = format!("{ROOT}/deploy/prometheus");
+    let mut check = Command::new("promtool");
+    check.args(["check", "rules", "alerts.yml"]).current_dir(&dir);
+    if let Some(said) = validate("promtool (Debian's prometheus package)", &mut check) {
+        assert!(said.contains("SUCCESS: 6 rules found"), "{said}");
+        let mut test = Command::new("promtool");
+        test.args(["test", "rules", "alerts.test.yml"]).current_dir(&dir);
+        let said = validate("promtool", &mut test).unwrap_or_default();
+        assert!(said.contains("SUCCESS"), "{said}");
+    }
+}
+
+/// The metric names a PromQL text uses (histogram suffixes taken off).
+fn metrics_in(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(|c: char| c.is_ascii_lowercase()) {
+        rest = &rest[at..];
+        let end = rest.find(|c: char| !(c.is_ascii_lowercase() || c == '_')).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.starts_with("rouge_") || word.starts_with("http_request") {
+            let base = word.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count");
+            names.insert(base.to_owned());
+        }
+        rest = &rest[end..];
+    }
+    names
+}
+
+/// The alerts and the dashboard use only metrics the server describes (names drift otherwise,
+/// and a panel or an alert silently shows nothing).
+#[test]
+fn the_alerts_and_the_dashboard_use_metrics_the_server_exports() {
+    let described = std::fs::read_to_string(format!("{ROOT}/crates/http/src/ops.rs")).unwrap();
+    let alerts = std::fs::read_to_string(format!("{ROOT}/deploy/prometheus/alerts.yml")).unwrap();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/deploy/grafana/rouge.json")).unwrap())
+            .expect("the dashboard is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().expect("every target has a query").to_owned())
+        .collect();
+    assert!(exprs.len() >= 10, "the dashboard shows the business and HTTP metrics");
+    let used = metrics_in(&(alerts + &exprs.join("\n")));
+    assert!(used.len() >= 8, "{used:?}");
+    for m in &used {
+        assert!(described.contains(&format!("\"{m}\"")), "`{m}` is used but the server does not export it");
+    }
+}
