@@ -101,3 +101,21 @@ fn the_alerts_and_the_dashboard_use_metrics_the_server_exports() {
         assert!(described.contains(&format!("\"{m}\"")), "`{m}` is used but the server does not export it");
     }
 }
+
+/// Licenses, bans and sources of the dependency tree (`deny.toml`), offline.
+#[test]
+fn the_dependency_tree_passes_cargo_deny() {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["deny", "--offline", "check", "licenses", "bans", "sources"]).current_dir(ROOT);
+    match cmd.output() {
+        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("no such command") => {
+            crate::helpers::tool_missing("cargo-deny", "cargo install cargo-deny --locked (see .ci/run)");
+        }
+        Ok(out) => {
+            let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "cargo deny: {said}");
+            assert!(said.contains("licenses ok") && said.contains("bans ok") && said.contains("sources ok"), "{said}");
+        }
+        Err(e) => crate::helpers::tool_missing("cargo", &e.to_string()),
+    }
+}
