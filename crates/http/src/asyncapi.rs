@@ -432,7 +432,9 @@ fn build() -> Value {
 /// The document, built once.
 pub static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
 
-/// `GET /asyncapi.json`.
+/// The AsyncAPI 3.0 document of every domain event published to RabbitMQ.
+#[utoipa::path(get, path = "/asyncapi.json", tag = "operations",
+    responses((status = 200, description = "AsyncAPI 3.0 (JSON)", body = Object)))]
 pub async fn serve() -> axum::Json<Value> {
     axum::Json(DOCUMENT.clone())
 }

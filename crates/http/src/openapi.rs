@@ -119,7 +119,7 @@ impl Modify for Idempotency {
         carts::shipping_methods, carts::merge, carts::complete, carts::stripe_webhook,
         orders::my_orders, orders::my_order, orders::request_return, orders::guest_order,
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
-        ops::healthz, ops::readyz,
+        ops::healthz, ops::readyz, crate::asyncapi::serve,
     ),
     modifiers(&AdminAuth, &Conventions, &Idempotency, &Examples),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
