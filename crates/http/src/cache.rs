@@ -2,7 +2,8 @@
 //!
 //! **L1**, in process (moka): entries are named by the raw query and remember the index
 //! generation and stock-board version they were computed at, so a hit is only served while
-//! neither changed; the events the read models apply also empty it, freeing memory.
+//! neither changed; the catalogue and stock-level events the read models apply also empty it,
+//! freeing memory.
 //!
 //! **L2**, in Redis (with `REDIS_URL`), shared by every replica: a page is named by the
 //! release, the *content epoch* (the sequence of the last applied event a storefront page
@@ -100,12 +101,15 @@ impl ResponseCache {
         self.epoch.fetch_max(position, Ordering::AcqRel);
     }
 
-    /// What the read models applied: L1 is emptied, and the epoch moves to the last event a
-    /// storefront page shows. Call after the index applied them.
+    /// What the read models applied: when one of the events is one a storefront page shows,
+    /// the epoch moves to the last such and L1 is emptied (its pages are stale: the index
+    /// generation or the stock board moves with them, so this only frees memory); other events
+    /// (orders, accounts) leave both alone. Call after the index applied them.
     pub fn applied(&self, events: &[rouge_kernel::DomainEvent]) {
-        self.clear();
-        if let Some(e) = events.iter().rev().find(|e| !crate::surrogate::touched(e).is_empty()) {
+        let shown = |e: &&rouge_kernel::DomainEvent| crate::surrogate::EVENTS.contains(&e.event_type.as_str());
+        if let Some(e) = events.iter().rev().find(shown) {
             self.epoch.fetch_max(e.sequence, Ordering::AcqRel);
+            self.clear();
         }
     }
 
@@ -165,7 +169,7 @@ impl ResponseCache {
         self.pages.insert(query, Arc::new(page));
     }
 
-    /// Drops every page; called when catalogue events arrive.
+    /// Drops every page.
     pub fn clear(&self) {
         self.pages.invalidate_all();
     }

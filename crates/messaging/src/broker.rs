@@ -251,30 +251,39 @@ async fn work<S: DeliveryLog>(
         .map_err(|e| e.to_string())?;
     tracing::info!(consumer = name, %queue, "work consumer attached (it takes messages while it is the active one)");
     loop {
-        let next = tokio::select! {
-            next = deliveries.next() => next,
-            _ = stop.changed() => return Ok(()),
-        };
         // What has arrived meanwhile (up to the prefetch) is handled with it: the events of one
         // aggregate one after the other in their order, different aggregates side by side.
-        let mut batch = vec![];
-        let mut next = next;
-        loop {
-            match next {
-                Some(Ok(d)) => batch.push(d),
-                Some(Err(e)) => return Err(e.to_string()),
-                None => return Err("the broker ended the consumer".into()),
-            }
-            if batch.len() >= usize::from(PREFETCH) {
-                break;
-            }
-            match deliveries.next().now_or_never() {
-                Some(n) => next = n,
-                None => break,
-            }
-        }
+        let Some(batch) = arrived(&mut deliveries, usize::from(PREFETCH), stop).await? else { return Ok(()) };
         *worked = true;
         settle_batch(topology, store, handler, &publish, batch).await?;
+    }
+}
+
+/// The next delivery (waited for) and what has arrived with it, up to `most`; `None` on `stop`,
+/// `Err` when the broker goes.
+async fn arrived(
+    deliveries: &mut lapin::Consumer,
+    most: usize,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<Vec<Delivery>>, String> {
+    let mut next = tokio::select! {
+        next = deliveries.next() => next,
+        _ = stop.changed() => return Ok(None),
+    };
+    let mut batch = vec![];
+    loop {
+        match next {
+            Some(Ok(d)) => batch.push(d),
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("the broker ended the consumer".into()),
+        }
+        if batch.len() >= most {
+            return Ok(Some(batch));
+        }
+        match deliveries.next().now_or_never() {
+            Some(n) => next = n,
+            None => return Ok(Some(batch)),
+        }
     }
 }
 
@@ -298,10 +307,13 @@ async fn settle_batch<S: DeliveryLog>(
     batch: Vec<Delivery>,
 ) -> Result<(), String> {
     let name = handler.name();
-    let mut parsed = vec![];
+    let (mut kept, mut events) = (vec![], vec![]);
     for d in batch {
         match serde_json::from_slice::<DomainEvent>(&d.data) {
-            Ok(e) => parsed.push((d, e)),
+            Ok(e) => {
+                kept.push(d);
+                events.push(e);
+            }
             Err(err) => {
                 tracing::error!(consumer = name, error = %err, "a message that is not an event; parked");
                 send(publish, &topology.dead_queue(name), &d.data, d.properties.clone()).await?;
@@ -309,15 +321,14 @@ async fn settle_batch<S: DeliveryLog>(
             }
         }
     }
-    let events: Vec<DomainEvent> = parsed.iter().map(|(_, e)| e.clone()).collect();
     let claims = match store.claim_deliveries(name, &events, now(), LEASE_MS).await {
         Ok(c) => c,
-        Err(e) => return requeue(name, &e.to_string(), parsed.iter().map(|(d, _)| d)).await,
+        Err(e) => return requeue(name, &e.to_string(), kept.iter()).await,
     };
     // One lane per aggregate: (aggregate, its deliveries in order).
     type Lane<'a> = (uuid::Uuid, Vec<(&'a Delivery, &'a DomainEvent, Claim)>);
     let mut lanes: Vec<Lane> = vec![];
-    for ((d, e), claim) in parsed.iter().zip(claims) {
+    for ((d, e), claim) in kept.iter().zip(&events).zip(claims) {
         match lanes.iter_mut().find(|(a, _)| *a == e.aggregate_id) {
             Some((_, lane)) => lane.push((d, e, claim)),
             None => lanes.push((e.aggregate_id, vec![(d, e, claim)])),
@@ -518,29 +529,14 @@ async fn follow<O: Outbox>(
     *position = drain(outbox, *position, subscribers, handle).await;
     tracing::info!(%queue, position = *position, "read models follow the broker");
     loop {
-        let first = tokio::select! {
-            next = deliveries.next() => next,
-            _ = stop.changed() => return Ok(()),
-        };
         // What has arrived meanwhile goes in the same batch (one cache clear, one index pass).
-        let mut batch = vec![];
-        let mut next = first;
-        loop {
-            match next {
-                Some(Ok(d)) => match serde_json::from_slice::<DomainEvent>(&d.data) {
-                    Ok(e) if e.sequence > batch.last().map_or(*position, |l: &DomainEvent| l.sequence) => batch.push(e),
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(error = %err, "a message that is not an event; skipped"),
-                },
-                Some(Err(e)) => return Err(e.to_string()),
-                None => return Err("the broker ended the consumer".into()),
-            }
-            if batch.len() >= 500 {
-                break;
-            }
-            match deliveries.next().now_or_never() {
-                Some(n) => next = n,
-                None => break,
+        let Some(arrived) = arrived(&mut deliveries, 500, stop).await? else { return Ok(()) };
+        let mut batch: Vec<DomainEvent> = vec![];
+        for d in arrived {
+            match serde_json::from_slice::<DomainEvent>(&d.data) {
+                Ok(e) if e.sequence > batch.last().map_or(*position, |l| l.sequence) => batch.push(e),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "a message that is not an event; skipped"),
             }
         }
         if !batch.is_empty() {

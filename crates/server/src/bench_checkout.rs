@@ -12,18 +12,30 @@ use rouge_http::Store;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+#[derive(clap::Args)]
 pub struct CheckoutBench {
     /// `sqlite` or `postgres`.
+    #[arg(long, default_value = "postgres")]
     pub store: String,
-    /// Where a fresh PostgreSQL database is created (and dropped afterwards).
+    /// Where a fresh bench database is created and dropped again.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
+    /// Concurrent clients, each running whole checkouts back to back.
+    #[arg(long, default_value_t = 32)]
     pub clients: usize,
+    #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Units on sale in the flash sale.
+    #[arg(long, default_value_t = 100)]
     pub flash_units: i64,
+    /// Buyers paying at the same moment.
+    #[arg(long, default_value_t = 500)]
     pub flash_buyers: usize,
-    /// Servers on the store (one or two).
+    /// Servers on the store: 1 or 2 (two are driven through HAProxy).
+    #[arg(long, default_value_t = 1)]
     pub replicas: usize,
-    /// Drive them through HAProxy (`deploy/haproxy/rouge.cfg`); always with two replicas.
+    /// Drive the server(s) through HAProxy (`deploy/haproxy/rouge.cfg`, from the repository's root).
+    #[arg(long)]
     pub balancer: bool,
 }
 

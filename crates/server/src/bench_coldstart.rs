@@ -8,9 +8,14 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use std::time::{Duration, Instant};
 
+#[derive(clap::Args)]
 pub struct ColdStartBench {
+    /// Where a fresh bench database is created and dropped again.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
+    #[arg(long, default_value_t = 10_000)]
     pub products: usize,
 }
 

@@ -12,14 +12,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+#[derive(clap::Args)]
 pub struct EventsBench {
     /// `sqlite` or `postgres`.
+    #[arg(long, default_value = "postgres")]
     pub store: String,
+    /// Where a fresh bench database is created and dropped again.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
     /// Through this RabbitMQ; in process when absent.
+    #[arg(long, env = "AMQP_URL", hide_env_values = true)]
     pub amqp_url: Option<String>,
+    #[arg(long, default_value_t = 2000)]
     pub events: usize,
     /// Events committed per second.
+    #[arg(long, default_value_t = 200)]
     pub rate: u64,
 }
 

@@ -174,32 +174,10 @@ impl IdentityArgs {
 enum BenchScenario {
     /// A replica starting on a PostgreSQL shop of N products, without Redis and with a Redis
     /// another replica warmed: time to ready, and its first listing pages.
-    ColdStart {
-        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres_url: String,
-        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-        redis_url: String,
-        #[arg(long, default_value_t = 10_000)]
-        products: usize,
-    },
+    ColdStart(rouge_server::bench_coldstart::ColdStartBench),
     /// Latency from an event's commit to a work consumer having handled it, in process or
     /// through RabbitMQ (with AMQP_URL), on a fresh store.
-    Events {
-        /// `sqlite` or `postgres`.
-        #[arg(long, default_value = "postgres")]
-        store: String,
-        /// Where a fresh bench database is created and dropped again.
-        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres_url: String,
-        /// Through this RabbitMQ; in process when absent.
-        #[arg(long, env = "AMQP_URL", hide_env_values = true)]
-        amqp_url: Option<String>,
-        #[arg(long, default_value_t = 2000)]
-        events: usize,
-        /// Events committed per second.
-        #[arg(long, default_value_t = 200)]
-        rate: u64,
-    },
+    Events(rouge_server::bench_events::EventsBench),
     /// Load N demo products into a fresh SQLite store and drive the storefront API.
     Catalog {
         #[arg(long, default_value_t = 10_000)]
@@ -221,31 +199,7 @@ enum BenchScenario {
         seconds: u64,
     },
     /// The full checkout flow from concurrent clients, then a flash sale, on a fresh store.
-    Checkout {
-        /// `sqlite` or `postgres`.
-        #[arg(long, default_value = "postgres")]
-        store: String,
-        /// Where a fresh bench database is created and dropped again.
-        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres_url: String,
-        /// Concurrent clients, each running whole checkouts back to back.
-        #[arg(long, default_value_t = 32)]
-        clients: usize,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Units on sale in the flash sale.
-        #[arg(long, default_value_t = 100)]
-        flash_units: i64,
-        /// Buyers paying at the same moment.
-        #[arg(long, default_value_t = 500)]
-        flash_buyers: usize,
-        /// Servers on the store: 1 or 2 (two are driven through HAProxy).
-        #[arg(long, default_value_t = 1)]
-        replicas: usize,
-        /// Drive the server(s) through HAProxy (`deploy/haproxy/rouge.cfg`, from the repository's root).
-        #[arg(long)]
-        balancer: bool,
-    },
+    Checkout(rouge_server::bench_checkout::CheckoutBench),
 }
 
 /// The gateway layer's settings.
@@ -663,13 +617,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,
         Command::Import { file } => with_store(&url, Import(file)).await,
-        Command::Bench { scenario: BenchScenario::Events { store, postgres_url, amqp_url, events, rate } } => {
-            let amqp_url = amqp_url.filter(|u| !u.is_empty());
-            let opts = rouge_server::bench_events::EventsBench { store, postgres_url, amqp_url, events, rate };
+        Command::Bench { scenario: BenchScenario::Events(mut opts) } => {
+            opts.amqp_url = opts.amqp_url.filter(|u| !u.is_empty());
             rouge_server::bench_events::events(opts).await
         }
-        Command::Bench { scenario: BenchScenario::ColdStart { postgres_url, redis_url, products } } => {
-            let opts = rouge_server::bench_coldstart::ColdStartBench { postgres_url, redis_url, products };
+        Command::Bench { scenario: BenchScenario::ColdStart(opts) } => {
             rouge_server::bench_coldstart::cold_start(opts).await
         }
         Command::Bench { scenario: BenchScenario::CatchUp { orders, seconds } } => {
@@ -678,29 +630,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { scenario: BenchScenario::Catalog { products, connections, seconds } } => {
             rouge_server::bench::catalog(rouge_server::bench::BenchOptions { products, connections, seconds }).await
         }
-        Command::Bench {
-            scenario:
-                BenchScenario::Checkout {
-                    store,
-                    postgres_url,
-                    clients,
-                    seconds,
-                    flash_units,
-                    flash_buyers,
-                    replicas,
-                    balancer,
-                },
-        } => {
-            let opts = rouge_server::bench_checkout::CheckoutBench {
-                store,
-                postgres_url,
-                clients,
-                seconds,
-                flash_units,
-                flash_buyers,
-                replicas,
-                balancer,
-            };
+        Command::Bench { scenario: BenchScenario::Checkout(opts) } => {
             rouge_server::bench_checkout::checkout(opts).await
         }
     }
