@@ -12,7 +12,7 @@ use rouge_orders::{Contact, Sealer};
 /// The work consumers (name, event types): on a broker, one queue each.
 pub const WORK: [(&str, &[&str]); 3] = [(MAILER.0, MAILER.1), (STOCK.0, STOCK.1), (ORDER_EMAIL.0, ORDER_EMAIL.1)];
 const MAILER: (&str, &[&str]) = ("mailer", &["EmailRequested"]);
-const STOCK: (&str, &[&str]) = ("stock", &["order.placed"]);
+const STOCK: (&str, &[&str]) = ("stock", &["order.placed", "order.cancelled"]);
 const ORDER_EMAIL: (&str, &[&str]) = ("order-email", &["order.placed"]);
 
 /// Account emails identity asks for (verification, password reset).
@@ -49,7 +49,8 @@ impl<S: Store> Handler for AccountMail<S> {
 }
 
 /// Commits a placed order's stock: the checkout leaves it held for the order, this turns it
-/// into a sale (taken off hand). Idempotent, so every replica may run it.
+/// into a sale (taken off hand); gives a cancelled order's stock back. Idempotent, so every
+/// replica may run it.
 pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>, pub S);
 
 impl<S: Store> Handler for StockCommit<S> {
@@ -68,6 +69,14 @@ impl<S: Store> Handler for StockCommit<S> {
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
         let (inventory, orders) = (self.0.clone(), self.1.clone());
         Box::pin(async move {
+            if e.event_type == "order.cancelled" {
+                // The cancellation gives the stock back as it is recorded; this makes sure it
+                // happened when that failed (an outage just after the cancellation's commit).
+                // Restocking twice changes nothing.
+                let order = orders.order(e.aggregate_id).await.map_err(|err| err.to_string())?;
+                let (order, _) = order.ok_or("the cancelled order is gone")?;
+                return inventory.restock(order.reservation_id).await.map(|_| ()).map_err(|err| err.to_string());
+            }
             let reservation = e
                 .payload
                 .get("reservation_id")

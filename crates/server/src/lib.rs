@@ -333,7 +333,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             let (store, handlers) = (store.clone(), handlers.clone());
             tokio::spawn(async move {
                 let since = chrono::Utc::now() - chrono::Duration::hours(24);
-                let kinds = ["EmailRequested", "order.placed"];
+                let kinds = ["EmailRequested", "order.placed", "order.cancelled"];
                 let read = rouge_messaging::durable::catch_up(&store, &handlers, &kinds, since, policy, 500).await;
                 tracing::info!(events = read, "caught up on the events of the last day");
             });

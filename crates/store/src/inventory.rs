@@ -627,17 +627,27 @@ impl<D: Dialect> InventoryRepository for Store<D> {
 
     async fn restock(&self, id: Uuid, rules: &StockRules) -> InventoryResult<Reservation> {
         use ReservationState::{Committed, Held, Released, Restocked};
-        let mut tx = self.write_tx().await.map_err(failed)?;
-        let r = match move_reservation(&mut tx, id, Committed, Restocked, None).await? {
-            Ok(r) => r,
-            Err(r) if matches!(r.state, Restocked | Released) => return Ok(r),
-            // Cancelled before the order's stock was committed: it was only held, so it is
-            // released (and the commitment that comes later finds nothing to take).
-            Err(r) if r.state == Held => {
-                drop(tx);
-                return self.release(id, "order cancelled", rules).await;
+        // States only move forward (held → committed → restocked), so this settles within
+        // two passes.
+        let mut passes = 0;
+        let (r, mut tx) = loop {
+            passes += 1;
+            let mut tx = self.write_tx().await.map_err(failed)?;
+            match move_reservation(&mut tx, id, Committed, Restocked, None).await? {
+                Ok(r) => break (r, tx),
+                Err(r) if matches!(r.state, Restocked | Released) => return Ok(r),
+                // Cancelled before the order's stock was committed: it was only held, so it
+                // is released (and the commitment that comes later finds nothing to take).
+                Err(r) if r.state == Held => {
+                    drop(tx);
+                    match self.release(id, "order cancelled", rules).await {
+                        // Committed by its order in between: restocked on the next pass.
+                        Err(InventoryError::Conflict(_)) if passes < 3 => continue,
+                        done => return done,
+                    }
+                }
+                Err(r) => return Err(not_in(&r)),
             }
-            Err(r) => return Err(not_in(&r)),
         };
         let skus: Vec<&str> = r.lines.iter().map(|a| a.sku.as_str()).collect();
         let before = lock_skus(&mut tx, &skus, rules).await?;

@@ -133,7 +133,8 @@ impl<R: OrdersRepository> OrdersService<R> {
     }
 
     /// Appends `events` to the order (its projection and outbox in one write), then gives stock
-    /// back for a cancellation and takes returned units back.
+    /// back for a cancellation (or leaves it to the `order.cancelled` consumer when inventory
+    /// fails) and takes returned units back.
     async fn record(&self, order: Order, sealed: Option<Sealed>, events: Vec<OrderEvent>) -> Result<OrderView> {
         let id = order.id;
         let at = now();
@@ -143,8 +144,12 @@ impl<R: OrdersRepository> OrdersService<R> {
         }
         let outbox: Vec<DomainEvent> = events.iter().map(|e| envelope(&next, e)).collect();
         self.repo.append_order(&next, order.version, &events, &outbox).await?;
-        if events.iter().any(|e| matches!(e, OrderEvent::Cancelled { .. })) {
-            self.stock.restock(order.reservation_id).await?;
+        if events.iter().any(|e| matches!(e, OrderEvent::Cancelled { .. }))
+            && let Err(e) = self.stock.restock(order.reservation_id).await
+        {
+            // The cancellation is recorded; inventory's consumer of `order.cancelled` gives the
+            // stock back once the store answers again.
+            tracing::warn!(order = %id, error = %e, "a cancelled order's stock is given back later");
         }
         for e in &events {
             if let OrderEvent::ReturnReceived { return_id, restock } = e {

@@ -14,6 +14,7 @@ crate::on_both_stores!(
     bad_checkout_requests_get_problems,
     customers_see_only_their_own_carts_and_orders,
     cancelling_restocks_and_refunds_are_bounded,
+    a_cancellation_recorded_while_inventory_failed_still_gives_the_stock_back,
     unknown_payment_outcomes_are_reconciled_not_charged_twice,
     a_confirmation_email_that_cannot_be_sent_becomes_a_dead_letter_and_is_replayed,
     graphql_orders_answer_like_rest,
@@ -342,6 +343,35 @@ async fn customers_see_only_their_own_carts_and_orders(app: &TestApp) {
     assert_eq!(kept["totals"], order["totals"]);
     assert_eq!(kept["lines"], order["lines"]);
     assert_eq!(kept["country"], "FR");
+}
+
+/// A cancellation is recorded first and gives its stock back right after; when that second
+/// step fails (inventory's store went away in between), inventory's consumer of
+/// `order.cancelled` gives it back, once.
+async fn a_cancellation_recorded_while_inventory_failed_still_gives_the_stock_back(app: &TestApp) {
+    use rouge_orders::{OrderEvent, OrdersRepository};
+    async fn cancel_without_restock<R: OrdersRepository>(repo: &R, id: uuid::Uuid) {
+        let (order, _) = repo.order(id).await.unwrap().expect("the order");
+        let cancelled = OrderEvent::Cancelled { reason: "changed her mind".into() };
+        let mut next = order.clone();
+        next.apply(&cancelled, chrono::Utc::now().timestamp_millis());
+        let event = rouge_kernel::DomainEvent::new("order", id, "order.cancelled", json!({"order_id": id}));
+        repo.append_order(&next, order.version, &[cancelled], &[event]).await.unwrap();
+    }
+    stocked(app, SKU, 3).await;
+    let cart = ready_cart(app, SKU, 2, None).await;
+    let order: Value = complete(app, &cart, Some("k"), "tok_visa", None).await.json().await.unwrap();
+    let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
+    app.eventually(|| async { stock_of(app, SKU).await == (1, 0, 1) }).await;
+    match &app.db {
+        Db::Sqlite(d) => cancel_without_restock(&d.store, id).await,
+        Db::Postgres(d) => cancel_without_restock(&d.store, id).await,
+    }
+    app.eventually(|| async { stock_of(app, SKU).await == (3, 0, 3) }).await;
+    let (_, ledger) = app.get_json_as_admin(&format!("/v1/admin/inventory/skus/{SKU}/ledger")).await;
+    let kinds: Vec<&str> =
+        ledger["items"].as_array().unwrap().iter().map(|e| e["movement"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["receive", "reserve", "commit", "restock"], "given back once");
 }
 
 async fn cancelling_restocks_and_refunds_are_bounded(app: &TestApp) {

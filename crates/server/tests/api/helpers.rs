@@ -67,6 +67,10 @@ pub async fn bootstrap_owner<S: Store>(store: &S, keys: &Keys) -> String {
 }
 
 async fn start<S: Store>(store: S, db: Db, mut opts: Options) -> TestApp {
+    // The servers' errors go to the test's captured output, shown when it fails (the cause of
+    // a 503 is logged, never answered); `ROUGE_TEST_LOG` sets the filter (default `error`).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROUGE_TEST_LOG").unwrap_or_else(|_| "error".into());
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
     let smtp = SmtpSink::start().await;
     opts.identity.mailer = Mailer::smtp(&smtp.url, "Rouge Tests <shop@example.com>").unwrap();
     let tokens = opts.identity.keys.tokens.clone();

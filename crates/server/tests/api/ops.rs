@@ -48,12 +48,14 @@ async fn the_asyncapi_document_passes_the_parser_and_documents_every_event(app: 
         json!({"action": "ship", "carrier": "Colissimo", "tracking": "6A123"}),
         json!({"action": "mark_delivered"}),
     ] {
-        assert_eq!(staff(app, id, step).await.0, StatusCode::OK);
+        let (s, body) = staff(app, id, step).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
     }
     let second = ready_cart(app, SKU, 1, None).await;
     let order: Value = complete(app, &second, Some("b"), "tok_visa", None).await.json().await.unwrap();
     let cancel = json!({"action": "cancel", "reason": "changed her mind"});
-    assert_eq!(staff(app, order["id"].as_str().unwrap(), cancel).await.0, StatusCode::OK);
+    let (s, body) = staff(app, order["id"].as_str().unwrap(), cancel).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
 
     let events = match &app.db {
         crate::helpers::Db::Sqlite(d) => rouge_kernel::Outbox::events_after(&d.store, 0, 10_000).await.unwrap(),
