@@ -76,6 +76,58 @@ fn open_with(key: &Secret32, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Vault
     cipher.decrypt(&nonce, Payload { msg: &sealed[NONCE..], aad }).map_err(|_| VaultError::Corrupt)
 }
 
+/// The header of [`seal_with_passphrase`]'s output: a tag, then argon2id's memory (KiB),
+/// passes and lanes (big-endian u32 each), then the salt.
+const PASS_TAG: &[u8; 4] = b"RGP1";
+const PASS_SALT: usize = 16;
+const PASS_HEADER: usize = 4 + 12 + PASS_SALT;
+/// argon2id at 64 MiB and 3 passes: above OWASP's minimum, well under a second per restore.
+const PASS_COST: (u32, u32, u32) = (64 * 1024, 3, 1);
+
+fn passphrase_key(passphrase: &str, salt: &[u8], (m, t, p): (u32, u32, u32)) -> Result<Secret32, VaultError> {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let params = Params::new(m, t, p, Some(32)).map_err(|_| VaultError::Corrupt)?;
+    let mut key = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(passphrase.as_bytes(), salt, &mut key)
+        .map_err(|_| VaultError::Corrupt)?;
+    Ok(Secret32(key))
+}
+
+/// Seals `plaintext` under a key derived from `passphrase` (argon2id with a fresh salt, then
+/// AES-256-GCM with `aad`); the cost and salt travel in the output. For backups of the key
+/// directory, which must not depend on the keys they hold.
+pub fn seal_with_passphrase(passphrase: &str, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+    let salt: [u8; PASS_SALT] = random_bytes();
+    let key = passphrase_key(passphrase, &salt, PASS_COST).expect("valid argon2 parameters");
+    let mut out = Vec::with_capacity(PASS_HEADER + NONCE + plaintext.len() + 16);
+    out.extend_from_slice(PASS_TAG);
+    for v in [PASS_COST.0, PASS_COST.1, PASS_COST.2] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(&salt);
+    out.extend_from_slice(&seal_with(&key, plaintext, aad));
+    out
+}
+
+/// Opens what [`seal_with_passphrase`] sealed.
+///
+/// # Errors
+/// `Corrupt` for a wrong passphrase, other associated data, or altered bytes.
+pub fn open_with_passphrase(passphrase: &str, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+    if sealed.len() < PASS_HEADER || &sealed[..4] != PASS_TAG {
+        return Err(VaultError::Corrupt);
+    }
+    let word = |i: usize| u32::from_be_bytes(sealed[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes"));
+    let cost = (word(0), word(1), word(2));
+    // A header asking for more than 1 GiB is not ours (and would stall the restore).
+    if cost.0 > 1024 * 1024 || cost.1 > 64 || cost.2 > 16 {
+        return Err(VaultError::Corrupt);
+    }
+    let key = passphrase_key(passphrase, &sealed[16..PASS_HEADER], cost)?;
+    open_with(&key, &sealed[PASS_HEADER..], aad)
+}
+
 /// A customer's data key, unwrapped. Fields are sealed with the customer's id as associated
 /// data, so a sealed value copied onto another customer's row does not open.
 #[derive(Clone, Debug)]
@@ -227,6 +279,19 @@ mod tests {
         .unwrap();
         assert_eq!(only_new.unwrap_key("c1", &rewrapped).unwrap().open_str("c1", &sealed).unwrap(), "secret");
         assert_eq!(only_new.unwrap_key("c1", &wrapped).unwrap_err(), VaultError::UnknownMasterKey("m1".into()));
+    }
+
+    #[test]
+    fn a_passphrase_seal_opens_only_with_its_passphrase_and_data() {
+        let sealed = seal_with_passphrase("correct horse battery", b"master keys", b"backup");
+        assert_eq!(open_with_passphrase("correct horse battery", &sealed, b"backup").unwrap(), b"master keys");
+        assert_eq!(open_with_passphrase("wrong horse battery", &sealed, b"backup"), Err(VaultError::Corrupt));
+        assert_eq!(open_with_passphrase("correct horse battery", &sealed, b"other"), Err(VaultError::Corrupt));
+        let mut altered = sealed.clone();
+        *altered.last_mut().unwrap() ^= 1;
+        assert_eq!(open_with_passphrase("correct horse battery", &altered, b"backup"), Err(VaultError::Corrupt));
+        let again = seal_with_passphrase("correct horse battery", b"master keys", b"backup");
+        assert_ne!(sealed, again, "a fresh salt and nonce each time");
     }
 
     #[test]

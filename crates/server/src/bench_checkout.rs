@@ -67,7 +67,7 @@ async fn balancer(replicas: &[String]) -> anyhow::Result<(tokio::process::Child,
 
 type Sender = http1::SendRequest<Full<Bytes>>;
 
-async fn connect(addr: &str) -> anyhow::Result<Sender> {
+pub(crate) async fn connect(addr: &str) -> anyhow::Result<Sender> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
@@ -91,6 +91,9 @@ async fn send(
         req = req.header("idempotency-key", k);
     }
     let req = req.body(Full::new(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default()))?;
+    // The connection takes a request once it has finished the last one (its task may not
+    // have run since): without waiting, a send can fail with "connection was not ready".
+    s.ready().await?;
     let res = s.send_request(req).await?;
     let status = res.status().as_u16();
     let bytes = res.into_body().collect().await?.to_bytes();
@@ -103,7 +106,7 @@ fn details() -> Value {
 }
 
 /// Creates a cart with one unit of `sku`, address and shipping; returns its id.
-async fn ready_cart(s: &mut Sender, addr: &str, sku: &str) -> anyhow::Result<String> {
+pub(crate) async fn ready_cart(s: &mut Sender, addr: &str, sku: &str) -> anyhow::Result<String> {
     let (st, cart) = send(s, addr, "POST", "/v1/carts", None, None).await?;
     anyhow::ensure!(st == 201, "POST /v1/carts answered {st}: {cart}");
     let id = cart["id"].as_str().context("cart id")?.to_owned();
@@ -116,7 +119,7 @@ async fn ready_cart(s: &mut Sender, addr: &str, sku: &str) -> anyhow::Result<Str
     Ok(id)
 }
 
-async fn pay(s: &mut Sender, addr: &str, cart: &str) -> anyhow::Result<(u16, Value)> {
+pub(crate) async fn pay(s: &mut Sender, addr: &str, cart: &str) -> anyhow::Result<(u16, Value)> {
     let body = json!({"payment": {"provider": "test", "token": "tok_visa"}});
     send(s, addr, "POST", &format!("/v1/carts/{cart}/complete"), Some(&body), Some(&format!("pay-{cart}"))).await
 }
@@ -128,7 +131,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// Loads the demo catalogue and stock: `skus` with plenty, `flash` with `units`.
-async fn prepare<S: Store>(store: S, units: i64) -> anyhow::Result<(Vec<String>, String)> {
+pub(crate) async fn prepare<S: Store>(store: S, units: i64) -> anyhow::Result<(Vec<String>, String)> {
     crate::seed::seed_demo(&store, 200).await?;
     let demo = crate::demo::generate(200);
     let mut skus: Vec<String> = demo.products.iter().flat_map(|p| p.variants.iter().map(|v| v.sku.clone())).collect();

@@ -1,6 +1,7 @@
 //! The `rouge` binary's library: settings and wiring only. [`launch`] lets tests start a
 //! server on `127.0.0.1:0` exactly as `rouge serve` does.
 
+pub mod backup;
 pub mod bench;
 pub mod bench_catchup;
 pub mod bench_checkout;
@@ -9,6 +10,7 @@ pub mod bench_events;
 pub mod cdn;
 pub mod consumers;
 pub mod demo;
+pub mod drill;
 pub mod import;
 pub mod keys;
 pub mod seed;

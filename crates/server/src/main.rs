@@ -80,6 +80,27 @@ enum Command {
         #[command(subcommand)]
         scenario: BenchScenario,
     },
+    /// Back up the store and the key directory (sealed under a passphrase) into a new
+    /// directory, with a manifest of sizes and checksums; the shop keeps serving.
+    Backup {
+        /// A new (or empty) directory for the backup.
+        dir: PathBuf,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Restore a backup into an empty store and an empty key directory, then verify it
+    /// (row counts, the audit chain, orders replayed from their events).
+    Restore {
+        /// The backup's directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Rehearse a recovery on a scratch shop and print what it measured.
+    Drill {
+        #[command(subcommand)]
+        drill: DrillKind,
+    },
     /// Bulk-load products from a .csv or .json file; bad rows are reported, not fatal.
     Import {
         /// The file to load (see docs/import.md for the formats).
@@ -97,6 +118,36 @@ enum AdminAction {
         #[arg(long)]
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum DrillKind {
+    /// Backup → destroy → restore → verify: prints RTO (seconds until serving again) and RPO
+    /// (acknowledged orders missing).
+    Restore(rouge_server::drill::RestoreDrill),
+}
+
+/// The passphrase sealing the key directory in a backup: from a file, or the environment
+/// (never an argument, which other users of the machine can read).
+#[derive(clap::Args)]
+struct PassphraseArgs {
+    /// A file holding the passphrase (its first line); else `ROUGE_BACKUP_PASSPHRASE`.
+    #[arg(long, env = "ROUGE_BACKUP_PASSPHRASE_FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl PassphraseArgs {
+    fn read(&self) -> anyhow::Result<String> {
+        use anyhow::Context as _;
+        match &self.passphrase_file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+                Ok(text.lines().next().unwrap_or_default().to_owned())
+            }
+            None => std::env::var("ROUGE_BACKUP_PASSPHRASE")
+                .context("set ROUGE_BACKUP_PASSPHRASE or --passphrase-file: backups seal the keys under it"),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -615,6 +666,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Orders { action: OrdersAction::Rebuild } => with_store(&url, RebuildOrders).await,
         Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
         Command::Migrate => with_store(&url, Migrate).await,
+        Command::Backup { dir, passphrase } => {
+            rouge_server::backup::backup(&url, &cli.key_dir, &dir, &passphrase.read()?).await.map(|_| ())
+        }
+        Command::Restore { dir, passphrase } => {
+            rouge_server::backup::restore(&dir, &url, &cli.key_dir, &passphrase.read()?).await.map(|_| ())
+        }
+        Command::Drill { drill: DrillKind::Restore(opts) } => {
+            rouge_server::drill::restore_drill(opts).await.map(|_| ())
+        }
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,
         Command::Import { file } => with_store(&url, Import(file)).await,
         Command::Bench { scenario: BenchScenario::Events(mut opts) } => {

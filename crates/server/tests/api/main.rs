@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod amqp;
 mod audit;
+mod backup;
 mod bad_input;
 mod builders;
 mod cache;
