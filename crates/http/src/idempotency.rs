@@ -80,8 +80,23 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
     let scope = format!("{} {} {}", parts.method, parts.uri.path(), &hex(&Sha256::digest(auth))[..16]);
     let now = chrono::Utc::now().timestamp_millis();
     let lease = app.idempotency_lease.as_millis() as i64;
+    // Until then this attempt alone holds the key; a write of its outcome that fails (the
+    // store went away) is retried until it lands or that moment comes.
+    let held_until = std::time::Instant::now() + app.idempotency_lease.saturating_sub(LEASE_MARGIN);
+    let release_later = |app: &AppState<S>, scope: String, key: String| {
+        let store = app.store.clone();
+        tokio::spawn(until_written(held_until, "free an idempotency key", move || {
+            let (store, scope, key) = (store.clone(), scope.clone(), key.clone());
+            async move { store.abandon(&scope, &key, now).await }
+        }));
+    };
     match app.store.begin(&scope, &key, &hash, now, lease, TTL_MS).await {
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => {
+            // The claim may have been written with only its answer lost: freed once the store
+            // answers, so that the client's retry runs instead of waiting out the lease.
+            release_later(&app, scope, key);
+            ApiError::from(e).into_response()
+        }
         Ok(Begin::InFlight) => ApiError::IdempotencyInFlight.into_response(),
         Ok(Begin::Mismatch) => ApiError::IdempotencyMismatch.into_response(),
         Ok(Begin::Done(stored)) => match open(&app, &scope, &stored.body) {
@@ -97,8 +112,9 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
         Ok(Begin::Started) => {
             let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
             if res.status().is_server_error() {
-                if let Err(e) = app.store.abandon(&scope, &key).await {
-                    tracing::warn!(error = %e, "could not free an idempotency key; it frees itself after a minute");
+                if let Err(e) = app.store.abandon(&scope, &key, now).await {
+                    tracing::warn!(error = %e, "could not free an idempotency key yet; retrying in the background");
+                    release_later(&app, scope, key);
                 }
                 return res;
             }
@@ -115,10 +131,43 @@ async fn guard<S: Store>(State((app, required)): State<(AppState<S>, bool)>, req
                 owner: owner.clone(),
             };
             if let Err(e) = app.store.finish(&scope, &key, &stored).await {
-                tracing::error!(error = %e, "could not store an idempotent answer; a retry will run again");
+                tracing::warn!(error = %e, "could not store an idempotent answer yet; retrying in the background");
+                let store = app.store.clone();
+                tokio::spawn(until_written(held_until, "store an idempotent answer", move || {
+                    let (store, scope, key, stored) = (store.clone(), scope.clone(), key.clone(), stored.clone());
+                    async move { store.finish(&scope, &key, &stored).await }
+                }));
             }
             Response::from_parts(parts, Body::from(body))
         }
+    }
+}
+
+/// How long before its lease runs out an attempt stops writing to its key (another attempt
+/// may take the key over then).
+const LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Retries `write` (doubling pauses from a quarter second, at most 2 s) until it succeeds or
+/// `deadline` passes. Without it, a key whose attempt failed while the store was away would
+/// answer "in flight" to every retry until its lease ran out (a minute by default), long
+/// after the store was back.
+async fn until_written<F, Fut>(deadline: std::time::Instant, what: &'static str, write: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = rouge_kernel::StoreResult<()>>,
+{
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        tokio::time::sleep(pause).await;
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(what, "gave up; the key's lease frees it");
+            return;
+        }
+        if write().await.is_ok() {
+            tracing::info!(what, "done once the store answered again");
+            return;
+        }
+        pause = (pause * 2).min(std::time::Duration::from_secs(2));
     }
 }
 

@@ -64,11 +64,12 @@ pub trait IdempotencyStore: Clone + Send + Sync + 'static {
         response: &StoredResponse,
     ) -> impl Future<Output = crate::StoreResult<()>> + Send;
 
-    /// Forgets the key (the request failed in a way a retry may fix).
+    /// Forgets the key (the request failed in a way a retry may fix) if the claim still is
+    /// the one made at `started_at` (an attempt never frees another's claim).
     ///
     /// # Errors
     /// `Unavailable` when the store fails.
-    fn abandon(&self, scope: &str, key: &str) -> impl Future<Output = crate::StoreResult<()>> + Send;
+    fn abandon(&self, scope: &str, key: &str, started_at: i64) -> impl Future<Output = crate::StoreResult<()>> + Send;
 
     /// Deletes every answer stored for `owner` (her account is erased); returns how many.
     ///

@@ -1,8 +1,13 @@
-//! `rouge drill restore`: backup → destroy → restore → verify on a scratch shop, printing the
-//! recovery time (RTO: from the database's loss until the restored server is ready again) and
-//! the recovery point (RPO: acknowledged orders missing after the restore; 0 for a backup
-//! taken after them). Runs `rouge serve` as a child process on a fresh SQLite file or
-//! PostgreSQL database, which it drops again.
+//! Recovery drills.
+//!
+//! - `rouge drill restore`: backup → destroy → restore → verify on a scratch shop, printing the
+//!   recovery time (RTO: from the database's loss until the restored server is ready again)
+//!   and the recovery point (RPO: acknowledged orders missing after the restore; 0 for a
+//!   backup taken after them). Runs `rouge serve` as a child process on a fresh SQLite file or
+//!   PostgreSQL database, which it drops again.
+//! - `rouge drill failover`: checkouts without pause against a server on the given database
+//!   while an operator (or `scripts/failover-drill.sh`) fails the database over; prints how
+//!   long checkouts failed and whether any acknowledged order is missing afterwards.
 
 use crate::bench_checkout::{connect, drop_database, fresh_database, pay, prepare, ready_cart};
 use anyhow::{Context, ensure};
@@ -137,4 +142,167 @@ async fn run(
         restore_secs,
         rto_secs,
     })
+}
+
+#[derive(clap::Args)]
+pub struct FailoverDrill {
+    /// How long to keep checking out.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Shoppers checking out at the same time.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+}
+
+/// What the failover drill saw.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailoverReport {
+    pub acknowledged: usize,
+    pub missing: usize,
+    pub failed_attempts: usize,
+    /// From the first failed attempt to the first success after the last one (seconds).
+    pub outage_secs: Option<f64>,
+}
+
+/// Checks out continuously through `rouge serve` on `url` (a shopper retries a failed payment
+/// with the same idempotency key, as the API asks), then checks that every acknowledged order
+/// is in the store.
+///
+/// # Errors
+/// When the shop cannot be prepared or served, or an acknowledged order is missing.
+pub async fn failover_drill(url: &str, opts: FailoverDrill) -> anyhow::Result<FailoverReport> {
+    use std::sync::{Arc, Mutex};
+    let dir = std::env::temp_dir().join(format!("rouge-failover-{}", uuid::Uuid::now_v7()));
+    let skus = Arc::new(crate::with_store(url, Prepare).await?);
+    let (mut server, addr, _) = crate::bench::spawn_server(url, &dir.join("keys"), "", &[]).await?;
+    let start = Instant::now();
+    let until = start + std::time::Duration::from_secs(opts.seconds);
+    // (milliseconds since the start, succeeded) of every attempt, and the orders acknowledged.
+    let attempts = Arc::new(Mutex::new(Vec::<(u128, bool)>::new()));
+    // Failed steps by what they got: an HTTP status and problem type, or the connection's error.
+    let failures = Arc::new(Mutex::new(std::collections::BTreeMap::<String, usize>::new()));
+    let acknowledged = Arc::new(Mutex::new(Vec::<uuid::Uuid>::new()));
+    eprintln!("drill: {} shoppers checking out for {} s; fail the database over now", opts.clients, opts.seconds);
+    let shoppers = (0..opts.clients).map(|c| {
+        let (addr, skus, attempts, acknowledged) = (addr.clone(), skus.clone(), attempts.clone(), acknowledged.clone());
+        let failures = failures.clone();
+        tokio::spawn(async move {
+            let note = |ok: bool| attempts.lock().expect("attempts").push((start.elapsed().as_millis(), ok));
+            let failed = |what: String| *failures.lock().expect("failures").entry(what).or_default() += 1;
+            let mut conn = None;
+            let mut cart: Option<String> = None;
+            let mut n = c;
+            while Instant::now() < until {
+                if conn.is_none() {
+                    conn = connect(&addr).await.ok();
+                }
+                let Some(s) = conn.as_mut() else {
+                    note(false);
+                    failed("connection refused".into());
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                };
+                let step = match cart.clone() {
+                    None => ready_cart(s, &addr, &skus[n % skus.len()]).await.map(|id| {
+                        cart = Some(id);
+                        None
+                    }),
+                    Some(id) => pay(s, &addr, &id).await.map(|(status, order)| Some((status, order))),
+                };
+                match step {
+                    Ok(None) => note(true),
+                    Ok(Some((201, order))) => {
+                        note(true);
+                        if let Some(id) = order["id"].as_str().and_then(|i| i.parse().ok()) {
+                            acknowledged.lock().expect("acknowledged").push(id);
+                        }
+                        cart = None;
+                        n += opts.clients;
+                    }
+                    // Refused for good (sold out, a cart the failover left unusable): a new cart.
+                    Ok(Some((status, body))) if (400..500).contains(&status) && status != 409 => {
+                        note(false);
+                        failed(format!("{status} {}", body["type"].as_str().unwrap_or_default()));
+                        cart = None;
+                    }
+                    // 5xx, 409 (in flight) or a broken connection: the same payment again.
+                    Ok(Some((status, body))) => {
+                        note(false);
+                        failed(format!("{status} {}", body["type"].as_str().unwrap_or_default()));
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(e) => {
+                        note(false);
+                        // Creating a cart failed: the step names its status.
+                        failed(e.to_string().chars().take(80).collect());
+                        conn = None;
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        })
+    });
+    let ticker = {
+        let attempts = attempts.clone();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let a = attempts.lock().expect("attempts");
+                let (ok, failed) =
+                    a[seen..].iter().fold((0, 0), |(o, f), (_, s)| if *s { (o + 1, f) } else { (o, f + 1) });
+                seen = a.len();
+                eprintln!("drill: t={:>3} s  {ok} steps succeeded, {failed} failed", start.elapsed().as_secs());
+            }
+        })
+    };
+    futures::future::join_all(shoppers).await;
+    ticker.abort();
+    let ids = acknowledged.lock().expect("acknowledged").clone();
+    let missing = crate::with_store(url, Missing(ids.clone())).await?;
+    server.kill().await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let attempts = attempts.lock().expect("attempts").clone();
+    let report = FailoverReport {
+        acknowledged: ids.len(),
+        missing,
+        failed_attempts: attempts.iter().filter(|(_, ok)| !ok).count(),
+        outage_secs: outage(&attempts),
+    };
+    match report.outage_secs {
+        Some(s) => println!(
+            "drill failover: checkouts failed for {s:.1} s ({} failed steps, each retried); \
+             {} orders acknowledged, {} missing",
+            report.failed_attempts, report.acknowledged, report.missing
+        ),
+        None => println!(
+            "drill failover: no checkout failed; {} orders acknowledged, {} missing",
+            report.acknowledged, report.missing
+        ),
+    }
+    for (what, n) in failures.lock().expect("failures").iter() {
+        println!("  {n:>5} × {what}");
+    }
+    ensure!(report.missing == 0, "{} acknowledged orders are missing after the failover", report.missing);
+    Ok(report)
+}
+
+/// From the first failed attempt to the first success after the last failure, in seconds.
+fn outage(attempts: &[(u128, bool)]) -> Option<f64> {
+    let mut sorted = attempts.to_vec();
+    sorted.sort_unstable();
+    let first = sorted.iter().find(|(_, ok)| !ok)?.0;
+    let last = sorted.iter().rev().find(|(_, ok)| !ok)?.0;
+    let back = sorted.iter().find(|(t, ok)| *ok && *t > last).map_or(last, |(t, _)| *t);
+    Some((back - first) as f64 / 1e3)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_outage_runs_from_the_first_failure_to_the_recovery() {
+        let seen = [(100, true), (1_000, false), (1_500, true), (2_000, false), (3_250, true), (3_300, true)];
+        assert_eq!(super::outage(&seen), Some(2.25));
+        assert_eq!(super::outage(&[(5, true)]), None);
+    }
 }

@@ -125,6 +125,10 @@ enum DrillKind {
     /// Backup → destroy → restore → verify: prints RTO (seconds until serving again) and RPO
     /// (acknowledged orders missing).
     Restore(rouge_server::drill::RestoreDrill),
+    /// Checkouts without pause on DATABASE_URL while the database fails over
+    /// (`scripts/failover-drill.sh` does the failing); prints how long checkouts failed and
+    /// the acknowledged orders missing afterwards.
+    Failover(rouge_server::drill::FailoverDrill),
 }
 
 /// The passphrase sealing the key directory in a backup: from a file, or the environment
@@ -674,6 +678,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Drill { drill: DrillKind::Restore(opts) } => {
             rouge_server::drill::restore_drill(opts).await.map(|_| ())
+        }
+        Command::Drill { drill: DrillKind::Failover(opts) } => {
+            rouge_server::drill::failover_drill(&url, opts).await.map(|_| ())
         }
         Command::Seed { count, .. } => with_store(&url, Seed(count)).await,
         Command::Import { file } => with_store(&url, Import(file)).await,

@@ -252,9 +252,15 @@ pub async fn idempotency_keys_claim_answer_replay_and_expire<S: rouge_kernel::Id
 
     // A failed request frees its key; a claim whose server died is taken over after the lease.
     assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now, lease, ttl).await.unwrap(), Begin::Started);
-    store.abandon("POST /v1/carts", "k2").await.unwrap();
+    store.abandon("POST /v1/carts", "k2", now).await.unwrap();
     assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now + 3, lease, ttl).await.unwrap(), Begin::Started);
     assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now + 10, lease, ttl).await.unwrap(), Begin::InFlight);
+    store.abandon("POST /v1/carts", "k2", now).await.unwrap();
+    assert_eq!(
+        store.begin("POST /v1/carts", "k2", "h1", now + 11, lease, ttl).await.unwrap(),
+        Begin::InFlight,
+        "a late release of an earlier attempt leaves the claim of the one holding the key"
+    );
     assert_eq!(store.begin("POST /v1/carts", "k2", "h1", now + lease + 10, lease, ttl).await.unwrap(), Begin::Started);
 
     let other = StoredResponse { status: 200, headers: vec![], body: b"bea's".to_vec(), owner: Some("bea".into()) };

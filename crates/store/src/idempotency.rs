@@ -98,10 +98,13 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         Ok(())
     }
 
-    async fn abandon(&self, scope: &str, key: &str) -> rouge_kernel::StoreResult<()> {
-        let q = sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'")
-            .arg(scope)
-            .arg(key);
+    async fn abandon(&self, scope: &str, key: &str, started_at: i64) -> rouge_kernel::StoreResult<()> {
+        let q = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND started_at = $3",
+        )
+        .arg(scope)
+        .arg(key)
+        .arg(started_at);
         self.run(q).await?;
         Ok(())
     }

@@ -219,6 +219,62 @@ async fn postgres_an_unreachable_database_answers_503_and_recovers() {
     an_unreachable_database_answers_503_and_recovers(true).await;
 }
 
+/// A payment whose database is cut off after it claimed its idempotency key answers 503; the
+/// key could not be freed then. Once the database is back, the client's retry with the same
+/// key runs within seconds (not once the key's one-minute lease has run out) and places one
+/// order. (Found by the failover drill: shoppers got "in flight" for a minute.)
+#[tokio::test]
+async fn postgres_a_payment_cut_off_mid_way_is_retried_once_the_database_is_back() {
+    use crate::faults::{FaultProxy, Mode};
+    use sqlx::Connection;
+    let proxy = FaultProxy::start("127.0.0.1:5432").await;
+    let Some(app) = TestApp::postgres_via(proxy.addr, crate::helpers::test_options()).await else { return };
+    let app = &app;
+    crate::checkout::stocked(app, "CUT-1", 5).await;
+    let cart = crate::checkout::ready_cart(app, "CUT-1", 1, None).await;
+    let direct = match &app.db {
+        crate::helpers::Db::Postgres(d) => d.url.clone(),
+        crate::helpers::Db::Sqlite(_) => unreachable!(),
+    };
+    // The cart's row held from outside (straight to PostgreSQL): the payment claims its key,
+    // then waits on the row until the proxy cuts it off.
+    let mut holder = sqlx::PgConnection::connect(&direct).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT 1 FROM orders.carts WHERE id = $1::uuid FOR UPDATE")
+        .bind(&cart)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut watcher = sqlx::PgConnection::connect(&direct).await.unwrap();
+    let cut = async {
+        loop {
+            let claimed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM gateway.idempotency_keys WHERE key = 'cut-off' AND state = 'in_flight'",
+            )
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+            if claimed == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        proxy.set(Mode::Down);
+    };
+    let (res, ()) = tokio::join!(crate::checkout::complete(app, &cart, Some("cut-off"), "tok_visa", None), cut);
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    proxy.set(Mode::Pass);
+    app.eventually(|| async {
+        let res = crate::checkout::complete(app, &cart, Some("cut-off"), "tok_visa", None).await;
+        res.status() == StatusCode::CREATED
+    })
+    .await;
+    let (_, orders) = app.get_json_as_admin("/v1/admin/orders").await;
+    assert_eq!(orders["items"].as_array().unwrap().len(), 1, "one order: {orders}");
+}
+
 /// Runs `scripts/parse_metrics.py` (the Prometheus reference client's parser) on a scrape;
 /// `None` when Python or the parser is not installed and services are not required.
 fn parse_metrics(text: &str) -> Option<serde_json::Value> {
