@@ -63,7 +63,7 @@ as_pg "$PGBIN/pg_ctl" -D "$work/primary" -l "$work/primary.log" -w start >/dev/n
 as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -qc 'CREATE DATABASE rouge'
 
 say "standby on $STANDBY_PORT (pg_basebackup, synchronous)"
-as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$work/standby" -R -X stream
+as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$work/standby" -R -X stream --checkpoint=fast
 cat >>"$work/standby/postgresql.auto.conf" <<EOF
 port = $STANDBY_PORT
 primary_conninfo = 'host=127.0.0.1 port=$PRIMARY_PORT user=postgres application_name=standby'

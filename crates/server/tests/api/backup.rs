@@ -175,3 +175,42 @@ async fn postgres_the_restore_drill_loses_no_acknowledged_order() {
     }
     tokio::task::spawn_blocking(|| drill("postgres")).await.unwrap();
 }
+
+/// `scripts/failover-drill.sh` as the README shows it (shorter): a synchronous standby is
+/// promoted under checkout load and no acknowledged order is lost.
+#[test]
+fn the_failover_drill_loses_no_acknowledged_order() {
+    let pg_bin = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin"))
+        .find(|b| b.join("initdb").exists());
+    if pg_bin.is_none() {
+        crate::helpers::tool_missing("PostgreSQL's server programs", "the postgresql package (initdb, pg_ctl)");
+        return;
+    }
+    if std::process::Command::new("haproxy").arg("-v").output().is_err() {
+        crate::helpers::tool_missing("haproxy", "apt-get install haproxy (see .ci/run)");
+        return;
+    }
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/failover-drill.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .env("ROUGE", env!("CARGO_BIN_EXE_rouge"))
+        .env("PRIMARY_PORT", free())
+        .env("STANDBY_PORT", free())
+        .env("FRONT_PORT", free())
+        .env("DRILL_SECONDS", "12")
+        .env("FAIL_AFTER", "4")
+        .output()
+        .expect("run the drill");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("standby promoted"), "{said}");
+    let report = said.lines().find(|l| l.starts_with("drill failover:")).unwrap_or_else(|| panic!("{said}"));
+    assert!(report.ends_with(", 0 missing"), "{report}");
+    let acknowledged: usize = report.split(" orders acknowledged").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(acknowledged > 50, "checkouts went on around the failover: {report}");
+}
