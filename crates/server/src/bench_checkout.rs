@@ -130,10 +130,10 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
-/// Loads the demo catalogue and stock: `skus` with plenty, `flash` with `units`.
-pub(crate) async fn prepare<S: Store>(store: S, units: i64) -> anyhow::Result<(Vec<String>, String)> {
-    crate::seed::seed_demo(&store, 200).await?;
-    let demo = crate::demo::generate(200);
+/// Loads a demo catalogue of `products` and stock: `skus` with plenty, `flash` with `units`.
+pub(crate) async fn prepare<S: Store>(store: S, products: usize, units: i64) -> anyhow::Result<(Vec<String>, String)> {
+    crate::seed::seed_demo(&store, products).await?;
+    let demo = crate::demo::generate(products);
     let mut skus: Vec<String> = demo.products.iter().flat_map(|p| p.variants.iter().map(|v| v.sku.clone())).collect();
     let flash = skus.pop().context("a demo SKU")?;
     skus.truncate(100);
@@ -212,13 +212,13 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     let (skus, flash) = if url.starts_with("sqlite") {
         let store = rouge_store::SqliteStore::connect(&url).await?;
         store.migrate().await?;
-        let r = prepare(store.clone(), opts.flash_units).await?;
+        let r = prepare(store.clone(), 200, opts.flash_units).await?;
         store.close().await;
         r
     } else {
         let store = rouge_store::PgStore::connect(&url).await?;
         store.migrate().await?;
-        let r = prepare(store.clone(), opts.flash_units).await?;
+        let r = prepare(store.clone(), 200, opts.flash_units).await?;
         store.close().await;
         r
     };

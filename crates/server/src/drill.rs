@@ -24,6 +24,9 @@ pub struct RestoreDrill {
     /// Orders placed and acknowledged before the backup.
     #[arg(long, default_value_t = 50)]
     pub orders: usize,
+    /// Products in the scratch shop's catalogue.
+    #[arg(long, default_value_t = 200)]
+    pub products: usize,
 }
 
 /// What the drill measured.
@@ -40,11 +43,12 @@ pub struct DrillReport {
 /// The drill's own passphrase for the sealed keys (a scratch shop's keys).
 const PASSPHRASE: &str = "restore drill passphrase";
 
-struct Prepare;
+/// A scratch shop of this many products, stocked.
+struct Prepare(usize);
 
 impl crate::StoreFn<Vec<String>> for Prepare {
     async fn call<S: rouge_http::Store>(self, store: S) -> anyhow::Result<Vec<String>> {
-        Ok(prepare(store, 1).await?.0)
+        Ok(prepare(store, self.0, 1).await?.0)
     }
 }
 
@@ -90,7 +94,7 @@ async fn run(
     made: Option<&(String, String)>,
 ) -> anyhow::Result<DrillReport> {
     let key_dir = dir.join("keys");
-    let skus = crate::with_store(url, Prepare).await?;
+    let skus = crate::with_store(url, Prepare(opts.products)).await?;
     let (mut server, addr, _) = crate::bench::spawn_server(url, &key_dir, "", &[]).await?;
     let mut s = connect(&addr).await?;
     let mut acknowledged = Vec::with_capacity(opts.orders);
@@ -173,7 +177,7 @@ pub struct FailoverReport {
 pub async fn failover_drill(url: &str, opts: FailoverDrill) -> anyhow::Result<FailoverReport> {
     use std::sync::{Arc, Mutex};
     let dir = std::env::temp_dir().join(format!("rouge-failover-{}", uuid::Uuid::now_v7()));
-    let skus = Arc::new(crate::with_store(url, Prepare).await?);
+    let skus = Arc::new(crate::with_store(url, Prepare(200)).await?);
     let (mut server, addr, _) = crate::bench::spawn_server(url, &dir.join("keys"), "", &[]).await?;
     let start = Instant::now();
     let until = start + std::time::Duration::from_secs(opts.seconds);

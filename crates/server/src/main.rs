@@ -101,6 +101,13 @@ enum Command {
         #[command(subcommand)]
         drill: DrillKind,
     },
+    /// Exit 0 when the server on this machine answers `/healthz` (a container's health check;
+    /// the runtime image has no curl).
+    Healthcheck {
+        /// What to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
     /// Bulk-load products from a .csv or .json file; bad rows are reported, not fatal.
     Import {
         /// The file to load (see docs/import.md for the formats).
@@ -169,6 +176,10 @@ enum AuditAction {
 
 #[derive(Subcommand)]
 enum KeysAction {
+    /// Create the directory's missing keys (master, blind index, token signing) and exit,
+    /// without a store: for a new shop whose replicas are all handed this one directory (a
+    /// Kubernetes Secret, a shared volume). Never replaces a key.
+    Init,
     /// Add a master key, wait until every server has loaded it, then re-wrap every
     /// customer's data key under it. The old master key file can be deleted afterwards.
     Rotate,
@@ -530,6 +541,8 @@ impl StoreFn<()> for RotateKeys {
                     "re-wrapped {n} customer data keys, {m} cart and order keys and {a} stored answers under {id}; older master-*.key files can now be removed"
                 );
             }
+            // Handled without a store.
+            KeysAction::Init => {}
         }
         Ok(())
     }
@@ -668,7 +681,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Audit { action: AuditAction::Verify } => with_store(&url, VerifyAudit).await,
         Command::Orders { action: OrdersAction::Rebuild } => with_store(&url, RebuildOrders).await,
+        Command::Keys { action: KeysAction::Init } => {
+            let dir = rouge_server::keys::KeyDir(cli.key_dir.clone());
+            dir.ensure()?;
+            let mut names: Vec<String> = std::fs::read_dir(&cli.key_dir)?
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            println!("{}: {}", cli.key_dir.display(), names.join(", "));
+            Ok(())
+        }
         Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
+        Command::Healthcheck { url } => {
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+            let status = client.get(&url).send().await?.status();
+            anyhow::ensure!(status.is_success(), "{url} answered {status}");
+            Ok(())
+        }
         Command::Migrate => with_store(&url, Migrate).await,
         Command::Backup { dir, passphrase } => {
             rouge_server::backup::backup(&url, &cli.key_dir, &dir, &passphrase.read()?).await.map(|_| ())

@@ -211,6 +211,7 @@ fn the_failover_drill_loses_no_acknowledged_order() {
     assert!(said.contains("standby promoted"), "{said}");
     let report = said.lines().find(|l| l.starts_with("drill failover:")).unwrap_or_else(|| panic!("{said}"));
     assert!(report.ends_with(", 0 missing"), "{report}");
-    let acknowledged: usize = report.split(" orders acknowledged").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    let acknowledged: usize =
+        report.split(" orders acknowledged").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
     assert!(acknowledged > 50, "checkouts went on around the failover: {report}");
 }

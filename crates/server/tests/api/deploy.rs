@@ -1,6 +1,11 @@
 //! The deploy files validate: the hosted CI workflow against GitHub's workflow schema
-//! (check-jsonschema's vendored copy, pinned in `scripts/requirements-ci.txt`), and HAProxy's
-//! config with `haproxy -c` (the Debian package `.ci/run` installs).
+//! (check-jsonschema's vendored copy, pinned in `scripts/requirements-ci.txt`), HAProxy's
+//! config with `haproxy -c` (the Debian package `.ci/run` installs), the Dockerfile with
+//! hadolint and checkov, compose.yaml against the Compose specification's schema, the
+//! Kubernetes manifests (kustomize base and production overlay) with kubernetes-validate and
+//! checkov, and the Terraform module with python-hcl2 and checkov. The Python validators live
+//! in their own virtual environment, `target/deploy-tools` (`scripts/requirements-deploy.txt`,
+//! installed by `.ci/run`).
 
 use std::process::Command;
 
@@ -58,6 +63,143 @@ fn the_alert_rules_check_and_pass_their_unit_tests() {
         test.args(["test", "rules", "alerts.test.yml"]).current_dir(&dir);
         let said = validate("promtool", &mut test).unwrap_or_default();
         assert!(said.contains("SUCCESS"), "{said}");
+    }
+}
+
+/// Every alert links a runbook that exists: a heading of docs/operations.md (GitHub's anchor).
+#[test]
+fn every_alert_has_a_runbook() {
+    let alerts = std::fs::read_to_string(format!("{ROOT}/deploy/prometheus/alerts.yml")).unwrap();
+    let ops = std::fs::read_to_string(format!("{ROOT}/docs/operations.md")).unwrap();
+    let anchors: Vec<String> =
+        ops.lines().filter_map(|l| l.strip_prefix("### ")).map(|h| h.trim().to_lowercase().replace(' ', "-")).collect();
+    let alert_count = alerts.matches("- alert:").count();
+    let links: Vec<&str> = alerts
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("runbook_url: \"docs/operations.md#"))
+        .map(|l| l.trim_end_matches('"'))
+        .collect();
+    assert_eq!(links.len(), alert_count, "one runbook per alert");
+    for link in links {
+        assert!(anchors.iter().any(|a| a == link), "no runbook `### …` heading for #{link} in docs/operations.md");
+    }
+}
+
+/// A validator from `target/deploy-tools/bin`; `None` (SKIPPED, or a failure when services are
+/// required) when that environment is not installed.
+fn deploy_tool(name: &str) -> Option<Command> {
+    let path = format!("{ROOT}/target/deploy-tools/bin/{name}");
+    if std::path::Path::new(&path).exists() {
+        return Some(Command::new(path));
+    }
+    crate::helpers::tool_missing(
+        name,
+        "python3 -m venv target/deploy-tools && target/deploy-tools/bin/pip install -r scripts/requirements-deploy.txt (see .ci/run)",
+    );
+    None
+}
+
+/// checkov on `target` (a file or a directory) for `framework`: no failed check.
+fn checkov(framework: &str, target: &str) {
+    let Some(mut cmd) = deploy_tool("checkov") else { return };
+    let flag = if std::path::Path::new(target).is_dir() { "-d" } else { "-f" };
+    cmd.args(["--skip-download", "--quiet", "--compact", "--framework", framework, flag, target]);
+    let said = validate("checkov", &mut cmd).unwrap_or_default();
+    assert!(said.contains("Failed checks: 0"), "checkov ({framework}) on {target}: {said}");
+}
+
+#[test]
+fn the_container_image_and_compose_files_validate() {
+    let dockerfile = format!("{ROOT}/deploy/Dockerfile");
+    if let Some(mut hadolint) = deploy_tool("hadolint") {
+        validate("hadolint", hadolint.arg(&dockerfile));
+    }
+    checkov("dockerfile", &dockerfile);
+    let text = std::fs::read_to_string(&dockerfile).unwrap();
+    for needed in ["--locked", "USER 10001", "HEALTHCHECK", "/healthz", "AS build"] {
+        assert!(text.contains(needed), "the Dockerfile lacks `{needed}`");
+    }
+    let compose = format!("{ROOT}/deploy/compose.yaml");
+    let mut cmd = Command::new("check-jsonschema");
+    cmd.args(["--builtin-schema", "vendor.compose-spec", &compose]);
+    if let Some(said) = validate("check-jsonschema", &mut cmd) {
+        assert!(said.contains("ok"), "{said}");
+    }
+    let text = std::fs::read_to_string(&compose).unwrap();
+    for service in ["postgres:", "redis:", "rabbitmq:", "haproxy:", "rouge1:", "rouge2:", "init:"] {
+        assert!(text.contains(&format!("\n  {service}")), "compose.yaml has no `{service}` service");
+    }
+}
+
+#[test]
+fn the_kubernetes_manifests_validate() {
+    for dir in ["base", "overlays/production"] {
+        let out = match Command::new("kubectl").args(["kustomize", &format!("{ROOT}/deploy/k8s/{dir}")]).output() {
+            Ok(out) => out,
+            Err(e) => return crate::helpers::tool_missing("kubectl (kustomize)", &e.to_string()),
+        };
+        assert!(out.status.success(), "kustomize {dir}: {}", String::from_utf8_lossy(&out.stderr));
+        let rendered = String::from_utf8(out.stdout).unwrap();
+        for kind in [
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "Ingress",
+            "Job",
+            "NetworkPolicy",
+            "ConfigMap",
+        ] {
+            assert!(rendered.contains(&format!("\nkind: {kind}\n")), "{dir} renders no {kind}");
+        }
+        for probe in ["startupProbe:", "livenessProbe:", "readinessProbe:", "secretName: rouge-keys"] {
+            assert!(rendered.contains(probe), "{dir}: no `{probe}`");
+        }
+        let tmp = rouge_store_tests::harness::TempDir::new();
+        let file = tmp.0.join("rendered.yaml");
+        std::fs::write(&file, &rendered).unwrap();
+        let file = file.to_str().unwrap();
+        if let Some(mut cmd) = deploy_tool("kubernetes-validate") {
+            let said = validate("kubernetes-validate", cmd.args(["--strict", file])).unwrap_or_default();
+            assert!(!said.contains("ERROR"), "{dir}: {said}");
+        }
+        // The base names no namespace (its overlays do): checkov's scan is of what is deployed.
+        if dir != "base" {
+            checkov("kubernetes", file);
+        }
+    }
+}
+
+#[test]
+fn the_terraform_module_parses_scans_clean_and_documents_its_variables() {
+    let module = format!("{ROOT}/deploy/terraform/aws");
+    let Some(mut python) = deploy_tool("python") else { return };
+    // Every file parses; every variable and output says what it is.
+    let script = "import hcl2, glob, json, sys\n\
+        def text(v):\n\
+        \x20   while isinstance(v, list): v = v[0] if v else ''\n\
+        \x20   return str(v or '').strip('\"').strip()\n\
+        undocumented = []\n\
+        for f in sorted(glob.glob(sys.argv[1] + '/*.tf')):\n\
+        \x20   d = hcl2.load(open(f))\n\
+        \x20   for kind in ('variable', 'output'):\n\
+        \x20       for block in d.get(kind, []):\n\
+        \x20           for name, body in block.items():\n\
+        \x20               if not text(body.get('description')): undocumented.append(kind + ' ' + name)\n\
+        print(json.dumps(undocumented))\n";
+    let said = validate("python-hcl2", python.args(["-c", script, &module])).unwrap_or_default();
+    assert_eq!(said.trim(), "[]", "undocumented variables or outputs: {said}");
+    checkov("terraform", &module);
+    let main = std::fs::read_to_string(format!("{module}/main.tf")).unwrap();
+    for part in [
+        "aws_eks_cluster",
+        "multi_az                            = true",
+        "aws_elasticache_replication_group",
+        "aws_mq_broker",
+        "aws_s3_bucket",
+        "aws_secretsmanager_secret",
+    ] {
+        assert!(main.contains(part), "the module has no {part}");
     }
 }
 
@@ -122,4 +264,38 @@ fn the_dependency_tree_passes_cargo_deny() {
         }
         Err(e) => crate::helpers::tool_missing("cargo", &e.to_string()),
     }
+}
+
+/// What the deploy files run: `rouge keys init` makes one key directory for every replica and
+/// never replaces a key; `rouge healthcheck` (the image's HEALTHCHECK) passes only while the
+/// server answers.
+#[tokio::test]
+async fn the_init_and_healthcheck_commands_deploy_files_run() {
+    let rouge = env!("CARGO_BIN_EXE_rouge");
+    let dir = rouge_store_tests::harness::TempDir::new();
+    let keys = dir.0.join("keys");
+    let init = || Command::new(rouge).arg("--key-dir").arg(&keys).args(["keys", "init"]).output().unwrap();
+    assert!(init().status.success());
+    let files = |d: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let first = files(&keys);
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"blind-index.key") && names.iter().any(|n| n.starts_with("master-")), "{names:?}");
+    assert!(init().status.success());
+    assert_eq!(files(&keys), first, "a second init replaces nothing");
+
+    let app = crate::helpers::TestApp::sqlite().await;
+    let check = |url: String| async move {
+        tokio::process::Command::new(rouge).args(["healthcheck", "--url", &url]).output().await.unwrap().status
+    };
+    assert!(check(app.url("/healthz")).await.success());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    assert!(!check(format!("http://{closed}/healthz")).await.success(), "nothing listens there");
 }
