@@ -61,6 +61,8 @@ pub fn normalise(raw: &str) -> String {
     s = s.replace("( ", "(").replace(" )", ")").replace(" / ", "/").replace(" - ", "-");
     while s.ends_with('.') && !s.ends_with("denat.") {
         s.pop();
+        // "aqua ." keys as "aqua", not "aqua " (found by the fuzz target `inci`).
+        s.truncate(s.trim_end().len());
     }
     for (from, to) in SPELLINGS {
         if s.contains(from) {
@@ -195,6 +197,8 @@ mod tests {
         assert_eq!(normalise("Rosa Canina Fruit Oil ( Rosehip )"), "rosa canina fruit oil (rosehip)");
         assert_eq!(normalise("Alcohol Denat."), "alcohol denat");
         assert_eq!(normalise("Glycerin."), "glycerin");
+        assert_eq!(normalise("Glycerin ."), "glycerin", "no space left behind the full stop");
+        assert_eq!(normalise("S\u{b}.\u{b}"), normalise("s"));
         assert_eq!(normalise("PEG\u{2011}100 Stearate"), "peg-100 stearate");
         assert_eq!(normalise("***"), "");
     }

@@ -4,6 +4,7 @@
 pub mod attributes;
 pub mod claims;
 pub mod events;
+pub mod import;
 pub mod inci;
 pub mod input;
 pub mod model;

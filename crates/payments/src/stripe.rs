@@ -173,7 +173,8 @@ pub fn verify_signature(secret: &str, header: &str, payload: &[u8], now: i64) ->
     if sigs.is_empty() {
         return Err(WebhookError::MissingSignature);
     }
-    if (now - t).abs() > 300 {
+    // Checked: a timestamp from the far past or future must not overflow the subtraction.
+    if now.checked_sub(t).is_none_or(|age| age.unsigned_abs() > 300) {
         return Err(WebhookError::Stale);
     }
     for sig in sigs {

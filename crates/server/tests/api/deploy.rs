@@ -299,3 +299,22 @@ async fn the_init_and_healthcheck_commands_deploy_files_run() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     assert!(!check(format!("http://{closed}/healthz")).await.success(), "nothing listens there");
 }
+
+/// The fuzz targets of the parsers that take outside input (INCI names, import files, cursors,
+/// trace headers, webhook signatures, merge patches) build and run clean for a few seconds each
+/// (`scripts/fuzz.sh`; longer runs are documented in the README).
+#[test]
+fn the_fuzz_targets_run_clean() {
+    let has_fuzz = Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        crate::helpers::tool_missing("cargo-fuzz", "cargo install cargo-fuzz --locked (see .ci/run)");
+        return;
+    }
+    let out =
+        Command::new("bash").arg(format!("{ROOT}/scripts/fuzz.sh")).arg("4").output().expect("run the fuzz script");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    for target in ["cursor", "import", "inci", "merge_patch", "traceparent", "webhook_signature"] {
+        assert!(said.contains(&format!("fuzz: {target} ok (Done ")), "{target} did not run: {said}");
+    }
+}
