@@ -81,8 +81,17 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    let trace_id = tracing::field::Empty;
-                    tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id, trace_id)
+                    let (trace_id, route, status) =
+                        (tracing::field::Empty, tracing::field::Empty, tracing::field::Empty);
+                    // The exported span is named by the method (its route and status are recorded
+                    // by `ops::track` once known), as OpenTelemetry's HTTP conventions have it.
+                    let span = tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id,
+                        trace_id, otel.name = %req.method(), otel.kind = "server", http.route = route,
+                        http.response.status_code = status);
+                    // Exported spans join the caller's trace (W3C traceparent).
+                    let caller = req.headers().get("traceparent").and_then(|v| v.to_str().ok());
+                    rouge_kernel::otel::adopt(&span, caller);
+                    span
                 })
                 // The access log is written by `ops::track` (cheaper, and it chooses what to write).
                 .on_response(()),

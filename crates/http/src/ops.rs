@@ -238,6 +238,11 @@ pub async fn track(
     let res = within_deadline(&health, req, next).await;
     let took = start.elapsed();
     let status = res.status();
+    if rouge_kernel::otel::enabled() {
+        let span = tracing::Span::current();
+        span.record("http.route", route.as_str());
+        span.record("http.response.status_code", status.as_u16());
+    }
     let read = matches!(method, axum::http::Method::GET | axum::http::Method::HEAD);
     let micros = took.as_micros() as u64;
     if status.is_server_error() || took >= SLOW {
@@ -356,8 +361,11 @@ pub async fn trace_scope(req: axum::extract::Request, next: axum::middleware::Ne
         return next.run(req).await;
     }
     let caller = req.headers().get("traceparent").and_then(|v| v.to_str().ok());
-    let ctx =
-        caller.and_then(rouge_kernel::TraceContext::parse).map_or_else(rouge_kernel::TraceContext::root, |t| t.child());
+    // With OpenTelemetry on, the request's span has joined the caller's trace: the events it
+    // causes carry that span as their parent (one checkout is one trace, consumers included).
+    let ctx = rouge_kernel::otel::own(&tracing::Span::current()).unwrap_or_else(|| {
+        caller.and_then(rouge_kernel::TraceContext::parse).map_or_else(rouge_kernel::TraceContext::root, |t| t.child())
+    });
     tracing::Span::current().record("trace_id", ctx.trace_id.as_str());
     rouge_kernel::trace::within(ctx, next.run(req)).await
 }

@@ -9,6 +9,7 @@ pub mod event;
 pub mod id;
 pub mod idempotency;
 pub mod money;
+pub mod otel;
 pub mod outbox;
 pub mod patch;
 pub mod slug;

@@ -47,9 +47,13 @@ impl RelayHandle {
 pub(crate) async fn traced<F: Future>(consumer: &str, event: &DomainEvent, f: F) -> F::Output {
     use tracing::Instrument;
     let parent = event.trace.as_deref().and_then(rouge_kernel::TraceContext::parse);
-    let ctx = parent.map_or_else(rouge_kernel::TraceContext::root, |t| t.child());
-    let span =
-        tracing::info_span!("event", consumer, event = %event.id, kind = %event.event_type, trace_id = %ctx.trace_id);
+    let trace_id = tracing::field::Empty;
+    let span = tracing::info_span!("event", consumer, event = %event.id, kind = %event.event_type, trace_id,
+        otel.name = %format_args!("{consumer} {}", event.event_type), otel.kind = "consumer");
+    // Exported spans: this one is the child of the span that caused the event.
+    let ctx = rouge_kernel::otel::adopt(&span, event.trace.as_deref())
+        .unwrap_or_else(|| parent.map_or_else(rouge_kernel::TraceContext::root, |t| t.child()));
+    span.record("trace_id", ctx.trace_id.as_str());
     rouge_kernel::trace::within(ctx, f).instrument(span).await
 }
 

@@ -654,16 +654,23 @@ async fn main() -> anyhow::Result<()> {
     let (writer, _flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(8_192)
         .finish(std::io::stderr());
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(writer)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    // Traces over OTLP when an endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT; the SDK's other
+    // OTEL_* variables apply): spans of requests, use cases, store calls and consumers.
+    let traces = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").map(|_| otlp_traces()).transpose()?;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().json().with_writer(writer))
+        .with(traces.as_ref().map(|(_, tracer)| tracing_opentelemetry::layer().with_tracer(tracer.clone())))
+        .with(filter)
         .init();
+    if traces.is_some() {
+        rouge_kernel::otel::enable();
+    }
     let cli = Cli::parse();
     let url = cli.database_url;
-    match cli.command {
+    let outcome = match cli.command {
         Command::Serve { listen, demo, metrics_listen, gateway, identity } => {
             with_store(&url, Serve { listen, demo, metrics_listen, gateway, identity, key_dir: cli.key_dir }).await
         }
@@ -730,5 +737,29 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { scenario: BenchScenario::Checkout(opts) } => {
             rouge_server::bench_checkout::checkout(opts).await
         }
+    };
+    if let Some((provider, _)) = traces {
+        // What is still buffered goes out before the process ends.
+        let _ = provider.shutdown();
     }
+    outcome
+}
+
+/// The OTLP/HTTP (JSON) exporter of spans, batched off the request path, and W3C trace
+/// context as the propagator; the service is named by `OTEL_SERVICE_NAME` (default `rouge`).
+fn otlp_traces() -> anyhow::Result<(opentelemetry_sdk::trace::SdkTracerProvider, opentelemetry_sdk::trace::Tracer)> {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::WithExportConfig as _;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpJson)
+        .build()?;
+    let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "rouge".into());
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(name).build())
+        .build();
+    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    let tracer = provider.tracer("rouge");
+    Ok((provider, tracer))
 }

@@ -6,6 +6,7 @@ use crate::unavailable;
 use rouge_kernel::{Begin, IdempotencyStore, StoredBody, StoredResponse};
 
 impl<D: Dialect> IdempotencyStore for Store<D> {
+    #[tracing::instrument(name = "store.idempotency_begin", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn begin(
         &self,
         scope: &str,
@@ -81,6 +82,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         Ok(Begin::InFlight)
     }
 
+    #[tracing::instrument(name = "store.idempotency_finish", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn finish(&self, scope: &str, key: &str, response: &StoredResponse) -> rouge_kernel::StoreResult<()> {
         let headers = serde_json::to_string(&response.headers)
             .map_err(|e| rouge_kernel::StoreError::Unavailable(e.to_string()))?;

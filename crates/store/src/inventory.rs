@@ -335,6 +335,7 @@ async fn apply_lines<D: Dialect>(
 
 /// Tries a reservation once; `Ok(None)` when a concurrent writer took stock between the read
 /// and the write (PostgreSQL only: SQLite's write transactions run one at a time).
+#[tracing::instrument(name = "store.reserve", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
 async fn try_reserve<D: Dialect>(
     store: &Store<D>,
     req: &ReserveRequest,
@@ -583,6 +584,7 @@ impl<D: Dialect> InventoryRepository for Store<D> {
         reservation_in::<D>(&mut conn, id).await
     }
 
+    #[tracing::instrument(name = "store.release", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn release(&self, id: Uuid, reason: &str, rules: &StockRules) -> InventoryResult<Reservation> {
         use ReservationState::{Held, Released};
         let mut tx = self.write_tx().await.map_err(failed)?;
@@ -608,6 +610,7 @@ impl<D: Dialect> InventoryRepository for Store<D> {
         Ok(r)
     }
 
+    #[tracing::instrument(name = "store.commit", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn commit(&self, id: Uuid, order: Uuid) -> InventoryResult<Reservation> {
         use ReservationState::{Committed, Held};
         let mut tx = self.write_tx().await.map_err(failed)?;
@@ -625,6 +628,7 @@ impl<D: Dialect> InventoryRepository for Store<D> {
         Ok(r)
     }
 
+    #[tracing::instrument(name = "store.restock", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn restock(&self, id: Uuid, rules: &StockRules) -> InventoryResult<Reservation> {
         use ReservationState::{Committed, Held, Released, Restocked};
         // States only move forward (held → committed → restocked), so this settles within

@@ -111,6 +111,8 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, Row: Read, QueryResu
     const WRITABLE_CTE: bool;
     /// Whether the database is a local file (it cannot go away while its pool is open).
     const LOCAL: bool;
+    /// The database, as OpenTelemetry names it (`db.system` of store spans).
+    const SYSTEM: &'static str;
     /// What goes before and after the `VALUES` of an outbox insert: writers must commit in
     /// the order their events are numbered, so that the relay never skips one.
     const OUTBOX_INSERT: (&'static str, &'static str);

@@ -106,6 +106,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         Ok(row.map(|r| r.get("id")))
     }
 
+    #[tracing::instrument(name = "store.lease_checkout", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn lease_checkout(
         &self,
         cart: Uuid,
@@ -142,6 +143,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.place_order", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn place_order(
         &self,
         order: &Order,
@@ -196,6 +198,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         Ok(order)
     }
 
+    #[tracing::instrument(name = "store.append_order", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn append_order(
         &self,
         order: &Order,
@@ -232,6 +235,7 @@ impl<D: Dialect> OrdersRepository for Store<D> {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.order", skip_all, fields(otel.kind = "client", db.system = D::SYSTEM))]
     async fn order(&self, id: Uuid) -> StoreResult<Option<(Order, Option<Sealed>)>> {
         let q =
             sqlx::query("SELECT number, doc, contact_master, contact_key, contact FROM orders WHERE id = $1").arg(id);

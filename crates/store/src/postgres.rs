@@ -10,6 +10,7 @@ impl Dialect for Postgres {
     const NEXT_ORDER_NUMBER: &'static str = "nextval('orders.order_number_seq')";
     const WRITABLE_CTE: bool = true;
     const LOCAL: bool = false;
+    const SYSTEM: &'static str = "postgresql";
     /// The writers' advisory lock (see the migration) is taken by the insert itself and held
     /// to the commit, so it is taken as late as possible and costs no round trip of its own.
     const OUTBOX_INSERT: (&'static str, &'static str) = (

@@ -11,6 +11,7 @@ impl Dialect for Sqlite {
     const NEXT_ORDER_NUMBER: &'static str = "(SELECT COALESCE(MAX(number), 1000) + 1 FROM orders)";
     const WRITABLE_CTE: bool = false;
     const LOCAL: bool = true;
+    const SYSTEM: &'static str = "sqlite";
     /// Writers take turns already (the write lock is taken at `BEGIN`).
     const OUTBOX_INSERT: (&'static str, &'static str) =
         ("INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, occurred_at, trace) ", "");

@@ -99,6 +99,7 @@ impl<R: OrdersRepository> OrdersService<R> {
     ///
     /// # Errors
     /// The store's errors.
+    #[tracing::instrument(name = "orders.create_cart", skip_all)]
     pub async fn create_cart(&self, caller: Caller) -> Result<(PricedCart, bool)> {
         if let Some(c) = caller.customer
             && let Some(id) = self.repo.open_cart_of(c).await?
@@ -119,6 +120,7 @@ impl<R: OrdersRepository> OrdersService<R> {
 
     /// # Errors
     /// `Invalid` for an unknown SKU or a product not on sale, or quantities out of bounds.
+    #[tracing::instrument(name = "orders.add_line", skip_all, fields(cart = %id, sku = %sku))]
     pub async fn add_line(&self, caller: Caller, id: Uuid, sku: &str, quantity: i64) -> Result<PricedCart> {
         let (mut cart, sealed) = self.load_open(caller, id).await?;
         let view = self.catalog.sku(sku.trim()).filter(|v| v.on_sale).ok_or_else(|| {

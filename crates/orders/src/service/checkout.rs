@@ -74,6 +74,7 @@ impl<R: OrdersRepository> OrdersService<R> {
     ///
     /// Returns the order and whether this call placed it: a cart that already became an order
     /// answers with that order (a retry whose first answer was lost, even across a crash).
+    #[tracing::instrument(name = "orders.complete_checkout", skip_all)]
     pub async fn complete(
         &self,
         caller: Caller,

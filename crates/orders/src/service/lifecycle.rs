@@ -39,6 +39,7 @@ impl<R: OrdersRepository> OrdersService<R> {
     /// # Errors
     /// `Transition` when the order's state does not allow it; `Stale` when `expected` is not
     /// its version; payment refusals.
+    #[tracing::instrument(name = "orders.transition", skip_all, fields(order = %id))]
     pub async fn transition(
         &self,
         caller: Option<Caller>,

@@ -34,6 +34,7 @@ mod schemathesis;
 mod sessions;
 mod shapes;
 mod storefront;
+mod traces;
 
 /// Declares each test once per store.
 #[macro_export]
