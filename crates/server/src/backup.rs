@@ -135,6 +135,21 @@ async fn pg_rows(conn: &mut sqlx::PgConnection) -> anyhow::Result<(BTreeMap<Stri
     Ok((rows, migration.unwrap_or(0)))
 }
 
+/// Rows per table and the newest migration of the store at `url`, on a connection of its own.
+async fn rows_at(url: &str) -> anyhow::Result<(BTreeMap<String, i64>, i64)> {
+    if store_kind(url)? == "sqlite" {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        let seen = sqlite_rows(&mut conn).await?;
+        conn.close().await?;
+        Ok(seen)
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        let seen = pg_rows(&mut conn).await?;
+        conn.close().await?;
+        Ok(seen)
+    }
+}
+
 /// A PostgreSQL client program (`pg_dump`, `pg_restore`): from `ROUGE_PG_BIN` if set, else
 /// the `PATH`. Its major version must be at least the server's.
 fn pg_program(name: &str) -> PathBuf {
@@ -197,10 +212,7 @@ pub async fn backup(url: &str, key_dir: &Path, dir: &Path, passphrase: &str) -> 
                 .context("copying the database (VACUUM INTO)")?;
             conn.close().await?;
             // Counted in the copy itself: exactly what was saved.
-            let copy = format!("sqlite://{}?mode=ro", target.display());
-            let mut conn = sqlx::SqliteConnection::connect(&copy).await?;
-            let (rows, migration) = sqlite_rows(&mut conn).await?;
-            conn.close().await?;
+            let (rows, migration) = rows_at(&format!("sqlite://{}?mode=ro", target.display())).await?;
             (rows, migration, target)
         }
         _ => {
@@ -315,9 +327,7 @@ pub async fn restore(dir: &Path, url: &str, key_dir: &Path, passphrase: &str) ->
             std::fs::rename(&tmp, &target)?;
         }
         _ => {
-            let mut conn = sqlx::PgConnection::connect(url).await.context("connecting to PostgreSQL")?;
-            let (rows, _) = pg_rows(&mut conn).await?;
-            conn.close().await?;
+            let (rows, _) = rows_at(url).await.context("reading the target database")?;
             ensure!(rows.is_empty(), "the database has {} tables: restore into an empty database", rows.len());
             let mut cmd = tokio::process::Command::new(pg_program("pg_restore"));
             cmd.args(["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"])
@@ -352,20 +362,7 @@ pub async fn restore(dir: &Path, url: &str, key_dir: &Path, passphrase: &str) ->
 
 /// Row counts against the manifest, the audit chain, and orders replayed from their events.
 async fn verify(url: &str, manifest: &Manifest) -> anyhow::Result<Verified> {
-    let (rows, migration) = match store_kind(url)? {
-        "sqlite" => {
-            let mut conn = sqlx::SqliteConnection::connect(url).await?;
-            let seen = sqlite_rows(&mut conn).await?;
-            conn.close().await?;
-            seen
-        }
-        _ => {
-            let mut conn = sqlx::PgConnection::connect(url).await?;
-            let seen = pg_rows(&mut conn).await?;
-            conn.close().await?;
-            seen
-        }
-    };
+    let (rows, migration) = rows_at(url).await?;
     ensure!(
         migration == manifest.migration,
         "restored at migration {migration}, the backup was at {}",

@@ -194,7 +194,7 @@ fn the_failover_drill_loses_no_acknowledged_order() {
         crate::helpers::tool_missing("haproxy", "apt-get install haproxy (see .ci/run)");
         return;
     }
-    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let free = || crate::helpers::free_port().to_string();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/failover-drill.sh");
     let out = std::process::Command::new("bash")
         .arg(script)

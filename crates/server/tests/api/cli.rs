@@ -82,8 +82,7 @@ fn the_demo_has_at_least_300_products_with_shades_and_sizes() {
 /// URL, and the banner it printed on stdout.
 async fn serve_demo(dir: &TempDir, database_url: &str) -> (std::process::Child, String, String) {
     use std::io::BufRead;
-    let addr =
-        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let addr = format!("127.0.0.1:{}", crate::helpers::free_port());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(["serve", "--demo", "--listen", &addr, "--metrics-listen", "off"])
         .env("DATABASE_URL", database_url)

@@ -36,8 +36,7 @@ async fn serve(url: &str, keys: &std::path::Path) -> Server {
 }
 
 pub(crate) async fn serve_with(url: &str, keys: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    let addr =
-        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let addr = format!("127.0.0.1:{}", crate::helpers::free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .env("DATABASE_URL", url)
@@ -337,7 +336,7 @@ async fn r1_busy(socket: &std::path::Path) -> bool {
 /// HAProxy with `deploy/haproxy/rouge.cfg` in front of two replicas, ready; and its stats
 /// socket (the tests' own addition, in `dir`, with its log).
 pub(crate) async fn balancer(dir: &std::path::Path, r1: &Server, r2: &Server) -> (Server, std::path::PathBuf) {
-    let lb = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let lb = format!("127.0.0.1:{}", crate::helpers::free_port());
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/rouge.cfg");
     let (stats_cfg, stats) = (dir.join("stats.cfg"), dir.join("haproxy.sock"));
     std::fs::write(&stats_cfg, format!("global\n    stats socket {} mode 600 level admin\n", stats.display())).unwrap();

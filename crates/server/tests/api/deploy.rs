@@ -296,8 +296,8 @@ async fn the_init_and_healthcheck_commands_deploy_files_run() {
         tokio::process::Command::new(rouge).args(["healthcheck", "--url", &url]).output().await.unwrap().status
     };
     assert!(check(app.url("/healthz")).await.success());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    assert!(!check(format!("http://{closed}/healthz")).await.success(), "nothing listens there");
+    let closed = crate::helpers::free_port();
+    assert!(!check(format!("http://127.0.0.1:{closed}/healthz")).await.success(), "nothing listens there");
 }
 
 /// The fuzz targets of the parsers that take outside input (INCI names, import files, cursors,

@@ -116,12 +116,8 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn serve(db: &std::path::Path, redis: &str, prefix: &str) -> Server {
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", crate::helpers::free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .env("DATABASE_URL", format!("sqlite://{}", db.display()))

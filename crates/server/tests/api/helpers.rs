@@ -315,3 +315,8 @@ pub fn tool_missing(what: &str, why: &str) {
     }
     let _ = writeln!(std::io::stderr(), "SKIPPED: {what} is not installed: {why}");
 }
+
+/// A port nothing listens on at the moment (for a child server, a balancer, a refused address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -34,8 +34,7 @@ fn rouge(dir: &Path) -> Command {
 }
 
 async fn serve(dir: &Path, smtp: &crate::smtp::SmtpSink) -> Server {
-    let addr =
-        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let addr = format!("127.0.0.1:{}", crate::helpers::free_port());
     let child = rouge(dir)
         .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .env("ROUGE_SMTP_URL", &smtp.url)

@@ -133,8 +133,7 @@ async fn the_log_of_a_checkout_holds_no_personal_data() {
     let seeded = rouge().args(["seed", "--demo", "--count", "3"]).output().unwrap();
     assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
     let log_path = dir.0.join("server.log");
-    let addr =
-        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let addr = format!("127.0.0.1:{}", crate::helpers::free_port());
     let mut child = rouge()
         .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
         .stdout(Stdio::null())

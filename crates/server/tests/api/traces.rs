@@ -67,7 +67,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
 async fn one_checkout_is_one_trace(database_url: &str) {
     let (endpoint, spans) = receiver().await;
     let dir = TempDir::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::helpers::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(["--database-url", database_url, "--key-dir"])
