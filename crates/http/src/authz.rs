@@ -22,8 +22,7 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
     };
     let principal = match principal(&app, token).await {
         Ok(p) => p,
-        Err(IdentityError::Store(cause)) => return ApiError::Unavailable(cause).into_response(),
-        Err(_) => return ApiError::Unauthorized("the bearer credential is not valid".into()).into_response(),
+        Err(e) => return e.into_response(),
     };
     if !principal.may(p) {
         return ApiError::Forbidden(format!("this needs the `{}` permission", p.as_str())).into_response();
@@ -32,9 +31,21 @@ async fn check<S: Store>(State((app, p)): State<(AppState<S>, Permission)>, mut 
     crate::audit::record(principal, req, next).await
 }
 
+/// The staff member or integration `token` speaks for: resolved by identity, in this process
+/// or (when it runs apart) over HTTP, where staff accounts and API keys live.
+pub(crate) async fn principal<S: Store>(app: &AppState<S>, token: &str) -> Result<Principal, ApiError> {
+    match &app.peers.identity {
+        Some(identity) => crate::peers::principal(identity, token).await,
+        None => local_principal(app, token).await.map_err(|e| match e {
+            IdentityError::Store(cause) => ApiError::Unavailable(cause),
+            _ => ApiError::Unauthorized("the bearer credential is not valid".into()),
+        }),
+    }
+}
+
 /// A staff token, an API key, or (when an external issuer is configured) a token of that
 /// issuer whose verified email is a staff member's.
-pub(crate) async fn principal<S: Store>(app: &AppState<S>, token: &str) -> Result<Principal, IdentityError> {
+pub(crate) async fn local_principal<S: Store>(app: &AppState<S>, token: &str) -> Result<Principal, IdentityError> {
     let local = app.identity.authorize(token).await;
     let external = matches!(local, Err(IdentityError::BadCredentials))
         && !token.starts_with("rk_")

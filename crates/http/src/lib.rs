@@ -15,8 +15,11 @@ pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod page;
+pub mod peers;
 pub mod redis_link;
+pub mod remote;
 pub mod rest;
+pub mod services;
 pub mod state;
 pub mod surrogate;
 
@@ -45,6 +48,35 @@ fn private<S: Store>(r: Router<AppState<S>>) -> Router<AppState<S>> {
     ))
 }
 
+/// The public routes of the services this process runs.
+fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
+    use services::Service;
+    let has = |s| state.services.has(s);
+    let mut r = Router::new();
+    if has(Service::Catalog) {
+        r = r.merge(rest::storefront::router()).merge(rest::admin::router(state));
+    }
+    if has(Service::Identity) {
+        r = r
+            .merge(private(rest::auth::router(state)))
+            .merge(private(rest::me::router()))
+            .merge(private(rest::staff::router(state)))
+            .merge(private(rest::audit::router(state)));
+    }
+    if has(Service::Inventory) {
+        r = r.merge(private(rest::inventory::router(state)));
+    }
+    if has(Service::Orders) {
+        // Payments' webhook is among the carts' routes: it runs with orders (see `Services`).
+        r = r.merge(private(rest::carts::router(state))).merge(private(rest::orders::router(state)));
+    }
+    // One schema for the whole domain: served where the catalogue and orders both run.
+    if has(Service::Catalog) && has(Service::Orders) {
+        r = r.merge(private(graphql::router(graphql::schema(state.index.clone(), state.stock.clone()))));
+    }
+    r
+}
+
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // Install the recorder before the first request, so no request goes uncounted.
@@ -54,18 +86,9 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let cors = tower::util::option_layer(gateway::headers::cors(&gw).filter(|_| on));
     let gate = tower::util::option_layer(on.then(|| gateway::GatewayLayer(gw.clone())));
     let health = state.health.clone();
-    let routes = Router::new()
-        .merge(rest::storefront::router())
-        .merge(private(rest::auth::router(&state)))
-        .merge(private(rest::me::router()))
-        .merge(rest::admin::router(&state))
-        .merge(private(rest::staff::router(&state)))
-        .merge(private(rest::audit::router(&state)))
-        .merge(private(rest::inventory::router(&state)))
-        .merge(private(rest::carts::router(&state)))
-        .merge(private(rest::orders::router(&state)))
+    let routes = routes(&state)
+        .merge(private(rest::internal::router(&state)))
         .merge(private(rest::events::router(&state)))
-        .merge(private(graphql::router(graphql::schema(state.index.clone(), state.stock.clone()))))
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
         .route("/asyncapi.json", axum::routing::get(asyncapi::serve))

@@ -65,6 +65,22 @@ pub struct Parts<S> {
     /// On a broker: sends a replayed dead letter (consumer, event) back to its consumer's
     /// queue. Without one, the server's retry task picks replays up from the store.
     pub redeliver: Option<Redeliver>,
+    /// The services this process runs (`rouge serve --services`); the others are peers.
+    pub services: crate::services::Services,
+    /// Peers that handlers call directly when their service runs elsewhere.
+    pub peers: Peers,
+    /// The catalogue's variants as orders and inventory see them: the local index, or the
+    /// catalogue service over HTTP.
+    pub skus: Arc<dyn rouge_orders::Catalog>,
+}
+
+/// The peer services handlers reach when theirs is not in this process (`None`: it is).
+#[derive(Debug, Clone, Default)]
+pub struct Peers {
+    /// Resolves bearer tokens (sessions and staff accounts live in identity's tables).
+    pub identity: Option<crate::remote::Remote>,
+    /// Erases and exports a customer's orders for identity's `/v1/me`.
+    pub orders: Option<crate::remote::Remote>,
 }
 
 /// See [`Parts::redeliver`].

@@ -20,5 +20,5 @@ pub use ports::{AuditRepository, IdentityRepository, StaffRepository};
 pub use service::*;
 pub use staff::{Actor, ApiKeyRecord, Permission, Principal, Role, StaffRecord, builtin_roles};
 pub use staff_service::*;
-pub use tokens::{AccessClaims, SigningKey, Subject, TokenError, TokenKeys};
+pub use tokens::{AccessClaims, SERVICE_AUDIENCE, SigningKey, Subject, TokenError, TokenKeys};
 pub use vault::{DataKey, Secret32, Vault, VaultError, WrappedKey};

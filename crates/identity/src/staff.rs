@@ -125,8 +125,8 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<i64>,
 }
 
-/// Who is making an admin call, and what they may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who is making an admin call, and what they may do (sent between services as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
     pub actor: Actor,
     pub permissions: Vec<Permission>,

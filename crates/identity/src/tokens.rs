@@ -40,6 +40,18 @@ pub struct AccessClaims {
     pub sid: Option<Uuid>,
 }
 
+/// The audience of the tokens Rouge's services send each other.
+pub const SERVICE_AUDIENCE: &str = "rouge-services";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ServiceClaims {
+    iss: String,
+    aud: String,
+    sub: String,
+    iat: i64,
+    exp: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error("the token is malformed")]
@@ -179,22 +191,52 @@ impl TokenKeys {
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("EdDSA signs any claims")
     }
 
+    /// A token one of Rouge's services sends another (`sub` names the caller), valid for a
+    /// minute. Its audience is [`SERVICE_AUDIENCE`], so no customer or staff check accepts it,
+    /// and no customer or staff token passes [`Self::verify_service`].
+    pub fn issue_service(&self, service: &str, now: i64) -> String {
+        self.sign(&ServiceClaims {
+            iss: self.issuer.clone(),
+            aud: SERVICE_AUDIENCE.to_owned(),
+            sub: service.to_owned(),
+            iat: now,
+            exp: now + 60,
+        })
+    }
+
+    /// The calling service's name.
+    ///
+    /// # Errors
+    /// As [`Self::verify`], for a token of [`Self::issue_service`].
+    pub fn verify_service(&self, token: &str) -> Result<String, TokenError> {
+        let key = self.key_of(token)?;
+        let mut validation = self.validation.clone();
+        validation.set_audience(&[SERVICE_AUDIENCE]);
+        jsonwebtoken::decode::<ServiceClaims>(token, key, &validation)
+            .map(|d| d.claims.sub)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
     /// # Errors
     /// `Malformed`, `UnknownKey` (not signed EdDSA by a key of Rouge's: no or unknown `kid`,
     /// another algorithm), or `Invalid` (bad signature, issuer or audience, expired).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        // Rouge signs EdDSA only. Any other algorithm, or a key id of someone else's, is not
-        // Rouge's token at all (an external issuer's RS256 or ES256 token, say): `UnknownKey`
-        // lets the caller try that issuer. Validation below pins EdDSA, so `alg: none` and
-        // algorithm-confusion tokens never reach a key.
-        let key = match header.kid.as_ref().and_then(|k| self.decoding.get(k)) {
-            Some(key) if header.alg == Algorithm::EdDSA => key,
-            _ => return Err(TokenError::UnknownKey),
-        };
+        let key = self.key_of(token)?;
         jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|d| d.claims)
             .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    /// Rouge signs EdDSA only. Any other algorithm, or a key id of someone else's, is not
+    /// Rouge's token at all (an external issuer's RS256 or ES256 token, say): `UnknownKey`
+    /// lets the caller try that issuer. Validation pins EdDSA, so `alg: none` and
+    /// algorithm-confusion tokens never reach a key.
+    fn key_of(&self, token: &str) -> Result<&jsonwebtoken::DecodingKey, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        match header.kid.as_ref().and_then(|k| self.decoding.get(k)) {
+            Some(key) if header.alg == Algorithm::EdDSA => Ok(key),
+            _ => Err(TokenError::UnknownKey),
+        }
     }
 }
 
@@ -232,6 +274,20 @@ mod tests {
         let (t, claims) = keys.issue(id, Subject::Customer, now());
         assert_eq!(keys.verify(&t).unwrap(), claims);
         assert_eq!(jsonwebtoken::decode_header(&t).unwrap().kid.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn service_tokens_and_access_tokens_are_never_taken_for_each_other() {
+        let keys = TokenKeys::ephemeral("rouge", "rouge-api");
+        let service = keys.issue_service("orders", now());
+        assert_eq!(keys.verify_service(&service), Ok("orders".to_owned()));
+        assert!(matches!(keys.verify(&service), Err(TokenError::Invalid(_))), "not a customer's or staff's token");
+        let (customer, _) = keys.issue(Uuid::now_v7(), Subject::Customer, now());
+        assert!(matches!(keys.verify_service(&customer), Err(TokenError::Invalid(_))), "not a service's token");
+        let other = TokenKeys::ephemeral("rouge", "rouge-api");
+        assert!(other.verify_service(&service).is_err(), "another shop's keys do not verify it");
+        let old = keys.issue_service("orders", now() - 3600);
+        assert!(keys.verify_service(&old).is_err(), "expired after a minute");
     }
 
     #[test]

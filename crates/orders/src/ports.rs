@@ -189,8 +189,8 @@ pub trait OrdersRepository: Clone + Send + Sync + 'static {
     fn replace_projection(&self, order: &Order) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// A variant as the catalogue sells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A variant as the catalogue sells it (sent between services as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SkuView {
     pub sku: String,
     pub product_id: Uuid,
@@ -204,7 +204,11 @@ pub struct SkuView {
 
 /// The catalogue, as orders see it.
 pub trait Catalog: Send + Sync + 'static {
-    fn sku(&self, sku: &str) -> Option<SkuView>;
+    /// The variants of `skus`, in order (`None`: no such variant).
+    ///
+    /// # Errors
+    /// The cause, when the catalogue cannot be asked (a remote one is down).
+    fn skus<'a>(&'a self, skus: &'a [String]) -> BoxFuture<'a, Result<Vec<Option<SkuView>>, String>>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -213,6 +217,9 @@ pub enum StockError {
     Insufficient { sku: String, requested: i64, available: i64 },
     #[error("{0}")]
     Failed(String),
+    /// Inventory could not be asked (a remote one is down): nothing was done.
+    #[error("inventory is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Inventory, as orders see it.

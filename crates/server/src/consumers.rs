@@ -51,7 +51,42 @@ impl<S: Store> Handler for AccountMail<S> {
 /// Commits a placed order's stock: the checkout leaves it held for the order, this turns it
 /// into a sale (taken off hand); gives a cancelled order's stock back. Idempotent, so every
 /// replica may run it.
-pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>, pub S);
+pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>, pub OrderFacts<S>);
+
+/// What inventory's consumer reads of an order (its status and reservation): from the store
+/// when orders run here, else asked of the orders service.
+pub enum OrderFacts<S> {
+    Local(S),
+    Remote(rouge_http::remote::Remote),
+}
+
+impl<S: Store> Clone for OrderFacts<S> {
+    fn clone(&self) -> Self {
+        match self {
+            OrderFacts::Local(s) => OrderFacts::Local(s.clone()),
+            OrderFacts::Remote(r) => OrderFacts::Remote(r.clone()),
+        }
+    }
+}
+
+impl<S: Store> OrderFacts<S> {
+    async fn of(&self, order: uuid::Uuid) -> Result<Option<rouge_http::rest::internal::OrderFacts>, String> {
+        match self {
+            OrderFacts::Local(store) => Ok(rouge_orders::OrdersRepository::order(store, order)
+                .await
+                .map_err(|err| err.to_string())?
+                .map(|(o, _)| rouge_http::rest::internal::OrderFacts {
+                    status: o.status.as_str().to_owned(),
+                    reservation_id: o.reservation_id,
+                })),
+            OrderFacts::Remote(orders) => match orders.get(&format!("/internal/v1/orders/{order}")).await {
+                Ok(facts) => Ok(Some(facts)),
+                Err(rouge_http::remote::RemoteError::Refused { status: 404, .. }) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+}
 
 impl<S: Store> Handler for StockCommit<S> {
     fn name(&self) -> &'static str {
@@ -73,8 +108,7 @@ impl<S: Store> Handler for StockCommit<S> {
                 // The cancellation gives the stock back as it is recorded; this makes sure it
                 // happened when that failed (an outage just after the cancellation's commit).
                 // Restocking twice changes nothing.
-                let order = orders.order(e.aggregate_id).await.map_err(|err| err.to_string())?;
-                let (order, _) = order.ok_or("the cancelled order is gone")?;
+                let order = orders.of(e.aggregate_id).await?.ok_or("the cancelled order is gone")?;
                 return inventory.restock(order.reservation_id).await.map(|_| ()).map_err(|err| err.to_string());
             }
             let reservation = e
@@ -87,8 +121,8 @@ impl<S: Store> Handler for StockCommit<S> {
                 Ok(_) => Ok(()),
                 // Released: fine if the order was cancelled first (its stock went back then).
                 Err(rouge_inventory::InventoryError::Conflict(why)) => {
-                    let order = orders.order(e.aggregate_id).await.map_err(|err| err.to_string())?;
-                    if order.is_some_and(|(o, _)| o.status == rouge_orders::Status::Cancelled) {
+                    let order = orders.of(e.aggregate_id).await?;
+                    if order.is_some_and(|o| o.status == rouge_orders::Status::Cancelled.as_str()) {
                         tracing::info!(order = %e.aggregate_id, "order cancelled before its stock was committed");
                         Ok(())
                     } else {

@@ -11,6 +11,7 @@
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use rouge_http::services::{Service, Services};
 use rouge_identity::{Keys, Secret32, SigningKey, TokenKeys, Vault};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -189,13 +190,20 @@ pub type Sealed = BTreeMap<String, (i64, i64)>;
 ///
 /// # Errors
 /// When the store cannot be read.
-pub async fn sealed<S: rouge_http::Store>(store: &S) -> anyhow::Result<Sealed> {
+/// Only the tables of `services` are read (a service apart may read no other's).
+pub async fn sealed<S: rouge_http::Store>(store: &S, services: Services) -> anyhow::Result<Sealed> {
     let mut by = BTreeMap::<String, (i64, i64)>::new();
-    for (id, n) in store.people_by_master().await.map_err(|e| anyhow::anyhow!(e))? {
-        by.entry(id).or_default().0 += n;
+    if services.has(Service::Identity) {
+        for (id, n) in store.people_by_master().await.map_err(|e| anyhow::anyhow!(e))? {
+            by.entry(id).or_default().0 += n;
+        }
     }
-    for (id, n) in rouge_orders::OrdersRepository::contacts_by_master(store).await.map_err(|e| anyhow::anyhow!(e))? {
-        by.entry(id).or_default().1 += n;
+    if services.has(Service::Orders) {
+        for (id, n) in
+            rouge_orders::OrdersRepository::contacts_by_master(store).await.map_err(|e| anyhow::anyhow!(e))?
+        {
+            by.entry(id).or_default().1 += n;
+        }
     }
     Ok(by)
 }

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod drill;
 pub mod import;
 pub mod keys;
+pub mod peers;
 pub mod seed;
 pub mod tls;
 pub mod wiring;
@@ -21,6 +22,7 @@ use anyhow::Context;
 use rouge_catalog::CatalogEvent;
 use rouge_http::cache::ResponseCache;
 use rouge_http::gateway::{Gateway, GatewaySettings, RateLimiter};
+use rouge_http::services::{Service, Services};
 use rouge_http::{AppState, Store};
 use rouge_identity::{HashCost, IdentityService, IdentitySettings, Keys, PasswordHasher, TokenKeys, Vault};
 use rouge_messaging::Mailer;
@@ -38,13 +40,50 @@ pub async fn with_store<T, F>(url: &str, f: F) -> anyhow::Result<T>
 where
     F: StoreFn<T>,
 {
+    with_store_migrated(url, Migrations::All, f).await
+}
+
+/// Which migrations [`with_store_migrated`] runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Migrations {
+    All,
+    /// These services' and the shared schemas' (on PostgreSQL, and their roles granted);
+    /// SQLite has one namespace and migrates whole.
+    Of(Services),
+    /// None: the store was migrated before (a service apart, whose role may not).
+    None,
+}
+
+/// Opens the store a URL names, runs `migrations`, and calls `f` with it.
+pub async fn with_store_migrated<T, F>(url: &str, migrations: Migrations, f: F) -> anyhow::Result<T>
+where
+    F: StoreFn<T>,
+{
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = PgStore::connect(url).await.context("connecting to PostgreSQL")?;
-        store.migrate().await.context("migrating PostgreSQL")?;
+        match migrations {
+            Migrations::All => store.migrate().await.context("migrating PostgreSQL")?,
+            Migrations::Of(services) => {
+                let mut schemas: Vec<&str> = services.iter().map(Service::schema).collect();
+                schemas.dedup();
+                store.migrate_schemas(&schemas).await.context("migrating PostgreSQL")?;
+                for s in services.iter() {
+                    store
+                        .grant_service_role(&s.role(), s.schema())
+                        .await
+                        .with_context(|| format!("granting role {} its schema", s.role()))?;
+                    tracing::info!(service = %s, role = %s.role(), schema = s.schema(), "migrated; role granted its schema and the shared ones");
+                }
+            }
+            Migrations::None => {}
+        }
         f.call(store).await
     } else if url.starts_with("sqlite:") {
         let store = SqliteStore::connect(url).await.with_context(|| format!("opening {url}"))?;
-        store.migrate().await.context("migrating SQLite")?;
+        match migrations {
+            Migrations::All | Migrations::Of(_) => store.migrate().await.context("migrating SQLite")?,
+            Migrations::None => {}
+        }
         f.call(store).await
     } else {
         anyhow::bail!(
@@ -121,6 +160,13 @@ pub struct Options {
     pub metrics: Option<TcpListener>,
     /// A CDN to purge the pages a committed change made stale; none: no purges.
     pub cdn: Option<cdn::Cdn>,
+    /// The services this process runs (`--services`); every one by default.
+    pub services: Services,
+    /// Where the services this process does not run answer (their own address or a load
+    /// balancer's), by service.
+    pub peer_urls: Vec<(Service, String)>,
+    /// Timeouts, retries and circuit breaking of calls to those services.
+    pub peer_policy: rouge_http::remote::Policy,
 }
 
 /// The shop's stock rules.
@@ -163,6 +209,9 @@ impl Default for Options {
             stripe: None,
             metrics: None,
             cdn: None,
+            services: Services::all(),
+            peer_urls: vec![],
+            peer_policy: rouge_http::remote::Policy::default(),
         }
     }
 }
@@ -243,15 +292,27 @@ impl Shop {
 /// # Errors
 /// When the store cannot be read or a setting is refused.
 pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
-    if opts.demo && store.product_count().await.map_err(|e| anyhow::anyhow!(e))? == 0 {
+    let services = opts.services;
+    let has = |s| services.has(s);
+    if !services.is_all() {
+        tracing::info!(%services, "serving these services only; the others are reached over HTTP");
+    }
+    if opts.demo && !services.is_all() {
+        tracing::warn!("--demo loads the demo shop only where every service runs in one process; not loaded");
+    } else if opts.demo && store.product_count().await.map_err(|e| anyhow::anyhow!(e))? == 0 {
         seed::seed_demo(&store, 320).await?;
         seed::seed_demo_stock(&store, 320).await?;
     }
     // Read the outbox head before the snapshot: events after it are replayed on top, and
     // applying an event twice is harmless (older versions never replace newer ones).
     let head = store.head().await.map_err(|e| anyhow::anyhow!(e))?;
-    let index = Arc::new(build_index(&store).await?);
-    tracing::info!(products = index.len(), "search index built");
+    let index = Arc::new(if has(Service::Catalog) {
+        let index = build_index(&store).await?;
+        tracing::info!(products = index.len(), "search index built");
+        index
+    } else {
+        CatalogIndex::build(vec![], vec![], vec![], vec![])
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let idx = index.clone();
     let search: rouge_messaging::Subscriber = Arc::new(move |events| {
@@ -273,22 +334,37 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let hasher = PasswordHasher::new(id_opts.hash_cost).map_err(|e| anyhow::anyhow!("password hash cost: {e}"))?;
     let identity =
         IdentityService::new(store.clone(), id_opts.keys.vault, hasher, id_opts.keys.tokens, id_opts.settings);
+    let peers = peers::Peers::connect(services, &opts.peer_urls, opts.peer_policy, &identity)?;
     if let Some(dir) = id_opts.key_dir {
         tokio::spawn(reload_keys(identity.clone(), keys::KeyDir(dir), id_opts.access_ttl_secs, stop_rx.clone()));
     }
     // Durable consumers: each event claimed once, retried with growing pauses, parked as a
     // dead letter after the last attempt.
     let mailer = id_opts.mailer;
-    let mut handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![
-        Arc::new(consumers::AccountMail {
+    // Each service's consumers run where the service does.
+    let mut handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![];
+    if has(Service::Identity) {
+        handlers.push(Arc::new(consumers::AccountMail {
             identity: identity.clone(),
             mailer: mailer.clone(),
             public_url: id_opts.public_url,
-        }),
-        Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()), store.clone())),
-        Arc::new(consumers::OrderMail { store: store.clone(), sealer: wiring::VaultSealer(identity.clone()), mailer }),
-    ];
-    if let Some(cdn) = opts.cdn.clone() {
+        }));
+    }
+    if has(Service::Inventory) {
+        let orders = match &peers.orders {
+            Some(remote) => consumers::OrderFacts::Remote(remote.clone()),
+            None => consumers::OrderFacts::Local(store.clone()),
+        };
+        handlers.push(Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()), orders)));
+    }
+    if has(Service::Orders) {
+        handlers.push(Arc::new(consumers::OrderMail {
+            store: store.clone(),
+            sealer: wiring::VaultSealer(identity.clone()),
+            mailer,
+        }));
+    }
+    if let Some(cdn) = opts.cdn.clone().filter(|_| has(Service::Catalog)) {
         handlers.push(Arc::new(cdn));
     }
     let policy = opts.delivery;
@@ -353,10 +429,27 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     inventory.low_stock = inv.low_stock;
     inventory.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
     let board = Arc::new(rouge_http::availability::StockBoard::default());
-    let sellable = inventory.sellable_by_sku().await.map_err(|e| anyhow::anyhow!("reading stock: {e}"))?;
-    board.replace_all(&sellable, inventory.low_stock);
-    tracing::info!(skus = sellable.len(), "storefront availability loaded");
-    let availability = availability_subscriber(board.clone(), inventory.clone());
+    let levels = match (&peers.inventory, has(Service::Catalog) || has(Service::Inventory)) {
+        (_, false) => None,
+        (None, true) => Some(peers::Levels::Local(inventory.clone())),
+        (Some(remote), true) => Some(peers::Levels::Remote(rouge_http::peers::RemoteStock(remote.clone()))),
+    };
+    let mut filled = false;
+    if let Some(levels) = &levels {
+        match levels.all().await {
+            Ok(sellable) => {
+                filled = true;
+                board.replace_all(&sellable, inv.low_stock);
+                tracing::info!(skus = sellable.len(), "storefront availability loaded");
+            }
+            // Inventory elsewhere and down: the shop starts; the refresher fills the board.
+            Err(e) if matches!(levels, peers::Levels::Remote(_)) => {
+                tracing::warn!(error = %e, "cannot read stock from the inventory service yet; will retry");
+            }
+            Err(e) => anyhow::bail!("reading stock: {e}"),
+        }
+    }
+    let availability = availability_subscriber(board.clone(), levels.clone(), inv.low_stock);
     let mut subscribers = vec![search, invalidate, availability];
     subscribers.extend(durable);
     let mut redeliver: Option<rouge_http::state::Redeliver> = None;
@@ -426,7 +519,15 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     if let Some(s) = &opts.stripe {
         payments.push(s.clone());
     }
-    let orders = wiring::orders(&store, &index, &identity, inventory.clone(), opts.channel, payments);
+    let skus: Arc<dyn rouge_orders::Catalog> = match &peers.catalog {
+        Some(remote) => Arc::new(rouge_http::peers::RemoteCatalog(remote.clone())),
+        None => Arc::new(wiring::IndexCatalog(index.clone())),
+    };
+    let stock: Arc<dyn rouge_orders::Stock> = match &peers.inventory {
+        Some(remote) => Arc::new(rouge_http::peers::RemoteStock(remote.clone())),
+        None => Arc::new(wiring::InventoryStock(inventory.clone())),
+    };
+    let orders = wiring::orders(&store, skus.clone(), stock, &identity, opts.channel, payments);
     let state = AppState::new(rouge_http::state::Parts {
         catalog: rouge_catalog::CatalogService::new(store.clone()),
         sealer: Arc::new(wiring::VaultSealer(identity.clone())),
@@ -443,12 +544,21 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         health: Arc::default(),
         store,
         index,
+        services,
+        peers: rouge_http::state::Peers { identity: peers.identity.clone(), orders: peers.orders.clone() },
+        skus,
     });
-    let sweeper = tokio::spawn(release_expired(state.store.clone(), state.inventory.clone(), stop_tx.subscribe()));
+    let sweeper = tokio::spawn(release_expired(
+        state.store.clone(),
+        has(Service::Inventory).then(|| state.inventory.clone()),
+        stop_tx.subscribe(),
+    ));
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
     tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), broker.is_some(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
-    tokio::spawn(refresh_availability(board, state.inventory.clone(), stop_tx.subscribe()));
+    if let Some(levels) = levels {
+        tokio::spawn(refresh_availability(board, levels, inv.low_stock, filled, stop_tx.subscribe()));
+    }
     let app = rouge_http::app(state);
     tasks.extend([
         tokio::spawn(async move {
@@ -483,17 +593,20 @@ fn work_topology(
 /// all run it: a reservation is released once, whoever gets there first.
 async fn release_expired<S: Store>(
     store: S,
-    inventory: rouge_inventory::InventoryService<S>,
+    inventory: Option<rouge_inventory::InventoryService<S>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        match inventory.release_expired().await {
-            Ok(0) => {}
-            Ok(n) => {
-                metrics::counter!("rouge_reservations_expired_total").increment(n as u64);
-                tracing::info!(released = n, "expired stock reservations released");
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot release expired stock reservations; will retry"),
+        match inventory.as_ref().map(rouge_inventory::InventoryService::release_expired) {
+            None => {}
+            Some(released) => match released.await {
+                Ok(0) => {}
+                Ok(n) => {
+                    metrics::counter!("rouge_reservations_expired_total").increment(n as u64);
+                    tracing::info!(released = n, "expired stock reservations released");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot release expired stock reservations; will retry"),
+            },
         }
         let now = chrono::Utc::now().timestamp_millis();
         if let Err(e) = store.purge_idempotency(now).await {
@@ -548,13 +661,15 @@ async fn watch_backlog<S: Store>(
 /// storefront status changes).
 fn availability_subscriber<S: Store>(
     board: Arc<rouge_http::availability::StockBoard>,
-    inventory: rouge_inventory::InventoryService<S>,
+    levels: Option<peers::Levels<S>>,
+    low_stock: i64,
 ) -> rouge_messaging::Subscriber {
     Arc::new(move |events| {
         let outs = events.iter().filter(|e| e.event_type == "inventory.stock_out").count();
         if outs > 0 {
             metrics::counter!("rouge_stock_outs_total").increment(outs as u64);
         }
+        let Some(levels) = levels.clone() else { return };
         let mut skus: Vec<String> = events
             .iter()
             .filter(|e| rouge_http::availability::LEVEL_EVENTS.contains(&e.event_type.as_str()))
@@ -565,34 +680,31 @@ fn availability_subscriber<S: Store>(
         }
         skus.sort_unstable();
         skus.dedup();
-        let (board, inventory) = (board.clone(), inventory.clone());
-        tokio::spawn(async move {
-            for sku in skus {
-                match inventory.stock(&sku).await {
-                    Ok(level) => board.set(&sku, level.available, inventory.low_stock),
-                    Err(e) => {
-                        tracing::warn!(%sku, error = %e, "cannot read stock for the storefront; the next refresh will")
-                    }
-                }
-            }
-        });
+        let board = board.clone();
+        tokio::spawn(async move { levels.refresh(&board, &skus, low_stock).await });
     })
 }
 
-/// Reads every SKU's sellable stock once a minute: a lot entering the expiry window leaves
-/// sale without an event.
+/// Reads every SKU's sellable stock once a minute (a lot entering the expiry window leaves
+/// sale without an event), and every few seconds while the board could not be filled yet.
 async fn refresh_availability<S: Store>(
     board: Arc<rouge_http::availability::StockBoard>,
-    inventory: rouge_inventory::InventoryService<S>,
+    levels: peers::Levels<S>,
+    low_stock: i64,
+    mut filled: bool,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
+        let pause = if filled { 60 } else { 2 };
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(pause)) => {}
             _ = stop.changed() => return,
         }
-        match inventory.sellable_by_sku().await {
-            Ok(all) => board.replace_all(&all, inventory.low_stock),
+        match levels.all().await {
+            Ok(all) => {
+                board.replace_all(&all, low_stock);
+                filled = true;
+            }
             Err(e) => tracing::warn!(error = %e, "cannot refresh storefront availability; will retry"),
         }
     }

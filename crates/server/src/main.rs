@@ -7,7 +7,10 @@ use rouge_http::Store;
 use rouge_http::gateway::{GatewaySettings, Quota};
 use rouge_identity::HashCost;
 use rouge_messaging::Mailer;
-use rouge_server::{DEFAULT_DATABASE_URL, IdentityOptions, Options, StoreFn, launch, shutdown_signal, with_store};
+use rouge_server::{
+    DEFAULT_DATABASE_URL, IdentityOptions, Migrations, Options, StoreFn, launch, shutdown_signal, with_store,
+    with_store_migrated,
+};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -39,6 +42,11 @@ enum Command {
         /// `off` for none.
         #[arg(long, env = "ROUGE_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
         metrics_listen: String,
+        /// The services this process runs, comma-separated (catalog, inventory, orders,
+        /// identity, payments), or `all`. The others are called over HTTP where
+        /// ROUGE_<SERVICE>_URL (or ROUGE_PEERS_URL, for all of them) says they answer.
+        #[arg(long, env = "ROUGE_SERVICES", default_value = "all")]
+        services: String,
         #[command(flatten)]
         gateway: GatewayArgs,
         #[command(flatten)]
@@ -65,7 +73,12 @@ enum Command {
         action: KeysAction,
     },
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate {
+        /// Only these services' migrations (and the shared schemas'), and on PostgreSQL their
+        /// roles (`rouge_<schema>`), granted their own schema and the shared ones only.
+        #[arg(long, env = "ROUGE_SERVICES")]
+        services: Option<String>,
+    },
     /// Load data into the store.
     Seed {
         /// Load the demo catalogue (deterministic, from data/demo.json).
@@ -464,12 +477,17 @@ impl GatewayArgs {
                 reservation_secs: self.reservation_secs,
                 idempotency_lease_secs: self.idempotency_lease_secs,
             },
+            // Set by `serve` from --services and the environment.
+            services: rouge_http::services::Services::all(),
+            peer_urls: vec![],
+            peer_policy: rouge_http::remote::Policy::default(),
         })
     }
 }
 
 struct Serve {
     listen: String,
+    services: rouge_http::services::Services,
     demo: bool,
     metrics_listen: String,
     gateway: GatewayArgs,
@@ -481,9 +499,20 @@ impl StoreFn<()> for Serve {
     async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
         // A database restored without its key directory must not be served with new keys.
         let dir = rouge_server::keys::KeyDir(self.key_dir.clone());
-        let sealed = rouge_server::keys::sealed(&store).await?;
-        rouge_server::keys::check_before_creating(&sealed, &dir, &dir.missing())?;
+        let sealed = rouge_server::keys::sealed(&store, self.services).await?;
+        let missing = dir.missing();
+        // Services apart share one key directory: one that lacks keys is a mistake, not a
+        // first run (each process would make its own keys).
+        anyhow::ensure!(
+            self.services.is_all() || missing.is_empty(),
+            "the key directory {} has no {}: services run apart share one key directory; create it once with              `rouge keys init` and give every service the same one",
+            self.key_dir.display(),
+            missing.join(" and no ")
+        );
+        rouge_server::keys::check_before_creating(&sealed, &dir, &missing)?;
         let mut opts = self.gateway.into_options(self.demo, self.identity.into_options(&self.key_dir)?)?;
+        opts.services = self.services;
+        opts.peer_urls = rouge_server::peers::urls_from_env(self.services);
         rouge_server::keys::check_masters(&sealed, &dir, &opts.identity.keys.vault)?;
         if self.metrics_listen != "off" {
             let l = tokio::net::TcpListener::bind(&self.metrics_listen)
@@ -619,6 +648,10 @@ impl StoreFn<()> for Migrate {
     }
 }
 
+fn services(list: &str) -> anyhow::Result<rouge_http::services::Services> {
+    rouge_http::services::Services::parse(list).map_err(|e| anyhow::anyhow!("--services: {e}"))
+}
+
 struct Seed(usize);
 
 impl StoreFn<()> for Seed {
@@ -671,8 +704,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let url = cli.database_url;
     let outcome = match cli.command {
-        Command::Serve { listen, demo, metrics_listen, gateway, identity } => {
-            with_store(&url, Serve { listen, demo, metrics_listen, gateway, identity, key_dir: cli.key_dir }).await
+        Command::Serve { listen, demo, metrics_listen, services: list, gateway, identity } => {
+            let services = services(&list)?;
+            // A service apart connects as its own role, which may not migrate: its schema is
+            // migrated before it starts (`rouge migrate --services`, the deploy's job).
+            let migrations = if services.is_all() { Migrations::All } else { Migrations::None };
+            let serve = Serve { listen, services, demo, metrics_listen, gateway, identity, key_dir: cli.key_dir };
+            with_store_migrated(&url, migrations, serve).await
         }
         Command::Admin { action: AdminAction::CreateOwner { email, name } } => {
             let password = match std::env::var("ROUGE_OWNER_PASSWORD") {
@@ -706,7 +744,10 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(status.is_success(), "{url} answered {status}");
             Ok(())
         }
-        Command::Migrate => with_store(&url, Migrate).await,
+        Command::Migrate { services: None } => with_store(&url, Migrate).await,
+        Command::Migrate { services: Some(list) } => {
+            with_store_migrated(&url, Migrations::Of(services(&list)?), Migrate).await
+        }
         Command::Backup { dir, passphrase } => {
             rouge_server::backup::backup(&url, &cli.key_dir, &dir, &passphrase.read()?).await.map(|_| ())
         }

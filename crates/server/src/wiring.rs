@@ -16,7 +16,13 @@ use uuid::Uuid;
 pub struct IndexCatalog(pub Arc<CatalogIndex>);
 
 impl Catalog for IndexCatalog {
-    fn sku(&self, sku: &str) -> Option<SkuView> {
+    fn skus<'a>(&'a self, skus: &'a [String]) -> futures::future::BoxFuture<'a, Result<Vec<Option<SkuView>>, String>> {
+        Box::pin(std::future::ready(Ok(skus.iter().map(|s| self.view(s)).collect())))
+    }
+}
+
+impl IndexCatalog {
+    fn view(&self, sku: &str) -> Option<SkuView> {
         let s = self.0.sku(sku)?;
         Some(SkuView {
             sku: s.sku,
@@ -115,21 +121,21 @@ impl<S: rouge_identity::IdentityRepository> Sealer for VaultSealer<S> {
     }
 }
 
-/// The orders service over this store, reaching the other contexts in-process, taking
-/// payments through `payments` only (the built-in `test` provider is among them only when the
-/// server was asked for it).
+/// The orders service over this store, reaching the catalogue and inventory through `catalog`
+/// and `stock` (in-process, or their services over HTTP), taking payments through `payments`
+/// only (the built-in `test` provider is among them only when the server was asked for it).
 pub fn orders<S: rouge_http::Store>(
     store: &S,
-    index: &Arc<CatalogIndex>,
+    catalog: Arc<dyn Catalog>,
+    stock: Arc<dyn Stock>,
     identity: &IdentityService<S>,
-    inventory: InventoryService<S>,
     channel: rouge_orders::Channel,
     payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
 ) -> rouge_orders::OrdersService<S> {
     rouge_orders::OrdersService::new(
         store.clone(),
-        Arc::new(IndexCatalog(index.clone())),
-        Arc::new(InventoryStock(inventory)),
+        catalog,
+        stock,
         payments,
         Arc::new(VaultSealer(identity.clone())),
         channel,

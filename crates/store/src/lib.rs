@@ -63,6 +63,7 @@ mod inventory;
 mod orders;
 mod outbox;
 mod postgres;
+pub use postgres::{SHARED, migration_owner};
 mod sqlite;
 mod staff;
 

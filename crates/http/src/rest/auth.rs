@@ -194,6 +194,22 @@ pub async fn customer<S: Store>(
 ) -> Result<Uuid, ApiError> {
     let token = bearer
         .ok_or_else(|| ApiError::Unauthorized("log in and send `Authorization: Bearer <access token>`".into()))?;
+    match &app.peers.identity {
+        // Sessions live in identity's tables: it says whether this one is still open.
+        Some(identity) => crate::peers::customer(identity, token).await,
+        None => local_customer(app, token, verified).await,
+    }
+}
+
+/// [`customer`], answered from this process's identity service.
+///
+/// # Errors
+/// As [`customer`].
+pub async fn local_customer<S: Store>(
+    app: &AppState<S>,
+    token: &str,
+    verified: Option<&Verified>,
+) -> Result<Uuid, ApiError> {
     let checked = match verified {
         Some(v) => Ok(v.0.clone()),
         None => app.identity.tokens().verify(token),

@@ -41,6 +41,14 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
 
 type Res = Result<Response, ApiError>;
 
+/// The catalogue's variants of `skus`, in order: the index here, or the catalogue service.
+async fn variants<S: Store>(
+    app: &AppState<S>,
+    skus: &[String],
+) -> Result<Vec<Option<rouge_orders::SkuView>>, ApiError> {
+    app.skus.skus(skus).await.map_err(|e| ApiError::Unavailable(format!("the catalogue did not answer: {e}")))
+}
+
 fn unknown_sku(sku: &str) -> ApiError {
     ApiError::Invalid(vec![FieldError {
         field: "sku".into(),
@@ -56,7 +64,7 @@ fn unknown_sku(sku: &str) -> ApiError {
         (status = 409, body = Problem, description = "The batch is already stocked there with another expiry date"),
         (status = 422, body = Problem)))]
 pub async fn receive<S: Store>(State(app): State<AppState<S>>, ValidJson(r): ValidJson<Receipt>) -> Res {
-    if app.index.sku(r.sku.trim()).is_none() {
+    if variants(&app, &[r.sku.trim().to_owned()]).await?[0].is_none() {
         return Err(unknown_sku(&r.sku));
     }
     let lot = app.inventory.receive(&r).await?;
@@ -139,7 +147,7 @@ pub async fn quarantine<S: Store>(
 #[utoipa::path(get, path = "/v1/admin/inventory/skus/{sku}", tag = "inventory", security(("staff" = ["inventory:read"])),
     responses((status = 200, body = StockLevel), (status = 404, body = Problem)))]
 pub async fn stock<S: Store>(State(app): State<AppState<S>>, Path(sku): Path<String>) -> Res {
-    if app.index.sku(&sku).is_none() {
+    if variants(&app, std::slice::from_ref(&sku)).await?[0].is_none() {
         return Err(ApiError::NotFound(format!("no variant has SKU `{}`", sku.chars().take(64).collect::<String>())));
     }
     Ok(Json(app.inventory.stock(&sku).await?).into_response())
@@ -263,8 +271,9 @@ pub async fn availability<S: Store>(State(app): State<AppState<S>>, RawQuery(raw
     }
     v.finish(|| ()).map_err(ApiError::BadQuery)?;
     let mut out = vec![];
-    for sku in skus {
-        if app.index.sku(&sku).is_none_or(|s| !s.on_sale) {
+    let views = variants(&app, &skus).await?;
+    for (sku, view) in skus.into_iter().zip(views) {
+        if view.is_none_or(|s| !s.on_sale) {
             continue;
         }
         let available = app.inventory.stock(&sku).await?.available;

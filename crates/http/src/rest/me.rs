@@ -68,9 +68,14 @@ pub async fn export<S: Store>(
 ) -> Result<Response, ApiError> {
     let mut doc =
         serde_json::to_value(app.identity.export(id).await?).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let orders = app.orders.export_for(id).await?;
+    let orders = match &app.peers.orders {
+        Some(orders) => crate::peers::orders_of(orders, id).await?,
+        None => {
+            serde_json::to_value(app.orders.export_for(id).await?).map_err(|e| ApiError::Internal(e.to_string()))?
+        }
+    };
     if let Some(map) = doc.as_object_mut() {
-        map.insert("orders".into(), serde_json::to_value(orders).map_err(|e| ApiError::Internal(e.to_string()))?);
+        map.insert("orders".into(), orders);
     }
     let mut res = Json(doc).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
@@ -88,7 +93,14 @@ pub async fn erase_me<S: Store>(
     State(app): State<AppState<S>>,
     CustomerAuth(id): CustomerAuth,
 ) -> Result<StatusCode, ApiError> {
-    app.orders.forget_customer(id).await?;
+    match &app.peers.orders {
+        Some(orders) => {
+            crate::peers::forget_orders_of(orders, id).await?;
+        }
+        None => {
+            app.orders.forget_customer(id).await?;
+        }
+    }
     // Stored answers to her idempotent requests hold her data too.
     rouge_kernel::IdempotencyStore::forget_owner(&app.store, &id.to_string()).await.map_err(ApiError::from)?;
     app.identity.erase(id).await?;

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod auth;
 pub mod carts;
 pub mod events;
+pub mod internal;
 pub mod inventory;
 pub mod me;
 pub mod orders;

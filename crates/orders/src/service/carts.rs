@@ -23,8 +23,16 @@ impl<R: OrdersRepository> OrdersService<R> {
         Ok((cart, sealed))
     }
 
-    pub(super) fn views(&self, cart: &Cart) -> Vec<Option<SkuView>> {
-        cart.lines.iter().map(|l| self.catalog.sku(&l.sku)).collect()
+    /// The catalogue's view of the cart's lines, in one call (none for an empty cart).
+    ///
+    /// # Errors
+    /// `Store` (503) when the catalogue cannot be asked.
+    pub(super) async fn views(&self, cart: &Cart) -> Result<Vec<Option<SkuView>>> {
+        if cart.lines.is_empty() {
+            return Ok(vec![]);
+        }
+        let skus: Vec<String> = cart.lines.iter().map(|l| l.sku.clone()).collect();
+        self.catalog.skus(&skus).await.map_err(|e| OrdersError::Store(format!("the catalogue did not answer: {e}")))
     }
 
     pub(super) fn price_lines(cart: &Cart, views: &[Option<SkuView>]) -> Vec<PriceLine> {
@@ -40,8 +48,8 @@ impl<R: OrdersRepository> OrdersService<R> {
             .collect()
     }
 
-    fn priced(&self, cart: &Cart, contact: Contact) -> PricedCart {
-        let views = self.views(cart);
+    async fn priced(&self, cart: &Cart, contact: Contact) -> Result<PricedCart> {
+        let views = self.views(cart).await?;
         let lines = Self::price_lines(cart, &views);
         let dest = cart.country.as_deref().map(|c| (c, cart.region.as_deref()));
         let (money, totals) = self
@@ -49,7 +57,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             .price(&lines, dest, cart.shipping_method.as_deref())
             .or_else(|_| self.channel.price(&lines, dest, None))
             .unwrap_or_else(|_| (vec![], Totals::default()));
-        PricedCart {
+        Ok(PricedCart {
             id: cart.id,
             customer_id: cart.customer_id,
             state: cart.state,
@@ -85,7 +93,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             billing_address: contact.billing_address,
             shipping_method: cart.shipping_method.clone(),
             version: cart.version,
-        }
+        })
     }
 
     async fn save(&self, mut cart: Cart, sealed: Option<&Sealed>) -> Result<Cart> {
@@ -107,7 +115,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             return Ok((self.cart(caller, id).await?, false));
         }
         let cart = self.save(Cart::new(caller.customer, &self.channel.currency, now()), None).await?;
-        Ok((self.priced(&cart, Contact::default()), true))
+        Ok((self.priced(&cart, Contact::default()).await?, true))
     }
 
     /// # Errors
@@ -115,7 +123,7 @@ impl<R: OrdersRepository> OrdersService<R> {
     pub async fn cart(&self, caller: Caller, id: Uuid) -> Result<PricedCart> {
         let (cart, sealed) = self.load(caller, id).await?;
         let contact = self.open_contact(cart.id, sealed.as_ref())?;
-        Ok(self.priced(&cart, contact))
+        self.priced(&cart, contact).await
     }
 
     /// # Errors
@@ -123,13 +131,19 @@ impl<R: OrdersRepository> OrdersService<R> {
     #[tracing::instrument(name = "orders.add_line", skip_all, fields(cart = %id, sku = %sku))]
     pub async fn add_line(&self, caller: Caller, id: Uuid, sku: &str, quantity: i64) -> Result<PricedCart> {
         let (mut cart, sealed) = self.load_open(caller, id).await?;
-        let view = self.catalog.sku(sku.trim()).filter(|v| v.on_sale).ok_or_else(|| {
+        let asked = [sku.trim().to_owned()];
+        let found = self
+            .catalog
+            .skus(&asked)
+            .await
+            .map_err(|e| OrdersError::Store(format!("the catalogue did not answer: {e}")))?;
+        let view = found.into_iter().next().flatten().filter(|v| v.on_sale).ok_or_else(|| {
             invalid("sku", "unknown_sku", format!("`{}` is not on sale", sku.chars().take(64).collect::<String>()))
         })?;
         cart.add(&view.sku, quantity, view.unit_price).map_err(|v| OrdersError::Invalid(v.errors().to_vec()))?;
         let cart = self.save(cart, sealed.as_ref()).await?;
         let contact = self.open_contact(cart.id, sealed.as_ref())?;
-        Ok(self.priced(&cart, contact))
+        self.priced(&cart, contact).await
     }
 
     /// Sets a line's quantity; 0 removes it.
@@ -150,7 +164,7 @@ impl<R: OrdersRepository> OrdersService<R> {
         }
         let cart = self.save(cart, sealed.as_ref()).await?;
         let contact = self.open_contact(cart.id, sealed.as_ref())?;
-        Ok(self.priced(&cart, contact))
+        self.priced(&cart, contact).await
     }
 
     /// Sets any of email, addresses and shipping method (unset fields keep their values).
@@ -192,7 +206,7 @@ impl<R: OrdersRepository> OrdersService<R> {
         }
         if let Some(m) = &cart.shipping_method {
             let country = cart.country.clone().unwrap_or_default();
-            let views = self.views(&cart);
+            let views = self.views(&cart).await?;
             match self.channel.price(
                 &Self::price_lines(&cart, &views),
                 Some((&country, cart.region.as_deref())),
@@ -211,7 +225,7 @@ impl<R: OrdersRepository> OrdersService<R> {
         let bytes = serde_json::to_vec(&contact).map_err(|e| OrdersError::Store(e.to_string()))?;
         let sealed = self.sealer.seal(&cart.id.to_string(), &bytes);
         let cart = self.save(cart, Some(&sealed)).await?;
-        Ok(self.priced(&cart, contact))
+        self.priced(&cart, contact).await
     }
 
     /// The shipping methods for the cart's destination, priced for its parcel.
@@ -224,7 +238,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             .country
             .clone()
             .ok_or_else(|| invalid("shipping_address", "required", "set a shipping address first"))?;
-        let views = self.views(&cart);
+        let views = self.views(&cart).await?;
         let lines = Self::price_lines(&cart, &views);
         Ok(self
             .channel
@@ -252,13 +266,13 @@ impl<R: OrdersRepository> OrdersService<R> {
                 cart.state = CartState::Merged;
                 self.save(cart, sealed.as_ref()).await?;
                 let contact = self.open_contact(target.id, target_sealed.as_ref())?;
-                Ok(self.priced(&target, contact))
+                self.priced(&target, contact).await
             }
             None => {
                 cart.customer_id = Some(customer);
                 let cart = self.save(cart, sealed.as_ref()).await?;
                 let contact = self.open_contact(cart.id, sealed.as_ref())?;
-                Ok(self.priced(&cart, contact))
+                self.priced(&cart, contact).await
             }
         }
     }

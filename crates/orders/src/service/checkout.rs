@@ -27,10 +27,15 @@ impl<R: OrdersRepository> OrdersService<R> {
     }
 
     /// Checks that a cart is ready to pay for and prices it.
-    fn ready(&self, cart: &Cart, sealed: Option<&Sealed>, payment: &PaymentInput) -> Result<Ready> {
+    fn ready(
+        &self,
+        cart: &Cart,
+        sealed: Option<&Sealed>,
+        payment: &PaymentInput,
+        views: Vec<Option<SkuView>>,
+    ) -> Result<Ready> {
         let provider = self.provider(&payment.provider)?;
         let contact = self.open_contact(cart.id, sealed)?;
-        let views = self.views(cart);
         let mut v = Validation::new();
         if cart.lines.is_empty() {
             v.push("lines", "required", "the cart is empty");
@@ -98,7 +103,9 @@ impl<R: OrdersRepository> OrdersService<R> {
             }
             return Err(OrdersError::Conflict("another checkout of this cart is in progress".into()));
         };
-        let ready = match self.ready(&cart, sealed.as_ref(), payment) {
+        // Priced by the catalogue as it is now; when it cannot be asked, the lease is given
+        // back and nothing else was done (503).
+        let ready = match self.views(&cart).await.and_then(|views| self.ready(&cart, sealed.as_ref(), payment, views)) {
             Ok(r) => r,
             Err(e) => {
                 self.repo.end_lease(cart.id, key).await?;

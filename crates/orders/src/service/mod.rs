@@ -66,7 +66,7 @@ impl From<StockError> for OrdersError {
             StockError::Insufficient { sku, requested, available } => {
                 OrdersError::OutOfStock { sku, requested, available }
             }
-            StockError::Failed(cause) => OrdersError::Store(cause),
+            StockError::Failed(cause) | StockError::Unavailable(cause) => OrdersError::Store(cause),
         }
     }
 }

@@ -24,6 +24,11 @@ const SHOPPERS: usize = 80;
 
 pub(crate) struct Server(Child, pub(crate) String);
 
+/// A child process (killed when dropped) that serves at `base`.
+pub(crate) fn server(child: Child, base: String) -> Server {
+    Server(child, base)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -37,8 +42,19 @@ async fn serve(url: &str, keys: &std::path::Path) -> Server {
 
 pub(crate) async fn serve_with(url: &str, keys: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let addr = format!("127.0.0.1:{}", crate::helpers::free_port());
+    serve_at(&addr, url, keys, env, &keys.with_extension("log")).await
+}
+
+/// `rouge serve` on `addr` (its log in `log`), once it answers `/readyz`.
+pub(crate) async fn serve_at(
+    addr: &str,
+    url: &str,
+    keys: &std::path::Path,
+    env: &[(&str, &str)],
+    log: &std::path::Path,
+) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_rouge"))
-        .args(["serve", "--listen", &addr, "--metrics-listen", "off"])
+        .args(["serve", "--listen", addr, "--metrics-listen", "off"])
         .env("DATABASE_URL", url)
         .env("ROUGE_KEY_DIR", keys)
         .env("ROUGE_RATE_LIMIT_READ", "6000000/min,burst=100000")
@@ -48,14 +64,14 @@ pub(crate) async fn serve_with(url: &str, keys: &std::path::Path, env: &[(&str, 
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(keys.with_extension("log")).map(Stdio::from).unwrap_or(Stdio::null()))
+        .stderr(std::fs::File::create(log).map(Stdio::from).unwrap_or(Stdio::null()))
         .spawn()
         .expect("start rouge serve");
     let server = Server(child, format!("http://{addr}"));
     if ready(&server.1, Duration::from_secs(60)).await {
         return server;
     }
-    let log = std::fs::read_to_string(keys.with_extension("log")).unwrap_or_default();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
     panic!(
         "rouge serve did not start: {}",
         log.chars().rev().take(3000).collect::<String>().chars().rev().collect::<String>()
@@ -358,7 +374,7 @@ pub(crate) async fn balancer(dir: &std::path::Path, r1: &Server, r2: &Server) ->
 }
 
 /// Whether `base` answers `/readyz` with 200 within `limit`.
-async fn ready(base: &str, limit: Duration) -> bool {
+pub(crate) async fn ready(base: &str, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {

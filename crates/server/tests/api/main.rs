@@ -31,6 +31,7 @@ mod ops;
 mod pii;
 mod replays;
 mod schemathesis;
+mod services;
 mod sessions;
 mod shapes;
 mod storefront;

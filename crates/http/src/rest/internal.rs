@@ -1,0 +1,200 @@
+//! The routes services call on each other when they run apart (`/internal/v1/…`): only what a
+//! context needs of another, each served by the process that owns the context, and answered
+//! only to a service token signed by the shop's keys. Public clients never need them; a load
+//! balancer may route them like the public ones.
+
+use crate::error::ApiError;
+use crate::idempotency::idempotent;
+use crate::services::Service;
+use crate::state::{AppState, Store};
+use axum::extract::{Path, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rouge_orders::SkuView;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SkusQuery {
+    pub skus: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReserveBody {
+    pub reference: String,
+    pub lines: Vec<(String, i64)>,
+}
+
+/// A reservation's outcome: short stock is an answer, not a failure of the call.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reserved {
+    Held(Uuid),
+    Insufficient { sku: String, requested: i64, available: i64 },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReleaseBody {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TakeBackBody {
+    pub units: Vec<(String, i64)>,
+    pub sellable: bool,
+}
+
+/// Whom a bearer token speaks for, asked of identity.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerQuery {
+    Customer(String),
+    Staff(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerAnswer {
+    Customer(Uuid),
+    Staff(rouge_identity::Principal),
+}
+
+/// What inventory needs to know of an order (its consumer of orders' events).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrderFacts {
+    pub status: String,
+    pub reservation_id: Uuid,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Done {
+    pub changed: u64,
+}
+
+pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
+    let has = |s| app.services.has(s);
+    let mut r = Router::new();
+    if has(Service::Catalog) {
+        r = r.route("/internal/v1/skus", post(skus::<S>));
+    }
+    if has(Service::Inventory) {
+        r = r
+            .route("/internal/v1/reservations", idempotent(app, true, post(reserve::<S>)))
+            .route("/internal/v1/reservations/{id}/release", idempotent(app, true, post(release::<S>)))
+            .route("/internal/v1/reservations/{id}/restock", idempotent(app, true, post(restock::<S>)))
+            .route("/internal/v1/reservations/{id}/take-back", idempotent(app, true, post(take_back::<S>)))
+            .route("/internal/v1/sellable", get(sellable::<S>));
+    }
+    if has(Service::Identity) {
+        r = r.route("/internal/v1/callers", post(caller::<S>));
+    }
+    if has(Service::Orders) {
+        r = r
+            .route("/internal/v1/customers/{id}/forget", idempotent(app, true, post(forget::<S>)))
+            .route("/internal/v1/customers/{id}/orders", get(export::<S>))
+            .route("/internal/v1/orders/{id}", get(order_facts::<S>));
+    }
+    if !r.has_routes() {
+        return r;
+    }
+    r.route_layer(middleware::from_fn_with_state(app.clone(), services_only::<S>))
+}
+
+/// Only Rouge's services: a service token of the shop's keys.
+async fn services_only<S: Store>(State(app): State<AppState<S>>, req: Request, next: Next) -> Response {
+    let Some(token) = crate::rest::auth::bearer(req.headers()) else {
+        return ApiError::Unauthorized("internal routes answer Rouge's services only (a service token)".into())
+            .into_response();
+    };
+    match app.identity.tokens().verify_service(token) {
+        Ok(caller) => {
+            tracing::debug!(%caller, "internal call");
+            next.run(req).await
+        }
+        Err(_) => ApiError::Unauthorized("not a valid service token".into()).into_response(),
+    }
+}
+
+async fn skus<S: Store>(
+    State(app): State<AppState<S>>,
+    Json(q): Json<SkusQuery>,
+) -> Result<Json<Vec<Option<SkuView>>>, ApiError> {
+    app.skus.skus(&q.skus).await.map(Json).map_err(ApiError::Unavailable)
+}
+
+async fn reserve<S: Store>(
+    State(app): State<AppState<S>>,
+    Json(b): Json<ReserveBody>,
+) -> Result<Json<Reserved>, ApiError> {
+    let lines: Vec<rouge_inventory::LineRequest> =
+        b.lines.into_iter().map(|(sku, quantity)| rouge_inventory::LineRequest { sku, quantity }).collect();
+    match app.inventory.reserve(&b.reference, &lines).await {
+        Ok(r) => Ok(Json(Reserved::Held(r.id))),
+        Err(rouge_inventory::InventoryError::Insufficient { sku, requested, available }) => {
+            Ok(Json(Reserved::Insufficient { sku, requested, available }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn release<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    Json(b): Json<ReleaseBody>,
+) -> Result<Json<Done>, ApiError> {
+    app.inventory.release(id, &b.reason).await?;
+    Ok(Json(Done { changed: 1 }))
+}
+
+async fn restock<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Result<Json<Done>, ApiError> {
+    app.inventory.restock(id).await?;
+    Ok(Json(Done { changed: 1 }))
+}
+
+async fn take_back<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    Json(b): Json<TakeBackBody>,
+) -> Result<Json<Done>, ApiError> {
+    let units: Vec<rouge_inventory::LineRequest> =
+        b.units.into_iter().map(|(sku, quantity)| rouge_inventory::LineRequest { sku, quantity }).collect();
+    app.inventory.take_back(id, &units, b.sellable).await?;
+    Ok(Json(Done { changed: 1 }))
+}
+
+async fn sellable<S: Store>(State(app): State<AppState<S>>) -> Result<Json<Vec<(String, i64)>>, ApiError> {
+    Ok(Json(app.inventory.sellable_by_sku().await?))
+}
+
+async fn caller<S: Store>(
+    State(app): State<AppState<S>>,
+    Json(q): Json<CallerQuery>,
+) -> Result<Json<CallerAnswer>, ApiError> {
+    match q {
+        CallerQuery::Customer(token) => {
+            Ok(Json(CallerAnswer::Customer(crate::rest::auth::local_customer(&app, &token, None).await?)))
+        }
+        CallerQuery::Staff(token) => Ok(Json(CallerAnswer::Staff(crate::authz::principal(&app, &token).await?))),
+    }
+}
+
+async fn forget<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Result<Json<Done>, ApiError> {
+    Ok(Json(Done { changed: app.orders.forget_customer(id).await? }))
+}
+
+async fn export<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+    Ok(Json(app.orders.export_for(id).await?).into_response())
+}
+
+async fn order_facts<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<OrderFacts>, ApiError> {
+    let (order, _) = rouge_orders::OrdersRepository::order(&app.store, id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .ok_or_else(|| ApiError::NotFound("no such order".into()))?;
+    Ok(Json(OrderFacts { status: order.status.as_str().to_owned(), reservation_id: order.reservation_id }))
+}

@@ -1,0 +1,377 @@
+//! The shop's services run apart, as four `rouge serve --services …` processes behind HAProxy
+//! routing by path (`deploy/haproxy/services.cfg`), each reaching the others over HTTP through
+//! the balancer; on PostgreSQL each connects as its own role, granted only its schema and the
+//! shared ones (`rouge migrate --services`). A full checkout works; with orders down the
+//! storefront still answers; with the catalogue down a checkout answers 503 with Retry-After
+//! and nothing is half-made (its retry, once the catalogue is back, places the order once).
+
+use crate::checkout::address;
+use crate::crash::{Server, ready, serve_at};
+use crate::helpers::{free_port, serum};
+use reqwest::{Client, StatusCode};
+use rouge_store_tests::harness::{self, TempDir};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SKU: &str = "LL-GLOW-30";
+const SERVICES: [&str; 4] = ["catalog", "inventory", "orders,payments", "identity"];
+
+fn rouge(args: &[&str], url: &str, keys: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("ROUGE_KEY_DIR", keys)
+        .env("ROUGE_OWNER_PASSWORD", "a long passphrase")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rouge {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The URL a service connects with: its own role on PostgreSQL, the shared file on SQLite.
+fn url_as(url: &str, service: &str, pg: bool) -> String {
+    if !pg {
+        return url.to_owned();
+    }
+    let mut u = reqwest::Url::parse(url).unwrap();
+    let schema = service.split(',').next().unwrap();
+    u.set_username(&format!("rouge_{schema}")).unwrap();
+    u.to_string()
+}
+
+struct Shop {
+    dir: TempDir,
+    keys: PathBuf,
+    url: String,
+    pg: bool,
+    lb: String,
+    addrs: Vec<String>,
+    services: Vec<Option<Server>>,
+    _haproxy: Server,
+}
+
+impl Shop {
+    async fn start(&mut self, i: usize) {
+        let env = [("ROUGE_SERVICES", SERVICES[i]), ("ROUGE_PEERS_URL", self.lb.as_str())];
+        let log = self.dir.0.join(format!("{}.log", SERVICES[i].replace(',', "-")));
+        let url = url_as(&self.url, SERVICES[i], self.pg);
+        self.services[i] = Some(serve_at(&self.addrs[i], &url, &self.keys, &env, &log).await);
+    }
+
+    /// Stops a service (SIGKILL) and waits until the balancer has seen it go.
+    async fn kill(&mut self, i: usize, probe: &str) {
+        self.services[i] = None;
+        let c = Client::new();
+        for _ in 0..200 {
+            if c.get(format!("{}{probe}", self.lb)).send().await.is_ok_and(|r| r.status() == 503) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the balancer still routes {probe}");
+    }
+
+    fn log(&self) -> String {
+        SERVICES
+            .iter()
+            .map(|s| {
+                let f = self.dir.0.join(format!("{}.log", s.replace(',', "-")));
+                format!("--- {s}\n{}", std::fs::read_to_string(f).unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+async fn open_shop(pg: bool) -> Option<Shop> {
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        crate::helpers::tool_missing("haproxy", "the services-apart test (.ci/run installs it)");
+        return None;
+    }
+    let dir = TempDir::new();
+    let keys = dir.0.join("keys");
+    let (url, pg_db) = if pg {
+        let db = harness::empty_postgres().await?;
+        (db.url.clone(), Some(db))
+    } else {
+        (format!("sqlite://{}", dir.0.join("rouge.db").display()), None)
+    };
+    // Left to the test's end: the database is dropped with the test process's temp databases.
+    std::mem::forget(pg_db);
+    rouge(&["keys", "init"], &url, &keys);
+    if pg {
+        // Each service's schema and role, one after the other, into the empty database.
+        for s in SERVICES {
+            rouge(&["migrate", "--services", s], &url, &keys);
+        }
+    } else {
+        rouge(&["migrate"], &url, &keys);
+    }
+    rouge(&["admin", "create-owner", "--email", "owner@shop.example", "--name", "Olga Owner"], &url, &keys);
+    let lb = format!("127.0.0.1:{}", free_port());
+    let addrs: Vec<String> = SERVICES.iter().map(|_| format!("127.0.0.1:{}", free_port())).collect();
+    let haproxy = Command::new("haproxy")
+        .args(["-db", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/services.cfg")])
+        .env("ROUGE_LB_LISTEN", &lb)
+        .env("ROUGE_CATALOG", &addrs[0])
+        .env("ROUGE_INVENTORY", &addrs[1])
+        .env("ROUGE_ORDERS", &addrs[2])
+        .env("ROUGE_IDENTITY", &addrs[3])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.0.join("haproxy.log")).map(Stdio::from).unwrap_or(Stdio::null()))
+        .spawn()
+        .expect("haproxy starts");
+    let mut shop = Shop {
+        keys,
+        url,
+        pg,
+        lb: format!("http://{lb}"),
+        addrs,
+        services: (0..4).map(|_| None).collect(),
+        _haproxy: crate::crash::server(haproxy, format!("http://{lb}")),
+        dir,
+    };
+    for i in 0..4 {
+        shop.start(i).await;
+    }
+    // Every backend up in the balancer's eyes.
+    let c = Client::new();
+    for probe in ["/v1/products", "/v1/stock?sku=X", "/v1/carts/00000000-0000-0000-0000-000000000000", "/v1/auth/login"]
+    {
+        let mut up = false;
+        for _ in 0..200 {
+            if c.get(format!("{}{probe}", shop.lb)).send().await.is_ok_and(|r| r.status() != 503) {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(up, "{probe} is not routed: {}", shop.log());
+    }
+    assert!(ready(&shop.lb, Duration::from_secs(10)).await);
+    Some(shop)
+}
+
+async fn call(req: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    (status, res.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
+    let Some(mut shop) = open_shop(pg).await else { return };
+    let lb = shop.lb.clone();
+    let c = Client::new();
+    let at = |path: &str| format!("{lb}{path}");
+
+    // Staff log in at identity; the catalogue and inventory ask identity who they are.
+    let (s, login, _) = call(
+        c.post(at("/v1/admin/auth/login"))
+            .json(&json!({"email": "owner@shop.example", "password": "a long passphrase"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{login}");
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let admin = |path: &str, key: &str, body: Value| {
+        c.post(at(path)).bearer_auth(&token).header("idempotency-key", key).json(&body)
+    };
+    let (s, b, _) = call(admin("/v1/admin/brands", "b1", json!({"name": "Lumen Lab"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}\n{}", shop.log());
+    let (s, p, _) = call(admin("/v1/admin/products", "p1", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let (s, _, _) = call(c.post(at("/v1/admin/brands")).bearer_auth("not-a-token").json(&json!({"name": "X"}))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "identity refuses a bad credential for the catalogue");
+    // Inventory asks the catalogue whether the SKU exists.
+    let expires = (chrono::Utc::now() + chrono::Duration::days(300)).date_naive().to_string();
+    let receipt =
+        |sku: &str| json!({"sku": sku, "location": "main", "batch": "A1", "expires_on": expires, "quantity": 5});
+    let (s, r, _) = call(admin("/v1/admin/inventory/receipts", "r1", receipt(SKU))).await;
+    assert_eq!((s, r["on_hand"].as_i64()), (StatusCode::CREATED, Some(5)), "{r}");
+    let (s, r, _) = call(admin("/v1/admin/inventory/receipts", "r2", receipt("NO-SUCH-SKU"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "an unknown SKU is refused: {r}");
+
+    // The storefront (catalogue) shows the stock inventory holds.
+    let page = format!("/v1/products/{}", p["slug"].as_str().unwrap());
+    let mut shown = String::new();
+    for _ in 0..200 {
+        let (_, body, _) = call(c.get(at(&page))).await;
+        shown = body["availability"][SKU].as_str().unwrap_or_default().to_owned();
+        if shown == "low_stock" || shown == "in_stock" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(shown == "low_stock" || shown == "in_stock", "the page shows the stock: {shown}");
+
+    // A customer registers at identity and checks out at orders, which price with the
+    // catalogue and reserve at inventory.
+    let cart = |token: Option<&str>| {
+        let req = c.post(at("/v1/carts"));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    };
+    let (s, first, _) = call(cart(None)).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let first = first["id"].as_str().unwrap().to_owned();
+    let (s, body, _) =
+        call(c.post(at(&format!("/v1/carts/{first}/lines"))).json(&json!({"sku": SKU, "quantity": 2}))).await;
+    assert_eq!((s, body["lines"][0]["unit_price"].as_i64()), (StatusCode::OK, Some(2900)), "{body}");
+    let details = json!({"email": "camille@example.com", "shipping_address": address(), "shipping_method": "standard"});
+    let (s, body, _) = call(c.put(at(&format!("/v1/carts/{first}/checkout"))).json(&details)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let pay = |cart: &str, key: &str| {
+        c.post(at(&format!("/v1/carts/{cart}/complete")))
+            .header("idempotency-key", key)
+            .json(&json!({"payment": {"provider": "test", "token": "tok_visa"}}))
+    };
+    let (s, order, _) = call(pay(&first, "pay-1")).await;
+    assert_eq!(s, StatusCode::CREATED, "{order}\n{}", shop.log());
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    // Inventory's consumer commits the order's stock (the event crossed processes).
+    let mut level = Value::Null;
+    for _ in 0..200 {
+        level = call(c.get(at(&format!("/v1/admin/inventory/skus/{SKU}"))).bearer_auth(&token)).await.1;
+        if level["on_hand"] == 3 && level["reserved"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(3), Some(0)), "{level}");
+    let (s, o, _) = call(c.get(at(&format!("/v1/admin/orders/{order_id}"))).bearer_auth(&token)).await;
+    assert_eq!((s, o["status"].as_str()), (StatusCode::OK, Some("authorized")), "{o}");
+
+    // A second cart, ready to pay, before the outages.
+    let (_, second, _) = call(cart(None)).await;
+    let second = second["id"].as_str().unwrap().to_owned();
+    call(c.post(at(&format!("/v1/carts/{second}/lines"))).json(&json!({"sku": SKU, "quantity": 1}))).await;
+    let (s, _, _) = call(c.put(at(&format!("/v1/carts/{second}/checkout"))).json(&details)).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Orders down: the storefront still answers.
+    shop.kill(2, "/v1/carts/00000000-0000-0000-0000-000000000000").await;
+    for path in ["/v1/products", page.as_str(), "/v1/brands", "/v1/stock?sku=LL-GLOW-30"] {
+        let (s, body, _) = call(c.get(at(path))).await;
+        assert_eq!(s, StatusCode::OK, "{path} answers without orders: {body}");
+    }
+    shop.start(2).await;
+
+    // Catalogue down: paying answers 503 with Retry-After, and nothing is half-made.
+    shop.kill(0, "/v1/products").await;
+    let (s, problem, headers) = call(pay(&second, "pay-2")).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    let (_, orders, _) = call(c.get(at("/v1/admin/orders")).bearer_auth(&token)).await;
+    assert_eq!(orders["items"].as_array().map(Vec::len), Some(1), "no second order: {orders}");
+    let (_, level, _) = call(c.get(at(&format!("/v1/admin/inventory/skus/{SKU}"))).bearer_auth(&token)).await;
+    // Inventory asks the catalogue for the SKU too: with the catalogue down it cannot say.
+    assert_eq!(level["status"], 503, "{level}");
+
+    // The catalogue is back: the same payment, retried, places the order once; the lease was
+    // given back and no stock was held by the failed attempt.
+    shop.start(0).await;
+    let mut placed = Value::Null;
+    for _ in 0..100 {
+        let (s, body, _) = call(pay(&second, "pay-2")).await;
+        if s == StatusCode::CREATED {
+            placed = body;
+            break;
+        }
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "only the catalogue's return is awaited: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(placed["status"], "authorized", "{placed}\n{}", shop.log());
+    let (_, orders, _) = call(c.get(at("/v1/admin/orders")).bearer_auth(&token)).await;
+    assert_eq!(orders["items"].as_array().map(Vec::len), Some(2), "{orders}");
+    let mut level = Value::Null;
+    for _ in 0..200 {
+        level = call(c.get(at(&format!("/v1/admin/inventory/skus/{SKU}"))).bearer_auth(&token)).await.1;
+        if level["on_hand"] == 2 && level["reserved"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(2), Some(0)), "one unit sold: {level}");
+}
+
+/// The database holds each service to its own tables.
+async fn roles_reach_only_their_schema(url: &str) {
+    for (service, own, other) in [
+        ("orders", "orders.carts", "catalog.products"),
+        ("catalog", "catalog.products", "identity.customers"),
+        ("inventory", "inventory.stock_lots", "orders.orders"),
+        ("identity", "identity.customers", "inventory.stock_lots"),
+    ] {
+        let store = rouge_store::PgStore::connect(&url_as(url, service, true)).await.unwrap();
+        let read = |table: &str| {
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(store.pool())
+        };
+        read(own).await.unwrap_or_else(|e| panic!("{service} reads {own}: {e}"));
+        read("messaging.outbox").await.unwrap_or_else(|e| panic!("{service} reads the outbox: {e}"));
+        let refused = read(other).await.expect_err("another service's table");
+        assert!(refused.to_string().contains("permission denied"), "{service} on {other}: {refused}");
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_four_services_behind_a_balancer_are_one_shop() {
+    four_services_behind_a_balancer_are_one_shop(false).await;
+}
+
+#[tokio::test]
+async fn postgres_four_services_behind_a_balancer_are_one_shop() {
+    four_services_behind_a_balancer_are_one_shop(true).await;
+}
+
+#[tokio::test]
+async fn postgres_each_service_role_is_granted_its_schema_only() {
+    let Some(db) = harness::empty_postgres().await else { return };
+    let dir = TempDir::new();
+    let keys = dir.0.join("keys");
+    // One service's migration alone makes its schema and the shared ones, not the others'.
+    rouge(&["migrate", "--services", "catalog"], &db.url, &keys);
+    for s in SERVICES {
+        rouge(&["migrate", "--services", s], &db.url, &keys);
+    }
+    // And a whole migration afterwards finds everything applied.
+    rouge(&["migrate"], &db.url, &keys);
+    roles_reach_only_their_schema(&db.url).await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_service_apart_says_which_peer_it_lacks_and_that_keys_are_shared() {
+    let dir = TempDir::new();
+    let keys = dir.0.join("keys");
+    let url = format!("sqlite://{}", dir.0.join("rouge.db").display());
+    rouge(&["migrate"], &url, &keys);
+    let serve = |env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_rouge"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--services", "orders,payments"])
+            .env("DATABASE_URL", &url)
+            .env("ROUGE_KEY_DIR", &keys)
+            .env_remove("ROUGE_PEERS_URL")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = serve(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("share one key directory"), "{err}");
+    rouge(&["keys", "init"], &url, &keys);
+    let out = serve(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("ROUGE_CATALOG_URL"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["serve", "--services", "orders"])
+        .env("DATABASE_URL", &url)
+        .env("ROUGE_KEY_DIR", &keys)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("orders and payments run together"), "{err}");
+}
