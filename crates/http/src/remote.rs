@@ -202,13 +202,17 @@ impl Remote {
         key: &str,
     ) -> Attempt {
         let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth((self.token)());
-        if let Some(ctx) = rouge_kernel::trace::current() {
-            req = req.header("traceparent", ctx.child().header());
+        // A client span per attempt, whose context the peer's server span continues.
+        let span = tracing::info_span!("remote.call", otel.name = %format_args!("{method} {}", self.service),
+            otel.kind = "client", peer.service = self.service.as_str(), url.path = path);
+        let ctx = rouge_kernel::otel::own(&span).or_else(|| rouge_kernel::trace::current().map(|c| c.child()));
+        if let Some(ctx) = ctx {
+            req = req.header("traceparent", ctx.header());
         }
         if let Some(b) = body {
             req = req.header(crate::idempotency::HEADER, key).json(b);
         }
-        match req.send().await {
+        match tracing::Instrument::instrument(req.send(), span).await {
             Ok(res) if matches!(res.status().as_u16(), 502..=504) => {
                 Attempt::Retry(format!("answered {}", res.status()))
             }

@@ -49,12 +49,15 @@ struct Shop {
     lb: String,
     addrs: Vec<String>,
     services: Vec<Option<Server>>,
+    /// More settings for every service.
+    env: Vec<(String, String)>,
     _haproxy: Server,
 }
 
 impl Shop {
     async fn start(&mut self, i: usize) {
-        let env = [("ROUGE_SERVICES", SERVICES[i]), ("ROUGE_PEERS_URL", self.lb.as_str())];
+        let mut env = vec![("ROUGE_SERVICES", SERVICES[i]), ("ROUGE_PEERS_URL", self.lb.as_str())];
+        env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let log = self.dir.0.join(format!("{}.log", SERVICES[i].replace(',', "-")));
         let url = url_as(&self.url, SERVICES[i], self.pg);
         self.services[i] = Some(serve_at(&self.addrs[i], &url, &self.keys, &env, &log).await);
@@ -84,7 +87,7 @@ impl Shop {
     }
 }
 
-async fn open_shop(pg: bool) -> Option<Shop> {
+async fn open_shop(pg: bool, env: &[(&str, &str)]) -> Option<Shop> {
     if Command::new("haproxy").arg("-v").output().is_err() {
         crate::helpers::tool_missing("haproxy", "the services-apart test (.ci/run installs it)");
         return None;
@@ -129,6 +132,7 @@ async fn open_shop(pg: bool) -> Option<Shop> {
         lb: format!("http://{lb}"),
         addrs,
         services: (0..4).map(|_| None).collect(),
+        env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         _haproxy: crate::crash::server(haproxy, format!("http://{lb}")),
         dir,
     };
@@ -160,7 +164,7 @@ async fn call(req: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::head
 }
 
 async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
-    let Some(mut shop) = open_shop(pg).await else { return };
+    let Some(mut shop) = open_shop(pg, &[]).await else { return };
     let lb = shop.lb.clone();
     let c = Client::new();
     let at = |path: &str| format!("{lb}{path}");
@@ -295,6 +299,96 @@ async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(2), Some(0)), "one unit sold: {level}");
+}
+
+/// One checkout across the services is one trace: the orders service's request under the
+/// caller's span, its calls to the catalogue and inventory as client spans, their server spans
+/// (in their processes) under those, and inventory's consumer of the order's event under the
+/// request.
+async fn a_checkout_across_services_is_one_trace(pg: bool) {
+    use crate::traces::{CALLER_SPAN, TRACE, receiver};
+    let (endpoint, spans) = receiver().await;
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("RUST_LOG", "info,sqlx=warn"),
+    ];
+    let Some(shop) = open_shop(pg, &otel).await else { return };
+    let c = Client::new();
+    let at = |path: &str| format!("{}{path}", shop.lb);
+    let login = json!({"email": "owner@shop.example", "password": "a long passphrase"});
+    let (_, login, _) = call(c.post(at("/v1/admin/auth/login")).json(&login)).await;
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let admin = |path: &str, body: Value| c.post(at(path)).bearer_auth(&token).json(&body);
+    call(admin("/v1/admin/brands", json!({"name": "Lumen Lab"}))).await;
+    let (s, _, _) = call(admin("/v1/admin/products", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let expires = (chrono::Utc::now() + chrono::Duration::days(300)).date_naive().to_string();
+    let receipt = json!({"sku": SKU, "location": "main", "batch": "A1", "expires_on": expires, "quantity": 5});
+    assert_eq!(call(admin("/v1/admin/inventory/receipts", receipt)).await.0, StatusCode::CREATED);
+    let (_, cart, _) = call(c.post(at("/v1/carts"))).await;
+    let cart = cart["id"].as_str().unwrap().to_owned();
+    call(c.post(at(&format!("/v1/carts/{cart}/lines"))).json(&json!({"sku": SKU, "quantity": 1}))).await;
+    let details = json!({"email": "ana@example.com", "shipping_address": address(), "shipping_method": "standard"});
+    call(c.put(at(&format!("/v1/carts/{cart}/checkout"))).json(&details)).await;
+    let (s, order, _) = call(
+        c.post(at(&format!("/v1/carts/{cart}/complete")))
+            .header("idempotency-key", "traced")
+            .header("traceparent", format!("00-{TRACE}-{CALLER_SPAN}-01"))
+            .json(&json!({"payment": {"provider": "test", "token": "tok_visa"}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+
+    let ours =
+        || -> Vec<crate::traces::Span> { spans.lock().unwrap().iter().filter(|s| s.trace == TRACE).cloned().collect() };
+    let mut trace = ours();
+    for _ in 0..200 {
+        trace = ours();
+        let servers = trace.iter().filter(|s| s.kind == 2).count();
+        if servers >= 3 && trace.iter().any(|s| s.name == "stock order.placed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names: Vec<String> = trace.iter().map(|s| format!("{} ({})", s.name, s.kind)).collect();
+    let route = |r: &str| {
+        trace
+            .iter()
+            .find(|s| s.kind == 2 && s.attribute("http.route").as_deref() == Some(r))
+            .unwrap_or_else(|| panic!("no server span of {r}: {names:?}"))
+    };
+    let complete = route("/v1/carts/{id}/complete");
+    assert_eq!(complete.parent, CALLER_SPAN, "orders' request joins the caller's trace");
+    let is_under = |s: &crate::traces::Span, ancestor: &str| {
+        let mut at = Some(s.clone());
+        while let Some(p) = at {
+            if p.parent == ancestor {
+                return true;
+            }
+            at = trace.iter().find(|q| q.id == p.parent).cloned();
+        }
+        false
+    };
+    for (served, peer) in [("/internal/v1/skus", "POST catalog"), ("/internal/v1/reservations", "POST inventory")] {
+        let server = route(served);
+        let client =
+            trace.iter().find(|s| s.id == server.parent).unwrap_or_else(|| panic!("{served}'s parent: {names:?}"));
+        assert_eq!((client.name.as_str(), client.kind), (peer, 3), "called by a client span");
+        assert!(is_under(client, &complete.id), "{peer} is called within the checkout's request");
+    }
+    let stock = trace.iter().find(|s| s.name == "stock order.placed").unwrap_or_else(|| panic!("{names:?}"));
+    assert_eq!(stock.parent, complete.id, "inventory's consumer (another process) runs under the request");
+}
+
+#[tokio::test]
+async fn sqlite_a_checkout_across_services_is_one_trace() {
+    a_checkout_across_services_is_one_trace(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_checkout_across_services_is_one_trace() {
+    a_checkout_across_services_is_one_trace(true).await;
 }
 
 /// The database holds each service to its own tables.

@@ -9,29 +9,29 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const CALLER_SPAN: &str = "00f067aa0ba902b7";
+pub(crate) const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 /// Every span received: (trace id, span id, parent span id, name, kind, attributes).
 #[derive(Debug, Clone)]
-struct Span {
-    trace: String,
-    id: String,
-    parent: String,
-    name: String,
-    kind: i64,
+pub(crate) struct Span {
+    pub(crate) trace: String,
+    pub(crate) id: String,
+    pub(crate) parent: String,
+    pub(crate) name: String,
+    pub(crate) kind: i64,
     attributes: Value,
 }
 
 impl Span {
-    fn attribute(&self, key: &str) -> Option<String> {
+    pub(crate) fn attribute(&self, key: &str) -> Option<String> {
         let a = self.attributes.as_array()?.iter().find(|a| a["key"] == key)?;
         let v = &a["value"];
         v["stringValue"].as_str().map(str::to_owned).or_else(|| v["intValue"].as_str().map(str::to_owned))
     }
 }
 
-async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
+pub(crate) async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
     let spans = Arc::new(Mutex::new(Vec::new()));
     let seen = spans.clone();
     let app = axum::Router::new().route(
