@@ -67,9 +67,12 @@ where
                 let mut schemas: Vec<&str> = services.iter().map(Service::schema).collect();
                 schemas.dedup();
                 store.migrate_schemas(&schemas).await.context("migrating PostgreSQL")?;
+                // For a deployment whose roles log in with a password (compose); managed ones set
+                // it out of band.
+                let password = std::env::var("ROUGE_ROLE_PASSWORD").ok().filter(|p| !p.is_empty());
                 for s in services.iter() {
                     store
-                        .grant_service_role(&s.role(), s.schema())
+                        .grant_service_role(&s.role(), s.schema(), password.as_deref())
                         .await
                         .with_context(|| format!("granting role {} its schema", s.role()))?;
                     tracing::info!(service = %s, role = %s.role(), schema = s.schema(), "migrated; role granted its schema and the shared ones");

@@ -97,17 +97,27 @@ impl Store<Postgres> {
     /// it its `schema` and the shared ones (`messaging`, `gateway`, `audit`: events,
     /// idempotency keys, the audit trail), tables and sequences, and nothing else: the
     /// database refuses it every other service's tables. Run after each migration (new tables
-    /// are granted then). Its password, where one is needed, is set out of band.
+    /// are granted then). With `password`, the role logs in with it (else its password, where
+    /// one is needed, is set out of band).
     ///
     /// # Errors
     /// When the connection may not create roles or grant.
-    pub async fn grant_service_role(&self, role: &str, schema: &str) -> Result<(), sqlx::Error> {
+    pub async fn grant_service_role(
+        &self,
+        role: &str,
+        schema: &str,
+        password: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         let r = ident(role);
         // Roles belong to the cluster: another database's migration may be creating it now.
         let mut statements = vec![format!(
             "DO $$ BEGIN CREATE ROLE {r} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
         )];
+        if let Some(p) = password {
+            // ALTER ROLE takes no parameters: a literal, its quotes doubled.
+            statements.push(format!("ALTER ROLE {r} PASSWORD '{}'", p.replace('\'', "''")));
+        }
         for s in [schema, "messaging", "gateway", "audit"] {
             let s = ident(s);
             statements.push(format!("GRANT USAGE ON SCHEMA {s} TO {r}"));

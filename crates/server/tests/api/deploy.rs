@@ -126,7 +126,9 @@ fn the_container_image_and_compose_files_validate() {
         assert!(said.contains("ok"), "{said}");
     }
     let text = std::fs::read_to_string(&compose).unwrap();
-    for service in ["postgres:", "redis:", "rabbitmq:", "haproxy:", "rouge1:", "rouge2:", "init:"] {
+    for service in
+        ["postgres:", "redis:", "rabbitmq:", "haproxy:", "init:", "catalog:", "inventory:", "orders:", "identity:"]
+    {
         assert!(text.contains(&format!("\n  {service}")), "compose.yaml has no `{service}` service");
     }
 }

@@ -19,8 +19,13 @@ const SKU: &str = "LL-GLOW-30";
 const SERVICES: [&str; 4] = ["catalog", "inventory", "orders,payments", "identity"];
 
 fn rouge(args: &[&str], url: &str, keys: &Path) {
+    rouge_with(args, url, keys, &[]);
+}
+
+fn rouge_with(args: &[&str], url: &str, keys: &Path, env: &[(&str, &str)]) {
     let out = Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", url)
         .env("ROUGE_KEY_DIR", keys)
         .env("ROUGE_OWNER_PASSWORD", "a long passphrase")
@@ -434,6 +439,17 @@ async fn postgres_each_service_role_is_granted_its_schema_only() {
     // And a whole migration afterwards finds everything applied.
     rouge(&["migrate"], &db.url, &keys);
     roles_reach_only_their_schema(&db.url).await;
+    // Where roles log in with a password, the migration sets it (quotes and all).
+    sqlx::query("ALTER ROLE rouge_inventory PASSWORD NULL").execute(db.store.pool()).await.unwrap();
+    let password = [("ROUGE_ROLE_PASSWORD", "it's a secret")];
+    rouge_with(&["migrate", "--services", "inventory"], &db.url, &keys, &password);
+    let matches: bool = sqlx::query_scalar(
+        "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'rouge_inventory'",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
+    assert!(matches, "rouge_inventory has a password");
     db.cleanup().await;
 }
 
