@@ -67,8 +67,10 @@ fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
         r = r.merge(private(rest::inventory::router(state)));
     }
     if has(Service::Orders) {
-        // Payments' webhook is among the carts' routes: it runs with orders (see `Services`).
         r = r.merge(private(rest::carts::router(state))).merge(private(rest::orders::router(state)));
+    }
+    if has(Service::Payments) {
+        r = r.merge(private(rest::payments::router()));
     }
     // One schema for the whole domain: served where the catalogue and orders both run.
     if has(Service::Catalog) && has(Service::Orders) {

@@ -7,7 +7,7 @@ use conventions::Conventions;
 use examples::Examples;
 
 use crate::ops;
-use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, staff, storefront};
+use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, payments, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -116,7 +116,7 @@ impl Modify for Idempotency {
         inventory::receive, inventory::adjust, inventory::transfer, inventory::quarantine, inventory::stock,
         inventory::ledger, inventory::batch, inventory::batch_orders, inventory::availability,
         carts::create, carts::read, carts::add_line, carts::set_quantity, carts::remove_line, carts::checkout,
-        carts::shipping_methods, carts::merge, carts::complete, carts::stripe_webhook,
+        carts::shipping_methods, carts::merge, carts::complete, payments::stripe_webhook,
         orders::my_orders, orders::my_order, orders::request_return, orders::guest_order,
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz, crate::asyncapi::serve,

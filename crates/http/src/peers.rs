@@ -156,3 +156,83 @@ pub async fn forget_orders_of(orders: &Remote, customer: Uuid) -> Result<u64, Ap
 pub async fn orders_of(orders: &Remote, customer: Uuid) -> Result<serde_json::Value, ApiError> {
     Ok(orders.get(&format!("/internal/v1/customers/{customer}/orders")).await?)
 }
+
+/// One of the payments service's providers, as orders see it: every call goes to the payments
+/// service, which holds the provider's credentials.
+pub struct RemotePayment {
+    pub remote: Remote,
+    pub name: &'static str,
+}
+
+impl RemotePayment {
+    async fn call<B: serde::Serialize + Send + Sync, T: serde::de::DeserializeOwned>(
+        &self,
+        call: &str,
+        body: B,
+    ) -> rouge_payments::PaymentResult<T> {
+        use crate::rest::internal::Paid;
+        use rouge_payments::PaymentError;
+        let path = format!("/internal/v1/payments/{}/{call}", self.name);
+        match self.remote.post::<_, Paid<T>>(&path, &body).await {
+            Ok(Paid::Done(t)) => Ok(t),
+            Ok(Paid::Unreachable(why)) => Err(PaymentError::Unreachable(why)),
+            Ok(Paid::Rejected(why)) => Err(PaymentError::Rejected(why)),
+            // Not asked, or its answer lost: the same as the provider's answer lost (a retry with
+            // the same key asks again, and never charges twice).
+            Err(e @ RemoteError::Unavailable { .. }) => Err(PaymentError::Unreachable(e.to_string())),
+            Err(RemoteError::Refused { problem, .. }) => Err(PaymentError::Rejected(
+                problem.get("detail").and_then(|d| d.as_str()).unwrap_or("refused").to_owned(),
+            )),
+        }
+    }
+
+    fn payment_call(payment_id: &str, amount: i64, idempotency_key: &str) -> crate::rest::internal::PaymentCall {
+        crate::rest::internal::PaymentCall {
+            payment_id: payment_id.to_owned(),
+            amount,
+            idempotency_key: idempotency_key.to_owned(),
+        }
+    }
+}
+
+impl rouge_payments::PaymentProvider for RemotePayment {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn authorize(
+        &self,
+        req: rouge_payments::AuthorizeRequest,
+    ) -> BoxFuture<'_, rouge_payments::PaymentResult<rouge_payments::Outcome>> {
+        Box::pin(self.call("authorize", req))
+    }
+
+    fn capture(
+        &self,
+        payment_id: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> BoxFuture<'_, rouge_payments::PaymentResult<()>> {
+        Box::pin(self.call("capture", Self::payment_call(payment_id, amount, idempotency_key)))
+    }
+
+    fn void(&self, payment_id: &str) -> BoxFuture<'_, rouge_payments::PaymentResult<()>> {
+        Box::pin(self.call("void", Self::payment_call(payment_id, 0, "")))
+    }
+
+    fn refund(
+        &self,
+        payment_id: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> BoxFuture<'_, rouge_payments::PaymentResult<String>> {
+        Box::pin(self.call("refund", Self::payment_call(payment_id, amount, idempotency_key)))
+    }
+
+    fn lookup(
+        &self,
+        idempotency_key: &str,
+    ) -> BoxFuture<'_, rouge_payments::PaymentResult<Option<rouge_payments::Outcome>>> {
+        Box::pin(self.call("lookup", Self::payment_call("", 0, idempotency_key)))
+    }
+}

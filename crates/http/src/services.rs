@@ -10,8 +10,8 @@ pub enum Service {
     Inventory,
     Orders,
     Identity,
-    /// The payment providers and their webhooks; checkouts authorize through them, so they run
-    /// in the orders process (see [`Services::parse`]).
+    /// The payment providers (and their credentials) and their webhooks; it keeps no tables of
+    /// its own (the orders it pays are orders').
     Payments,
 }
 
@@ -29,17 +29,18 @@ impl Service {
         }
     }
 
-    /// The PostgreSQL schema the service owns (payments keep their records in orders').
-    pub fn schema(self) -> &'static str {
+    /// The PostgreSQL schema the service owns; payments own none (they reach only the shared
+    /// schemas: idempotency keys, the outbox).
+    pub fn schema(self) -> Option<&'static str> {
         match self {
-            Service::Payments => "orders",
-            s => s.as_str(),
+            Service::Payments => None,
+            s => Some(s.as_str()),
         }
     }
 
     /// The PostgreSQL role the service connects as: granted its schema and the shared ones.
     pub fn role(self) -> String {
-        format!("rouge_{}", self.schema())
+        format!("rouge_{}", self.as_str())
     }
 
     fn bit(self) -> u8 {
@@ -71,8 +72,7 @@ impl Services {
     /// A comma-separated list of service names, or `all`.
     ///
     /// # Errors
-    /// An unknown or repeated name, an empty list, or payments apart from orders (a checkout
-    /// authorizes its payment in the same process).
+    /// An unknown or repeated name, or an empty list.
     pub fn parse(list: &str) -> Result<Self, String> {
         if list.trim() == "all" {
             return Ok(Self::all());
@@ -90,13 +90,7 @@ impl Services {
             }
             set |= s.bit();
         }
-        let s = Self(set);
-        if s.has(Service::Payments) != s.has(Service::Orders) {
-            return Err("orders and payments run together: a checkout authorizes its payment in the same process \
-                        (name both, e.g. `--services orders,payments`)"
-                .into());
-        }
-        Ok(s)
+        Ok(Self(set))
     }
 
     pub fn has(self, s: Service) -> bool {
@@ -132,9 +126,9 @@ mod tests {
         assert!(Services::parse("catalog,inventory,orders,identity,payments").unwrap().is_all());
         assert!(Services::parse("catalogue").unwrap_err().contains("unknown service `catalogue`"));
         assert!(Services::parse("orders,orders,payments").unwrap_err().contains("twice"));
-        assert!(Services::parse("orders").unwrap_err().contains("run together"));
-        assert!(Services::parse("payments").is_err());
+        assert!(Services::parse("payments").unwrap().has(Service::Payments));
         assert!(Services::parse("").is_err());
-        assert_eq!(Service::Payments.role(), "rouge_orders");
+        assert_eq!((Service::Payments.role(), Service::Payments.schema()), ("rouge_payments".into(), None));
+        assert_eq!((Service::Orders.role(), Service::Orders.schema()), ("rouge_orders".into(), Some("orders")));
     }
 }

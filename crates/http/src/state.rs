@@ -72,6 +72,8 @@ pub struct Parts<S> {
     /// The catalogue's variants as orders and inventory see them: the local index, or the
     /// catalogue service over HTTP.
     pub skus: Arc<dyn rouge_orders::Catalog>,
+    /// The payment providers this process runs (the payments service's), by name.
+    pub payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
 }
 
 /// The peer services handlers reach when theirs is not in this process (`None`: it is).
@@ -79,7 +81,8 @@ pub struct Parts<S> {
 pub struct Peers {
     /// Resolves bearer tokens (sessions and staff accounts live in identity's tables).
     pub identity: Option<crate::remote::Remote>,
-    /// Erases and exports a customer's orders for identity's `/v1/me`.
+    /// Erases and exports a customer's orders for identity's `/v1/me`; records what payment
+    /// providers' webhooks say for payments.
     pub orders: Option<crate::remote::Remote>,
 }
 

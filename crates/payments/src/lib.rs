@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizeRequest {
     /// Minor units.
     pub amount: i64,
@@ -44,7 +44,8 @@ pub enum Outcome {
 /// Something the provider reports about a payment after the fact (a webhook): done outside
 /// Rouge (in the provider's dashboard) or on its own (an authorization expiring). Totals are
 /// cumulative, so recording one twice, or out of order, changes nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fact", rename_all = "snake_case")]
 pub enum PaymentFact {
     /// `total` minor units have been captured so far.
     Captured { total: i64 },

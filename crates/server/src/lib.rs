@@ -64,8 +64,7 @@ where
         match migrations {
             Migrations::All => store.migrate().await.context("migrating PostgreSQL")?,
             Migrations::Of(services) => {
-                let mut schemas: Vec<&str> = services.iter().map(Service::schema).collect();
-                schemas.dedup();
+                let schemas: Vec<&str> = services.iter().filter_map(Service::schema).collect();
                 store.migrate_schemas(&schemas).await.context("migrating PostgreSQL")?;
                 // For a deployment whose roles log in with a password (compose); managed ones set
                 // it out of band.
@@ -75,7 +74,7 @@ where
                         .grant_service_role(&s.role(), s.schema(), password.as_deref())
                         .await
                         .with_context(|| format!("granting role {} its schema", s.role()))?;
-                    tracing::info!(service = %s, role = %s.role(), schema = s.schema(), "migrated; role granted its schema and the shared ones");
+                    tracing::info!(service = %s, role = %s.role(), schema = s.schema().unwrap_or("(shared only)"), "migrated; role granted its schema and the shared ones");
                 }
             }
             Migrations::None => {}
@@ -513,7 +512,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         oidc = Some(o);
     }
     let mut payments = opts.payments;
-    if (opts.demo || opts.test_payments) && !payments.iter().any(|p| p.name() == "test") {
+    if has(Service::Payments) && (opts.demo || opts.test_payments) && !payments.iter().any(|p| p.name() == "test") {
         tracing::warn!(
             "the `test` payment provider is live: its made-up cards place real orders; never on a shop that sells"
         );
@@ -530,7 +529,19 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         Some(remote) => Arc::new(rouge_http::peers::RemoteStock(remote.clone())),
         None => Arc::new(wiring::InventoryStock(inventory.clone())),
     };
-    let orders = wiring::orders(&store, skus.clone(), stock, &identity, opts.channel, payments);
+    // Orders pay through the providers here, or through the payments service's (the built-in
+    // providers' names: that service says which of them it runs).
+    let providers = match &peers.payments {
+        Some(remote) => ["test", "stripe"]
+            .into_iter()
+            .map(|name| {
+                Arc::new(rouge_http::peers::RemotePayment { remote: remote.clone(), name })
+                    as Arc<dyn rouge_payments::PaymentProvider>
+            })
+            .collect(),
+        None => payments.clone(),
+    };
+    let orders = wiring::orders(&store, skus.clone(), stock, &identity, opts.channel, providers);
     let state = AppState::new(rouge_http::state::Parts {
         catalog: rouge_catalog::CatalogService::new(store.clone()),
         sealer: Arc::new(wiring::VaultSealer(identity.clone())),
@@ -550,6 +561,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         services,
         peers: rouge_http::state::Peers { identity: peers.identity.clone(), orders: peers.orders.clone() },
         skus,
+        payments: if has(Service::Payments) { payments } else { vec![] },
     });
     let sweeper = tokio::spawn(release_expired(
         state.store.clone(),

@@ -14,6 +14,7 @@ pub struct Peers {
     pub inventory: Option<Remote>,
     pub identity: Option<Remote>,
     pub orders: Option<Remote>,
+    pub payments: Option<Remote>,
 }
 
 /// The environment variable naming where `s` answers.
@@ -72,8 +73,10 @@ impl Peers {
             // Every service's customer and staff routes resolve bearer tokens.
             identity: peer(Service::Identity, true)?,
             // Identity's erasure and export reach the customer's orders; inventory's consumer
-            // reads a cancelled order's reservation.
-            orders: peer(Service::Orders, has(Service::Identity) || has(Service::Inventory))?,
+            // reads a cancelled order's reservation; payments' webhooks are recorded on orders.
+            orders: peer(Service::Orders, has(Service::Identity) || has(Service::Inventory) || has(Service::Payments))?,
+            // Checkouts authorize, staff capture and refund through the payment providers.
+            payments: peer(Service::Payments, has(Service::Orders))?,
         })
     }
 }

@@ -94,7 +94,7 @@ impl Store<Postgres> {
     }
 
     /// Creates the role a service connects as (`role`, if missing, able to log in) and grants
-    /// it its `schema` and the shared ones (`messaging`, `gateway`, `audit`: events,
+    /// it its `schema` (if it has one) and the shared ones (`messaging`, `gateway`, `audit`: events,
     /// idempotency keys, the audit trail), tables and sequences, and nothing else: the
     /// database refuses it every other service's tables. Run after each migration (new tables
     /// are granted then). With `password`, the role logs in with it (else its password, where
@@ -105,7 +105,7 @@ impl Store<Postgres> {
     pub async fn grant_service_role(
         &self,
         role: &str,
-        schema: &str,
+        schema: Option<&str>,
         password: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
@@ -118,7 +118,7 @@ impl Store<Postgres> {
             // ALTER ROLE takes no parameters: a literal, its quotes doubled.
             statements.push(format!("ALTER ROLE {r} PASSWORD '{}'", p.replace('\'', "''")));
         }
-        for s in [schema, "messaging", "gateway", "audit"] {
+        for s in schema.into_iter().chain(["messaging", "gateway", "audit"]) {
             let s = ident(s);
             statements.push(format!("GRANT USAGE ON SCHEMA {s} TO {r}"));
             statements.push(format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}"));

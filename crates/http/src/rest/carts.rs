@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use rouge_orders::{Caller, CheckoutInput, OrderView, PaymentInput, PricedCart};
-use rouge_payments::PaymentProvider as _;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -27,47 +26,6 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/carts/{id}/shipping-methods", get(shipping_methods::<S>))
         .route("/v1/carts/{id}/merge", idempotent(app, false, post(merge::<S>)))
         .route("/v1/carts/{id}/complete", idempotent(app, true, post(complete::<S>)))
-        .route("/v1/payments/stripe/webhook", post(stripe_webhook::<S>))
-}
-
-/// Stripe's webhooks: the signature is checked with the configured secret (Stripe's scheme,
-/// five minutes' tolerance); then what the event says about a payment is recorded on its
-/// order: `payment_intent.succeeded` (captured, e.g. in the dashboard), `charge.refunded`
-/// (refunded so far), `payment_intent.canceled` (authorization cancelled or expired: the
-/// order is cancelled and its stock given back). Other events are acknowledged. Repeats
-/// change nothing.
-#[utoipa::path(post, path = "/v1/payments/stripe/webhook", tag = "checkout",
-    responses((status = 200, description = "Verified; `order` is the order it concerned (id and status), or null"),
-        (status = 400, body = Problem, description = "Bad or missing signature"),
-        (status = 404, body = Problem, description = "Stripe is not configured"),
-        (status = 409, body = Problem, description = "The order changed meanwhile; Stripe retries")))]
-pub async fn stripe_webhook<S: Store>(
-    State(app): State<AppState<S>>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> Res {
-    let Some(stripe) = &app.stripe else {
-        return Err(ApiError::NotFound("Stripe is not configured on this server".into()));
-    };
-    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let event = stripe
-        .verify_webhook(signature, &body, chrono::Utc::now().timestamp())
-        .map_err(|e| ApiError::BadSignature(e.to_string()))?;
-    let (id, kind) = (event["id"].as_str().unwrap_or_default(), event["type"].as_str().unwrap_or_default());
-    let Some((payment, fact)) = rouge_payments::payment_fact(&event) else {
-        tracing::info!(id, kind, "Stripe webhook received; nothing to record");
-        return Ok(Json(serde_json::json!({"received": true, "order": null})).into_response());
-    };
-    // A failure answers 5xx/409, and Stripe sends the event again later.
-    let order = app.orders.record_payment(stripe.name(), &payment, &fact).await?;
-    match &order {
-        Some(o) => {
-            tracing::info!(id, kind, order = %o.order.id, status = o.order.status.as_str(), "Stripe webhook recorded")
-        }
-        None => tracing::warn!(id, kind, payment, "Stripe webhook for a payment no order has"),
-    }
-    let order = order.map(|o| serde_json::json!({"id": o.order.id, "status": o.order.status.as_str()}));
-    Ok(Json(serde_json::json!({"received": true, "order": order})).into_response())
 }
 
 /// A guest, or the customer whose token came with the request (a bad token is refused,

@@ -68,6 +68,50 @@ pub struct OrderFacts {
     pub reservation_id: Uuid,
 }
 
+/// A payment provider's answer through the payments service: its outcome, or its failure
+/// (the call itself went through).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paid<T> {
+    Done(T),
+    Unreachable(String),
+    Rejected(String),
+}
+
+impl<T> From<rouge_payments::PaymentResult<T>> for Paid<T> {
+    fn from(r: rouge_payments::PaymentResult<T>) -> Self {
+        match r {
+            Ok(t) => Paid::Done(t),
+            Err(rouge_payments::PaymentError::Unreachable(why)) => Paid::Unreachable(why),
+            Err(rouge_payments::PaymentError::Rejected(why)) => Paid::Rejected(why),
+        }
+    }
+}
+
+/// A capture, void, refund or lookup (each uses the fields it needs).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PaymentCall {
+    pub payment_id: String,
+    pub amount: i64,
+    pub idempotency_key: String,
+}
+
+/// What a provider's webhook said of a payment, for orders to record.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RecordBody {
+    pub provider: String,
+    pub payment_id: String,
+    pub fact: rouge_payments::PaymentFact,
+}
+
+/// The order a payment fact was recorded on.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PaidOrder {
+    pub id: Uuid,
+    pub status: String,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Done {
     pub changed: u64,
@@ -90,8 +134,12 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     if has(Service::Identity) {
         r = r.route("/internal/v1/callers", post(caller::<S>));
     }
+    if has(Service::Payments) {
+        r = r.route("/internal/v1/payments/{provider}/{call}", post(pay::<S>));
+    }
     if has(Service::Orders) {
         r = r
+            .route("/internal/v1/payments/record", idempotent(app, true, post(record::<S>)))
             .route("/internal/v1/customers/{id}/forget", idempotent(app, true, post(forget::<S>)))
             .route("/internal/v1/customers/{id}/orders", get(export::<S>))
             .route("/internal/v1/orders/{id}", get(order_facts::<S>));
@@ -197,4 +245,44 @@ async fn order_facts<S: Store>(
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .ok_or_else(|| ApiError::NotFound("no such order".into()))?;
     Ok(Json(OrderFacts { status: order.status.as_str().to_owned(), reservation_id: order.reservation_id }))
+}
+
+/// One call to one of this process's payment providers (authorize, lookup, capture, void,
+/// refund); each carries the provider's own idempotency key, so a retried call does it once.
+async fn pay<S: Store>(
+    State(app): State<AppState<S>>,
+    Path((provider, call)): Path<(String, String)>,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let Some(p) = app.payments.iter().find(|p| p.name() == provider) else {
+        return Err(ApiError::NotFound(format!("the payments service does not take `{provider}`")));
+    };
+    let parse = |v: serde_json::Value| {
+        serde_json::from_value::<PaymentCall>(v).map_err(|e| ApiError::MalformedJson(e.to_string()))
+    };
+    let answer = match call.as_str() {
+        "authorize" => {
+            let req = serde_json::from_value(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+            Json(Paid::from(p.authorize(req).await)).into_response()
+        }
+        "lookup" => Json(Paid::from(p.lookup(&parse(body)?.idempotency_key).await)).into_response(),
+        "capture" => {
+            let c = parse(body)?;
+            Json(Paid::from(p.capture(&c.payment_id, c.amount, &c.idempotency_key).await)).into_response()
+        }
+        "void" => Json(Paid::from(p.void(&parse(body)?.payment_id).await)).into_response(),
+        "refund" => {
+            let c = parse(body)?;
+            Json(Paid::from(p.refund(&c.payment_id, c.amount, &c.idempotency_key).await)).into_response()
+        }
+        other => return Err(ApiError::NotFound(format!("no payment call `{other}`"))),
+    };
+    Ok(answer)
+}
+
+async fn record<S: Store>(
+    State(app): State<AppState<S>>,
+    Json(b): Json<RecordBody>,
+) -> Result<Json<Option<PaidOrder>>, ApiError> {
+    Ok(Json(crate::rest::payments::record(&app, &b.provider, &b.payment_id, &b.fact).await?))
 }

@@ -7,5 +7,6 @@ pub mod internal;
 pub mod inventory;
 pub mod me;
 pub mod orders;
+pub mod payments;
 pub mod staff;
 pub mod storefront;

@@ -850,15 +850,80 @@ mod stripe {
     #[tokio::test]
     async fn sqlite_stripe_checkout_and_webhooks() {
         let app = app_with_stripe("sqlite").await.unwrap();
-        stripe_checkout_and_webhooks(&app).await;
+        stripe_checkout_and_webhooks(&app, &app.base).await;
         app.stop().await;
     }
 
     #[tokio::test]
     async fn postgres_stripe_checkout_and_webhooks() {
         let Some(app) = app_with_stripe("postgres").await else { return };
-        stripe_checkout_and_webhooks(&app).await;
+        stripe_checkout_and_webhooks(&app, &app.base).await;
         app.stop().await;
+    }
+
+    /// The payments service apart (`--services payments`, holding Stripe's keys and the test
+    /// provider), the other services in the shop's process: checkouts, captures and refunds go
+    /// to it over HTTP, Stripe's webhooks come to it and are recorded by orders over HTTP; with
+    /// it down a checkout is 503 `payment-pending` and its retry with the same key pays once.
+    async fn payments_apart(pg: bool) {
+        use rouge_http::services::{Service, Services};
+        let payments_addr = format!("127.0.0.1:{}", crate::helpers::free_port());
+        let mut opts = test_options();
+        opts.services = Services::parse("catalog,inventory,orders,identity").unwrap();
+        opts.peer_urls = vec![(Service::Payments, format!("http://{payments_addr}"))];
+        opts.peer_policy.open_for = std::time::Duration::from_millis(200);
+        let Some(app) = TestApp::on(pg, opts).await else { return };
+        let payments_opts = || {
+            let mut p = test_options();
+            p.services = Services::parse("payments").unwrap();
+            p.peer_urls = vec![(Service::Orders, app.base.clone()), (Service::Identity, app.base.clone())];
+            p
+        };
+        let mut p = payments_opts();
+        p.stripe = Some(Arc::new(
+            rouge_payments::StripeProvider::new("sk_test_recorded", Some("whsec_test".into()), Some(&stand_in().await))
+                .unwrap(),
+        ));
+        let payments = app.replica_at(&payments_addr, p).await;
+        let (s, _) = app.get_json("/v1/payments/stripe/webhook").await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "the webhook is the payments service's");
+        stripe_checkout_and_webhooks(&app, &payments.base).await;
+
+        // The payments service down: the checkout's outcome is unknown (503, Retry-After), its
+        // stock stays held for the retry, which pays once the service is back.
+        payments.stop().await;
+        let cart = ready_cart(&app, SKU, 1, None).await;
+        let res = complete(&app, &cart, Some("apart-1"), "tok_visa", None).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().contains_key("retry-after"));
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["type"], "/problems/payment-pending", "{problem}");
+        let payments = app.replica_at(&payments_addr, payments_opts()).await;
+        let mut paid = Value::Null;
+        for _ in 0..100 {
+            let res = complete(&app, &cart, Some("apart-1"), "tok_visa", None).await;
+            if res.status() == StatusCode::CREATED {
+                paid = res.json().await.unwrap();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(paid["payment"]["provider"], "test", "{paid}");
+        let (_, orders) = app.get_json_as_admin("/v1/admin/orders?limit=100").await;
+        let of_cart = orders["items"].as_array().unwrap().iter().filter(|o| o["cart_id"] == cart.as_str()).count();
+        assert_eq!(of_cart, 1, "one order for the cart: {orders}");
+        payments.stop().await;
+        app.stop().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_payments_apart() {
+        payments_apart(false).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_payments_apart() {
+        payments_apart(true).await;
     }
 
     #[tokio::test]
@@ -894,7 +959,9 @@ mod stripe {
         assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("open")), "{c}");
     }
 
-    async fn stripe_checkout_and_webhooks(app: &TestApp) {
+    /// Checkout and webhooks with Stripe, its webhooks sent to `webhooks` (the shop, or the
+    /// payments service when it runs apart).
+    async fn stripe_checkout_and_webhooks(app: &TestApp, webhooks: &str) {
         stocked(app, SKU, 5).await;
         let pay = |cart: String, key: &'static str, pm: &'static str| async move {
             let res = app
@@ -923,7 +990,7 @@ mod stripe {
         let hook = |payload: String, sig: String| async move {
             let res = app
                 .client
-                .post(app.url("/v1/payments/stripe/webhook"))
+                .post(format!("{webhooks}/v1/payments/stripe/webhook"))
                 .header("stripe-signature", sig)
                 .body(payload)
                 .send()

@@ -136,12 +136,18 @@ impl TestApp {
     }
 
     /// A replica started with `opts` (its keys and mail server are this app's).
-    pub async fn replica_with(&self, mut opts: Options) -> Replica {
+    pub async fn replica_with(&self, opts: Options) -> Replica {
+        self.replica_at("127.0.0.1:0", opts).await
+    }
+
+    /// A replica listening on `addr` (a port chosen beforehand, or the one a stopped replica
+    /// had).
+    pub async fn replica_at(&self, addr: &str, mut opts: Options) -> Replica {
         opts.identity.keys = self.keys.clone();
         // A replica is configured like the primary: whichever server delivers an account email,
         // it goes to the same mail server.
         opts.identity.mailer = Mailer::smtp(&self.smtp.url, "Rouge Tests <shop@example.com>").unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
         let task = match &self.db {
