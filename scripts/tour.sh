@@ -29,6 +29,10 @@ get '/v1/brands?limit=5'
 get /v1/ingredients/vitamin%20c
 get '/v1/stock?sku=LL-GLOW-30&sku=LL-GLOW-50'
 
+# Find my shade: other brands' foundations nearest one she knows (CIEDE2000), and warm mid-depth shades
+get '/v1/shades/CP-00306-2/matches?limit=3'
+get '/v1/products?category=foundation&undertone=warm&depth_min=4&depth_max=6&limit=3'
+
 # Buy as a guest: a cart (its random id is its key), a line, the details, the order
 CART=$(send POST /v1/carts '' | sed 's/^{"id":"\([^"]*\)".*/\1/')
 send POST "/v1/carts/$CART/lines" '{"sku": "LL-NIA-30", "quantity": 2}'

@@ -54,7 +54,7 @@ fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
     let has = |s| state.services.has(s);
     let mut r = Router::new();
     if has(Service::Catalog) {
-        r = r.merge(rest::storefront::router()).merge(rest::admin::router(state));
+        r = r.merge(rest::storefront::router()).merge(rest::shades::router()).merge(rest::admin::router(state));
     }
     if has(Service::Identity) {
         r = r

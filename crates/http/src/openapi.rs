@@ -7,7 +7,7 @@ use conventions::Conventions;
 use examples::Examples;
 
 use crate::ops;
-use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, payments, staff, storefront};
+use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, payments, shades, staff, storefront};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -104,6 +104,7 @@ impl Modify for Idempotency {
     info(title = "Rouge", description = "Commerce backend for beauty retailers. Errors are RFC 9457 problem+json; money is integer minor units."),
     paths(
         storefront::list_products, storefront::product, storefront::categories, storefront::brands, storefront::ingredient,
+        shades::matches,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,

@@ -6,6 +6,7 @@
 mod index;
 mod listing;
 pub mod query;
+pub mod shades;
 pub mod view;
 
 pub use index::{CatalogIndex, IngredientEntry, SkuInfo};

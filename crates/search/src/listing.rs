@@ -54,6 +54,7 @@ struct Key {
 struct Prefs {
     skin: u32,
     concerns: u32,
+    shade: Option<(rouge_catalog::Undertone, u8)>,
 }
 
 fn key_of(sort: Sort, p: &IndexedProduct, score: f32, prefs: Prefs) -> Key {
@@ -62,7 +63,8 @@ fn key_of(sort: Sort, p: &IndexedProduct, score: f32, prefs: Prefs) -> Key {
             // Suited for her skin counts double; each concern it treats counts once. Newest
             // breaks ties: creation micros fit below bit 51 until the year 2041.
             let fit = 2 * i64::from(p.keys.skin_types & prefs.skin != 0)
-                + i64::from((p.keys.concerns & prefs.concerns).count_ones());
+                + i64::from((p.keys.concerns & prefs.concerns).count_ones())
+                + prefs.shade.map_or(0, |s| crate::shades::shade_fit(p, s));
             let newest = p.view.created_at.timestamp_micros().clamp(0, (1 << 51) - 1);
             ((fit << 51) | newest, String::new())
         }
@@ -154,7 +156,10 @@ impl CatalogIndex {
         let prefs = Prefs {
             skin: mask(SkinType::ALL, q.prefer_skin_types.iter().copied()),
             concerns: mask(Concern::ALL, q.prefer_concerns.iter().copied()),
+            shade: q.prefer_shade,
         };
+        let shade_filter = !q.undertones.is_empty() || q.depth_min.is_some() || q.depth_max.is_some();
+        let depths = (q.depth_min.unwrap_or(1), q.depth_max.unwrap_or(10));
         let skin = mask(SkinType::ALL, q.skin_types.iter().copied());
         let concerns = mask(Concern::ALL, q.concerns.iter().copied());
         let certs = mask(CertificationKind::ALL, q.certifications.iter().copied());
@@ -193,6 +198,7 @@ impl CatalogIndex {
                 && k.concerns & concerns == concerns
                 && k.certifications & certs == certs
                 && k.free_from & free == free
+                && (!shade_filter || crate::shades::has_shade(p, &q.undertones, depths))
                 && q.min_price.is_none_or(|lo| p.price.is_some_and(|x| x >= lo))
                 && q.max_price.is_none_or(|hi| p.price.is_some_and(|x| x <= hi))
                 && include.iter().all(|keys| keys.iter().any(|k| p.ingredient_keys.contains(k)))

@@ -1,6 +1,6 @@
 //! A storefront listing request, parsed from query-string pairs and validated.
 
-use rouge_catalog::{CertificationKind, Concern, FieldError, ProductType, SkinType, claims};
+use rouge_catalog::{CertificationKind, Concern, FieldError, ProductType, SkinType, Undertone, claims};
 use rouge_kernel::{Cursor, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,12 @@ pub struct ListQuery {
     /// Ranked first, most matches first: her skin type and concerns.
     pub prefer_skin_types: Vec<SkinType>,
     pub prefer_concerns: Vec<Concern>,
+    /// Her shade (undertone, depth): products with a shade near it rank first.
+    pub prefer_shade: Option<(Undertone, u8)>,
+    /// A shade in any of these undertones (with `depth_min`/`depth_max`: the same shade).
+    pub undertones: Vec<Undertone>,
+    pub depth_min: Option<u8>,
+    pub depth_max: Option<u8>,
     pub limit: usize,
     pub after: Option<Position>,
 }
@@ -136,6 +142,17 @@ impl ListQuery {
                 }
                 "include_ingredient" => q.include_ingredients.extend(list(value).map(str::to_owned)),
                 "exclude_ingredient" => q.exclude_ingredients.extend(list(value).map(str::to_owned)),
+                "undertone" => vocab(&mut v, key, value, Undertone::parse, Undertone::expected(), &mut q.undertones),
+                "depth_min" | "depth_max" => match value.parse::<u8>() {
+                    Ok(n) if (1..=10).contains(&n) => {
+                        if key == "depth_min" {
+                            q.depth_min = Some(n)
+                        } else {
+                            q.depth_max = Some(n)
+                        }
+                    }
+                    _ => v.push(key, "range", "a shade depth from 1 (fairest) to 10 (deepest)"),
+                },
                 "min_price" | "max_price" => match value.parse::<i64>() {
                     Ok(n) if n >= 0 => {
                         if key == "min_price" {
@@ -171,6 +188,11 @@ impl ListQuery {
                     "this filter does not exist",
                 ),
             }
+        }
+        if let (Some(lo), Some(hi)) = (q.depth_min, q.depth_max)
+            && lo > hi
+        {
+            v.push("depth_min", "range", "must not exceed depth_max");
         }
         if let (Some(lo), Some(hi)) = (q.min_price, q.max_price)
             && lo > hi

@@ -79,6 +79,8 @@ pub struct IndexedProduct {
     pub everyday_text: String,
     /// Compact keys the listing filters and counts facets by.
     pub keys: Keys,
+    /// Its live variants' shades, with their colours.
+    pub shades: Vec<crate::shades::IndexedShade>,
 }
 
 /// Filter and facet keys as small integers and bit masks: a listing touches every product,
@@ -217,6 +219,7 @@ pub fn index_product(p: &Product, l: &Lookups<'_>, brand_slot: u32, category_slo
         price,
         name_key: p.name.to_lowercase(),
         everyday_text: everyday.join(" "),
+        shades: crate::shades::of(&view),
         view,
     }
 }

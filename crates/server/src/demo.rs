@@ -8,6 +8,17 @@ use serde_json::Value;
 
 const DEMO_JSON: &str = include_str!("../../../data/demo.json");
 
+/// `#rrggbb` with each channel moved by up to 6 either way.
+fn jitter(hex: &str, rng: &mut Rng) -> String {
+    let channel = |i: usize| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("80"), 16).unwrap_or(128);
+    let mut out = String::from("#");
+    for i in [1, 3, 5] {
+        let moved = (i32::from(channel(i)) + rng.below(13) as i32 - 6).clamp(0, 255);
+        out.push_str(&format!("{moved:02X}"));
+    }
+    out
+}
+
 /// A small deterministic generator (xorshift64*): the same seed gives the same catalogue.
 struct Rng(u64);
 
@@ -149,10 +160,13 @@ pub fn generate(count: usize) -> Demo {
                 p.pao_months = Some(12);
                 let shades = mk[if lips { "lip_shades" } else { "shades" }].as_array().expect("shades");
                 let price = 1800 + rng.below(25) as i64 * 100 - 1;
+                // Each brand's shades a little off the palette, as real ranges are (their own
+                // generator, so the rest of the catalogue is what it always was).
+                let mut tint = Rng(0x7147_5EED ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 for (k, sh) in shades.iter().enumerate() {
                     let shade = ShadeInput {
                         name: s(&sh[0]),
-                        hex: s(&sh[1]),
+                        hex: jitter(&s(&sh[1]), &mut tint),
                         undertone: Undertone::parse(sh[2].as_str().unwrap_or_default()).unwrap_or(Undertone::Neutral),
                         depth: sh[3].as_u64().unwrap_or(5) as u8,
                     };

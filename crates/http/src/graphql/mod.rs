@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod carts;
 pub mod orders;
+pub mod shades;
 
 use crate::state::{AppState, Store};
 use accounts::{Accounts, Caller};
@@ -47,7 +48,7 @@ pub struct Schemas {
 
 pub fn schema(index: Arc<CatalogIndex>, stock: Arc<crate::availability::StockBoard>) -> Schemas {
     let build = |depth: usize, complexity: usize| {
-        Schema::build(Query, Mutation::default(), EmptySubscription)
+        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
             .data(index.clone())
             .data(stock.clone())
             .limit_depth(depth)
@@ -172,6 +173,12 @@ pub struct ProductFilter {
     pub min_price: Option<i64>,
     /// Minor units.
     pub max_price: Option<i64>,
+    /// A shade in any of these undertones (warm, cool, neutral, olive).
+    pub undertone: Option<Vec<String>>,
+    /// A shade at least this deep (1 fairest to 10 deepest); with undertone, the same shade.
+    pub depth_min: Option<i32>,
+    /// A shade at most this deep.
+    pub depth_max: Option<i32>,
 }
 
 impl ProductFilter {
@@ -187,6 +194,7 @@ impl ProductFilter {
             ("free_from", &self.free_from),
             ("include_ingredient", &self.include_ingredient),
             ("exclude_ingredient", &self.exclude_ingredient),
+            ("undertone", &self.undertone),
         ];
         for (k, v) in lists {
             for item in v.iter().flatten() {
@@ -201,6 +209,12 @@ impl ProductFilter {
         }
         if let Some(p) = self.max_price {
             out.push(("max_price", p.to_string()));
+        }
+        if let Some(d) = self.depth_min {
+            out.push(("depth_min", d.to_string()));
+        }
+        if let Some(d) = self.depth_max {
+            out.push(("depth_max", d.to_string()));
         }
         out
     }
@@ -435,14 +449,19 @@ impl Product {
     }
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct CatalogQuery;
+
+/// Every query: the catalogue (and the customer's and staff's reads), shade matching.
+#[derive(MergedObject, Default)]
+pub struct Query(CatalogQuery, shades::ShadeQuery);
 
 fn invalid(errors: Vec<rouge_catalog::FieldError>) -> async_graphql::Error {
     crate::error::ApiError::BadQuery(errors).into_graphql()
 }
 
 #[Object]
-impl Query {
+impl CatalogQuery {
     /// Products matching the filter, as a Relay connection with facets over the filtered set.
     #[graphql(complexity = "first.unwrap_or(24).clamp(1, 100) as usize * child_complexity")]
     async fn products(
@@ -484,6 +503,7 @@ impl Query {
             query.exclude_ingredients.extend(profile.avoid_ingredients);
             query.prefer_skin_types.extend(profile.skin_type);
             query.prefer_concerns.extend(profile.concerns);
+            query.prefer_shade = profile.shade.map(|s| (s.undertone, s.depth));
         }
         let listing = index.list(&query).map_err(invalid)?;
         let edges = listing

@@ -8,5 +8,6 @@ pub mod inventory;
 pub mod me;
 pub mod orders;
 pub mod payments;
+pub mod shades;
 pub mod staff;
 pub mod storefront;

@@ -72,9 +72,12 @@ pub struct ProductPage {
         ("certification" = Option<String>, Query),
         ("free_from" = Option<String>, Query, description = "e.g. fragrance, alcohol, paraben, silicone, sulfate, essential-oil"),
         ("include_ingredient" = Option<String>, Query), ("exclude_ingredient" = Option<String>, Query),
+        ("undertone" = Option<String>, Query, description = "A shade in any of these undertones (warm, cool, neutral, olive)"),
+        ("depth_min" = Option<u8>, Query, description = "A shade at least this deep (1 fairest to 10 deepest); with undertone, the same shade"),
+        ("depth_max" = Option<u8>, Query, description = "A shade at most this deep"),
         ("min_price" = Option<i64>, Query, description = "Minor units"), ("max_price" = Option<i64>, Query, description = "Minor units"),
         ("sort" = Option<String>, Query, description = "relevance, price_asc, price_desc, newest, name, suitability"),
-        ("for_me" = Option<bool>, Query, description = "With a customer token: leave out products with an ingredient her beauty profile avoids, and rank those suited to her skin type and concerns first"),
+        ("for_me" = Option<bool>, Query, description = "With a customer token: leave out products with an ingredient her beauty profile avoids, and rank those suited to her skin type, concerns and shade first"),
         ("limit" = Option<usize>, Query, description = "1 to 100, default 24"),
         ("cursor" = Option<String>, Query),
     ),
@@ -155,6 +158,7 @@ async fn for_me<S: Store>(
     query.exclude_ingredients.extend(profile.avoid_ingredients);
     query.prefer_skin_types.extend(profile.skin_type);
     query.prefer_concerns.extend(profile.concerns);
+    query.prefer_shade = profile.shade.map(|s| (s.undertone, s.depth));
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
     let mut res = cached(headers, listing_json(app, &listing), None);
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));

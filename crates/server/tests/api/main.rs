@@ -33,6 +33,7 @@ mod replays;
 mod schemathesis;
 mod services;
 mod sessions;
+mod shades;
 mod shapes;
 mod storefront;
 mod traces;
