@@ -1,0 +1,16 @@
+//! Outbound webhooks as the Standard Webhooks specification has them
+//! (<https://www.standardwebhooks.com>): each delivery carries `webhook-id`,
+//! `webhook-timestamp` and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of
+//! `{id}.{timestamp}.{body}` under the endpoint's secret; during a rotation one signature per
+//! live secret, space-separated). Secrets are `whsec_` and base64 of 32 random bytes. A target
+//! must not be in a private, loopback, link-local or otherwise internal range (no request
+//! forgery into the shop's own network) unless a test allows it.
+//!
+//! This crate is the part every delivery shares: signing, secrets and the target guard.
+//! Endpoints, deliveries with retries, the delivery log and replay build on it.
+
+pub mod signature;
+pub mod target;
+
+pub use signature::{Headers, Secret, SecretError, sign};
+pub use target::{TargetError, check_target, refused_range, resolve_target};
