@@ -91,6 +91,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
     let routes = routes(&state)
         .merge(private(rest::internal::router(&state)))
         .merge(private(rest::events::router(&state)))
+        .merge(private(rest::webhooks::router(&state)))
         .merge(ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
         .route("/asyncapi.json", axum::routing::get(asyncapi::serve))

@@ -7,7 +7,9 @@ use conventions::Conventions;
 use examples::Examples;
 
 use crate::ops;
-use crate::rest::{admin, audit, auth, carts, events, inventory, me, orders, payments, shades, staff, storefront};
+use crate::rest::{
+    admin, audit, auth, carts, events, inventory, me, orders, payments, shades, staff, storefront, webhooks,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -105,6 +107,8 @@ impl Modify for Idempotency {
     paths(
         storefront::list_products, storefront::product, storefront::categories, storefront::brands, storefront::ingredient,
         shades::matches,
+        webhooks::create, webhooks::list, webhooks::read, webhooks::update, webhooks::remove, webhooks::rotate,
+        webhooks::deliveries, webhooks::replay,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,
@@ -125,6 +129,7 @@ impl Modify for Idempotency {
     modifiers(&AdminAuth, &Conventions, &Idempotency, &Examples),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
+        (name = "webhooks", description = "Outbound webhooks: endpoints, their secrets, deliveries (Standard Webhooks signatures)"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),
         (name = "checkout", description = "Carts, addresses, shipping, and completing a checkout with a payment"),

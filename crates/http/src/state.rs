@@ -19,6 +19,7 @@ pub trait Store:
     + DeliveryLog
     + Ping
     + rouge_kernel::Relays
+    + rouge_webhooks::WebhookRepository
 {
 }
 impl<T> Store for T where
@@ -32,6 +33,7 @@ impl<T> Store for T where
         + DeliveryLog
         + Ping
         + rouge_kernel::Relays
+        + rouge_webhooks::WebhookRepository
 {
 }
 
@@ -74,6 +76,8 @@ pub struct Parts<S> {
     pub skus: Arc<dyn rouge_orders::Catalog>,
     /// The payment providers this process runs (the payments service's), by name.
     pub payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
+    /// Webhook targets in internal ranges are accepted (tests; never a live shop).
+    pub webhooks_allow_internal: bool,
 }
 
 /// The peer services handlers reach when theirs is not in this process (`None`: it is).

@@ -53,6 +53,7 @@ permissions! {
     ApiKeysManage => "api_keys:manage": "Create and revoke API keys.",
     AuditRead => "audit:read": "Read the audit log.",
     EventsManage => "events:manage": "Inspect and replay events their consumers failed on (dead letters).",
+    WebhooksManage => "webhooks:manage": "Register outbound webhook endpoints, rotate their secrets, read and replay their deliveries.",
     SettingsWrite => "settings:write": "Change shop settings.",
 }
 

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod peers;
 pub mod seed;
 pub mod tls;
+pub mod webhooks;
 pub mod wiring;
 
 use anyhow::Context;
@@ -169,6 +170,8 @@ pub struct Options {
     pub peer_urls: Vec<(Service, String)>,
     /// Timeouts, retries and circuit breaking of calls to those services.
     pub peer_policy: rouge_http::remote::Policy,
+    /// Outbound webhooks' retries, target guard and alerts.
+    pub webhooks: webhooks::WebhookOptions,
 }
 
 /// The shop's stock rules.
@@ -214,6 +217,7 @@ impl Default for Options {
             services: Services::all(),
             peer_urls: vec![],
             peer_policy: rouge_http::remote::Policy::default(),
+            webhooks: webhooks::WebhookOptions::default(),
         }
     }
 }
@@ -343,6 +347,8 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     // Durable consumers: each event claimed once, retried with growing pauses, parked as a
     // dead letter after the last attempt.
     let mailer = id_opts.mailer;
+    let alerts = mailer.clone();
+    let webhook_opts = opts.webhooks.clone();
     // Each service's consumers run where the service does.
     let mut handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![];
     if has(Service::Identity) {
@@ -369,6 +375,8 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     if let Some(cdn) = opts.cdn.clone().filter(|_| has(Service::Catalog)) {
         handlers.push(Arc::new(cdn));
     }
+    // Every process queues its events for webhook endpoints (queued once, whoever is first).
+    handlers.push(Arc::new(webhooks::Queue(store.clone())));
     let policy = opts.delivery;
     // On a broker (AMQP_URL), the work consumers take their events from their queues there;
     // in-process, from the relay.
@@ -562,6 +570,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         peers: rouge_http::state::Peers { identity: peers.identity.clone(), orders: peers.orders.clone() },
         skus,
         payments: if has(Service::Payments) { payments } else { vec![] },
+        webhooks_allow_internal: webhook_opts.allow_internal,
     });
     let sweeper = tokio::spawn(release_expired(
         state.store.clone(),
@@ -571,6 +580,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
     tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), broker.is_some(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
+    let sender = tokio::spawn(webhooks::send_due(state.store.clone(), webhook_opts, alerts, stop_tx.subscribe()));
     if let Some(levels) = levels {
         tokio::spawn(refresh_availability(board, levels, inv.low_stock, filled, stop_tx.subscribe()));
     }
@@ -580,6 +590,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             let _ = relay_task.await;
         }),
         sweeper,
+        sender,
         tokio::spawn(async move {
             let _ = retries.await;
         }),
@@ -598,6 +609,7 @@ fn work_topology(
     cdn: bool,
 ) -> rouge_messaging::broker::Topology {
     let mut work = consumers::WORK.to_vec();
+    work.push((webhooks::NAME, webhooks::every_event()));
     if cdn {
         work.push(("cdn-purge", cdn::EVENTS));
     }

@@ -378,6 +378,13 @@ struct GatewayArgs {
     /// asked for (`--demo` turns it on): on a live shop they would be free orders.
     #[arg(long, env = "ROUGE_TEST_PAYMENTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     test_payments: bool,
+    /// Accept webhook endpoints in private, loopback or link-local ranges (tests only: a live
+    /// shop must not be made to call into its own network).
+    #[arg(long, env = "ROUGE_WEBHOOKS_ALLOW_INTERNAL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    webhooks_allow_internal: bool,
+    /// Who is emailed when a webhook endpoint is disabled after repeated failure.
+    #[arg(long, env = "ROUGE_WEBHOOKS_ALERTS_TO")]
+    webhooks_alerts_to: Option<String>,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -476,6 +483,11 @@ impl GatewayArgs {
                 low_stock: self.low_stock,
                 reservation_secs: self.reservation_secs,
                 idempotency_lease_secs: self.idempotency_lease_secs,
+            },
+            webhooks: rouge_server::webhooks::WebhookOptions {
+                allow_internal: self.webhooks_allow_internal,
+                alerts_to: self.webhooks_alerts_to.filter(|a| !a.is_empty()),
+                ..Default::default()
             },
             // Set by `serve` from --services and the environment.
             services: rouge_http::services::Services::all(),

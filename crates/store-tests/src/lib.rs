@@ -9,6 +9,7 @@ pub mod identity;
 pub mod inventory;
 pub mod orders;
 pub mod raw;
+pub mod webhooks;
 
 /// Runs each named contract function of `$module` on a fresh SQLite database and on a fresh
 /// PostgreSQL database (skipped, or failed when services are required, without a server):

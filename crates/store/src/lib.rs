@@ -66,6 +66,7 @@ mod postgres;
 pub use postgres::{SHARED, migration_owner};
 mod sqlite;
 mod staff;
+mod webhooks;
 
 /// What every repository module uses.
 mod prelude {

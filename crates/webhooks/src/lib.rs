@@ -6,11 +6,13 @@
 //! must not be in a private, loopback, link-local or otherwise internal range (no request
 //! forgery into the shop's own network) unless a test allows it.
 //!
-//! This crate is the part every delivery shares: signing, secrets and the target guard.
-//! Endpoints, deliveries with retries, the delivery log and replay build on it.
+//! Endpoints and deliveries are kept by the store ([`WebhookRepository`]); the server queues
+//! events for them and sends what is due.
 
+pub mod endpoint;
 pub mod signature;
 pub mod target;
 
+pub use endpoint::{Delivery, DeliveryState, Due, Endpoint, Secrets, WebhookRepository};
 pub use signature::{Headers, Secret, SecretError, sign};
 pub use target::{TargetError, check_target, refused_range, resolve_target};

@@ -11,3 +11,4 @@ pub mod payments;
 pub mod shades;
 pub mod staff;
 pub mod storefront;
+pub mod webhooks;

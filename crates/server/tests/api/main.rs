@@ -37,6 +37,7 @@ mod shades;
 mod shapes;
 mod storefront;
 mod traces;
+mod webhooks;
 
 /// Declares each test once per store.
 #[macro_export]
