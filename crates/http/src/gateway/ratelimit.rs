@@ -315,7 +315,9 @@ fn number(n: u64) -> HeaderValue {
 /// The token's verified claims come back too, so the route need not verify it again.
 pub fn budget(gw: &Gateway, req: &Request) -> Option<(Quota, &'static str, ClientKey, Option<AccessClaims>)> {
     let path = req.uri().path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    // Probes; and calls between Rouge's services, which answer only a service token (a
+    // checkout's reservation must not spend the orders pod's budget as if it were one shopper).
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/internal/") {
         return None;
     }
     let (class, quota) = match *req.method() {

@@ -55,6 +55,11 @@ fn example(method: &str, path: &str) -> Option<Value> {
             "role_id": "01960000-0000-7000-8000-000000000002"
         }),
         ("patch", "/v1/admin/staff/{id}") => json!({"disabled": true}),
+        ("post", "/v1/admin/webhooks") => json!({
+            "url": "https://erp.example.com/rouge", "event_types": ["order.placed", "order.shipped"],
+            "description": "ERP order import"
+        }),
+        ("patch", "/v1/admin/webhooks/{id}") => json!({"enabled": true}),
         ("post", "/v1/admin/roles") => {
             json!({"name": "Fulfilment", "permissions": ["orders:read", "orders:write", "inventory:read"]})
         }

@@ -380,3 +380,39 @@ async fn wrong_login(app: &TestApp) -> StatusCode {
     let body = serde_json::json!({"email": "x@example.com", "password": "whatever it is"});
     app.client.post(app.url("/v1/auth/login")).json(&body).send().await.unwrap().status()
 }
+
+/// Calls between services (a service token on `/internal/v1`) spend no shopper's budget: a
+/// burst of reservations from one orders process is not throttled, while a public write from
+/// the same address is; and without a service token the internal routes answer 401.
+#[tokio::test]
+async fn calls_between_services_are_not_rate_limited_as_one_client() {
+    let mut opts = test_options();
+    opts.gateway.write = Some(Quota { per_minute: 60, burst: 2 });
+    let app = TestApp::sqlite_with(opts).await;
+    let token = app.tokens.issue_service("orders", chrono::Utc::now().timestamp());
+    for i in 0..6 {
+        let res = app
+            .client
+            .post(app.url("/internal/v1/reservations"))
+            .bearer_auth(&token)
+            .header("idempotency-key", format!("burst-{i}"))
+            .json(&serde_json::json!({"reference": format!("cart-{i}"), "lines": [["NO-SUCH", 1]]}))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS, "call {i}");
+        assert!(res.status().is_success(), "call {i}: {}", res.status());
+    }
+    let public = |n: u32| app.client.post(app.url("/v1/carts")).header("idempotency-key", format!("c{n}")).send();
+    let statuses =
+        [public(1).await.unwrap().status(), public(2).await.unwrap().status(), public(3).await.unwrap().status()];
+    assert_eq!(statuses[2], StatusCode::TOO_MANY_REQUESTS, "a shopper's writes are still limited: {statuses:?}");
+    let anonymous =
+        app.client.post(app.url("/internal/v1/reservations")).json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let customer =
+        app.tokens.issue(uuid::Uuid::now_v7(), rouge_identity::Subject::Customer, chrono::Utc::now().timestamp()).0;
+    let as_customer = app.client.get(app.url("/internal/v1/sellable")).bearer_auth(customer).send().await.unwrap();
+    assert_eq!(as_customer.status(), StatusCode::UNAUTHORIZED, "a customer's token is no service token");
+    app.stop().await;
+}
