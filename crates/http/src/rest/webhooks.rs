@@ -35,9 +35,15 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
             "/v1/admin/webhooks/{id}",
             need(app, WebhooksManage, get(read::<S>).patch(update::<S>).delete(remove::<S>)),
         )
-        .route("/v1/admin/webhooks/{id}/rotate-secret", need(app, WebhooksManage, post(rotate::<S>)))
+        .route(
+            "/v1/admin/webhooks/{id}/rotate-secret",
+            need(app, WebhooksManage, idempotent(app, false, post(rotate::<S>))),
+        )
         .route("/v1/admin/webhooks/{id}/deliveries", need(app, WebhooksManage, get(deliveries::<S>)))
-        .route("/v1/admin/webhooks/{id}/deliveries/{event}/replay", need(app, WebhooksManage, post(replay::<S>)))
+        .route(
+            "/v1/admin/webhooks/{id}/deliveries/{event}/replay",
+            need(app, WebhooksManage, idempotent(app, false, post(replay::<S>))),
+        )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -187,5 +187,22 @@ async fn every_creating_post_replays(app: &TestApp) {
     )
     .await;
 
+    // Webhooks: an endpoint registered once (its secret in the replayed answer too), a rotation
+    // made once, a delivery replayed.
+    let hook = json!({"url": "https://erp.example.com/rouge", "event_types": ["BrandSaved"]});
+    let made = r.twice("/v1/admin/webhooks", "/v1/admin/webhooks", admin, hook).await;
+    let id = made["id"].as_str().unwrap().to_owned();
+    let (_, all) = app.get_json_as_admin("/v1/admin/webhooks").await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1), "one endpoint: {all}");
+    let rotate = format!("/v1/admin/webhooks/{id}/rotate-secret");
+    let rotated = r.twice("/v1/admin/webhooks/{id}/rotate-secret", &rotate, admin, json!({})).await;
+    assert_ne!(rotated["secret"], made["secret"]);
+    app.brand("Webhook Brand").await;
+    let log = format!("/v1/admin/webhooks/{id}/deliveries");
+    app.eventually(|| async { app.get_json_as_admin(&log).await.1["items"][0]["event_id"].is_string() }).await;
+    let event = app.get_json_as_admin(&log).await.1["items"][0]["event_id"].as_str().unwrap().to_owned();
+    let replay = format!("/v1/admin/webhooks/{id}/deliveries/{event}/replay");
+    r.twice("/v1/admin/webhooks/{id}/deliveries/{event}/replay", &replay, admin, json!({})).await;
+
     assert_eq!(r.tried, creating, "a replay case for every creating POST the document lists");
 }

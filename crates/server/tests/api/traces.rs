@@ -114,7 +114,7 @@ async fn one_checkout_is_one_trace(database_url: &str) {
     let complete = async {
         loop {
             let got = ours();
-            if got.iter().filter(|s| s.kind == 5).count() >= 2 && got.iter().any(|s| s.kind == 2) {
+            if got.iter().filter(|s| s.kind == 5).count() >= 4 && got.iter().any(|s| s.kind == 2) {
                 return got;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -142,7 +142,16 @@ async fn one_checkout_is_one_trace(database_url: &str) {
     let mut consumers: Vec<&str> =
         trace.iter().filter(|s| s.kind == 5 && s.parent == server.id).map(|s| s.name.as_str()).collect();
     consumers.sort_unstable();
-    assert_eq!(consumers, ["order-email order.placed", "stock order.placed"], "{names:?}");
+    assert_eq!(
+        consumers,
+        [
+            "order-email order.placed",
+            "stock order.placed",
+            "webhooks order.payment_authorized",
+            "webhooks order.placed"
+        ],
+        "{names:?}"
+    );
     let _ = child.kill().await;
 }
 
