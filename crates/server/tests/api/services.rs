@@ -57,6 +57,8 @@ struct Shop {
     /// More settings for every service.
     env: Vec<(String, String)>,
     _haproxy: Server,
+    /// The PostgreSQL database, dropped by [`Shop::close`].
+    pg_db: Option<harness::TempPostgres>,
 }
 
 impl Shop {
@@ -79,6 +81,14 @@ impl Shop {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("the balancer still routes {probe}");
+    }
+
+    /// Stops the services and drops the database.
+    async fn close(mut self) {
+        self.services.clear();
+        if let Some(db) = self.pg_db.take() {
+            db.cleanup().await;
+        }
     }
 
     fn log(&self) -> String {
@@ -105,8 +115,6 @@ async fn open_shop(pg: bool, env: &[(&str, &str)]) -> Option<Shop> {
     } else {
         (format!("sqlite://{}", dir.0.join("rouge.db").display()), None)
     };
-    // Left to the test's end: the database is dropped with the test process's temp databases.
-    std::mem::forget(pg_db);
     rouge(&["keys", "init"], &url, &keys);
     if pg {
         // Each service's schema and role, one after the other, into the empty database.
@@ -138,6 +146,7 @@ async fn open_shop(pg: bool, env: &[(&str, &str)]) -> Option<Shop> {
         addrs,
         services: (0..4).map(|_| None).collect(),
         env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        pg_db,
         _haproxy: crate::crash::server(haproxy, format!("http://{lb}")),
         dir,
     };
@@ -304,6 +313,7 @@ async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
     assert_eq!(orders["items"].as_array().map(Vec::len), Some(2), "{orders}");
     // One more unit sold, nothing left held by the attempt that failed.
     stock_settles(&lb, &token, 2).await;
+    shop.close().await;
 }
 
 /// One checkout across the services is one trace: the orders service's request under the
@@ -384,6 +394,7 @@ async fn a_checkout_across_services_is_one_trace(pg: bool) {
     }
     let stock = trace.iter().find(|s| s.name == "stock order.placed").unwrap_or_else(|| panic!("{names:?}"));
     assert_eq!(stock.parent, complete.id, "inventory's consumer (another process) runs under the request");
+    shop.close().await;
 }
 
 #[tokio::test]
