@@ -34,6 +34,7 @@ impl From<RemoteError> for ApiError {
 }
 
 /// The catalogue service, as orders see it.
+#[derive(Clone)]
 pub struct RemoteCatalog(pub Remote);
 
 impl Catalog for RemoteCatalog {
@@ -53,6 +54,7 @@ impl Catalog for RemoteCatalog {
 }
 
 /// The inventory service, as orders see it.
+#[derive(Clone)]
 pub struct RemoteStock(pub Remote);
 
 fn stock_error(e: RemoteError) -> StockError {

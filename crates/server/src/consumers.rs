@@ -55,18 +55,10 @@ pub struct StockCommit<S>(pub rouge_inventory::InventoryService<S>, pub OrderFac
 
 /// What inventory's consumer reads of an order (its status and reservation): from the store
 /// when orders run here, else asked of the orders service.
+#[derive(Clone)]
 pub enum OrderFacts<S> {
     Local(S),
     Remote(rouge_http::remote::Remote),
-}
-
-impl<S: Store> Clone for OrderFacts<S> {
-    fn clone(&self) -> Self {
-        match self {
-            OrderFacts::Local(s) => OrderFacts::Local(s.clone()),
-            OrderFacts::Remote(r) => OrderFacts::Remote(r.clone()),
-        }
-    }
 }
 
 impl<S: Store> OrderFacts<S> {

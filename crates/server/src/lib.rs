@@ -609,7 +609,7 @@ fn work_topology(
     cdn: bool,
 ) -> rouge_messaging::broker::Topology {
     let mut work = consumers::WORK.to_vec();
-    work.push((webhooks::NAME, webhooks::every_event()));
+    work.push((webhooks::NAME, rouge_http::rest::webhooks::event_types()));
     if cdn {
         work.push(("cdn-purge", cdn::EVENTS));
     }

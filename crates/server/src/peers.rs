@@ -82,18 +82,10 @@ impl Peers {
 }
 
 /// Where the storefront's stock levels come from: inventory here, or the inventory service.
+#[derive(Clone)]
 pub enum Levels<S> {
     Local(rouge_inventory::InventoryService<S>),
     Remote(rouge_http::peers::RemoteStock),
-}
-
-impl<S: Store> Clone for Levels<S> {
-    fn clone(&self) -> Self {
-        match self {
-            Levels::Local(i) => Levels::Local(i.clone()),
-            Levels::Remote(r) => Levels::Remote(rouge_http::peers::RemoteStock(r.0.clone())),
-        }
-    }
 }
 
 impl<S: Store> Levels<S> {

@@ -38,17 +38,8 @@ impl Default for WebhookOptions {
     }
 }
 
-/// Event types never sent to endpoints (an account email's sealed link is for Rouge alone).
-pub const INTERNAL: &[&str] = &["EmailRequested"];
-
 /// The consumer's name (in the dead-letter list; on a broker, its queue).
 pub const NAME: &str = "webhooks";
-
-/// Every event type there is (the AsyncAPI document's), for the consumer's bindings.
-pub fn every_event() -> &'static [&'static str] {
-    static ALL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    ALL.get_or_init(rouge_http::asyncapi::event_types)
-}
 
 /// The consumer: queues each event for the endpoints that want it (again: nothing).
 pub struct Queue<S>(pub S);
@@ -59,7 +50,7 @@ impl<S: Store> Handler for Queue<S> {
     }
 
     fn events(&self) -> &'static [&'static str] {
-        every_event()
+        rouge_http::rest::webhooks::event_types()
     }
 
     fn exclusive(&self) -> bool {
@@ -69,10 +60,6 @@ impl<S: Store> Handler for Queue<S> {
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
         let store = self.0.clone();
         Box::pin(async move {
-            // Plumbing between Rouge's own parts, not the shop's news.
-            if INTERNAL.contains(&e.event_type.as_str()) {
-                return Ok(());
-            }
             let endpoints = store.endpoints().await.map_err(|err| err.to_string())?;
             let wanted: Vec<uuid::Uuid> = endpoints.iter().filter(|p| p.wants(&e.event_type)).map(|p| p.id).collect();
             store.enqueue(&wanted, &e, chrono::Utc::now().timestamp_millis()).await.map_err(|err| err.to_string())

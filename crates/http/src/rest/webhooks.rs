@@ -22,6 +22,13 @@ use uuid::Uuid;
 
 type Res = Result<Response, ApiError>;
 
+/// The event types endpoints may ask for and are sent: every documented one but the account
+/// emails' requests (Rouge's own plumbing: a sealed link for the mailer alone).
+pub fn event_types() -> &'static [&'static str] {
+    static TYPES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    TYPES.get_or_init(|| crate::asyncapi::event_types().into_iter().filter(|t| *t != "EmailRequested").collect())
+}
+
 /// How long a rotated-out secret keeps signing.
 const ROTATION_MS: i64 = 24 * 3600 * 1000;
 
@@ -95,8 +102,7 @@ fn check(app_allows_internal: bool, url: &str, types: &[String], description: &s
     if let Err(e) = rouge_webhooks::check_target(url, app_allows_internal) {
         errors.push(field("url", "target", e.to_string()));
     }
-    // Every documented event but the account emails' (Rouge's own plumbing).
-    let known: Vec<&str> = crate::asyncapi::event_types().into_iter().filter(|t| *t != "EmailRequested").collect();
+    let known = event_types();
     if types.is_empty() {
         errors.push(field("event_types", "required", "name at least one event type, or `*`"));
     }
