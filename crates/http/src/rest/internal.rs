@@ -4,6 +4,7 @@
 //! balancer may route them like the public ones.
 
 use crate::error::ApiError;
+use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
 use crate::services::Service;
 use crate::state::{AppState, Store};
@@ -167,14 +168,14 @@ async fn services_only<S: Store>(State(app): State<AppState<S>>, req: Request, n
 
 async fn skus<S: Store>(
     State(app): State<AppState<S>>,
-    Json(q): Json<SkusQuery>,
+    ValidJson(q): ValidJson<SkusQuery>,
 ) -> Result<Json<Vec<Option<SkuView>>>, ApiError> {
     app.skus.skus(&q.skus).await.map(Json).map_err(ApiError::Unavailable)
 }
 
 async fn reserve<S: Store>(
     State(app): State<AppState<S>>,
-    Json(b): Json<ReserveBody>,
+    ValidJson(b): ValidJson<ReserveBody>,
 ) -> Result<Json<Reserved>, ApiError> {
     let lines: Vec<rouge_inventory::LineRequest> =
         b.lines.into_iter().map(|(sku, quantity)| rouge_inventory::LineRequest { sku, quantity }).collect();
@@ -190,7 +191,7 @@ async fn reserve<S: Store>(
 async fn release<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
-    Json(b): Json<ReleaseBody>,
+    ValidJson(b): ValidJson<ReleaseBody>,
 ) -> Result<Json<Done>, ApiError> {
     app.inventory.release(id, &b.reason).await?;
     Ok(Json(Done { changed: 1 }))
@@ -204,7 +205,7 @@ async fn restock<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>)
 async fn take_back<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,
-    Json(b): Json<TakeBackBody>,
+    ValidJson(b): ValidJson<TakeBackBody>,
 ) -> Result<Json<Done>, ApiError> {
     let units: Vec<rouge_inventory::LineRequest> =
         b.units.into_iter().map(|(sku, quantity)| rouge_inventory::LineRequest { sku, quantity }).collect();
@@ -218,7 +219,7 @@ async fn sellable<S: Store>(State(app): State<AppState<S>>) -> Result<Json<Vec<(
 
 async fn caller<S: Store>(
     State(app): State<AppState<S>>,
-    Json(q): Json<CallerQuery>,
+    ValidJson(q): ValidJson<CallerQuery>,
 ) -> Result<Json<CallerAnswer>, ApiError> {
     match q {
         CallerQuery::Customer(token) => {
@@ -252,7 +253,7 @@ async fn order_facts<S: Store>(
 async fn pay<S: Store>(
     State(app): State<AppState<S>>,
     Path((provider, call)): Path<(String, String)>,
-    Json(body): Json<serde_json::Value>,
+    ValidJson(body): ValidJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let Some(p) = app.payments.iter().find(|p| p.name() == provider) else {
         return Err(ApiError::NotFound(format!("the payments service does not take `{provider}`")));
@@ -282,7 +283,7 @@ async fn pay<S: Store>(
 
 async fn record<S: Store>(
     State(app): State<AppState<S>>,
-    Json(b): Json<RecordBody>,
+    ValidJson(b): ValidJson<RecordBody>,
 ) -> Result<Json<Option<PaidOrder>>, ApiError> {
     Ok(Json(crate::rest::payments::record(&app, &b.provider, &b.payment_id, &b.fact).await?))
 }

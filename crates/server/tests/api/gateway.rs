@@ -407,6 +407,25 @@ async fn calls_between_services_are_not_rate_limited_as_one_client() {
     let statuses =
         [public(1).await.unwrap().status(), public(2).await.unwrap().status(), public(3).await.unwrap().status()];
     assert_eq!(statuses[2], StatusCode::TOO_MANY_REQUESTS, "a shopper's writes are still limited: {statuses:?}");
+    // A malformed body is a problem document and changes nothing.
+    let sellable = || async {
+        app.client.get(app.url("/internal/v1/sellable")).bearer_auth(&token).send().await.unwrap().text().await.unwrap()
+    };
+    let before = sellable().await;
+    let bad = app
+        .client
+        .post(app.url("/internal/v1/reservations"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "bad-body")
+        .json(&serde_json::json!({"reference": "cart-bad", "lines": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+    assert_eq!(bad.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "lines", "the field is named: {problem}");
+    assert_eq!(sellable().await, before, "nothing held");
     let anonymous =
         app.client.post(app.url("/internal/v1/reservations")).json(&serde_json::json!({})).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
