@@ -1,0 +1,477 @@
+//! Promotions' use cases: staff set promotions and codes up; carts are priced with them;
+//! checkouts hold their budgets (and give them back) like stock.
+
+use crate::codes;
+use crate::engine::{self, Basket, Candidate, Evaluation, NotApplied};
+use crate::model::{Benefit, Code, Promotion, PromotionInput};
+use crate::ports::{Hold, HoldState, PromotionsRepository, Use};
+use rouge_kernel::{FieldError, StoreError, Validation};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PromotionsError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("no such {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A discount the cart showed can no longer be given: its budget ran out meanwhile.
+    #[error("{0}")]
+    UsedUp(String),
+    #[error("the store failed: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for PromotionsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            e @ (StoreError::Duplicate { .. } | StoreError::Stale) => PromotionsError::Conflict(e.to_string()),
+            StoreError::Unavailable(cause) => PromotionsError::Store(cause),
+        }
+    }
+}
+
+impl From<Validation> for PromotionsError {
+    fn from(v: Validation) -> Self {
+        PromotionsError::Invalid(v.errors().to_vec())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, PromotionsError>;
+
+/// Codes staff add: one they name, or a batch generated.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodesInput {
+    /// A code to add as written (3 to 32 letters, digits, `-`, `_`; any case).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Or this many unique random codes (1 to 10000)…
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// …each starting with this (up to 12 characters).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Orders each code may be used for (1: single use); omit for no limit of its own.
+    #[serde(default)]
+    pub max_uses: Option<i64>,
+}
+
+/// An offer shown on listings and product pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Offer {
+    pub promotion_id: Uuid,
+    pub name: String,
+    /// "-20 %", "Gift with purchase", "Buy 2 get 1 free".
+    pub badge: String,
+    /// Spending needed on the promotion's target, if any.
+    pub min_subtotal: Option<i64>,
+}
+
+/// A promotion with what its budget has taken so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PromotionView {
+    #[serde(flatten)]
+    pub promotion: Promotion,
+    /// Orders that used it (or hold it in a checkout now).
+    pub used: i64,
+    pub badge: String,
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(2);
+const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Clone)]
+pub struct PromotionsService<R> {
+    repo: R,
+    /// Every promotion, read again after [`CACHE_TTL`] (and at once after a change here): a
+    /// replica sees another's changes within that time. Budgets are always counted in the
+    /// store.
+    cache: Arc<RwLock<Option<(Instant, Arc<Vec<Promotion>>)>>>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn total_key(p: Uuid) -> String {
+    format!("p:{p}")
+}
+
+fn code_key(c: &str) -> String {
+    format!("c:{c}")
+}
+
+fn customer_key(p: Uuid, c: Uuid) -> String {
+    format!("pc:{p}:{c}")
+}
+
+impl<R: PromotionsRepository> PromotionsService<R> {
+    pub fn new(repo: R) -> Self {
+        Self { repo, cache: Arc::new(RwLock::new(None)) }
+    }
+
+    pub fn repo(&self) -> &R {
+        &self.repo
+    }
+
+    async fn all(&self) -> Result<Arc<Vec<Promotion>>> {
+        if let Some((at, list)) = self.cache.read().expect("promotions cache").as_ref()
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(self.repo.promotions().await?);
+        *self.cache.write().expect("promotions cache") = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    fn forget(&self) {
+        *self.cache.write().expect("promotions cache") = None;
+    }
+
+    async fn view(&self, p: Promotion) -> Result<PromotionView> {
+        let used = self.repo.taken(&[total_key(p.id)]).await?[0];
+        let badge = p.badge();
+        Ok(PromotionView { promotion: p, used, badge })
+    }
+
+    /// # Errors
+    /// `Invalid` with every bad field.
+    #[tracing::instrument(name = "promotions.create", skip_all)]
+    pub async fn create(&self, input: PromotionInput) -> Result<PromotionView> {
+        input.validate()?;
+        let t = now();
+        let p = input.into_promotion(rouge_kernel::new_id(), t, t);
+        self.repo.save_promotion(&p).await?;
+        self.forget();
+        tracing::info!(promotion = %p.id, name = %p.name, "promotion created");
+        self.view(p).await
+    }
+
+    /// Replaces a promotion's rules (its uses so far stay counted).
+    ///
+    /// # Errors
+    /// `NotFound`; `Invalid` with every bad field.
+    #[tracing::instrument(name = "promotions.replace", skip_all, fields(promotion = %id))]
+    pub async fn replace(&self, id: Uuid, input: PromotionInput) -> Result<PromotionView> {
+        input.validate()?;
+        let old = self.repo.promotion(id).await?.ok_or_else(|| PromotionsError::NotFound(format!("promotion {id}")))?;
+        let p = input.into_promotion(id, old.created_at, now());
+        self.repo.save_promotion(&p).await?;
+        self.forget();
+        self.view(p).await
+    }
+
+    /// # Errors
+    /// `NotFound`.
+    pub async fn get(&self, id: Uuid) -> Result<PromotionView> {
+        let p = self.repo.promotion(id).await?.ok_or_else(|| PromotionsError::NotFound(format!("promotion {id}")))?;
+        self.view(p).await
+    }
+
+    /// Every promotion, newest first, with its uses.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn list(&self) -> Result<Vec<PromotionView>> {
+        let list = self.repo.promotions().await?;
+        let keys: Vec<String> = list.iter().map(|p| total_key(p.id)).collect();
+        let used = self.repo.taken(&keys).await?;
+        Ok(list.into_iter().zip(used).map(|(p, used)| PromotionView { badge: p.badge(), promotion: p, used }).collect())
+    }
+
+    /// Adds one named code, or a batch of generated ones, to a promotion that takes codes.
+    ///
+    /// # Errors
+    /// `NotFound`; `Invalid`; `Conflict` when a named code exists already.
+    #[tracing::instrument(name = "promotions.add_codes", skip_all, fields(promotion = %id))]
+    pub async fn add_codes(&self, id: Uuid, input: &CodesInput) -> Result<Vec<Code>> {
+        let p = self.repo.promotion(id).await?.ok_or_else(|| PromotionsError::NotFound(format!("promotion {id}")))?;
+        let mut v = Validation::new();
+        if !p.requires_code {
+            v.push("promotion", "automatic", "this promotion applies by itself; set requires_code to give it codes");
+        }
+        if input.max_uses.is_some_and(|m| m < 1) {
+            v.push("max_uses", "out_of_range", "at least 1 (omit it for no limit)");
+        }
+        let prefix = input.prefix.as_deref().unwrap_or("");
+        let wanted: Vec<String> = match (&input.code, input.count) {
+            (Some(c), None) if input.prefix.is_none() => match codes::normalize(c) {
+                Some(c) => vec![c],
+                None => {
+                    v.push("code", "invalid", "3 to 32 letters, digits, `-` or `_`");
+                    vec![]
+                }
+            },
+            (None, Some(n)) if (1..=10_000).contains(&n) => {
+                if prefix.len() > 12 || (!prefix.is_empty() && codes::normalize(&format!("{prefix}XXX")).is_none()) {
+                    v.push("prefix", "invalid", "up to 12 letters, digits, `-` or `_`");
+                }
+                codes::generate(&prefix.to_ascii_uppercase(), 10, n as usize)
+            }
+            (None, Some(_)) => {
+                v.push("count", "out_of_range", "from 1 to 10000 codes at a time");
+                vec![]
+            }
+            _ => {
+                v.push("code", "one_of", "either `code`, or `count` (with an optional `prefix`)");
+                vec![]
+            }
+        };
+        if !v.is_empty() {
+            return Err(v.into());
+        }
+        let t = now();
+        let make = |code: String| Code { code, promotion_id: id, max_uses: input.max_uses, used: 0, created_at: t };
+        let batch: Vec<Code> = wanted.into_iter().map(make).collect();
+        match self.repo.add_codes(&batch).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate { .. }) if input.code.is_some() => {
+                return Err(PromotionsError::Conflict(format!("the code {} exists already", batch[0].code)));
+            }
+            // A generated batch met an existing code (about one chance in 10^9 per code): draw
+            // the whole batch again once.
+            Err(StoreError::Duplicate { .. }) => {
+                let again: Vec<Code> =
+                    codes::generate(&prefix.to_ascii_uppercase(), 10, batch.len()).into_iter().map(make).collect();
+                self.repo.add_codes(&again).await?;
+                tracing::info!(promotion = %id, count = again.len(), "codes generated");
+                return Ok(again);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(promotion = %id, count = batch.len(), "codes added");
+        Ok(batch)
+    }
+
+    /// # Errors
+    /// `NotFound`.
+    pub async fn codes(&self, id: Uuid, after: Option<&str>, limit: i64) -> Result<Vec<Code>> {
+        self.repo.promotion(id).await?.ok_or_else(|| PromotionsError::NotFound(format!("promotion {id}")))?;
+        Ok(self.repo.codes(id, after, limit).await?)
+    }
+
+    /// The offers a product shows: live automatic promotions whose target holds it.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn offers(&self, sku: &str, brand: &str, categories: &[String]) -> Result<Vec<Offer>> {
+        let t = now();
+        let line = engine::BasketLine {
+            sku: sku.into(),
+            brand: brand.into(),
+            categories: categories.to_vec(),
+            unit_price: 0,
+            quantity: 1,
+        };
+        Ok(self
+            .all()
+            .await?
+            .iter()
+            .filter(|p| !p.requires_code && p.live_at(t) && engine::in_target(&line, &p.target))
+            .map(|p| Offer { promotion_id: p.id, name: p.name.clone(), badge: p.badge(), min_subtotal: p.min_subtotal })
+            .collect())
+    }
+
+    /// Prices a basket: the live automatic promotions and those its codes unlock, each
+    /// within its budgets as counted now.
+    ///
+    /// # Errors
+    /// When the store fails.
+    #[tracing::instrument(name = "promotions.evaluate", skip_all)]
+    pub async fn evaluate(&self, basket: &Basket) -> Result<Evaluation> {
+        self.evaluate_without(basket, &[]).await
+    }
+
+    async fn evaluate_without(&self, basket: &Basket, excluded: &[Uuid]) -> Result<Evaluation> {
+        let all = self.all().await?;
+        let mut refused: Vec<NotApplied> = vec![];
+        let mut candidates: Vec<Candidate<'_>> = all
+            .iter()
+            .filter(|p| !p.requires_code && p.live_at(basket.now) && !excluded.contains(&p.id))
+            .map(|p| Candidate { promotion: p, code: None })
+            .collect();
+        let mut code_limits: Vec<(usize, Option<i64>, i64)> = vec![];
+        for raw in &basket.codes {
+            let unknown = || NotApplied {
+                promotion_id: None,
+                name: None,
+                code: Some(raw.clone()),
+                reason_code: "unknown_code".into(),
+                reason: format!("{raw} is not a code of this shop"),
+            };
+            let Some(code) = self.repo.code(raw).await? else {
+                refused.push(unknown());
+                continue;
+            };
+            let Some(p) = all.iter().find(|p| p.id == code.promotion_id) else {
+                refused.push(unknown());
+                continue;
+            };
+            if candidates.iter().any(|c| c.promotion.id == p.id) || excluded.contains(&p.id) {
+                continue;
+            }
+            code_limits.push((candidates.len(), code.max_uses, code.used));
+            candidates.push(Candidate { promotion: p, code: Some(code.code) });
+        }
+        // Budgets as counted now: a promotion whose budget is spent is out, with the reason.
+        let keys: Vec<String> = candidates
+            .iter()
+            .flat_map(|c| {
+                let p = c.promotion;
+                let per_customer = basket.customer.filter(|_| p.max_uses_per_customer.is_some());
+                [Some(total_key(p.id)), per_customer.map(|cu| customer_key(p.id, cu))]
+            })
+            .flatten()
+            .collect();
+        let taken = if keys.is_empty() { vec![] } else { self.repo.taken(&keys).await? };
+        let mut it = taken.into_iter();
+        let mut spent: Vec<usize> = vec![];
+        for (i, c) in candidates.iter().enumerate() {
+            let p = c.promotion;
+            let total = it.next().unwrap_or(0);
+            let mine = basket.customer.filter(|_| p.max_uses_per_customer.is_some()).and_then(|_| it.next());
+            let code_spent = code_limits.iter().any(|(k, max, used)| *k == i && max.is_some_and(|m| *used >= m));
+            let why = if p.max_uses.is_some_and(|m| total >= m) {
+                Some(match p.benefit {
+                    Benefit::Gift { .. } => "the gifts have all been given",
+                    Benefit::Samples { .. } => "the samples have all been given",
+                    _ => "this promotion has been used up",
+                })
+            } else if code_spent {
+                Some("this code has been used up")
+            } else if p.max_uses_per_customer.zip(mine).is_some_and(|(m, n)| n >= m) {
+                Some("you have used this promotion as often as it allows")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                spent.push(i);
+                refused.push(NotApplied {
+                    promotion_id: Some(p.id),
+                    name: Some(p.name.clone()),
+                    code: c.code.clone(),
+                    reason_code: "used_up".into(),
+                    reason: why.into(),
+                });
+            }
+        }
+        let live: Vec<Candidate<'_>> =
+            candidates.into_iter().enumerate().filter(|(i, _)| !spent.contains(i)).map(|(_, c)| c).collect();
+        let mut ev = engine::evaluate(basket, &live);
+        refused.append(&mut ev.not_applied);
+        ev.not_applied = refused;
+        Ok(ev)
+    }
+
+    /// Prices a basket for checkout and holds the budgets of what applied, for `reference`
+    /// (the checkout attempt) until it commits, fails or expires. A gift or samples whose
+    /// budget ran out are left out (the price does not change); a discount whose budget ran out
+    /// is refused, so nobody pays more than the cart showed.
+    ///
+    /// # Errors
+    /// `UsedUp` naming the promotion or code; the store's failures.
+    #[tracing::instrument(name = "promotions.hold", skip_all)]
+    pub async fn hold(&self, reference: &str, basket: &Basket) -> Result<(Evaluation, Option<Uuid>)> {
+        let mut excluded: Vec<Uuid> = vec![];
+        let all = self.all().await?;
+        loop {
+            let ev = self.evaluate_without(basket, &excluded).await?;
+            let mut uses: Vec<Use> = vec![];
+            for a in &ev.applied {
+                let Some(p) = all.iter().find(|p| p.id == a.promotion_id) else { continue };
+                if let Some(cap) = p.max_uses {
+                    uses.push(Use { key: total_key(p.id), cap, amount: 1 });
+                }
+                if let (Some(cap), Some(c)) = (p.max_uses_per_customer, basket.customer) {
+                    uses.push(Use { key: customer_key(p.id, c), cap, amount: 1 });
+                }
+                if let Some(code) = &a.code
+                    && let Some(cap) = self.repo.code(code).await?.and_then(|c| c.max_uses)
+                {
+                    uses.push(Use { key: code_key(code), cap, amount: 1 });
+                }
+            }
+            if uses.is_empty() {
+                return Ok((ev, None));
+            }
+            let hold = Hold {
+                id: rouge_kernel::new_id(),
+                reference: reference.to_owned(),
+                state: HoldState::Held,
+                order_id: None,
+                uses,
+                expires_at: now() + HOLD_TTL_MS,
+            };
+            match self.repo.hold(&hold).await? {
+                Ok(h) => return Ok((ev, Some(h.id))),
+                Err(key) => {
+                    let owner = ev.applied.iter().find(|a| {
+                        key == total_key(a.promotion_id)
+                            || a.code.as_ref().is_some_and(|c| key == code_key(c))
+                            || basket.customer.is_some_and(|c| key == customer_key(a.promotion_id, c))
+                    });
+                    let Some(a) = owner else {
+                        return Err(PromotionsError::Store(format!("a hold refused an unknown budget {key}")));
+                    };
+                    let p = all.iter().find(|p| p.id == a.promotion_id);
+                    if p.is_some_and(|p| matches!(p.benefit, Benefit::Gift { .. } | Benefit::Samples { .. })) {
+                        tracing::info!(promotion = %a.promotion_id, "budget ran out during checkout: left out");
+                        excluded.push(a.promotion_id);
+                        continue;
+                    }
+                    let what = match &a.code {
+                        Some(c) => format!("the code {c}"),
+                        None => format!("the promotion “{}”", a.name),
+                    };
+                    return Err(PromotionsError::UsedUp(format!(
+                        "{what} has just been used up; the cart's price has changed, check it and try again"
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Gives a hold's uses back (a failed checkout, a cancelled order); again: nothing.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn release(&self, hold: Uuid) -> Result<()> {
+        self.repo.release_hold(hold).await?;
+        Ok(())
+    }
+
+    /// Spends a hold for its order.
+    ///
+    /// # Errors
+    /// `NotFound`; when the store fails.
+    pub async fn commit(&self, hold: Uuid, order: Uuid) -> Result<()> {
+        self.repo.commit_hold(hold, order).await?.ok_or_else(|| PromotionsError::NotFound(format!("hold {hold}")))?;
+        Ok(())
+    }
+
+    /// Gives back the budgets of checkouts that never finished; returns how many.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn release_expired(&self) -> Result<usize> {
+        let mut n = 0;
+        loop {
+            let due = self.repo.expired_holds(now(), 200).await?;
+            if due.is_empty() {
+                return Ok(n);
+            }
+            for id in due {
+                if self.repo.release_hold(id).await?.is_some_and(|h| h.state == HoldState::Released) {
+                    n += 1;
+                }
+            }
+        }
+    }
+}
