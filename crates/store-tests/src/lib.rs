@@ -8,6 +8,7 @@ pub mod harness;
 pub mod identity;
 pub mod inventory;
 pub mod orders;
+pub mod promotions;
 pub mod raw;
 pub mod webhooks;
 

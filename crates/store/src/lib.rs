@@ -64,6 +64,7 @@ mod orders;
 mod outbox;
 mod postgres;
 pub use postgres::{SHARED, migration_owner};
+mod promotions;
 mod sqlite;
 mod staff;
 mod webhooks;
