@@ -26,6 +26,7 @@ use utoipa::OpenApi;
     rouge_identity::CustomerReclaimed,
     rouge_identity::EmailRequested,
     rouge_inventory::model::StockLevelChanged,
+    rouge_promotions::Promotion,
 )))]
 struct Payloads;
 
@@ -282,6 +283,17 @@ fn events(schemas: &Value) -> Vec<Event> {
             "Money went back to the customer.",
             order(schemas, "refunded"),
             order_ref(json!({"type": "refunded", "refund_id": "re_test_4f1e2d3c", "amount": 4800})),
+        ),
+        ev(
+            "promotion.saved",
+            "promotion",
+            "A promotion was set up or its rules changed.",
+            schema_ref("Promotion"),
+            json!({"id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f8091", "name": "Spring serums: 20 % off",
+                "benefit": {"kind": "percent_off", "percent_bp": 2000}, "target": {"kind": "category", "slug": "serums"},
+                "min_subtotal": null, "audience": "everyone", "requires_code": true, "priority": 0, "exclusive": false,
+                "starts_at": null, "ends_at": 1_790_000_000_000_i64, "max_uses": 1000, "max_uses_per_customer": null,
+                "active": true, "created_at": 1_780_000_000_000_i64, "updated_at": 1_780_000_000_000_i64}),
         ),
         ev(
             "inventory.stock_out",

@@ -232,8 +232,28 @@ impl From<rouge_orders::OrdersError> for ApiError {
             E::PaymentRequiresAction { action_url } => ApiError::PaymentRequiresAction(action_url),
             e @ E::PaymentUnknown(_) => ApiError::PaymentPending(e.to_string()),
             e @ E::PaymentFailed(_) => ApiError::PaymentFailed(e.to_string()),
+            E::PromotionUsedUp(msg) => {
+                let error = FieldError { field: "promotions".into(), code: "used_up", message: msg.clone() };
+                ApiError::Conflict(msg, vec![error])
+            }
             E::Transition(msg) => ApiError::InvalidTransition(msg),
             e @ E::Stale => ApiError::PreconditionFailed(e.to_string()),
+            E::Store(cause) => ApiError::Unavailable(cause),
+        }
+    }
+}
+
+impl From<rouge_promotions::PromotionsError> for ApiError {
+    fn from(e: rouge_promotions::PromotionsError) -> Self {
+        use rouge_promotions::PromotionsError as E;
+        match e {
+            E::Invalid(errors) => ApiError::Invalid(errors),
+            E::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
+            E::Conflict(msg) => {
+                let error = FieldError { field: "code".into(), code: "taken", message: msg.clone() };
+                ApiError::Conflict(msg, vec![error])
+            }
+            E::UsedUp(msg) => ApiError::Conflict(msg, vec![]),
             E::Store(cause) => ApiError::Unavailable(cause),
         }
     }

@@ -67,7 +67,11 @@ fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
         r = r.merge(private(rest::inventory::router(state)));
     }
     if has(Service::Orders) {
-        r = r.merge(private(rest::carts::router(state))).merge(private(rest::orders::router(state)));
+        // Promotions are deployed with orders (a checkout holds their budgets).
+        r = r
+            .merge(private(rest::carts::router(state)))
+            .merge(private(rest::orders::router(state)))
+            .merge(private(rest::promotions::router(state)));
     }
     if has(Service::Payments) {
         r = r.merge(private(rest::payments::router()));

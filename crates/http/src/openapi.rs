@@ -8,7 +8,7 @@ use examples::Examples;
 
 use crate::ops;
 use crate::rest::{
-    admin, audit, auth, carts, events, inventory, me, orders, payments, shades, staff, storefront, webhooks,
+    admin, audit, auth, carts, events, inventory, me, orders, payments, promotions, shades, staff, storefront, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -109,6 +109,8 @@ impl Modify for Idempotency {
         shades::matches,
         webhooks::create, webhooks::list, webhooks::read, webhooks::update, webhooks::remove, webhooks::rotate,
         webhooks::deliveries, webhooks::replay,
+        promotions::create, promotions::list, promotions::read, promotions::replace, promotions::add_codes,
+        promotions::codes,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,
@@ -121,7 +123,8 @@ impl Modify for Idempotency {
         inventory::receive, inventory::adjust, inventory::transfer, inventory::quarantine, inventory::stock,
         inventory::ledger, inventory::batch, inventory::batch_orders, inventory::availability,
         carts::create, carts::read, carts::add_line, carts::set_quantity, carts::remove_line, carts::checkout,
-        carts::shipping_methods, carts::merge, carts::complete, payments::stripe_webhook,
+        carts::shipping_methods, carts::merge, carts::complete, carts::add_code, carts::remove_code,
+        carts::set_samples, payments::stripe_webhook,
         orders::my_orders, orders::my_order, orders::request_return, orders::guest_order,
         orders::search, orders::staff_order, orders::transition, orders::refund, events::list, events::replay,
         ops::healthz, ops::readyz, crate::asyncapi::serve,
@@ -129,6 +132,7 @@ impl Modify for Idempotency {
     modifiers(&AdminAuth, &Conventions, &Idempotency, &Examples),
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
+        (name = "promotions", description = "Promotions and their codes: rules, schedules, budgets (staff with promotions:manage)"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, their secrets, deliveries (Standard Webhooks signatures)"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),

@@ -20,6 +20,7 @@ pub trait Store:
     + Ping
     + rouge_kernel::Relays
     + rouge_webhooks::WebhookRepository
+    + rouge_promotions::PromotionsRepository
 {
 }
 impl<T> Store for T where
@@ -34,6 +35,7 @@ impl<T> Store for T where
         + Ping
         + rouge_kernel::Relays
         + rouge_webhooks::WebhookRepository
+        + rouge_promotions::PromotionsRepository
 {
 }
 
@@ -50,6 +52,8 @@ pub struct Parts<S> {
     pub identity: IdentityService<S>,
     pub inventory: InventoryService<S>,
     pub orders: OrdersService<S>,
+    /// Promotions (staff's; carts and checkouts reach them through `orders`).
+    pub promotions: rouge_promotions::PromotionsService<S>,
     /// A request holding an idempotency key this long without answering is presumed dead
     /// (its server crashed) and a retry may take the key over.
     pub idempotency_lease: std::time::Duration,

@@ -54,6 +54,7 @@ permissions! {
     AuditRead => "audit:read": "Read the audit log.",
     EventsManage => "events:manage": "Inspect and replay events their consumers failed on (dead letters).",
     WebhooksManage => "webhooks:manage": "Register outbound webhook endpoints, rotate their secrets, read and replay their deliveries.",
+    PromotionsManage => "promotions:manage": "Set up promotions and their codes; read their uses.",
     SettingsWrite => "settings:write": "Change shop settings.",
 }
 
@@ -92,6 +93,7 @@ pub fn builtin_roles() -> Vec<Role> {
                 CustomersReadPii,
                 AuditRead,
                 EventsManage,
+                PromotionsManage,
             ],
         ),
         role(3, "catalogue_editor", vec![CatalogRead, CatalogWrite]),

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 pub const MAX_LINES: usize = 100;
 pub const MAX_QUANTITY: i64 = 99;
+/// Codes one cart may carry.
+pub const MAX_CODES: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CartLine {
@@ -72,6 +74,12 @@ pub struct Cart {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Promotion codes the shopper entered (normalized).
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Sample SKUs she picked (a samples promotion gives those it offers).
+    #[serde(default)]
+    pub samples: Vec<String>,
     /// Until when (ms) a checkout attempt holds the cart; it cannot change meanwhile.
     #[serde(default, skip_serializing)]
     pub checkout_until: Option<i64>,
@@ -89,6 +97,8 @@ impl Cart {
             region: None,
             shipping_method: None,
             state: CartState::Open,
+            codes: vec![],
+            samples: vec![],
             version: 0,
             created_at: now,
             updated_at: now,
@@ -124,8 +134,13 @@ impl Cart {
         Ok(id)
     }
 
-    /// Merges another cart's lines into this one (quantities add up, capped).
+    /// Merges another cart's lines (quantities add up, capped) and codes into this one.
     pub fn absorb(&mut self, other: &Cart) {
+        for c in &other.codes {
+            if !self.codes.contains(c) && self.codes.len() < MAX_CODES {
+                self.codes.push(c.clone());
+            }
+        }
         for l in &other.lines {
             let room = self.lines.len() < MAX_LINES;
             match self.lines.iter_mut().find(|m| m.sku == l.sku) {

@@ -11,9 +11,11 @@ pub mod service;
 pub use cart::{Address, Cart, CartLine, CartState, Contact};
 pub use order::{Command, Order, OrderEvent, OrderLine, Status, TimelineEntry, Units};
 pub use ports::{
-    Catalog, OrderFilter, OrdersRepository, Sealed, SealedKeyRef, Sealer, SkuView, Stock, StockError, StoreError,
+    Catalog, OrderFilter, OrdersRepository, PromotionError, Promotions, Sealed, SealedKeyRef, Sealer, SkuView, Stock,
+    StockError, StoreError,
 };
 pub use pricing::{Channel, Totals};
 pub use service::{
-    Access, Caller, CheckoutInput, OrderView, OrdersError, OrdersService, PaymentInput, PricedCart, ShippingOption,
+    Access, Caller, CartPromotions, CheckoutInput, FreeItem, OrderView, OrdersError, OrdersService, PaymentInput,
+    PricedCart, ShippingOption,
 };

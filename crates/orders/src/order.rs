@@ -16,8 +16,15 @@ pub struct OrderLine {
     /// Minor units, in the channel's price basis.
     pub unit_price: i64,
     pub total: i64,
+    /// The promotions' share of this line (the line was paid `total - discount`, plus `tax`
+    /// where prices exclude it).
+    #[serde(default)]
+    pub discount: i64,
     pub tax: i64,
     pub tax_rate_bp: u32,
+    /// For a gift or a sample a promotion added (free): that promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_id: Option<Uuid>,
 }
 
 /// Units of a SKU, as shipped or returned.
@@ -41,6 +48,12 @@ pub enum OrderEvent {
         country: String,
         region: Option<String>,
         reservation_id: Uuid,
+        /// The promotions that applied, and why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        promotions: Vec<rouge_promotions::Applied>,
+        /// Their budgets' hold, spent by this order (given back if it is cancelled).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        promotion_hold: Option<Uuid>,
     },
     PaymentAuthorized {
         provider: String,
@@ -64,6 +77,10 @@ pub enum OrderEvent {
         return_id: Uuid,
         lines: Vec<Units>,
         reason: String,
+        /// What the customer paid for these units (their share of each line after its
+        /// discount): the refund this return calls for.
+        #[serde(default)]
+        refund_due: i64,
     },
     ReturnReceived {
         return_id: Uuid,
@@ -169,6 +186,12 @@ pub struct Order {
     pub country: String,
     pub region: Option<String>,
     pub reservation_id: Uuid,
+    /// The promotions that applied, and why.
+    #[serde(default)]
+    pub promotions: Vec<rouge_promotions::Applied>,
+    /// Their budgets' hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_hold: Option<Uuid>,
     pub payment: Option<PaymentState>,
     pub shipped: Vec<Units>,
     pub returned: Vec<Units>,
@@ -246,6 +269,8 @@ impl Order {
             country,
             region,
             reservation_id,
+            promotions,
+            promotion_hold,
         } = first
         else {
             return Err(TransitionError("an order starts with `placed`".into()));
@@ -263,6 +288,8 @@ impl Order {
             country: country.clone(),
             region: region.clone(),
             reservation_id: *reservation_id,
+            promotions: promotions.clone(),
+            promotion_hold: *promotion_hold,
             payment: None,
             shipped: vec![],
             returned: vec![],
@@ -339,6 +366,24 @@ impl Order {
         }
         self.version += 1;
         self.updated_at = at;
+    }
+
+    /// What the customer paid for `units` not returned before: each line's paid amount (after
+    /// its discount; with its tax where prices exclude it) shared over its units so that the
+    /// shares of all its units add up to it exactly (the last unit returned takes the rounding).
+    pub fn paid_for(&self, units: &[Units]) -> i64 {
+        let t = &self.totals;
+        let exclusive = t.total != t.subtotal - t.discount + t.shipping;
+        let mut due = 0;
+        for u in units {
+            let Some(line) = self.lines.iter().find(|l| l.sku == u.sku && l.promotion_id.is_none()) else { continue };
+            let paid = i128::from(line.total - line.discount + if exclusive { line.tax } else { 0 });
+            let n = i128::from(line.quantity.max(1));
+            let share = |m: i64| (paid * i128::from(m.clamp(0, line.quantity))) / n;
+            let before = count(&self.returned, &u.sku);
+            due += (share(before + u.quantity) - share(before)) as i64;
+        }
+        due
     }
 
     fn refuse<T>(&self, what: &str) -> Result<T, TransitionError> {
@@ -437,10 +482,12 @@ impl Order {
                         )));
                     }
                 }
+                let refund_due = self.paid_for(&merged);
                 Ok(vec![OrderEvent::ReturnRequested {
                     return_id: rouge_kernel::new_id(),
                     lines: merged,
                     reason: reason.trim().to_owned(),
+                    refund_due,
                 }])
             }
             Command::ReceiveReturn { return_id, restock } => {
@@ -470,6 +517,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn returns_are_refunded_what_the_units_cost_after_their_discount() {
+        let mut o = placed();
+        // A: 3 × 10.00 with 10.00 off the line: 20.00 paid, 6.66 + 6.67 + 6.67 by return order.
+        o.lines[0].discount = 1000;
+        o.totals.discount = 1000;
+        o.totals.total = 3000;
+        let u = |q| vec![Units { sku: "A".into(), quantity: q }];
+        assert_eq!(o.paid_for(&u(1)), 666);
+        o.returned = u(1);
+        assert_eq!(o.paid_for(&u(2)), 1334, "all units' shares add up to what was paid");
+        assert_eq!(o.paid_for(&[Units { sku: "B".into(), quantity: 1 }]), 1000);
+        // Where prices exclude tax, the line's tax was paid too.
+        o.lines[1].tax = 80;
+        o.totals.tax = 80;
+        o.totals.total = 3080;
+        assert_eq!(o.paid_for(&[Units { sku: "B".into(), quantity: 1 }]), 1080);
+    }
+
     fn placed() -> Order {
         let line = |sku: &str, q| OrderLine {
             sku: sku.into(),
@@ -478,8 +544,10 @@ mod tests {
             quantity: q,
             unit_price: 1000,
             total: 1000 * q,
+            discount: 0,
             tax: 0,
             tax_rate_bp: 0,
+            promotion_id: None,
         };
         let first = OrderEvent::Placed {
             customer_id: None,
@@ -491,6 +559,8 @@ mod tests {
             country: "FR".into(),
             region: None,
             reservation_id: Uuid::nil(),
+            promotions: vec![],
+            promotion_hold: None,
         };
         let mut o = Order::start(Uuid::nil(), 1, &first, 0).unwrap();
         o.apply(&OrderEvent::PaymentAuthorized { provider: "test".into(), payment_id: "p".into(), amount: 4000 }, 0);
@@ -561,7 +631,7 @@ mod tests {
                 TimelineEntry { seq: 1, at: 0, event: OrderEvent::Placed {
                     customer_id: None, cart_id: Uuid::nil(), currency: "EUR".into(), lines: o.lines.clone(),
                     totals: o.totals, shipping_method: "standard".into(), country: "FR".into(), region: None,
-                    reservation_id: Uuid::nil() } },
+                    reservation_id: Uuid::nil(), promotions: vec![], promotion_hold: None } },
                 TimelineEntry { seq: 2, at: 0, event: OrderEvent::PaymentAuthorized { provider: "test".into(), payment_id: "p".into(), amount: 4000 } },
             ];
             timeline.extend(history.into_iter().enumerate().map(|(i, e)| TimelineEntry { seq: i as i64 + 3, at: 1, event: e }));

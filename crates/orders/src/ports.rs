@@ -200,6 +200,12 @@ pub struct SkuView {
     pub unit_grams: u32,
     pub tax_class: String,
     pub on_sale: bool,
+    /// The brand's slug (promotions target brands).
+    #[serde(default)]
+    pub brand: String,
+    /// The slugs of the product's category and every one above it.
+    #[serde(default)]
+    pub categories: Vec<String>,
 }
 
 /// The catalogue, as orders see it.
@@ -239,3 +245,32 @@ pub trait Stock: Send + Sync + 'static {
         sellable: bool,
     ) -> BoxFuture<'a, Result<(), StockError>>;
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PromotionError {
+    /// A discount the cart showed ran out meanwhile; nothing was held.
+    #[error("{0}")]
+    UsedUp(String),
+    /// Promotions could not be asked: nothing was held.
+    #[error("promotions are unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Promotions, as orders see them.
+pub trait Promotions: Send + Sync + 'static {
+    /// What the promotions make of a basket now (no budget held).
+    fn evaluate<'a>(&'a self, basket: &'a Basket) -> BoxFuture<'a, Result<Evaluation, PromotionError>>;
+    /// Prices a basket for a checkout attempt and holds the budgets of what applied (`None`:
+    /// nothing to hold). Again with the same `reference`: the same hold.
+    fn hold<'a>(
+        &'a self,
+        reference: &'a str,
+        basket: &'a Basket,
+    ) -> BoxFuture<'a, Result<(Evaluation, Option<Uuid>), PromotionError>>;
+    /// Gives a hold's budgets back (a checkout that failed); again: nothing.
+    fn release(&self, hold: Uuid) -> BoxFuture<'_, Result<(), PromotionError>>;
+    /// Whether a code (normalized) is one of the shop's.
+    fn knows_code<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, PromotionError>>;
+}
+
+pub use rouge_promotions::{Basket, BasketLine, Evaluation};

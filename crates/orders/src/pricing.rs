@@ -1,9 +1,11 @@
 //! Tax and shipping: rates by country (and region) and tax class, prices configured as
 //! tax-inclusive (EU) or tax-exclusive (US) per channel, shipping zones and methods.
 //!
-//! Rounding: tax is computed and rounded **per line** (half away from zero, to the
-//! currency's minor unit), then summed; shipping is taxed at the destination's standard rate
-//! as one more line. Amounts are integer minor units throughout.
+//! Rounding: tax is computed and rounded **per line**, on the line's price after its share of
+//! the discounts (half away from zero, to the currency's minor unit), then summed; shipping is
+//! taxed at the destination's standard rate as one more line. Amounts are integer minor units
+//! throughout. How promotions' discounts are spread over lines is `rouge_promotions::engine`'s
+//! to say (by largest remainder).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -112,11 +114,14 @@ impl Default for Channel {
     }
 }
 
-/// One line to price: its unit price as the catalogue gives it, quantity, class and weight.
+/// One line to price: its unit price as the catalogue gives it, quantity, the promotions'
+/// discount on it, class and weight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceLine {
     pub unit_price: i64,
     pub quantity: i64,
+    /// Off the line's total (never more than it).
+    pub discount: i64,
     pub tax_class: String,
     /// Grams per unit (estimated from the size for liquids: 1 ml ≈ 1 g).
     pub unit_grams: u32,
@@ -127,7 +132,9 @@ pub struct PriceLine {
 pub struct LineMoney {
     /// Unit price × quantity, in the channel's price basis.
     pub total: i64,
-    /// The tax inside (inclusive) or on top of (exclusive) `total`.
+    /// The promotions' share of this line.
+    pub discount: i64,
+    /// The tax inside (inclusive) or on top of (exclusive) `total - discount`.
     pub tax: i64,
     pub rate_bp: u32,
 }
@@ -136,7 +143,7 @@ pub struct LineMoney {
 pub struct Totals {
     /// Sum of line totals, in the channel's price basis.
     pub subtotal: i64,
-    /// Filled by promotions; always 0 for now.
+    /// What promotions took off the lines (shipping made free shows as shipping 0).
     pub discount: i64,
     pub shipping: i64,
     /// All tax: lines and shipping.
@@ -181,8 +188,9 @@ impl Channel {
 
     pub fn line(&self, l: &PriceLine, country: &str, region: Option<&str>) -> LineMoney {
         let total = l.unit_price.saturating_mul(l.quantity);
+        let discount = l.discount.clamp(0, total.max(0));
         let rate_bp = self.rate(country, region, &l.tax_class);
-        LineMoney { total, tax: self.tax_of(total, rate_bp), rate_bp }
+        LineMoney { total, discount, tax: self.tax_of(total - discount, rate_bp), rate_bp }
     }
 
     /// Methods shipping to `country`, with their price for these lines.
@@ -195,7 +203,7 @@ impl Channel {
     }
 
     fn shipping_price(&self, m: &ShippingMethod, lines: &[PriceLine]) -> Result<i64, PricingError> {
-        let goods: i64 = lines.iter().map(|l| l.unit_price.saturating_mul(l.quantity)).sum();
+        let goods: i64 = lines.iter().map(|l| l.unit_price.saturating_mul(l.quantity) - l.discount.max(0)).sum();
         if m.free_above.is_some_and(|t| goods >= t) {
             return Ok(0);
         }
@@ -222,9 +230,25 @@ impl Channel {
         country: Option<(&str, Option<&str>)>,
         method: Option<&str>,
     ) -> Result<(Vec<LineMoney>, Totals), PricingError> {
+        self.price_with(lines, country, method, false)
+    }
+
+    /// [`Channel::price`], with shipping made free by a promotion (the method must still be
+    /// able to carry the parcel there).
+    ///
+    /// # Errors
+    /// When the method does not ship there or cannot carry the parcel.
+    pub fn price_with(
+        &self,
+        lines: &[PriceLine],
+        country: Option<(&str, Option<&str>)>,
+        method: Option<&str>,
+        free_shipping: bool,
+    ) -> Result<(Vec<LineMoney>, Totals), PricingError> {
         let (country, region) = country.unwrap_or(("", None));
         let priced: Vec<LineMoney> = lines.iter().map(|l| self.line(l, country, region)).collect();
         let subtotal: i64 = priced.iter().map(|l| l.total).sum();
+        let discount: i64 = priced.iter().map(|l| l.discount).sum();
         let mut tax: i64 = priced.iter().map(|l| l.tax).sum();
         let shipping = match method {
             None => 0,
@@ -234,12 +258,14 @@ impl Channel {
                     .iter()
                     .find(|m| m.code == code && m.countries.iter().any(|c| c == country))
                     .ok_or_else(|| PricingError::NoSuchMethod(code.to_owned(), country.to_owned()))?;
-                self.shipping_price(m, lines)?
+                let price = self.shipping_price(m, lines)?;
+                if free_shipping { 0 } else { price }
             }
         };
         tax += self.tax_of(shipping, self.rate(country, region, "standard"));
-        let total = if self.prices_include_tax { subtotal + shipping } else { subtotal + shipping + tax };
-        Ok((priced, Totals { subtotal, discount: 0, shipping, tax, total }))
+        let goods = subtotal - discount;
+        let total = if self.prices_include_tax { goods + shipping } else { goods + shipping + tax };
+        Ok((priced, Totals { subtotal, discount, shipping, tax, total }))
     }
 }
 
@@ -248,7 +274,22 @@ mod tests {
     use super::*;
 
     fn line(price: i64, qty: i64, grams: u32) -> PriceLine {
-        PriceLine { unit_price: price, quantity: qty, tax_class: "standard".into(), unit_grams: grams }
+        PriceLine { unit_price: price, quantity: qty, discount: 0, tax_class: "standard".into(), unit_grams: grams }
+    }
+
+    #[test]
+    fn tax_is_on_the_price_after_discount_and_free_shipping_still_weighs() {
+        let c = Channel::default();
+        // 30.00 less 6.00 = 24.00 incl. 20 %: 4.00 tax; 40.00 goods after discount: under the
+        // 50.00 for free shipping, so 4.90 for 100 g, unless a promotion makes it free.
+        let lines = [PriceLine { discount: 600, ..line(3000, 1, 50) }, line(1600, 1, 50)];
+        let (money, t) = c.price(&lines, Some(("FR", None)), Some("standard")).unwrap();
+        assert_eq!((money[0].discount, money[0].tax), (600, 400));
+        assert_eq!(t, Totals { subtotal: 4600, discount: 600, shipping: 490, tax: 400 + 267 + 82, total: 4490 });
+        let (_, free) = c.price_with(&lines, Some(("FR", None)), Some("standard"), true).unwrap();
+        assert_eq!((free.shipping, free.total), (0, 4000));
+        let heavy = [PriceLine { discount: 100, ..line(100, 11, 1000) }];
+        assert!(c.price_with(&heavy, Some(("FR", None)), Some("standard"), true).is_err(), "too heavy all the same");
     }
 
     #[test]

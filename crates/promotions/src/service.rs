@@ -384,17 +384,16 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         loop {
             let ev = self.evaluate_without(basket, &excluded).await?;
             let mut uses: Vec<Use> = vec![];
+            // Every promotion and code counts its uses (staff read them); those with a limit
+            // are held within it.
             for a in &ev.applied {
                 let Some(p) = all.iter().find(|p| p.id == a.promotion_id) else { continue };
-                if let Some(cap) = p.max_uses {
-                    uses.push(Use { key: total_key(p.id), cap, amount: 1 });
-                }
+                uses.push(Use { key: total_key(p.id), cap: p.max_uses.unwrap_or(i64::MAX), amount: 1 });
                 if let (Some(cap), Some(c)) = (p.max_uses_per_customer, basket.customer) {
                     uses.push(Use { key: customer_key(p.id, c), cap, amount: 1 });
                 }
-                if let Some(code) = &a.code
-                    && let Some(cap) = self.repo.code(code).await?.and_then(|c| c.max_uses)
-                {
+                if let Some(code) = &a.code {
+                    let cap = self.repo.code(code).await?.and_then(|c| c.max_uses).unwrap_or(i64::MAX);
                     uses.push(Use { key: code_key(code), cap, amount: 1 });
                 }
             }

@@ -90,6 +90,10 @@ pub struct SkuInfo {
     pub size: Option<rouge_catalog::values::Size>,
     /// Listed on the storefront and not archived: it may be put in a cart.
     pub on_sale: bool,
+    /// The brand's slug.
+    pub brand: String,
+    /// The slugs of the product's category and every one above it, top first.
+    pub categories: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -284,6 +288,16 @@ impl CatalogIndex {
             price: v.price,
             size: v.size.clone(),
             on_sale: state.products.contains_key(id) && !v.archived,
+            brand: state.brands.get(&p.brand_id).map(|b| b.slug.to_string()).unwrap_or_default(),
+            categories: crate::view::Lookups {
+                brands: &state.brands,
+                categories: &state.categories,
+                today: chrono::Utc::now().date_naive(),
+            }
+            .category_chain(p.category_id)
+            .iter()
+            .map(|c| c.slug.to_string())
+            .collect(),
         })
     }
 

@@ -10,10 +10,12 @@ use rouge_messaging::durable::Handler;
 use rouge_orders::{Contact, Sealer};
 
 /// The work consumers (name, event types): on a broker, one queue each.
-pub const WORK: [(&str, &[&str]); 3] = [(MAILER.0, MAILER.1), (STOCK.0, STOCK.1), (ORDER_EMAIL.0, ORDER_EMAIL.1)];
+pub const WORK: [(&str, &[&str]); 4] =
+    [(MAILER.0, MAILER.1), (STOCK.0, STOCK.1), (ORDER_EMAIL.0, ORDER_EMAIL.1), (PROMOTIONS.0, PROMOTIONS.1)];
 const MAILER: (&str, &[&str]) = ("mailer", &["EmailRequested"]);
 const STOCK: (&str, &[&str]) = ("stock", &["order.placed", "order.cancelled"]);
 const ORDER_EMAIL: (&str, &[&str]) = ("order-email", &["order.placed"]);
+const PROMOTIONS: (&str, &[&str]) = ("promotions", &["order.placed", "order.cancelled"]);
 
 /// Account emails identity asks for (verification, password reset).
 pub struct AccountMail<S> {
@@ -123,6 +125,47 @@ impl<S: Store> Handler for StockCommit<S> {
                 }
                 Err(err) => Err(err.to_string()),
             }
+        })
+    }
+}
+
+/// Spends a placed order's promotion budgets (the checkout left them held for it); gives a
+/// cancelled order's back. Idempotent, so every replica may run it; runs where orders do
+/// (promotions are deployed with them).
+pub struct PromotionSpend<S>(pub rouge_promotions::PromotionsService<S>, pub S);
+
+impl<S: Store> Handler for PromotionSpend<S> {
+    fn name(&self) -> &'static str {
+        PROMOTIONS.0
+    }
+
+    fn events(&self) -> &'static [&'static str] {
+        PROMOTIONS.1
+    }
+
+    fn exclusive(&self) -> bool {
+        false
+    }
+
+    fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
+        let (promotions, store) = (self.0.clone(), self.1.clone());
+        Box::pin(async move {
+            let hold: Option<uuid::Uuid> = if e.event_type == "order.cancelled" {
+                let (order, _) = rouge_orders::OrdersRepository::order(&store, e.aggregate_id)
+                    .await
+                    .map_err(|err| err.to_string())?
+                    .ok_or("the cancelled order is gone")?;
+                order.promotion_hold
+            } else {
+                e.payload.get("promotion_hold").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
+            };
+            let Some(hold) = hold else { return Ok(()) };
+            if e.event_type == "order.cancelled" {
+                promotions.release(hold).await.map_err(|err| err.to_string())?;
+                tracing::info!(order = %e.aggregate_id, hold = %hold, "a cancelled order's promotion budgets given back");
+                return Ok(());
+            }
+            promotions.commit(hold, e.aggregate_id).await.map_err(|err| err.to_string())
         })
     }
 }

@@ -366,6 +366,10 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         handlers.push(Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()), orders)));
     }
     if has(Service::Orders) {
+        handlers.push(Arc::new(consumers::PromotionSpend(
+            rouge_promotions::PromotionsService::new(store.clone()),
+            store.clone(),
+        )));
         handlers.push(Arc::new(consumers::OrderMail {
             store: store.clone(),
             sealer: wiring::VaultSealer(identity.clone()),
@@ -549,7 +553,8 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             .collect(),
         None => payments.clone(),
     };
-    let orders = wiring::orders(&store, skus.clone(), stock, &identity, opts.channel, providers);
+    let promotions = rouge_promotions::PromotionsService::new(store.clone());
+    let orders = wiring::orders(&store, skus.clone(), stock, promotions.clone(), &identity, opts.channel, providers);
     let state = AppState::new(rouge_http::state::Parts {
         catalog: rouge_catalog::CatalogService::new(store.clone()),
         sealer: Arc::new(wiring::VaultSealer(identity.clone())),
@@ -560,6 +565,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         cache,
         inventory,
         orders,
+        promotions,
         idempotency_lease: std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
         stripe: opts.stripe,
         stock: board.clone(),
@@ -575,6 +581,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let sweeper = tokio::spawn(release_expired(
         state.store.clone(),
         has(Service::Inventory).then(|| state.inventory.clone()),
+        has(Service::Orders).then(|| state.promotions.clone()),
         stop_tx.subscribe(),
     ));
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
@@ -616,14 +623,23 @@ fn work_topology(
     rouge_messaging::broker::Topology { exchange: exchange.to_owned(), work, policy }
 }
 
-/// Gives back the stock of checkouts that ran out of time, every few seconds. Replicas may
-/// all run it: a reservation is released once, whoever gets there first.
+/// Gives back the stock and promotion budgets of checkouts that ran out of time, every few
+/// seconds. Replicas may all run it: a reservation or hold is released once, whoever gets
+/// there first.
 async fn release_expired<S: Store>(
     store: S,
     inventory: Option<rouge_inventory::InventoryService<S>>,
+    promotions: Option<rouge_promotions::PromotionsService<S>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
+        if let Some(p) = &promotions {
+            match p.release_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(released = n, "expired promotion holds released"),
+                Err(e) => tracing::warn!(error = %e, "cannot release expired promotion holds; will retry"),
+            }
+        }
         match inventory.as_ref().map(rouge_inventory::InventoryService::release_expired) {
             None => {}
             Some(released) => match released.await {

@@ -4,11 +4,14 @@
 //! vault (identity's keys, so order data and stored answers are sealed and rotated like
 //! customers'); and the orders service built from them.
 
+use futures::future::BoxFuture;
 use rouge_catalog::values::SizeUnit;
 use rouge_identity::IdentityService;
 use rouge_identity::vault::WrappedKey;
 use rouge_inventory::{InventoryError, InventoryRepository, InventoryService, LineRequest};
-use rouge_orders::{Catalog, Sealed, Sealer, SkuView, Stock, StockError};
+use rouge_orders::ports::{Basket, Evaluation};
+use rouge_orders::{Catalog, PromotionError, Promotions, Sealed, Sealer, SkuView, Stock, StockError};
+use rouge_promotions::{PromotionsError, PromotionsRepository, PromotionsService};
 use rouge_search::CatalogIndex;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -37,6 +40,8 @@ impl IndexCatalog {
             }),
             tax_class: "standard".into(),
             on_sale: s.on_sale,
+            brand: s.brand,
+            categories: s.categories,
         })
     }
 }
@@ -121,13 +126,52 @@ impl<S: rouge_identity::IdentityRepository> Sealer for VaultSealer<S> {
     }
 }
 
+/// Promotions as orders reach them: in process (promotions are deployed with orders).
+pub struct LocalPromotions<S>(pub PromotionsService<S>);
+
+fn promotion_error(e: PromotionsError) -> PromotionError {
+    match e {
+        PromotionsError::UsedUp(why) => PromotionError::UsedUp(why),
+        other => PromotionError::Unavailable(other.to_string()),
+    }
+}
+
+impl<S: PromotionsRepository> Promotions for LocalPromotions<S> {
+    fn evaluate<'a>(&'a self, basket: &'a Basket) -> BoxFuture<'a, Result<Evaluation, PromotionError>> {
+        Box::pin(async move { self.0.evaluate(basket).await.map_err(promotion_error) })
+    }
+
+    fn hold<'a>(
+        &'a self,
+        reference: &'a str,
+        basket: &'a Basket,
+    ) -> BoxFuture<'a, Result<(Evaluation, Option<Uuid>), PromotionError>> {
+        Box::pin(async move { self.0.hold(reference, basket).await.map_err(promotion_error) })
+    }
+
+    fn release(&self, hold: Uuid) -> BoxFuture<'_, Result<(), PromotionError>> {
+        Box::pin(async move { self.0.release(hold).await.map_err(promotion_error) })
+    }
+
+    fn knows_code<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, PromotionError>> {
+        Box::pin(async move {
+            Ok(PromotionsRepository::code(self.0.repo(), code)
+                .await
+                .map_err(|e| PromotionError::Unavailable(e.to_string()))?
+                .is_some())
+        })
+    }
+}
+
 /// The orders service over this store, reaching the catalogue and inventory through `catalog`
-/// and `stock` (in-process, or their services over HTTP), taking payments through `payments`
-/// only (the built-in `test` provider is among them only when the server was asked for it).
+/// and `stock` (in-process, or their services over HTTP), promotions in process, taking
+/// payments through `payments` only (the built-in `test` provider is among them only when the
+/// server was asked for it).
 pub fn orders<S: rouge_http::Store>(
     store: &S,
     catalog: Arc<dyn Catalog>,
     stock: Arc<dyn Stock>,
+    promotions: PromotionsService<S>,
     identity: &IdentityService<S>,
     channel: rouge_orders::Channel,
     payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
@@ -136,6 +180,7 @@ pub fn orders<S: rouge_http::Store>(
         store.clone(),
         catalog,
         stock,
+        Arc::new(LocalPromotions(promotions)),
         payments,
         Arc::new(VaultSealer(identity.clone())),
         channel,

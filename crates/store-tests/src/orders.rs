@@ -28,19 +28,31 @@ fn placed(cart: &Cart) -> OrderEvent {
         quantity: 2,
         unit_price: 1500,
         total: 3000,
-        tax: 500,
+        discount: 300,
+        tax: 450,
         tax_rate_bp: 2000,
+        promotion_id: None,
     }];
     OrderEvent::Placed {
         customer_id: cart.customer_id,
         cart_id: cart.id,
         currency: "EUR".into(),
         lines,
-        totals: Totals { subtotal: 3000, discount: 0, shipping: 490, tax: 582, total: 3490 },
+        totals: Totals { subtotal: 3000, discount: 300, shipping: 490, tax: 532, total: 3190 },
         shipping_method: "standard".into(),
         country: "FR".into(),
         region: None,
         reservation_id: Uuid::new_v4(),
+        // The order keeps which promotions applied (the store must too).
+        promotions: vec![rouge_promotions::Applied {
+            promotion_id: Uuid::new_v4(),
+            name: "Spring".into(),
+            code: Some("SPRING10".into()),
+            amount: 300,
+            free_shipping: false,
+            reason: "10 % off your order".into(),
+        }],
+        promotion_hold: Some(Uuid::new_v4()),
     }
 }
 
@@ -50,7 +62,7 @@ async fn place<S: OrdersRepository>(store: &S, customer: Option<Uuid>, payment: 
     store.save_cart(&cart, Some(&sealed("m1", b"cart contact"))).await.unwrap();
     let first = placed(&cart);
     let authorized =
-        OrderEvent::PaymentAuthorized { provider: "test".into(), payment_id: payment.into(), amount: 3490 };
+        OrderEvent::PaymentAuthorized { provider: "test".into(), payment_id: payment.into(), amount: 3190 };
     let mut order = Order::start(Uuid::new_v4(), 0, &first, at).unwrap();
     order.apply(&authorized, at);
     let outbox = [DomainEvent::new("order", order.id, "order.placed", serde_json::json!({"id": order.id}))];
@@ -129,12 +141,14 @@ pub async fn orders_are_placed_once_appended_in_turn_and_listed<S: OrdersReposit
     assert_eq!(store.order_by_payment("pay_1").await.unwrap(), Some(first.id));
     assert_eq!(store.order_by_payment("pay_404").await.unwrap(), None);
     let (read, contact) = store.order(first.id).await.unwrap().expect("placed");
-    assert_eq!((read.number, read.status, read.totals.total), (first.number, Status::Authorized, 3490));
+    assert_eq!((read.number, read.status, read.totals.total), (first.number, Status::Authorized, 3190));
+    assert_eq!((&read.promotions, read.promotion_hold), (&first.promotions, first.promotion_hold), "promotions kept");
+    assert_eq!(read.promotions.len(), 1);
     assert_eq!(contact, Some(sealed("m1", b"order contact")));
     assert_eq!(store.order(Uuid::new_v4()).await.unwrap(), None);
 
     let mut moved = read.clone();
-    let captured = OrderEvent::PaymentCaptured { amount: 3490 };
+    let captured = OrderEvent::PaymentCaptured { amount: 3190 };
     moved.apply(&captured, 7_000);
     moved.version = 3;
     let note = [DomainEvent::new("order", moved.id, "order.paid", serde_json::json!({}))];
@@ -145,7 +159,7 @@ pub async fn orders_are_placed_once_appended_in_turn_and_listed<S: OrdersReposit
     assert!(matches!(stale, Err(StoreError::Stale)), "{stale:?}");
     let timeline = store.order_events(first.id).await.unwrap();
     assert_eq!(timeline.iter().map(|t| t.seq).collect::<Vec<_>>(), [1, 2, 3]);
-    assert!(matches!(timeline[2].event, OrderEvent::PaymentCaptured { amount: 3490 }));
+    assert!(matches!(timeline[2].event, OrderEvent::PaymentCaptured { amount: 3190 }));
     assert_eq!(store.order(first.id).await.unwrap().unwrap().0.status, Status::Paid);
 
     let all = store.orders(&OrderFilter { limit: 10, ..OrderFilter::default() }).await.unwrap();
@@ -201,7 +215,7 @@ pub async fn sealed_contacts_are_rewrapped_and_forgotten<S: OrdersRepository>(st
 
     assert_eq!(store.forget_contacts_of(ana).await.unwrap(), 2, "her cart and her order");
     let (kept, contact) = store.order(order.id).await.unwrap().unwrap();
-    assert_eq!((contact, kept.totals.total, kept.country.as_str()), (None, 3490, "FR"));
+    assert_eq!((contact, kept.totals.total, kept.country.as_str()), (None, 3190, "FR"));
     assert_eq!(store.cart(cart.id).await.unwrap().unwrap().1, None);
     assert!(store.order(guest_order.id).await.unwrap().unwrap().1.is_some(), "others' contacts stay");
     assert_eq!(store.forget_contacts_of(ana).await.unwrap(), 0);

@@ -60,6 +60,15 @@ fn example(method: &str, path: &str) -> Option<Value> {
             "description": "ERP order import"
         }),
         ("patch", "/v1/admin/webhooks/{id}") => json!({"enabled": true}),
+        ("post", "/v1/admin/promotions") | ("put", "/v1/admin/promotions/{id}") => json!({
+            "name": "Spring serums: 20 % off",
+            "benefit": {"kind": "percent_off", "percent_bp": 2000},
+            "target": {"kind": "category", "slug": "serums"},
+            "requires_code": true, "max_uses": 1000, "ends_at": 1_790_000_000_000_i64,
+        }),
+        ("post", "/v1/admin/promotions/{id}/codes") => json!({"count": 500, "prefix": "VIP-", "max_uses": 1}),
+        ("post", "/v1/carts/{id}/codes") => json!({"code": "SPRING20"}),
+        ("put", "/v1/carts/{id}/samples") => json!({"skus": ["LL-NIA-2ML", "LL-RET-2ML"]}),
         ("post", "/v1/admin/roles") => {
             json!({"name": "Fulfilment", "permissions": ["orders:read", "orders:write", "inventory:read"]})
         }

@@ -22,6 +22,9 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/carts/{id}", get(read::<S>))
         .route("/v1/carts/{id}/lines", idempotent(app, false, post(add_line::<S>)))
         .route("/v1/carts/{id}/lines/{line}", patch(set_quantity::<S>).delete(remove_line::<S>))
+        .route("/v1/carts/{id}/codes", idempotent(app, false, post(add_code::<S>)))
+        .route("/v1/carts/{id}/codes/{code}", axum::routing::delete(remove_code::<S>))
+        .route("/v1/carts/{id}/samples", put(set_samples::<S>))
         .route("/v1/carts/{id}/checkout", put(checkout::<S>))
         .route("/v1/carts/{id}/shipping-methods", get(shipping_methods::<S>))
         .route("/v1/carts/{id}/merge", idempotent(app, false, post(merge::<S>)))
@@ -114,6 +117,57 @@ pub async fn remove_line<S: Store>(
     Path((id, line)): Path<(Uuid, Uuid)>,
 ) -> Res {
     Ok(Json(app.orders.set_quantity(caller, id, line, 0).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCode {
+    /// A promotion code, in any case.
+    pub code: String,
+}
+
+/// Enters a promotion code. One the shop does not have is refused (422); one that does not
+/// apply yet stays on the cart, and `promotions.not_applied` says why ("spend 12.00 more").
+#[utoipa::path(post, path = "/v1/carts/{id}/codes", tag = "checkout", request_body = AddCode,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries return the first answer")),
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_code<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path(id): Path<Uuid>,
+    ValidJson(c): ValidJson<AddCode>,
+) -> Res {
+    Ok(Json(app.orders.add_code(caller, id, &c.code).await?).into_response())
+}
+
+/// Takes a promotion code off the cart.
+#[utoipa::path(delete, path = "/v1/carts/{id}/codes/{code}", tag = "checkout",
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn remove_code<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path((id, code)): Path<(Uuid, String)>,
+) -> Res {
+    Ok(Json(app.orders.remove_code(caller, id, &code).await?).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PickSamples {
+    /// SKUs among `promotions.samples.skus`, at most `promotions.samples.choose` (empty: none).
+    pub skus: Vec<String>,
+}
+
+/// Picks the free samples a samples promotion offers (replacing an earlier pick).
+#[utoipa::path(put, path = "/v1/carts/{id}/samples", tag = "checkout", request_body = PickSamples,
+    responses((status = 200, body = PricedCart), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_samples<S: Store>(
+    State(app): State<AppState<S>>,
+    Shopper(caller): Shopper,
+    Path(id): Path<Uuid>,
+    ValidJson(p): ValidJson<PickSamples>,
+) -> Res {
+    Ok(Json(app.orders.set_samples(caller, id, &p.skus).await?).into_response())
 }
 
 /// Email, shipping and billing address (sealed at rest), shipping method; each optional,
@@ -217,7 +271,12 @@ pub async fn place<S: Store>(
                 E::OutOfStock { .. } => Some("sold_out"),
                 E::PaymentDeclined { .. } | E::PaymentRequiresAction { .. } => Some("declined"),
                 E::PaymentUnknown(_) | E::PaymentFailed(_) => Some("pending"),
-                E::Invalid(_) | E::Conflict(_) | E::NotFound(_) | E::Transition(_) | E::Stale => Some("refused"),
+                E::Invalid(_)
+                | E::Conflict(_)
+                | E::NotFound(_)
+                | E::Transition(_)
+                | E::Stale
+                | E::PromotionUsedUp(_) => Some("refused"),
                 E::Store(_) => None,
             };
             if let Some(o) = outcome {

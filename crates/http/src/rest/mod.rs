@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod me;
 pub mod orders;
 pub mod payments;
+pub mod promotions;
 pub mod shades;
 pub mod staff;
 pub mod storefront;

@@ -42,6 +42,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             .map(|(l, v)| PriceLine {
                 unit_price: v.as_ref().map_or(l.price_when_added, |v| v.unit_price),
                 quantity: l.quantity,
+                discount: 0,
                 tax_class: v.as_ref().map_or_else(|| "standard".into(), |v| v.tax_class.clone()),
                 unit_grams: v.as_ref().map_or(0, |v| v.unit_grams),
             })
@@ -49,44 +50,37 @@ impl<R: OrdersRepository> OrdersService<R> {
     }
 
     async fn priced(&self, cart: &Cart, contact: Contact) -> Result<PricedCart> {
-        let views = self.views(cart).await?;
-        let lines = Self::price_lines(cart, &views);
-        let dest = cart.country.as_deref().map(|c| (c, cart.region.as_deref()));
-        let (money, totals) = self
-            .channel
-            .price(&lines, dest, cart.shipping_method.as_deref())
-            .or_else(|_| self.channel.price(&lines, dest, None))
-            .unwrap_or_else(|_| (vec![], Totals::default()));
+        let q = self.quote_now(cart).await?;
+        let lines = cart
+            .lines
+            .iter()
+            .zip(q.views.iter().zip(&q.money))
+            .map(|(l, (v, m))| {
+                let unit = v.as_ref().map_or(l.price_when_added, |v| v.unit_price);
+                PricedLine {
+                    id: l.id,
+                    sku: l.sku.clone(),
+                    name: v.as_ref().map_or_else(|| l.sku.clone(), |v| v.name.clone()),
+                    quantity: l.quantity,
+                    unit_price: unit,
+                    total: m.total,
+                    discount: m.discount,
+                    tax: m.tax,
+                    price_when_added: l.price_when_added,
+                    price_changed: unit != l.price_when_added,
+                    on_sale: v.as_ref().is_some_and(|v| v.on_sale),
+                }
+            })
+            .collect();
         Ok(PricedCart {
             id: cart.id,
             customer_id: cart.customer_id,
             state: cart.state,
             currency: cart.currency.clone(),
-            lines: cart
-                .lines
-                .iter()
-                .zip(views.iter().zip(money.iter().chain(std::iter::repeat(&LineMoney {
-                    total: 0,
-                    tax: 0,
-                    rate_bp: 0,
-                }))))
-                .map(|(l, (v, m))| {
-                    let unit = v.as_ref().map_or(l.price_when_added, |v| v.unit_price);
-                    PricedLine {
-                        id: l.id,
-                        sku: l.sku.clone(),
-                        name: v.as_ref().map_or_else(|| l.sku.clone(), |v| v.name.clone()),
-                        quantity: l.quantity,
-                        unit_price: unit,
-                        total: m.total,
-                        tax: m.tax,
-                        price_when_added: l.price_when_added,
-                        price_changed: unit != l.price_when_added,
-                        on_sale: v.as_ref().is_some_and(|v| v.on_sale),
-                    }
-                })
-                .collect(),
-            totals,
+            lines,
+            free_items: q.free.into_iter().map(|(item, _)| item).collect(),
+            totals: q.totals,
+            promotions: q.promotions,
             prices_include_tax: self.channel.prices_include_tax,
             email: contact.email,
             shipping_address: contact.shipping_address,
@@ -94,6 +88,92 @@ impl<R: OrdersRepository> OrdersService<R> {
             shipping_method: cart.shipping_method.clone(),
             version: cart.version,
         })
+    }
+
+    /// Enters a promotion code (any case): a code the shop does not have is refused; one that
+    /// does not apply stays on the cart with the reason (it may apply once the cart changes).
+    ///
+    /// # Errors
+    /// `Invalid` for a code the shop does not have, or one code too many.
+    #[tracing::instrument(name = "orders.add_code", skip_all, fields(cart = %id))]
+    pub async fn add_code(&self, caller: Caller, id: Uuid, code: &str) -> Result<PricedCart> {
+        let (mut cart, sealed) = self.load_open(caller, id).await?;
+        let Some(code) = rouge_promotions::codes::normalize(code) else {
+            return Err(invalid("code", "invalid", "a code is 3 to 32 letters, digits, `-` or `_`"));
+        };
+        if !cart.codes.contains(&code) {
+            if cart.codes.len() >= crate::cart::MAX_CODES {
+                return Err(invalid(
+                    "code",
+                    "too_many_codes",
+                    format!("a cart takes at most {} codes", crate::cart::MAX_CODES),
+                ));
+            }
+            if !self.promotions.knows_code(&code).await? {
+                return Err(invalid("code", "unknown_code", format!("{code} is not a code of this shop")));
+            }
+            cart.codes.push(code);
+        }
+        let cart = self.save(cart, sealed.as_ref()).await?;
+        let contact = self.open_contact(cart.id, sealed.as_ref())?;
+        self.priced(&cart, contact).await
+    }
+
+    /// Takes a code off the cart.
+    ///
+    /// # Errors
+    /// `NotFound` when the cart has no such code.
+    pub async fn remove_code(&self, caller: Caller, id: Uuid, code: &str) -> Result<PricedCart> {
+        let (mut cart, sealed) = self.load_open(caller, id).await?;
+        let code = rouge_promotions::codes::normalize(code).unwrap_or_default();
+        let before = cart.codes.len();
+        cart.codes.retain(|c| c != &code);
+        if cart.codes.len() == before {
+            return Err(OrdersError::NotFound("code on this cart".into()));
+        }
+        let cart = self.save(cart, sealed.as_ref()).await?;
+        let contact = self.open_contact(cart.id, sealed.as_ref())?;
+        self.priced(&cart, contact).await
+    }
+
+    /// Picks the samples to receive (replacing an earlier pick); they must be among those a
+    /// samples promotion offers the cart now, and no more than it allows.
+    ///
+    /// # Errors
+    /// `Invalid` naming each SKU not on offer, or too many.
+    pub async fn set_samples(&self, caller: Caller, id: Uuid, skus: &[String]) -> Result<PricedCart> {
+        let (mut cart, sealed) = self.load_open(caller, id).await?;
+        let mut picked: Vec<String> = vec![];
+        for s in skus.iter().map(|s| s.trim()) {
+            if !picked.iter().any(|p| p == s) {
+                picked.push(s.to_owned());
+            }
+        }
+        let views = self.views(&cart).await?;
+        let basket = self.basket(&cart, &views).await?;
+        let offer = self.promotions.evaluate(&basket).await?.samples;
+        let mut v = Validation::new();
+        match &offer {
+            None if !picked.is_empty() => v.push("skus", "no_samples_offered", "no samples are on offer for this cart"),
+            None => {}
+            Some(o) => {
+                if picked.len() > o.choose as usize {
+                    v.push("skus", "too_many", format!("pick at most {} samples", o.choose));
+                }
+                for (i, s) in picked.iter().enumerate() {
+                    if !o.skus.contains(s) {
+                        v.push(format!("skus.{i}"), "not_offered", format!("{s} is not one of the samples on offer"));
+                    }
+                }
+            }
+        }
+        if !v.is_empty() {
+            return Err(OrdersError::Invalid(v.errors().to_vec()));
+        }
+        cart.samples = picked;
+        let cart = self.save(cart, sealed.as_ref()).await?;
+        let contact = self.open_contact(cart.id, sealed.as_ref())?;
+        self.priced(&cart, contact).await
     }
 
     async fn save(&self, mut cart: Cart, sealed: Option<&Sealed>) -> Result<Cart> {
@@ -240,11 +320,17 @@ impl<R: OrdersRepository> OrdersService<R> {
             .ok_or_else(|| invalid("shipping_address", "required", "set a shipping address first"))?;
         let views = self.views(&cart).await?;
         let lines = Self::price_lines(&cart, &views);
+        let basket = self.basket(&cart, &views).await?;
+        let free = self.promotions.evaluate(&basket).await?.free_shipping;
         Ok(self
             .channel
             .methods_for(&lines, &country)
             .into_iter()
-            .map(|(m, p)| ShippingOption { code: m.code.clone(), name: m.name.clone(), price: p.ok() })
+            .map(|(m, p)| ShippingOption {
+                code: m.code.clone(),
+                name: m.name.clone(),
+                price: p.ok().map(|p| if free { 0 } else { p }),
+            })
             .collect())
     }
 

@@ -1,17 +1,9 @@
 //! Checkout: a ready cart, its stock held, its payment authorized, its order placed; and
 //! giving up cleanly when any step fails.
 
+use super::quote::Quote;
 use super::*;
-
-/// A cart checked and priced for payment.
-struct Ready {
-    provider: Arc<dyn PaymentProvider>,
-    contact: Contact,
-    views: Vec<Option<SkuView>>,
-    money: Vec<LineMoney>,
-    totals: Totals,
-    country: String,
-}
+use crate::ports::Evaluation;
 
 impl<R: OrdersRepository> OrdersService<R> {
     pub(super) fn provider(&self, name: &str) -> Result<Arc<dyn PaymentProvider>> {
@@ -26,21 +18,21 @@ impl<R: OrdersRepository> OrdersService<R> {
         })
     }
 
-    /// Checks that a cart is ready to pay for and prices it.
+    /// Checks that a cart is ready to pay for: its provider and contact.
     fn ready(
         &self,
         cart: &Cart,
         sealed: Option<&Sealed>,
         payment: &PaymentInput,
-        views: Vec<Option<SkuView>>,
-    ) -> Result<Ready> {
+        views: &[Option<SkuView>],
+    ) -> Result<(Arc<dyn PaymentProvider>, Contact)> {
         let provider = self.provider(&payment.provider)?;
         let contact = self.open_contact(cart.id, sealed)?;
         let mut v = Validation::new();
         if cart.lines.is_empty() {
             v.push("lines", "required", "the cart is empty");
         }
-        for (l, view) in cart.lines.iter().zip(&views) {
+        for (l, view) in cart.lines.iter().zip(views) {
             if !view.as_ref().is_some_and(|v| v.on_sale) {
                 v.push(format!("lines.{}", l.id), "not_on_sale", format!("{} is no longer on sale; remove it", l.sku));
             }
@@ -60,13 +52,66 @@ impl<R: OrdersRepository> OrdersService<R> {
         if !v.is_empty() {
             return Err(OrdersError::Invalid(v.errors().to_vec()));
         }
-        let lines = Self::price_lines(cart, &views);
-        let country = cart.country.clone().unwrap_or_default();
-        let (money, totals) = self
-            .channel
-            .price(&lines, Some((&country, cart.region.as_deref())), cart.shipping_method.as_deref())
-            .map_err(|e| invalid("shipping_method", "unavailable", e.to_string()))?;
-        Ok(Ready { provider, contact, views, money, totals, country })
+        Ok((provider, contact))
+    }
+
+    /// Prices a ready cart for this attempt, its promotions' budgets held for it.
+    async fn priced_for_checkout(
+        &self,
+        cart: &Cart,
+        views: Vec<Option<SkuView>>,
+        attempt: &str,
+    ) -> Result<(Quote, Evaluation, Option<Uuid>)> {
+        let basket = self.basket(cart, &views).await?;
+        let (ev, hold) = self.promotions.hold(attempt, &basket).await?;
+        match self.quote(cart, views, ev.clone(), None).await {
+            Ok(Ok(q)) => Ok((q, ev, hold)),
+            failed => {
+                if let Some(h) = hold {
+                    self.release_hold(h).await;
+                }
+                Err(match failed {
+                    Ok(Err(e)) => invalid("shipping_method", "unavailable", e.to_string()),
+                    Err(e) => e,
+                    Ok(Ok(_)) => unreachable!("matched above"),
+                })
+            }
+        }
+    }
+
+    /// Holds the stock of the cart's lines and free items. A free item whose stock ran out is
+    /// left out (a gift is given while stocks last) and the cart priced again without it.
+    async fn reserve(&self, cart: &Cart, attempt: &str, mut quote: Quote, mut ev: Evaluation) -> Result<(Quote, Uuid)> {
+        loop {
+            let mut wanted: Vec<(String, i64)> = cart.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
+            for (item, _) in &quote.free {
+                match wanted.iter_mut().find(|w| w.0 == item.sku) {
+                    Some(w) => w.1 += item.quantity,
+                    None => wanted.push((item.sku.clone(), item.quantity)),
+                }
+            }
+            match self.stock.reserve(attempt, &wanted).await {
+                Ok(r) => return Ok((quote, r)),
+                Err(StockError::Insufficient { sku, .. }) if quote.free.iter().any(|(f, _)| f.sku == sku) => {
+                    tracing::info!(cart = %cart.id, sku = %sku, "a free item ran out: left out of this order");
+                    ev.gifts.retain(|g| g.sku != sku);
+                    if let Some(s) = ev.samples.as_mut() {
+                        s.chosen.retain(|c| c != &sku);
+                    }
+                    quote = match self.quote(cart, quote.views, ev.clone(), None).await? {
+                        Ok(q) => q,
+                        Err(e) => return Err(invalid("shipping_method", "unavailable", e.to_string())),
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn release_hold(&self, hold: Uuid) {
+        if let Err(e) = self.promotions.release(hold).await {
+            tracing::warn!(hold = %hold, error = %e, "could not give a checkout's promotion budgets back; they expire on their own");
+        }
     }
 
     /// Completes a checkout: holds the stock, authorizes the payment, places the order.
@@ -103,25 +148,34 @@ impl<R: OrdersRepository> OrdersService<R> {
             }
             return Err(OrdersError::Conflict("another checkout of this cart is in progress".into()));
         };
-        // Priced by the catalogue as it is now; when it cannot be asked, the lease is given
-        // back and nothing else was done (503).
-        let ready = match self.views(&cart).await.and_then(|views| self.ready(&cart, sealed.as_ref(), payment, views)) {
+        // Priced by the catalogue as it is now, promotions' budgets held; when either cannot
+        // be asked, the lease is given back and nothing else was done (503).
+        let attempt = format!("{}:{key}", cart.id);
+        let checked = async {
+            let views = self.views(&cart).await?;
+            let (provider, contact) = self.ready(&cart, sealed.as_ref(), payment, &views)?;
+            let (quote, ev, hold) = self.priced_for_checkout(&cart, views, &attempt).await?;
+            Ok::<_, OrdersError>((provider, contact, quote, ev, hold))
+        };
+        let (provider, contact, quote, ev, hold) = match checked.await {
             Ok(r) => r,
             Err(e) => {
                 self.repo.end_lease(cart.id, key).await?;
                 return Err(e);
             }
         };
-        let Ready { provider, contact, views, money, totals, country } = ready;
-        let attempt = format!("{}:{key}", cart.id);
-        let wanted: Vec<(String, i64)> = cart.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
-        let reservation = match self.stock.reserve(&attempt, &wanted).await {
+        let (quote, reservation) = match self.reserve(&cart, &attempt, quote, ev).await {
             Ok(r) => r,
             Err(e) => {
+                if let Some(h) = hold {
+                    self.release_hold(h).await;
+                }
                 self.repo.end_lease(cart.id, key).await?;
-                return Err(e.into());
+                return Err(e);
             }
         };
+        let country = cart.country.clone().unwrap_or_default();
+        let totals = quote.totals;
         let request = AuthorizeRequest {
             amount: totals.total,
             currency: cart.currency.clone(),
@@ -138,25 +192,25 @@ impl<R: OrdersRepository> OrdersService<R> {
                 Ok(None) | Err(_) => return Err(OrdersError::PaymentUnknown(first)),
             },
             Err(PaymentError::Rejected(why)) => {
-                self.give_up(&cart, key, reservation, "payment refused").await;
+                self.give_up(&cart, key, reservation, hold, "payment refused").await;
                 return Err(OrdersError::PaymentFailed(why));
             }
         };
         let payment_id = match outcome {
             Outcome::Authorized { payment_id } => payment_id,
             Outcome::Declined { code, message } => {
-                self.give_up(&cart, key, reservation, "payment declined").await;
+                self.give_up(&cart, key, reservation, hold, "payment declined").await;
                 return Err(OrdersError::PaymentDeclined { code, message });
             }
             Outcome::RequiresAction { action_url, .. } => {
-                self.give_up(&cart, key, reservation, "payment needs action").await;
+                self.give_up(&cart, key, reservation, hold, "payment needs action").await;
                 return Err(OrdersError::PaymentRequiresAction { action_url });
             }
         };
-        let order_lines: Vec<OrderLine> = cart
+        let mut order_lines: Vec<OrderLine> = cart
             .lines
             .iter()
-            .zip(views.iter().zip(&money))
+            .zip(quote.views.iter().zip(&quote.money))
             .map(|(l, (v, m))| {
                 let v = v.as_ref().expect("checked on sale above");
                 OrderLine {
@@ -166,11 +220,25 @@ impl<R: OrdersRepository> OrdersService<R> {
                     quantity: l.quantity,
                     unit_price: v.unit_price,
                     total: m.total,
+                    discount: m.discount,
                     tax: m.tax,
                     tax_rate_bp: m.rate_bp,
+                    promotion_id: None,
                 }
             })
             .collect();
+        order_lines.extend(quote.free.iter().zip(&quote.money[cart.lines.len()..]).map(|((item, v), m)| OrderLine {
+            sku: item.sku.clone(),
+            product_id: v.product_id,
+            name: v.name.clone(),
+            quantity: item.quantity,
+            unit_price: 0,
+            total: 0,
+            discount: 0,
+            tax: 0,
+            tax_rate_bp: m.rate_bp,
+            promotion_id: Some(item.promotion_id),
+        }));
         let placed = OrderEvent::Placed {
             customer_id: cart.customer_id,
             cart_id: cart.id,
@@ -181,6 +249,8 @@ impl<R: OrdersRepository> OrdersService<R> {
             country,
             region: cart.region.clone(),
             reservation_id: reservation,
+            promotions: quote.promotions.applied.clone(),
+            promotion_hold: hold,
         };
         let authorized = OrderEvent::PaymentAuthorized {
             provider: provider.name().into(),
@@ -197,7 +267,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             Err(StoreError::Duplicate { .. }) => {
                 // Another attempt placed this cart's order first: undo this one.
                 let _ = provider.void(&payment_id).await;
-                self.give_up(&cart, key, reservation, "cart already ordered").await;
+                self.give_up(&cart, key, reservation, hold, "cart already ordered").await;
                 return Err(OrdersError::Conflict("this cart was already ordered".into()));
             }
             Err(e) => return Err(e.into()),
@@ -219,9 +289,12 @@ impl<R: OrdersRepository> OrdersService<R> {
         Ok((view, true))
     }
 
-    async fn give_up(&self, cart: &Cart, key: &str, reservation: Uuid, why: &str) {
+    async fn give_up(&self, cart: &Cart, key: &str, reservation: Uuid, hold: Option<Uuid>, why: &str) {
         if let Err(e) = self.stock.release(reservation, why).await {
             tracing::warn!(cart = %cart.id, error = %e, "could not release a checkout's stock; it expires on its own");
+        }
+        if let Some(h) = hold {
+            self.release_hold(h).await;
         }
         if let Err(e) = self.repo.end_lease(cart.id, key).await {
             tracing::warn!(cart = %cart.id, error = %e, "could not end a checkout lease; it expires on its own");

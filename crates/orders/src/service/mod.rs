@@ -7,12 +7,16 @@ mod carts;
 mod checkout;
 mod lifecycle;
 mod maintenance;
+mod quote;
 
 pub use maintenance::{rebuild, rewrap_keys};
+pub use quote::{CartPromotions, FreeItem};
 
 use crate::cart::{Address, Cart, CartState, Contact};
 use crate::order::{Command, Order, OrderEvent, OrderLine, Status, TimelineEntry};
-use crate::ports::{Catalog, OrderFilter, OrdersRepository, Sealed, Sealer, SkuView, Stock, StockError, StoreError};
+use crate::ports::{
+    Catalog, OrderFilter, OrdersRepository, Promotions, Sealed, Sealer, SkuView, Stock, StockError, StoreError,
+};
 use crate::pricing::{Channel, LineMoney, PriceLine, PricingError, Totals};
 use chrono::Utc;
 use rouge_kernel::{DomainEvent, FieldError, Validation};
@@ -40,6 +44,9 @@ pub enum OrdersError {
     PaymentUnknown(String),
     #[error("the payment provider refused: {0}")]
     PaymentFailed(String),
+    /// A discount the cart showed ran out during this checkout: nothing was charged or held.
+    #[error("{0}")]
+    PromotionUsedUp(String),
     #[error("{0}")]
     Transition(String),
     #[error("the order was changed by someone else; read it again")]
@@ -110,6 +117,8 @@ pub struct PricedLine {
     pub quantity: i64,
     pub unit_price: i64,
     pub total: i64,
+    /// The promotions' share of this line.
+    pub discount: i64,
     pub tax: i64,
     /// The unit price when the line was added; differs from `unit_price` when it changed since.
     pub price_when_added: i64,
@@ -126,7 +135,11 @@ pub struct PricedCart {
     pub state: CartState,
     pub currency: String,
     pub lines: Vec<PricedLine>,
+    /// Gifts and picked samples the promotions add (free, shipped with the order).
+    pub free_items: Vec<FreeItem>,
     pub totals: Totals,
+    /// Which promotions applied and why; which did not and why not.
+    pub promotions: CartPromotions,
     pub prices_include_tax: bool,
     pub email: Option<String>,
     pub shipping_address: Option<Address>,
@@ -178,6 +191,7 @@ pub struct OrdersService<R> {
     repo: R,
     catalog: Arc<dyn Catalog>,
     stock: Arc<dyn Stock>,
+    promotions: Arc<dyn Promotions>,
     payments: Arc<Vec<Arc<dyn PaymentProvider>>>,
     sealer: Arc<dyn Sealer>,
     channel: Arc<Channel>,
@@ -213,6 +227,7 @@ impl<R: OrdersRepository> OrdersService<R> {
         repo: R,
         catalog: Arc<dyn Catalog>,
         stock: Arc<dyn Stock>,
+        promotions: Arc<dyn Promotions>,
         payments: Vec<Arc<dyn PaymentProvider>>,
         sealer: Arc<dyn Sealer>,
         channel: Channel,
@@ -221,6 +236,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             repo,
             catalog,
             stock,
+            promotions,
             payments: Arc::new(payments),
             sealer,
             channel: Arc::new(channel),

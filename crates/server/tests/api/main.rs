@@ -29,6 +29,7 @@ mod oidc;
 mod oneshot;
 mod ops;
 mod pii;
+mod promotions;
 mod replays;
 mod schemathesis;
 mod services;
