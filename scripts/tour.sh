@@ -39,5 +39,9 @@ send POST "/v1/carts/$CART/lines" '{"sku": "LL-NIA-30", "quantity": 2}'
 send PUT "/v1/carts/$CART/checkout" '{"email": "camille@example.com", "shipping_method": "standard",
   "shipping_address": {"name": "Camille Martin", "line1": "12 rue des Lilas", "city": "Lyon", "postal_code": "69003", "country": "FR"}}'
 get "/v1/carts/$CART/shipping-methods"
+# Offers live now; a welcome code and two free minis on the cart (it says what applied, and why not)
+get /v1/offers
+send POST "/v1/carts/$CART/codes" '{"code": "WELCOME10"}'
+send PUT "/v1/carts/$CART/samples" '{"skus": ["LL-GLOW-5", "LL-HYA-5"]}'
 curl -sS -w '\n' -X POST -H 'content-type: application/json' -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \
   "$ROUGE/v1/carts/$CART/complete" -d '{"payment": {"provider": "test", "token": "tok_visa"}}'

@@ -110,7 +110,7 @@ impl Modify for Idempotency {
         webhooks::create, webhooks::list, webhooks::read, webhooks::update, webhooks::remove, webhooks::rotate,
         webhooks::deliveries, webhooks::replay,
         promotions::create, promotions::list, promotions::read, promotions::replace, promotions::add_codes,
-        promotions::codes,
+        promotions::codes, promotions::offers,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,

@@ -69,8 +69,13 @@ pub struct Offer {
     pub name: String,
     /// "-20 %", "Gift with purchase", "Buy 2 get 1 free".
     pub badge: String,
+    /// What it applies to: a listing badges the items its target holds (their brand, category
+    /// or SKU).
+    pub target: crate::model::Target,
     /// Spending needed on the promotion's target, if any.
     pub min_subtotal: Option<i64>,
+    /// When it ends (ms since the epoch), if it does.
+    pub ends_at: Option<i64>,
 }
 
 /// A promotion with what its budget has taken so far.
@@ -257,25 +262,38 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         Ok(self.repo.codes(id, after, limit).await?)
     }
 
-    /// The offers a product shows: live automatic promotions whose target holds it.
+    /// The offers live now (automatic promotions within their schedule), or, given a product's
+    /// variants as (SKU, brand slug, category slugs), those whose target holds one of them.
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn offers(&self, sku: &str, brand: &str, categories: &[String]) -> Result<Vec<Offer>> {
+    pub async fn offers(&self, variants: Option<&[(String, String, Vec<String>)]>) -> Result<Vec<Offer>> {
         let t = now();
-        let line = engine::BasketLine {
-            sku: sku.into(),
-            brand: brand.into(),
-            categories: categories.to_vec(),
-            unit_price: 0,
-            quantity: 1,
-        };
+        let lines: Vec<engine::BasketLine> = variants
+            .unwrap_or_default()
+            .iter()
+            .map(|(sku, brand, categories)| engine::BasketLine {
+                sku: sku.clone(),
+                brand: brand.clone(),
+                categories: categories.clone(),
+                unit_price: 0,
+                quantity: 1,
+            })
+            .collect();
         Ok(self
             .all()
             .await?
             .iter()
-            .filter(|p| !p.requires_code && p.live_at(t) && engine::in_target(&line, &p.target))
-            .map(|p| Offer { promotion_id: p.id, name: p.name.clone(), badge: p.badge(), min_subtotal: p.min_subtotal })
+            .filter(|p| !p.requires_code && p.live_at(t))
+            .filter(|p| variants.is_none() || lines.iter().any(|l| engine::in_target(l, &p.target)))
+            .map(|p| Offer {
+                promotion_id: p.id,
+                name: p.name.clone(),
+                badge: p.badge(),
+                target: p.target.clone(),
+                min_subtotal: p.min_subtotal,
+                ends_at: p.ends_at,
+            })
             .collect())
     }
 

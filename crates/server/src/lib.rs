@@ -308,6 +308,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     } else if opts.demo && store.product_count().await.map_err(|e| anyhow::anyhow!(e))? == 0 {
         seed::seed_demo(&store, 320).await?;
         seed::seed_demo_stock(&store, 320).await?;
+        seed::seed_demo_promotions(&store).await?;
     }
     // Read the outbox head before the snapshot: events after it are replayed on top, and
     // applying an event twice is harmless (older versions never replace newer ones).

@@ -670,7 +670,8 @@ impl StoreFn<()> for Seed {
     async fn call<S: Store>(self, store: S) -> anyhow::Result<()> {
         let n = rouge_server::seed::seed_demo(&store, self.0).await?;
         let lots = rouge_server::seed::seed_demo_stock(&store, self.0).await?;
-        println!("seeded {n} demo products and {lots} lots of demo stock");
+        let promotions = rouge_server::seed::seed_demo_promotions(&store).await?;
+        println!("seeded {n} demo products, {lots} lots of demo stock and {promotions} promotions");
         Ok(())
     }
 }

@@ -63,3 +63,42 @@ pub async fn seed_demo_stock<S: Store>(store: &S, count: usize) -> anyhow::Resul
     tracing::info!(lots = stocked, "demo stock received");
     Ok(stocked)
 }
+
+/// The demo shop's promotions (when it has none): a welcome code, a gift with purchase and
+/// samples to pick, all on the demo's Lumen Lab minis. Returns how many were set up.
+pub async fn seed_demo_promotions<S: Store>(store: &S) -> anyhow::Result<usize> {
+    let svc = rouge_promotions::PromotionsService::new(store.clone());
+    let err = |e: rouge_promotions::PromotionsError| anyhow::anyhow!("{e}: {e:?}");
+    if !svc.list().await.map_err(err)?.is_empty() {
+        return Ok(0);
+    }
+    let input =
+        |v: serde_json::Value| -> anyhow::Result<rouge_promotions::PromotionInput> { Ok(serde_json::from_value(v)?) };
+    let welcome = svc
+        .create(input(serde_json::json!({
+            "name": "Welcome: 10 % off", "benefit": {"kind": "percent_off", "percent_bp": 1000},
+            "requires_code": true, "max_uses": 1000,
+        }))?)
+        .await
+        .map_err(err)?;
+    let code = rouge_promotions::service::CodesInput {
+        code: Some("WELCOME10".into()),
+        count: None,
+        prefix: None,
+        max_uses: None,
+    };
+    svc.add_codes(welcome.promotion.id, &code).await.map_err(err)?;
+    svc.create(input(serde_json::json!({
+        "name": "A Niacinamide mini with orders from 40.00", "benefit": {"kind": "gift", "sku": "LL-NIA-5"},
+        "min_subtotal": 4000, "max_uses": 200,
+    }))?)
+    .await
+    .map_err(err)?;
+    svc.create(input(serde_json::json!({
+        "name": "Pick two free minis", "benefit": {"kind": "samples", "choose": 2, "skus": ["LL-GLOW-5", "LL-HYA-5"]},
+    }))?)
+    .await
+    .map_err(err)?;
+    tracing::info!("demo promotions set up: code WELCOME10, a gift from 40.00, two samples to pick");
+    Ok(3)
+}

@@ -40,6 +40,9 @@ pub trait Carts: Send + Sync {
     ) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
     fn shipping(&self, who: Shopper, id: Uuid) -> BoxFuture<'_, Result<Vec<ShippingOption>, OrdersError>>;
     fn merge(&self, customer: Uuid, id: Uuid) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
+    fn add_code(&self, who: Shopper, id: Uuid, code: String) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
+    fn remove_code(&self, who: Shopper, id: Uuid, code: String) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
+    fn set_samples(&self, who: Shopper, id: Uuid, skus: Vec<String>) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
     fn complete<'a>(
         &'a self,
         who: Shopper,
@@ -95,6 +98,15 @@ impl<S: Store> Carts for AppState<S> {
     }
     fn merge(&self, customer: Uuid, id: Uuid) -> BoxFuture<'_, Result<PricedCart, OrdersError>> {
         Box::pin(self.orders.merge(customer, id))
+    }
+    fn add_code(&self, who: Shopper, id: Uuid, code: String) -> BoxFuture<'_, Result<PricedCart, OrdersError>> {
+        Box::pin(async move { self.orders.add_code(who, id, &code).await })
+    }
+    fn remove_code(&self, who: Shopper, id: Uuid, code: String) -> BoxFuture<'_, Result<PricedCart, OrdersError>> {
+        Box::pin(async move { self.orders.remove_code(who, id, &code).await })
+    }
+    fn set_samples(&self, who: Shopper, id: Uuid, skus: Vec<String>) -> BoxFuture<'_, Result<PricedCart, OrdersError>> {
+        Box::pin(async move { self.orders.set_samples(who, id, &skus).await })
     }
     fn complete<'a>(
         &'a self,
@@ -179,6 +191,8 @@ pub struct CartLine {
     /// Minor units, now.
     pub unit_price: i64,
     pub total: i64,
+    /// The promotions' share of this line.
+    pub discount: i64,
     pub tax: i64,
     /// The unit price when the line was added.
     pub price_when_added: i64,
@@ -240,12 +254,21 @@ impl Cart {
                 quantity: l.quantity,
                 unit_price: l.unit_price,
                 total: l.total,
+                discount: l.discount,
                 tax: l.tax,
                 price_when_added: l.price_when_added,
                 price_changed: l.price_changed,
                 on_sale: l.on_sale,
             })
             .collect()
+    }
+    /// Gifts and picked samples the promotions add (free, shipped with the order).
+    async fn free_items(&self) -> Vec<super::promotions::FreeItem> {
+        self.cart.free_items.iter().map(Into::into).collect()
+    }
+    /// Which promotions applied and why; which did not and why not.
+    async fn promotions(&self) -> super::promotions::CartPromotions {
+        (&self.cart.promotions).into()
     }
     async fn totals(&self) -> CartTotals {
         let t = &self.cart.totals;
@@ -378,6 +401,26 @@ impl CartMutation {
 
     async fn remove_cart_line(&self, ctx: &Context<'_>, cart_id: Uuid, line_id: Uuid) -> async_graphql::Result<Cart> {
         as_shopper(ctx, |c, who| c.set_quantity(who, cart_id, line_id, 0)).await
+    }
+
+    /// Enters a promotion code (any case). One the shop does not have is refused; one that does
+    /// not apply stays on the cart and `promotions.notApplied` says why.
+    async fn apply_cart_code(&self, ctx: &Context<'_>, cart_id: Uuid, code: String) -> async_graphql::Result<Cart> {
+        as_shopper(ctx, |c, who| c.add_code(who, cart_id, code)).await
+    }
+
+    async fn remove_cart_code(&self, ctx: &Context<'_>, cart_id: Uuid, code: String) -> async_graphql::Result<Cart> {
+        as_shopper(ctx, |c, who| c.remove_code(who, cart_id, code)).await
+    }
+
+    /// Picks the free samples a samples promotion offers (replacing an earlier pick).
+    async fn pick_cart_samples(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: Uuid,
+        skus: Vec<String>,
+    ) -> async_graphql::Result<Cart> {
+        as_shopper(ctx, |c, who| c.set_samples(who, cart_id, skus)).await
     }
 
     /// Email, shipping and billing address (sealed at rest), shipping method.

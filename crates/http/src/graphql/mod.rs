@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod carts;
 pub mod orders;
+pub mod promotions;
 pub mod shades;
 
 use crate::state::{AppState, Store};

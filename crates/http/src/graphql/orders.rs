@@ -119,7 +119,11 @@ pub struct OrderLineGql {
     pub quantity: i64,
     pub unit_price: i64,
     pub total: i64,
+    /// The promotions' share of this line.
+    pub discount: i64,
     pub tax: i64,
+    /// For a gift or sample a promotion added: that promotion.
+    pub promotion_id: Option<Uuid>,
 }
 
 #[derive(SimpleObject)]
@@ -132,10 +136,14 @@ pub struct OrderGql {
     pub customer_id: Option<Uuid>,
     pub currency: String,
     pub subtotal: i64,
+    /// What promotions took off the lines.
+    pub discount: i64,
     pub shipping: i64,
     pub tax: i64,
     pub total: i64,
     pub lines: Vec<OrderLineGql>,
+    /// The promotions that applied, and why.
+    pub promotions: Vec<super::promotions::AppliedPromotion>,
     pub email: Option<String>,
     /// When the order was placed (RFC 3339 `DateTime`, not a 64-bit number a JavaScript client
     /// would round).
@@ -163,6 +171,7 @@ impl From<OrderView> for OrderGql {
             customer_id: o.customer_id,
             currency: o.currency,
             subtotal: o.totals.subtotal,
+            discount: o.totals.discount,
             shipping: o.totals.shipping,
             tax: o.totals.tax,
             total: o.totals.total,
@@ -175,9 +184,12 @@ impl From<OrderView> for OrderGql {
                     quantity: l.quantity,
                     unit_price: l.unit_price,
                     total: l.total,
+                    discount: l.discount,
                     tax: l.tax,
+                    promotion_id: l.promotion_id,
                 })
                 .collect(),
+            promotions: o.promotions.iter().map(super::promotions::applied).collect(),
             email: v.email,
             placed_at: chrono::DateTime::from_timestamp_millis(o.placed_at).unwrap_or_default(),
             version: o.version,

@@ -33,6 +33,24 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
             "/v1/admin/promotions/{id}/codes",
             need(app, PromotionsManage, get(codes::<S>).merge(idempotent(app, false, post(add_codes::<S>)))),
         )
+        .route("/v1/offers", get(offers::<S>))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfferList {
+    pub items: Vec<rouge_promotions::Offer>,
+}
+
+/// The offers live now (automatic promotions within their schedule), for storefronts to badge
+/// listings: an item shows an offer whose target holds it (its brand, a category it is in, or
+/// its SKU). Product pages carry their own (`offers`). Codes are never listed.
+#[utoipa::path(get, path = "/v1/offers", tag = "storefront", responses((status = 200, body = OfferList)))]
+pub async fn offers<S: Store>(State(app): State<AppState<S>>) -> Res {
+    let mut res = Json(OfferList { items: app.promotions.offers(None).await? }).into_response();
+    // Schedules start and end without an event: a short life in shared caches.
+    res.headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("public, max-age=30"));
+    Ok(res)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -187,6 +187,10 @@ pub struct ProductDetail {
     pub product: ProductView,
     /// Per variant SKU: `in_stock`, `low_stock` or `sold_out` (a SKU never stocked is sold out).
     pub availability: std::collections::BTreeMap<String, crate::availability::StockStatus>,
+    /// The offers that apply to it now ("-20 %", "Gift with purchase"); absent when none (or
+    /// where promotions do not run in the catalogue's process).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<rouge_promotions::Offer>,
 }
 
 /// One listed product by slug, with its variants' availability.
@@ -198,7 +202,29 @@ pub async fn product<S: Store>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
-    let (json, etag) = app.stock.decorate(&p.json, &p.etag, p.view.variants.iter().map(|v| v.sku.as_str()));
+    let (mut json, mut etag) = app.stock.decorate(&p.json, &p.etag, p.view.variants.iter().map(|v| v.sku.as_str()));
+    if app.services.has(crate::services::Service::Orders) {
+        let variants: Vec<(String, String, Vec<String>)> = p
+            .view
+            .variants
+            .iter()
+            .filter_map(|v| app.index.sku(v.sku.as_str()))
+            .map(|s| (s.sku, s.brand, s.categories))
+            .collect();
+        let offers = app.promotions.offers(Some(&variants)).await?;
+        if !offers.is_empty()
+            && let Some(end) = json.iter().rposition(|b| *b == b'}')
+        {
+            // Spliced like the availability, and part of the ETag (offers change without the
+            // catalogue changing).
+            let list = serde_json::to_vec(&offers).unwrap_or_default();
+            json.truncate(end);
+            json.extend_from_slice(br#","offers":"#);
+            json.extend_from_slice(&list);
+            json.push(b'}');
+            etag = format!("{}-{}", etag.trim_end_matches('"'), etag_of(&list).trim_start_matches('"'));
+        }
+    }
     let mut res = cached(&headers, Bytes::from(json), Some(etag));
     crate::surrogate::tag(&mut res, &crate::surrogate::of_product(&p));
     Ok(res)

@@ -178,6 +178,11 @@ async fn the_readme_tour_works_on(database_url: &str, dir: &TempDir) {
     assert!(answers[1]["items"][0]["name"].as_str().is_some_and(|n| n.contains("Retinol")), "{}", answers[1]);
     let order = answers.last().unwrap();
     assert_eq!((order["status"].as_str(), order["lines"][0]["sku"].as_str()), (Some("authorized"), Some("LL-NIA-30")));
+    // The demo's promotions: 10 % off with the code, a mini from 40.00, two picked minis.
+    let skus: Vec<&str> = order["lines"].as_array().unwrap().iter().filter_map(|l| l["sku"].as_str()).collect();
+    assert_eq!(skus, ["LL-NIA-30", "LL-NIA-5", "LL-GLOW-5", "LL-HYA-5"], "{order}");
+    assert_eq!(order["totals"]["discount"], 480, "{order}");
+    assert_eq!(order["promotions"][0]["code"], "WELCOME10");
 }
 
 #[tokio::test]

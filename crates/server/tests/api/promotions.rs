@@ -13,6 +13,8 @@ crate::on_both_stores!(
     a_code_discounts_the_cart_and_the_order_keeps_it,
     gifts_and_samples_ship_from_their_own_stock,
     bad_promotions_and_codes_get_problems,
+    graphql_carts_take_codes_and_samples_like_rest,
+    product_pages_and_the_offer_list_show_live_offers,
 );
 
 /// A promotion set up by staff; its id.
@@ -214,6 +216,84 @@ async fn bad_promotions_and_codes_get_problems(app: &TestApp) {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = shop(app, Method::GET, "/v1/admin/promotions", None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "staff only");
+}
+
+async fn graphql_carts_take_codes_and_samples_like_rest(app: &TestApp) {
+    stocked(app, SKU, 10).await;
+    app.product(serum("Sample One", "lumen-lab", "S-1", 200)).await;
+    stock(app, "S-1", 5).await;
+    let p = promotion(
+        app,
+        json!({"name": "Ten off", "benefit": {"kind": "amount_off", "amount": 1000}, "requires_code": true}),
+    )
+    .await;
+    code(app, &p, "TEN", None).await;
+    promotion(app, json!({"name": "A sample", "benefit": {"kind": "samples", "choose": 1, "skus": ["S-1"]}})).await;
+    let cart = ready_cart(app, SKU, 1, None).await;
+    let fields = "totals { subtotal discount total } lines { discount } freeItems { sku kind } \
+        promotions { codes applied { name code amount reason } notApplied { reasonCode } samples { choose skus chosen } }";
+    let apply = format!("mutation($c: UUID!, $k: String!) {{ applyCartCode(cartId: $c, code: $k) {{ {fields} }} }}");
+    let res = crate::graphql::gql_as(app, None, &apply, json!({"c": cart, "k": "ten"})).await;
+    let c = &res["data"]["applyCartCode"];
+    assert_eq!(c["totals"], json!({"subtotal": 2900, "discount": 1000, "total": 2390}), "{res}");
+    assert_eq!(
+        c["promotions"]["applied"][0],
+        json!({"name": "Ten off", "code": "TEN", "amount": 1000, "reason": "10.00 off your order"})
+    );
+    assert_eq!(c["promotions"]["samples"], json!({"choose": 1, "skus": ["S-1"], "chosen": []}));
+    let res = crate::graphql::gql_as(app, None, &apply, json!({"c": cart, "k": "NOPE"})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{res}");
+    let pick = format!("mutation($c: UUID!) {{ pickCartSamples(cartId: $c, skus: [\"S-1\"]) {{ {fields} }} }}");
+    let res = crate::graphql::gql_as(app, None, &pick, json!({"c": cart})).await;
+    assert_eq!(res["data"]["pickCartSamples"]["freeItems"], json!([{"sku": "S-1", "kind": "sample"}]), "{res}");
+    let (_, rest) = shop(app, Method::GET, &format!("/v1/carts/{cart}"), None, None).await;
+    assert_eq!(rest["totals"]["discount"], 1000, "REST sees the same cart");
+    let remove = format!("mutation($c: UUID!) {{ removeCartCode(cartId: $c, code: \"TEN\") {{ {fields} }} }}");
+    let res = crate::graphql::gql_as(app, None, &remove, json!({"c": cart})).await;
+    assert_eq!(res["data"]["removeCartCode"]["totals"]["discount"], 0, "{res}");
+}
+
+async fn product_pages_and_the_offer_list_show_live_offers(app: &TestApp) {
+    stocked(app, SKU, 10).await;
+    app.brand("Other House").await;
+    app.product(serum("Other Serum", "other-house", "OH-1", 1900)).await;
+    promotion(
+        app,
+        json!({"name": "Lumen week", "benefit": {"kind": "percent_off", "percent_bp": 2000},
+            "target": {"kind": "brand", "slug": "lumen-lab"}}),
+    )
+    .await;
+    promotion(app, json!({"name": "Secret", "benefit": {"kind": "free_shipping"}, "requires_code": true})).await;
+    promotion(
+        app,
+        json!({"name": "Next month", "benefit": {"kind": "free_shipping"}, "starts_at": 4_102_444_800_000_i64}),
+    )
+    .await;
+    let (_, listed) = app.get_json("/v1/products?brand=lumen-lab").await;
+    let page = format!("/v1/products/{}", listed["items"][0]["slug"].as_str().unwrap());
+    let res = app.get(&page).await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["offers"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(
+        (body["offers"][0]["badge"].as_str(), body["offers"][0]["name"].as_str()),
+        (Some("-20 %"), Some("Lumen week"))
+    );
+    let (_, other) = app.get_json("/v1/products?brand=other-house").await;
+    let (_, other) = app.get_json(&format!("/v1/products/{}", other["items"][0]["slug"].as_str().unwrap())).await;
+    assert!(other.get("offers").is_none(), "no offer for another brand: {other}");
+    let (s, offers) = app.get_json("/v1/offers").await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = offers["items"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Lumen week"], "live, automatic ones only");
+    assert_eq!(offers["items"][0]["target"], json!({"kind": "brand", "slug": "lumen-lab"}));
+    // A new offer changes the page's ETag: a revalidation gets the new page.
+    promotion(app, json!({"name": "Gift", "benefit": {"kind": "gift", "sku": "OH-1"}})).await;
+    app.eventually(|| async {
+        let res = app.client.get(app.url(&page)).header("if-none-match", &etag).send().await.unwrap();
+        res.status() == StatusCode::OK
+    })
+    .await;
 }
 
 /// The code-budget drill: `buyers` shoppers with a 20 % code limited to `uses`, checking out

@@ -134,6 +134,19 @@ async fn every_creating_post_replays(app: &TestApp) {
         .await;
     let (_, seen) = app.get_json(&format!("/v1/carts/{cart}")).await;
     assert_eq!(seen["lines"][0]["quantity"], 1, "the line was added once: {seen}");
+
+    // Promotions and codes, and a code on the cart.
+    let promo =
+        json!({"name": "Replay 10", "benefit": {"kind": "percent_off", "percent_bp": 1000}, "requires_code": true});
+    let made = r.twice("/v1/admin/promotions", "/v1/admin/promotions", admin, promo).await;
+    let (_, all) = app.get_json_as_admin("/v1/admin/promotions").await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1), "one promotion: {all}");
+    let codes = format!("/v1/admin/promotions/{}/codes", made["id"].as_str().unwrap());
+    let batch = r.twice("/v1/admin/promotions/{id}/codes", &codes, admin, json!({"count": 3, "max_uses": 1})).await;
+    assert_eq!(app.get_json_as_admin(&codes).await.1["items"].as_array().map(Vec::len), Some(3), "one batch: {batch}");
+    let code = batch["items"][0]["code"].clone();
+    let entered = r.twice("/v1/carts/{id}/codes", &format!("/v1/carts/{cart}/codes"), "", json!({"code": code})).await;
+    assert_eq!(entered["promotions"]["codes"], json!([code]));
     let shopper = customer(app, "rhea@example.com").await;
     let shopper = shopper["access_token"].as_str().unwrap();
     r.twice("/v1/carts/{id}/merge", &format!("/v1/carts/{cart}/merge"), shopper, json!({})).await;
