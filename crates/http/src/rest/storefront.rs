@@ -203,7 +203,9 @@ pub async fn product<S: Store>(
 ) -> Result<Response, ApiError> {
     let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
     let (mut json, mut etag) = app.stock.decorate(&p.json, &p.etag, p.view.variants.iter().map(|v| v.sku.as_str()));
-    if app.services.has(crate::services::Service::Orders) {
+    // Offers come from the store (kept 2 s in memory): while it is down the page goes without
+    // them rather than wait for it.
+    if app.services.has(crate::services::Service::Orders) && app.health.down_for().is_zero() {
         let variants: Vec<(String, String, Vec<String>)> = p
             .view
             .variants
@@ -211,7 +213,10 @@ pub async fn product<S: Store>(
             .filter_map(|v| app.index.sku(v.sku.as_str()))
             .map(|s| (s.sku, s.brand, s.categories))
             .collect();
-        let offers = app.promotions.offers(Some(&variants)).await?;
+        let offers = app.promotions.offers(Some(&variants)).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "offers unknown (the store did not answer): product page served without them");
+            vec![]
+        });
         if !offers.is_empty()
             && let Some(end) = json.iter().rposition(|b| *b == b'}')
         {
