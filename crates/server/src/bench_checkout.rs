@@ -37,6 +37,41 @@ pub struct CheckoutBench {
     /// Drive the server(s) through HAProxy (`deploy/haproxy/rouge.cfg`, from the repository's root).
     #[arg(long)]
     pub balancer: bool,
+    /// Automatic promotions every steady checkout gets (0 to 3: 10 % off the order, free
+    /// shipping from 20.00, 5 % more from 10.00), to measure what they cost.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub promotions: u8,
+    /// Turn the flash sale into a code-budget drill: the SKU has a unit for every buyer, and
+    /// every buyer's cart carries a 20 % code limited to this many uses.
+    #[arg(long)]
+    pub code_uses: Option<i64>,
+}
+
+/// The bench's promotions, set up in the store before the servers start (`code`: the drill's).
+async fn promotions<S: Store>(store: S, automatic: u8, code_uses: Option<i64>) -> anyhow::Result<()> {
+    let svc = rouge_promotions::PromotionsService::new(store);
+    let err = |e: rouge_promotions::PromotionsError| anyhow::anyhow!("{e:?}");
+    let rules = [
+        json!({"name": "Bench: 10 % off", "benefit": {"kind": "percent_off", "percent_bp": 1000}}),
+        json!({"name": "Bench: free shipping", "benefit": {"kind": "free_shipping"}, "min_subtotal": 2000}),
+        json!({"name": "Bench: 5 % more", "benefit": {"kind": "tiered", "tiers": [{"from": 1000, "percent_bp": 500}]}}),
+    ];
+    for r in rules.into_iter().take(usize::from(automatic)) {
+        svc.create(serde_json::from_value(r)?).await.map_err(err)?;
+    }
+    if let Some(uses) = code_uses {
+        let input = json!({"name": "Bench: launch code", "benefit": {"kind": "percent_off", "percent_bp": 2000},
+            "requires_code": true});
+        let p = svc.create(serde_json::from_value(input)?).await.map_err(err)?;
+        let code = rouge_promotions::service::CodesInput {
+            code: Some("LAUNCH".into()),
+            count: None,
+            prefix: None,
+            max_uses: Some(uses),
+        };
+        svc.add_codes(p.promotion.id, &code).await.map_err(err)?;
+    }
+    Ok(())
 }
 
 /// HAProxy with the repository's config in front of `replicas` (one listed twice when alone);
@@ -209,16 +244,20 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let (url, pg_admin) = fresh_database(&opts.store, &opts.postgres_url, &dir).await?;
     eprintln!("bench: preparing {url}");
+    // A code-budget drill sells out the code, not the stock.
+    let units = if opts.code_uses.is_some() { opts.flash_buyers as i64 } else { opts.flash_units };
     let (skus, flash) = if url.starts_with("sqlite") {
         let store = rouge_store::SqliteStore::connect(&url).await?;
         store.migrate().await?;
-        let r = prepare(store.clone(), 200, opts.flash_units).await?;
+        let r = prepare(store.clone(), 200, units).await?;
+        promotions(store.clone(), opts.promotions, opts.code_uses).await?;
         store.close().await;
         r
     } else {
         let store = rouge_store::PgStore::connect(&url).await?;
         store.migrate().await?;
-        let r = prepare(store.clone(), 200, opts.flash_units).await?;
+        let r = prepare(store.clone(), 200, units).await?;
+        promotions(store.clone(), opts.promotions, opts.code_uses).await?;
         store.close().await;
         r
     };
@@ -277,12 +316,18 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     // Flash sale: every buyer's cart is ready; all pay at once.
     eprintln!("bench: preparing {} flash-sale carts", opts.flash_buyers);
     let mut prepared = vec![];
+    let with_code = opts.code_uses.is_some();
     for chunk in (0..opts.flash_buyers).collect::<Vec<_>>().chunks(opts.clients.max(1)) {
         let batch = chunk.iter().map(|_| {
             let (addr, flash) = (addr.clone(), flash.clone());
             tokio::spawn(async move {
                 let mut s = connect(&addr).await?;
                 let cart = ready_cart(&mut s, &addr, &flash).await?;
+                if with_code {
+                    let path = format!("/v1/carts/{cart}/codes");
+                    let (st, b) = send(&mut s, &addr, "POST", &path, Some(&json!({"code": "LAUNCH"})), None).await?;
+                    anyhow::ensure!(st == 200 && b["totals"]["discount"].as_i64() > Some(0), "the code: {st} {b}");
+                }
                 anyhow::Ok((s, cart))
             })
         });
@@ -305,7 +350,10 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let all_answered = go.elapsed();
     let sold: Vec<&(u16, Value, Duration)> = outcomes.iter().filter(|o| o.0 == 201).collect();
-    let sold_out = outcomes.iter().filter(|o| o.0 == 409 && o.1["type"] == "/problems/sold-out").count();
+    let sold_out = outcomes
+        .iter()
+        .filter(|o| o.0 == 409 && (o.1["type"] == "/problems/sold-out" || o.1["errors"][0]["code"] == "used_up"))
+        .count();
     let sold_out_at = sold.iter().map(|o| o.2).max().unwrap_or_default();
     // The orders' stock is committed by the `order.placed` consumer, moments after each order:
     // wait for it (the held units are not for sale meanwhile), then read what the store says.
@@ -331,11 +379,12 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
-        "rouge bench checkout on {}: {} clients, {} s, {} replica(s){through}",
+        "rouge bench checkout on {}: {} clients, {} s, {} replica(s){through}, {} automatic promotion(s)",
         opts.store,
         opts.clients,
         opts.seconds,
-        opts.replicas.clamp(1, 2)
+        opts.replicas.clamp(1, 2),
+        opts.promotions
     );
     println!(
         "checkout flow (cart, line, address + shipping, pay): {:.0} checkouts/s  flow p50 {:.1} ms  p99 {:.1} ms  ({} orders, {} failed)",
@@ -360,6 +409,15 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
         sold_out_at.as_secs_f64() * 1e3,
         all_answered.as_secs_f64() * 1e3
     );
+    if let Some(uses) = opts.code_uses {
+        let with: usize = sold.iter().filter(|o| o.1["promotions"][0]["code"] == "LAUNCH").count();
+        println!(
+            "code-budget drill: a code for {uses} uses, {} buyers at once: {with} orders used it, {sold_out} told it ran out; over-use: {}; sold out in {:.0} ms",
+            opts.flash_buyers,
+            (with as i64 - uses).max(0),
+            sold_out_at.as_secs_f64() * 1e3
+        );
+    }
     println!(
         "after (orders' stock committed {:.0} ms after the last answer): on hand {}, reserved {}, available {}; lots differing from the ledger: {discrepancies}; oversold: {}",
         committed_in.as_secs_f64() * 1e3,
