@@ -338,25 +338,31 @@ impl<R: PromotionsRepository> PromotionsService<R> {
             code_limits.push((candidates.len(), code.max_uses, code.used));
             candidates.push(Candidate { promotion: p, code: Some(code.code) });
         }
-        // Budgets as counted now: a promotion whose budget is spent is out, with the reason.
-        let keys: Vec<String> = candidates
-            .iter()
-            .flat_map(|c| {
-                let p = c.promotion;
-                let per_customer = basket.customer.filter(|_| p.max_uses_per_customer.is_some());
-                [Some(total_key(p.id)), per_customer.map(|cu| customer_key(p.id, cu))]
-            })
-            .flatten()
-            .collect();
-        let taken = if keys.is_empty() { vec![] } else { self.repo.taken(&keys).await? };
-        let mut it = taken.into_iter();
+        // Budgets as counted now (only those with a limit are read): a promotion whose budget
+        // is spent is out, with the reason.
+        let mut keys: Vec<String> = vec![];
+        for c in &candidates {
+            let p = c.promotion;
+            if p.max_uses.is_some() {
+                keys.push(total_key(p.id));
+            }
+            if let (Some(_), Some(cu)) = (p.max_uses_per_customer, basket.customer) {
+                keys.push(customer_key(p.id, cu));
+            }
+        }
+        let taken: std::collections::HashMap<String, i64> = if keys.is_empty() {
+            Default::default()
+        } else {
+            let counts = self.repo.taken(&keys).await?;
+            keys.into_iter().zip(counts).collect()
+        };
+        let count = |k: String| taken.get(&k).copied().unwrap_or(0);
         let mut spent: Vec<usize> = vec![];
         for (i, c) in candidates.iter().enumerate() {
             let p = c.promotion;
-            let total = it.next().unwrap_or(0);
-            let mine = basket.customer.filter(|_| p.max_uses_per_customer.is_some()).and_then(|_| it.next());
             let code_spent = code_limits.iter().any(|(k, max, used)| *k == i && max.is_some_and(|m| *used >= m));
-            let why = if p.max_uses.is_some_and(|m| total >= m) {
+            let mine = basket.customer.map_or(0, |cu| count(customer_key(p.id, cu)));
+            let why = if p.max_uses.is_some_and(|m| count(total_key(p.id)) >= m) {
                 Some(match p.benefit {
                     Benefit::Gift { .. } => "the gifts have all been given",
                     Benefit::Samples { .. } => "the samples have all been given",
@@ -364,7 +370,7 @@ impl<R: PromotionsRepository> PromotionsService<R> {
                 })
             } else if code_spent {
                 Some("this code has been used up")
-            } else if p.max_uses_per_customer.zip(mine).is_some_and(|(m, n)| n >= m) {
+            } else if basket.customer.is_some() && p.max_uses_per_customer.is_some_and(|m| mine >= m) {
                 Some("you have used this promotion as often as it allows")
             } else {
                 None

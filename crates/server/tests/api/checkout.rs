@@ -26,6 +26,11 @@ pub const SKU: &str = "LL-GLOW-30";
 pub async fn stocked(app: &TestApp, sku: &str, units: i64) {
     app.brand("Lumen Lab").await;
     app.product(serum("Glow Serum", "lumen-lab", sku, 2900)).await;
+    receive(app, sku, units).await;
+}
+
+/// Units of a SKU received (batch B1, at `main`, expiring in a year).
+pub async fn receive(app: &TestApp, sku: &str, units: i64) {
     let expires = (chrono::Utc::now().date_naive() + chrono::Duration::days(365)).to_string();
     let (s, b) = app
         .post(

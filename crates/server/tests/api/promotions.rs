@@ -4,7 +4,7 @@
 //! back by failed checkouts and cancellations, and a code's budget holds when hundreds of
 //! shoppers check out at once on two replicas.
 
-use crate::checkout::{SKU, complete, ready_cart, shop, staff, stocked};
+use crate::checkout::{SKU, complete, ready_cart, receive, shop, staff, stocked};
 use crate::helpers::{TestApp, serum, test_options};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ crate::on_both_stores!(
     gifts_and_samples_ship_from_their_own_stock,
     bad_promotions_and_codes_get_problems,
     graphql_carts_take_codes_and_samples_like_rest,
+    first_orders_and_limits_per_customer,
     product_pages_and_the_offer_list_show_live_offers,
 );
 
@@ -36,17 +37,6 @@ async fn used(app: &TestApp, promotion: &str) -> i64 {
 
 async fn enter(app: &TestApp, cart: &str, code: &str) -> (StatusCode, Value) {
     shop(app, Method::POST, &format!("/v1/carts/{cart}/codes"), None, Some(json!({"code": code}))).await
-}
-
-async fn stock(app: &TestApp, sku: &str, units: i64) {
-    let expires = (chrono::Utc::now().date_naive() + chrono::Duration::days(365)).to_string();
-    let (s, b) = app
-        .post(
-            "/v1/admin/inventory/receipts",
-            json!({"sku": sku, "location": "main", "batch": "B1", "expires_on": expires, "quantity": units}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
 }
 
 async fn a_code_discounts_the_cart_and_the_order_keeps_it(app: &TestApp) {
@@ -116,10 +106,10 @@ async fn a_code_discounts_the_cart_and_the_order_keeps_it(app: &TestApp) {
 async fn gifts_and_samples_ship_from_their_own_stock(app: &TestApp) {
     stocked(app, SKU, 10).await;
     app.product(serum("Glow Mini", "lumen-lab", "GIFT-MINI", 900)).await;
-    stock(app, "GIFT-MINI", 1).await;
+    receive(app, "GIFT-MINI", 1).await;
     for s in ["S-1", "S-2", "S-3"] {
         app.product(serum(&format!("Sample {s}"), "lumen-lab", s, 200)).await;
-        stock(app, s, 5).await;
+        receive(app, s, 5).await;
     }
     promotion(
         app,
@@ -218,10 +208,52 @@ async fn bad_promotions_and_codes_get_problems(app: &TestApp) {
     assert_eq!(s, StatusCode::UNAUTHORIZED, "staff only");
 }
 
+async fn first_orders_and_limits_per_customer(app: &TestApp) {
+    stocked(app, SKU, 10).await;
+    promotion(
+        app,
+        json!({"name": "Welcome", "benefit": {"kind": "percent_off", "percent_bp": 1500}, "audience": "first_order"}),
+    )
+    .await;
+    let once = promotion(
+        app,
+        json!({"name": "Once each", "benefit": {"kind": "amount_off", "amount": 200}, "audience": "customers",
+            "max_uses_per_customer": 1}),
+    )
+    .await;
+    let reasons = |c: &Value| -> Vec<String> {
+        c["promotions"]["not_applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["reason_code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let guest = ready_cart(app, SKU, 1, None).await;
+    let (_, c) = shop(app, Method::GET, &format!("/v1/carts/{guest}"), None, None).await;
+    assert_eq!(reasons(&c), ["sign_in_required", "sign_in_required"], "{c}");
+
+    let ana = crate::accounts::customer(app, "ana.promo@example.com").await;
+    let ana = ana["access_token"].as_str().unwrap();
+    let cart = ready_cart(app, SKU, 1, Some(ana)).await;
+    let (_, c) = shop(app, Method::GET, &format!("/v1/carts/{cart}"), Some(ana), None).await;
+    // 15 % of 29.00 = 4.35, then 2.00 off what is left.
+    assert_eq!(c["totals"]["discount"], 435 + 200, "{c}");
+    let res = complete(app, &cart, Some("first"), "tok_visa", Some(ana)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    app.eventually(|| async { used(app, &once).await == 1 }).await;
+    let next = ready_cart(app, SKU, 1, Some(ana)).await;
+    let (_, c) = shop(app, Method::GET, &format!("/v1/carts/{next}"), Some(ana), None).await;
+    assert_eq!(c["totals"]["discount"], 0, "{c}");
+    let mut why = reasons(&c);
+    why.sort();
+    assert_eq!(why, ["first_order_only", "used_up"], "{c}");
+}
+
 async fn graphql_carts_take_codes_and_samples_like_rest(app: &TestApp) {
     stocked(app, SKU, 10).await;
     app.product(serum("Sample One", "lumen-lab", "S-1", 200)).await;
-    stock(app, "S-1", 5).await;
+    receive(app, "S-1", 5).await;
     let p = promotion(
         app,
         json!({"name": "Ten off", "benefit": {"kind": "amount_off", "amount": 1000}, "requires_code": true}),
