@@ -119,7 +119,7 @@ impl Promotion {
     /// The short offer shown on listings and product pages ("-20 %", "Gift with purchase").
     pub fn badge(&self) -> String {
         let pct = |bp: u32| {
-            if bp % 100 == 0 { format!("{}", bp / 100) } else { format!("{}.{:02}", bp / 100, bp % 100) }
+            if bp.is_multiple_of(100) { format!("{}", bp / 100) } else { format!("{}.{:02}", bp / 100, bp % 100) }
         };
         match &self.benefit {
             Benefit::PercentOff { percent_bp } => format!("-{} %", pct(*percent_bp)),

@@ -89,6 +89,9 @@ pub struct PromotionView {
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Every promotion as read at an instant.
+type Snapshot = (Instant, Arc<Vec<Promotion>>);
 const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Clone)]
@@ -97,7 +100,7 @@ pub struct PromotionsService<R> {
     /// Every promotion, read again after [`CACHE_TTL`] (and at once after a change here): a
     /// replica sees another's changes within that time. Budgets are always counted in the
     /// store.
-    cache: Arc<RwLock<Option<(Instant, Arc<Vec<Promotion>>)>>>,
+    cache: Arc<RwLock<Option<Snapshot>>>,
 }
 
 fn now() -> i64 {
