@@ -45,7 +45,7 @@ impl From<Validation> for PromotionsError {
 pub type Result<T> = std::result::Result<T, PromotionsError>;
 
 /// Codes staff add: one they name, or a batch generated.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodesInput {
     /// A code to add as written (3 to 32 letters, digits, `-`, `_`; any case).

@@ -35,7 +35,7 @@ pub const MAX_INTROSPECTION_DEPTH: usize = 20;
 
 /// Every mutation: accounts and orders, carts and checkout.
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, carts::CartMutation);
+pub struct Mutation(accounts::AccountMutation, carts::CartMutation, promotions::PromotionMutation);
 
 pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -140,10 +140,11 @@ async fn execute<S: Store>(
     let shared = Arc::new(app.clone());
     let accounts: Arc<dyn Accounts> = shared.clone();
     let commerce: Arc<dyn orders::Commerce> = shared.clone();
+    let promoting: Arc<dyn promotions::Promoting> = shared.clone();
     let carts: Arc<dyn carts::Carts> = shared;
     let req = req.into_inner();
     let schema = if introspection_only(&req.query) { &schemas.introspection } else { &schemas.data };
-    schema.execute(req.data(caller).data(accounts).data(commerce).data(carts)).await.into()
+    schema.execute(req.data(caller).data(accounts).data(commerce).data(carts).data(promoting)).await.into()
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -455,7 +456,7 @@ pub struct CatalogQuery;
 
 /// Every query: the catalogue (and the customer's and staff's reads), shade matching.
 #[derive(MergedObject, Default)]
-pub struct Query(CatalogQuery, shades::ShadeQuery);
+pub struct Query(CatalogQuery, shades::ShadeQuery, promotions::PromotionQuery);
 
 fn invalid(errors: Vec<rouge_catalog::FieldError>) -> async_graphql::Error {
     crate::error::ApiError::BadQuery(errors).into_graphql()

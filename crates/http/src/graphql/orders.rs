@@ -98,7 +98,7 @@ pub fn gql_error(e: OrdersError) -> async_graphql::Error {
 }
 
 /// The staff member behind the request, holding `p`; `UNAUTHENTICATED` or `FORBIDDEN` otherwise.
-async fn staff(ctx: &Context<'_>, p: Permission) -> async_graphql::Result<Principal> {
+pub(super) async fn staff(ctx: &Context<'_>, p: Permission) -> async_graphql::Result<Principal> {
     let bearer = ctx.data_opt::<Caller>().and_then(|c| c.bearer.clone());
     let Some(principal) = (match bearer {
         Some(b) => commerce(ctx).staff(&b).await,

@@ -15,6 +15,7 @@ crate::on_both_stores!(
     bad_promotions_and_codes_get_problems,
     graphql_carts_take_codes_and_samples_like_rest,
     first_orders_and_limits_per_customer,
+    staff_set_promotions_up_in_graphql,
     product_pages_and_the_offer_list_show_live_offers,
 );
 
@@ -248,6 +249,37 @@ async fn first_orders_and_limits_per_customer(app: &TestApp) {
     let mut why = reasons(&c);
     why.sort();
     assert_eq!(why, ["first_order_only", "used_up"], "{c}");
+}
+
+async fn staff_set_promotions_up_in_graphql(app: &TestApp) {
+    let admin = app.admin_key.clone();
+    let create = "mutation($i: JSON!) { createPromotion(input: $i) }";
+    let input =
+        json!({"name": "GraphQL 15", "benefit": {"kind": "percent_off", "percent_bp": 1500}, "requires_code": true});
+    let res = crate::graphql::gql_as(app, None, create, json!({"i": input})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "staff only: {res}");
+    let res = crate::graphql::gql_as(app, Some(&admin), create, json!({"i": input})).await;
+    let made = &res["data"]["createPromotion"];
+    assert_eq!(
+        (made["name"].as_str(), made["badge"].as_str(), made["used"].as_i64()),
+        (Some("GraphQL 15"), Some("-15 %"), Some(0)),
+        "{res}"
+    );
+    let id = made["id"].as_str().unwrap();
+    let bad = json!({"name": "", "benefit": {"kind": "percent_off", "percent_bp": 0}});
+    let res = crate::graphql::gql_as(app, Some(&admin), create, json!({"i": bad})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{res}");
+    let codes =
+        "mutation($p: UUID!, $i: JSON!) { addPromotionCodes(promotionId: $p, input: $i) { code maxUses used } }";
+    let res =
+        crate::graphql::gql_as(app, Some(&admin), codes, json!({"p": id, "i": {"code": "gql15", "max_uses": 5}})).await;
+    assert_eq!(res["data"]["addPromotionCodes"], json!([{"code": "GQL15", "maxUses": 5, "used": 0}]), "{res}");
+    let res = crate::graphql::gql_as(app, Some(&admin), "{ promotions }", json!({})).await;
+    assert_eq!(res["data"]["promotions"][0]["id"], id, "{res}");
+    let (_, rest) = app.get_json_as_admin(&format!("/v1/admin/promotions/{id}")).await;
+    assert_eq!(rest["name"], "GraphQL 15", "REST sees it");
+    let (_, trail) = app.get_json_as_admin("/v1/admin/audit?route=/v1/admin/promotions").await;
+    assert_eq!(trail["items"].as_array().map(Vec::len), Some(1), "audited like the REST route: {trail}");
 }
 
 async fn graphql_carts_take_codes_and_samples_like_rest(app: &TestApp) {
