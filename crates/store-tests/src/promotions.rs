@@ -86,9 +86,17 @@ pub async fn holds_take_every_budget_or_none_and_give_back_once<S: PromotionsRep
     store.release_hold(first.id).await.unwrap();
     assert_eq!(store.taken(&["p:x".into()]).await.unwrap(), [0]);
 
-    let late = store.hold(&hold("c", &[("p:y", 5)])).await.unwrap().unwrap();
+    let late = store.hold(&hold("c", &[("p:y", 1)])).await.unwrap().unwrap();
     assert_eq!(store.expired_holds(4_999, 10).await.unwrap(), Vec::<Uuid>::new());
     assert_eq!(store.expired_holds(5_001, 10).await.unwrap(), [late.id]);
+    // Expired and given back: a retry of that attempt takes the use again, within the cap.
+    store.release_hold(late.id).await.unwrap();
+    let other = store.hold(&hold("d", &[("p:y", 1)])).await.unwrap().unwrap();
+    assert_eq!(store.hold(&hold("c", &[("p:y", 1)])).await.unwrap(), Err("p:y".to_owned()), "the use went to another");
+    store.release_hold(other.id).await.unwrap();
+    let again = store.hold(&hold("c", &[("p:y", 1)])).await.unwrap().unwrap();
+    assert_eq!((again.id, again.state), (late.id, HoldState::Held), "the attempt's own hold, held again");
+    assert_eq!(store.taken(&["p:y".into()]).await.unwrap(), [1]);
 }
 
 pub async fn concurrent_holds_never_pass_a_cap<S: PromotionsRepository>(store: S) {

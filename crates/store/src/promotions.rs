@@ -164,10 +164,15 @@ impl<D: Dialect> PromotionsRepository for Store<D> {
         let mut tx = self.write_tx().await.map_err(unavailable)?;
         let sql = format!("{HOLD} WHERE reference = $1");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).arg(&h.reference);
-        if let Some(r) = q.fetch_optional(D::on(&mut tx)).await.map_err(unavailable)? {
-            return Ok(Ok(hold(&r)));
-        }
-        let mut sorted: Vec<&Use> = h.uses.iter().collect();
+        let existing = q.fetch_optional(D::on(&mut tx)).await.map_err(unavailable)?.map(|r| hold(&r));
+        // A retry of a live attempt gets its hold back; one whose hold expired meanwhile takes
+        // its uses again, within the caps like a new one.
+        let uses = match &existing {
+            Some(e) if e.state != HoldState::Released => return Ok(Ok(e.clone())),
+            Some(e) => e.uses.clone(),
+            None => h.uses.clone(),
+        };
+        let mut sorted: Vec<&Use> = uses.iter().collect();
         sorted.sort_by(|a, b| a.key.cmp(&b.key));
         for u in sorted {
             sqlx::query(
@@ -191,6 +196,16 @@ impl<D: Dialect> PromotionsRepository for Store<D> {
                 tx.rollback().await.map_err(unavailable)?;
                 return Ok(Err(u.key.clone()));
             }
+        }
+        if let Some(e) = existing {
+            sqlx::query("UPDATE promotion_holds SET state = 'held', expires_at = $2 WHERE id = $1")
+                .arg(e.id)
+                .arg(h.expires_at)
+                .execute(D::on(&mut tx))
+                .await
+                .map_err(unavailable)?;
+            tx.commit().await.map_err(unavailable)?;
+            return Ok(Ok(Hold { state: HoldState::Held, expires_at: h.expires_at, ..e }));
         }
         sqlx::query(
             "INSERT INTO promotion_holds (id, reference, state, order_id, uses, expires_at, created_at) \

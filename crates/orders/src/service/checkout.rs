@@ -64,19 +64,15 @@ impl<R: OrdersRepository> OrdersService<R> {
     ) -> Result<(Quote, Evaluation, Option<Uuid>)> {
         let basket = self.basket(cart, &views).await?;
         let (ev, hold) = self.promotions.hold(attempt, &basket).await?;
-        match self.quote(cart, views, ev.clone(), None).await {
-            Ok(Ok(q)) => Ok((q, ev, hold)),
-            failed => {
-                if let Some(h) = hold {
-                    self.release_hold(h).await;
-                }
-                Err(match failed {
-                    Ok(Err(e)) => invalid("shipping_method", "unavailable", e.to_string()),
-                    Err(e) => e,
-                    Ok(Ok(_)) => unreachable!("matched above"),
-                })
-            }
+        let failed = match self.quote(cart, views, ev.clone(), None).await {
+            Ok(Ok(q)) => return Ok((q, ev, hold)),
+            Ok(Err(e)) => invalid("shipping_method", "unavailable", e.to_string()),
+            Err(e) => e,
+        };
+        if let Some(h) = hold {
+            self.release_hold(h).await;
         }
+        Err(failed)
     }
 
     /// Holds the stock of the cart's lines and free items. A free item whose stock ran out is
