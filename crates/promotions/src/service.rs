@@ -2,7 +2,7 @@
 //! checkouts hold their budgets (and give them back) like stock.
 
 use crate::codes;
-use crate::engine::{self, Basket, Candidate, Evaluation, NotApplied};
+use crate::engine::{self, Applied, Basket, Candidate, Evaluation, NotApplied};
 use crate::model::{Benefit, Code, Promotion, PromotionInput};
 use crate::ports::{Hold, HoldState, PromotionsRepository, Use};
 use rouge_kernel::{FieldError, StoreError, Validation};
@@ -105,6 +105,12 @@ pub struct PromotionsService<R> {
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The id of the record counting an order's uses of budgets without a limit (one per order).
+fn tally_of(order: Uuid) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x0196_9a6b_3c1e_7d2f_8a4b_5c6d_7e8f_9012);
+    Uuid::new_v5(&NAMESPACE, order.as_bytes())
 }
 
 fn total_key(p: Uuid) -> String {
@@ -411,18 +417,12 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         loop {
             let ev = self.evaluate_without(basket, &excluded).await?;
             let mut uses: Vec<Use> = vec![];
-            // Every promotion and code counts its uses (staff read them); those with a limit
-            // are held within it.
+            // Only budgets with a limit are held here, on the checkout's path (a counter every
+            // checkout takes is a row they all queue on); the others are counted when the
+            // order is recorded ([`PromotionsService::spend`]).
             for a in &ev.applied {
                 let Some(p) = all.iter().find(|p| p.id == a.promotion_id) else { continue };
-                uses.push(Use { key: total_key(p.id), cap: p.max_uses.unwrap_or(i64::MAX), amount: 1 });
-                if let (Some(cap), Some(c)) = (p.max_uses_per_customer, basket.customer) {
-                    uses.push(Use { key: customer_key(p.id, c), cap, amount: 1 });
-                }
-                if let Some(code) = &a.code {
-                    let cap = self.repo.code(code).await?.and_then(|c| c.max_uses).unwrap_or(i64::MAX);
-                    uses.push(Use { key: code_key(code), cap, amount: 1 });
-                }
+                uses.extend(self.limited_uses(p, a.code.as_deref(), basket.customer).await?);
             }
             if uses.is_empty() {
                 return Ok((ev, None));
@@ -473,12 +473,72 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         Ok(())
     }
 
-    /// Spends a hold for its order.
+    /// The budgets with a limit that applying `p` (with `code`, for `customer`) takes from.
+    async fn limited_uses(&self, p: &Promotion, code: Option<&str>, customer: Option<Uuid>) -> Result<Vec<Use>> {
+        let mut uses = vec![];
+        if let Some(cap) = p.max_uses {
+            uses.push(Use { key: total_key(p.id), cap, amount: 1 });
+        }
+        if let (Some(cap), Some(c)) = (p.max_uses_per_customer, customer) {
+            uses.push(Use { key: customer_key(p.id, c), cap, amount: 1 });
+        }
+        if let Some(code) = code
+            && let Some(cap) = self.repo.code(code).await?.and_then(|c| c.max_uses)
+        {
+            uses.push(Use { key: code_key(code), cap, amount: 1 });
+        }
+        Ok(uses)
+    }
+
+    /// Records what an order used: spends its checkout's hold (the limited budgets) and counts
+    /// the uses of promotions and codes without a limit, once per order (again: nothing), so
+    /// that staff read every promotion's and code's uses.
     ///
     /// # Errors
-    /// `NotFound`; when the store fails.
-    pub async fn commit(&self, hold: Uuid, order: Uuid) -> Result<()> {
-        self.repo.commit_hold(hold, order).await?.ok_or_else(|| PromotionsError::NotFound(format!("hold {hold}")))?;
+    /// `NotFound` for a hold that is not there; when the store fails.
+    pub async fn spend(&self, order: Uuid, hold: Option<Uuid>, applied: &[Applied]) -> Result<()> {
+        if let Some(h) = hold {
+            self.repo.commit_hold(h, order).await?.ok_or_else(|| PromotionsError::NotFound(format!("hold {h}")))?;
+        }
+        let all = self.all().await?;
+        let mut uses = vec![];
+        for a in applied {
+            if all.iter().find(|p| p.id == a.promotion_id).is_none_or(|p| p.max_uses.is_none()) {
+                uses.push(Use { key: total_key(a.promotion_id), cap: i64::MAX, amount: 1 });
+            }
+            if let Some(code) = &a.code
+                && self.repo.code(code).await?.is_some_and(|c| c.max_uses.is_none())
+            {
+                uses.push(Use { key: code_key(code), cap: i64::MAX, amount: 1 });
+            }
+        }
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let tally = Hold {
+            id: tally_of(order),
+            reference: format!("order:{order}"),
+            state: HoldState::Held,
+            order_id: None,
+            uses,
+            expires_at: now() + HOLD_TTL_MS,
+        };
+        if let Err(key) = self.repo.hold(&tally).await? {
+            return Err(PromotionsError::Store(format!("an unlimited budget refused a use: {key}")));
+        }
+        self.repo.commit_hold(tally.id, order).await?;
+        Ok(())
+    }
+
+    /// Gives a cancelled order's uses back: its checkout's hold and its count of the others.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn give_back(&self, order: Uuid, hold: Option<Uuid>) -> Result<()> {
+        if let Some(h) = hold {
+            self.repo.release_hold(h).await?;
+        }
+        self.repo.release_hold(tally_of(order)).await?;
         Ok(())
     }
 

@@ -150,22 +150,27 @@ impl<S: Store> Handler for PromotionSpend<S> {
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
         let (promotions, store) = (self.0.clone(), self.1.clone());
         Box::pin(async move {
-            let hold: Option<uuid::Uuid> = if e.event_type == "order.cancelled" {
+            if e.event_type == "order.cancelled" {
                 let (order, _) = rouge_orders::OrdersRepository::order(&store, e.aggregate_id)
                     .await
                     .map_err(|err| err.to_string())?
                     .ok_or("the cancelled order is gone")?;
-                order.promotion_hold
-            } else {
-                e.payload.get("promotion_hold").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
-            };
-            let Some(hold) = hold else { return Ok(()) };
-            if e.event_type == "order.cancelled" {
-                promotions.release(hold).await.map_err(|err| err.to_string())?;
-                tracing::info!(order = %e.aggregate_id, hold = %hold, "a cancelled order's promotion budgets given back");
+                if order.promotions.is_empty() {
+                    return Ok(());
+                }
+                promotions.give_back(order.id, order.promotion_hold).await.map_err(|err| err.to_string())?;
+                tracing::info!(order = %order.id, "a cancelled order's promotion uses given back");
                 return Ok(());
             }
-            promotions.commit(hold, e.aggregate_id).await.map_err(|err| err.to_string())
+            let applied: Vec<rouge_promotions::Applied> = match e.payload.get("promotions") {
+                Some(v) => serde_json::from_value(v.clone()).map_err(|err| format!("malformed event: {err}"))?,
+                None => vec![],
+            };
+            let hold = e.payload.get("promotion_hold").and_then(|v| v.as_str()).and_then(|s| s.parse().ok());
+            if applied.is_empty() && hold.is_none() {
+                return Ok(());
+            }
+            promotions.spend(e.aggregate_id, hold, &applied).await.map_err(|err| err.to_string())
         })
     }
 }
