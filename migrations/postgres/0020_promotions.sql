@@ -35,3 +35,16 @@ CREATE TABLE orders.promotion_holds (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX promotion_holds_due ON orders.promotion_holds (state, expires_at);
+
+-- Which promotions (and codes) each order used: what staff read as a promotion's and a code's
+-- uses (insert-only, so counting them puts no checkout in a queue; the budget counters above
+-- exist for limits alone).
+CREATE TABLE orders.promotion_uses (
+    order_id     UUID NOT NULL,
+    promotion_id UUID NOT NULL,
+    code         TEXT,
+    at           BIGINT NOT NULL,
+    PRIMARY KEY (order_id, promotion_id)
+);
+CREATE INDEX promotion_uses_of ON orders.promotion_uses (promotion_id);
+CREATE INDEX promotion_uses_code ON orders.promotion_uses (code);

@@ -35,3 +35,16 @@ CREATE TABLE promotion_holds (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX promotion_holds_due ON promotion_holds (state, expires_at);
+
+-- Which promotions (and codes) each order used: what staff read as a promotion's and a code's
+-- uses (insert-only, so counting them puts no checkout in a queue; the budget counters above
+-- exist for limits alone).
+CREATE TABLE promotion_uses (
+    order_id     BLOB NOT NULL,
+    promotion_id BLOB NOT NULL,
+    code         TEXT,
+    at           INTEGER NOT NULL,
+    PRIMARY KEY (order_id, promotion_id)
+);
+CREATE INDEX promotion_uses_of ON promotion_uses (promotion_id);
+CREATE INDEX promotion_uses_code ON promotion_uses (code);

@@ -304,7 +304,7 @@ pub struct Code {
     pub promotion_id: Uuid,
     /// Orders it may be used for (1: single use); none: as many as the promotion allows.
     pub max_uses: Option<i64>,
-    /// Orders that used it (or hold it in a checkout now).
+    /// Orders that used it.
     pub used: i64,
     pub created_at: i64,
 }

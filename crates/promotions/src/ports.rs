@@ -81,13 +81,13 @@ pub trait PromotionsRepository: Clone + Send + Sync + 'static {
     /// MUST return `Duplicate` when any of them exists already (for any promotion).
     fn add_codes(&self, codes: &[Code]) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// A code (normalized), with its uses counted.
+    /// A code (normalized), with the orders that used it counted.
     ///
     /// # Errors
     /// `Unavailable` when the store fails.
     fn code(&self, code: &str) -> impl Future<Output = StoreResult<Option<Code>>> + Send;
 
-    /// A promotion's codes in code order, after `after`, with their uses counted.
+    /// A promotion's codes in code order, after `after`, with the orders that used each counted.
     ///
     /// # Errors
     /// `Unavailable` when the store fails.
@@ -97,6 +97,29 @@ pub trait PromotionsRepository: Clone + Send + Sync + 'static {
         after: Option<&str>,
         limit: i64,
     ) -> impl Future<Output = StoreResult<Vec<Code>>> + Send;
+
+    /// Records the promotions (and codes) `order` used, once (again: nothing).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn record_uses(
+        &self,
+        order: Uuid,
+        uses: &[(Uuid, Option<String>)],
+        at: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Forgets what `order` used (it was cancelled).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn forget_uses(&self, order: Uuid) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// How many orders used each promotion.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn uses_of(&self, promotions: &[Uuid]) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
 
     /// What each counter has taken (held or committed); 0 for one never taken.
     ///

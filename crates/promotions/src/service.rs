@@ -107,12 +107,6 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The id of the record counting an order's uses of budgets without a limit (one per order).
-fn tally_of(order: Uuid) -> Uuid {
-    const NAMESPACE: Uuid = Uuid::from_u128(0x0196_9a6b_3c1e_7d2f_8a4b_5c6d_7e8f_9012);
-    Uuid::new_v5(&NAMESPACE, order.as_bytes())
-}
-
 fn total_key(p: Uuid) -> String {
     format!("p:{p}")
 }
@@ -150,7 +144,7 @@ impl<R: PromotionsRepository> PromotionsService<R> {
     }
 
     async fn view(&self, p: Promotion) -> Result<PromotionView> {
-        let used = self.repo.taken(&[total_key(p.id)]).await?[0];
+        let used = self.repo.uses_of(&[p.id]).await?[0];
         let badge = p.badge();
         Ok(PromotionView { promotion: p, used, badge })
     }
@@ -195,8 +189,8 @@ impl<R: PromotionsRepository> PromotionsService<R> {
     /// When the store fails.
     pub async fn list(&self) -> Result<Vec<PromotionView>> {
         let list = self.repo.promotions().await?;
-        let keys: Vec<String> = list.iter().map(|p| total_key(p.id)).collect();
-        let used = self.repo.taken(&keys).await?;
+        let ids: Vec<Uuid> = list.iter().map(|p| p.id).collect();
+        let used = self.repo.uses_of(&ids).await?;
         Ok(list.into_iter().zip(used).map(|(p, used)| PromotionView { badge: p.badge(), promotion: p, used }).collect())
     }
 
@@ -324,7 +318,7 @@ impl<R: PromotionsRepository> PromotionsService<R> {
             .filter(|p| !p.requires_code && p.live_at(basket.now) && !excluded.contains(&p.id))
             .map(|p| Candidate { promotion: p, code: None })
             .collect();
-        let mut code_limits: Vec<(usize, Option<i64>, i64)> = vec![];
+        let mut code_limits: Vec<(usize, String, Option<i64>)> = vec![];
         for raw in &basket.codes {
             let unknown = || NotApplied {
                 promotion_id: None,
@@ -344,12 +338,17 @@ impl<R: PromotionsRepository> PromotionsService<R> {
             if candidates.iter().any(|c| c.promotion.id == p.id) || excluded.contains(&p.id) {
                 continue;
             }
-            code_limits.push((candidates.len(), code.max_uses, code.used));
+            code_limits.push((candidates.len(), code.code.clone(), code.max_uses));
             candidates.push(Candidate { promotion: p, code: Some(code.code) });
         }
         // Budgets as counted now (only those with a limit are read): a promotion whose budget
         // is spent is out, with the reason.
         let mut keys: Vec<String> = vec![];
+        for (_, code, max) in &code_limits {
+            if max.is_some() {
+                keys.push(code_key(code));
+            }
+        }
         for c in &candidates {
             let p = c.promotion;
             if p.max_uses.is_some() {
@@ -369,7 +368,8 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         let mut spent: Vec<usize> = vec![];
         for (i, c) in candidates.iter().enumerate() {
             let p = c.promotion;
-            let code_spent = code_limits.iter().any(|(k, max, used)| *k == i && max.is_some_and(|m| *used >= m));
+            let code_spent =
+                code_limits.iter().any(|(k, code, max)| *k == i && max.is_some_and(|m| count(code_key(code)) >= m));
             let mine = basket.customer.map_or(0, |cu| count(customer_key(p.id, cu)));
             let why = if p.max_uses.is_some_and(|m| count(total_key(p.id)) >= m) {
                 Some(match p.benefit {
@@ -416,6 +416,14 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         let all = self.all().await?;
         loop {
             let ev = self.evaluate_without(basket, &excluded).await?;
+            // A code she entered that has run out: she pays nothing she has not seen. She takes
+            // it off the cart to check out at the price without it.
+            if let Some(spent) = ev.not_applied.iter().find(|n| n.reason_code == "used_up" && n.code.is_some()) {
+                let code = spent.code.as_deref().unwrap_or_default();
+                return Err(PromotionsError::UsedUp(format!(
+                    "the code {code} has been used up; take it off the cart to check out without it"
+                )));
+            }
             let mut uses: Vec<Use> = vec![];
             // Only budgets with a limit are held here, on the checkout's path (a counter every
             // checkout takes is a row they all queue on); the others are counted when the
@@ -490,9 +498,8 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         Ok(uses)
     }
 
-    /// Records what an order used: spends its checkout's hold (the limited budgets) and counts
-    /// the uses of promotions and codes without a limit, once per order (again: nothing), so
-    /// that staff read every promotion's and code's uses.
+    /// Records what an order used: spends its checkout's hold (the limited budgets) and records
+    /// the promotions and codes it used (what staff read as their uses), once per order.
     ///
     /// # Errors
     /// `NotFound` for a hold that is not there; when the store fails.
@@ -500,37 +507,11 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         if let Some(h) = hold {
             self.repo.commit_hold(h, order).await?.ok_or_else(|| PromotionsError::NotFound(format!("hold {h}")))?;
         }
-        let all = self.all().await?;
-        let mut uses = vec![];
-        for a in applied {
-            if all.iter().find(|p| p.id == a.promotion_id).is_none_or(|p| p.max_uses.is_none()) {
-                uses.push(Use { key: total_key(a.promotion_id), cap: i64::MAX, amount: 1 });
-            }
-            if let Some(code) = &a.code
-                && self.repo.code(code).await?.is_some_and(|c| c.max_uses.is_none())
-            {
-                uses.push(Use { key: code_key(code), cap: i64::MAX, amount: 1 });
-            }
-        }
-        if uses.is_empty() {
-            return Ok(());
-        }
-        let tally = Hold {
-            id: tally_of(order),
-            reference: format!("order:{order}"),
-            state: HoldState::Held,
-            order_id: None,
-            uses,
-            expires_at: now() + HOLD_TTL_MS,
-        };
-        if let Err(key) = self.repo.hold(&tally).await? {
-            return Err(PromotionsError::Store(format!("an unlimited budget refused a use: {key}")));
-        }
-        self.repo.commit_hold(tally.id, order).await?;
-        Ok(())
+        let uses: Vec<(Uuid, Option<String>)> = applied.iter().map(|a| (a.promotion_id, a.code.clone())).collect();
+        Ok(self.repo.record_uses(order, &uses, now()).await?)
     }
 
-    /// Gives a cancelled order's uses back: its checkout's hold and its count of the others.
+    /// Gives a cancelled order's uses back: its checkout's hold, and its record of uses.
     ///
     /// # Errors
     /// When the store fails.
@@ -538,8 +519,7 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         if let Some(h) = hold {
             self.repo.release_hold(h).await?;
         }
-        self.repo.release_hold(tally_of(order)).await?;
-        Ok(())
+        Ok(self.repo.forget_uses(order).await?)
     }
 
     /// Gives back the budgets of checkouts that never finished; returns how many.

@@ -1,5 +1,5 @@
 //! The promotions repository's contract: promotions and codes round-trip, a code is unique
-//! across promotions, and budget holds take every counter within its cap or nothing, once per
+//! across promotions, orders' uses are recorded once and forgotten on cancellation, and budget holds take every counter within its cap or nothing, once per
 //! checkout attempt, give back once, and commit (taking again what an expired hold gave
 //! back). Concurrent holds never take a counter past its cap.
 
@@ -53,8 +53,17 @@ pub async fn promotions_and_codes_round_trip<S: PromotionsRepository>(store: S) 
     let page = store.codes(a.id, Some("SPRING"), 10).await.unwrap();
     assert_eq!(page.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), ["SPRING-2"]);
 
-    store.hold(&hold("cart-1:k", &[("c:SPRING", 1)])).await.unwrap().unwrap();
-    assert_eq!(store.code("SPRING").await.unwrap().unwrap().used, 1, "a code counts its uses");
+    // Uses are the orders recorded with a promotion (and code), once per order.
+    let (o1, o2) = (Uuid::now_v7(), Uuid::now_v7());
+    for _ in 0..2 {
+        store.record_uses(o1, &[(a.id, Some("SPRING".into())), (b.id, None)], 3_000).await.unwrap();
+    }
+    store.record_uses(o2, &[(a.id, Some("SPRING-2".into()))], 3_000).await.unwrap();
+    assert_eq!(store.uses_of(&[a.id, b.id, Uuid::now_v7()]).await.unwrap(), [2, 1, 0]);
+    assert_eq!(store.code("SPRING").await.unwrap().unwrap().used, 1, "a code counts the orders that used it");
+    store.forget_uses(o1).await.unwrap();
+    assert_eq!(store.uses_of(&[a.id, b.id]).await.unwrap(), [1, 0], "a cancelled order's uses are forgotten");
+    assert_eq!(store.code("SPRING").await.unwrap().unwrap().used, 0);
 }
 
 pub async fn holds_take_every_budget_or_none_and_give_back_once<S: PromotionsRepository>(store: S) {

@@ -16,8 +16,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 const HOLD: &str = "SELECT id, reference, state, order_id, uses, expires_at FROM promotion_holds";
-const CODE: &str = "SELECT c.code, c.promotion_id, c.max_uses, c.created_at, COALESCE(b.taken, 0) AS used \
-     FROM promotion_codes c LEFT JOIN promotion_budgets b ON b.budget_key = 'c:' || c.code";
+const CODE: &str = "SELECT c.code, c.promotion_id, c.max_uses, c.created_at, \
+     (SELECT COUNT(*) FROM promotion_uses u WHERE u.code = c.code) AS used FROM promotion_codes c";
 
 fn hold(r: &impl Read) -> Hold {
     Hold {
@@ -145,6 +145,36 @@ impl<D: Dialect> PromotionsRepository for Store<D> {
         let sql = format!("{CODE} WHERE c.promotion_id = $1 AND c.code > $2 ORDER BY c.code LIMIT $3");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).arg(promotion).arg(after.unwrap_or("")).arg(limit);
         Ok(self.all(q).await?.iter().map(code).collect())
+    }
+
+    async fn record_uses(&self, order: Uuid, uses: &[(Uuid, Option<String>)], at: i64) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut q = sqlx::QueryBuilder::<D>::new("INSERT INTO promotion_uses (order_id, promotion_id, code, at) ");
+        q.push_values(uses, |mut b, (promotion, code)| {
+            b.push_arg(order).push_arg(*promotion).push_arg(code.as_deref()).push_arg(at);
+        });
+        q.push(" ON CONFLICT (order_id, promotion_id) DO NOTHING");
+        q.build().execute(self.db()).await.map_err(unavailable).map(|_| ())
+    }
+
+    async fn forget_uses(&self, order: Uuid) -> StoreResult<()> {
+        self.exec(sqlx::query("DELETE FROM promotion_uses WHERE order_id = $1").arg(order)).await
+    }
+
+    async fn uses_of(&self, promotions: &[Uuid]) -> StoreResult<Vec<i64>> {
+        if promotions.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut q =
+            sqlx::QueryBuilder::<D>::new("SELECT promotion_id, COUNT(*) AS n FROM promotion_uses WHERE promotion_id");
+        q.push_in(promotions.iter().copied());
+        q.push(" GROUP BY promotion_id");
+        let rows = q.build().fetch_all(self.db()).await.map_err(unavailable)?;
+        let found: std::collections::HashMap<Uuid, i64> =
+            rows.iter().map(|r| (r.get::<Uuid>("promotion_id"), r.get::<i64>("n"))).collect();
+        Ok(promotions.iter().map(|p| found.get(p).copied().unwrap_or(0)).collect())
     }
 
     async fn taken(&self, keys: &[String]) -> StoreResult<Vec<i64>> {

@@ -92,6 +92,12 @@ async fn a_code_discounts_the_cart_and_the_order_keeps_it(app: &TestApp) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(c["totals"]["discount"], 0);
     assert_eq!(c["promotions"]["not_applied"][0]["reason_code"], "used_up", "{c}");
+    // Paying with a spent code on the cart is refused (nobody pays a price she did not agree
+    // to): she takes the code off to pay full price.
+    let res = complete(app, &second, Some("k2"), "tok_visa", None).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["errors"][0]["code"], "used_up", "{p}");
 
     // Cancelling the order gives the uses back: the code's (held by the checkout, a limited
     // budget) and the promotion's (counted when the order was recorded, as it has no limit).
