@@ -401,7 +401,7 @@ pub async fn checkout(opts: CheckoutBench) -> anyhow::Result<()> {
     );
     println!(
         "flash sale: {} units, {} buyers at once: {} orders, {} told sold out, {} other; sold out in {:.0} ms, all answered in {:.0} ms",
-        opts.flash_units,
+        units,
         opts.flash_buyers,
         sold.len(),
         sold_out,
