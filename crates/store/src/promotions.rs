@@ -52,19 +52,23 @@ impl<D: Dialect> Store<D> {
     }
 }
 
+/// Makes sure a counter has its row (at 0), so that it can be locked and moved.
+async fn counter<D: Dialect>(tx: &mut D::Connection, key: &str) -> StoreResult<()> {
+    sqlx::query("INSERT INTO promotion_budgets (budget_key, taken) VALUES ($1, 0) ON CONFLICT (budget_key) DO NOTHING")
+        .arg(key)
+        .execute(D::on(tx))
+        .await
+        .map_err(unavailable)
+        .map(|_| ())
+}
+
 /// Moves counters by `sign` × each use's amount, unconditionally (giving back, or taking again
 /// for an order that did use them).
 async fn shift<D: Dialect>(tx: &mut D::Connection, uses: &[Use], sign: i64) -> StoreResult<()> {
     let mut sorted: Vec<&Use> = uses.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     for u in sorted {
-        sqlx::query(
-            "INSERT INTO promotion_budgets (budget_key, taken) VALUES ($1, 0) ON CONFLICT (budget_key) DO NOTHING",
-        )
-        .arg(&u.key)
-        .execute(D::on(tx))
-        .await
-        .map_err(unavailable)?;
+        counter::<D>(tx, &u.key).await?;
         // Never below zero (the CHECK would refuse it): a counter only gives back what it took.
         sqlx::query("UPDATE promotion_budgets SET taken = CASE WHEN taken + $2 < 0 THEN 0 ELSE taken + $2 END WHERE budget_key = $1")
         .arg(&u.key)
@@ -205,13 +209,7 @@ impl<D: Dialect> PromotionsRepository for Store<D> {
         let mut sorted: Vec<&Use> = uses.iter().collect();
         sorted.sort_by(|a, b| a.key.cmp(&b.key));
         for u in sorted {
-            sqlx::query(
-                "INSERT INTO promotion_budgets (budget_key, taken) VALUES ($1, 0) ON CONFLICT (budget_key) DO NOTHING",
-            )
-            .arg(&u.key)
-            .execute(D::on(&mut tx))
-            .await
-            .map_err(unavailable)?;
+            counter::<D>(&mut tx, &u.key).await?;
             let took = sqlx::query(
                 "UPDATE promotion_budgets SET taken = taken + $2 WHERE budget_key = $1 AND taken + $2 <= $3",
             )
