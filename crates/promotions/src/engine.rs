@@ -12,7 +12,7 @@
 //! discounts add up to the promotion's discount exactly, and tax is then computed on each
 //! line's price after its discount. Buy-X-get-Y discounts the chosen units' own lines.
 
-use crate::model::{Audience, Benefit, Promotion, Target};
+use crate::model::{Audience, Benefit, Promotion, Target, percent_words};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -41,14 +41,11 @@ impl BasketLine {
 
 /// Whether a line is one a promotion's target looks at.
 pub fn in_target(line: &BasketLine, t: &Target) -> bool {
-    {
-        let l = line;
-        match t {
-            Target::Order => true,
-            Target::Category { slug } => l.categories.iter().any(|c| c == slug),
-            Target::Brand { slug } => &l.brand == slug,
-            Target::Skus { skus } => skus.iter().any(|s| s == &l.sku),
-        }
+    match t {
+        Target::Order => true,
+        Target::Category { slug } => line.categories.iter().any(|c| c == slug),
+        Target::Brand { slug } => &line.brand == slug,
+        Target::Skus { skus } => skus.iter().any(|s| s == &line.sku),
     }
 }
 
@@ -242,7 +239,7 @@ pub fn evaluate(basket: &Basket, candidates: &[Candidate<'_>]) -> Evaluation {
         };
         let shares = match &p.benefit {
             Benefit::PercentOff { percent_bp } => {
-                applied.reason = format!("{} off {}", p.badge().trim_start_matches('-'), target_words(&p.target));
+                applied.reason = format!("{} % off {}", percent_words(*percent_bp), target_words(&p.target));
                 allocate(percent_of(remaining.iter().sum(), *percent_bp), &remaining)
             }
             Benefit::AmountOff { amount } => {
@@ -253,19 +250,15 @@ pub fn evaluate(basket: &Basket, candidates: &[Candidate<'_>]) -> Evaluation {
                 let Some(tier) = tiers.iter().rev().find(|t| subtotal >= t.from) else {
                     let first = &tiers[0];
                     let words = format!(
-                        "spend {} more on {} for {} off",
+                        "spend {} more on {} for {} % off",
                         money(first.from - subtotal),
                         target_words(&p.target),
-                        Promotion { benefit: Benefit::PercentOff { percent_bp: first.percent_bp }, ..p.clone() }
-                            .badge()
-                            .trim_start_matches('-')
+                        percent_words(first.percent_bp)
                     );
                     ev.not_applied.push(no("below_minimum", words));
                     continue;
                 };
-                let pct =
-                    Promotion { benefit: Benefit::PercentOff { percent_bp: tier.percent_bp }, ..p.clone() }.badge();
-                applied.reason = format!("{} off from {} spent", pct.trim_start_matches('-'), money(tier.from));
+                applied.reason = format!("{} % off from {} spent", percent_words(tier.percent_bp), money(tier.from));
                 allocate(percent_of(remaining.iter().sum(), tier.percent_bp), &remaining)
             }
             Benefit::BuyXGetY { buy, get, percent_bp } => {

@@ -118,9 +118,7 @@ impl Promotion {
 
     /// The short offer shown on listings and product pages ("-20 %", "Gift with purchase").
     pub fn badge(&self) -> String {
-        let pct = |bp: u32| {
-            if bp.is_multiple_of(100) { format!("{}", bp / 100) } else { format!("{}.{:02}", bp / 100, bp % 100) }
-        };
+        let pct = percent_words;
         match &self.benefit {
             Benefit::PercentOff { percent_bp } => format!("-{} %", pct(*percent_bp)),
             Benefit::AmountOff { amount } => format!("-{}.{:02}", amount / 100, amount % 100),
@@ -134,6 +132,11 @@ impl Promotion {
             Benefit::Samples { choose, .. } => format!("{choose} free samples"),
         }
     }
+}
+
+/// Basis points as a percentage, without the sign: 2000 → "20", 1250 → "12.50".
+pub fn percent_words(bp: u32) -> String {
+    if bp.is_multiple_of(100) { format!("{}", bp / 100) } else { format!("{}.{:02}", bp / 100, bp % 100) }
 }
 
 /// What staff send to create or replace a promotion.

@@ -107,6 +107,22 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The budgets with a limit that applying `p` (with `code` and its limit, for `customer`)
+/// takes from.
+fn limited_uses(p: &Promotion, code: Option<&(String, Option<i64>)>, customer: Option<Uuid>) -> Vec<Use> {
+    let mut uses = vec![];
+    if let Some(cap) = p.max_uses {
+        uses.push(Use { key: total_key(p.id), cap, amount: 1 });
+    }
+    if let (Some(cap), Some(c)) = (p.max_uses_per_customer, customer) {
+        uses.push(Use { key: customer_key(p.id, c), cap, amount: 1 });
+    }
+    if let Some((code, Some(cap))) = code {
+        uses.push(Use { key: code_key(code), cap: *cap, amount: 1 });
+    }
+    uses
+}
+
 fn total_key(p: Uuid) -> String {
     format!("p:{p}")
 }
@@ -307,10 +323,16 @@ impl<R: PromotionsRepository> PromotionsService<R> {
     /// When the store fails.
     #[tracing::instrument(name = "promotions.evaluate", skip_all)]
     pub async fn evaluate(&self, basket: &Basket) -> Result<Evaluation> {
-        self.evaluate_without(basket, &[]).await
+        Ok(self.evaluate_without(basket, &[]).await?.0)
     }
 
-    async fn evaluate_without(&self, basket: &Basket, excluded: &[Uuid]) -> Result<Evaluation> {
+    /// The evaluation, and the limit of each code it read (so a checkout need not read them
+    /// again to hold their budgets).
+    async fn evaluate_without(
+        &self,
+        basket: &Basket,
+        excluded: &[Uuid],
+    ) -> Result<(Evaluation, Vec<(String, Option<i64>)>)> {
         let all = self.all().await?;
         let mut refused: Vec<NotApplied> = vec![];
         let mut candidates: Vec<Candidate<'_>> = all
@@ -400,7 +422,7 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         let mut ev = engine::evaluate(basket, &live);
         refused.append(&mut ev.not_applied);
         ev.not_applied = refused;
-        Ok(ev)
+        Ok((ev, code_limits.into_iter().map(|(_, code, max)| (code, max)).collect()))
     }
 
     /// Prices a basket for checkout and holds the budgets of what applied, for `reference`
@@ -415,7 +437,7 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         let mut excluded: Vec<Uuid> = vec![];
         let all = self.all().await?;
         loop {
-            let ev = self.evaluate_without(basket, &excluded).await?;
+            let (ev, code_limits) = self.evaluate_without(basket, &excluded).await?;
             // A code she entered that has run out: she pays nothing she has not seen. She takes
             // it off the cart to check out at the price without it.
             if let Some(spent) = ev.not_applied.iter().find(|n| n.reason_code == "used_up" && n.code.is_some()) {
@@ -430,7 +452,8 @@ impl<R: PromotionsRepository> PromotionsService<R> {
             // order is recorded ([`PromotionsService::spend`]).
             for a in &ev.applied {
                 let Some(p) = all.iter().find(|p| p.id == a.promotion_id) else { continue };
-                uses.extend(self.limited_uses(p, a.code.as_deref(), basket.customer).await?);
+                let code = a.code.as_ref().and_then(|c| code_limits.iter().find(|(k, _)| k == c));
+                uses.extend(limited_uses(p, code, basket.customer));
             }
             if uses.is_empty() {
                 return Ok((ev, None));
@@ -479,23 +502,6 @@ impl<R: PromotionsRepository> PromotionsService<R> {
     pub async fn release(&self, hold: Uuid) -> Result<()> {
         self.repo.release_hold(hold).await?;
         Ok(())
-    }
-
-    /// The budgets with a limit that applying `p` (with `code`, for `customer`) takes from.
-    async fn limited_uses(&self, p: &Promotion, code: Option<&str>, customer: Option<Uuid>) -> Result<Vec<Use>> {
-        let mut uses = vec![];
-        if let Some(cap) = p.max_uses {
-            uses.push(Use { key: total_key(p.id), cap, amount: 1 });
-        }
-        if let (Some(cap), Some(c)) = (p.max_uses_per_customer, customer) {
-            uses.push(Use { key: customer_key(p.id, c), cap, amount: 1 });
-        }
-        if let Some(code) = code
-            && let Some(cap) = self.repo.code(code).await?.and_then(|c| c.max_uses)
-        {
-            uses.push(Use { key: code_key(code), cap, amount: 1 });
-        }
-        Ok(uses)
     }
 
     /// Records what an order used: spends its checkout's hold (the limited budgets) and records
