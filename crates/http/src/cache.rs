@@ -38,6 +38,8 @@ pub struct CachedPage {
     pub generation: u64,
     /// The stock board's version the page's availability was read at.
     pub stock: u64,
+    /// The version of the live offers the page shows.
+    pub offers: u64,
     pub etag: String,
     pub body: Bytes,
     /// What the page shows, for CDNs (see `surrogate`).
@@ -114,15 +116,16 @@ impl ResponseCache {
     }
 
     /// The name of the shared page for `query` as this replica sees the shop now (read it
-    /// before rendering).
-    pub fn shared_name(&self, query: &str, stock_digest: u64) -> Option<String> {
+    /// before rendering): `digest` is that of what pages show besides the index (stock levels,
+    /// live offers).
+    pub fn shared_name(&self, query: &str, digest: u64) -> Option<String> {
         let shared = self.shared.as_ref()?;
         let q = std::hash::BuildHasher::hash_one(
             &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
             query,
         );
         let epoch = self.epoch.load(Ordering::Acquire);
-        Some(format!("{}:page:{}:{epoch}:{stock_digest:x}:{q:x}", shared.prefix, env!("CARGO_PKG_VERSION")))
+        Some(format!("{}:page:{}:{epoch}:{digest:x}:{q:x}", shared.prefix, env!("CARGO_PKG_VERSION")))
     }
 
     /// The shared page of that name, if Redis has it and answers in time.
@@ -159,10 +162,10 @@ impl ResponseCache {
         });
     }
 
-    /// The page for this query if it was computed at `generation` of the index and `stock` of
-    /// the stock board.
-    pub fn get(&self, query: &str, generation: u64, stock: u64) -> Option<Arc<CachedPage>> {
-        self.pages.get(query).filter(|p| p.generation == generation && p.stock == stock)
+    /// The page for this query if it was computed at `generation` of the index, `stock` of
+    /// the stock board and `offers` of the live offers.
+    pub fn get(&self, query: &str, generation: u64, stock: u64, offers: u64) -> Option<Arc<CachedPage>> {
+        self.pages.get(query).filter(|p| p.generation == generation && p.stock == stock && p.offers == offers)
     }
 
     pub fn put(&self, query: String, page: CachedPage) {
@@ -184,13 +187,21 @@ mod tests {
         let cache = ResponseCache::new();
         cache.put(
             "q=a".into(),
-            CachedPage { generation: 3, stock: 7, etag: "\"e\"".into(), body: Bytes::from_static(b"{}"), keys: vec![] },
+            CachedPage {
+                generation: 3,
+                stock: 7,
+                offers: 5,
+                etag: "\"e\"".into(),
+                body: Bytes::from_static(b"{}"),
+                keys: vec![],
+            },
         );
-        assert!(cache.get("q=a", 3, 7).is_some());
-        assert!(cache.get("q=a", 4, 7).is_none(), "a newer catalogue makes the page stale");
-        assert!(cache.get("q=a", 3, 8).is_none(), "so does a change of stock status");
-        assert!(cache.get("q=b", 3, 7).is_none());
+        assert!(cache.get("q=a", 3, 7, 5).is_some());
+        assert!(cache.get("q=a", 4, 7, 5).is_none(), "a newer catalogue makes the page stale");
+        assert!(cache.get("q=a", 3, 8, 5).is_none(), "so does a change of stock status");
+        assert!(cache.get("q=a", 3, 7, 6).is_none(), "and offers starting or ending");
+        assert!(cache.get("q=b", 3, 7, 5).is_none());
         cache.clear();
-        assert!(cache.get("q=a", 3, 7).is_none());
+        assert!(cache.get("q=a", 3, 7, 5).is_none());
     }
 }

@@ -238,3 +238,15 @@ impl rouge_payments::PaymentProvider for RemotePayment {
         Box::pin(self.call("lookup", Self::payment_call("", 0, idempotency_key)))
     }
 }
+
+/// Customers' segments, asked of the identity service (for promotions kept for segments).
+#[derive(Clone)]
+pub struct RemoteProfiles(pub Remote);
+
+impl rouge_promotions::Profiles for RemoteProfiles {
+    fn segments(&self, customer: Uuid) -> BoxFuture<'_, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            self.0.get(&format!("/internal/v1/profiles/{customer}/segments")).await.map_err(|e| e.to_string())
+        })
+    }
+}

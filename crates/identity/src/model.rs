@@ -116,6 +116,16 @@ impl BeautyProfile {
         }
         v.errors().to_vec()
     }
+
+    /// The segments her profile puts her in, as promotions name them: `skin_type:oily`,
+    /// `concern:acne`, `hair_type:curly`, `undertone:warm`.
+    pub fn segments(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.skin_type.iter().map(|t| format!("skin_type:{}", t.as_str())).collect();
+        s.extend(self.concerns.iter().map(|c| format!("concern:{}", c.as_str())));
+        s.extend(self.hair_types.iter().map(|h| format!("hair_type:{}", h.as_str())));
+        s.extend(self.shade.iter().map(|sh| format!("undertone:{}", sh.undertone.as_str())));
+        s
+    }
 }
 
 pub use rouge_kernel::Address;
@@ -149,5 +159,26 @@ impl Contact {
             a.validate(&format!("addresses[{i}]"), &mut v);
         }
         v.errors().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_names_her_segments_as_promotions_do() {
+        let p = BeautyProfile {
+            skin_type: Some(SkinType::Oily),
+            concerns: vec![Concern::Acne, Concern::DarkCircles],
+            hair_types: vec![HairType::Curly],
+            shade: Some(ShadeProfile { undertone: Undertone::Olive, depth: 4 }),
+            ..BeautyProfile::default()
+        };
+        assert_eq!(
+            p.segments(),
+            ["skin_type:oily", "concern:acne", "concern:dark_circles", "hair_type:curly", "undertone:olive"]
+        );
+        assert!(BeautyProfile::default().segments().is_empty());
     }
 }

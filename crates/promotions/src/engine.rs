@@ -56,6 +56,10 @@ pub struct Basket {
     pub customer: Option<Uuid>,
     /// A signed-in customer with no order yet.
     pub first_order: bool,
+    /// The customer's segments from her beauty profile (`skin_type:oily`…): read only when a
+    /// live promotion is kept for segments; `None` when not read (or it could not be).
+    #[serde(default)]
+    pub segments: Option<Vec<String>>,
     /// Codes on the cart, normalized.
     pub codes: Vec<String>,
     /// Sample SKUs the shopper picked.
@@ -85,7 +89,7 @@ pub struct NotApplied {
     pub name: Option<String>,
     pub code: Option<String>,
     /// A stable reason: `unknown_code`, `not_started`, `ended`, `inactive`, `used_up`,
-    /// `sign_in_required`, `first_order_only`, `below_minimum`, `no_target_lines`,
+    /// `sign_in_required`, `first_order_only`, `not_in_segment`, `profile_unavailable`, `below_minimum`, `no_target_lines`,
     /// `not_enough_units`, `not_combinable`, `nothing_to_discount`.
     pub reason_code: String,
     /// Why, in words ("Spend 12.00 more on skincare").
@@ -326,7 +330,7 @@ fn refusal(p: &Promotion, basket: &Basket) -> Option<(&'static str, String)> {
     if p.ends_at.is_some_and(|e| basket.now >= e) {
         return Some(("ended", "this promotion has ended".into()));
     }
-    match p.audience {
+    let audience = match p.audience {
         Audience::Everyone => None,
         Audience::Customers if basket.customer.is_none() => {
             Some(("sign_in_required", "sign in to use this promotion".into()))
@@ -338,6 +342,29 @@ fn refusal(p: &Promotion, basket: &Basket) -> Option<(&'static str, String)> {
             Some(("first_order_only", "this promotion is for a first order only".into()))
         }
         _ => None,
+    };
+    audience.or_else(|| segment_refusal(p, basket))
+}
+
+/// Why a promotion kept for segments is not for this customer.
+fn segment_refusal(p: &Promotion, basket: &Basket) -> Option<(&'static str, String)> {
+    if p.segments.is_empty() {
+        return None;
+    }
+    let whom = crate::segments::list_words(&p.segments);
+    if basket.customer.is_none() {
+        return Some(("sign_in_required", format!("sign in: this promotion is for customers with {whom}")));
+    }
+    match &basket.segments {
+        None => Some((
+            "profile_unavailable",
+            "your beauty profile cannot be read just now, so this promotion cannot be checked; try again shortly"
+                .into(),
+        )),
+        Some(mine) if !p.segments.iter().any(|s| mine.contains(s)) => {
+            Some(("not_in_segment", format!("this promotion is for customers whose beauty profile says {whom}")))
+        }
+        Some(_) => None,
     }
 }
 
@@ -502,6 +529,28 @@ mod tests {
         assert_eq!(run(&returning, std::slice::from_ref(&first)).not_applied[0].reason_code, "first_order_only");
         let new = Basket { customer: Some(Uuid::nil()), first_order: true, ..guest };
         assert_eq!(run(&new, &[first]).discount(), 100);
+    }
+
+    #[test]
+    fn segments_keep_a_promotion_for_customers_in_one_of_them() {
+        let mut oily = promo("Oily edit", Benefit::PercentOff { percent_bp: 1500 });
+        oily.segments = vec!["concern:acne".into(), "skin_type:oily".into()];
+        let guest = basket(vec![line("A", "x", "serums", 1000, 1)]);
+        let why = |b: &Basket| run(b, std::slice::from_ref(&oily)).not_applied.first().map(|n| n.reason_code.clone());
+        assert_eq!(why(&guest).as_deref(), Some("sign_in_required"));
+        let her = |segments: Option<Vec<&str>>| Basket {
+            customer: Some(Uuid::nil()),
+            segments: segments.map(|v| v.into_iter().map(str::to_owned).collect()),
+            ..guest.clone()
+        };
+        assert_eq!(why(&her(None)).as_deref(), Some("profile_unavailable"));
+        let dry = run(&her(Some(vec!["skin_type:dry"])), std::slice::from_ref(&oily));
+        assert_eq!(dry.not_applied[0].reason_code, "not_in_segment");
+        assert_eq!(
+            dry.not_applied[0].reason,
+            "this promotion is for customers whose beauty profile says acne or oily skin"
+        );
+        assert_eq!(run(&her(Some(vec!["skin_type:dry", "concern:acne"])), &[oily]).discount(), 150);
     }
 
     proptest! {

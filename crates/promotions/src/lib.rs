@@ -7,11 +7,12 @@ pub mod codes;
 pub mod engine;
 pub mod model;
 pub mod ports;
+pub mod segments;
 pub mod service;
 
 pub use engine::{
     Applied, Basket, BasketLine, Candidate, Evaluation, Gift, NotApplied, SampleOffer, allocate, evaluate,
 };
 pub use model::{Audience, Benefit, Code, Promotion, PromotionInput, Target, Tier};
-pub use ports::{Hold, HoldState, PromotionsRepository, Use};
-pub use service::{CodesInput, Offer, PromotionView, PromotionsError, PromotionsService};
+pub use ports::{Hold, HoldState, Profiles, PromotionsRepository, Use};
+pub use service::{CodesInput, LiveOffers, Offer, PromotionView, PromotionsError, PromotionsService};

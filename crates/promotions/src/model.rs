@@ -55,7 +55,7 @@ pub struct Tier {
 }
 
 /// Which lines a promotion looks at and discounts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default, Hash)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     /// Every line.
@@ -92,6 +92,11 @@ pub struct Promotion {
     /// The target lines must reach this subtotal (before discounts).
     pub min_subtotal: Option<i64>,
     pub audience: Audience,
+    /// Kept for signed-in customers in one of these segments (`skin_type:oily`,
+    /// `concern:acne`, `hair_type:curly`, `undertone:warm`, from their beauty profile); empty:
+    /// no such condition.
+    #[serde(default)]
+    pub segments: Vec<String>,
     /// Unlocked by one of its codes; otherwise it applies by itself.
     pub requires_code: bool,
     /// Higher first; equal priorities by creation.
@@ -151,6 +156,11 @@ pub struct PromotionInput {
     pub min_subtotal: Option<i64>,
     #[serde(default)]
     pub audience: Audience,
+    /// Customer segments, any of which qualifies (`skin_type:oily`, `concern:acne`,
+    /// `hair_type:curly`, `undertone:warm`); a promotion with segments needs a signed-in
+    /// customer.
+    #[serde(default)]
+    pub segments: Vec<String>,
     #[serde(default)]
     pub requires_code: bool,
     #[serde(default)]
@@ -267,7 +277,15 @@ impl PromotionInput {
         if self.max_uses_per_customer.is_some_and(|m| m < 1) {
             v.push("max_uses_per_customer", "out_of_range", "at least 1 (omit it for no limit)");
         }
-        if self.max_uses_per_customer.is_some() && self.audience == Audience::Everyone {
+        if self.segments.len() > crate::segments::MAX_SEGMENTS {
+            v.push("segments", "out_of_range", format!("at most {} segments", crate::segments::MAX_SEGMENTS));
+        }
+        for (i, s) in self.segments.iter().enumerate() {
+            if crate::segments::words(s).is_none() {
+                v.push(format!("segments.{i}"), "invalid", format!("a segment: {}", crate::segments::expected()));
+            }
+        }
+        if self.max_uses_per_customer.is_some() && self.audience == Audience::Everyone && self.segments.is_empty() {
             v.push(
                 "audience",
                 "needs_customers",
@@ -285,6 +303,12 @@ impl PromotionInput {
             target: self.target,
             min_subtotal: self.min_subtotal,
             audience: self.audience,
+            segments: {
+                let mut s = self.segments;
+                s.sort();
+                s.dedup();
+                s
+            },
             requires_code: self.requires_code,
             priority: self.priority,
             exclusive: self.exclusive,

@@ -155,3 +155,16 @@ pub trait PromotionsRepository: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store fails.
     fn expired_holds(&self, now: i64, limit: i64) -> impl Future<Output = StoreResult<Vec<Uuid>>> + Send;
 }
+
+/// Which segments a customer is in, as identity tells from her beauty profile (in process, or
+/// the identity service over HTTP).
+pub trait Profiles: Send + Sync + 'static {
+    /// Her segments (`skin_type:oily`, `concern:acne`…); empty without a profile.
+    ///
+    /// # Errors
+    /// The cause, when identity cannot be asked.
+    fn segments(
+        &self,
+        customer: Uuid,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + '_>>;
+}

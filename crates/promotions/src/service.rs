@@ -4,7 +4,7 @@
 use crate::codes;
 use crate::engine::{self, Applied, Basket, Candidate, Evaluation, NotApplied};
 use crate::model::{Benefit, Code, Promotion, PromotionInput};
-use crate::ports::{Hold, HoldState, PromotionsRepository, Use};
+use crate::ports::{Hold, HoldState, Profiles, PromotionsRepository, Use};
 use rouge_kernel::{FieldError, StoreError, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
@@ -63,7 +63,7 @@ pub struct CodesInput {
 }
 
 /// An offer shown on listings and product pages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
 pub struct Offer {
     pub promotion_id: Uuid,
     pub name: String,
@@ -72,10 +72,42 @@ pub struct Offer {
     /// What it applies to: a listing badges the items its target holds (their brand, category
     /// or SKU).
     pub target: crate::model::Target,
+    /// Kept for customers in one of these segments (`skin_type:oily`…); empty: for everyone.
+    pub segments: Vec<String>,
     /// Spending needed on the promotion's target, if any.
     pub min_subtotal: Option<i64>,
     /// When it ends (ms since the epoch), if it does.
     pub ends_at: Option<i64>,
+}
+
+/// The offers live at an instant, with a version that changes when they do (storefront
+/// pages that show them are cached by it).
+#[derive(Debug, Clone, Default)]
+pub struct LiveOffers {
+    pub offers: Vec<Offer>,
+    pub version: u64,
+}
+
+impl LiveOffers {
+    /// Those whose target holds one of a product's variants, given as (SKU, brand slug,
+    /// category slugs with their ancestors).
+    pub fn for_variants(&self, variants: &[(String, String, Vec<String>)]) -> Vec<&Offer> {
+        self.offers
+            .iter()
+            .filter(|o| {
+                variants.iter().any(|(sku, brand, categories)| {
+                    let line = engine::BasketLine {
+                        sku: sku.clone(),
+                        brand: brand.clone(),
+                        categories: categories.clone(),
+                        unit_price: 0,
+                        quantity: 1,
+                    };
+                    engine::in_target(&line, &o.target)
+                })
+            })
+            .collect()
+    }
 }
 
 /// A promotion with what its budget has taken so far.
@@ -101,6 +133,8 @@ pub struct PromotionsService<R> {
     /// replica sees another's changes within that time. Budgets are always counted in the
     /// store.
     cache: Arc<RwLock<Option<Snapshot>>>,
+    /// Where customers' segments come from; without it nobody is in a segment.
+    profiles: Option<Arc<dyn Profiles>>,
 }
 
 fn now() -> i64 {
@@ -137,7 +171,34 @@ fn customer_key(p: Uuid, c: Uuid) -> String {
 
 impl<R: PromotionsRepository> PromotionsService<R> {
     pub fn new(repo: R) -> Self {
-        Self { repo, cache: Arc::new(RwLock::new(None)) }
+        Self { repo, cache: Arc::new(RwLock::new(None)), profiles: None }
+    }
+
+    /// Reads customers' segments from `profiles` (for promotions kept for segments).
+    #[must_use]
+    pub fn with_profiles(mut self, profiles: Arc<dyn Profiles>) -> Self {
+        self.profiles = Some(profiles);
+        self
+    }
+
+    /// The basket with its customer's segments, when a candidate is kept for segments and
+    /// they were not read yet; unread (and said so on the cart) when identity cannot tell.
+    async fn with_segments(&self, basket: &Basket, candidates: &[Candidate<'_>]) -> Option<Basket> {
+        let customer = basket.customer?;
+        if basket.segments.is_some() || candidates.iter().all(|c| c.promotion.segments.is_empty()) {
+            return None;
+        }
+        let segments = match &self.profiles {
+            None => Some(vec![]),
+            Some(p) => match p.segments(customer).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "customer segments unknown: promotions kept for segments left out of this cart");
+                    None
+                }
+            },
+        };
+        Some(Basket { segments, ..basket.clone() })
     }
 
     pub fn repo(&self) -> &R {
@@ -281,39 +342,32 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         Ok(self.repo.codes(id, after, limit).await?)
     }
 
-    /// The offers live now (automatic promotions within their schedule), or, given a product's
-    /// variants as (SKU, brand slug, category slugs), those whose target holds one of them.
+    /// The offers live now: automatic promotions within their schedule.
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn offers(&self, variants: Option<&[(String, String, Vec<String>)]>) -> Result<Vec<Offer>> {
+    pub async fn live_offers(&self) -> Result<LiveOffers> {
         let t = now();
-        let lines: Vec<engine::BasketLine> = variants
-            .unwrap_or_default()
-            .iter()
-            .map(|(sku, brand, categories)| engine::BasketLine {
-                sku: sku.clone(),
-                brand: brand.clone(),
-                categories: categories.clone(),
-                unit_price: 0,
-                quantity: 1,
-            })
-            .collect();
-        Ok(self
+        let offers: Vec<Offer> = self
             .all()
             .await?
             .iter()
             .filter(|p| !p.requires_code && p.live_at(t))
-            .filter(|p| variants.is_none() || lines.iter().any(|l| engine::in_target(l, &p.target)))
             .map(|p| Offer {
                 promotion_id: p.id,
                 name: p.name.clone(),
                 badge: p.badge(),
                 target: p.target.clone(),
+                segments: p.segments.clone(),
                 min_subtotal: p.min_subtotal,
                 ends_at: p.ends_at,
             })
-            .collect())
+            .collect();
+        let version = std::hash::BuildHasher::hash_one(
+            &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
+            &offers,
+        );
+        Ok(LiveOffers { offers, version })
     }
 
     /// Prices a basket: the live automatic promotions and those its codes unlock, each
@@ -419,7 +473,8 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         }
         let live: Vec<Candidate<'_>> =
             candidates.into_iter().enumerate().filter(|(i, _)| !spent.contains(i)).map(|(_, c)| c).collect();
-        let mut ev = engine::evaluate(basket, &live);
+        let read = self.with_segments(basket, &live).await;
+        let mut ev = engine::evaluate(read.as_ref().unwrap_or(basket), &live);
         refused.append(&mut ev.not_applied);
         ev.not_applied = refused;
         Ok((ev, code_limits.into_iter().map(|(_, code, max)| (code, max)).collect()))

@@ -554,7 +554,11 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             .collect(),
         None => payments.clone(),
     };
-    let promotions = rouge_promotions::PromotionsService::new(store.clone());
+    let profiles: Arc<dyn rouge_promotions::Profiles> = match &peers.identity {
+        Some(remote) => Arc::new(rouge_http::peers::RemoteProfiles(remote.clone())),
+        None => Arc::new(wiring::LocalProfiles(identity.clone())),
+    };
+    let promotions = rouge_promotions::PromotionsService::new(store.clone()).with_profiles(profiles);
     let orders = wiring::orders(&store, skus.clone(), stock, promotions.clone(), &identity, opts.channel, providers);
     let state = AppState::new(rouge_http::state::Parts {
         catalog: rouge_catalog::CatalogService::new(store.clone()),

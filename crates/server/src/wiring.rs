@@ -186,3 +186,12 @@ pub fn orders<S: rouge_http::Store>(
         channel,
     )
 }
+
+/// Customers' segments from identity's profiles, in process.
+pub struct LocalProfiles<S>(pub IdentityService<S>);
+
+impl<S: rouge_identity::IdentityRepository> rouge_promotions::Profiles for LocalProfiles<S> {
+    fn segments(&self, customer: Uuid) -> BoxFuture<'_, Result<Vec<String>, String>> {
+        Box::pin(async move { self.0.profile(customer).await.map(|p| p.segments()).map_err(|e| e.to_string()) })
+    }
+}

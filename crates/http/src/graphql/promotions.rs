@@ -144,7 +144,7 @@ impl<S: Store> Promoting for AppState<S> {
     }
 
     fn offers(&self) -> BoxFuture<'_, Result<Vec<rouge_promotions::Offer>, PromotionsError>> {
-        Box::pin(self.promotions.offers(None))
+        Box::pin(async move { Ok(self.promotions.live_offers().await?.offers) })
     }
 
     fn staff_change(

@@ -133,7 +133,9 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
             .route("/internal/v1/sellable", get(sellable::<S>));
     }
     if has(Service::Identity) {
-        r = r.route("/internal/v1/callers", post(caller::<S>));
+        r = r
+            .route("/internal/v1/callers", post(caller::<S>))
+            .route("/internal/v1/profiles/{id}/segments", get(segments::<S>));
     }
     if has(Service::Payments) {
         r = r.route("/internal/v1/payments/{provider}/{call}", post(pay::<S>));
@@ -227,6 +229,14 @@ async fn caller<S: Store>(
         }
         CallerQuery::Staff(token) => Ok(Json(CallerAnswer::Staff(crate::authz::principal(&app, &token).await?))),
     }
+}
+
+/// The segments a customer's beauty profile puts her in (for promotions kept for segments).
+async fn segments<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(app.identity.profile(id).await?.segments()))
 }
 
 async fn forget<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Result<Json<Done>, ApiError> {

@@ -9,6 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use rouge_promotions::LiveOffers;
 use rouge_search::{FacetCount, ListQuery, ProductView, etag_of};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -94,29 +95,31 @@ pub async fn list_products<S: Store>(
     if pairs.iter().any(|(k, v)| k == "for_me" && v != "false" && v != "0") {
         return for_me(&app, &pairs, &headers, verified.as_ref().map(|v| &v.0)).await;
     }
-    // Read before rendering: a status that changes meanwhile makes the stored page stale.
+    // Read before rendering: a status that changes meanwhile makes the stored page stale. The
+    // offers live now are part of the page (a schedule starts or ends without an event).
     let stock = app.stock.version();
     let generation = app.index.generation();
-    if let Some(page) = app.cache.get(&raw, generation, stock) {
+    let live = live_offers(&app).await;
+    if let Some(page) = app.cache.get(&raw, generation, stock, live.version) {
         return Ok(page_response(&headers, &page, Level::L1));
     }
-    let shared = app.cache.shared_name(&raw, app.stock.digest());
+    let shared = app.cache.shared_name(&raw, app.stock.digest() ^ live.version);
     if let Some(name) = &shared
         && let Some((etag, keys, body)) = app.cache.get_shared(name).await
     {
-        let page = CachedPage { generation, stock, etag, body, keys };
+        let page = CachedPage { generation, stock, offers: live.version, etag, body, keys };
         let res = page_response(&headers, &page, Level::L2);
         app.cache.put(raw, page);
         return Ok(res);
     }
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
-    let body = Bytes::from(listing_json(&app, &listing));
+    let body = Bytes::from(listing_json(&app, &listing, &live));
     // Named by its content, so every replica gives the same page the same ETag (a client's
     // If-None-Match holds whichever replica answers); hashed once, then kept with the page.
     let etag = etag_of(&body);
     let keys = crate::surrogate::of_listing(listing.items.iter().map(AsRef::as_ref));
-    let page = CachedPage { generation: listing.generation, stock, etag, body, keys };
+    let page = CachedPage { generation: listing.generation, stock, offers: live.version, etag, body, keys };
     let res = page_response(&headers, &page, Level::Miss);
     if let Some(name) = shared {
         app.cache.put_shared(name, &page);
@@ -134,12 +137,62 @@ fn page_response(headers: &HeaderMap, page: &CachedPage, level: Level) -> Respon
     res
 }
 
-/// A listing's body: each item with its variants' availability, as on its product page.
-fn listing_json<S: Store>(app: &AppState<S>, listing: &rouge_search::Listing) -> Vec<u8> {
+/// A listing's body: each item with its variants' availability and offers, as on its product
+/// page.
+fn listing_json<S: Store>(app: &AppState<S>, listing: &rouge_search::Listing, live: &LiveOffers) -> Vec<u8> {
     listing.to_json_with(|p| {
         let skus = p.view.variants.iter().map(|v| v.sku.as_str());
-        std::borrow::Cow::Owned(app.stock.decorate(&p.json, &p.etag, skus).0)
+        let mut json = app.stock.decorate(&p.json, &p.etag, skus).0;
+        splice_offers(&mut json, &item_offers(app, live, p));
+        std::borrow::Cow::Owned(json)
     })
+}
+
+/// The live automatic offers storefront pages show. They come from the store (kept 2 s in
+/// memory) where orders run: none in a catalogue process apart, and none while the store is
+/// down (pages go without them rather than wait for it).
+async fn live_offers<S: Store>(app: &AppState<S>) -> LiveOffers {
+    if !app.services.has(crate::services::Service::Orders) || !app.health.down_for().is_zero() {
+        return LiveOffers::default();
+    }
+    app.promotions.live_offers().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "offers unknown (the store did not answer): pages served without them");
+        LiveOffers::default()
+    })
+}
+
+/// The offers whose target holds one of the product's variants.
+fn item_offers<'a, S: Store>(
+    app: &AppState<S>,
+    live: &'a LiveOffers,
+    p: &rouge_search::IndexedProduct,
+) -> Vec<&'a rouge_promotions::Offer> {
+    if live.offers.is_empty() {
+        return vec![];
+    }
+    let variants: Vec<(String, String, Vec<String>)> = p
+        .view
+        .variants
+        .iter()
+        .filter_map(|v| app.index.sku(v.sku.as_str()))
+        .map(|s| (s.sku, s.brand, s.categories))
+        .collect();
+    live.for_variants(&variants)
+}
+
+/// Adds `"offers": […]` to a product's JSON object when there are some; returns the list's
+/// bytes.
+fn splice_offers(json: &mut Vec<u8>, offers: &[&rouge_promotions::Offer]) -> Option<Vec<u8>> {
+    if offers.is_empty() {
+        return None;
+    }
+    let end = json.iter().rposition(|b| *b == b'}')?;
+    let list = serde_json::to_vec(offers).unwrap_or_default();
+    json.truncate(end);
+    json.extend_from_slice(br#","offers":"#);
+    json.extend_from_slice(&list);
+    json.push(b'}');
+    Some(list)
 }
 
 /// A listing personalised by the customer's beauty profile: products with an ingredient she
@@ -155,12 +208,16 @@ async fn for_me<S: Store>(
     let mut query =
         ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let profile = app.identity.profile(customer).await?;
+    // Her offers: those for everyone and those kept for a segment she is in.
+    let mut live = live_offers(app).await;
+    let hers = profile.segments();
+    live.offers.retain(|o| o.segments.is_empty() || o.segments.iter().any(|s| hers.contains(s)));
     query.exclude_ingredients.extend(profile.avoid_ingredients);
     query.prefer_skin_types.extend(profile.skin_type);
     query.prefer_concerns.extend(profile.concerns);
     query.prefer_shade = profile.shade.map(|s| (s.undertone, s.depth));
     let listing = app.index.list(&query).map_err(ApiError::BadQuery)?;
-    let mut res = cached(headers, listing_json(app, &listing), None);
+    let mut res = cached(headers, listing_json(app, &listing, &live), None);
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding, authorization"));
     Ok(res)
@@ -203,32 +260,11 @@ pub async fn product<S: Store>(
 ) -> Result<Response, ApiError> {
     let p = app.index.product(&slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))?;
     let (mut json, mut etag) = app.stock.decorate(&p.json, &p.etag, p.view.variants.iter().map(|v| v.sku.as_str()));
-    // Offers come from the store (kept 2 s in memory): while it is down the page goes without
-    // them rather than wait for it.
-    if app.services.has(crate::services::Service::Orders) && app.health.down_for().is_zero() {
-        let variants: Vec<(String, String, Vec<String>)> = p
-            .view
-            .variants
-            .iter()
-            .filter_map(|v| app.index.sku(v.sku.as_str()))
-            .map(|s| (s.sku, s.brand, s.categories))
-            .collect();
-        let offers = app.promotions.offers(Some(&variants)).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "offers unknown (the store did not answer): product page served without them");
-            vec![]
-        });
-        if !offers.is_empty()
-            && let Some(end) = json.iter().rposition(|b| *b == b'}')
-        {
-            // Spliced like the availability, and part of the ETag (offers change without the
-            // catalogue changing).
-            let list = serde_json::to_vec(&offers).unwrap_or_default();
-            json.truncate(end);
-            json.extend_from_slice(br#","offers":"#);
-            json.extend_from_slice(&list);
-            json.push(b'}');
-            etag = format!("{}-{}", etag.trim_end_matches('"'), etag_of(&list).trim_start_matches('"'));
-        }
+    let live = live_offers(&app).await;
+    let offers = item_offers(&app, &live, &p);
+    if let Some(list) = splice_offers(&mut json, &offers) {
+        // Part of the ETag: offers change without the catalogue changing.
+        etag = format!("{}-{}", etag.trim_end_matches('"'), etag_of(&list).trim_start_matches('"'));
     }
     let mut res = cached(&headers, Bytes::from(json), Some(etag));
     crate::surrogate::tag(&mut res, &crate::surrogate::of_product(&p));

@@ -74,6 +74,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             lines,
             customer: cart.customer_id,
             first_order,
+            segments: None,
             codes: cart.codes.clone(),
             samples: cart.samples.clone(),
             now: now(),

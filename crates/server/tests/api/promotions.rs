@@ -16,7 +16,8 @@ crate::on_both_stores!(
     graphql_carts_take_codes_and_samples_like_rest,
     first_orders_and_limits_per_customer,
     staff_set_promotions_up_in_graphql,
-    product_pages_and_the_offer_list_show_live_offers,
+    product_pages_listings_and_the_offer_list_show_live_offers,
+    segments_keep_a_promotion_for_customers_whose_profile_fits,
 );
 
 /// A promotion set up by staff; its id.
@@ -324,7 +325,7 @@ async fn graphql_carts_take_codes_and_samples_like_rest(app: &TestApp) {
     assert_eq!(res["data"]["removeCartCode"]["totals"]["discount"], 0, "{res}");
 }
 
-async fn product_pages_and_the_offer_list_show_live_offers(app: &TestApp) {
+async fn product_pages_listings_and_the_offer_list_show_live_offers(app: &TestApp) {
     stocked(app, SKU, 10).await;
     app.brand("Other House").await;
     app.product(serum("Other Serum", "other-house", "OH-1", 1900)).await;
@@ -341,6 +342,7 @@ async fn product_pages_and_the_offer_list_show_live_offers(app: &TestApp) {
     )
     .await;
     let (_, listed) = app.get_json("/v1/products?brand=lumen-lab").await;
+    assert_eq!(listed["items"][0]["offers"][0]["badge"], "-20 %", "listing items carry their offers: {listed}");
     let page = format!("/v1/products/{}", listed["items"][0]["slug"].as_str().unwrap());
     let res = app.get(&page).await;
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
@@ -351,6 +353,7 @@ async fn product_pages_and_the_offer_list_show_live_offers(app: &TestApp) {
         (Some("-20 %"), Some("Lumen week"))
     );
     let (_, other) = app.get_json("/v1/products?brand=other-house").await;
+    assert!(other["items"][0].get("offers").is_none(), "{other}");
     let (_, other) = app.get_json(&format!("/v1/products/{}", other["items"][0]["slug"].as_str().unwrap())).await;
     assert!(other.get("offers").is_none(), "no offer for another brand: {other}");
     let (s, offers) = app.get_json("/v1/offers").await;
@@ -365,6 +368,79 @@ async fn product_pages_and_the_offer_list_show_live_offers(app: &TestApp) {
         res.status() == StatusCode::OK
     })
     .await;
+    // The listing read before it (and cached) shows it too: pages are cached by the live offers.
+    app.eventually(|| async {
+        let (_, other) = app.get_json("/v1/products?brand=other-house").await;
+        other["items"][0]["offers"][0]["badge"] == "Gift with purchase"
+    })
+    .await;
+}
+
+async fn segments_keep_a_promotion_for_customers_whose_profile_fits(app: &TestApp) {
+    stocked(app, SKU, 10).await;
+    let (s, p) = app
+        .post(
+            "/v1/admin/promotions",
+            json!({"name": "Bad", "benefit": {"kind": "free_shipping"}, "segments": ["skin_type:greasy"]}),
+        )
+        .await;
+    assert_eq!((s, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("segments.0")), "{p}");
+    promotion(
+        app,
+        json!({"name": "Oily edit", "benefit": {"kind": "percent_off", "percent_bp": 1000},
+            "segments": ["skin_type:oily", "concern:acne"]}),
+    )
+    .await;
+    let why = |c: &Value| c["promotions"]["not_applied"][0]["reason_code"].as_str().map(str::to_owned);
+    let guest = ready_cart(app, SKU, 1, None).await;
+    let (_, c) = shop(app, Method::GET, &format!("/v1/carts/{guest}"), None, None).await;
+    assert_eq!(why(&c).as_deref(), Some("sign_in_required"), "{c}");
+
+    let ana = crate::accounts::customer(app, "ana.segment@example.com").await;
+    let ana = ana["access_token"].as_str().unwrap();
+    let profile = |skin: &str| json!({"beauty_profile": {"skin_type": skin}});
+    let (s, _) = shop(app, Method::PATCH, "/v1/me", Some(ana), Some(profile("dry"))).await;
+    assert_eq!(s, StatusCode::OK);
+    let cart = ready_cart(app, SKU, 1, Some(ana)).await;
+    let (_, c) = shop(app, Method::GET, &format!("/v1/carts/{cart}"), Some(ana), None).await;
+    assert_eq!((why(&c).as_deref(), &c["totals"]["discount"]), (Some("not_in_segment"), &json!(0)), "{c}");
+    assert_eq!(
+        c["promotions"]["not_applied"][0]["reason"],
+        "this promotion is for customers whose beauty profile says acne or oily skin"
+    );
+    // Her listing for her shows only the offers she can have.
+    async fn mine(app: &TestApp, token: &str) -> Option<Value> {
+        let res = app.client.get(app.url("/v1/products?for_me=true")).bearer_auth(token).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        body["items"][0].get("offers").cloned()
+    }
+    assert_eq!(mine(app, ana).await, None);
+
+    let (s, _) = shop(app, Method::PATCH, "/v1/me", Some(ana), Some(profile("oily"))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, c) = shop(app, Method::GET, &format!("/v1/carts/{cart}"), Some(ana), None).await;
+    assert_eq!(c["totals"]["discount"], 290, "10 % of 29.00 once her profile says oily skin: {c}");
+    assert_eq!(c["promotions"]["applied"][0]["name"], "Oily edit");
+    assert_eq!(mine(app, ana).await.unwrap()[0]["segments"], json!(["concern:acne", "skin_type:oily"]));
+    // Services apart, orders ask identity's internal route with a service token.
+    let (_, me) = shop(app, Method::GET, "/v1/me", Some(ana), None).await;
+    let tokens = app.tokens.clone();
+    let token: rouge_http::remote::TokenSource =
+        std::sync::Arc::new(move || tokens.issue_service("orders", chrono::Utc::now().timestamp()));
+    let identity = rouge_http::remote::Remote::new(
+        rouge_http::services::Service::Identity,
+        &app.url(""),
+        token,
+        rouge_http::remote::Policy::default(),
+    )
+    .unwrap();
+    let remote = rouge_http::peers::RemoteProfiles(identity);
+    let id: uuid::Uuid = me["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(rouge_promotions::Profiles::segments(&remote, id).await.unwrap(), ["skin_type:oily"]);
+    let res = complete(app, &cart, Some("oily"), "tok_visa", Some(ana)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let order: Value = res.json().await.unwrap();
+    assert_eq!(order["totals"]["discount"], 290, "{order}");
 }
 
 /// The code-budget drill: `buyers` shoppers with a 20 % code limited to `uses`, checking out
