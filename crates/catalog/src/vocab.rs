@@ -72,6 +72,11 @@ vocabulary!(Coverage { Sheer => "sheer", Light => "light", Medium => "medium", F
 
 vocabulary!(Undertone { Warm => "warm", Cool => "cool", Neutral => "neutral", Olive => "olive" });
 
+vocabulary!(AgeBand {
+    Under25 => "under_25", From25To34 => "25_34", From35To44 => "35_44", From45To54 => "45_54",
+    From55 => "55_plus",
+});
+
 vocabulary!(CertificationKind {
     Vegan => "vegan", CrueltyFree => "cruelty_free", Organic => "organic", Natural => "natural",
     Halal => "halal", ReefSafe => "reef_safe", FairTrade => "fair_trade",

@@ -2,7 +2,7 @@
 //! one-time links, and failed-login counters. And the beauty profile, as the customer sees it.
 
 use crate::vault::WrappedKey;
-use rouge_catalog::{Concern, HairType, SkinType, Undertone};
+use rouge_catalog::{AgeBand, Concern, HairType, SkinType, Undertone};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -87,6 +87,9 @@ pub struct BeautyProfile {
     pub shade: Option<ShadeProfile>,
     #[serde(default)]
     pub hair_types: Vec<HairType>,
+    /// Shown on her reviews unless she hides it.
+    #[serde(default)]
+    pub age_band: Option<AgeBand>,
 }
 
 impl BeautyProfile {

@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod orders;
 pub mod promotions;
 pub mod raw;
+pub mod reviews;
 pub mod webhooks;
 
 /// Runs each named contract function of `$module` on a fresh SQLite database and on a fresh

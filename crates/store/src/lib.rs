@@ -65,6 +65,7 @@ mod outbox;
 mod postgres;
 pub use postgres::{SHARED, migration_owner};
 mod promotions;
+mod reviews;
 mod sqlite;
 mod staff;
 mod webhooks;
