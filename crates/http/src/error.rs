@@ -243,6 +243,18 @@ impl From<rouge_orders::OrdersError> for ApiError {
     }
 }
 
+impl From<rouge_reviews::ReviewsError> for ApiError {
+    fn from(e: rouge_reviews::ReviewsError) -> Self {
+        use rouge_reviews::ReviewsError as E;
+        match e {
+            E::Invalid(errors) => ApiError::Invalid(errors),
+            E::NotFound(what) => ApiError::NotFound(format!("no such {what}")),
+            E::Conflict(msg) => ApiError::Conflict(msg, vec![]),
+            E::Unavailable(cause) | E::Store(cause) => ApiError::Unavailable(cause),
+        }
+    }
+}
+
 impl From<rouge_promotions::PromotionsError> for ApiError {
     fn from(e: rouge_promotions::PromotionsError) -> Self {
         use rouge_promotions::PromotionsError as E;

@@ -54,7 +54,12 @@ fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
     let has = |s| state.services.has(s);
     let mut r = Router::new();
     if has(Service::Catalog) {
-        r = r.merge(rest::storefront::router()).merge(rest::shades::router()).merge(rest::admin::router(state));
+        // Reviews are deployed with the catalogue (their ratings rank its listings).
+        r = r
+            .merge(rest::storefront::router())
+            .merge(rest::shades::router())
+            .merge(rest::admin::router(state))
+            .merge(private(rest::reviews::router(state)));
     }
     if has(Service::Identity) {
         r = r

@@ -8,7 +8,8 @@ use examples::Examples;
 
 use crate::ops;
 use crate::rest::{
-    admin, audit, auth, carts, events, inventory, me, orders, payments, promotions, shades, staff, storefront, webhooks,
+    admin, audit, auth, carts, events, inventory, me, orders, payments, promotions, reviews, shades, staff, storefront,
+    webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -111,6 +112,8 @@ impl Modify for Idempotency {
         webhooks::deliveries, webhooks::replay,
         promotions::create, promotions::list, promotions::read, promotions::replace, promotions::add_codes,
         promotions::codes, promotions::offers,
+        reviews::product_reviews, reviews::submit, reviews::mine, reviews::helpful, reviews::report, reviews::queue,
+        reviews::staff_read, reviews::moderate, reviews::reply,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,
@@ -133,6 +136,7 @@ impl Modify for Idempotency {
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "promotions", description = "Promotions and their codes: rules, schedules, budgets (staff with promotions:manage)"),
+        (name = "reviews", description = "Verified-purchase reviews with the reviewer's skin type, ratings by skin type, votes, reports; moderation (staff with reviews:moderate)"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, their secrets, deliveries (Standard Webhooks signatures)"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),

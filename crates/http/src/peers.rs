@@ -250,3 +250,25 @@ impl rouge_promotions::Profiles for RemoteProfiles {
         })
     }
 }
+
+/// What a review copies of a beauty profile (she may hide each part on the review).
+pub fn reviewer_of(p: &rouge_identity::BeautyProfile) -> rouge_reviews::ReviewerProfile {
+    rouge_reviews::ReviewerProfile {
+        skin_type: p.skin_type,
+        concerns: p.concerns.clone(),
+        age_band: p.age_band,
+        shade: p.shade.as_ref().map(|s| rouge_reviews::ReviewerShade { undertone: s.undertone, depth: s.depth }),
+    }
+}
+
+/// Reviewers' profiles, asked of the identity service.
+#[derive(Clone)]
+pub struct RemoteReviewers(pub Remote);
+
+impl rouge_reviews::Reviewers for RemoteReviewers {
+    fn profile(&self, customer: Uuid) -> BoxFuture<'_, Result<rouge_reviews::ReviewerProfile, String>> {
+        Box::pin(async move {
+            self.0.get(&format!("/internal/v1/profiles/{customer}/reviewer")).await.map_err(|e| e.to_string())
+        })
+    }
+}

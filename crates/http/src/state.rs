@@ -21,6 +21,7 @@ pub trait Store:
     + rouge_kernel::Relays
     + rouge_webhooks::WebhookRepository
     + rouge_promotions::PromotionsRepository
+    + rouge_reviews::ReviewsRepository
 {
 }
 impl<T> Store for T where
@@ -36,6 +37,7 @@ impl<T> Store for T where
         + rouge_kernel::Relays
         + rouge_webhooks::WebhookRepository
         + rouge_promotions::PromotionsRepository
+        + rouge_reviews::ReviewsRepository
 {
 }
 
@@ -54,6 +56,8 @@ pub struct Parts<S> {
     pub orders: OrdersService<S>,
     /// Promotions (staff's; carts and checkouts reach them through `orders`).
     pub promotions: rouge_promotions::PromotionsService<S>,
+    /// Reviews (deployed with the catalogue).
+    pub reviews: rouge_reviews::ReviewsService<S>,
     /// A request holding an idempotency key this long without answering is presumed dead
     /// (its server crashed) and a retry may take the key over.
     pub idempotency_lease: std::time::Duration,

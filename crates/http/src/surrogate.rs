@@ -25,7 +25,11 @@ pub const EVENTS: &[&str] = &[
     "inventory.stock_low",
     "inventory.stock_out",
     "inventory.back_in_stock",
+    RATING_CHANGED,
 ];
+
+/// A product's rating moved (a review approved or withdrawn): its page and listings show it.
+pub const RATING_CHANGED: &str = "review.rating_changed";
 
 pub const LISTING: &str = "listing";
 pub const BRANDS: &str = "brands";
@@ -85,6 +89,9 @@ pub fn tag(res: &mut Response, keys: &[String]) {
 pub fn touched(event: &DomainEvent) -> Vec<String> {
     if crate::availability::LEVEL_EVENTS.contains(&event.event_type.as_str()) {
         return event.payload.get("sku").and_then(|s| s.as_str()).map(sku).into_iter().collect();
+    }
+    if event.event_type == RATING_CHANGED {
+        return vec![product(event.aggregate_id), LISTING.into()];
     }
     let Some(e) = CatalogEvent::from_envelope(event) else { return vec![] };
     let everything = |id| vec![product(id), LISTING.into(), BRANDS.into(), CATEGORIES.into(), INGREDIENTS.into()];

@@ -55,6 +55,7 @@ permissions! {
     EventsManage => "events:manage": "Inspect and replay events their consumers failed on (dead letters).",
     WebhooksManage => "webhooks:manage": "Register outbound webhook endpoints, rotate their secrets, read and replay their deliveries.",
     PromotionsManage => "promotions:manage": "Set up promotions and their codes; read their uses.",
+    ReviewsModerate => "reviews:moderate": "Moderate reviews (approve, reject with a reason), reply to them, read their reports.",
     SettingsWrite => "settings:write": "Change shop settings.",
 }
 
@@ -94,10 +95,15 @@ pub fn builtin_roles() -> Vec<Role> {
                 AuditRead,
                 EventsManage,
                 PromotionsManage,
+                ReviewsModerate,
             ],
         ),
         role(3, "catalogue_editor", vec![CatalogRead, CatalogWrite]),
-        role(4, "support", vec![CatalogRead, OrdersRead, OrdersWrite, InventoryRead, CustomersRead, CustomersReadPii]),
+        role(
+            4,
+            "support",
+            vec![CatalogRead, OrdersRead, OrdersWrite, InventoryRead, CustomersRead, CustomersReadPii, ReviewsModerate],
+        ),
     ]
 }
 

@@ -12,6 +12,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReviewFilter {
     pub product_id: Option<Uuid>,
+    /// Her reviews (whatever their status).
+    pub customer: Option<Uuid>,
     pub status: Option<ReviewStatus>,
     pub skin_type: Option<SkinType>,
     pub concern: Option<Concern>,

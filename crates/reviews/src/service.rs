@@ -254,6 +254,15 @@ impl<R: ReviewsRepository> ReviewsService<R> {
         Ok(())
     }
 
+    /// Her own reviews, whatever their status (a rejected one with its reason).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn mine(&self, customer: Uuid, limit: i64, after: Option<(i64, Uuid)>) -> Result<Vec<Review>> {
+        let f = ReviewFilter { customer: Some(customer), limit, after, ..ReviewFilter::default() };
+        Ok(self.repo.reviews(&f).await?.into_iter().map(|r| r.review).collect())
+    }
+
     /// Her erasure (see [`ReviewsRepository::forget_customer`]).
     ///
     /// # Errors

@@ -2,7 +2,7 @@ use crate::view::{IndexedProduct, Lookups, index_product};
 use rouge_catalog::inci::{self, IngredientBook};
 use rouge_catalog::{AttributeDefinition, Brand, CatalogEvent, Category, Product};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
@@ -29,6 +29,8 @@ pub(crate) struct State {
     pub brands: HashMap<Uuid, Brand>,
     pub categories: HashMap<Uuid, Category>,
     pub attributes: Vec<AttributeDefinition>,
+    /// Approved reviews by product: (count, sum of ratings).
+    pub ratings: HashMap<Uuid, (i64, i64)>,
     /// Products (raw) kept to re-render when a brand or category changes.
     raw: HashMap<Uuid, Product>,
     pub(crate) brand_slots: Slots,
@@ -137,6 +139,7 @@ impl CatalogIndex {
                 brands: brands.into_iter().map(|b| (b.id, b)).collect(),
                 categories: categories.into_iter().map(|c| (c.id, c)).collect(),
                 attributes,
+                ratings: HashMap::new(),
                 raw: HashMap::new(),
                 brand_slots: Slots::default(),
                 category_slots: Slots::default(),
@@ -180,7 +183,7 @@ impl CatalogIndex {
                 continue;
             }
             let st = &mut *state;
-            let lookups = Lookups { brands: &st.brands, categories: &st.categories, today };
+            let lookups = Lookups { brands: &st.brands, categories: &st.categories, ratings: &st.ratings, today };
             let chain: Vec<Uuid> = lookups.category_chain(p.category_id).iter().map(|c| c.id).collect();
             let brand_slot = st.brand_slots.slot(p.brand_id);
             let category_slots = chain.into_iter().map(|c| st.category_slots.slot(c)).collect();
@@ -262,6 +265,27 @@ impl CatalogIndex {
         self.upsert_products(products);
     }
 
+    /// Sets products' ratings, (product, count, sum of ratings) each (a count of 0: unrated),
+    /// and renders those products again.
+    pub fn apply_ratings(&self, ratings: &[(Uuid, i64, i64)]) {
+        if ratings.is_empty() {
+            return;
+        }
+        {
+            let mut st = self.state.write().expect("index lock");
+            for &(id, count, sum) in ratings {
+                if count > 0 {
+                    st.ratings.insert(id, (count, sum));
+                } else {
+                    st.ratings.remove(&id);
+                }
+            }
+            st.generation += 1;
+        }
+        let ids: HashSet<Uuid> = ratings.iter().map(|r| r.0).collect();
+        self.rerender(|p| ids.contains(&p.id));
+    }
+
     /// A listed product by slug, rendered.
     pub fn product(&self, slug: &str) -> Option<Arc<IndexedProduct>> {
         let state = self.state.read().expect("index lock");
@@ -292,6 +316,7 @@ impl CatalogIndex {
             categories: crate::view::Lookups {
                 brands: &state.brands,
                 categories: &state.categories,
+                ratings: &state.ratings,
                 today: chrono::Utc::now().date_naive(),
             }
             .category_chain(p.category_id)

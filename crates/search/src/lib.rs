@@ -12,7 +12,7 @@ pub mod view;
 pub use index::{CatalogIndex, IngredientEntry, SkuInfo};
 pub use listing::{FacetCount, Listing};
 pub use query::{ListQuery, Sort};
-pub use view::{IndexedProduct, ProductView};
+pub use view::{IndexedProduct, ProductView, Rating};
 
 /// A strong ETag for a rendered body.
 pub fn etag_of(body: &[u8]) -> String {

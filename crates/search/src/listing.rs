@@ -72,6 +72,10 @@ fn key_of(sort: Sort, p: &IndexedProduct, score: f32, prefs: Prefs) -> Key {
         Sort::PriceAsc | Sort::PriceDesc => (p.price.unwrap_or(i64::MAX), String::new()),
         Sort::Newest => (p.view.created_at.timestamp_micros(), String::new()),
         Sort::Name => (0, p.name_key.clone()),
+        Sort::Rating => {
+            let count = p.view.rating.as_ref().map_or(0, |r| r.count.clamp(0, (1 << 32) - 1));
+            ((p.rating_centi << 32) | count, String::new())
+        }
     };
     Key { n, t, id: p.view.id }
 }
@@ -79,7 +83,7 @@ fn key_of(sort: Sort, p: &IndexedProduct, score: f32, prefs: Prefs) -> Key {
 fn compare(sort: Sort, a: &Key, b: &Key) -> Ordering {
     let primary = a.n.cmp(&b.n).then_with(|| a.t.cmp(&b.t));
     match sort {
-        Sort::Relevance | Sort::PriceDesc | Sort::Newest | Sort::Suitability => {
+        Sort::Relevance | Sort::PriceDesc | Sort::Newest | Sort::Suitability | Sort::Rating => {
             primary.reverse().then_with(|| a.id.cmp(&b.id))
         }
         Sort::PriceAsc | Sort::Name => primary.then_with(|| a.id.cmp(&b.id)),
@@ -201,6 +205,7 @@ impl CatalogIndex {
                 && (!shade_filter || crate::shades::has_shade(p, &q.undertones, depths))
                 && q.min_price.is_none_or(|lo| p.price.is_some_and(|x| x >= lo))
                 && q.max_price.is_none_or(|hi| p.price.is_some_and(|x| x <= hi))
+                && q.min_rating.is_none_or(|r| p.rating_centi >= i64::from(r) * 100)
                 && include.iter().all(|keys| keys.iter().any(|k| p.ingredient_keys.contains(k)))
                 && exclude.iter().all(|keys| !keys.iter().any(|k| p.ingredient_keys.contains(k)))
                 && attr_filters.iter().all(|(name, wanted, defs)| {

@@ -15,6 +15,8 @@ pub enum Sort {
     PriceDesc,
     Newest,
     Name,
+    /// Best rated first (average, then the number of reviews); unrated last.
+    Rating,
     /// Best suited to the customer's beauty profile first (`for_me`), newest among equals.
     Suitability,
 }
@@ -28,6 +30,7 @@ impl Sort {
             "newest" => Sort::Newest,
             "name" => Sort::Name,
             "suitability" => Sort::Suitability,
+            "rating" => Sort::Rating,
             _ => return None,
         })
     }
@@ -61,6 +64,8 @@ pub struct ListQuery {
     pub attributes: Vec<(String, String)>,
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
+    /// An average rating of at least this many stars (1–5).
+    pub min_rating: Option<u8>,
     pub sort: Option<Sort>,
     /// Personalise for the logged-in customer (the caller fills the preferences).
     pub for_me: bool,
@@ -163,12 +168,16 @@ impl ListQuery {
                     }
                     _ => v.push(key, "type", "a non-negative whole number of minor units (2999 = 29.99)"),
                 },
+                "min_rating" => match value.parse::<u8>() {
+                    Ok(n) if (1..=5).contains(&n) => q.min_rating = Some(n),
+                    _ => v.push(key, "range", "a whole number of stars from 1 to 5"),
+                },
                 "sort" => match Sort::parse(value) {
                     Some(s) => q.sort = Some(s),
                     None => v.push(
                         key,
                         "unknown_value",
-                        "one of: relevance, price_asc, price_desc, newest, name, suitability",
+                        "one of: relevance, price_asc, price_desc, newest, name, suitability, rating",
                     ),
                 },
                 "for_me" => match value {

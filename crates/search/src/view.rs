@@ -29,6 +29,14 @@ pub struct IngredientView {
     pub everyday_names: Vec<String>,
 }
 
+/// How shoppers rated a product (approved reviews).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Rating {
+    /// The mean, to two decimals.
+    pub average: f64,
+    pub count: i64,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductView {
     pub id: Uuid,
@@ -57,6 +65,8 @@ pub struct ProductView {
     pub pao_months: Option<u16>,
     #[schema(value_type = Object)]
     pub attributes: BTreeMap<String, serde_json::Value>,
+    /// From approved reviews; null before the first.
+    pub rating: Option<Rating>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -81,6 +91,8 @@ pub struct IndexedProduct {
     pub keys: Keys,
     /// Its live variants' shades, with their colours.
     pub shades: Vec<crate::shades::IndexedShade>,
+    /// Its average rating × 100 (0 unrated), for the rating filter and sort.
+    pub rating_centi: i64,
 }
 
 /// Filter and facet keys as small integers and bit masks: a listing touches every product,
@@ -126,6 +138,8 @@ pub mod bytes_like {
 pub struct Lookups<'a> {
     pub brands: &'a HashMap<Uuid, Brand>,
     pub categories: &'a HashMap<Uuid, Category>,
+    /// Approved reviews by product: (count, sum of ratings).
+    pub ratings: &'a HashMap<Uuid, (i64, i64)>,
     pub today: NaiveDate,
 }
 
@@ -190,6 +204,11 @@ pub fn index_product(p: &Product, l: &Lookups<'_>, brand_slot: u32, category_slo
         spf: p.spf,
         pao_months: p.pao_months,
         attributes: p.attributes.clone(),
+        rating: l
+            .ratings
+            .get(&p.id)
+            .filter(|(n, _)| *n > 0)
+            .map(|&(count, sum)| Rating { average: ((sum * 100 + count / 2) / count) as f64 / 100.0, count }),
         created_at: p.created_at,
         updated_at: p.updated_at,
     };
@@ -220,6 +239,7 @@ pub fn index_product(p: &Product, l: &Lookups<'_>, brand_slot: u32, category_slo
         name_key: p.name.to_lowercase(),
         everyday_text: everyday.join(" "),
         shades: crate::shades::of(&view),
+        rating_centi: view.rating.as_ref().map_or(0, |r| (r.average * 100.0).round() as i64),
         view,
     }
 }

@@ -10,12 +10,44 @@ use rouge_messaging::durable::Handler;
 use rouge_orders::{Contact, Sealer};
 
 /// The work consumers (name, event types): on a broker, one queue each.
-pub const WORK: [(&str, &[&str]); 4] =
-    [(MAILER.0, MAILER.1), (STOCK.0, STOCK.1), (ORDER_EMAIL.0, ORDER_EMAIL.1), (PROMOTIONS.0, PROMOTIONS.1)];
+pub const WORK: [(&str, &[&str]); 5] = [
+    (MAILER.0, MAILER.1),
+    (STOCK.0, STOCK.1),
+    (ORDER_EMAIL.0, ORDER_EMAIL.1),
+    (PROMOTIONS.0, PROMOTIONS.1),
+    (REVIEWS.0, REVIEWS.1),
+];
 const MAILER: (&str, &[&str]) = ("mailer", &["EmailRequested"]);
 const STOCK: (&str, &[&str]) = ("stock", &["order.placed", "order.cancelled"]);
 const ORDER_EMAIL: (&str, &[&str]) = ("order-email", &["order.placed"]);
 const PROMOTIONS: (&str, &[&str]) = ("promotions", &["order.placed", "order.cancelled"]);
+const REVIEWS: (&str, &[&str]) = ("reviews", &["CustomerErased"]);
+
+/// An erased customer's reviews stay, anonymised; her votes and reports go.
+pub struct ReviewErasure<S>(pub rouge_reviews::ReviewsService<S>);
+
+impl<S: Store> Handler for ReviewErasure<S> {
+    fn name(&self) -> &'static str {
+        REVIEWS.0
+    }
+
+    fn events(&self) -> &'static [&'static str] {
+        REVIEWS.1
+    }
+
+    fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
+        let reviews = self.0.clone();
+        Box::pin(async move {
+            let Some(customer) = e.payload.get("customer_id").and_then(|c| c.as_str()).and_then(|c| c.parse().ok())
+            else {
+                return Err(format!("{} without a customer_id", e.event_type));
+            };
+            let n = reviews.forget_customer(customer).await.map_err(|err| err.to_string())?;
+            tracing::info!(reviews = n, "an erased customer's reviews anonymised");
+            Ok(())
+        })
+    }
+}
 
 /// Account emails identity asks for (verification, password reset).
 pub struct AccountMail<S> {
@@ -63,16 +95,28 @@ pub enum OrderFacts<S> {
     Remote(rouge_http::remote::Remote),
 }
 
+impl<S: Store> rouge_reviews::Purchases for OrderFacts<S> {
+    fn purchase(
+        &self,
+        order: uuid::Uuid,
+    ) -> rouge_reviews::ports::BoxFuture<'_, Result<Option<rouge_reviews::Purchase>, String>> {
+        Box::pin(async move {
+            Ok(self.of(order).await?.map(|f| rouge_reviews::Purchase {
+                customer_id: f.customer_id,
+                status: f.status,
+                skus: f.skus,
+            }))
+        })
+    }
+}
+
 impl<S: Store> OrderFacts<S> {
     async fn of(&self, order: uuid::Uuid) -> Result<Option<rouge_http::rest::internal::OrderFacts>, String> {
         match self {
             OrderFacts::Local(store) => Ok(rouge_orders::OrdersRepository::order(store, order)
                 .await
                 .map_err(|err| err.to_string())?
-                .map(|(o, _)| rouge_http::rest::internal::OrderFacts {
-                    status: o.status.as_str().to_owned(),
-                    reservation_id: o.reservation_id,
-                })),
+                .map(|(o, _)| rouge_http::rest::internal::OrderFacts::of(&o))),
             OrderFacts::Remote(orders) => match orders.get(&format!("/internal/v1/orders/{order}")).await {
                 Ok(facts) => Ok(Some(facts)),
                 Err(rouge_http::remote::RemoteError::Refused { status: 404, .. }) => Ok(None),

@@ -325,6 +325,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let search: rouge_messaging::Subscriber = Arc::new(move |events| {
         let catalog: Vec<CatalogEvent> = events.iter().filter_map(CatalogEvent::from_envelope).collect();
         idx.apply(&catalog);
+        idx.apply_ratings(&rating_changes(events));
     });
     // Listing pages: in process, and shared through Redis when there is one.
     let cache = match &opts.redis_url {
@@ -342,6 +343,21 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let identity =
         IdentityService::new(store.clone(), id_opts.keys.vault, hasher, id_opts.keys.tokens, id_opts.settings);
     let peers = peers::Peers::connect(services, &opts.peer_urls, opts.peer_policy, &identity)?;
+    // Reviews are deployed with the catalogue: they ask orders whether a purchase was
+    // delivered and identity for the reviewer's profile, here or over HTTP.
+    let purchases: Arc<dyn rouge_reviews::Purchases> = Arc::new(match &peers.orders {
+        Some(remote) => consumers::OrderFacts::Remote(remote.clone()),
+        None => consumers::OrderFacts::Local(store.clone()),
+    });
+    let reviewers: Arc<dyn rouge_reviews::Reviewers> = match &peers.identity {
+        Some(remote) => Arc::new(rouge_http::peers::RemoteReviewers(remote.clone())),
+        None => Arc::new(wiring::LocalReviewers(identity.clone())),
+    };
+    let reviews = rouge_reviews::ReviewsService::new(store.clone(), purchases, reviewers);
+    if has(Service::Catalog) {
+        let rated = reviews.ratings().await.map_err(|e| anyhow::anyhow!(e))?;
+        index.apply_ratings(&rated.iter().map(|r| (r.product_id, r.count, r.sum)).collect::<Vec<_>>());
+    }
     if let Some(dir) = id_opts.key_dir {
         tokio::spawn(reload_keys(identity.clone(), keys::KeyDir(dir), id_opts.access_ttl_secs, stop_rx.clone()));
     }
@@ -365,6 +381,9 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             None => consumers::OrderFacts::Local(store.clone()),
         };
         handlers.push(Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()), orders)));
+    }
+    if has(Service::Catalog) {
+        handlers.push(Arc::new(consumers::ReviewErasure(reviews.clone())));
     }
     if has(Service::Orders) {
         handlers.push(Arc::new(consumers::PromotionSpend(
@@ -571,6 +590,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         inventory,
         orders,
         promotions,
+        reviews,
         idempotency_lease: std::time::Duration::from_secs(inv.idempotency_lease_secs.max(1)),
         stripe: opts.stripe,
         stock: board.clone(),
@@ -802,4 +822,16 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutdown requested; draining in-flight requests");
+}
+
+/// The ratings `review.rating_changed` events carry: (product, count, sum).
+fn rating_changes(events: &[rouge_kernel::DomainEvent]) -> Vec<(uuid::Uuid, i64, i64)> {
+    events
+        .iter()
+        .filter(|e| e.event_type == rouge_http::surrogate::RATING_CHANGED)
+        .map(|e| {
+            let n = |k: &str| e.payload.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
+            (e.aggregate_id, n("count"), n("sum"))
+        })
+        .collect()
 }

@@ -73,8 +73,12 @@ impl Peers {
             // Every service's customer and staff routes resolve bearer tokens.
             identity: peer(Service::Identity, true)?,
             // Identity's erasure and export reach the customer's orders; inventory's consumer
-            // reads a cancelled order's reservation; payments' webhooks are recorded on orders.
-            orders: peer(Service::Orders, has(Service::Identity) || has(Service::Inventory) || has(Service::Payments))?,
+            // reads a cancelled order's reservation; payments' webhooks are recorded on orders;
+            // reviews (with the catalogue) ask whether a purchase was delivered.
+            orders: peer(
+                Service::Orders,
+                has(Service::Identity) || has(Service::Inventory) || has(Service::Payments) || has(Service::Catalog),
+            )?,
             // Checkouts authorize, staff capture and refund through the payment providers.
             payments: peer(Service::Payments, has(Service::Orders))?,
         })

@@ -195,3 +195,14 @@ impl<S: rouge_identity::IdentityRepository> rouge_promotions::Profiles for Local
         Box::pin(async move { self.0.profile(customer).await.map(|p| p.segments()).map_err(|e| e.to_string()) })
     }
 }
+
+/// Reviewers' profiles from identity, in process.
+pub struct LocalReviewers<S>(pub IdentityService<S>);
+
+impl<S: rouge_identity::IdentityRepository> rouge_reviews::Reviewers for LocalReviewers<S> {
+    fn profile(&self, customer: Uuid) -> BoxFuture<'_, Result<rouge_reviews::ReviewerProfile, String>> {
+        Box::pin(async move {
+            self.0.profile(customer).await.map(|p| rouge_http::peers::reviewer_of(&p)).map_err(|e| e.to_string())
+        })
+    }
+}

@@ -136,6 +136,9 @@ impl<D: Dialect> ReviewsRepository for Store<D> {
         if let Some(p) = f.product_id {
             q.push(" AND product_id = ").push_arg(p);
         }
+        if let Some(c) = f.customer {
+            q.push(" AND customer_id = ").push_arg(c);
+        }
         if let Some(s) = f.status {
             q.push(" AND status = ").push_arg(s.as_str());
         }

@@ -62,11 +62,27 @@ pub enum CallerAnswer {
     Staff(rouge_identity::Principal),
 }
 
-/// What inventory needs to know of an order (its consumer of orders' events).
+/// What other services need to know of an order: inventory (its consumer of orders'
+/// events), reviews (whose it is, what it holds, whether it was delivered).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OrderFacts {
     pub status: String,
     pub reservation_id: Uuid,
+    #[serde(default)]
+    pub customer_id: Option<Uuid>,
+    #[serde(default)]
+    pub skus: Vec<String>,
+}
+
+impl OrderFacts {
+    pub fn of(o: &rouge_orders::Order) -> Self {
+        Self {
+            status: o.status.as_str().to_owned(),
+            reservation_id: o.reservation_id,
+            customer_id: o.customer_id,
+            skus: o.lines.iter().map(|l| l.sku.clone()).collect(),
+        }
+    }
 }
 
 /// A payment provider's answer through the payments service: its outcome, or its failure
@@ -135,7 +151,8 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     if has(Service::Identity) {
         r = r
             .route("/internal/v1/callers", post(caller::<S>))
-            .route("/internal/v1/profiles/{id}/segments", get(segments::<S>));
+            .route("/internal/v1/profiles/{id}/segments", get(segments::<S>))
+            .route("/internal/v1/profiles/{id}/reviewer", get(reviewer::<S>));
     }
     if has(Service::Payments) {
         r = r.route("/internal/v1/payments/{provider}/{call}", post(pay::<S>));
@@ -239,6 +256,14 @@ async fn segments<S: Store>(
     Ok(Json(app.identity.profile(id).await?.segments()))
 }
 
+/// What a review copies of a customer's beauty profile.
+async fn reviewer<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<rouge_reviews::ReviewerProfile>, ApiError> {
+    Ok(Json(crate::peers::reviewer_of(&app.identity.profile(id).await?)))
+}
+
 async fn forget<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Result<Json<Done>, ApiError> {
     Ok(Json(Done { changed: app.orders.forget_customer(id).await? }))
 }
@@ -255,7 +280,7 @@ async fn order_facts<S: Store>(
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .ok_or_else(|| ApiError::NotFound("no such order".into()))?;
-    Ok(Json(OrderFacts { status: order.status.as_str().to_owned(), reservation_id: order.reservation_id }))
+    Ok(Json(OrderFacts::of(&order)))
 }
 
 /// One call to one of this process's payment providers (authorize, lookup, capture, void,
