@@ -27,6 +27,9 @@ use utoipa::OpenApi;
     rouge_identity::EmailRequested,
     rouge_inventory::model::StockLevelChanged,
     rouge_promotions::Promotion,
+    rouge_reviews::Review,
+    rouge_reviews::RatingChanged,
+    rouge_reviews::ReviewReported,
 )))]
 struct Payloads;
 
@@ -95,6 +98,18 @@ fn order_ref(mut fields: Value) -> Value {
         m.extend(about);
     }
     fields
+}
+
+const REVIEW_ID: &str = "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f80a2";
+
+/// A review in the state `status`, as its events carry it.
+fn review(status: &str) -> Value {
+    json!({"id": REVIEW_ID, "product_id": PRODUCT_ID, "sku": "LL-NIA-30", "rating": 5, "title": "Calmer skin",
+        "text": "Two weeks in, fewer breakouts.", "photos": [],
+        "reviewer": {"display_name": "Ana S.", "skin_type": "oily", "concerns": ["acne"], "age_band": null, "shade": null},
+        "verified_purchase": true, "status": status,
+        "rejection_reason": if status == "rejected" { json!("about delivery, not the product") } else { Value::Null },
+        "reply": null, "helpful": 0, "created_at": 1_780_000_000_000_i64, "updated_at": 1_780_000_000_000_i64})
 }
 
 fn events(schemas: &Value) -> Vec<Event> {
@@ -294,6 +309,42 @@ fn events(schemas: &Value) -> Vec<Event> {
                 "min_subtotal": null, "audience": "everyone", "requires_code": true, "priority": 0, "exclusive": false,
                 "starts_at": null, "ends_at": 1_790_000_000_000_i64, "max_uses": 1000, "max_uses_per_customer": null,
                 "active": true, "created_at": 1_780_000_000_000_i64, "updated_at": 1_780_000_000_000_i64}),
+        ),
+        ev(
+            "review.submitted",
+            "review",
+            "A customer reviewed a delivered purchase (pending moderation).",
+            schema_ref("Review"),
+            review("pending"),
+        ),
+        ev(
+            "review.approved",
+            "review",
+            "A moderator approved a review: shoppers see it.",
+            schema_ref("Review"),
+            review("approved"),
+        ),
+        ev(
+            "review.rejected",
+            "review",
+            "A moderator rejected a review (the author reads why).",
+            schema_ref("Review"),
+            review("rejected"),
+        ),
+        ev("review.replied", "review", "The shop replied under a review.", schema_ref("Review"), review("approved")),
+        ev(
+            "review.reported",
+            "review",
+            "A customer reported a review as abusive.",
+            schema_ref("ReviewReported"),
+            json!({"review_id": REVIEW_ID, "reason": "advertises another shop"}),
+        ),
+        ev(
+            "review.rating_changed",
+            "product",
+            "A product's rating moved (a review approved, or an approval withdrawn).",
+            schema_ref("RatingChanged"),
+            json!({"product_id": PRODUCT_ID, "count": 12, "sum": 55, "average": 4.58}),
         ),
         ev(
             "inventory.stock_out",

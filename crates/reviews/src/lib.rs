@@ -8,8 +8,8 @@ pub mod ports;
 pub mod service;
 
 pub use model::{
-    HIDEABLE, Moderation, RatingSummary, Reply, Review, ReviewInput, ReviewStatus, Reviewer, ReviewerProfile,
-    ReviewerShade, SkinTypeRating, StaffReview, mean,
+    HIDEABLE, Moderation, RatingChanged, RatingSummary, Reply, Review, ReviewInput, ReviewReported, ReviewStatus,
+    Reviewer, ReviewerProfile, ReviewerShade, SkinTypeRating, StaffReview, mean,
 };
 pub use ports::{ProductRating, Purchase, Purchases, ReviewFilter, ReviewSort, Reviewers, ReviewsRepository};
 pub use service::{ReviewsError, ReviewsService};

@@ -220,6 +220,24 @@ pub struct SkinTypeRating {
     pub count: i64,
 }
 
+/// `review.rating_changed`: a product's rating over its approved reviews, after an approval
+/// or its withdrawal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RatingChanged {
+    pub product_id: Uuid,
+    pub count: i64,
+    /// The sum of the ratings (the average is `sum / count`).
+    pub sum: i64,
+    pub average: Option<f64>,
+}
+
+/// `review.reported`: a customer reported a review as abusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewReported {
+    pub review_id: Uuid,
+    pub reason: String,
+}
+
 /// A mean to two decimals, from a sum and a count.
 pub fn mean(sum: i64, count: i64) -> Option<f64> {
     (count > 0).then(|| ((sum * 100 + count / 2) / count) as f64 / 100.0)

@@ -58,12 +58,13 @@ impl<D: Dialect> Store<D> {
 }
 
 fn rating_event(r: ProductRating) -> DomainEvent {
-    let payload = serde_json::json!({
-        "product_id": r.product_id,
-        "count": r.count,
-        "sum": r.sum,
-        "average": rouge_reviews::mean(r.sum, r.count),
-    });
+    let payload = serde_json::to_value(rouge_reviews::RatingChanged {
+        product_id: r.product_id,
+        count: r.count,
+        sum: r.sum,
+        average: rouge_reviews::mean(r.sum, r.count),
+    })
+    .unwrap_or_default();
     DomainEvent::new("product", r.product_id, "review.rating_changed", payload)
 }
 
@@ -259,7 +260,8 @@ impl<D: Dialect> ReviewsRepository for Store<D> {
                 "review",
                 review,
                 "review.reported",
-                serde_json::json!({ "review_id": review, "reason": reason }),
+                serde_json::to_value(rouge_reviews::ReviewReported { review_id: review, reason: reason.to_owned() })
+                    .unwrap_or_default(),
             ));
         }
         self.commit(tx, &events).await.map_err(unavailable)?;

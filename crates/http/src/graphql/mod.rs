@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod carts;
 pub mod orders;
 pub mod promotions;
+pub mod reviews;
 pub mod shades;
 
 use crate::state::{AppState, Store};
@@ -35,7 +36,12 @@ pub const MAX_INTROSPECTION_DEPTH: usize = 20;
 
 /// Every mutation: accounts and orders, carts and checkout.
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, carts::CartMutation, promotions::PromotionMutation);
+pub struct Mutation(
+    accounts::AccountMutation,
+    carts::CartMutation,
+    promotions::PromotionMutation,
+    reviews::ReviewMutation,
+);
 
 pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -141,10 +147,14 @@ async fn execute<S: Store>(
     let accounts: Arc<dyn Accounts> = shared.clone();
     let commerce: Arc<dyn orders::Commerce> = shared.clone();
     let promoting: Arc<dyn promotions::Promoting> = shared.clone();
+    let reviewing: Arc<dyn reviews::Reviewing> = shared.clone();
     let carts: Arc<dyn carts::Carts> = shared;
     let req = req.into_inner();
     let schema = if introspection_only(&req.query) { &schemas.introspection } else { &schemas.data };
-    schema.execute(req.data(caller).data(accounts).data(commerce).data(carts).data(promoting)).await.into()
+    schema
+        .execute(req.data(caller).data(accounts).data(commerce).data(carts).data(promoting).data(reviewing))
+        .await
+        .into()
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +166,8 @@ pub enum ProductSort {
     Name,
     /// For `forMe`: suited to the customer's profile first.
     Suitability,
+    /// Best rated first (average, then the number of reviews).
+    Rating,
 }
 
 /// The storefront filters; see `GET /v1/products` for their meaning.
@@ -181,6 +193,8 @@ pub struct ProductFilter {
     pub depth_min: Option<i32>,
     /// A shade at most this deep.
     pub depth_max: Option<i32>,
+    /// An average rating of at least this many stars (1–5).
+    pub min_rating: Option<i32>,
 }
 
 impl ProductFilter {
@@ -218,8 +232,18 @@ impl ProductFilter {
         if let Some(d) = self.depth_max {
             out.push(("depth_max", d.to_string()));
         }
+        if let Some(r) = self.min_rating {
+            out.push(("min_rating", r.to_string()));
+        }
         out
     }
+}
+
+/// How shoppers rated a product.
+#[derive(SimpleObject)]
+pub struct ProductRating {
+    pub average: f64,
+    pub count: i64,
 }
 
 #[derive(SimpleObject)]
@@ -380,6 +404,10 @@ impl Product {
     async fn price_from(&self) -> Option<Money> {
         self.0.view.price_from.map(Money::from)
     }
+    /// From approved reviews; null before the first.
+    async fn rating(&self) -> Option<ProductRating> {
+        self.0.view.rating.as_ref().map(|r| ProductRating { average: r.average, count: r.count })
+    }
     async fn variants(&self, ctx: &Context<'_>) -> Vec<Variant> {
         let stock = ctx.data_unchecked::<Arc<crate::availability::StockBoard>>();
         self.0
@@ -456,7 +484,7 @@ pub struct CatalogQuery;
 
 /// Every query: the catalogue (and the customer's and staff's reads), shade matching.
 #[derive(MergedObject, Default)]
-pub struct Query(CatalogQuery, shades::ShadeQuery, promotions::PromotionQuery);
+pub struct Query(CatalogQuery, shades::ShadeQuery, promotions::PromotionQuery, reviews::ReviewQuery);
 
 fn invalid(errors: Vec<rouge_catalog::FieldError>) -> async_graphql::Error {
     crate::error::ApiError::BadQuery(errors).into_graphql()
@@ -493,6 +521,7 @@ impl CatalogQuery {
                 ProductSort::Newest => "newest",
                 ProductSort::Name => "name",
                 ProductSort::Suitability => "suitability",
+                ProductSort::Rating => "rating",
             };
             pairs.push(("sort", s.to_owned()));
         }

@@ -87,10 +87,15 @@ fn bad(field: &str, code: &'static str, message: impl Into<String>) -> FieldErro
 
 /// A filter from query parameters; `accepted` names those this route takes.
 fn filter(raw: Option<String>, accepted: &[&str]) -> Result<ReviewFilter, ApiError> {
+    filter_of(crate::page::query_pairs(&raw.unwrap_or_default()), accepted)
+}
+
+/// A filter from named values (query parameters, GraphQL arguments).
+pub(crate) fn filter_of(pairs: Vec<(String, String)>, accepted: &[&str]) -> Result<ReviewFilter, ApiError> {
     let mut f = ReviewFilter { limit: 20, ..ReviewFilter::default() };
     let mut errors = vec![];
     let mut cursor = None;
-    for (k, v) in crate::page::query_pairs(&raw.unwrap_or_default()) {
+    for (k, v) in pairs {
         if !accepted.contains(&k.as_str()) {
             errors.push(bad(&k, "unknown_parameter", format!("accepted: {}", accepted.join(", "))));
             continue;
@@ -146,12 +151,15 @@ fn filter(raw: Option<String>, accepted: &[&str]) -> Result<ReviewFilter, ApiErr
 }
 
 /// The cursor after a full page.
-fn next(f: &ReviewFilter, page: &[&Review]) -> Option<String> {
+pub(crate) fn next(f: &ReviewFilter, page: &[&Review]) -> Option<String> {
     let last = page.last().filter(|_| page.len() as i64 == f.limit)?;
     Some(Cursor::encode(&Position(f.sort.key(last), last.id)).into_string())
 }
 
-fn product<S: Store>(app: &AppState<S>, slug: &str) -> Result<std::sync::Arc<rouge_search::IndexedProduct>, ApiError> {
+pub(crate) fn product<S: Store>(
+    app: &AppState<S>,
+    slug: &str,
+) -> Result<std::sync::Arc<rouge_search::IndexedProduct>, ApiError> {
     app.index.product(slug).ok_or_else(|| ApiError::NotFound("no listed product has this slug".into()))
 }
 

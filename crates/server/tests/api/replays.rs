@@ -165,6 +165,13 @@ async fn every_creating_post_replays(app: &TestApp) {
         let res = app.admin(Method::POST, &transitions, &step).await;
         assert_eq!(res.status(), StatusCode::OK);
     }
+    // Reviews: a review of the delivered line, once.
+    let review = json!({"order_id": order, "sku": "RP-1", "rating": 5, "title": "Lovely", "text": "Soft skin.",
+        "display_name": "Rhea"});
+    let made = r.twice("/v1/products/{slug}/reviews", "/v1/products/replay-serum/reviews", shopper, review).await;
+    assert_eq!(made["status"], "pending", "{made}");
+    let (_, queue) = app.get_json_as_admin("/v1/admin/reviews").await;
+    assert_eq!(queue["items"].as_array().map(Vec::len), Some(1), "one review: {queue}");
     let ret = json!({"lines": [{"sku": "RP-1", "quantity": 1}], "reason": "wrong shade"});
     let returned = r.twice("/v1/me/orders/{id}/returns", &format!("/v1/me/orders/{order}/returns"), shopper, ret).await;
     assert_eq!(returned["open_returns"].as_array().map(Vec::len), Some(1), "one return: {returned}");

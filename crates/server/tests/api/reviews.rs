@@ -8,7 +8,11 @@ use crate::helpers::{TestApp, serum};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-crate::on_both_stores!(a_delivered_purchase_is_reviewed_moderated_and_rated, reviews_refuse_what_was_not_received);
+crate::on_both_stores!(
+    a_delivered_purchase_is_reviewed_moderated_and_rated,
+    reviews_refuse_what_was_not_received,
+    graphql_reviews_like_rest,
+);
 
 /// A customer with this beauty profile; her access token.
 async fn reviewer(app: &TestApp, email: &str, profile: Value) -> String {
@@ -218,4 +222,40 @@ async fn a_delivered_purchase_is_reviewed_moderated_and_rated(app: &TestApp) {
         (&json!([]), &json!("Two weeks in, fewer breakouts."))
     );
     assert_eq!(page["summary"]["count"], 2);
+}
+
+async fn graphql_reviews_like_rest(app: &TestApp) {
+    use crate::graphql::gql_as;
+    stocked(app, SKU, 10).await;
+    let slug = slug(app).await;
+    let ana = reviewer(app, "ana.gql@example.com", json!({"skin_type": "combination"})).await;
+    let order = bought(app, &ana, SKU, true).await;
+    let submit = "mutation($s: String!, $i: JSON!) { submitReview(slug: $s, input: $i) }";
+    let res = gql_as(app, None, submit, json!({"s": slug, "i": body(&order, 4)})).await;
+    assert!(res["errors"].is_array(), "a guest cannot review: {res}");
+    let res = gql_as(app, Some(&ana), submit, json!({"s": slug, "i": body(&order, 4)})).await;
+    let id = res["data"]["submitReview"]["id"].as_str().unwrap_or_else(|| panic!("{res}")).to_owned();
+    let admin = app.admin_key.clone();
+    let moderate = "mutation($id: UUID!) { moderateReview(id: $id, decision: \"approve\") }";
+    let res = gql_as(app, Some(&ana), moderate, json!({"id": id})).await;
+    assert!(res["errors"].is_array(), "customers do not moderate: {res}");
+    let res = gql_as(app, Some(&admin), "{ reviews(status: \"pending\") }", json!({})).await;
+    assert_eq!(res["data"]["reviews"]["items"][0]["id"], id.as_str(), "{res}");
+    let res = gql_as(app, Some(&admin), moderate, json!({"id": id})).await;
+    assert_eq!(res["data"]["moderateReview"]["status"], "approved", "{res}");
+    let read = "query($s: String!) { productReviews(slug: $s, skinType: \"combination\") }";
+    let res = gql_as(app, None, read, json!({"s": slug})).await;
+    let page = &res["data"]["productReviews"];
+    assert_eq!((&page["items"][0]["id"], &page["summary"]["average"]), (&json!(id), &json!(4.0)), "{res}");
+    let res =
+        gql_as(app, None, "query($s: String!) { productReviews(slug: $s, skinType: \"greasy\") }", json!({"s": slug}))
+            .await;
+    assert!(res["errors"].is_array(), "{res}");
+    app.eventually(|| async {
+        let q =
+            "{ products(filter: {minRating: 4}, sort: RATING) { edges { node { slug rating { average count } } } } }";
+        let res = gql_as(app, None, q, json!({})).await;
+        res["data"]["products"]["edges"][0]["node"]["rating"] == json!({"average": 4.0, "count": 1})
+    })
+    .await;
 }
