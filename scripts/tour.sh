@@ -29,6 +29,10 @@ get '/v1/brands?limit=5'
 get /v1/ingredients/vitamin%20c
 get '/v1/stock?sku=LL-GLOW-30&sku=LL-GLOW-50'
 
+# Reviews by people with oily skin (with the rating by skin type), and the best-rated products
+get '/v1/products/lumen-lab-niacinamide-10-serum/reviews?skin_type=oily&limit=3'
+get '/v1/products?min_rating=4&sort=rating&limit=3'
+
 # Find my shade: other brands' foundations nearest one she knows (CIEDE2000), and warm mid-depth shades
 get '/v1/shades/CP-00306-2/matches?limit=3'
 get '/v1/products?category=foundation&undertone=warm&depth_min=4&depth_max=6&limit=3'

@@ -309,6 +309,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         seed::seed_demo(&store, 320).await?;
         seed::seed_demo_stock(&store, 320).await?;
         seed::seed_demo_promotions(&store).await?;
+        seed::seed_demo_reviews(&store).await?;
     }
     // Read the outbox head before the snapshot: events after it are replayed on top, and
     // applying an event twice is harmless (older versions never replace newer ones).

@@ -102,3 +102,72 @@ pub async fn seed_demo_promotions<S: Store>(store: &S) -> anyhow::Result<usize> 
     tracing::info!("demo promotions set up: code WELCOME10, a gift from 40.00, two samples to pick");
     Ok(3)
 }
+
+/// The demo shop's reviews (when it has none): a few approved reviews on every product, by
+/// reviewers with the skin types and concerns each product is for, so ratings, ratings by skin
+/// type and the rating filter and sort show something. They are sample content, not purchases
+/// (`verified_purchase: false`, no customer, no order). Returns how many were written.
+pub async fn seed_demo_reviews<S: Store>(store: &S) -> anyhow::Result<usize> {
+    use rouge_catalog::{AgeBand, SkinType};
+    use rouge_reviews::{Review, ReviewStatus, Reviewer, StaffReview};
+    let err = |e: rouge_kernel::StoreError| anyhow::anyhow!("{e}");
+    if !store.ratings().await.map_err(err)?.is_empty() {
+        return Ok(0);
+    }
+    const NAMES: [&str; 10] =
+        ["Camille", "Inès M.", "Sofia", "Léa R.", "Nadia", "Jo", "Amara K.", "Mia", "Chloé B.", "Yasmin"];
+    // (rating, title, text) by how happy the reviewer was.
+    const SAID: [(u8, &str, &str); 5] = [
+        (5, "My holy grail", "Calmer, clearer skin within two weeks; I have repurchased twice."),
+        (5, "Exactly what I needed", "Light texture, sinks in fast, no reaction at all."),
+        (4, "Really good", "Does what it says; the pump could be better."),
+        (3, "Fine, not magic", "Pleasant to use, though I saw little change after a month."),
+        (2, "Not for me", "It pilled under make-up and felt tacky on my skin."),
+    ];
+    let mut products = store.products().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    products.sort_by(|a, b| a.slug.as_str().cmp(b.slug.as_str()));
+    let mut written = 0;
+    let start = chrono::Utc::now().timestamp_millis() - 90 * 86_400_000;
+    for (i, p) in products.iter().filter(|p| !p.variants.is_empty()).enumerate() {
+        // 2 to 6 reviews each, the first by someone with the skin type the product is for.
+        let n = [4, 2, 3, 6, 3][i % 5];
+        for k in 0..n {
+            let seed = i * 7 + k * 3;
+            let (rating, title, text) = SAID[[0, 2, 1, 0, 3, 2, 4, 1][seed % 8]];
+            let skin_type = if p.skin_types.is_empty() {
+                SkinType::ALL.get(seed % 5).copied()
+            } else {
+                Some(p.skin_types[k % p.skin_types.len()])
+            };
+            let at = start + (seed as i64 % 90) * 86_400_000 + k as i64 * 3_600_000;
+            let review = Review {
+                id: rouge_kernel::new_id(),
+                product_id: p.id,
+                sku: p.variants[k % p.variants.len()].sku.to_string(),
+                rating,
+                title: title.into(),
+                text: text.into(),
+                photos: vec![],
+                reviewer: Reviewer {
+                    display_name: NAMES[seed % NAMES.len()].into(),
+                    skin_type,
+                    concerns: p.concerns.iter().take(1 + k % 2).copied().collect(),
+                    age_band: AgeBand::ALL.get(seed % 6).copied(),
+                    shade: None,
+                },
+                verified_purchase: false,
+                status: ReviewStatus::Approved,
+                rejection_reason: None,
+                reply: None,
+                helpful: 0,
+                created_at: at,
+                updated_at: at,
+            };
+            let r = StaffReview { review, customer_id: None, order_id: None, reports: 0 };
+            store.add_review(&r).await.map_err(err)?;
+            written += 1;
+        }
+    }
+    tracing::info!(reviews = written, "demo reviews written");
+    Ok(written)
+}
