@@ -211,60 +211,33 @@ impl<D: Dialect> ReviewsRepository for Store<D> {
 
     async fn vote(&self, review: Uuid, customer: Uuid) -> StoreResult<bool> {
         let mut tx = self.write_tx().await.map_err(unavailable)?;
-        let added = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO review_votes (review_id, customer_id, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (review_id, customer_id) DO NOTHING",
         )
         .arg(review)
         .arg(customer)
-        .arg(chrono_now())
-        .execute(D::on(&mut tx))
-        .await
-        .map_err(unavailable)?
-        .rows_affected()
-            == 1;
-        if added {
-            sqlx::query("UPDATE reviews SET helpful = helpful + 1 WHERE id = $1")
-                .arg(review)
-                .execute(D::on(&mut tx))
-                .await
-                .map_err(unavailable)?;
-        }
+        .arg(chrono_now());
+        let added = count_once::<D>(&mut tx, insert, "helpful", review).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(added)
     }
 
     async fn report(&self, review: Uuid, customer: Uuid, reason: &str) -> StoreResult<bool> {
         let mut tx = self.write_tx().await.map_err(unavailable)?;
-        let added = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO review_reports (review_id, customer_id, reason, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (review_id, customer_id) DO NOTHING",
         )
         .arg(review)
         .arg(customer)
         .arg(reason)
-        .arg(chrono_now())
-        .execute(D::on(&mut tx))
-        .await
-        .map_err(unavailable)?
-        .rows_affected()
-            == 1;
-        let mut events = vec![];
-        if added {
-            sqlx::query("UPDATE reviews SET reports = reports + 1 WHERE id = $1")
-                .arg(review)
-                .execute(D::on(&mut tx))
-                .await
-                .map_err(unavailable)?;
-            events.push(DomainEvent::new(
-                "review",
-                review,
-                "review.reported",
-                serde_json::to_value(rouge_reviews::ReviewReported { review_id: review, reason: reason.to_owned() })
-                    .unwrap_or_default(),
-            ));
-        }
-        self.commit(tx, &events).await.map_err(unavailable)?;
+        .arg(chrono_now());
+        let added = count_once::<D>(&mut tx, insert, "reports", review).await?;
+        let reported = rouge_reviews::ReviewReported { review_id: review, reason: reason.to_owned() };
+        let event =
+            DomainEvent::new("review", review, "review.reported", serde_json::to_value(reported).unwrap_or_default());
+        self.commit(tx, if added { std::slice::from_ref(&event) } else { &[] }).await.map_err(unavailable)?;
         Ok(added)
     }
 
@@ -308,6 +281,25 @@ impl<D: Dialect> ReviewsRepository for Store<D> {
         tx.commit().await.map_err(unavailable)?;
         Ok(mine.len() as u64)
     }
+}
+
+/// Runs `insert` (a customer's one vote or report: no row when she did it already) and, when it
+/// added its row, counts it in the review's `column`.
+async fn count_once<D: Dialect>(
+    tx: &mut D::Connection,
+    insert: Statement<'_, D>,
+    column: &str,
+    review: Uuid,
+) -> StoreResult<bool> {
+    let added = insert.execute(D::on(tx)).await.map_err(unavailable)?.rows_affected() == 1;
+    if added {
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE reviews SET {column} = {column} + 1 WHERE id = $1")))
+            .arg(review)
+            .execute(D::on(tx))
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(added)
 }
 
 fn chrono_now() -> i64 {

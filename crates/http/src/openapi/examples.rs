@@ -31,6 +31,16 @@ fn example(method: &str, path: &str) -> Option<Value> {
         ("patch", "/v1/admin/products/{id}/variants/{variant_id}") => {
             json!({"price": {"amount": 2200, "currency": "EUR"}, "compare_at_price": {"amount": 2400, "currency": "EUR"}})
         }
+        ("post", "/v1/products/{slug}/reviews") => json!({
+            "order_id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f8092", "sku": "LL-NIA-30", "rating": 5, "title": "Calmer skin",
+            "text": "Two weeks in, fewer breakouts and no irritation.", "photos": ["https://img.example/r1.jpg"],
+            "display_name": "Ana S.", "hide": ["age_band"]
+        }),
+        ("put", "/v1/reviews/{id}/report") => json!({"reason": "advertises another shop"}),
+        ("put", "/v1/admin/reviews/{id}/moderation") => {
+            json!({"decision": "reject", "reason": "about delivery, not the product"})
+        }
+        ("put", "/v1/admin/reviews/{id}/reply") => json!({"text": "Thank you, Ana! Try it every other day at first."}),
         ("post", "/v1/admin/brands") => json!({"name": "Lumen Lab", "description": "Clinical skincare from Lyon."}),
         ("patch", "/v1/admin/brands/{id}") => json!({"description": "Clinical, fragrance-free skincare from Lyon."}),
         ("post", "/v1/admin/categories") => json!({"name": "Serums", "parent": "skincare", "position": 2}),
