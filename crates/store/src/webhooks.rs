@@ -117,7 +117,9 @@ impl<D: Dialect> WebhookRepository for Store<D> {
             .await
             .map_err(unavailable)?
             .rows_affected();
-        audit::record::<D>(&mut tx, before.as_ref().and_then(audit::json), None).await.map_err(unavailable)?;
+        if gone == 1 {
+            audit::record::<D>(&mut tx, before.as_ref().and_then(audit::json), None).await.map_err(unavailable)?;
+        }
         tx.commit().await.map_err(unavailable)?;
         Ok(gone == 1)
     }
@@ -222,14 +224,25 @@ impl<D: Dialect> WebhookRepository for Store<D> {
     }
 
     async fn replay(&self, endpoint: Uuid, event: Uuid, now: i64) -> StoreResult<bool> {
-        let q = sqlx::query(
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
+        let replayed = sqlx::query(
             "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_at = $3, updated_at = $3 \
              WHERE endpoint_id = $1 AND event_id = $2",
         )
         .arg(endpoint)
         .arg(event)
-        .arg(now);
-        Ok(self.run(q).await?.rows_affected() == 1)
+        .arg(now)
+        .execute(D::on(&mut tx))
+        .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        if replayed {
+            let note = serde_json::json!({ "endpoint": endpoint, "event": event, "replayed": true });
+            audit::record::<D>(&mut tx, None, Some(note)).await.map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(replayed)
     }
 
     async fn disable_endpoint(&self, id: Uuid, reason: &str, now: i64) -> StoreResult<()> {

@@ -7,6 +7,7 @@ pub mod orders;
 pub mod promotions;
 pub mod reviews;
 pub mod shades;
+pub mod webhooks;
 
 use crate::state::{AppState, Store};
 use accounts::{Accounts, Caller};
@@ -41,6 +42,7 @@ pub struct Mutation(
     carts::CartMutation,
     promotions::PromotionMutation,
     reviews::ReviewMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -148,11 +150,14 @@ async fn execute<S: Store>(
     let commerce: Arc<dyn orders::Commerce> = shared.clone();
     let promoting: Arc<dyn promotions::Promoting> = shared.clone();
     let reviewing: Arc<dyn reviews::Reviewing> = shared.clone();
+    let hooking: Arc<dyn webhooks::Hooking> = shared.clone();
     let carts: Arc<dyn carts::Carts> = shared;
     let req = req.into_inner();
     let schema = if introspection_only(&req.query) { &schemas.introspection } else { &schemas.data };
     schema
-        .execute(req.data(caller).data(accounts).data(commerce).data(carts).data(promoting).data(reviewing))
+        .execute(
+            req.data(caller).data(accounts).data(commerce).data(carts).data(promoting).data(reviewing).data(hooking),
+        )
         .await
         .into()
 }
@@ -484,7 +489,13 @@ pub struct CatalogQuery;
 
 /// Every query: the catalogue (and the customer's and staff's reads), shade matching.
 #[derive(MergedObject, Default)]
-pub struct Query(CatalogQuery, shades::ShadeQuery, promotions::PromotionQuery, reviews::ReviewQuery);
+pub struct Query(
+    CatalogQuery,
+    shades::ShadeQuery,
+    promotions::PromotionQuery,
+    reviews::ReviewQuery,
+    webhooks::WebhookQuery,
+);
 
 fn invalid(errors: Vec<rouge_catalog::FieldError>) -> async_graphql::Error {
     crate::error::ApiError::BadQuery(errors).into_graphql()

@@ -53,7 +53,7 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         )
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
     /// http(s), to a public address.
@@ -64,7 +64,7 @@ pub struct EndpointInput {
     pub description: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointPatch {
     pub url: Option<String>,
@@ -130,6 +130,17 @@ async fn found<S: Store>(app: &AppState<S>, id: Uuid) -> Result<Endpoint, ApiErr
     security(("staff" = ["webhooks:manage"])),
     responses((status = 201, body = EndpointWithSecret), (status = 422, body = Problem)))]
 pub async fn create<S: Store>(State(app): State<AppState<S>>, ValidJson(input): ValidJson<EndpointInput>) -> Res {
+    Ok((StatusCode::CREATED, Json(create_endpoint(&app, input).await?)).into_response())
+}
+
+/// Registers an endpoint (REST and GraphQL): its secret is in the answer, once.
+///
+/// # Errors
+/// `Invalid` for a refused target or unknown event types.
+pub async fn create_endpoint<S: Store>(
+    app: &AppState<S>,
+    input: EndpointInput,
+) -> Result<EndpointWithSecret, ApiError> {
     let url = input.url.trim().to_owned();
     check(app.webhooks_allow_internal, &url, &input.event_types, &input.description)?;
     let now = chrono::Utc::now().timestamp_millis();
@@ -146,7 +157,7 @@ pub async fn create<S: Store>(State(app): State<AppState<S>>, ValidJson(input): 
     };
     let secret = Secret::generate().expose();
     app.store.create_endpoint(&endpoint, &secret).await?;
-    Ok((StatusCode::CREATED, Json(EndpointWithSecret { endpoint, secret })).into_response())
+    Ok(EndpointWithSecret { endpoint, secret })
 }
 
 /// Every endpoint (no secrets).
@@ -171,7 +182,15 @@ pub async fn update<S: Store>(
     Path(id): Path<Uuid>,
     ValidJson(p): ValidJson<EndpointPatch>,
 ) -> Res {
-    let mut e = found(&app, id).await?;
+    Ok(Json(update_endpoint(&app, id, p).await?).into_response())
+}
+
+/// Changes an endpoint (REST and GraphQL).
+///
+/// # Errors
+/// `NotFound`; `Invalid`.
+pub async fn update_endpoint<S: Store>(app: &AppState<S>, id: Uuid, p: EndpointPatch) -> Result<Endpoint, ApiError> {
+    let mut e = found(app, id).await?;
     if let Some(url) = p.url {
         e.url = url.trim().to_owned();
     }
@@ -196,7 +215,7 @@ pub async fn update<S: Store>(
     check(app.webhooks_allow_internal, &e.url, &e.event_types, &e.description)?;
     e.updated_at = chrono::Utc::now().timestamp_millis();
     app.store.update_endpoint(&e).await?;
-    Ok(Json(e).into_response())
+    Ok(e)
 }
 
 /// Delete it and its delivery log.
@@ -214,10 +233,18 @@ pub async fn remove<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uui
     security(("staff" = ["webhooks:manage"])),
     responses((status = 200, body = EndpointWithSecret), (status = 404, body = Problem)))]
 pub async fn rotate<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uuid>) -> Res {
-    let endpoint = found(&app, id).await?;
+    Ok(Json(rotate_secret(&app, id).await?).into_response())
+}
+
+/// A new secret for an endpoint (REST and GraphQL).
+///
+/// # Errors
+/// `NotFound`.
+pub async fn rotate_secret<S: Store>(app: &AppState<S>, id: Uuid) -> Result<EndpointWithSecret, ApiError> {
+    let endpoint = found(app, id).await?;
     let secret = Secret::generate().expose();
     app.store.rotate_secret(id, &secret, chrono::Utc::now().timestamp_millis() + ROTATION_MS).await?;
-    Ok(Json(EndpointWithSecret { endpoint, secret }).into_response())
+    Ok(EndpointWithSecret { endpoint, secret })
 }
 
 /// Its deliveries, newest first: `state` (pending, delivered, failed) and `limit` (1–100, 50).
@@ -230,7 +257,6 @@ pub async fn deliveries<S: Store>(
     Path(id): Path<Uuid>,
     RawQuery(raw): RawQuery,
 ) -> Res {
-    found(&app, id).await?;
     let (mut state, mut limit, mut errors) = (None, 50, vec![]);
     for (k, v) in crate::page::query_pairs(&raw.unwrap_or_default()) {
         match k.as_str() {
@@ -248,7 +274,21 @@ pub async fn deliveries<S: Store>(
     if !errors.is_empty() {
         return Err(ApiError::BadQuery(errors));
     }
-    Ok(Json(DeliveryList { items: app.store.deliveries(id, state, limit).await? }).into_response())
+    Ok(Json(DeliveryList { items: endpoint_deliveries(&app, id, state, limit).await? }).into_response())
+}
+
+/// An endpoint's deliveries, newest first (REST and GraphQL).
+///
+/// # Errors
+/// `NotFound`.
+pub async fn endpoint_deliveries<S: Store>(
+    app: &AppState<S>,
+    id: Uuid,
+    state: Option<DeliveryState>,
+    limit: i64,
+) -> Result<Vec<Delivery>, ApiError> {
+    found(app, id).await?;
+    Ok(app.store.deliveries(id, state, limit).await?)
 }
 
 /// Send a delivery again (its attempts start over); it keeps its `webhook-id`.
