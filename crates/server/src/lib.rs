@@ -613,6 +613,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(rouge_http::ops::watch_store(state.store.clone(), state.health.clone(), stop_tx.subscribe()));
     tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), broker.is_some(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
+    let alerts = webhooks::Alerts { mailer: alerts, staff: has(Service::Identity).then(|| state.identity.clone()) };
     let sender = tokio::spawn(webhooks::send_due(state.store.clone(), webhook_opts, alerts, stop_tx.subscribe()));
     if let Some(levels) = levels {
         tokio::spawn(refresh_availability(board, levels, inv.low_stock, filled, stop_tx.subscribe()));

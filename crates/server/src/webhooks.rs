@@ -21,7 +21,8 @@ pub struct WebhookOptions {
     pub allow_internal: bool,
     /// Failed attempts in a row that disable an endpoint.
     pub disable_after: i32,
-    /// Who hears that an endpoint was disabled.
+    /// An address that hears that an endpoint was disabled, besides the staff who manage
+    /// webhooks.
     pub alerts_to: Option<String>,
 }
 
@@ -82,11 +83,44 @@ pub fn message_id(event: uuid::Uuid) -> String {
     format!("msg_{}", event.simple())
 }
 
+/// Who is told that an endpoint was disabled: the mailer, and identity where it runs in this
+/// process (its staff who hold `webhooks:manage`).
+pub struct Alerts<S> {
+    pub mailer: Mailer,
+    pub staff: Option<rouge_identity::IdentityService<S>>,
+}
+
+impl<S: Store> Alerts<S> {
+    /// The configured address and every enabled staff member whose role manages webhooks.
+    async fn recipients(&self, opts: &WebhookOptions) -> Vec<String> {
+        let mut to: Vec<String> = opts.alerts_to.iter().cloned().collect();
+        let Some(identity) = &self.staff else { return to };
+        let (roles, staff) = match (identity.roles().await, identity.list_staff().await) {
+            (Ok(r), Ok(s)) => (r, s),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot read who manages webhooks; only the configured address is told");
+                return to;
+            }
+        };
+        let managing: Vec<uuid::Uuid> = roles
+            .iter()
+            .filter(|r| r.permissions.contains(&rouge_identity::Permission::WebhooksManage))
+            .map(|r| r.id)
+            .collect();
+        for member in staff.into_iter().filter(|m| !m.disabled && managing.contains(&m.role_id)) {
+            if !to.iter().any(|t| t.eq_ignore_ascii_case(&member.email)) {
+                to.push(member.email);
+            }
+        }
+        to
+    }
+}
+
 /// Attempts due deliveries every half second until `stop`.
 pub async fn send_due<S: Store>(
     store: S,
     opts: WebhookOptions,
-    mailer: Mailer,
+    alerts: Alerts<S>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -94,7 +128,7 @@ pub async fn send_due<S: Store>(
         match store.claim_due(now, now + 60_000, 20).await {
             Ok(due) => {
                 for d in due {
-                    attempt(&store, &opts, &mailer, d).await;
+                    attempt(&store, &opts, &alerts, d).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read due webhook deliveries; will retry"),
@@ -107,7 +141,7 @@ pub async fn send_due<S: Store>(
 }
 
 /// One attempt of one delivery; its outcome recorded.
-async fn attempt<S: Store>(store: &S, opts: &WebhookOptions, mailer: &Mailer, due: Due) {
+async fn attempt<S: Store>(store: &S, opts: &WebhookOptions, alerts: &Alerts<S>, due: Due) {
     let Due { mut delivery, event } = due;
     let now = chrono::Utc::now();
     let outcome = match store.endpoint(delivery.endpoint_id).await {
@@ -163,11 +197,11 @@ async fn attempt<S: Store>(store: &S, opts: &WebhookOptions, mailer: &Mailer, du
     tracing::info!(endpoint = %delivery.endpoint_id, event = %delivery.event_id, kind = %delivery.event_type,
         state = delivery.state.as_str(), attempts = delivery.attempts, status = ?delivery.last_status, "webhook attempt");
     if !delivered && failures >= opts.disable_after {
-        disable(store, opts, mailer, delivery.endpoint_id, failures).await;
+        disable(store, opts, alerts, delivery.endpoint_id, failures).await;
     }
 }
 
-async fn disable<S: Store>(store: &S, opts: &WebhookOptions, mailer: &Mailer, id: uuid::Uuid, failures: i32) {
+async fn disable<S: Store>(store: &S, opts: &WebhookOptions, alerts: &Alerts<S>, id: uuid::Uuid, failures: i32) {
     let reason = format!("disabled after {failures} failed attempts in a row");
     let Ok(Some((endpoint, _))) = store.endpoint(id).await else { return };
     if !endpoint.enabled {
@@ -178,14 +212,18 @@ async fn disable<S: Store>(store: &S, opts: &WebhookOptions, mailer: &Mailer, id
         return;
     }
     tracing::warn!(endpoint = %id, url = %endpoint.url, failures, "webhook endpoint disabled");
-    if let Some(to) = &opts.alerts_to {
+    let recipients = alerts.recipients(opts).await;
+    if recipients.is_empty() {
+        tracing::warn!(endpoint = %id, "nobody to email that a webhook endpoint was disabled: no staff manage webhooks and ROUGE_WEBHOOKS_ALERTS_TO is not set");
+    }
+    for to in &recipients {
         let body = format!(
             "The webhook endpoint {} ({}) failed {failures} attempts in a row and was disabled.\n\n\
              Its deliveries wait in its log; fix the receiver, enable the endpoint again \
              (PATCH /v1/admin/webhooks/{id} {{\"enabled\": true}}) and replay what failed.\n",
             endpoint.url, endpoint.description
         );
-        if let Err(e) = mailer.send(to, "A webhook endpoint was disabled", &body).await {
+        if let Err(e) = alerts.mailer.send(to, "A webhook endpoint was disabled", &body).await {
             tracing::warn!(error = %e, "cannot email that a webhook endpoint was disabled");
         }
     }

@@ -96,6 +96,17 @@ fn options() -> rouge_server::Options {
 }
 
 async fn webhooks_are_signed_retried_rotated_replayed_and_disabled(app: &TestApp) {
+    // Staff who manage webhooks hear when an endpoint is disabled; others do not.
+    let (s, role) =
+        app.post("/v1/admin/roles", json!({"name": "Integrations", "permissions": ["webhooks:manage"]})).await;
+    assert_eq!(s, StatusCode::CREATED, "{role}");
+    for (email, role_id) in
+        [("ines@shop.example", role["id"].clone()), ("sam@shop.example", json!("01960000-0000-7000-8000-000000000003"))]
+    {
+        let staff = json!({"email": email, "name": "Staff Member", "password": "staff passphrase", "role_id": role_id});
+        let (s, b) = app.post("/v1/admin/staff", staff).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
     let (url, seen, fail) = receiver().await;
     let (s, made) =
         app.post("/v1/admin/webhooks", json!({"url": url, "event_types": ["BrandSaved"], "description": "ERP"})).await;
@@ -171,6 +182,11 @@ async fn webhooks_are_signed_retried_rotated_replayed_and_disabled(app: &TestApp
     fail.store(-1, Ordering::SeqCst);
     app.brand("Kori").await;
     app.smtp.wait_for("ops@shop.example", "was disabled").await;
+    app.smtp.wait_for("ines@shop.example", "was disabled").await;
+    assert!(
+        !app.smtp.mails().iter().any(|m| m.contains("sam@shop.example") && m.contains("was disabled")),
+        "a catalogue editor is not told"
+    );
     let (_, endpoint) = app.get_json_as_admin(&format!("/v1/admin/webhooks/{id}")).await;
     assert_eq!((endpoint["enabled"].as_bool(), endpoint["failures"].as_i64()), (Some(false), Some(3)), "{endpoint}");
     let (_, failed) = app.get_json_as_admin(&format!("/v1/admin/webhooks/{id}/deliveries?state=failed")).await;
