@@ -206,6 +206,15 @@ pub struct SkuView {
     /// The slugs of the product's category and every one above it.
     #[serde(default)]
     pub categories: Vec<String>,
+    /// The product type (`skincare`, `makeup`…), for replenishment.
+    #[serde(default)]
+    pub product_type: String,
+    /// The variant's size (`amount` of `unit`: ml, g, pcs), for replenishment.
+    #[serde(default)]
+    pub size: Option<(i64, String)>,
+    /// The product's period after opening, in months.
+    #[serde(default)]
+    pub pao_months: Option<i64>,
 }
 
 /// The catalogue, as orders see it.

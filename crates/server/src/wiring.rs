@@ -27,6 +27,7 @@ impl Catalog for IndexCatalog {
 impl IndexCatalog {
     fn view(&self, sku: &str) -> Option<SkuView> {
         let s = self.0.sku(sku)?;
+        let product = self.0.product_by_id(&s.product_id);
         Some(SkuView {
             sku: s.sku,
             product_id: s.product_id,
@@ -34,7 +35,7 @@ impl IndexCatalog {
             unit_price: s.price.amount(),
             currency: s.price.currency().code().to_owned(),
             // Liquids and creams: 1 ml weighs about 1 g, plus 40 % for the jar or bottle.
-            unit_grams: s.size.map_or(100, |z| match z.unit {
+            unit_grams: s.size.as_ref().map_or(100, |z| match z.unit {
                 SizeUnit::Ml | SizeUnit::G => z.amount.saturating_mul(14) / 10,
                 SizeUnit::Pcs => z.amount.saturating_mul(20),
             }),
@@ -42,6 +43,16 @@ impl IndexCatalog {
             on_sale: s.on_sale,
             brand: s.brand,
             categories: s.categories,
+            product_type: product.as_ref().map(|p| p.view.product_type.as_str().to_owned()).unwrap_or_default(),
+            size: s.size.as_ref().map(|z| {
+                let unit = match z.unit {
+                    SizeUnit::Ml => "ml",
+                    SizeUnit::G => "g",
+                    SizeUnit::Pcs => "pcs",
+                };
+                (i64::from(z.amount), unit.to_owned())
+            }),
+            pao_months: product.and_then(|p| p.view.pao_months).map(i64::from),
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod orders;
 pub mod promotions;
 pub mod raw;
+pub mod replenishment;
 pub mod reviews;
 pub mod webhooks;
 

@@ -65,6 +65,7 @@ mod outbox;
 mod postgres;
 pub use postgres::{SHARED, migration_owner};
 mod promotions;
+mod replenishment;
 mod reviews;
 mod sqlite;
 mod staff;
