@@ -76,7 +76,8 @@ fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
         r = r
             .merge(private(rest::carts::router(state)))
             .merge(private(rest::orders::router(state)))
-            .merge(private(rest::promotions::router(state)));
+            .merge(private(rest::promotions::router(state)))
+            .merge(private(rest::reorders::router()));
     }
     if has(Service::Payments) {
         r = r.merge(private(rest::payments::router()));

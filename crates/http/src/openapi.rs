@@ -8,8 +8,8 @@ use examples::Examples;
 
 use crate::ops;
 use crate::rest::{
-    admin, audit, auth, carts, events, inventory, me, orders, payments, promotions, reviews, shades, staff, storefront,
-    webhooks,
+    admin, audit, auth, carts, events, inventory, me, orders, payments, promotions, reorders, reviews, shades, staff,
+    storefront, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -111,7 +111,7 @@ impl Modify for Idempotency {
         webhooks::create, webhooks::list, webhooks::read, webhooks::update, webhooks::remove, webhooks::rotate,
         webhooks::deliveries, webhooks::replay,
         promotions::create, promotions::list, promotions::read, promotions::replace, promotions::add_codes,
-        promotions::codes, promotions::offers,
+        promotions::codes, promotions::offers, reorders::reorder,
         reviews::product_reviews, reviews::submit, reviews::mine, reviews::helpful, reviews::report, reviews::queue,
         reviews::staff_read, reviews::moderate, reviews::reply,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,

@@ -22,6 +22,7 @@ pub trait Store:
     + rouge_webhooks::WebhookRepository
     + rouge_promotions::PromotionsRepository
     + rouge_reviews::ReviewsRepository
+    + rouge_subscriptions::ReplenishmentRepository
 {
 }
 impl<T> Store for T where
@@ -38,6 +39,7 @@ impl<T> Store for T where
         + rouge_webhooks::WebhookRepository
         + rouge_promotions::PromotionsRepository
         + rouge_reviews::ReviewsRepository
+        + rouge_subscriptions::ReplenishmentRepository
 {
 }
 

@@ -14,6 +14,7 @@ pub mod drill;
 pub mod import;
 pub mod keys;
 pub mod peers;
+pub mod replenishment;
 pub mod seed;
 pub mod tls;
 pub mod webhooks;
@@ -172,6 +173,8 @@ pub struct Options {
     pub peer_policy: rouge_http::remote::Policy,
     /// Outbound webhooks' retries, target guard and alerts.
     pub webhooks: webhooks::WebhookOptions,
+    /// When replenishment reminders go.
+    pub replenishment: replenishment::ReplenishmentOptions,
 }
 
 /// The shop's stock rules.
@@ -218,6 +221,7 @@ impl Default for Options {
             peer_urls: vec![],
             peer_policy: rouge_http::remote::Policy::default(),
             webhooks: webhooks::WebhookOptions::default(),
+            replenishment: replenishment::ReplenishmentOptions::default(),
         }
     }
 }
@@ -355,6 +359,10 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         None => Arc::new(wiring::LocalReviewers(identity.clone())),
     };
     let reviews = rouge_reviews::ReviewsService::new(store.clone(), purchases, reviewers);
+    let skus: Arc<dyn rouge_orders::Catalog> = match &peers.catalog {
+        Some(remote) => Arc::new(rouge_http::peers::RemoteCatalog(remote.clone())),
+        None => Arc::new(wiring::IndexCatalog(index.clone())),
+    };
     if has(Service::Catalog) {
         let rated = reviews.ratings().await.map_err(|e| anyhow::anyhow!(e))?;
         index.apply_ratings(&rated.iter().map(|r| (r.product_id, r.count, r.sum)).collect::<Vec<_>>());
@@ -366,6 +374,8 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     // dead letter after the last attempt.
     let mailer = id_opts.mailer;
     let alerts = mailer.clone();
+    let reminders_mailer = mailer.clone();
+    let reminders_url = id_opts.public_url.clone();
     let webhook_opts = opts.webhooks.clone();
     // Each service's consumers run where the service does.
     let mut handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![];
@@ -373,7 +383,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         handlers.push(Arc::new(consumers::AccountMail {
             identity: identity.clone(),
             mailer: mailer.clone(),
-            public_url: id_opts.public_url,
+            public_url: id_opts.public_url.clone(),
         }));
     }
     if has(Service::Inventory) {
@@ -391,6 +401,11 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             rouge_promotions::PromotionsService::new(store.clone()),
             store.clone(),
         )));
+        handlers.push(Arc::new(replenishment::Predict {
+            store: store.clone(),
+            catalog: skus.clone(),
+            opts: opts.replenishment.clone(),
+        }));
         handlers.push(Arc::new(consumers::OrderMail {
             store: store.clone(),
             sealer: wiring::VaultSealer(identity.clone()),
@@ -554,10 +569,6 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     if let Some(s) = &opts.stripe {
         payments.push(s.clone());
     }
-    let skus: Arc<dyn rouge_orders::Catalog> = match &peers.catalog {
-        Some(remote) => Arc::new(rouge_http::peers::RemoteCatalog(remote.clone())),
-        None => Arc::new(wiring::IndexCatalog(index.clone())),
-    };
     let stock: Arc<dyn rouge_orders::Stock> = match &peers.inventory {
         Some(remote) => Arc::new(rouge_http::peers::RemoteStock(remote.clone())),
         None => Arc::new(wiring::InventoryStock(inventory.clone())),
@@ -614,6 +625,17 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), broker.is_some(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     let alerts = webhooks::Alerts { mailer: alerts, staff: has(Service::Identity).then(|| state.identity.clone()) };
+    if has(Service::Orders) {
+        tasks.push(tokio::spawn(replenishment::send_due(
+            state.store.clone(),
+            state.skus.clone(),
+            wiring::VaultSealer(state.identity.clone()),
+            reminders_mailer,
+            opts.replenishment.clone(),
+            reminders_url,
+            stop_tx.subscribe(),
+        )));
+    }
     let sender = tokio::spawn(webhooks::send_due(state.store.clone(), webhook_opts, alerts, stop_tx.subscribe()));
     if let Some(levels) = levels {
         tokio::spawn(refresh_availability(board, levels, inv.low_stock, filled, stop_tx.subscribe()));

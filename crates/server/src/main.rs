@@ -385,6 +385,9 @@ struct GatewayArgs {
     /// Who is emailed when a webhook endpoint is disabled after repeated failure.
     #[arg(long, env = "ROUGE_WEBHOOKS_ALERTS_TO")]
     webhooks_alerts_to: Option<String>,
+    /// Days before a customer is predicted to run out that her replenishment reminder goes.
+    #[arg(long, env = "ROUGE_REPLENISH_DAYS_BEFORE", default_value_t = 7, value_parser = clap::value_parser!(i64).range(0..=60))]
+    replenish_days_before: i64,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -487,6 +490,10 @@ impl GatewayArgs {
             webhooks: rouge_server::webhooks::WebhookOptions {
                 allow_internal: self.webhooks_allow_internal,
                 alerts_to: self.webhooks_alerts_to.filter(|a| !a.is_empty()),
+                ..Default::default()
+            },
+            replenishment: rouge_server::replenishment::ReplenishmentOptions {
+                days_before: self.replenish_days_before,
                 ..Default::default()
             },
             // Set by `serve` from --services and the environment.

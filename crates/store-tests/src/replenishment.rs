@@ -39,13 +39,17 @@ pub async fn reminders_are_added_once_superseded_claimed_and_sent_once<S: Replen
     assert_eq!(states, [ReminderState::Pending, ReminderState::Cancelled], "newest first: {mine:?}");
     assert_eq!(store.bought_before(ana, "LL-NIA-30").await.unwrap(), [1_000, 3_000]);
 
-    assert!(store.claim_due(8_000, 8_500, 10).await.unwrap().is_empty(), "not due yet");
-    let claimed = store.claim_due(9_000, 9_500, 10).await.unwrap();
+    assert!(store.claim_due_reminders(8_000, 8_500, 10).await.unwrap().is_empty(), "not due yet");
+    let claimed = store.claim_due_reminders(9_000, 9_500, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
-    assert!(store.claim_due(9_100, 9_600, 10).await.unwrap().is_empty(), "leased to one sender");
-    assert_eq!(store.claim_due(9_500, 10_000, 10).await.unwrap().len(), 1, "a lease that ran out is taken again");
+    assert!(store.claim_due_reminders(9_100, 9_600, 10).await.unwrap().is_empty(), "leased to one sender");
+    assert_eq!(
+        store.claim_due_reminders(9_500, 10_000, 10).await.unwrap().len(),
+        1,
+        "a lease that ran out is taken again"
+    );
     store.mark_sent(b.id, "hash-b", 9_600).await.unwrap();
-    assert!(store.claim_due(20_000, 20_500, 10).await.unwrap().is_empty(), "sent once");
+    assert!(store.claim_due_reminders(20_000, 20_500, 10).await.unwrap().is_empty(), "sent once");
     let found = store.by_token("hash-b").await.unwrap().unwrap();
     assert_eq!((found.id, found.state), (b.id, ReminderState::Sent));
     assert!(store.by_token("hash-x").await.unwrap().is_none());
@@ -59,7 +63,7 @@ pub async fn reminders_are_added_once_superseded_claimed_and_sent_once<S: Replen
     let c = reminder(Uuid::now_v7(), third, ReminderKind::Pao, 4_000, 6_000);
     store.add_reminders(std::slice::from_ref(&c)).await.unwrap();
     store.cancel_reminders(third).await.unwrap();
-    assert!(store.claim_due(30_000, 30_500, 10).await.unwrap().is_empty(), "cancelled");
+    assert!(store.claim_due_reminders(30_000, 30_500, 10).await.unwrap().is_empty(), "cancelled");
     assert_eq!(store.forget_reminders(ana).await.unwrap(), 2);
     assert!(store.reminders_of(ana).await.unwrap().is_empty());
 }

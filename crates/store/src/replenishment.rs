@@ -87,13 +87,15 @@ impl<D: Dialect> ReplenishmentRepository for Store<D> {
 
     async fn cancel_reminders(&self, order: Uuid) -> StoreResult<()> {
         self.exec(
-            sqlx::query("UPDATE replenishment_reminders SET state = 'cancelled' WHERE order_id = $1 AND state = 'pending'")
-                .arg(order),
+            sqlx::query(
+                "UPDATE replenishment_reminders SET state = 'cancelled' WHERE order_id = $1 AND state = 'pending'",
+            )
+            .arg(order),
         )
         .await
     }
 
-    async fn claim_due(&self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Reminder>> {
+    async fn claim_due_reminders(&self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Reminder>> {
         let sql = format!(
             "SELECT {COLUMNS}, lease_until FROM replenishment_reminders \
              WHERE state = 'pending' AND due_at <= $1 AND lease_until <= $1 ORDER BY due_at LIMIT $2"

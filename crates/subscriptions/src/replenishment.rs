@@ -13,7 +13,8 @@ use std::future::Future;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-const DAY_MS: i64 = 86_400_000;
+/// A day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
 
 /// A line of an order, as the prediction needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -147,12 +148,18 @@ pub fn daily_use_hundredths(product_type: &str, categories: &[String], unit: &st
 }
 
 /// The reminders a purchase makes, given when she bought the same variant before (ms, any
-/// order), each `days_before` its day (never before the day after the purchase).
-pub fn reminders(b: &Bought, earlier: &[i64], days_before: i64) -> Vec<(ReminderKind, i64, i64, String)> {
+/// order), each `days_before` its day, never sooner than `not_before_ms` after the purchase (a
+/// day, on a shop).
+pub fn reminders(
+    b: &Bought,
+    earlier: &[i64],
+    days_before: i64,
+    not_before_ms: i64,
+) -> Vec<(ReminderKind, i64, i64, String)> {
     let mut out = vec![];
     let runout = own_rhythm(b, earlier).or_else(|| by_size(b));
     if let Some((at, basis)) = &runout {
-        let due = (at - days_before * DAY_MS).max(b.at + DAY_MS);
+        let due = (at - days_before * DAY_MS).max(b.at + not_before_ms);
         out.push((ReminderKind::Runout, *at, due, basis.clone()));
     }
     if let Some(months) = b.pao_months.filter(|m| *m > 0) {
@@ -185,7 +192,8 @@ fn by_size(b: &Bought) -> Option<(i64, String)> {
     let (amount, unit) = b.size.as_ref()?;
     let rate = daily_use_hundredths(&b.product_type, &b.categories, unit)?;
     let days = amount * b.quantity.max(1) * 100 / rate;
-    let words = format!("{} × {amount} {unit} at about {}.{:02} {unit} a day", b.quantity.max(1), rate / 100, rate % 100);
+    let words =
+        format!("{} × {amount} {unit} at about {}.{:02} {unit} a day", b.quantity.max(1), rate / 100, rate % 100);
     Some((b.at + days * DAY_MS, words))
 }
 
@@ -212,7 +220,12 @@ pub trait ReplenishmentRepository: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unavailable` when the store fails.
-    fn claim_due(&self, now: i64, lease_until: i64, limit: i64) -> impl Future<Output = StoreResult<Vec<Reminder>>> + Send;
+    fn claim_due_reminders(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<Reminder>>> + Send;
     /// Marks a reminder sent, with the hash of its reorder link's token.
     ///
     /// # Errors
@@ -258,34 +271,35 @@ mod tests {
 
     #[test]
     fn a_30_ml_serum_lasts_60_days_and_is_reminded_a_week_before() {
-        let r = reminders(&serum(0), &[], 7);
+        let r = reminders(&serum(0), &[], 7, DAY_MS);
         assert_eq!(r.len(), 1, "6 months of PAO outlast 60 days of use: no PAO reminder");
         let (kind, at, due, basis) = &r[0];
         assert_eq!((*kind, *at / DAY_MS, *due / DAY_MS), (ReminderKind::Runout, 60, 53));
         assert_eq!(basis, "1 × 30 ml at about 0.50 ml a day");
         let two = Bought { quantity: 2, ..serum(0) };
-        assert_eq!(reminders(&two, &[], 7)[0].1 / DAY_MS, 120);
+        assert_eq!(reminders(&two, &[], 7, DAY_MS)[0].1 / DAY_MS, 120);
     }
 
     #[test]
     fn her_own_rhythm_wins_once_she_has_one() {
         let at = 100 * DAY_MS;
-        let r = reminders(&serum(at), &[20 * DAY_MS, 60 * DAY_MS], 7);
+        let r = reminders(&serum(at), &[20 * DAY_MS, 60 * DAY_MS], 7, DAY_MS);
         // Gaps 40 and 40 days: she runs out 40 days after this purchase.
         assert_eq!(r[0].1, at + 40 * DAY_MS);
         assert_eq!(r[0].3, "you reorder about every 40 days");
-        assert_eq!(reminders(&serum(at), &[at], 7)[0].1, at + 60 * DAY_MS, "the same order is no rhythm");
+        assert_eq!(reminders(&serum(at), &[at], 7, DAY_MS)[0].1, at + 60 * DAY_MS, "the same order is no rhythm");
     }
 
     #[test]
     fn a_pao_shorter_than_the_use_is_reminded_and_tools_are_not() {
         let big = Bought { size: Some((500, "ml".into())), pao_months: Some(12), ..serum(0) };
-        let r = reminders(&big, &[], 7);
+        let r = reminders(&big, &[], 7, DAY_MS);
         let kinds: Vec<ReminderKind> = r.iter().map(|x| x.0).collect();
         assert_eq!(kinds, [ReminderKind::Runout, ReminderKind::Pao], "1000 days of use, 12 months of PAO");
         assert_eq!(r[1].1 / DAY_MS, 360);
-        let brush = Bought { size: Some((1, "pcs".into())), pao_months: None, product_type: "tools".into(), ..serum(0) };
-        assert!(reminders(&brush, &[], 7).is_empty());
+        let brush =
+            Bought { size: Some((1, "pcs".into())), pao_months: None, product_type: "tools".into(), ..serum(0) };
+        assert!(reminders(&brush, &[], 7, DAY_MS).is_empty());
         assert_eq!(daily_use_hundredths("haircare", &["shampoo".into()], "ml"), Some(500));
         assert_eq!(daily_use_hundredths("skincare", &["face".into()], "ml"), Some(100), "by product type");
     }
@@ -293,7 +307,7 @@ mod tests {
     #[test]
     fn a_reminder_is_never_due_before_the_day_after() {
         let tiny = Bought { size: Some((2, "ml".into())), ..serum(0) };
-        let r = reminders(&tiny, &[], 7);
+        let r = reminders(&tiny, &[], 7, DAY_MS);
         assert_eq!((r[0].1 / DAY_MS, r[0].2 / DAY_MS), (4, 1));
     }
 }

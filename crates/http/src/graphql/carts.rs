@@ -40,6 +40,8 @@ pub trait Carts: Send + Sync {
     ) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
     fn shipping(&self, who: Shopper, id: Uuid) -> BoxFuture<'_, Result<Vec<ShippingOption>, OrdersError>>;
     fn merge(&self, customer: Uuid, id: Uuid) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
+    /// The guest cart a replenishment reminder's link makes (the same one again).
+    fn reorder(&self, token: String) -> BoxFuture<'_, Result<PricedCart, ApiError>>;
     fn add_code(&self, who: Shopper, id: Uuid, code: String) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
     fn remove_code(&self, who: Shopper, id: Uuid, code: String) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
     fn set_samples(&self, who: Shopper, id: Uuid, skus: Vec<String>) -> BoxFuture<'_, Result<PricedCart, OrdersError>>;
@@ -53,6 +55,10 @@ pub trait Carts: Send + Sync {
 }
 
 impl<S: Store> Carts for AppState<S> {
+    fn reorder(&self, token: String) -> BoxFuture<'_, Result<PricedCart, ApiError>> {
+        Box::pin(async move { crate::rest::reorders::reorder_cart(self, &token).await.map(|(cart, _)| cart) })
+    }
+
     fn shopper<'a>(&'a self, caller: Option<&'a Caller>) -> BoxFuture<'a, Result<Shopper, ()>> {
         Box::pin(async move {
             let Some(bearer) = caller.and_then(|c| c.bearer.as_deref()) else { return Ok(Shopper::default()) };
@@ -375,6 +381,13 @@ impl CartMutation {
     /// A new cart (for a logged-in customer: her open cart, when she has one).
     async fn create_cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
         as_shopper(ctx, |c, who| c.create(who)).await
+    }
+
+    /// The guest cart a replenishment reminder's one-click link makes, holding what she bought
+    /// (as `PUT /v1/reorders/{token}`; the same cart again).
+    async fn reorder(&self, ctx: &Context<'_>, token: String) -> async_graphql::Result<Cart> {
+        let cart = carts(ctx).reorder(token).await.map_err(|e| e.into_graphql())?;
+        Ok(Cart { cart, shopper: Shopper::default() })
     }
 
     /// Adds units of a SKU (to its line, when the cart has one).

@@ -9,6 +9,7 @@ pub mod me;
 pub mod orders;
 pub mod payments;
 pub mod promotions;
+pub mod reorders;
 pub mod reviews;
 pub mod shades;
 pub mod staff;

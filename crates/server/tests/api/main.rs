@@ -31,6 +31,7 @@ mod ops;
 mod pii;
 mod promotions;
 mod replays;
+mod replenishment;
 mod reviews;
 mod schemathesis;
 mod services;

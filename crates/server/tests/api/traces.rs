@@ -109,12 +109,12 @@ async fn one_checkout_is_one_trace(database_url: &str) {
         .unwrap();
     assert_eq!(res.status(), 201);
 
-    // The consumers' spans come last: wait for all five.
+    // The consumers' spans come last: wait for all six.
     let ours = || -> Vec<Span> { spans.lock().unwrap().iter().filter(|s| s.trace == TRACE).cloned().collect() };
     let complete = async {
         loop {
             let got = ours();
-            if got.iter().filter(|s| s.kind == 5).count() >= 5 && got.iter().any(|s| s.kind == 2) {
+            if got.iter().filter(|s| s.kind == 5).count() >= 6 && got.iter().any(|s| s.kind == 2) {
                 return got;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -147,6 +147,7 @@ async fn one_checkout_is_one_trace(database_url: &str) {
         [
             "order-email order.placed",
             "promotions order.placed",
+            "replenishment order.placed",
             "stock order.placed",
             "webhooks order.payment_authorized",
             "webhooks order.placed"
