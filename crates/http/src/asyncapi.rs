@@ -30,6 +30,7 @@ use utoipa::OpenApi;
     rouge_reviews::Review,
     rouge_reviews::RatingChanged,
     rouge_reviews::ReviewReported,
+    rouge_subscriptions::Subscription,
 )))]
 struct Payloads;
 
@@ -98,6 +99,16 @@ fn order_ref(mut fields: Value) -> Value {
         m.extend(about);
     }
     fields
+}
+
+/// A subscription after `period` periods, as its events carry it (never its card's token).
+fn sub(period: i64, status: &str, failures: i32) -> Value {
+    json!({"id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f80b3", "customer_id": CUSTOMER_ID,
+        "origin_order_id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f8092", "sku": "LL-NIA-30", "quantity": 1, "cadence_weeks": 6,
+        "status": status, "next_at": 1_790_000_000_000_i64, "period": period, "payment_provider": "test",
+        "failures": failures,
+        "paused_reason": if status == "paused" { json!("3 renewal payments failed") } else { Value::Null },
+        "last_order_id": null, "created_at": 1_780_000_000_000_i64, "updated_at": 1_780_000_000_000_i64})
 }
 
 const REVIEW_ID: &str = "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f80a2";
@@ -345,6 +356,41 @@ fn events(schemas: &Value) -> Vec<Event> {
             "A product's rating moved (a review approved, or an approval withdrawn).",
             schema_ref("RatingChanged"),
             json!({"product_id": PRODUCT_ID, "count": 12, "sum": 55, "average": 4.58}),
+        ),
+        ev(
+            "subscription.created",
+            "subscription",
+            "A customer subscribed to a variant.",
+            schema_ref("Subscription"),
+            sub(0, "active", 0),
+        ),
+        ev(
+            "subscription.changed",
+            "subscription",
+            "A subscription's cadence, quantity, date, card or status changed, or a period was skipped.",
+            schema_ref("Subscription"),
+            sub(1, "active", 0),
+        ),
+        ev(
+            "subscription.renewed",
+            "subscription",
+            "A period was renewed: its order placed.",
+            schema_ref("Subscription"),
+            sub(2, "active", 0),
+        ),
+        ev(
+            "subscription.payment_failed",
+            "subscription",
+            "A renewal's payment was declined; it is tried again at `next_at`.",
+            schema_ref("Subscription"),
+            sub(2, "active", 1),
+        ),
+        ev(
+            "subscription.paused",
+            "subscription",
+            "Renewal payments kept failing: the subscription is paused.",
+            schema_ref("Subscription"),
+            sub(2, "paused", 3),
         ),
         ev(
             "inventory.stock_out",

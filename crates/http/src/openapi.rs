@@ -9,7 +9,7 @@ use examples::Examples;
 use crate::ops;
 use crate::rest::{
     admin, audit, auth, carts, events, inventory, me, orders, payments, promotions, reorders, reviews, shades, staff,
-    storefront, webhooks,
+    storefront, subscriptions, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -112,6 +112,8 @@ impl Modify for Idempotency {
         webhooks::deliveries, webhooks::replay,
         promotions::create, promotions::list, promotions::read, promotions::replace, promotions::add_codes,
         promotions::codes, promotions::offers, reorders::reorder,
+        subscriptions::subscribe, subscriptions::mine, subscriptions::read, subscriptions::change, subscriptions::skip,
+        subscriptions::all,
         reviews::product_reviews, reviews::submit, reviews::mine, reviews::helpful, reviews::report, reviews::queue,
         reviews::staff_read, reviews::moderate, reviews::reply,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
@@ -136,6 +138,7 @@ impl Modify for Idempotency {
     tags((name = "storefront", description = "Public catalogue reads"), (name = "admin", description = "Catalogue management (staff token or API key with catalog permissions)"),
         (name = "staff", description = "Staff accounts, roles and API keys"),
         (name = "promotions", description = "Promotions and their codes: rules, schedules, budgets (staff with promotions:manage)"),
+        (name = "subscriptions", description = "Subscriptions to a variant every N weeks, renewed through the checkout with a saved payment method"),
         (name = "reviews", description = "Verified-purchase reviews with the reviewer's skin type, ratings by skin type, votes, reports; moderation (staff with reviews:moderate)"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, their secrets, deliveries (Standard Webhooks signatures)"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),

@@ -23,6 +23,7 @@ pub trait Store:
     + rouge_promotions::PromotionsRepository
     + rouge_reviews::ReviewsRepository
     + rouge_subscriptions::ReplenishmentRepository
+    + rouge_subscriptions::SubscriptionRepository
 {
 }
 impl<T> Store for T where
@@ -40,6 +41,7 @@ impl<T> Store for T where
         + rouge_promotions::PromotionsRepository
         + rouge_reviews::ReviewsRepository
         + rouge_subscriptions::ReplenishmentRepository
+        + rouge_subscriptions::SubscriptionRepository
 {
 }
 

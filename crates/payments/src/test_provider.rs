@@ -9,6 +9,9 @@
 //! | `tok_requires_action` | requires action (3-D Secure), nothing held |
 //! | `tok_timeout` | authorized at the "bank", but the answer is lost once: the first call fails as unreachable, a retry or a lookup with the same key finds the authorization |
 //! | `tok_unreachable` | unreachable every time, nothing held |
+//! | `pm_card_visa`, any other `pm_…` | a saved payment method (subscription renewals, off-session): authorized |
+//! | `pm_card_declined` | a saved method that is declined, `card_declined` |
+//! | `pm_card_authentication_required` | a saved method the bank wants the shopper present for: declined, `authentication_required` (as off-session payments are) |
 //!
 //! State lives in the process: a restarted server has forgotten earlier attempts.
 
@@ -85,8 +88,12 @@ impl PaymentProvider for TestProvider {
                     action_url: format!("https://payments.test/3ds/{payment_id}"),
                     payment_id,
                 },
-                t if t.starts_with("tok_") => Outcome::Authorized { payment_id },
-                _ => declined("invalid_token", "not a test token (use tok_visa, tok_decline, …)"),
+                "pm_card_declined" => declined("card_declined", "the saved card was declined"),
+                "pm_card_authentication_required" => {
+                    declined("authentication_required", "the bank wants the cardholder to confirm this payment")
+                }
+                t if t.starts_with("tok_") || t.starts_with("pm_") => Outcome::Authorized { payment_id },
+                _ => declined("invalid_token", "not a test token (use tok_visa, tok_decline, pm_card_visa, …)"),
             };
             if let Outcome::Authorized { payment_id } = &outcome {
                 st.charges += 1;

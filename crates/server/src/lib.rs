@@ -14,6 +14,7 @@ pub mod drill;
 pub mod import;
 pub mod keys;
 pub mod peers;
+pub mod renewals;
 pub mod replenishment;
 pub mod seed;
 pub mod tls;
@@ -175,6 +176,8 @@ pub struct Options {
     pub webhooks: webhooks::WebhookOptions,
     /// When replenishment reminders go.
     pub replenishment: replenishment::ReplenishmentOptions,
+    /// How often each orders process looks for due subscription renewals.
+    pub renewals_every: std::time::Duration,
 }
 
 /// The shop's stock rules.
@@ -222,6 +225,7 @@ impl Default for Options {
             peer_policy: rouge_http::remote::Policy::default(),
             webhooks: webhooks::WebhookOptions::default(),
             replenishment: replenishment::ReplenishmentOptions::default(),
+            renewals_every: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -375,6 +379,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let mailer = id_opts.mailer;
     let alerts = mailer.clone();
     let reminders_mailer = mailer.clone();
+    let renewals_mailer = mailer.clone();
     let reminders_url = id_opts.public_url.clone();
     let webhook_opts = opts.webhooks.clone();
     // Each service's consumers run where the service does.
@@ -626,6 +631,13 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     let alerts = webhooks::Alerts { mailer: alerts, staff: has(Service::Identity).then(|| state.identity.clone()) };
     if has(Service::Orders) {
+        tasks.push(tokio::spawn(renewals::renew_due(
+            state.store.clone(),
+            state.orders.clone(),
+            renewals_mailer,
+            opts.renewals_every,
+            stop_tx.subscribe(),
+        )));
         tasks.push(tokio::spawn(replenishment::send_due(
             state.store.clone(),
             state.skus.clone(),

@@ -492,6 +492,7 @@ impl GatewayArgs {
                 alerts_to: self.webhooks_alerts_to.filter(|a| !a.is_empty()),
                 ..Default::default()
             },
+            renewals_every: std::time::Duration::from_secs(60),
             replenishment: rouge_server::replenishment::ReplenishmentOptions {
                 days_before: self.replenish_days_before,
                 ..Default::default()

@@ -1,4 +1,5 @@
-//! Replenishment reminders at work, where orders run: the `replenishment` consumer predicts
+//! Replenishment reminders at work, where orders run (an erased customer's subscriptions are
+//! cancelled by the same consumer): the `replenishment` consumer predicts
 //! from each placed order when its customer runs out of each line (and when an opened product
 //! passes its PAO), a cancelled order takes its reminders back, an erased customer's go; the
 //! sender emails what is due, once, with a one-click reorder link (`PUT /v1/reorders/{token}`
@@ -59,7 +60,12 @@ impl<S: Store> Handler for Predict<S> {
                     else {
                         return Err("CustomerErased without a customer_id".into());
                     };
-                    store.forget_reminders(c).await.map(|_| ()).map_err(|err| err.to_string())
+                    store.forget_reminders(c).await.map_err(|err| err.to_string())?;
+                    // Her subscriptions end with her account (and their saved card with them).
+                    rouge_subscriptions::SubscriptionRepository::forget_subscriptions(&store, c)
+                        .await
+                        .map(|_| ())
+                        .map_err(|err| err.to_string())
                 }
                 _ => predict(&store, catalog.as_ref(), &e, &opts).await,
             }

@@ -12,6 +12,7 @@ pub mod promotions;
 pub mod raw;
 pub mod replenishment;
 pub mod reviews;
+pub mod subscriptions;
 pub mod webhooks;
 
 /// Runs each named contract function of `$module` on a fresh SQLite database and on a fresh

@@ -69,6 +69,7 @@ mod replenishment;
 mod reviews;
 mod sqlite;
 mod staff;
+mod subscriptions;
 mod webhooks;
 
 /// What every repository module uses.

@@ -99,7 +99,10 @@ impl<D: Dialect> OrdersRepository for Store<D> {
 
     async fn open_cart_of(&self, customer: Uuid) -> StoreResult<Option<Uuid>> {
         let q = sqlx::query(
-            "SELECT id FROM carts WHERE customer_id = $1 AND state = 'open' ORDER BY updated_at DESC LIMIT 1",
+            // A subscription's renewal cart is the shop's, not the one she shops with.
+            "SELECT id FROM carts WHERE customer_id = $1 AND state = 'open' \
+             AND NOT EXISTS (SELECT 1 FROM subscription_renewals r WHERE r.cart_id = carts.id) \
+             ORDER BY updated_at DESC LIMIT 1",
         )
         .arg(customer);
         let row = self.optional(q).await?;

@@ -1,10 +1,16 @@
-//! Subscriptions and replenishment. Today: replenishment reminders, predicted from what a
-//! customer bought (its size and a usage rate for its kind of product, or her own reorder
-//! interval once she has one) and from a product's period after opening (PAO), emailed with a
-//! one-click reorder link before she runs out.
+//! Subscriptions and replenishment: subscriptions to a variant every N weeks, renewed through
+//! the checkout with a saved payment method, with a dunning schedule (`subscription.rs`); and
+//! replenishment reminders, predicted from what a customer bought (its size and a usage rate
+//! for its kind of product, or her own reorder interval once she has one) and from a product's
+//! period after opening (PAO), emailed with a one-click reorder link before she runs out.
 
 pub mod replenishment;
+pub mod subscription;
 
 pub use replenishment::{
     Bought, Reminder, ReminderKind, ReminderState, ReplenishmentRepository, daily_use_hundredths, reminders,
+};
+pub use subscription::{
+    DUNNING_DAYS, Renewal, SavedPayment, Subscription, SubscriptionInput, SubscriptionPatch, SubscriptionRepository,
+    SubscriptionStatus,
 };

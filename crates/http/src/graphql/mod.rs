@@ -7,6 +7,7 @@ pub mod orders;
 pub mod promotions;
 pub mod reviews;
 pub mod shades;
+pub mod subscriptions;
 pub mod webhooks;
 
 use crate::state::{AppState, Store};
@@ -43,6 +44,7 @@ pub struct Mutation(
     promotions::PromotionMutation,
     reviews::ReviewMutation,
     webhooks::WebhookMutation,
+    subscriptions::SubscriptionMutation,
 );
 
 pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -151,12 +153,20 @@ async fn execute<S: Store>(
     let promoting: Arc<dyn promotions::Promoting> = shared.clone();
     let reviewing: Arc<dyn reviews::Reviewing> = shared.clone();
     let hooking: Arc<dyn webhooks::Hooking> = shared.clone();
+    let subscribing: Arc<dyn subscriptions::Subscribing> = shared.clone();
     let carts: Arc<dyn carts::Carts> = shared;
     let req = req.into_inner();
     let schema = if introspection_only(&req.query) { &schemas.introspection } else { &schemas.data };
     schema
         .execute(
-            req.data(caller).data(accounts).data(commerce).data(carts).data(promoting).data(reviewing).data(hooking),
+            req.data(caller)
+                .data(accounts)
+                .data(commerce)
+                .data(carts)
+                .data(promoting)
+                .data(reviewing)
+                .data(hooking)
+                .data(subscribing),
         )
         .await
         .into()
@@ -495,6 +505,7 @@ pub struct Query(
     promotions::PromotionQuery,
     reviews::ReviewQuery,
     webhooks::WebhookQuery,
+    subscriptions::SubscriptionQuery,
 );
 
 fn invalid(errors: Vec<rouge_catalog::FieldError>) -> async_graphql::Error {

@@ -36,6 +36,12 @@ fn example(method: &str, path: &str) -> Option<Value> {
             "text": "Two weeks in, fewer breakouts and no irritation.", "photos": ["https://img.example/r1.jpg"],
             "display_name": "Ana S.", "hide": ["age_band"]
         }),
+        ("post", "/v1/subscriptions") => json!({
+            "order_id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f8092", "sku": "LL-NIA-30", "quantity": 1, "cadence_weeks": 6,
+            "payment": {"provider": "test", "token": "pm_card_visa"}
+        }),
+        ("patch", "/v1/subscriptions/{id}") => json!({"cadence_weeks": 8, "status": "paused"}),
+        ("put", "/v1/subscriptions/{id}/skip") => json!({"period": 3}),
         ("put", "/v1/reviews/{id}/report") => json!({"reason": "advertises another shop"}),
         ("put", "/v1/admin/reviews/{id}/moderation") => {
             json!({"decision": "reject", "reason": "about delivery, not the product"})

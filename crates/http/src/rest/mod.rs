@@ -14,4 +14,5 @@ pub mod reviews;
 pub mod shades;
 pub mod staff;
 pub mod storefront;
+pub mod subscriptions;
 pub mod webhooks;

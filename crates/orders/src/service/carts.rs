@@ -198,6 +198,16 @@ impl<R: OrdersRepository> OrdersService<R> {
         Ok((self.priced(&cart, Contact::default()).await?, true))
     }
 
+    /// A new cart for a subscription's renewal, hers but apart from the one she shops with
+    /// (the store never gives it as her open cart).
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn renewal_cart(&self, customer: Uuid) -> Result<PricedCart> {
+        let cart = self.save(Cart::new(Some(customer), &self.channel.currency, now()), None).await?;
+        self.priced(&cart, Contact::default()).await
+    }
+
     /// # Errors
     /// `NotFound` for a cart that is not the caller's.
     pub async fn cart(&self, caller: Caller, id: Uuid) -> Result<PricedCart> {

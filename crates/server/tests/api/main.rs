@@ -39,6 +39,7 @@ mod sessions;
 mod shades;
 mod shapes;
 mod storefront;
+mod subscriptions;
 mod traces;
 mod webhooks;
 

@@ -1,0 +1,97 @@
+//! Subscriptions in GraphQL, for the signed-in customer, as over REST: hers, subscribing,
+//! changing (cadence, quantity, date, card, pause, resume, cancel) and skipping a period.
+//! Subscriptions are the REST bodies, as JSON.
+
+use crate::error::ApiError;
+use crate::rest::subscriptions::{change_for, skip_for, subscribe_for};
+use crate::state::{AppState, Store};
+use async_graphql::{Context, Json, Object};
+use futures::future::BoxFuture;
+use rouge_subscriptions::{Subscription, SubscriptionInput, SubscriptionPatch};
+use uuid::Uuid;
+
+/// What a customer does to her subscriptions.
+pub enum SubChange {
+    Create(SubscriptionInput),
+    Change(Uuid, SubscriptionPatch),
+    Skip(Uuid, i64),
+}
+
+/// The subscription operations GraphQL needs, without naming the store type.
+pub trait Subscribing: Send + Sync {
+    fn mine(&self, customer: Uuid) -> BoxFuture<'_, Result<Vec<Subscription>, ApiError>>;
+    fn change(&self, customer: Uuid, c: SubChange) -> BoxFuture<'_, Result<Subscription, ApiError>>;
+}
+
+impl<S: Store> Subscribing for AppState<S> {
+    fn mine(&self, customer: Uuid) -> BoxFuture<'_, Result<Vec<Subscription>, ApiError>> {
+        Box::pin(async move { Ok(self.store.subscriptions(Some(customer), 100).await?) })
+    }
+
+    fn change(&self, customer: Uuid, c: SubChange) -> BoxFuture<'_, Result<Subscription, ApiError>> {
+        Box::pin(async move {
+            match c {
+                SubChange::Create(input) => subscribe_for(self, customer, input).await,
+                SubChange::Change(id, patch) => change_for(self, customer, id, patch).await,
+                SubChange::Skip(id, period) => skip_for(self, customer, id, period).await,
+            }
+        })
+    }
+}
+
+fn subscribing<'a>(ctx: &Context<'a>) -> &'a std::sync::Arc<dyn Subscribing> {
+    ctx.data_unchecked::<std::sync::Arc<dyn Subscribing>>()
+}
+
+#[derive(Default)]
+pub struct SubscriptionQuery;
+
+#[Object]
+impl SubscriptionQuery {
+    /// The signed-in customer's subscriptions, newest first (`GET /v1/subscriptions`).
+    async fn my_subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<Vec<Subscription>>> {
+        let customer = super::accounts::customer_id(ctx).await?;
+        subscribing(ctx).mine(customer).await.map(Json).map_err(|e| e.into_graphql())
+    }
+}
+
+#[derive(Default)]
+pub struct SubscriptionMutation;
+
+async fn change(ctx: &Context<'_>, c: SubChange) -> async_graphql::Result<Json<Subscription>> {
+    let customer = super::accounts::customer_id(ctx).await?;
+    subscribing(ctx).change(customer, c).await.map(Json).map_err(|e| e.into_graphql())
+}
+
+#[Object]
+impl SubscriptionMutation {
+    /// Subscribes to a variant of one of her orders (`input`: the body of
+    /// `POST /v1/subscriptions`).
+    async fn subscribe(
+        &self,
+        ctx: &Context<'_>,
+        input: Json<SubscriptionInput>,
+    ) -> async_graphql::Result<Json<Subscription>> {
+        change(ctx, SubChange::Create(input.0)).await
+    }
+
+    /// Changes her subscription (`PATCH /v1/subscriptions/{id}`).
+    async fn change_subscription(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: Json<SubscriptionPatch>,
+    ) -> async_graphql::Result<Json<Subscription>> {
+        change(ctx, SubChange::Change(id, input.0)).await
+    }
+
+    /// Skips the next period (`period`: the subscription's `period + 1`; again: nothing).
+    async fn skip_subscription(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        period: i64,
+    ) -> async_graphql::Result<Json<Subscription>> {
+        change(ctx, SubChange::Skip(id, period)).await
+    }
+}

@@ -1,0 +1,172 @@
+//! Subscription renewals, where orders run: every replica looks for due subscriptions, claims
+//! each for one attempt, and renews its next period through the checkout (a cart of her own,
+//! apart from the one she shops with; stock held, tax and promotions as any order; paid with
+//! her saved payment method). A period has one renewal row and one cart (a cart becomes one
+//! order at most), and each attempt one checkout key, so it is never renewed twice, whichever
+//! replica or retry gets there. A declined payment is
+//! tried again on the dunning schedule with an email each time, then the subscription pauses.
+
+use rouge_http::Store;
+use rouge_messaging::Mailer;
+use rouge_orders::{Access, Caller, CheckoutInput, OrdersError, OrdersService, PaymentInput};
+use rouge_subscriptions::Subscription;
+use std::time::Duration;
+
+/// Looks for due renewals every `every` until `stop`.
+pub async fn renew_due<S: Store>(
+    store: S,
+    orders: OrdersService<S>,
+    mailer: Mailer,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        match store.claim_due_subscriptions(now, now + 120_000, 20).await {
+            Ok(due) => {
+                for s in due {
+                    if let Err(e) = renew(&store, &orders, &mailer, s.clone()).await {
+                        tracing::warn!(subscription = %s.id, error = %e, "a renewal did not go through; tried again when its claim ends");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read due subscriptions; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Renews the next period of `s`.
+///
+/// # Errors
+/// What should be tried again (the store, a service that did not answer).
+pub async fn renew<S: Store>(
+    store: &S,
+    orders: &OrdersService<S>,
+    mailer: &Mailer,
+    mut s: Subscription,
+) -> Result<(), String> {
+    let period = s.period + 1;
+    let read_at = s.updated_at;
+    let now = || chrono::Utc::now().timestamp_millis();
+    let renewal = store.renewal(s.id, period).await.map_err(|e| e.to_string())?;
+    let her = Caller { customer: Some(s.customer_id) };
+    let order_id = match renewal.order_id {
+        Some(o) => o,
+        None => {
+            let cart = match renewal.cart_id {
+                Some(c) => c,
+                None => {
+                    let made = orders.renewal_cart(s.customer_id).await.map_err(|e| e.to_string())?;
+                    store.set_renewal_cart(s.id, period, made.id).await.map_err(|e| e.to_string())?
+                }
+            };
+            let origin = orders.order(Access::Staff, s.origin_order_id).await.map_err(|e| e.to_string())?;
+            let current = orders.cart(her, cart).await.map_err(|e| e.to_string())?;
+            if current.lines.is_empty() {
+                if let Err(e) = orders.add_line(her, cart, &s.sku, s.quantity).await {
+                    return held_up(store, mailer, &origin.email, s, read_at, &format!("{e}")).await;
+                }
+                let input = CheckoutInput {
+                    email: origin.email.clone(),
+                    shipping_address: origin.shipping_address.clone(),
+                    billing_address: origin.billing_address.clone(),
+                    shipping_method: Some(origin.order.shipping_method.clone()),
+                };
+                orders.set_checkout(her, cart, input).await.map_err(|e| e.to_string())?;
+            }
+            let payment = PaymentInput { provider: s.payment.provider.clone(), token: s.payment.token.clone() };
+            // One key per attempt, named by the version it read: a dunning retry (perhaps with
+            // another card) is a new payment attempt, an attempt cut short and taken up again
+            // is the same one; the period's one cart still makes one order at most.
+            let key = format!("renewal-{}-{period}-{read_at}", s.id.simple());
+            match orders.complete(her, cart, &payment, &key).await {
+                Ok((view, _)) => {
+                    store.set_renewal_order(s.id, period, view.order.id).await.map_err(|e| e.to_string())?;
+                    view.order.id
+                }
+                Err(OrdersError::PaymentDeclined { code, message }) => {
+                    return declined(store, mailer, &origin.email, s, read_at, &format!("{message} ({code})")).await;
+                }
+                Err(e @ (OrdersError::OutOfStock { .. } | OrdersError::Invalid(_))) => {
+                    return held_up(store, mailer, &origin.email, s, read_at, &e.to_string()).await;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    s.renewed(period, order_id, now());
+    store.save_subscription(&s, Some(read_at), "subscription.renewed").await.map_err(|e| e.to_string())?;
+    tracing::info!(subscription = %s.id, period, order = %order_id, "subscription renewed");
+    Ok(())
+}
+
+fn day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%e %B").to_string().trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The payment was declined: tried again on the dunning schedule, then paused; she is told.
+async fn declined<S: Store>(
+    store: &S,
+    mailer: &Mailer,
+    email: &Option<String>,
+    mut s: Subscription,
+    read_at: i64,
+    why: &str,
+) -> Result<(), String> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let (event, subject, body) = match s.payment_failed(now) {
+        Some(retry) => (
+            "subscription.payment_failed",
+            "Your subscription's payment did not go through",
+            format!(
+                "We could not take the payment for your subscription to {} ({why}). We will try again on {}; \
+                 to use another card, update the subscription's payment method before then.\n",
+                s.sku,
+                day(retry)
+            ),
+        ),
+        None => (
+            "subscription.paused",
+            "Your subscription is paused",
+            format!(
+                "The payment for your subscription to {} failed {} times ({why}), so it is paused. Update its \
+                 payment method and resume it whenever you like.\n",
+                s.sku, s.failures
+            ),
+        ),
+    };
+    store.save_subscription(&s, Some(read_at), event).await.map_err(|e| e.to_string())?;
+    tracing::info!(subscription = %s.id, failures = s.failures, "a renewal's payment was declined");
+    if let Some(to) = email {
+        mailer.send(to, subject, &body).await?;
+    }
+    Ok(())
+}
+
+/// The variant cannot be sold now (sold out, no longer on sale): tried again in a day, she
+/// is told; no payment was attempted, so it does not count towards pausing.
+async fn held_up<S: Store>(
+    store: &S,
+    mailer: &Mailer,
+    email: &Option<String>,
+    mut s: Subscription,
+    read_at: i64,
+    why: &str,
+) -> Result<(), String> {
+    let now = chrono::Utc::now().timestamp_millis();
+    s.next_at = now + rouge_subscriptions::replenishment::DAY_MS;
+    s.updated_at = now;
+    store.save_subscription(&s, Some(read_at), "subscription.changed").await.map_err(|e| e.to_string())?;
+    if let Some(to) = email {
+        let body =
+            format!("Your subscription to {} could not be renewed today ({why}). We will try again tomorrow.\n", s.sku);
+        mailer.send(to, "Your subscription is delayed", &body).await?;
+    }
+    Ok(())
+}

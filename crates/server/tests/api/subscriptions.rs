@@ -1,0 +1,173 @@
+//! Subscriptions end to end, on both stores: a customer subscribes to a variant of her order,
+//! skips a period (a retried skip skips nothing more), her renewals go through the checkout
+//! with her saved card and ship where the first order went, each period once even with two
+//! replicas renewing; a declined card is retried on the dunning schedule with emails, then the
+//! subscription pauses; a new card and a resume bring it back.
+
+use crate::checkout::{SKU, complete, ready_cart, shop, stocked};
+use crate::helpers::{Db, TestApp, test_options};
+use reqwest::{Method, StatusCode};
+use rouge_subscriptions::SubscriptionRepository;
+use serde_json::{Value, json};
+use std::time::Duration;
+use uuid::Uuid;
+
+fn options() -> rouge_server::Options {
+    let mut opts = test_options();
+    opts.renewals_every = Duration::from_millis(50);
+    opts
+}
+
+/// Makes a subscription due now, as the clock would in a few weeks.
+async fn due_now<S: SubscriptionRepository>(store: &S, id: Uuid) {
+    let mut s = store.subscription(id).await.unwrap().unwrap();
+    let read_at = s.updated_at;
+    s.next_at = chrono::Utc::now().timestamp_millis() - 1;
+    s.updated_at = read_at + 1;
+    store.save_subscription(&s, Some(read_at), "subscription.changed").await.unwrap();
+}
+
+async fn make_due(app: &TestApp, id: &str) {
+    let id: Uuid = id.parse().unwrap();
+    match &app.db {
+        Db::Sqlite(d) => due_now(&d.store, id).await,
+        Db::Postgres(d) => due_now(&d.store, id).await,
+    }
+}
+
+async fn subscription(app: &TestApp, token: &str, id: &str) -> Value {
+    shop(app, Method::GET, &format!("/v1/subscriptions/{id}"), Some(token), None).await.1
+}
+
+/// Waits until the subscription satisfies `done`; returns it.
+async fn until(app: &TestApp, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let s = subscription(app, token, id).await;
+        if done(&s) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the subscription never got there: {}", subscription(app, token, id).await);
+}
+
+async fn subscriptions_renew_once_per_period_and_dun_declined_cards(app: &TestApp) {
+    stocked(app, SKU, 20).await;
+    let ana = crate::accounts::customer(app, "ana.sub@example.com").await;
+    let ana = ana["access_token"].as_str().unwrap().to_owned();
+    let cart = ready_cart(app, SKU, 1, Some(&ana)).await;
+    let res = complete(app, &cart, Some("first"), "tok_visa", Some(&ana)).await;
+    let first: Value = res.json().await.unwrap();
+    let order = first["id"].as_str().unwrap().to_owned();
+
+    let body = |token: &str| json!({"order_id": order, "sku": SKU, "cadence_weeks": 4, "payment": {"provider": "test", "token": token}});
+    let bad = json!({"order_id": order, "sku": "NOPE", "cadence_weeks": 0, "payment": {"provider": "test", "token": "pm_card_visa"}});
+    let (s, p) = shop(app, Method::POST, "/v1/subscriptions", Some(&ana), Some(bad)).await;
+    assert_eq!((s, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("cadence_weeks")), "{p}");
+    let bea = crate::accounts::customer(app, "bea.sub@example.com").await;
+    let bea = bea["access_token"].as_str().unwrap().to_owned();
+    let (s, p) = shop(app, Method::POST, "/v1/subscriptions", Some(&bea), Some(body("pm_card_visa"))).await;
+    assert_eq!((s, p["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("not_yours")), "{p}");
+
+    let (s, sub) = shop(app, Method::POST, "/v1/subscriptions", Some(&ana), Some(body("pm_card_visa"))).await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    assert_eq!((sub["status"].as_str(), sub["period"].as_i64()), (Some("active"), Some(0)));
+    assert!(!sub.to_string().contains("pm_card_visa"), "the saved card's token is never shown: {sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let next = sub["next_at"].as_i64().unwrap();
+    let week = 7 * 86_400_000;
+    assert!((next - chrono::Utc::now().timestamp_millis() - 4 * week).abs() < 60_000, "a cadence from now");
+
+    // Skip the first period; the same skip again skips nothing more.
+    let skip = format!("/v1/subscriptions/{id}/skip");
+    let (_, skipped) = shop(app, Method::PUT, &skip, Some(&ana), Some(json!({"period": 1}))).await;
+    assert_eq!((skipped["period"].as_i64(), skipped["next_at"].as_i64()), (Some(1), Some(next + 4 * week)));
+    let (s, again) = shop(app, Method::PUT, &skip, Some(&ana), Some(json!({"period": 1}))).await;
+    assert_eq!((s, again["period"].as_i64()), (StatusCode::OK, Some(1)));
+
+    // Two replicas renew: period 2 is renewed once, shipped where the first order went.
+    let replica = app.replica_with(options()).await;
+    make_due(app, &id).await;
+    let renewed = until(app, &ana, &id, |s| s["period"] == 2).await;
+    let renewal = renewed["last_order_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, mine) = shop(app, Method::GET, "/v1/me/orders", Some(&ana), None).await;
+    assert_eq!(mine["items"].as_array().map(Vec::len), Some(2), "one renewal for the period: {mine}");
+    let (_, placed) = shop(app, Method::GET, &format!("/v1/me/orders/{renewal}"), Some(&ana), None).await;
+    assert_eq!(
+        (placed["status"].as_str(), placed["lines"][0]["sku"].as_str()),
+        (Some("authorized"), Some(SKU)),
+        "{placed}"
+    );
+    assert_eq!(placed["shipping_address"], first["shipping_address"], "shipped where the first order went");
+    // Her own cart is not the renewal's.
+    let (_, hers) = shop(app, Method::POST, "/v1/carts", Some(&ana), None).await;
+    assert_eq!(hers["lines"], json!([]), "{hers}");
+    replica.stop().await;
+
+    // A declined card: retried on the dunning schedule with an email each time, then paused.
+    let (_, changed) = shop(
+        app,
+        Method::PATCH,
+        &format!("/v1/subscriptions/{id}"),
+        Some(&ana),
+        Some(json!({"payment": {"provider": "test", "token": "pm_card_declined"}})),
+    )
+    .await;
+    assert_eq!(changed["payment_provider"], "test");
+    for failures in 1..=3 {
+        make_due(app, &id).await;
+        until(app, &ana, &id, |s| s["failures"] == failures).await;
+    }
+    let paused = subscription(app, &ana, &id).await;
+    assert_eq!((paused["status"].as_str(), paused["period"].as_i64()), (Some("paused"), Some(2)), "{paused}");
+    app.smtp.wait_for("camille@example.com", "will try again on").await;
+    app.smtp.wait_for("camille@example.com", "so it is paused").await;
+    // A new card and a resume: the next renewal goes through.
+    let (s, resumed) = shop(
+        app,
+        Method::PATCH,
+        &format!("/v1/subscriptions/{id}"),
+        Some(&ana),
+        Some(json!({"status": "active", "payment": {"provider": "test", "token": "pm_card_visa"}})),
+    )
+    .await;
+    assert_eq!((s, resumed["failures"].as_i64()), (StatusCode::OK, Some(0)), "{resumed}");
+    make_due(app, &id).await;
+    until(app, &ana, &id, |s| s["period"] == 3).await;
+    let (_, all) = app.get_json_as_admin("/v1/admin/subscriptions").await;
+    assert_eq!(all["items"][0]["id"], id.as_str());
+    // GraphQL: hers, a change and a skip as over REST.
+    let res = crate::graphql::gql_as(app, Some(&ana), "{ mySubscriptions }", json!({})).await;
+    assert_eq!(res["data"]["mySubscriptions"][0]["id"], id.as_str(), "{res}");
+    let change = "mutation($id: UUID!, $i: JSON!) { changeSubscription(id: $id, input: $i) }";
+    let res = crate::graphql::gql_as(app, Some(&ana), change, json!({"id": id, "i": {"cadence_weeks": 6}})).await;
+    assert_eq!(res["data"]["changeSubscription"]["cadence_weeks"], 6, "{res}");
+    let skip = "mutation($id: UUID!, $p: Int!) { skipSubscription(id: $id, period: $p) }";
+    let res = crate::graphql::gql_as(app, Some(&ana), skip, json!({"id": id, "p": 4})).await;
+    assert_eq!(res["data"]["skipSubscription"]["period"], 4, "{res}");
+    let res = crate::graphql::gql_as(app, Some(&bea), "{ mySubscriptions }", json!({})).await;
+    assert_eq!(res["data"]["mySubscriptions"], json!([]), "only hers: {res}");
+    // Cancelled for good.
+    let (_, gone) =
+        shop(app, Method::PATCH, &format!("/v1/subscriptions/{id}"), Some(&ana), Some(json!({"status": "cancelled"})))
+            .await;
+    assert_eq!(gone["status"], "cancelled");
+    let (s, _) =
+        shop(app, Method::PATCH, &format!("/v1/subscriptions/{id}"), Some(&ana), Some(json!({"quantity": 2}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn sqlite_subscriptions_renew_once_per_period_and_dun_declined_cards() {
+    let app = TestApp::sqlite_with(options()).await;
+    subscriptions_renew_once_per_period_and_dun_declined_cards(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn postgres_subscriptions_renew_once_per_period_and_dun_declined_cards() {
+    let Some(app) = TestApp::postgres_with(options()).await else { return };
+    subscriptions_renew_once_per_period_and_dun_declined_cards(&app).await;
+    app.stop().await;
+}

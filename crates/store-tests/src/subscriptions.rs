@@ -1,0 +1,60 @@
+//! The subscriptions repository's contract: a subscription round-trips and is saved only over
+//! the version it was read at; a due active one is claimed by one renewer at a time; a
+//! period's renewal is made once and keeps its first cart; erasure cancels hers and forgets
+//! their payment tokens.
+
+use rouge_kernel::StoreError;
+use rouge_subscriptions::{SavedPayment, Subscription, SubscriptionInput, SubscriptionRepository, SubscriptionStatus};
+use uuid::Uuid;
+
+fn subscription(customer: Uuid, now: i64) -> Subscription {
+    SubscriptionInput {
+        order_id: Uuid::now_v7(),
+        sku: "LL-NIA-30".into(),
+        quantity: 2,
+        cadence_weeks: 4,
+        payment: SavedPayment { provider: "test".into(), token: "pm_visa".into() },
+    }
+    .into_subscription(customer, now)
+}
+
+pub async fn subscriptions_round_trip_claim_once_and_renew_each_period_once<S: SubscriptionRepository>(store: S) {
+    let ana = Uuid::now_v7();
+    let mut s = subscription(ana, 1_000);
+    store.save_subscription(&s, None, "subscription.created").await.unwrap();
+    let got = store.subscription(s.id).await.unwrap().unwrap();
+    assert_eq!(got, s);
+    assert_eq!(got.payment.token, "pm_visa");
+    let read_at = s.updated_at;
+    s.quantity = 3;
+    s.updated_at = 2_000;
+    store.save_subscription(&s, Some(read_at), "subscription.changed").await.unwrap();
+    let stale = Subscription { quantity: 1, updated_at: 3_000, ..s.clone() };
+    assert!(matches!(
+        store.save_subscription(&stale, Some(read_at), "subscription.changed").await,
+        Err(StoreError::Stale)
+    ));
+    assert_eq!(store.subscriptions(Some(ana), 10).await.unwrap().len(), 1);
+    assert!(store.subscriptions(Some(Uuid::now_v7()), 10).await.unwrap().is_empty());
+
+    let due = s.next_at;
+    assert!(store.claim_due_subscriptions(due - 1, due + 100, 10).await.unwrap().is_empty(), "not due yet");
+    assert_eq!(store.claim_due_subscriptions(due, due + 100, 10).await.unwrap().len(), 1);
+    assert!(store.claim_due_subscriptions(due + 50, due + 150, 10).await.unwrap().is_empty(), "leased");
+    assert_eq!(store.claim_due_subscriptions(due + 100, due + 200, 10).await.unwrap().len(), 1, "the lease ran out");
+
+    let r = store.renewal(s.id, 1).await.unwrap();
+    assert_eq!((r.period, r.cart_id, r.order_id), (1, None, None));
+    let cart = Uuid::now_v7();
+    assert_eq!(store.set_renewal_cart(s.id, 1, cart).await.unwrap(), cart);
+    assert_eq!(store.set_renewal_cart(s.id, 1, Uuid::now_v7()).await.unwrap(), cart, "one cart per period");
+    let order = Uuid::now_v7();
+    store.set_renewal_order(s.id, 1, order).await.unwrap();
+    assert_eq!(store.renewal(s.id, 1).await.unwrap().order_id, Some(order));
+    assert_eq!(store.renewal(s.id, 2).await.unwrap().cart_id, None, "each period its own");
+
+    assert_eq!(store.forget_subscriptions(ana).await.unwrap(), 1);
+    let gone = store.subscription(s.id).await.unwrap().unwrap();
+    assert_eq!((gone.status, gone.payment.token.as_str()), (SubscriptionStatus::Cancelled, ""));
+    assert!(store.claim_due_subscriptions(i64::MAX / 2, i64::MAX / 2, 10).await.unwrap().is_empty());
+}
