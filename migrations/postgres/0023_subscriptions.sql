@@ -15,6 +15,7 @@ CREATE TABLE orders.subscriptions (
     period           BIGINT NOT NULL,
     payment_provider TEXT NOT NULL,
     payment_token    TEXT NOT NULL,
+    payment_customer TEXT,
     failures         INTEGER NOT NULL,
     paused_reason    TEXT,
     last_order_id    UUID,

@@ -27,6 +27,10 @@ pub struct AuthorizeRequest {
     pub idempotency_key: String,
     /// What is being paid (the order), shown in the provider's dashboard.
     pub reference: String,
+    /// A renewal paid without the shopper: the provider's customer that holds the saved
+    /// payment method `token` (Stripe: `cus_…`, sent with `off_session`).
+    #[serde(default)]
+    pub off_session_customer: Option<String>,
 }
 
 /// How an attempt ended.

@@ -204,7 +204,7 @@ impl PaymentProvider for StripeProvider {
 
     fn authorize(&self, req: AuthorizeRequest) -> BoxFuture<'_, PaymentResult<Outcome>> {
         Box::pin(async move {
-            let body = form(&[
+            let mut fields = vec![
                 ("amount", req.amount.to_string()),
                 ("currency", req.currency.to_lowercase()),
                 ("payment_method", req.token.clone()),
@@ -213,7 +213,13 @@ impl PaymentProvider for StripeProvider {
                 ("payment_method_types[]", "card".into()),
                 ("description", req.reference.clone()),
                 ("metadata[rouge_attempt]", req.idempotency_key.clone()),
-            ]);
+            ];
+            // A renewal: the saved PaymentMethod of this Customer, charged without her.
+            if let Some(customer) = &req.off_session_customer {
+                fields.push(("customer", customer.clone()));
+                fields.push(("off_session", "true".into()));
+            }
+            let body = form(&fields);
             let (status, v) =
                 self.call(reqwest::Method::POST, "/v1/payment_intents", Some(body), Some(&req.idempotency_key)).await?;
             if status >= 400 { Self::error(status, &v) } else { Self::outcome(&v) }

@@ -176,6 +176,7 @@ mod tests {
 
     fn req(token: &str, key: &str) -> AuthorizeRequest {
         AuthorizeRequest {
+            off_session_customer: None,
             amount: 2500,
             currency: "EUR".into(),
             token: token.into(),

@@ -85,6 +85,7 @@ async fn stand_in() -> (String, Seen) {
 
 fn req(token: &str, key: &str) -> AuthorizeRequest {
     AuthorizeRequest {
+        off_session_customer: None,
         amount: 5800,
         currency: "EUR".into(),
         token: token.into(),

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod peers;
 pub mod renewals;
 pub mod replenishment;
+pub mod schedule;
 pub mod seed;
 pub mod tls;
 pub mod webhooks;

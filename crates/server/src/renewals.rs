@@ -18,9 +18,9 @@ pub async fn renew_due<S: Store>(
     orders: OrdersService<S>,
     mailer: Mailer,
     every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    loop {
+    crate::schedule::every(every, stop, || async {
         let now = chrono::Utc::now().timestamp_millis();
         match store.claim_due_subscriptions(now, now + 120_000, 20).await {
             Ok(due) => {
@@ -32,11 +32,8 @@ pub async fn renew_due<S: Store>(
             }
             Err(e) => tracing::warn!(error = %e, "cannot read due subscriptions; will retry"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
-        }
-    }
+    })
+    .await
 }
 
 /// Renews the next period of `s`.
@@ -78,7 +75,11 @@ pub async fn renew<S: Store>(
                 };
                 orders.set_checkout(her, cart, input).await.map_err(|e| e.to_string())?;
             }
-            let payment = PaymentInput { provider: s.payment.provider.clone(), token: s.payment.token.clone() };
+            let payment = PaymentInput {
+                provider: s.payment.provider.clone(),
+                token: s.payment.token.clone(),
+                off_session_customer: s.payment.customer.clone(),
+            };
             // One key per attempt, named by the version it read: a dunning retry (perhaps with
             // another card) is a new payment attempt, an attempt cut short and taken up again
             // is the same one; the period's one cart still makes one order at most.
@@ -104,11 +105,7 @@ pub async fn renew<S: Store>(
     Ok(())
 }
 
-fn day(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.format("%e %B").to_string().trim().to_owned())
-        .unwrap_or_default()
-}
+use crate::schedule::day;
 
 /// The payment was declined: tried again on the dunning schedule, then paused; she is told.
 async fn declined<S: Store>(

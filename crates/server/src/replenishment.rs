@@ -138,9 +138,9 @@ pub async fn send_due<S: Store>(
     mailer: Mailer,
     opts: ReplenishmentOptions,
     public_url: String,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    loop {
+    crate::schedule::every(opts.every, stop, || async {
         let now = chrono::Utc::now().timestamp_millis();
         match store.claim_due_reminders(now, now + 60_000, 50).await {
             Ok(due) => {
@@ -152,18 +152,11 @@ pub async fn send_due<S: Store>(
             }
             Err(e) => tracing::warn!(error = %e, "cannot read due replenishment reminders; will retry"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(opts.every) => {}
-            _ = stop.changed() => return,
-        }
-    }
+    })
+    .await
 }
 
-fn day(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.format("%e %B").to_string().trim().to_owned())
-        .unwrap_or_default()
-}
+use crate::schedule::day;
 
 async fn send<S: Store>(
     store: &S,

@@ -121,9 +121,9 @@ pub async fn send_due<S: Store>(
     store: S,
     opts: WebhookOptions,
     alerts: Alerts<S>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    loop {
+    crate::schedule::every(Duration::from_millis(500), stop, || async {
         let now = chrono::Utc::now().timestamp_millis();
         match store.claim_due(now, now + 60_000, 20).await {
             Ok(due) => {
@@ -133,11 +133,8 @@ pub async fn send_due<S: Store>(
             }
             Err(e) => tracing::warn!(error = %e, "cannot read due webhook deliveries; will retry"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = stop.changed() => return,
-        }
-    }
+    })
+    .await
 }
 
 /// One attempt of one delivery; its outcome recorded.

@@ -13,7 +13,7 @@ fn subscription(customer: Uuid, now: i64) -> Subscription {
         sku: "LL-NIA-30".into(),
         quantity: 2,
         cadence_weeks: 4,
-        payment: SavedPayment { provider: "test".into(), token: "pm_visa".into() },
+        payment: SavedPayment { provider: "test".into(), token: "pm_visa".into(), customer: Some("cus_ana".into()) },
     }
     .into_subscription(customer, now)
 }
@@ -24,7 +24,7 @@ pub async fn subscriptions_round_trip_claim_once_and_renew_each_period_once<S: S
     store.save_subscription(&s, None, "subscription.created").await.unwrap();
     let got = store.subscription(s.id).await.unwrap().unwrap();
     assert_eq!(got, s);
-    assert_eq!(got.payment.token, "pm_visa");
+    assert_eq!((got.payment.token.as_str(), got.payment.customer.as_deref()), ("pm_visa", Some("cus_ana")));
     let read_at = s.updated_at;
     s.quantity = 3;
     s.updated_at = 2_000;

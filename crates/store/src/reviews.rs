@@ -302,6 +302,7 @@ async fn count_once<D: Dialect>(
     Ok(added)
 }
 
-fn chrono_now() -> i64 {
+/// Now, in ms since the epoch.
+pub(crate) fn chrono_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 macro_rules! columns {
     () => {
         "id, customer_id, origin_order_id, sku, quantity, cadence_weeks, status, next_at, period, payment_provider, \
-         payment_token, failures, paused_reason, last_order_id, created_at, updated_at"
+         payment_token, payment_customer, failures, paused_reason, last_order_id, created_at, updated_at"
     };
 }
 const SUBSCRIPTION: &str = concat!("SELECT ", columns!(), " FROM subscriptions");
@@ -29,7 +29,11 @@ fn subscription(r: &impl Read) -> Subscription {
         status: SubscriptionStatus::parse(&r.get::<String>("status")).unwrap_or(SubscriptionStatus::Paused),
         next_at: r.get("next_at"),
         period: r.get("period"),
-        payment: SavedPayment { provider: provider.clone(), token: r.get("payment_token") },
+        payment: SavedPayment {
+            provider: provider.clone(),
+            token: r.get("payment_token"),
+            customer: r.get("payment_customer"),
+        },
         payment_provider: provider,
         failures: r.get("failures"),
         paused_reason: r.get("paused_reason"),
@@ -48,9 +52,7 @@ fn renewal(r: &impl Read) -> Renewal {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+use crate::reviews::chrono_now as now_ms;
 
 impl<D: Dialect> SubscriptionRepository for Store<D> {
     async fn save_subscription(&self, s: &Subscription, expected: Option<i64>, event: &str) -> StoreResult<()> {
@@ -59,13 +61,14 @@ impl<D: Dialect> SubscriptionRepository for Store<D> {
             None => sqlx::query(
                 "INSERT INTO subscriptions (id, customer_id, origin_order_id, sku, quantity, cadence_weeks, status, \
                  next_at, period, payment_provider, payment_token, failures, paused_reason, last_order_id, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 updated_at, payment_customer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17)",
             ),
             Some(_) => sqlx::query(
                 "UPDATE subscriptions SET customer_id = $2, origin_order_id = $3, sku = $4, quantity = $5, \
                  cadence_weeks = $6, status = $7, next_at = $8, period = $9, payment_provider = $10, \
                  payment_token = $11, failures = $12, paused_reason = $13, last_order_id = $14, created_at = $15, \
-                 updated_at = $16, lease_until = 0 WHERE id = $1 AND updated_at = $17",
+                 updated_at = $16, payment_customer = $17, lease_until = 0 WHERE id = $1 AND updated_at = $18",
             ),
         };
         let q = q
@@ -84,7 +87,8 @@ impl<D: Dialect> SubscriptionRepository for Store<D> {
             .arg(s.paused_reason.as_deref())
             .arg(s.last_order_id)
             .arg(s.created_at)
-            .arg(s.updated_at);
+            .arg(s.updated_at)
+            .arg(s.payment.customer.as_deref());
         let q = match expected {
             Some(at) => q.arg(at),
             None => q,
@@ -190,7 +194,8 @@ impl<D: Dialect> SubscriptionRepository for Store<D> {
 
     async fn forget_subscriptions(&self, customer: Uuid) -> StoreResult<u64> {
         let q = sqlx::query(
-            "UPDATE subscriptions SET status = 'cancelled', payment_token = '', updated_at = $2 WHERE customer_id = $1",
+            "UPDATE subscriptions SET status = 'cancelled', payment_token = '', payment_customer = NULL, updated_at = $2 \
+             WHERE customer_id = $1",
         )
         .arg(customer)
         .arg(now_ms());

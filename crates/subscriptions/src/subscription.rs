@@ -53,6 +53,10 @@ impl SubscriptionStatus {
 pub struct SavedPayment {
     pub provider: String,
     pub token: String,
+    /// The provider's customer the method is saved to (Stripe: `cus_…`; renewals are then
+    /// charged off-session). The test provider needs none.
+    #[serde(default)]
+    pub customer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -323,7 +327,7 @@ mod tests {
             sku: "LL-NIA-30".into(),
             quantity: 1,
             cadence_weeks: 4,
-            payment: SavedPayment { provider: "test".into(), token: "pm_visa".into() },
+            payment: SavedPayment { provider: "test".into(), token: "pm_visa".into(), customer: None },
         }
         .into_subscription(Uuid::nil(), 0)
     }

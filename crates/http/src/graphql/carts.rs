@@ -471,7 +471,7 @@ impl CartMutation {
     ) -> async_graphql::Result<CheckoutResult> {
         self::idempotency_key(&idempotency_key)?;
         let who = shopper(ctx).await?;
-        let payment = PaymentInput { provider: payment.provider, token: payment.token };
+        let payment = PaymentInput { provider: payment.provider, token: payment.token, off_session_customer: None };
         let (view, placed) = carts(ctx).complete(who, cart_id, payment, &idempotency_key).await.map_err(gql_error)?;
         Ok(CheckoutResult { order: view.into(), placed })
     }

@@ -178,6 +178,7 @@ impl<R: OrdersRepository> OrdersService<R> {
             token: payment.token.trim().to_owned(),
             idempotency_key: attempt.clone(),
             reference: format!("cart {}", cart.id),
+            off_session_customer: payment.off_session_customer.clone(),
         };
         let outcome = match provider.authorize(request).await {
             Ok(o) => o,

@@ -173,6 +173,11 @@ pub struct PaymentInput {
     pub provider: String,
     /// The provider's token for the shopper's card (e.g. `tok_visa` with `test`).
     pub token: String,
+    /// Set by the shop for a subscription's renewal (never from a request): the provider's
+    /// customer holding the saved method `token`; the payment is made off-session.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub off_session_customer: Option<String>,
 }
 
 /// An order with its sealed contact opened, for its owner or staff.

@@ -790,7 +790,7 @@ async fn a_storefront_checks_out_on_graphql_alone(app: &TestApp) {
 
 /// Checkout through the Stripe provider, against a local stand-in serving Stripe's recorded
 /// answers; and Stripe's webhooks, verified by signature.
-mod stripe {
+pub mod stripe {
     use super::*;
     use hmac::{KeyInit, Mac};
 
@@ -802,11 +802,19 @@ mod stripe {
     /// Stripe's recorded answers; each successful authorization gets its own PaymentIntent id
     /// (`pi_3QRecorded0001`, `…0002`, …).
     async fn stand_in() -> String {
+        stand_in_seeing().await.0
+    }
+
+    /// The stand-in, and the PaymentIntent requests it was sent (form bodies).
+    pub async fn stand_in_seeing() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
         let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let saw = seen.clone();
         let app = axum::Router::new().route(
             "/v1/payment_intents",
             axum::routing::post(move |body: String| {
                 let made = made.clone();
+                saw.lock().unwrap().push(body.clone());
                 async move {
                     if body.contains("pm_card_chargeDeclinedInsufficientFunds") {
                         (axum::http::StatusCode::PAYMENT_REQUIRED, fixture("error_card_declined"))
@@ -821,7 +829,7 @@ mod stripe {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        base
+        (base, seen)
     }
 
     fn pi(n: usize) -> String {

@@ -172,6 +172,12 @@ async fn every_creating_post_replays(app: &TestApp) {
     assert_eq!(made["status"], "pending", "{made}");
     let (_, queue) = app.get_json_as_admin("/v1/admin/reviews").await;
     assert_eq!(queue["items"].as_array().map(Vec::len), Some(1), "one review: {queue}");
+    // Subscriptions: one subscription to the delivered variant.
+    let subscribe = json!({"order_id": order, "sku": "RP-1", "cadence_weeks": 4,
+        "payment": {"provider": "test", "token": "pm_card_visa"}});
+    r.twice("/v1/subscriptions", "/v1/subscriptions", shopper, subscribe).await;
+    let (_, subs) = app.get_json_as_admin("/v1/admin/subscriptions").await;
+    assert_eq!(subs["items"].as_array().map(Vec::len), Some(1), "one subscription: {subs}");
     let ret = json!({"lines": [{"sku": "RP-1", "quantity": 1}], "reason": "wrong shade"});
     let returned = r.twice("/v1/me/orders/{id}/returns", &format!("/v1/me/orders/{order}/returns"), shopper, ret).await;
     assert_eq!(returned["open_returns"].as_array().map(Vec::len), Some(1), "one return: {returned}");

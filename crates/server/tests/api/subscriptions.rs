@@ -171,3 +171,48 @@ async fn postgres_subscriptions_renew_once_per_period_and_dun_declined_cards() {
     subscriptions_renew_once_per_period_and_dun_declined_cards(&app).await;
     app.stop().await;
 }
+
+/// With Stripe, a renewal charges the saved PaymentMethod of the subscription's Stripe
+/// Customer off-session.
+async fn stripe_renewals_are_charged_off_session(app: &TestApp, seen: &std::sync::Mutex<Vec<String>>) {
+    stocked(app, SKU, 5).await;
+    let ana = crate::accounts::customer(app, "ana.stripe.sub@example.com").await;
+    let ana = ana["access_token"].as_str().unwrap().to_owned();
+    let cart = ready_cart(app, SKU, 1, Some(&ana)).await;
+    let first: Value = complete(app, &cart, Some("first"), "tok_visa", Some(&ana)).await.json().await.unwrap();
+    let body = json!({"order_id": first["id"], "sku": SKU, "cadence_weeks": 2,
+        "payment": {"provider": "stripe", "token": "pm_card_visa", "customer": "cus_Ana"}});
+    let (s, sub) = shop(app, Method::POST, "/v1/subscriptions", Some(&ana), Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    assert!(!sub.to_string().contains("cus_Ana"), "the saved method's customer is not shown: {sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    make_due(app, &id).await;
+    until(app, &ana, &id, |s| s["period"] == 1).await;
+    let bodies = seen.lock().unwrap().clone();
+    let renewal = bodies.iter().find(|b| b.contains("pm_card_visa")).unwrap_or_else(|| panic!("{bodies:?}"));
+    assert!(renewal.contains("customer=cus_Ana") && renewal.contains("off_session=true"), "{renewal}");
+}
+
+async fn app_with_stripe(pg: bool) -> Option<(TestApp, std::sync::Arc<std::sync::Mutex<Vec<String>>>)> {
+    let (base, seen) = crate::checkout::stripe::stand_in_seeing().await;
+    let mut opts = options();
+    opts.stripe = Some(std::sync::Arc::new(
+        rouge_payments::StripeProvider::new("sk_test_recorded", Some("whsec_test".into()), Some(&base)).unwrap(),
+    ));
+    let app = if pg { TestApp::postgres_with(opts).await? } else { TestApp::sqlite_with(opts).await };
+    Some((app, seen))
+}
+
+#[tokio::test]
+async fn sqlite_stripe_renewals_are_charged_off_session() {
+    let (app, seen) = app_with_stripe(false).await.unwrap();
+    stripe_renewals_are_charged_off_session(&app, &seen).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn postgres_stripe_renewals_are_charged_off_session() {
+    let Some((app, seen)) = app_with_stripe(true).await else { return };
+    stripe_renewals_are_charged_off_session(&app, &seen).await;
+    app.stop().await;
+}
