@@ -78,7 +78,8 @@ fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
             .merge(private(rest::orders::router(state)))
             .merge(private(rest::promotions::router(state)))
             .merge(private(rest::reorders::router()))
-            .merge(private(rest::subscriptions::router(state)));
+            .merge(private(rest::subscriptions::router(state)))
+            .merge(private(rest::boxes::router(state)));
     }
     if has(Service::Payments) {
         r = r.merge(private(rest::payments::router()));

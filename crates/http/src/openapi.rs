@@ -8,8 +8,8 @@ use examples::Examples;
 
 use crate::ops;
 use crate::rest::{
-    admin, audit, auth, carts, events, inventory, me, orders, payments, promotions, reorders, reviews, shades, staff,
-    storefront, subscriptions, webhooks,
+    admin, audit, auth, boxes, carts, events, inventory, me, orders, payments, promotions, reorders, reviews, shades,
+    staff, storefront, subscriptions, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -113,7 +113,7 @@ impl Modify for Idempotency {
         promotions::create, promotions::list, promotions::read, promotions::replace, promotions::add_codes,
         promotions::codes, promotions::offers, reorders::reorder,
         subscriptions::subscribe, subscriptions::mine, subscriptions::read, subscriptions::change, subscriptions::skip,
-        subscriptions::all,
+        subscriptions::all, boxes::set_up, boxes::read, boxes::preview, boxes::lock, boxes::mine,
         reviews::product_reviews, reviews::submit, reviews::mine, reviews::helpful, reviews::report, reviews::queue,
         reviews::staff_read, reviews::moderate, reviews::reply,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,

@@ -24,6 +24,7 @@ pub trait Store:
     + rouge_reviews::ReviewsRepository
     + rouge_subscriptions::ReplenishmentRepository
     + rouge_subscriptions::SubscriptionRepository
+    + rouge_subscriptions::BoxRepository
 {
 }
 impl<T> Store for T where
@@ -42,6 +43,7 @@ impl<T> Store for T where
         + rouge_reviews::ReviewsRepository
         + rouge_subscriptions::ReplenishmentRepository
         + rouge_subscriptions::SubscriptionRepository
+        + rouge_subscriptions::BoxRepository
 {
 }
 

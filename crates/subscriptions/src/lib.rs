@@ -4,9 +4,11 @@
 //! for its kind of product, or her own reorder interval once she has one) and from a product's
 //! period after opening (PAO), emailed with a one-click reorder link before she runs out.
 
+pub mod boxes;
 pub mod replenishment;
 pub mod subscription;
 
+pub use boxes::{BoxFill, BoxInput, BoxMonth, BoxRepository, ItemFacts, PoolItem, Subscriber, allocate, valid_month};
 pub use replenishment::{
     Bought, Reminder, ReminderKind, ReminderState, ReplenishmentRepository, daily_use_hundredths, reminders,
 };

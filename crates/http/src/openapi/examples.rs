@@ -42,6 +42,10 @@ fn example(method: &str, path: &str) -> Option<Value> {
         }),
         ("patch", "/v1/subscriptions/{id}") => json!({"cadence_weeks": 8, "status": "paused"}),
         ("put", "/v1/subscriptions/{id}/skip") => json!({"period": 3}),
+        ("put", "/v1/admin/boxes/{month}") => json!({
+            "box_sku": "BOX-MONTHLY", "items_per_box": 3,
+            "pool": [{"sku": "LL-NIA-5", "quantity": 200}, {"sku": "LL-GLOW-5", "quantity": 200}, {"sku": "LL-HYA-5", "quantity": 150}]
+        }),
         ("put", "/v1/reviews/{id}/report") => json!({"reason": "advertises another shop"}),
         ("put", "/v1/admin/reviews/{id}/moderation") => {
             json!({"decision": "reject", "reason": "about delivery, not the product"})

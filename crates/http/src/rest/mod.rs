@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod boxes;
 pub mod carts;
 pub mod events;
 pub mod internal;

@@ -1,0 +1,85 @@
+//! The monthly beauty box (PostgreSQL keeps it in the orders schema): a month's setup, and its
+//! boxes once locked (in one transaction with the lock, once).
+
+use crate::prelude::*;
+use crate::unavailable;
+use rouge_kernel::StoreResult;
+use rouge_subscriptions::{BoxFill, BoxMonth, BoxRepository};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+fn fill(r: &impl Read) -> BoxFill {
+    BoxFill {
+        subscription_id: r.get("subscription_id"),
+        customer_id: r.get("customer_id"),
+        skus: r.get::<Json<Vec<String>>>("skus").0,
+        short: r.get("short"),
+    }
+}
+
+impl<D: Dialect> BoxRepository for Store<D> {
+    async fn save_box_month(&self, b: &BoxMonth) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO box_months (month, doc, locked, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (month) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at \
+             WHERE box_months.locked = $3",
+        )
+        .arg(&b.month)
+        .arg(Json(b))
+        .arg(false)
+        .arg(b.updated_at);
+        Ok(self.run(q).await?.rows_affected() == 1)
+    }
+
+    async fn box_month(&self, month: &str) -> StoreResult<Option<BoxMonth>> {
+        let row = self.optional(sqlx::query("SELECT doc, locked FROM box_months WHERE month = $1").arg(month)).await?;
+        Ok(row.map(|r| BoxMonth { locked: r.get("locked"), ..r.get::<Json<BoxMonth>>("doc").0 }))
+    }
+
+    async fn lock_box_month(&self, month: &str, fills: &[BoxFill], now: i64) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
+        let locked = sqlx::query("UPDATE box_months SET locked = $2, updated_at = $3 WHERE month = $1 AND locked = $4")
+            .arg(month)
+            .arg(true)
+            .arg(now)
+            .arg(false)
+            .execute(D::on(&mut tx))
+            .await
+            .map_err(unavailable)?
+            .rows_affected()
+            == 1;
+        if !locked {
+            return Ok(false);
+        }
+        for f in fills {
+            sqlx::query(
+                "INSERT INTO box_contents (month, subscription_id, customer_id, skus, short) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .arg(month)
+            .arg(f.subscription_id)
+            .arg(f.customer_id)
+            .arg(Json(&f.skus))
+            .arg(f.short.as_deref())
+            .execute(D::on(&mut tx))
+            .await
+            .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn box_fills(&self, month: &str) -> StoreResult<Vec<BoxFill>> {
+        let q = sqlx::query(
+            "SELECT subscription_id, customer_id, skus, short FROM box_contents WHERE month = $1 ORDER BY subscription_id",
+        )
+        .arg(month);
+        Ok(self.all(q).await?.iter().map(fill).collect())
+    }
+
+    async fn had_in_boxes(&self, customer: Uuid, month: &str) -> StoreResult<Vec<String>> {
+        let q =
+            sqlx::query("SELECT skus FROM box_contents WHERE customer_id = $1 AND month < $2").arg(customer).arg(month);
+        let rows = self.all(q).await?;
+        Ok(rows.iter().flat_map(|r| r.get::<Json<Vec<String>>>("skus").0).collect())
+    }
+}
