@@ -3,10 +3,13 @@
 //! Subscriptions are the REST bodies, as JSON.
 
 use crate::error::ApiError;
+use crate::rest::boxes::{BoxPage, box_page, her_box};
 use crate::rest::subscriptions::{change_for, skip_for, subscribe_for};
 use crate::state::{AppState, Store};
 use async_graphql::{Context, Json, Object};
 use futures::future::BoxFuture;
+use rouge_identity::Permission;
+use rouge_subscriptions::BoxFill;
 use rouge_subscriptions::{Subscription, SubscriptionInput, SubscriptionPatch};
 use uuid::Uuid;
 
@@ -20,10 +23,20 @@ pub enum SubChange {
 /// The subscription operations GraphQL needs, without naming the store type.
 pub trait Subscribing: Send + Sync {
     fn mine(&self, customer: Uuid) -> BoxFuture<'_, Result<Vec<Subscription>, ApiError>>;
+    fn her_box(&self, customer: Uuid, month: String) -> BoxFuture<'_, Result<Vec<BoxFill>, ApiError>>;
+    fn box_page(&self, month: String, lock: bool) -> BoxFuture<'_, Result<BoxPage, ApiError>>;
     fn change(&self, customer: Uuid, c: SubChange) -> BoxFuture<'_, Result<Subscription, ApiError>>;
 }
 
 impl<S: Store> Subscribing for AppState<S> {
+    fn her_box(&self, customer: Uuid, month: String) -> BoxFuture<'_, Result<Vec<BoxFill>, ApiError>> {
+        Box::pin(async move { her_box(self, customer, &month).await })
+    }
+
+    fn box_page(&self, month: String, lock: bool) -> BoxFuture<'_, Result<BoxPage, ApiError>> {
+        Box::pin(async move { box_page(self, &month, lock).await })
+    }
+
     fn mine(&self, customer: Uuid) -> BoxFuture<'_, Result<Vec<Subscription>, ApiError>> {
         Box::pin(async move { Ok(self.store.subscriptions(Some(customer), 100).await?) })
     }
@@ -52,6 +65,18 @@ impl SubscriptionQuery {
     async fn my_subscriptions(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<Vec<Subscription>>> {
         let customer = super::accounts::customer_id(ctx).await?;
         subscribing(ctx).mine(customer).await.map(Json).map_err(|e| e.into_graphql())
+    }
+
+    /// The signed-in customer's beauty box of a month (`YYYY-MM`), once locked.
+    async fn my_box(&self, ctx: &Context<'_>, month: String) -> async_graphql::Result<Json<Vec<BoxFill>>> {
+        let customer = super::accounts::customer_id(ctx).await?;
+        subscribing(ctx).her_box(customer, month).await.map(Json).map_err(|e| e.into_graphql())
+    }
+
+    /// Staff (`orders:read`): a month's boxes as they would be filled now (or as locked).
+    async fn box_preview(&self, ctx: &Context<'_>, month: String) -> async_graphql::Result<Json<BoxPage>> {
+        super::orders::staff(ctx, Permission::OrdersRead).await?;
+        subscribing(ctx).box_page(month, false).await.map(Json).map_err(|e| e.into_graphql())
     }
 }
 
@@ -83,6 +108,12 @@ impl SubscriptionMutation {
         input: Json<SubscriptionPatch>,
     ) -> async_graphql::Result<Json<Subscription>> {
         change(ctx, SubChange::Change(id, input.0)).await
+    }
+
+    /// Staff (`orders:write`): locks a month's boxes as filled now (again: the same boxes).
+    async fn lock_box(&self, ctx: &Context<'_>, month: String) -> async_graphql::Result<Json<BoxPage>> {
+        super::orders::staff(ctx, Permission::OrdersWrite).await?;
+        subscribing(ctx).box_page(month, true).await.map(Json).map_err(|e| e.into_graphql())
     }
 
     /// Skips the next period (`period`: the subscription's `period + 1`; again: nothing).

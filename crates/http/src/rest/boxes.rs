@@ -141,25 +141,34 @@ pub async fn read<S: Store>(State(app): State<AppState<S>>, Path(month): Path<St
 #[utoipa::path(get, path = "/v1/admin/boxes/{month}/preview", tag = "subscriptions", security(("staff" = ["orders:read"])),
     responses((status = 200, body = BoxPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn preview<S: Store>(State(app): State<AppState<S>>, Path(month): Path<String>) -> Res {
-    let b = found(&app, &month).await?;
-    let boxes = if b.locked { app.store.box_fills(&month).await? } else { allocation(&app, &b).await? };
-    Ok(Json(BoxPage { month: b, boxes }).into_response())
+    Ok(Json(box_page(&app, &month, false).await?).into_response())
+}
+
+/// A month with its boxes: as filled now (a preview), or locked first when `lock` (REST and
+/// GraphQL); a locked month's boxes as they were locked.
+///
+/// # Errors
+/// `Invalid` month; `NotFound` when it is not set up.
+pub async fn box_page<S: Store>(app: &AppState<S>, month: &str, lock: bool) -> Result<BoxPage, ApiError> {
+    let b = found(app, month).await?;
+    if b.locked {
+        return Ok(BoxPage { boxes: app.store.box_fills(month).await?, month: b });
+    }
+    let boxes = allocation(app, &b).await?;
+    if !lock {
+        return Ok(BoxPage { month: b, boxes });
+    }
+    if app.store.lock_box_month(month, &boxes, chrono::Utc::now().timestamp_millis()).await? {
+        tracing::info!(%month, boxes = boxes.len(), "beauty box locked");
+    }
+    Ok(BoxPage { month: found(app, month).await?, boxes: app.store.box_fills(month).await? })
 }
 
 /// Lock the month: the boxes as filled now are final (again: the same boxes).
 #[utoipa::path(put, path = "/v1/admin/boxes/{month}/lock", tag = "subscriptions", security(("staff" = ["orders:write"])),
     responses((status = 200, body = BoxPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn lock<S: Store>(State(app): State<AppState<S>>, Path(month): Path<String>) -> Res {
-    let b = found(&app, &month).await?;
-    if !b.locked {
-        let boxes = allocation(&app, &b).await?;
-        if app.store.lock_box_month(&month, &boxes, chrono::Utc::now().timestamp_millis()).await? {
-            tracing::info!(%month, boxes = boxes.len(), "beauty box locked");
-        }
-    }
-    let b = found(&app, &month).await?;
-    let boxes = app.store.box_fills(&month).await?;
-    Ok(Json(BoxPage { month: b, boxes }).into_response())
+    Ok(Json(box_page(&app, &month, true).await?).into_response())
 }
 
 /// Her box of a month, once the month is locked.
@@ -171,14 +180,22 @@ pub async fn mine<S: Store>(
     CustomerAuth(customer): CustomerAuth,
     Path(month): Path<String>,
 ) -> Res {
-    let b = found(&app, &month).await?;
+    Ok(Json(her_box(&app, customer, &month).await?).into_response())
+}
+
+/// Her box of a month, once locked (REST and GraphQL).
+///
+/// # Errors
+/// `NotFound` before the lock, or when she has none.
+pub async fn her_box<S: Store>(app: &AppState<S>, customer: uuid::Uuid, month: &str) -> Result<Vec<BoxFill>, ApiError> {
+    let b = found(app, month).await?;
     let hers: Vec<BoxFill> = if b.locked {
-        app.store.box_fills(&month).await?.into_iter().filter(|f| f.customer_id == customer).collect()
+        app.store.box_fills(month).await?.into_iter().filter(|f| f.customer_id == customer).collect()
     } else {
         vec![]
     };
     if hers.is_empty() {
         return Err(ApiError::NotFound(format!("no box of yours for {month} (yet)")));
     }
-    Ok(Json(hers).into_response())
+    Ok(hers)
 }

@@ -83,6 +83,14 @@ async fn boxes_are_filled_by_profile_previewed_and_locked(app: &TestApp) {
     let (_, hers) = shop(app, Method::GET, "/v1/boxes/2026-12", Some(&bea), None).await;
     assert!(hers[0]["skus"].as_array().unwrap().contains(&json!("RC-1")), "{hers}");
 
+    // GraphQL: her box; staff's preview (not hers to ask).
+    let res = crate::graphql::gql_as(app, Some(&ana), "{ myBox(month: \"2026-12\") }", json!({})).await;
+    assert_eq!(res["data"]["myBox"], mine, "{res}");
+    let res = crate::graphql::gql_as(app, Some(&ana), "{ boxPreview(month: \"2026-12\") }", json!({})).await;
+    assert!(res["errors"].is_array(), "customers do not preview: {res}");
+    let admin = app.admin_key.clone();
+    let res = crate::graphql::gql_as(app, Some(&admin), "{ boxPreview(month: \"2026-12\") }", json!({})).await;
+    assert_eq!(res["data"]["boxPreview"]["boxes"], locked["boxes"], "{res}");
     // Next month, the same pool: no repeats, so Ana's box is short (the cream has fragrance).
     app.admin(Method::PUT, "/v1/admin/boxes/2027-01", &setup).await;
     let (_, next) = app.get_json_as_admin("/v1/admin/boxes/2027-01/preview").await;
