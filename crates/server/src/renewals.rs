@@ -54,15 +54,22 @@ pub async fn renew<S: Store>(
     let order_id = match renewal.order_id {
         Some(o) => o,
         None => {
+            // The period's cart is named before it is made: a renewer that stops in between
+            // leaves a name the next one makes, never a cart of hers nobody knows.
             let cart = match renewal.cart_id {
                 Some(c) => c,
                 None => {
-                    let made = orders.renewal_cart(s.customer_id).await.map_err(|e| e.to_string())?;
-                    store.set_renewal_cart(s.id, period, made.id).await.map_err(|e| e.to_string())?
+                    store.set_renewal_cart(s.id, period, rouge_kernel::new_id()).await.map_err(|e| e.to_string())?
                 }
             };
             let origin = orders.order(Access::Staff, s.origin_order_id).await.map_err(|e| e.to_string())?;
-            let current = orders.cart(her, cart).await.map_err(|e| e.to_string())?;
+            let current = match orders.cart(her, cart).await {
+                Ok(c) => c,
+                Err(OrdersError::NotFound(_)) => {
+                    orders.renewal_cart(s.customer_id, cart).await.map_err(|e| e.to_string())?
+                }
+                Err(e) => return Err(e.to_string()),
+            };
             if current.lines.is_empty() {
                 if let Err(e) = orders.add_line(her, cart, &s.sku, s.quantity).await {
                     return held_up(store, mailer, &origin.email, s, read_at, &format!("{e}")).await;

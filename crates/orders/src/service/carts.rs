@@ -198,13 +198,16 @@ impl<R: OrdersRepository> OrdersService<R> {
         Ok((self.priced(&cart, Contact::default()).await?, true))
     }
 
-    /// A new cart for a subscription's renewal, hers but apart from the one she shops with
-    /// (the store never gives it as her open cart).
+    /// The cart `id` for a subscription's renewal, made now: hers but apart from the one she
+    /// shops with (the renewal records `id` first, so the store never gives it as her open
+    /// cart).
     ///
     /// # Errors
-    /// The store's errors.
-    pub async fn renewal_cart(&self, customer: Uuid) -> Result<PricedCart> {
-        let cart = self.save(Cart::new(Some(customer), &self.channel.currency, now()), None).await?;
+    /// The store's errors (`Conflict` when another renewer made it first).
+    pub async fn renewal_cart(&self, customer: Uuid, id: Uuid) -> Result<PricedCart> {
+        let mut cart = Cart::new(Some(customer), &self.channel.currency, now());
+        cart.id = id;
+        let cart = self.save(cart, None).await?;
         self.priced(&cart, Contact::default()).await
     }
 
