@@ -280,6 +280,11 @@ pub trait Promotions: Send + Sync + 'static {
     fn release(&self, hold: Uuid) -> BoxFuture<'_, Result<(), PromotionError>>;
     /// Whether a code (normalized) is one of the shop's.
     fn knows_code<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, PromotionError>>;
+    /// Whether a live promotion is for first orders (else a cart need not ask whether its
+    /// customer has ordered before). When unsure: true.
+    fn wants_first_order(&self) -> BoxFuture<'_, bool> {
+        Box::pin(std::future::ready(true))
+    }
 }
 
 pub use rouge_promotions::{Basket, BasketLine, Evaluation};

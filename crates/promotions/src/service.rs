@@ -342,6 +342,15 @@ impl<R: PromotionsRepository> PromotionsService<R> {
         Ok(self.repo.codes(id, after, limit).await?)
     }
 
+    /// Whether a live promotion is for a first order (when the store cannot say: true, so a
+    /// cart still asks).
+    pub async fn wants_first_order(&self) -> bool {
+        let t = now();
+        self.all()
+            .await
+            .map_or(true, |all| all.iter().any(|p| p.live_at(t) && p.audience == crate::model::Audience::FirstOrder))
+    }
+
     /// The offers live now: automatic promotions within their schedule.
     ///
     /// # Errors

@@ -164,6 +164,10 @@ impl<S: PromotionsRepository> Promotions for LocalPromotions<S> {
         Box::pin(async move { self.0.release(hold).await.map_err(promotion_error) })
     }
 
+    fn wants_first_order(&self) -> BoxFuture<'_, bool> {
+        Box::pin(self.0.wants_first_order())
+    }
+
     fn knows_code<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, PromotionError>> {
         Box::pin(async move {
             Ok(PromotionsRepository::code(self.0.repo(), code)

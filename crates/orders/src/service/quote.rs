@@ -52,11 +52,12 @@ impl<R: OrdersRepository> OrdersService<R> {
     /// codes and the picked samples.
     pub(super) async fn basket(&self, cart: &Cart, views: &[Option<SkuView>]) -> Result<Basket> {
         let first_order = match cart.customer_id {
-            Some(c) => {
+            // Asked of the store only when a live promotion is for first orders.
+            Some(c) if self.promotions.wants_first_order().await => {
                 let filter = OrderFilter { customer_id: Some(c), limit: 1, ..OrderFilter::default() };
                 self.repo.orders(&filter).await?.is_empty()
             }
-            None => false,
+            _ => false,
         };
         let lines = cart
             .lines
