@@ -92,21 +92,17 @@ impl LiveOffers {
     /// Those whose target holds one of a product's variants, given as (SKU, brand slug,
     /// category slugs with their ancestors).
     pub fn for_variants(&self, variants: &[(String, String, Vec<String>)]) -> Vec<&Offer> {
-        self.offers
+        let lines: Vec<engine::BasketLine> = variants
             .iter()
-            .filter(|o| {
-                variants.iter().any(|(sku, brand, categories)| {
-                    let line = engine::BasketLine {
-                        sku: sku.clone(),
-                        brand: brand.clone(),
-                        categories: categories.clone(),
-                        unit_price: 0,
-                        quantity: 1,
-                    };
-                    engine::in_target(&line, &o.target)
-                })
+            .map(|(sku, brand, categories)| engine::BasketLine {
+                sku: sku.clone(),
+                brand: brand.clone(),
+                categories: categories.clone(),
+                unit_price: 0,
+                quantity: 1,
             })
-            .collect()
+            .collect();
+        self.offers.iter().filter(|o| lines.iter().any(|l| engine::in_target(l, &o.target))).collect()
     }
 }
 
@@ -124,6 +120,9 @@ const CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// Every promotion as read at an instant.
 type Snapshot = (Instant, Arc<Vec<Promotion>>);
+
+/// The offers computed from a list (the list they came from, valid until, the offers).
+type LiveSnapshot = (Arc<Vec<Promotion>>, i64, Arc<LiveOffers>);
 const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Clone)]
@@ -133,6 +132,9 @@ pub struct PromotionsService<R> {
     /// replica sees another's changes within that time. Budgets are always counted in the
     /// store.
     cache: Arc<RwLock<Option<Snapshot>>>,
+    /// The live offers of a snapshot, until the next schedule boundary (a start or an end):
+    /// storefront pages read them on every request.
+    offers: Arc<RwLock<Option<LiveSnapshot>>>,
     /// Where customers' segments come from; without it nobody is in a segment.
     profiles: Option<Arc<dyn Profiles>>,
 }
@@ -171,7 +173,7 @@ fn customer_key(p: Uuid, c: Uuid) -> String {
 
 impl<R: PromotionsRepository> PromotionsService<R> {
     pub fn new(repo: R) -> Self {
-        Self { repo, cache: Arc::new(RwLock::new(None)), profiles: None }
+        Self { repo, cache: Arc::default(), offers: Arc::default(), profiles: None }
     }
 
     /// Reads customers' segments from `profiles` (for promotions kept for segments).
@@ -355,11 +357,25 @@ impl<R: PromotionsRepository> PromotionsService<R> {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn live_offers(&self) -> Result<LiveOffers> {
+    pub async fn live_offers(&self) -> Result<Arc<LiveOffers>> {
         let t = now();
-        let offers: Vec<Offer> = self
-            .all()
-            .await?
+        let all = self.all().await?;
+        if let Some((list, until, live)) = self.offers.read().expect("offers cache").as_ref()
+            && Arc::ptr_eq(list, &all)
+            && t < *until
+        {
+            return Ok(live.clone());
+        }
+        // Valid until the next start or end of an automatic promotion.
+        let until = all
+            .iter()
+            .filter(|p| p.active && !p.requires_code)
+            .flat_map(|p| [p.starts_at, p.ends_at])
+            .flatten()
+            .filter(|at| *at > t)
+            .min()
+            .unwrap_or(i64::MAX);
+        let offers: Vec<Offer> = all
             .iter()
             .filter(|p| !p.requires_code && p.live_at(t))
             .map(|p| Offer {
@@ -376,7 +392,9 @@ impl<R: PromotionsRepository> PromotionsService<R> {
             &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
             &offers,
         );
-        Ok(LiveOffers { offers, version })
+        let live = Arc::new(LiveOffers { offers, version });
+        *self.offers.write().expect("offers cache") = Some((all, until, live.clone()));
+        Ok(live)
     }
 
     /// Prices a basket: the live automatic promotions and those its codes unlock, each

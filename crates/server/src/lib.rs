@@ -866,9 +866,7 @@ fn rating_changes(events: &[rouge_kernel::DomainEvent]) -> Vec<(uuid::Uuid, i64,
     events
         .iter()
         .filter(|e| e.event_type == rouge_http::surrogate::RATING_CHANGED)
-        .map(|e| {
-            let n = |k: &str| e.payload.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
-            (e.aggregate_id, n("count"), n("sum"))
-        })
+        .filter_map(|e| serde_json::from_value::<rouge_reviews::RatingChanged>(e.payload.clone()).ok())
+        .map(|r| (r.product_id, r.count, r.sum))
         .collect()
 }

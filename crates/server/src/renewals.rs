@@ -72,7 +72,8 @@ pub async fn renew<S: Store>(
             };
             if current.lines.is_empty() {
                 if let Err(e) = orders.add_line(her, cart, &s.sku, s.quantity).await {
-                    return held_up(store, mailer, &origin.email, s, read_at, &format!("{e}")).await;
+                    let setback = held_up(&mut s, &e.to_string());
+                    return tell(store, mailer, &origin.email, &s, read_at, setback).await;
                 }
                 let input = CheckoutInput {
                     email: origin.email.clone(),
@@ -97,10 +98,12 @@ pub async fn renew<S: Store>(
                     view.order.id
                 }
                 Err(OrdersError::PaymentDeclined { code, message }) => {
-                    return declined(store, mailer, &origin.email, s, read_at, &format!("{message} ({code})")).await;
+                    let setback = declined(&mut s, &format!("{message} ({code})"));
+                    return tell(store, mailer, &origin.email, &s, read_at, setback).await;
                 }
                 Err(e @ (OrdersError::OutOfStock { .. } | OrdersError::Invalid(_))) => {
-                    return held_up(store, mailer, &origin.email, s, read_at, &e.to_string()).await;
+                    let setback = held_up(&mut s, &e.to_string());
+                    return tell(store, mailer, &origin.email, &s, read_at, setback).await;
                 }
                 Err(e) => return Err(e.to_string()),
             }
@@ -114,17 +117,12 @@ pub async fn renew<S: Store>(
 
 use crate::schedule::day;
 
-/// The payment was declined: tried again on the dunning schedule, then paused; she is told.
-async fn declined<S: Store>(
-    store: &S,
-    mailer: &Mailer,
-    email: &Option<String>,
-    mut s: Subscription,
-    read_at: i64,
-    why: &str,
-) -> Result<(), String> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let (event, subject, body) = match s.payment_failed(now) {
+/// What a renewal that did not go through says: its event, and the email's subject and body.
+type Setback = (&'static str, &'static str, String);
+
+/// The payment was declined: tried again on the dunning schedule, then paused.
+fn declined(s: &mut Subscription, why: &str) -> Setback {
+    match s.payment_failed(chrono::Utc::now().timestamp_millis()) {
         Some(retry) => (
             "subscription.payment_failed",
             "Your subscription's payment did not go through",
@@ -144,33 +142,33 @@ async fn declined<S: Store>(
                 s.sku, s.failures
             ),
         ),
-    };
-    store.save_subscription(&s, Some(read_at), event).await.map_err(|e| e.to_string())?;
-    tracing::info!(subscription = %s.id, failures = s.failures, "a renewal's payment was declined");
-    if let Some(to) = email {
-        mailer.send(to, subject, &body).await?;
     }
-    Ok(())
 }
 
-/// The variant cannot be sold now (sold out, no longer on sale): tried again in a day, she
-/// is told; no payment was attempted, so it does not count towards pausing.
-async fn held_up<S: Store>(
-    store: &S,
-    mailer: &Mailer,
-    email: &Option<String>,
-    mut s: Subscription,
-    read_at: i64,
-    why: &str,
-) -> Result<(), String> {
+/// The variant cannot be sold now (sold out, no longer on sale): tried again in a day; no
+/// payment was attempted, so it does not count towards pausing.
+fn held_up(s: &mut Subscription, why: &str) -> Setback {
     let now = chrono::Utc::now().timestamp_millis();
     s.next_at = now + rouge_subscriptions::replenishment::DAY_MS;
     s.updated_at = now;
-    store.save_subscription(&s, Some(read_at), "subscription.changed").await.map_err(|e| e.to_string())?;
+    let body =
+        format!("Your subscription to {} could not be renewed today ({why}). We will try again tomorrow.\n", s.sku);
+    ("subscription.changed", "Your subscription is delayed", body)
+}
+
+/// Saves the subscription after a setback and tells her.
+async fn tell<S: Store>(
+    store: &S,
+    mailer: &Mailer,
+    email: &Option<String>,
+    s: &Subscription,
+    read_at: i64,
+    (event, subject, body): Setback,
+) -> Result<(), String> {
+    store.save_subscription(s, Some(read_at), event).await.map_err(|e| e.to_string())?;
+    tracing::info!(subscription = %s.id, event, failures = s.failures, "a renewal did not go through");
     if let Some(to) = email {
-        let body =
-            format!("Your subscription to {} could not be renewed today ({why}). We will try again tomorrow.\n", s.sku);
-        mailer.send(to, "Your subscription is delayed", &body).await?;
+        mailer.send(to, subject, &body).await?;
     }
     Ok(())
 }

@@ -73,6 +73,11 @@ mod staff;
 mod subscriptions;
 mod webhooks;
 
+/// Now, in ms since the epoch (the time the store stamps on what it writes itself).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 /// What every repository module uses.
 mod prelude {
     pub(crate) use crate::{Arg, Changed, Dialect, PushArg, PushIn, Read, Statement, Store};

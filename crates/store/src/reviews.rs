@@ -217,7 +217,7 @@ impl<D: Dialect> ReviewsRepository for Store<D> {
         )
         .arg(review)
         .arg(customer)
-        .arg(chrono_now());
+        .arg(crate::now_ms());
         let added = count_once::<D>(&mut tx, insert, "helpful", review).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(added)
@@ -232,7 +232,7 @@ impl<D: Dialect> ReviewsRepository for Store<D> {
         .arg(review)
         .arg(customer)
         .arg(reason)
-        .arg(chrono_now());
+        .arg(crate::now_ms());
         let added = count_once::<D>(&mut tx, insert, "reports", review).await?;
         let reported = rouge_reviews::ReviewReported { review_id: review, reason: reason.to_owned() };
         let event =
@@ -300,9 +300,4 @@ async fn count_once<D: Dialect>(
             .map_err(unavailable)?;
     }
     Ok(added)
-}
-
-/// Now, in ms since the epoch.
-pub(crate) fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

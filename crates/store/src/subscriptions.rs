@@ -18,7 +18,6 @@ macro_rules! columns {
 const SUBSCRIPTION: &str = concat!("SELECT ", columns!(), " FROM subscriptions");
 
 fn subscription(r: &impl Read) -> Subscription {
-    let provider: String = r.get("payment_provider");
     Subscription {
         id: r.get("id"),
         customer_id: r.get("customer_id"),
@@ -30,11 +29,10 @@ fn subscription(r: &impl Read) -> Subscription {
         next_at: r.get("next_at"),
         period: r.get("period"),
         payment: SavedPayment {
-            provider: provider.clone(),
+            provider: r.get("payment_provider"),
             token: r.get("payment_token"),
             customer: r.get("payment_customer"),
         },
-        payment_provider: provider,
         failures: r.get("failures"),
         paused_reason: r.get("paused_reason"),
         last_order_id: r.get("last_order_id"),
@@ -52,7 +50,7 @@ fn renewal(r: &impl Read) -> Renewal {
     }
 }
 
-use crate::reviews::chrono_now as now_ms;
+use crate::now_ms;
 
 impl<D: Dialect> SubscriptionRepository for Store<D> {
     async fn save_subscription(&self, s: &Subscription, expected: Option<i64>, event: &str) -> StoreResult<()> {

@@ -73,11 +73,11 @@ pub struct Subscription {
     pub next_at: i64,
     /// Periods renewed (or skipped) so far; the next renewal is period `period + 1`.
     pub period: i64,
-    /// Never shown or sent in events (the store keeps it).
-    #[serde(skip)]
+    /// Shown and sent in events as its provider alone (`payment_provider`), never its token
+    /// or customer (the store keeps them).
+    #[serde(rename = "payment_provider", serialize_with = "provider_only", skip_deserializing)]
+    #[schema(value_type = String)]
     pub payment: SavedPayment,
-    /// The card's provider, shown (never its token).
-    pub payment_provider: String,
     /// Failed payments of the current period.
     pub failures: i32,
     /// Why it was paused by the shop (failed payments), while it is.
@@ -100,6 +100,10 @@ pub struct SubscriptionInput {
     pub cadence_weeks: u32,
     /// The saved payment method renewals are charged to (off-session).
     pub payment: SavedPayment,
+}
+
+fn provider_only<S: serde::Serializer>(p: &SavedPayment, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.provider)
 }
 
 fn one() -> i64 {
@@ -156,7 +160,6 @@ impl SubscriptionInput {
             status: SubscriptionStatus::Active,
             next_at: now + i64::from(self.cadence_weeks) * WEEK_MS,
             period: 0,
-            payment_provider: self.payment.provider.clone(),
             payment: self.payment,
             failures: 0,
             paused_reason: None,
@@ -194,7 +197,6 @@ impl Subscription {
             self.next_at = n;
         }
         if let Some(pay) = p.payment {
-            self.payment_provider = pay.provider.clone();
             self.payment = pay;
         }
         if let Some(s) = p.status {

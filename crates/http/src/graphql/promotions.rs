@@ -144,7 +144,7 @@ impl<S: Store> Promoting for AppState<S> {
     }
 
     fn offers(&self) -> BoxFuture<'_, Result<Vec<rouge_promotions::Offer>, PromotionsError>> {
-        Box::pin(async move { Ok(self.promotions.live_offers().await?.offers) })
+        Box::pin(async move { Ok(self.promotions.live_offers().await?.offers.clone()) })
     }
 
     fn staff_change(

@@ -46,7 +46,7 @@ pub struct OfferList {
 /// its SKU). Product pages and listing items carry their own (`offers`). Codes are never listed.
 #[utoipa::path(get, path = "/v1/offers", tag = "storefront", responses((status = 200, body = OfferList)))]
 pub async fn offers<S: Store>(State(app): State<AppState<S>>) -> Res {
-    let mut res = Json(OfferList { items: app.promotions.live_offers().await?.offers }).into_response();
+    let mut res = Json(OfferList { items: app.promotions.live_offers().await?.offers.clone() }).into_response();
     // Schedules start and end without an event: a short life in shared caches.
     res.headers_mut()
         .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("public, max-age=30"));

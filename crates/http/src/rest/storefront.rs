@@ -151,13 +151,13 @@ fn listing_json<S: Store>(app: &AppState<S>, listing: &rouge_search::Listing, li
 /// The live automatic offers storefront pages show. They come from the store (kept 2 s in
 /// memory) where orders run: none in a catalogue process apart, and none while the store is
 /// down (pages go without them rather than wait for it).
-async fn live_offers<S: Store>(app: &AppState<S>) -> LiveOffers {
+async fn live_offers<S: Store>(app: &AppState<S>) -> std::sync::Arc<LiveOffers> {
     if !app.services.has(crate::services::Service::Orders) || !app.health.down_for().is_zero() {
-        return LiveOffers::default();
+        return std::sync::Arc::default();
     }
     app.promotions.live_offers().await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "offers unknown (the store did not answer): pages served without them");
-        LiveOffers::default()
+        std::sync::Arc::default()
     })
 }
 
@@ -209,7 +209,7 @@ async fn for_me<S: Store>(
         ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(ApiError::BadQuery)?;
     let profile = app.identity.profile(customer).await?;
     // Her offers: those for everyone and those kept for a segment she is in.
-    let mut live = live_offers(app).await;
+    let mut live = LiveOffers::clone(&*live_offers(app).await);
     let hers = profile.segments();
     live.offers.retain(|o| o.segments.is_empty() || o.segments.iter().any(|s| hers.contains(s)));
     query.exclude_ingredients.extend(profile.avoid_ingredients);
