@@ -6,7 +6,7 @@
 use crate::error::ApiError;
 use crate::remote::{Remote, RemoteError};
 use crate::rest::internal::{
-    CallerAnswer, CallerQuery, Done, ReleaseBody, ReserveBody, Reserved, SkusQuery, TakeBackBody,
+    CallerAnswer, CallerQuery, CommitBody, Done, ReleaseBody, ReserveBody, Reserved, SkusQuery, TakeBackBody,
 };
 use futures::future::BoxFuture;
 use rouge_orders::{Catalog, SkuView, Stock, StockError};
@@ -78,21 +78,37 @@ impl RemoteStock {
     }
 }
 
+impl RemoteStock {
+    async fn hold(&self, body: ReserveBody) -> Result<Uuid, StockError> {
+        match self.0.post("/internal/v1/reservations", &body).await.map_err(stock_error)? {
+            Reserved::Held(id) => Ok(id),
+            Reserved::Insufficient { sku, requested, available } => {
+                Err(StockError::Insufficient { sku, requested, available })
+            }
+        }
+    }
+}
+
 impl Stock for RemoteStock {
     fn reserve<'a>(
         &'a self,
         reference: &'a str,
         lines: &'a [(String, i64)],
     ) -> BoxFuture<'a, Result<Uuid, StockError>> {
-        Box::pin(async move {
-            let body = ReserveBody { reference: reference.to_owned(), lines: lines.to_vec() };
-            match self.0.post("/internal/v1/reservations", &body).await.map_err(stock_error)? {
-                Reserved::Held(id) => Ok(id),
-                Reserved::Insufficient { sku, requested, available } => {
-                    Err(StockError::Insufficient { sku, requested, available })
-                }
-            }
-        })
+        Box::pin(self.hold(ReserveBody { reference: reference.to_owned(), lines: lines.to_vec(), until: None }))
+    }
+
+    fn set_aside<'a>(
+        &'a self,
+        reference: &'a str,
+        lines: &'a [(String, i64)],
+        until: i64,
+    ) -> BoxFuture<'a, Result<Uuid, StockError>> {
+        Box::pin(self.hold(ReserveBody { reference: reference.to_owned(), lines: lines.to_vec(), until: Some(until) }))
+    }
+
+    fn commit(&self, reservation: Uuid, order: Uuid) -> BoxFuture<'_, Result<(), StockError>> {
+        Box::pin(self.done(format!("/internal/v1/reservations/{reservation}/commit"), CommitBody { order_id: order }))
     }
 
     fn release<'a>(&'a self, reservation: Uuid, reason: &'a str) -> BoxFuture<'a, Result<(), StockError>> {

@@ -151,6 +151,21 @@ impl<R: InventoryRepository> InventoryService<R> {
     /// # Errors
     /// `Insufficient` when any SKU is short; the store's errors.
     pub async fn reserve(&self, reference: &str, lines: &[LineRequest]) -> InventoryResult<Reservation> {
+        self.reserve_until(reference, lines, (Utc::now() + self.reservation_ttl).timestamp_millis()).await
+    }
+
+    /// Holds stock until `expires_at` (milliseconds since the Unix epoch): units set aside for
+    /// a later order, such as a month's beauty boxes. Lines of the same SKU are merged; again
+    /// with the same reference: the same reservation.
+    ///
+    /// # Errors
+    /// `Insufficient` when any SKU is short; the store's errors.
+    pub async fn reserve_until(
+        &self,
+        reference: &str,
+        lines: &[LineRequest],
+        expires_at: i64,
+    ) -> InventoryResult<Reservation> {
         let mut merged: Vec<LineRequest> = vec![];
         for l in lines {
             match merged.iter_mut().find(|m| m.sku == l.sku) {
@@ -158,12 +173,8 @@ impl<R: InventoryRepository> InventoryService<R> {
                 None => merged.push(l.clone()),
             }
         }
-        let request = ReserveRequest {
-            id: rouge_kernel::new_id(),
-            reference: reference.to_owned(),
-            lines: merged,
-            expires_at: (Utc::now() + self.reservation_ttl).timestamp_millis(),
-        };
+        let request =
+            ReserveRequest { id: rouge_kernel::new_id(), reference: reference.to_owned(), lines: merged, expires_at };
         self.repo.reserve(&request, &self.rules()).await
     }
 

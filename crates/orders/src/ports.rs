@@ -215,6 +215,15 @@ pub struct SkuView {
     /// The product's period after opening, in months.
     #[serde(default)]
     pub pao_months: Option<i64>,
+    /// The skin types the product is for (beauty boxes fill by them).
+    #[serde(default)]
+    pub skin_types: Vec<String>,
+    /// The concerns it treats.
+    #[serde(default)]
+    pub concerns: Vec<String>,
+    /// Its ingredients as the catalogue normalises them (a box never gives one she avoids).
+    #[serde(default)]
+    pub ingredient_keys: Vec<String>,
 }
 
 /// The catalogue, as orders see it.
@@ -242,6 +251,17 @@ pub trait Stock: Send + Sync + 'static {
     /// Holds the lines for a checkout; returns the reservation's id.
     fn reserve<'a>(&'a self, reference: &'a str, lines: &'a [(String, i64)])
     -> BoxFuture<'a, Result<Uuid, StockError>>;
+    /// Sets units aside until `until` (milliseconds since the Unix epoch) for a later order (a
+    /// month's beauty boxes); again with the same reference: the same reservation.
+    fn set_aside<'a>(
+        &'a self,
+        reference: &'a str,
+        lines: &'a [(String, i64)],
+        until: i64,
+    ) -> BoxFuture<'a, Result<Uuid, StockError>>;
+    /// Sells units set aside to an order (a checkout's own reservation is sold by inventory's
+    /// answer to `order.placed`); again to the same order: nothing.
+    fn commit(&self, reservation: Uuid, order: Uuid) -> BoxFuture<'_, Result<(), StockError>>;
     fn release<'a>(&'a self, reservation: Uuid, reason: &'a str) -> BoxFuture<'a, Result<(), StockError>>;
     /// Gives a cancelled order's units back (released if still held, restocked if sold), once.
     /// Selling the reservation to the order is inventory's answer to `order.placed`.

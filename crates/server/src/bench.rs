@@ -15,6 +15,9 @@ pub struct BenchOptions {
     pub products: usize,
     pub connections: usize,
     pub seconds: u64,
+    /// Live automatic offers while it runs (the demo's promotions and two percentages off, a
+    /// brand's and a category's): every page then shows which apply to each product.
+    pub offers: bool,
 }
 
 pub struct Report {
@@ -188,6 +191,19 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let store = rouge_store::SqliteStore::connect(&url).await?;
     store.migrate().await?;
     let loaded = crate::seed::seed_demo(&store, opts.products).await?;
+    if opts.offers {
+        crate::seed::seed_demo_promotions(&store).await?;
+        let svc = rouge_promotions::PromotionsService::new(store.clone());
+        for offer in [
+            serde_json::json!({"name": "-20 % Lumen Lab", "benefit": {"kind": "percent_off", "percent_bp": 2000},
+                "target": {"kind": "brand", "slug": "lumen-lab"}}),
+            serde_json::json!({"name": "-10 % on serums", "benefit": {"kind": "percent_off", "percent_bp": 1000},
+                "target": {"kind": "category", "slug": "serums"}}),
+        ] {
+            svc.create(serde_json::from_value(offer)?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        eprintln!("bench: 5 promotions live (4 automatic offers)");
+    }
     // An owner and an API key for the writes of the commit → searchable scenario.
     let key_dir = crate::keys::KeyDir(dir.join("keys"));
     key_dir.ensure()?;

@@ -312,9 +312,11 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     if !services.is_all() {
         tracing::info!(%services, "serving these services only; the others are reached over HTTP");
     }
+    let fresh_demo =
+        opts.demo && services.is_all() && store.product_count().await.map_err(|e| anyhow::anyhow!(e))? == 0;
     if opts.demo && !services.is_all() {
         tracing::warn!("--demo loads the demo shop only where every service runs in one process; not loaded");
-    } else if opts.demo && store.product_count().await.map_err(|e| anyhow::anyhow!(e))? == 0 {
+    } else if fresh_demo {
         seed::seed_demo(&store, 320).await?;
         seed::seed_demo_stock(&store, 320).await?;
         seed::seed_demo_promotions(&store).await?;
@@ -383,6 +385,17 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let renewals_mailer = mailer.clone();
     let reminders_url = id_opts.public_url.clone();
     let webhook_opts = opts.webhooks.clone();
+    let inv = opts.inventory;
+    // One inventory service with the shop's stock rules, for the board and the handlers alike.
+    let mut inventory = rouge_inventory::InventoryService::new(store.clone());
+    inventory.expiry_window_days = inv.expiry_window_days;
+    inventory.low_stock = inv.low_stock;
+    inventory.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
+    // Inventory as orders reach it: here, or the inventory service's.
+    let stock: Arc<dyn rouge_orders::Stock> = match &peers.inventory {
+        Some(remote) => Arc::new(rouge_http::peers::RemoteStock(remote.clone())),
+        None => Arc::new(wiring::InventoryStock(inventory.clone())),
+    };
     // Each service's consumers run where the service does.
     let mut handlers: Vec<Arc<dyn rouge_messaging::durable::Handler>> = vec![];
     if has(Service::Identity) {
@@ -397,7 +410,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             Some(remote) => consumers::OrderFacts::Remote(remote.clone()),
             None => consumers::OrderFacts::Local(store.clone()),
         };
-        handlers.push(Arc::new(consumers::StockCommit(rouge_inventory::InventoryService::new(store.clone()), orders)));
+        handlers.push(Arc::new(consumers::StockCommit(inventory.clone(), orders)));
     }
     if has(Service::Catalog) {
         handlers.push(Arc::new(consumers::ReviewErasure(reviews.clone())));
@@ -410,6 +423,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         handlers.push(Arc::new(replenishment::Predict {
             store: store.clone(),
             catalog: skus.clone(),
+            stock: stock.clone(),
             opts: opts.replenishment.clone(),
         }));
         handlers.push(Arc::new(consumers::OrderMail {
@@ -478,12 +492,6 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     let overdue = if broker.is_some() { std::time::Duration::from_secs(60) } else { std::time::Duration::ZERO };
     let retries = rouge_messaging::durable::spawn_retries(store.clone(), handlers, policy, overdue, stop_rx.clone());
     // What product pages show of stock: filled now, kept current by inventory's level events.
-    let inv = opts.inventory;
-    // One inventory service with the shop's stock rules, for the board and the handlers alike.
-    let mut inventory = rouge_inventory::InventoryService::new(store.clone());
-    inventory.expiry_window_days = inv.expiry_window_days;
-    inventory.low_stock = inv.low_stock;
-    inventory.reservation_ttl = chrono::Duration::seconds(inv.reservation_secs);
     let board = Arc::new(rouge_http::availability::StockBoard::default());
     let levels = match (&peers.inventory, has(Service::Catalog) || has(Service::Inventory)) {
         (_, false) => None,
@@ -575,10 +583,6 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     if let Some(s) = &opts.stripe {
         payments.push(s.clone());
     }
-    let stock: Arc<dyn rouge_orders::Stock> = match &peers.inventory {
-        Some(remote) => Arc::new(rouge_http::peers::RemoteStock(remote.clone())),
-        None => Arc::new(wiring::InventoryStock(inventory.clone())),
-    };
     // Orders pay through the providers here, or through the payments service's (the built-in
     // providers' names: that service says which of them it runs).
     let providers = match &peers.payments {
@@ -621,6 +625,10 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         payments: if has(Service::Payments) { payments } else { vec![] },
         webhooks_allow_internal: webhook_opts.allow_internal,
     });
+    if fresh_demo {
+        // Subscribers order and subscribe through the shop's own use cases.
+        seed::seed_demo_subscriptions(&state).await?;
+    }
     let sweeper = tokio::spawn(release_expired(
         state.store.clone(),
         has(Service::Inventory).then(|| state.inventory.clone()),

@@ -267,6 +267,9 @@ enum BenchScenario {
         /// Seconds per scenario.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// With live automatic offers (the demo's promotions and two percentages off).
+        #[arg(long)]
+        offers: bool,
     },
     /// A server's memory at start after a busy day (N orders of the last day to catch up on)
     /// against a fresh store's.
@@ -793,8 +796,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { scenario: BenchScenario::CatchUp { orders, seconds } } => {
             rouge_server::bench_catchup::catch_up(rouge_server::bench_catchup::CatchUpBench { orders, seconds }).await
         }
-        Command::Bench { scenario: BenchScenario::Catalog { products, connections, seconds } } => {
-            rouge_server::bench::catalog(rouge_server::bench::BenchOptions { products, connections, seconds }).await
+        Command::Bench { scenario: BenchScenario::Catalog { products, connections, seconds, offers } } => {
+            let opts = rouge_server::bench::BenchOptions { products, connections, seconds, offers };
+            rouge_server::bench::catalog(opts).await
         }
         Command::Bench { scenario: BenchScenario::Checkout(opts) } => {
             rouge_server::bench_checkout::checkout(opts).await

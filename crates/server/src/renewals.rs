@@ -11,6 +11,7 @@ use rouge_messaging::Mailer;
 use rouge_orders::{Access, Caller, CheckoutInput, OrdersError, OrdersService, PaymentInput};
 use rouge_subscriptions::Subscription;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Looks for due renewals every `every` until `stop`.
 pub async fn renew_due<S: Store>(
@@ -63,6 +64,9 @@ pub async fn renew<S: Store>(
                 }
             };
             let origin = orders.order(Access::Staff, s.origin_order_id).await.map_err(|e| e.to_string())?;
+            if let Some(setback) = box_not_ready(store, &mut s).await? {
+                return tell(store, mailer, &origin.email, &s, read_at, setback).await;
+            }
             let current = match orders.cart(her, cart).await {
                 Ok(c) => c,
                 Err(OrdersError::NotFound(_)) => {
@@ -109,6 +113,7 @@ pub async fn renew<S: Store>(
             }
         }
     };
+    ship_box(store, orders, &s, order_id).await?;
     s.renewed(period, order_id, now());
     store.save_subscription(&s, Some(read_at), "subscription.renewed").await.map_err(|e| e.to_string())?;
     tracing::info!(subscription = %s.id, period, order = %order_id, "subscription renewed");
@@ -116,6 +121,59 @@ pub async fn renew<S: Store>(
 }
 
 use crate::schedule::day;
+
+/// The month whose box a renewal ships: that of its due date.
+fn box_month(s: &Subscription) -> String {
+    rouge_subscriptions::month_of(s.next_at)
+}
+
+/// A box subscription is charged only for a box that is made up: while staff have not locked
+/// its month, the renewal waits a day; when the month was locked before she subscribed (no box
+/// of hers), it waits for the next month's.
+async fn box_not_ready<S: Store>(store: &S, s: &mut Subscription) -> Result<Option<Setback>, String> {
+    let month = box_month(s);
+    let Some(b) = store.box_month(&month).await.map_err(|e| e.to_string())? else { return Ok(None) };
+    if b.input.box_sku != s.sku {
+        return Ok(None);
+    }
+    if !b.locked {
+        return Ok(Some(held_up(s, &format!("the box of {month} is not made up yet"))));
+    }
+    if store.box_of(&month, s.id).await.map_err(|e| e.to_string())?.is_some() {
+        return Ok(None);
+    }
+    s.next_at = rouge_subscriptions::month_start(&month, 1).ok_or_else(|| format!("{month} has no next month"))?;
+    s.updated_at = chrono::Utc::now().timestamp_millis();
+    let body = format!(
+        "The box of {month} was made up before your subscription to {} began, so your first box is that of {}.\n",
+        s.sku,
+        day(s.next_at)
+    );
+    Ok(Some(("subscription.changed", "Your first box is next month's", body)))
+}
+
+/// A box subscription's renewal ships her box of the month: its items, set aside when staff
+/// locked the month, are sold to the renewal order (so its batches trace to her order), once.
+async fn ship_box<S: Store>(store: &S, orders: &OrdersService<S>, s: &Subscription, order: Uuid) -> Result<(), String> {
+    let month = box_month(s);
+    let Some(fill) = store.box_of(&month, s.id).await.map_err(|e| e.to_string())? else { return Ok(()) };
+    match (fill.order_id, fill.reservation_id) {
+        (Some(shipped), _) if shipped != order => {
+            tracing::warn!(subscription = %s.id, %month, %shipped, "her box of this month shipped with an earlier order");
+        }
+        (_, None) => {}
+        (_, Some(reservation)) => {
+            orders
+                .stock()
+                .commit(reservation, order)
+                .await
+                .map_err(|e| format!("her box's items cannot be sold to the order: {e}"))?;
+            store.set_box_order(&month, s.id, order).await.map_err(|e| e.to_string())?;
+            tracing::info!(subscription = %s.id, %month, %order, items = fill.skus.len(), "beauty box shipped with the renewal");
+        }
+    }
+    Ok(())
+}
 
 /// What a renewal that did not go through says: its event, and the email's subject and body.
 type Setback = (&'static str, &'static str, String);

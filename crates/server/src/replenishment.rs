@@ -1,5 +1,6 @@
 //! Replenishment reminders at work, where orders run (an erased customer's subscriptions are
-//! cancelled by the same consumer): the `replenishment` consumer predicts
+//! cancelled, and a cancelled box order's items given back, by the same consumer): the
+//! `replenishment` consumer predicts
 //! from each placed order when its customer runs out of each line (and when an opened product
 //! passes its PAO), a cancelled order takes its reminders back, an erased customer's go; the
 //! sender emails what is due, once, with a one-click reorder link (`PUT /v1/reorders/{token}`
@@ -10,7 +11,7 @@ use rouge_http::Store;
 use rouge_kernel::DomainEvent;
 use rouge_messaging::Mailer;
 use rouge_messaging::durable::Handler;
-use rouge_orders::{Catalog, Contact, Sealer};
+use rouge_orders::{Catalog, Contact, Sealer, Stock};
 use rouge_subscriptions::{Bought, Reminder, ReminderKind, ReminderState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,8 @@ const EVENTS: &[&str] = &["order.placed", "order.cancelled", "CustomerErased"];
 pub struct Predict<S> {
     pub store: S,
     pub catalog: Arc<dyn Catalog>,
+    /// Inventory, to give a cancelled box order's set-aside items back.
+    pub stock: Arc<dyn Stock>,
     pub opts: ReplenishmentOptions,
 }
 
@@ -52,9 +55,20 @@ impl<S: Store> Handler for Predict<S> {
 
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
         let (store, catalog, opts) = (self.store.clone(), self.catalog.clone(), self.opts.clone());
+        let stock = self.stock.clone();
         Box::pin(async move {
             match e.event_type.as_str() {
-                "order.cancelled" => store.cancel_reminders(e.aggregate_id).await.map_err(|err| err.to_string()),
+                "order.cancelled" => {
+                    store.cancel_reminders(e.aggregate_id).await.map_err(|err| err.to_string())?;
+                    // A box's items were sold to its renewal order apart from the checkout's
+                    // stock: they go back with the order (restocking twice changes nothing).
+                    let shipped = store.box_of_order(e.aggregate_id).await.map_err(|err| err.to_string())?;
+                    if let Some(reservation) = shipped.and_then(|b| b.reservation_id) {
+                        stock.restock(reservation).await.map_err(|err| err.to_string())?;
+                        tracing::info!(order = %e.aggregate_id, "a cancelled order's beauty box items went back to stock");
+                    }
+                    Ok(())
+                }
                 "CustomerErased" => {
                     let Some(c) = e.payload.get("customer_id").and_then(|c| c.as_str()).and_then(|c| c.parse().ok())
                     else {

@@ -171,3 +171,96 @@ pub async fn seed_demo_reviews<S: Store>(store: &S) -> anyhow::Result<usize> {
     tracing::info!(reviews = written, "demo reviews written");
     Ok(written)
 }
+
+/// The demo shop's subscribers (run once, on a fresh demo, where every service runs): three
+/// customers with beauty profiles, each with an order of the Monthly Discovery Box and a monthly
+/// subscription to it, one also subscribed to her serum every six weeks; and this month's box,
+/// set up from the Lumen Lab minis and a few retinol serums, and locked (its items set aside).
+/// The customers have no password (nobody signs in as them; a password reset would mail their
+/// example.com addresses). Returns how many subscriptions were made.
+pub async fn seed_demo_subscriptions<S: Store>(app: &rouge_http::AppState<S>) -> anyhow::Result<usize> {
+    use rouge_orders::{Address, Caller, CheckoutInput, PaymentInput};
+    use rouge_subscriptions::{BoxInput, BoxMonth, PoolItem, SavedPayment, SubscriptionInput};
+    let api = |e: rouge_http::error::ApiError| anyhow::anyhow!("{e}");
+    let orders_err = |e: rouge_orders::OrdersError| anyhow::anyhow!("{e}");
+    // (email, name, profile, a second subscription)
+    let subscribers = [
+        (
+            "ines.demo@example.com",
+            "Inès Moreau",
+            serde_json::json!({"skin_type": "oily", "concerns": ["acne"], "avoid_ingredients": ["retinol"]}),
+            Some("LL-NIA-30"),
+        ),
+        (
+            "sofia.demo@example.com",
+            "Sofia Rossi",
+            serde_json::json!({"skin_type": "dry", "concerns": ["ageing"]}),
+            None,
+        ),
+        (
+            "lea.demo@example.com",
+            "Léa Roux",
+            serde_json::json!({"skin_type": "combination", "concerns": ["pores"]}),
+            None,
+        ),
+    ];
+    let mut made = 0;
+    for (i, (email, name, profile, also)) in subscribers.into_iter().enumerate() {
+        let customer = app.identity.external_customer(email).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let me = rouge_identity::MeUpdate {
+            name: Some(Some(name.into())),
+            beauty_profile: Some(serde_json::from_value(profile)?),
+            phone: None,
+            addresses: None,
+        };
+        app.identity.update_me(customer, me, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let her = Caller { customer: Some(customer) };
+        let (cart, _) = app.orders.create_cart(her).await.map_err(orders_err)?;
+        let cart = cart.id;
+        for sku in std::iter::once("BOX-MONTHLY").chain(also) {
+            app.orders.add_line(her, cart, sku, 1).await.map_err(orders_err)?;
+        }
+        let address = Address {
+            name: name.into(),
+            line1: format!("{} rue des Lilas", 12 + i),
+            city: "Lyon".into(),
+            postal_code: "69003".into(),
+            country: "FR".into(),
+            line2: None,
+            region: None,
+            phone: None,
+        };
+        let details = CheckoutInput {
+            email: Some(email.into()),
+            shipping_address: Some(address),
+            billing_address: None,
+            shipping_method: Some("standard".into()),
+        };
+        app.orders.set_checkout(her, cart, details).await.map_err(orders_err)?;
+        let card = PaymentInput { provider: "test".into(), token: "tok_visa".into(), off_session_customer: None };
+        let (order, _) =
+            app.orders.complete(her, cart, &card, &format!("demo-subscriber-{i}")).await.map_err(orders_err)?;
+        for (sku, weeks) in std::iter::once(("BOX-MONTHLY", 4)).chain(also.map(|s| (s, 6))) {
+            let input = SubscriptionInput {
+                order_id: order.order.id,
+                sku: sku.into(),
+                quantity: 1,
+                cadence_weeks: weeks,
+                payment: SavedPayment { provider: "test".into(), token: "pm_card_visa".into(), customer: None },
+            };
+            rouge_http::rest::subscriptions::subscribe_for(app, customer, input).await.map_err(api)?;
+            made += 1;
+        }
+    }
+    let month = rouge_subscriptions::month_of(chrono::Utc::now().timestamp_millis());
+    let pool = [("LL-NIA-5", 20), ("LL-GLOW-5", 20), ("LL-HYA-5", 20), ("ST-RET-30", 3)]
+        .map(|(sku, quantity)| PoolItem { sku: sku.into(), quantity })
+        .to_vec();
+    let input = BoxInput { box_sku: "BOX-MONTHLY".into(), items_per_box: 2, pool };
+    let setup =
+        BoxMonth { month: month.clone(), input, locked: false, updated_at: chrono::Utc::now().timestamp_millis() };
+    app.store.save_box_month(&setup).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let page = rouge_http::rest::boxes::box_page(app, &month, true).await.map_err(api)?;
+    tracing::info!(subscriptions = made, %month, boxes = page.boxes.len(), "demo subscriptions made and this month's box locked");
+    Ok(made)
+}

@@ -52,7 +52,16 @@ impl IndexCatalog {
                 };
                 (i64::from(z.amount), unit.to_owned())
             }),
-            pao_months: product.and_then(|p| p.view.pao_months).map(i64::from),
+            pao_months: product.as_ref().and_then(|p| p.view.pao_months).map(i64::from),
+            skin_types: product
+                .as_ref()
+                .map(|p| p.view.skin_types.iter().map(|t| t.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+            concerns: product
+                .as_ref()
+                .map(|p| p.view.concerns.iter().map(|c| c.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+            ingredient_keys: product.map(|p| p.ingredient_keys.iter().cloned().collect()).unwrap_or_default(),
         })
     }
 }
@@ -68,6 +77,10 @@ fn stock_error(e: InventoryError) -> StockError {
     }
 }
 
+fn requests(lines: &[(String, i64)]) -> Vec<LineRequest> {
+    lines.iter().map(|(sku, quantity)| LineRequest { sku: sku.clone(), quantity: *quantity }).collect()
+}
+
 impl<S: InventoryRepository> Stock for InventoryStock<S> {
     fn reserve<'a>(
         &'a self,
@@ -75,10 +88,25 @@ impl<S: InventoryRepository> Stock for InventoryStock<S> {
         lines: &'a [(String, i64)],
     ) -> futures::future::BoxFuture<'a, Result<Uuid, StockError>> {
         Box::pin(async move {
-            let lines: Vec<LineRequest> =
-                lines.iter().map(|(sku, quantity)| LineRequest { sku: sku.clone(), quantity: *quantity }).collect();
+            let lines = requests(lines);
             self.0.reserve(reference, &lines).await.map(|r| r.id).map_err(stock_error)
         })
+    }
+
+    fn set_aside<'a>(
+        &'a self,
+        reference: &'a str,
+        lines: &'a [(String, i64)],
+        until: i64,
+    ) -> futures::future::BoxFuture<'a, Result<Uuid, StockError>> {
+        Box::pin(async move {
+            let lines = requests(lines);
+            self.0.reserve_until(reference, &lines, until).await.map(|r| r.id).map_err(stock_error)
+        })
+    }
+
+    fn commit(&self, reservation: Uuid, order: Uuid) -> futures::future::BoxFuture<'_, Result<(), StockError>> {
+        Box::pin(async move { self.0.commit(reservation, order).await.map(|_| ()).map_err(stock_error) })
     }
 
     fn release<'a>(
@@ -100,8 +128,7 @@ impl<S: InventoryRepository> Stock for InventoryStock<S> {
         sellable: bool,
     ) -> futures::future::BoxFuture<'a, Result<(), StockError>> {
         Box::pin(async move {
-            let units: Vec<LineRequest> =
-                units.iter().map(|(sku, quantity)| LineRequest { sku: sku.clone(), quantity: *quantity }).collect();
+            let units = requests(units);
             self.0.take_back(reservation, &units, sellable).await.map(|_| ()).map_err(stock_error)
         })
     }

@@ -14,7 +14,16 @@ fn fill(r: &impl Read) -> BoxFill {
         customer_id: r.get("customer_id"),
         skus: r.get::<Json<Vec<String>>>("skus").0,
         short: r.get("short"),
+        reservation_id: r.get("reservation_id"),
+        order_id: r.get("order_id"),
     }
+}
+
+/// A query of boxes: what [`fill`] reads, then `$where`.
+macro_rules! fills {
+    ($where:literal) => {
+        concat!("SELECT subscription_id, customer_id, skus, short, reservation_id, order_id FROM box_contents ", $where)
+    };
 }
 
 impl<D: Dialect> BoxRepository for Store<D> {
@@ -53,13 +62,15 @@ impl<D: Dialect> BoxRepository for Store<D> {
         }
         for f in fills {
             sqlx::query(
-                "INSERT INTO box_contents (month, subscription_id, customer_id, skus, short) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO box_contents (month, subscription_id, customer_id, skus, short, reservation_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .arg(month)
             .arg(f.subscription_id)
             .arg(f.customer_id)
             .arg(Json(&f.skus))
             .arg(f.short.as_deref())
+            .arg(f.reservation_id)
             .execute(D::on(&mut tx))
             .await
             .map_err(unavailable)?;
@@ -69,11 +80,28 @@ impl<D: Dialect> BoxRepository for Store<D> {
     }
 
     async fn box_fills(&self, month: &str) -> StoreResult<Vec<BoxFill>> {
-        let q = sqlx::query(
-            "SELECT subscription_id, customer_id, skus, short FROM box_contents WHERE month = $1 ORDER BY subscription_id",
-        )
-        .arg(month);
+        let q = sqlx::query(fills!("WHERE month = $1 ORDER BY subscription_id")).arg(month);
         Ok(self.all(q).await?.iter().map(fill).collect())
+    }
+
+    async fn box_of(&self, month: &str, subscription: Uuid) -> StoreResult<Option<BoxFill>> {
+        let q = sqlx::query(fills!("WHERE month = $1 AND subscription_id = $2")).arg(month).arg(subscription);
+        Ok(self.optional(q).await?.as_ref().map(fill))
+    }
+
+    async fn set_box_order(&self, month: &str, subscription: Uuid, order: Uuid) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE box_contents SET order_id = $3 WHERE month = $1 AND subscription_id = $2 AND order_id IS NULL",
+        )
+        .arg(month)
+        .arg(subscription)
+        .arg(order);
+        Ok(self.run(q).await?.rows_affected() == 1)
+    }
+
+    async fn box_of_order(&self, order: Uuid) -> StoreResult<Option<BoxFill>> {
+        let row = self.optional(sqlx::query(fills!("WHERE order_id = $1")).arg(order)).await?;
+        Ok(row.as_ref().map(fill))
     }
 
     async fn had_in_boxes(&self, customer: Uuid, month: &str) -> StoreResult<Vec<String>> {

@@ -49,6 +49,11 @@ pub struct BoxFill {
     pub skus: Vec<String>,
     /// Why it holds fewer items than a box should (nothing else suits her, or is left).
     pub short: Option<String>,
+    /// The inventory reservation setting its items aside from the lock until her renewal
+    /// order takes them (or, unclaimed, until the end of the following month).
+    pub reservation_id: Option<Uuid>,
+    /// Her renewal order that ships it (its items are sold to that order).
+    pub order_id: Option<Uuid>,
 }
 
 /// What the allocation knows of a pool SKU.
@@ -80,6 +85,25 @@ pub fn valid_month(m: &str) -> bool {
         && y.bytes().all(|b| b.is_ascii_digit())
         && mm.parse::<u8>().is_ok_and(|n| (1..=12).contains(&n))
         && mm.len() == 2
+}
+
+/// The month (`YYYY-MM`, UTC) of a time in milliseconds since the Unix epoch.
+pub fn month_of(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms).unwrap_or_default().format("%Y-%m").to_string()
+}
+
+/// The start (UTC, milliseconds since the Unix epoch) of the month `after` months after
+/// `month` (`YYYY-MM`).
+pub fn month_start(month: &str, after: u32) -> Option<i64> {
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let start = first.checked_add_months(chrono::Months::new(after))?;
+    Some(start.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// Until when a locked month's items stay set aside for renewals that come late (dunning, a
+/// held-up renewal): the start of the month after the next.
+pub fn set_aside_until(month: &str) -> Option<i64> {
+    month_start(month, 2)
 }
 
 impl BoxInput {
@@ -155,6 +179,8 @@ pub fn allocate(
             short: (skus.len() < per_box)
                 .then(|| format!("{} of {per_box} items: nothing else in the pool suits her or is left", skus.len())),
             skus,
+            reservation_id: None,
+            order_id: None,
         })
         .collect()
 }
@@ -173,6 +199,17 @@ pub trait BoxRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// The locked boxes of a month.
     fn box_fills(&self, month: &str) -> impl Future<Output = StoreResult<Vec<BoxFill>>> + Send;
+    /// A subscription's box of a month, once locked.
+    fn box_of(&self, month: &str, subscription: Uuid) -> impl Future<Output = StoreResult<Option<BoxFill>>> + Send;
+    /// Records the renewal order that ships a locked box (once: `false` when it has one).
+    fn set_box_order(
+        &self,
+        month: &str,
+        subscription: Uuid,
+        order: Uuid,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The box an order ships, if any.
+    fn box_of_order(&self, order: Uuid) -> impl Future<Output = StoreResult<Option<BoxFill>>> + Send;
     /// The SKUs a customer had in the boxes of months before `month`.
     fn had_in_boxes(&self, customer: Uuid, month: &str) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
 }
@@ -239,6 +276,10 @@ mod tests {
     #[test]
     fn months_and_setups_are_checked() {
         assert!(valid_month("2026-12") && !valid_month("2026-13") && !valid_month("26-12") && !valid_month("2026-1"));
+        assert_eq!(month_of(1_796_083_200_000), "2026-12", "2026-12-01T00:00Z");
+        assert_eq!(set_aside_until("2026-12"), Some(1_801_440_000_000), "2027-02-01T00:00Z");
+        assert_eq!(set_aside_until("2026-13"), None);
+        assert_eq!(month_start("2026-12", 1), Some(1_798_761_600_000), "2027-01-01T00:00Z");
         let bad = BoxInput {
             box_sku: String::new(),
             items_per_box: 0,

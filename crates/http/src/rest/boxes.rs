@@ -2,7 +2,8 @@
 //! preview how each subscriber's box would be filled, and lock it (`orders:write`; the
 //! preview `orders:read`); a subscriber reads her box once the month is locked. Subscribers
 //! are the active subscriptions to the box's SKU; the allocation reads their beauty profiles
-//! and the catalogue's ingredients (an item the catalogue here does not know is never given).
+//! and the catalogue's facts of each pool SKU (skin types, concerns, ingredients; here or from
+//! the catalogue service): an item the catalogue does not know is never given.
 
 use crate::authz::need;
 use crate::error::{ApiError, Problem};
@@ -16,7 +17,7 @@ use axum::{Json, Router};
 use rouge_catalog::FieldError;
 use rouge_catalog::inci::IngredientBook;
 use rouge_identity::Permission::{OrdersRead, OrdersWrite};
-use rouge_subscriptions::{BoxFill, BoxInput, BoxMonth, ItemFacts, Subscriber, SubscriptionStatus};
+use rouge_subscriptions::{BoxFill, BoxInput, BoxMonth, ItemFacts, PoolItem, Subscriber, SubscriptionStatus};
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -55,23 +56,33 @@ async fn found<S: Store>(app: &AppState<S>, month: &str) -> Result<BoxMonth, Api
     app.store.box_month(month).await?.ok_or_else(|| ApiError::NotFound(format!("no box is set up for {month}")))
 }
 
+/// The catalogue's facts of the pool's SKUs (here or the catalogue service's): `None` for a
+/// SKU it does not know.
+async fn pool_facts<S: Store>(app: &AppState<S>, pool: &[PoolItem]) -> Result<Vec<Option<ItemFacts>>, ApiError> {
+    let skus: Vec<String> = pool.iter().map(|p| p.sku.clone()).collect();
+    let views = app.skus.skus(&skus).await.map_err(ApiError::Unavailable)?;
+    Ok(views
+        .into_iter()
+        .map(|v| {
+            v.map(|v| ItemFacts {
+                skin_types: v.skin_types,
+                concerns: v.concerns,
+                ingredient_keys: v.ingredient_keys.into_iter().collect(),
+            })
+        })
+        .collect())
+}
+
 /// How each subscriber's box would be filled now.
 async fn allocation<S: Store>(app: &AppState<S>, b: &BoxMonth) -> Result<Vec<BoxFill>, ApiError> {
-    let mut facts: HashMap<String, ItemFacts> = HashMap::new();
-    for p in &b.input.pool {
-        let Some(product) = app.index.sku(&p.sku).and_then(|s| app.index.product_by_id(&s.product_id)) else {
-            continue;
-        };
-        facts.insert(
-            p.sku.clone(),
-            ItemFacts {
-                skin_types: product.view.skin_types.iter().map(|t| t.as_str().to_owned()).collect(),
-                concerns: product.view.concerns.iter().map(|c| c.as_str().to_owned()).collect(),
-                ingredient_keys: product.ingredient_keys.iter().cloned().collect(),
-            },
-        );
-    }
-    // What the catalogue here does not know cannot be checked against her profile: left out.
+    let facts: HashMap<String, ItemFacts> = b
+        .input
+        .pool
+        .iter()
+        .zip(pool_facts(app, &b.input.pool).await?)
+        .filter_map(|(p, f)| Some((p.sku.clone(), f?)))
+        .collect();
+    // What the catalogue does not know (any more) cannot be checked against her profile: left out.
     let pool: Vec<_> = b.input.pool.iter().filter(|p| facts.contains_key(&p.sku)).cloned().collect();
     let book = IngredientBook::get();
     let mut subscribers = vec![];
@@ -79,9 +90,21 @@ async fn allocation<S: Store>(app: &AppState<S>, b: &BoxMonth) -> Result<Vec<Box
         if s.sku != b.input.box_sku || s.status != SubscriptionStatus::Active {
             continue;
         }
-        let Ok(profile) = app.identity.profile(s.customer_id).await else {
-            tracing::warn!(subscription = %s.id, "a box subscriber's profile cannot be read: no box allocated to her this time");
-            continue;
+        let profile = match &app.peers.identity {
+            Some(identity) => {
+                identity.get(&format!("/internal/v1/profiles/{}", s.customer_id)).await.map_err(ApiError::from)
+            }
+            None => app.identity.profile(s.customer_id).await.map_err(ApiError::from),
+        };
+        let profile: rouge_identity::BeautyProfile = match profile {
+            Ok(p) => p,
+            // Gone (erased meanwhile): no box for her.
+            Err(ApiError::Unauthorized(_) | ApiError::NotFound(_)) => {
+                tracing::warn!(subscription = %s.id, "a box subscriber's account is gone: no box allocated to her");
+                continue;
+            }
+            // Identity cannot answer: no allocation rather than one without her.
+            Err(e) => return Err(e),
         };
         subscribers.push(Subscriber {
             subscription_id: s.id,
@@ -107,11 +130,11 @@ pub async fn set_up<S: Store>(
 ) -> Res {
     bad_month(&month)?;
     input.validate().map_err(|v| ApiError::Invalid(v.errors().to_vec()))?;
-    let unknown: Vec<FieldError> = input
-        .pool
+    let unknown: Vec<FieldError> = pool_facts(&app, &input.pool)
+        .await?
         .iter()
         .enumerate()
-        .filter(|(_, p)| app.index.sku(&p.sku).is_none())
+        .filter(|(_, f)| f.is_none())
         .map(|(i, _)| FieldError {
             field: format!("pool.{i}.sku"),
             code: "unknown_sku",
@@ -154,19 +177,65 @@ pub async fn box_page<S: Store>(app: &AppState<S>, month: &str, lock: bool) -> R
     if b.locked {
         return Ok(BoxPage { boxes: app.store.box_fills(month).await?, month: b });
     }
-    let boxes = allocation(app, &b).await?;
+    let mut boxes = allocation(app, &b).await?;
     if !lock {
         return Ok(BoxPage { month: b, boxes });
     }
+    set_aside(app, month, &mut boxes).await?;
     if app.store.lock_box_month(month, &boxes, chrono::Utc::now().timestamp_millis()).await? {
-        tracing::info!(%month, boxes = boxes.len(), "beauty box locked");
+        tracing::info!(%month, boxes = boxes.len(), "beauty box locked; its items are set aside");
+    } else {
+        // Another lock got there first: its boxes stand; what this one set aside and that one
+        // did not keep goes back (a box of the same subscriber is the same reservation).
+        let kept: Vec<_> = app.store.box_fills(month).await?.into_iter().filter_map(|f| f.reservation_id).collect();
+        let ours = boxes.iter().filter_map(|f| f.reservation_id).filter(|r| !kept.contains(r));
+        release(app, ours).await;
     }
     Ok(BoxPage { month: found(app, month).await?, boxes: app.store.box_fills(month).await? })
 }
 
-/// Lock the month: the boxes as filled now are final (again: the same boxes).
+/// Sets each box's items aside in inventory (one reservation per box, until the end of the
+/// following month, for renewals that come late), all or nothing: when the stock cannot hold
+/// every box, what was set aside goes back and the lock is refused (409, naming the SKU).
+async fn set_aside<S: Store>(app: &AppState<S>, month: &str, boxes: &mut [BoxFill]) -> Result<(), ApiError> {
+    let until = rouge_subscriptions::set_aside_until(month)
+        .ok_or_else(|| ApiError::Internal(format!("{month} has no end of month")))?;
+    for i in 0..boxes.len() {
+        let f = &boxes[i];
+        if f.skus.is_empty() {
+            continue;
+        }
+        let lines: Vec<(String, i64)> = f.skus.iter().map(|s| (s.clone(), 1)).collect();
+        let reference = format!("box-{month}-{}", f.subscription_id.simple());
+        match app.orders.stock().set_aside(&reference, &lines, until).await {
+            Ok(id) => boxes[i].reservation_id = Some(id),
+            Err(e) => {
+                release(app, boxes[..i].iter().filter_map(|f| f.reservation_id)).await;
+                tracing::warn!(%month, error = %e, "a beauty box cannot be set aside: the month stays unlocked");
+                return Err(rouge_orders::OrdersError::from(e).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives set-aside items back (a refused or lost lock); a failure is logged: the reservation
+/// then runs out by itself.
+async fn release<S: Store>(app: &AppState<S>, reservations: impl Iterator<Item = uuid::Uuid>) {
+    for r in reservations {
+        if let Err(e) = app.orders.stock().release(r, "beauty box not locked").await {
+            tracing::warn!(reservation = %r, error = %e, "set-aside box items not given back; they go back when it runs out");
+        }
+    }
+}
+
+/// Lock the month: the boxes as filled now are final, and their items are set aside in
+/// inventory until the renewals ship them (again: the same boxes). Refused (409) when the
+/// stock cannot hold every box: lower that SKU's units in the pool.
 #[utoipa::path(put, path = "/v1/admin/boxes/{month}/lock", tag = "subscriptions", security(("staff" = ["orders:write"])),
-    responses((status = 200, body = BoxPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = BoxPage), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Not enough stock to set every box aside"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "Inventory cannot be asked; nothing was locked")))]
 pub async fn lock<S: Store>(State(app): State<AppState<S>>, Path(month): Path<String>) -> Res {
     Ok(Json(box_page(&app, &month, true).await?).into_response())
 }

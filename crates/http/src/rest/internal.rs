@@ -26,6 +26,15 @@ pub struct SkusQuery {
 pub struct ReserveBody {
     pub reference: String,
     pub lines: Vec<(String, i64)>,
+    /// Held until (milliseconds since the Unix epoch): units set aside for a later order;
+    /// without it, a checkout's hold (inventory's reservation time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CommitBody {
+    pub order_id: Uuid,
 }
 
 /// A reservation's outcome: short stock is an answer, not a failure of the call.
@@ -144,6 +153,7 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         r = r
             .route("/internal/v1/reservations", idempotent(app, true, post(reserve::<S>)))
             .route("/internal/v1/reservations/{id}/release", idempotent(app, true, post(release::<S>)))
+            .route("/internal/v1/reservations/{id}/commit", idempotent(app, true, post(commit::<S>)))
             .route("/internal/v1/reservations/{id}/restock", idempotent(app, true, post(restock::<S>)))
             .route("/internal/v1/reservations/{id}/take-back", idempotent(app, true, post(take_back::<S>)))
             .route("/internal/v1/sellable", get(sellable::<S>));
@@ -151,6 +161,7 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
     if has(Service::Identity) {
         r = r
             .route("/internal/v1/callers", post(caller::<S>))
+            .route("/internal/v1/profiles/{id}", get(profile::<S>))
             .route("/internal/v1/profiles/{id}/segments", get(segments::<S>))
             .route("/internal/v1/profiles/{id}/reviewer", get(reviewer::<S>));
     }
@@ -198,7 +209,11 @@ async fn reserve<S: Store>(
 ) -> Result<Json<Reserved>, ApiError> {
     let lines: Vec<rouge_inventory::LineRequest> =
         b.lines.into_iter().map(|(sku, quantity)| rouge_inventory::LineRequest { sku, quantity }).collect();
-    match app.inventory.reserve(&b.reference, &lines).await {
+    let held = match b.until {
+        Some(until) => app.inventory.reserve_until(&b.reference, &lines, until).await,
+        None => app.inventory.reserve(&b.reference, &lines).await,
+    };
+    match held {
         Ok(r) => Ok(Json(Reserved::Held(r.id))),
         Err(rouge_inventory::InventoryError::Insufficient { sku, requested, available }) => {
             Ok(Json(Reserved::Insufficient { sku, requested, available }))
@@ -213,6 +228,15 @@ async fn release<S: Store>(
     ValidJson(b): ValidJson<ReleaseBody>,
 ) -> Result<Json<Done>, ApiError> {
     app.inventory.release(id, &b.reason).await?;
+    Ok(Json(Done { changed: 1 }))
+}
+
+async fn commit<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+    ValidJson(b): ValidJson<CommitBody>,
+) -> Result<Json<Done>, ApiError> {
+    app.inventory.commit(id, b.order_id).await?;
     Ok(Json(Done { changed: 1 }))
 }
 
@@ -249,6 +273,14 @@ async fn caller<S: Store>(
 }
 
 /// The segments a customer's beauty profile puts her in (for promotions kept for segments).
+/// A customer's whole beauty profile (a beauty box is filled by it).
+async fn profile<S: Store>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<rouge_identity::BeautyProfile>, ApiError> {
+    Ok(Json(app.identity.profile(id).await?))
+}
+
 async fn segments<S: Store>(
     State(app): State<AppState<S>>,
     Path(id): Path<Uuid>,

@@ -257,6 +257,11 @@ impl<R: OrdersRepository> OrdersService<R> {
         &self.repo
     }
 
+    /// Inventory, as orders reach it (in process or over HTTP).
+    pub fn stock(&self) -> &dyn Stock {
+        self.stock.as_ref()
+    }
+
     fn open_contact(&self, owner: Uuid, sealed: Option<&Sealed>) -> Result<Contact> {
         match sealed {
             None => Ok(Contact::default()),

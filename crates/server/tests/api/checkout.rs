@@ -105,7 +105,8 @@ pub async fn complete(
     req.send().await.expect("request")
 }
 
-async fn stock_of(app: &TestApp, sku: &str) -> (i64, i64, i64) {
+/// A SKU's (on hand, reserved, available).
+pub async fn stock_of(app: &TestApp, sku: &str) -> (i64, i64, i64) {
     let (_, l) = app.get_json_as_admin(&format!("/v1/admin/inventory/skus/{sku}")).await;
     (l["on_hand"].as_i64().unwrap(), l["reserved"].as_i64().unwrap(), l["available"].as_i64().unwrap())
 }

@@ -192,6 +192,14 @@ async fn stock_settles(lb: &str, token: &str, on_hand: i64) {
     panic!("expected {on_hand} on hand and none reserved: {level}");
 }
 
+/// The owner's access token, from identity.
+async fn owner_token(lb: &str) -> String {
+    let login = json!({"email": "owner@shop.example", "password": "a long passphrase"});
+    let (s, session, _) = call(Client::new().post(format!("{lb}/v1/admin/auth/login")).json(&login)).await;
+    assert_eq!(s, StatusCode::OK, "{session}");
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
 async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
     let Some(mut shop) = open_shop(pg, &[]).await else { return };
     let lb = shop.lb.clone();
@@ -199,13 +207,7 @@ async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
     let at = |path: &str| format!("{lb}{path}");
 
     // Staff log in at identity; the catalogue and inventory ask identity who they are.
-    let (s, login, _) = call(
-        c.post(at("/v1/admin/auth/login"))
-            .json(&json!({"email": "owner@shop.example", "password": "a long passphrase"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{login}");
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = owner_token(&lb).await;
     let admin = |path: &str, key: &str, body: Value| {
         c.post(at(path)).bearer_auth(&token).header("idempotency-key", key).json(&body)
     };
@@ -498,4 +500,152 @@ async fn a_service_apart_says_which_peer_it_lacks_and_that_keys_are_shared() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("ROUGE_IDENTITY_URL"), "{err}");
+}
+
+/// The grown shop across the services: a promotion for oily skin (orders) asks identity for her
+/// segments; her review (catalogue) asks orders whether the purchase was delivered and identity
+/// for her profile; a beauty box (orders) is filled from the catalogue's facts and her whole
+/// profile (identity), and locking it sets its items aside at inventory. With identity down her
+/// requests answer 503 with Retry-After, and the storefront with its reviews still answers.
+async fn promotions_reviews_and_boxes_across_services(pg: bool) {
+    let smtp = crate::smtp::SmtpSink::start().await;
+    let Some(mut shop) = open_shop(pg, &[("ROUGE_SMTP_URL", smtp.url.as_str())]).await else { return };
+    let lb = shop.lb.clone();
+    let c = Client::new();
+    let at = |path: &str| format!("{lb}{path}");
+    let token = owner_token(&lb).await;
+    let admin = |path: &str, key: &str, body: Value| {
+        c.post(at(path)).bearer_auth(&token).header("idempotency-key", key).json(&body)
+    };
+    call(admin("/v1/admin/brands", "b1", json!({"name": "Lumen Lab"}))).await;
+    let (s, p, _) = call(admin("/v1/admin/products", "p1", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let (s, b, _) = call(admin("/v1/admin/products", "p2", serum("Monthly Box", "lumen-lab", "BOX-1", 1500))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let expires = (chrono::Utc::now() + chrono::Duration::days(300)).date_naive().to_string();
+    for (sku, key) in [(SKU, "r1"), ("BOX-1", "r2")] {
+        let receipt = json!({"sku": sku, "location": "main", "batch": "A1", "expires_on": expires, "quantity": 10});
+        let (s, r, _) = call(admin("/v1/admin/inventory/receipts", key, receipt)).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+    }
+    let promotion = json!({"name": "Oily skin: 10 % off", "benefit": {"kind": "percent_off", "percent_bp": 1000},
+        "segments": ["skin_type:oily"]});
+    let (s, promo, _) = call(admin("/v1/admin/promotions", "pr1", promotion)).await;
+    assert_eq!(s, StatusCode::CREATED, "{promo}");
+
+    // Ana registers at identity (the link arrives by email) and says she has oily skin.
+    let email = "ana.apart@example.com";
+    let account = json!({"email": email, "password": "correct horse battery", "name": "Ana Silva"});
+    let (s, _, _) = call(c.post(at("/v1/auth/register")).json(&account)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let link = crate::smtp::link_token(&smtp.wait_for(email, "verify-email?token=").await);
+    let (s, _, _) = call(c.post(at("/v1/auth/verify-email")).json(&json!({"token": link}))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let login = json!({"email": email, "password": "correct horse battery"});
+    let (_, session, _) = call(c.post(at("/v1/auth/login")).json(&login)).await;
+    let ana = session["access_token"].as_str().unwrap().to_owned();
+    let profile = json!({"beauty_profile": {"skin_type": "oily", "concerns": ["acne"]}});
+    let (s, me, _) = call(c.patch(at("/v1/me")).bearer_auth(&ana).json(&profile)).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+
+    // Her cart (orders) gets the oily-skin discount: identity told orders her segments.
+    let (_, cart, _) = call(c.post(at("/v1/carts")).bearer_auth(&ana)).await;
+    let cart = cart["id"].as_str().unwrap().to_owned();
+    for sku in [SKU, "BOX-1"] {
+        let line = json!({"sku": sku, "quantity": 1});
+        let (s, body, _) = call(c.post(at(&format!("/v1/carts/{cart}/lines"))).bearer_auth(&ana).json(&line)).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let mut priced = Value::Null;
+    for _ in 0..100 {
+        priced = call(c.get(at(&format!("/v1/carts/{cart}"))).bearer_auth(&ana)).await.1;
+        if priced["totals"]["discount"] == 440 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(priced["totals"]["discount"], 440, "10 % of 44.00 for oily skin: {priced}\n{}", shop.log());
+    let details = json!({"email": email, "shipping_address": address(), "shipping_method": "standard"});
+    let (s, _, _) = call(c.put(at(&format!("/v1/carts/{cart}/checkout"))).bearer_auth(&ana).json(&details)).await;
+    assert_eq!(s, StatusCode::OK);
+    let pay = json!({"payment": {"provider": "test", "token": "tok_visa"}});
+    let complete =
+        c.post(at(&format!("/v1/carts/{cart}/complete"))).bearer_auth(&ana).header("idempotency-key", "pay-a");
+    let (s, order, _) = call(complete.json(&pay)).await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    let order = order["id"].as_str().unwrap().to_owned();
+    for step in [
+        json!({"action": "capture"}),
+        json!({"action": "ship", "carrier": "Colissimo", "tracking": "X1"}),
+        json!({"action": "mark_delivered"}),
+    ] {
+        let (s, o, _) =
+            call(c.post(at(&format!("/v1/admin/orders/{order}/transitions"))).bearer_auth(&token).json(&step)).await;
+        assert_eq!(s, StatusCode::OK, "{o}");
+    }
+
+    // Her review (catalogue): orders vouch for the delivered line, identity for her skin type.
+    let reviews = format!("/v1/products/{}/reviews", p["slug"].as_str().unwrap());
+    let review = json!({"order_id": order, "sku": SKU, "rating": 5, "title": "Calmer skin",
+        "text": "Two weeks in, fewer breakouts.", "display_name": "Ana S."});
+    let submit = c.post(at(&reviews)).bearer_auth(&ana).header("idempotency-key", "rv1").json(&review);
+    let (s, mine, _) = call(submit).await;
+    assert_eq!(s, StatusCode::CREATED, "{mine}\n{}", shop.log());
+    assert_eq!((&mine["verified_purchase"], &mine["reviewer"]["skin_type"]), (&json!(true), &json!("oily")), "{mine}");
+    let moderation = format!("/v1/admin/reviews/{}/moderation", mine["id"].as_str().unwrap());
+    let (s, _, _) = call(c.put(at(&moderation)).bearer_auth(&token).json(&json!({"decision": "approve"}))).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Her box (orders): the catalogue's facts, her profile from identity, set aside at inventory.
+    let sub = json!({"order_id": order, "sku": "BOX-1", "cadence_weeks": 4, "payment": {"provider": "test", "token": "pm_card_visa"}});
+    let subscribe = c.post(at("/v1/subscriptions")).bearer_auth(&ana).header("idempotency-key", "s1").json(&sub);
+    let (s, body, _) = call(subscribe).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let month = rouge_subscriptions::month_of(chrono::Utc::now().timestamp_millis());
+    let setup = json!({"box_sku": "BOX-1", "items_per_box": 1, "pool": [{"sku": SKU, "quantity": 3}]});
+    let (s, body, _) = call(c.put(at(&format!("/v1/admin/boxes/{month}"))).bearer_auth(&token).json(&setup)).await;
+    assert_eq!(s, StatusCode::OK, "the catalogue knows the pool: {body}");
+    let (s, locked, _) = call(c.put(at(&format!("/v1/admin/boxes/{month}/lock"))).bearer_auth(&token)).await;
+    assert_eq!(s, StatusCode::OK, "{locked}\n{}", shop.log());
+    assert_eq!(locked["boxes"][0]["skus"], json!([SKU]), "oily skin, the serum: {locked}");
+    let mut level = Value::Null;
+    for _ in 0..200 {
+        level = call(c.get(at(&format!("/v1/admin/inventory/skus/{SKU}"))).bearer_auth(&token)).await.1;
+        if level["on_hand"] == 9 && level["reserved"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!((&level["on_hand"], &level["reserved"]), (&json!(9), &json!(1)), "one sold, one set aside: {level}");
+
+    // Identity down: her requests answer 503 with Retry-After; the storefront and its reviews
+    // (catalogue) still answer.
+    shop.kill(3, "/v1/auth/login").await;
+    let (s, problem, headers) = call(c.get(at("/v1/subscriptions")).bearer_auth(&ana)).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    let (s, page, _) = call(c.get(at(&reviews))).await;
+    let by_skin = json!([{"skin_type": "oily", "average": 5.0, "count": 1}]);
+    assert_eq!((s, &page["summary"]["by_skin_type"]), (StatusCode::OK, &by_skin), "{page}");
+    shop.start(3).await;
+    let mut back = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..200 {
+        back = c.get(at("/v1/subscriptions")).bearer_auth(&ana).send().await.unwrap().status();
+        if back == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(back, StatusCode::OK, "identity is back");
+    shop.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_promotions_reviews_and_boxes_across_services() {
+    promotions_reviews_and_boxes_across_services(false).await;
+}
+
+#[tokio::test]
+async fn postgres_promotions_reviews_and_boxes_across_services() {
+    promotions_reviews_and_boxes_across_services(true).await;
 }

@@ -12,27 +12,32 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use uuid::Uuid;
 
-fn options() -> rouge_server::Options {
+/// Renewals looked for every 50 ms.
+pub fn options() -> rouge_server::Options {
     let mut opts = test_options();
     opts.renewals_every = Duration::from_millis(50);
     opts
 }
 
-/// Makes a subscription due now, as the clock would in a few weeks.
-async fn due_now<S: SubscriptionRepository>(store: &S, id: Uuid) {
+/// Makes a subscription due at `at` (in the past), as the clock would in a few weeks.
+async fn due_at<S: SubscriptionRepository>(store: &S, id: Uuid, at: i64) {
     let mut s = store.subscription(id).await.unwrap().unwrap();
     let read_at = s.updated_at;
-    s.next_at = chrono::Utc::now().timestamp_millis() - 1;
+    s.next_at = at;
     s.updated_at = read_at + 1;
     store.save_subscription(&s, Some(read_at), "subscription.changed").await.unwrap();
 }
 
-async fn make_due(app: &TestApp, id: &str) {
+pub async fn make_due_at(app: &TestApp, id: &str, at: i64) {
     let id: Uuid = id.parse().unwrap();
     match &app.db {
-        Db::Sqlite(d) => due_now(&d.store, id).await,
-        Db::Postgres(d) => due_now(&d.store, id).await,
+        Db::Sqlite(d) => due_at(&d.store, id, at).await,
+        Db::Postgres(d) => due_at(&d.store, id, at).await,
     }
+}
+
+async fn make_due(app: &TestApp, id: &str) {
+    make_due_at(app, id, chrono::Utc::now().timestamp_millis() - 1).await;
 }
 
 async fn subscription(app: &TestApp, token: &str, id: &str) -> Value {
@@ -40,7 +45,7 @@ async fn subscription(app: &TestApp, token: &str, id: &str) -> Value {
 }
 
 /// Waits until the subscription satisfies `done`; returns it.
-async fn until(app: &TestApp, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn until(app: &TestApp, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..200 {
         let s = subscription(app, token, id).await;
         if done(&s) {
