@@ -21,13 +21,19 @@ pub async fn renew_due<S: Store>(
     every: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let failed = crate::schedule::FailedClaims::default();
     crate::schedule::every(every, stop, || async {
+        failed.give_back(|id, lease| store.release_subscription_claim(id, lease)).await;
         let now = chrono::Utc::now().timestamp_millis();
-        match store.claim_due_subscriptions(now, now + 120_000, 20).await {
+        let lease = now + 120_000;
+        match store.claim_due_subscriptions(now, lease, 20).await {
             Ok(due) => {
                 for s in due {
                     if let Err(e) = renew(&store, &orders, &mailer, s.clone()).await {
-                        tracing::warn!(subscription = %s.id, error = %e, "a renewal did not go through; tried again when its claim ends");
+                        // Tried again at the next look (the period's cart and checkout key
+                        // make a retry place its order once).
+                        tracing::warn!(subscription = %s.id, error = %e, "a renewal did not go through; tried again shortly");
+                        failed.push(s.id, lease);
                     }
                 }
             }

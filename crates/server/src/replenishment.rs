@@ -154,13 +154,17 @@ pub async fn send_due<S: Store>(
     public_url: String,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let failed = crate::schedule::FailedClaims::default();
     crate::schedule::every(opts.every, stop, || async {
+        failed.give_back(|id, lease| store.release_reminder_claim(id, lease)).await;
         let now = chrono::Utc::now().timestamp_millis();
-        match store.claim_due_reminders(now, now + 60_000, 50).await {
+        let lease = now + 60_000;
+        match store.claim_due_reminders(now, lease, 50).await {
             Ok(due) => {
                 for r in due {
                     if let Err(e) = send(&store, catalog.as_ref(), &sealer, &mailer, &public_url, &r).await {
-                        tracing::warn!(reminder = %r.id, error = %e, "a replenishment reminder was not sent; tried again in a minute");
+                        tracing::warn!(reminder = %r.id, error = %e, "a replenishment reminder was not sent; tried again shortly");
+                        failed.push(r.id, lease);
                     }
                 }
             }

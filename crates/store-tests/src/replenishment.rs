@@ -48,6 +48,9 @@ pub async fn reminders_are_added_once_superseded_claimed_and_sent_once<S: Replen
         1,
         "a lease that ran out is taken again"
     );
+    assert!(!store.release_reminder_claim(b.id, 9_500).await.unwrap(), "not an earlier claim's");
+    assert!(store.release_reminder_claim(b.id, 10_000).await.unwrap());
+    assert_eq!(store.claim_due_reminders(9_501, 10_100, 10).await.unwrap().len(), 1, "given back early");
     store.mark_sent(b.id, "hash-b", 9_600).await.unwrap();
     assert!(store.claim_due_reminders(20_000, 20_500, 10).await.unwrap().is_empty(), "sent once");
     let found = store.by_token("hash-b").await.unwrap().unwrap();

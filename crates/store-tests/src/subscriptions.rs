@@ -42,6 +42,9 @@ pub async fn subscriptions_round_trip_claim_once_and_renew_each_period_once<S: S
     assert_eq!(store.claim_due_subscriptions(due, due + 100, 10).await.unwrap().len(), 1);
     assert!(store.claim_due_subscriptions(due + 50, due + 150, 10).await.unwrap().is_empty(), "leased");
     assert_eq!(store.claim_due_subscriptions(due + 100, due + 200, 10).await.unwrap().len(), 1, "the lease ran out");
+    assert!(!store.release_subscription_claim(s.id, due + 100).await.unwrap(), "not an earlier claim's");
+    assert!(store.release_subscription_claim(s.id, due + 200).await.unwrap());
+    assert_eq!(store.claim_due_subscriptions(due + 101, due + 300, 10).await.unwrap().len(), 1, "given back early");
 
     let r = store.renewal(s.id, 1).await.unwrap();
     assert_eq!((r.period, r.cart_id, r.order_id), (1, None, None));

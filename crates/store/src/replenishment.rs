@@ -119,6 +119,16 @@ impl<D: Dialect> ReplenishmentRepository for Store<D> {
         Ok(claimed)
     }
 
+    async fn release_reminder_claim(&self, id: Uuid, lease_until: i64) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE replenishment_reminders SET lease_until = $3 WHERE id = $1 AND state = 'pending' AND lease_until = $2",
+        )
+        .arg(id)
+        .arg(lease_until)
+        .arg(0_i64);
+        Ok(self.run(q).await?.rows_affected() == 1)
+    }
+
     async fn mark_sent(&self, id: Uuid, token_hash: &str, now: i64) -> StoreResult<()> {
         self.exec(
             sqlx::query(

@@ -141,6 +141,14 @@ impl<D: Dialect> SubscriptionRepository for Store<D> {
         Ok(claimed)
     }
 
+    async fn release_subscription_claim(&self, subscription: Uuid, lease_until: i64) -> StoreResult<bool> {
+        let q = sqlx::query("UPDATE subscriptions SET lease_until = $3 WHERE id = $1 AND lease_until = $2")
+            .arg(subscription)
+            .arg(lease_until)
+            .arg(0_i64);
+        Ok(self.run(q).await?.rows_affected() == 1)
+    }
+
     async fn renewal(&self, subscription: Uuid, period: i64) -> StoreResult<Renewal> {
         self.exec(
             sqlx::query(

@@ -226,6 +226,12 @@ pub trait ReplenishmentRepository: Clone + Send + Sync + 'static {
         lease_until: i64,
         limit: i64,
     ) -> impl Future<Output = StoreResult<Vec<Reminder>>> + Send;
+    /// Gives a claim back early (a send that failed is tried again at the next look): only the
+    /// claim taken until `lease_until`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn release_reminder_claim(&self, id: Uuid, lease_until: i64) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Marks a reminder sent, with the hash of its reorder link's token.
     ///
     /// # Errors

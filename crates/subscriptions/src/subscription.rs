@@ -300,6 +300,13 @@ pub trait SubscriptionRepository: Clone + Send + Sync + 'static {
         lease_until: i64,
         limit: i64,
     ) -> impl Future<Output = StoreResult<Vec<Subscription>>> + Send;
+    /// Gives a claim back early (an attempt that failed is tried again at the next look, not
+    /// when the lease runs out): only the claim taken until `lease_until`, not a later one.
+    fn release_subscription_claim(
+        &self,
+        subscription: Uuid,
+        lease_until: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// The renewal of a period, made (empty) when it is not there yet.
     fn renewal(&self, subscription: Uuid, period: i64) -> impl Future<Output = StoreResult<Renewal>> + Send;
     /// Gives a renewal its cart, unless it has one; returns the one it has.

@@ -177,6 +177,42 @@ async fn postgres_subscriptions_renew_once_per_period_and_dun_declined_cards() {
     app.stop().await;
 }
 
+/// The database flaps while a subscription is due (PostgreSQL cut and restored, again and
+/// again, by a proxy the test owns): the renewal loop rides it out, and the period is renewed
+/// once, with one order, once the database stays up.
+#[tokio::test]
+async fn postgres_a_flapping_database_renews_a_period_once() {
+    use crate::faults::{FaultProxy, Mode};
+    let proxy = FaultProxy::start("127.0.0.1:5432").await;
+    let Some(shop_app) = TestApp::postgres_via(proxy.addr, options()).await else { return };
+    let app = &shop_app;
+    stocked(app, SKU, 5).await;
+    let ana = crate::accounts::customer(app, "ana.flap@example.com").await;
+    let ana = ana["access_token"].as_str().unwrap().to_owned();
+    let cart = ready_cart(app, SKU, 1, Some(&ana)).await;
+    let first: Value = complete(app, &cart, Some("first"), "tok_visa", Some(&ana)).await.json().await.unwrap();
+    let body = json!({"order_id": first["id"], "sku": SKU, "cadence_weeks": 4,
+        "payment": {"provider": "test", "token": "pm_card_visa"}});
+    let (s, sub) = shop(app, Method::POST, "/v1/subscriptions", Some(&ana), Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    make_due(app, &id).await;
+    for pause in [20, 35, 50, 80, 120, 200] {
+        proxy.set(Mode::Down);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        proxy.set(Mode::Pass);
+        tokio::time::sleep(Duration::from_millis(pause / 2)).await;
+    }
+    let renewed = until(app, &ana, &id, |s| s["period"] == 1).await;
+    assert_eq!(renewed["failures"], 0, "an outage is not a declined card: {renewed}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, mine) = shop(app, Method::GET, "/v1/me/orders", Some(&ana), None).await;
+    assert_eq!(mine["items"].as_array().map(Vec::len), Some(2), "one renewal for the period: {mine}");
+    let (_, again) = shop(app, Method::GET, &format!("/v1/subscriptions/{id}"), Some(&ana), None).await;
+    assert_eq!(again["period"], 1, "renewed once: {again}");
+    shop_app.stop().await;
+}
+
 /// With Stripe, a renewal charges the saved PaymentMethod of the subscription's Stripe
 /// Customer off-session.
 async fn stripe_renewals_are_charged_off_session(app: &TestApp, seen: &std::sync::Mutex<Vec<String>>) {
