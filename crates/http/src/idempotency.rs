@@ -9,6 +9,7 @@
 //! her account is erased; `rouge keys rotate` re-wraps the data keys with the rest.
 
 use crate::error::ApiError;
+use crate::sealed::{decode, encode};
 use crate::state::{AppState, Store};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -16,10 +17,8 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use rouge_kernel::{Begin, IdempotencyStore, StoredResponse};
-use rouge_orders::{Sealed, Sealer};
+use rouge_orders::Sealer;
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
@@ -178,21 +177,6 @@ fn customer_of<S: Store>(app: &AppState<S>, parts: &axum::http::request::Parts) 
         None => app.identity.tokens().verify(crate::rest::auth::bearer(&parts.headers)?).ok()?,
     };
     (claims.kind == rouge_identity::Subject::Customer).then(|| claims.sub.to_string())
-}
-
-const SEALED_PREFIX: &[u8] = b"rouge-sealed-v1:";
-
-fn encode(s: &Sealed) -> Vec<u8> {
-    let doc = serde_json::json!({"m": s.master_id, "k": STANDARD.encode(&s.key), "d": STANDARD.encode(&s.data)});
-    [SEALED_PREFIX, doc.to_string().as_bytes()].concat()
-}
-
-fn decode(bytes: &[u8]) -> Result<Sealed, String> {
-    let doc = bytes.strip_prefix(SEALED_PREFIX).ok_or("not a sealed answer")?;
-    let v: serde_json::Value = serde_json::from_slice(doc).map_err(|e| e.to_string())?;
-    let field = |name: &str| v[name].as_str().map(str::to_owned).ok_or(format!("no `{name}`"));
-    let bin = |name: &str| STANDARD.decode(field(name)?).map_err(|e| e.to_string());
-    Ok(Sealed { master_id: field("m")?, key: bin("k")?, data: bin("d")? })
 }
 
 fn seal<S: Store>(app: &AppState<S>, scope: &str, body: &[u8]) -> Vec<u8> {

@@ -19,6 +19,7 @@ pub mod peers;
 pub mod redis_link;
 pub mod remote;
 pub mod rest;
+pub mod sealed;
 pub mod services;
 pub mod state;
 pub mod surrogate;

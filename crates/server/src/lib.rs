@@ -657,7 +657,19 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             stop_tx.subscribe(),
         )));
     }
-    let sender = tokio::spawn(webhooks::send_due(state.store.clone(), webhook_opts, alerts, stop_tx.subscribe()));
+    // Signing secrets stored in the clear by an earlier version are sealed now (again: nothing).
+    match rouge_http::rest::webhooks::reseal_secrets(&state.store, state.sealer.as_ref()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(endpoints = n, "webhook signing secrets sealed"),
+        Err(e) => tracing::warn!(error = %e, "webhook signing secrets not sealed yet; tried again at the next start"),
+    }
+    let sender = tokio::spawn(webhooks::send_due(
+        state.store.clone(),
+        state.sealer.clone(),
+        webhook_opts,
+        alerts,
+        stop_tx.subscribe(),
+    ));
     if let Some(levels) = levels {
         tokio::spawn(refresh_availability(board, levels, inv.low_stock, filled, stop_tx.subscribe()));
     }

@@ -589,8 +589,11 @@ impl StoreFn<()> for RotateKeys {
                 let m =
                     rouge_orders::service::rewrap_keys(&store, &sealer, &id).await.map_err(|e| anyhow::anyhow!(e))?;
                 let a = rouge_http::idempotency::rewrap(&store, &sealer).await.map_err(|e| anyhow::anyhow!(e))?;
+                let w = rouge_http::rest::webhooks::reseal_secrets(&store, &sealer)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
                 println!(
-                    "re-wrapped {n} customer data keys, {m} cart and order keys and {a} stored answers under {id}; older master-*.key files can now be removed"
+                    "re-wrapped {n} customer data keys, {m} cart and order keys, {a} stored answers and {w} webhook endpoints' secrets under {id}; older master-*.key files can now be removed"
                 );
             }
             // Handled without a store.

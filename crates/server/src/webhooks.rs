@@ -119,6 +119,7 @@ impl<S: Store> Alerts<S> {
 /// Attempts due deliveries every half second until `stop`.
 pub async fn send_due<S: Store>(
     store: S,
+    sealer: std::sync::Arc<dyn rouge_orders::Sealer>,
     opts: WebhookOptions,
     alerts: Alerts<S>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -128,7 +129,7 @@ pub async fn send_due<S: Store>(
         match store.claim_due(now, now + 60_000, 20).await {
             Ok(due) => {
                 for d in due {
-                    attempt(&store, &opts, &alerts, d).await;
+                    attempt(&store, sealer.as_ref(), &opts, &alerts, d).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read due webhook deliveries; will retry"),
@@ -138,24 +139,31 @@ pub async fn send_due<S: Store>(
 }
 
 /// One attempt of one delivery; its outcome recorded.
-async fn attempt<S: Store>(store: &S, opts: &WebhookOptions, alerts: &Alerts<S>, due: Due) {
+async fn attempt<S: Store>(
+    store: &S,
+    sealer: &dyn rouge_orders::Sealer,
+    opts: &WebhookOptions,
+    alerts: &Alerts<S>,
+    due: Due,
+) {
     let Due { mut delivery, event } = due;
     let now = chrono::Utc::now();
     let outcome = match store.endpoint(delivery.endpoint_id).await {
         Ok(Some((endpoint, _))) if !endpoint.enabled => Err((None, "the endpoint is disabled".to_owned())),
         Ok(Some((endpoint, secrets))) => {
-            let current = Secret::parse(&secrets.current);
-            let previous = secrets
-                .previous
-                .filter(|(_, until)| *until > now.timestamp_millis())
-                .and_then(|(s, _)| Secret::parse(&s).ok());
-            match current {
-                Ok(current) => {
-                    let mut keys = vec![&current];
-                    keys.extend(previous.as_ref());
-                    post(opts, &endpoint.url, &keys, &event, now.timestamp()).await
+            match rouge_http::rest::webhooks::open_secrets(sealer, endpoint.id, &secrets, now.timestamp_millis()) {
+                Ok((current, previous)) => {
+                    let previous = previous.and_then(|s| Secret::parse(&s).ok());
+                    match Secret::parse(&current) {
+                        Ok(current) => {
+                            let mut keys = vec![&current];
+                            keys.extend(previous.as_ref());
+                            post(opts, &endpoint.url, &keys, &event, now.timestamp()).await
+                        }
+                        Err(e) => Err((None, e.to_string())),
+                    }
                 }
-                Err(e) => Err((None, e.to_string())),
+                Err(e) => Err((None, format!("its signing secret does not open: {e}"))),
             }
         }
         Ok(None) => return,

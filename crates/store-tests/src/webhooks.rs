@@ -68,6 +68,11 @@ pub async fn webhook_deliveries_are_queued_once_claimed_once_and_recorded<S: Web
     assert!(store.rotate_secret(a.id, "whsec_three", 99_000).await.unwrap());
     let (_, s) = store.endpoint(a.id).await.unwrap().unwrap();
     assert_eq!((s.current.as_str(), s.previous), ("whsec_three", Some(("whsec_one".to_owned(), 99_000))));
+    // Sealed (or re-wrapped) in place, unless rotated meanwhile.
+    assert!(!store.replace_secrets(a.id, "whsec_one", "sealed-x", None).await.unwrap(), "not the current one");
+    assert!(store.replace_secrets(a.id, "whsec_three", "sealed-3", Some("sealed-1")).await.unwrap());
+    let (_, s) = store.endpoint(a.id).await.unwrap().unwrap();
+    assert_eq!((s.current.as_str(), s.previous), ("sealed-3", Some(("sealed-1".to_owned(), 99_000))));
 
     // Disabled, changed, deleted with its log.
     store.disable_endpoint(b.id, "disabled after 40 failed attempts in a row", 30_000).await.unwrap();

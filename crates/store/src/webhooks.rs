@@ -124,6 +124,18 @@ impl<D: Dialect> WebhookRepository for Store<D> {
         Ok(gone == 1)
     }
 
+    async fn replace_secrets(&self, id: Uuid, was: &str, current: &str, previous: Option<&str>) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE webhook_endpoints SET secret = $3, previous_secret = COALESCE($4, previous_secret) \
+             WHERE id = $1 AND secret = $2",
+        )
+        .arg(id)
+        .arg(was)
+        .arg(current)
+        .arg(previous);
+        Ok(self.run(q).await?.rows_affected() == 1)
+    }
+
     async fn rotate_secret(&self, id: Uuid, secret: &str, until: i64) -> StoreResult<bool> {
         let mut tx = self.write_tx().await.map_err(unavailable)?;
         let changed = sqlx::query(

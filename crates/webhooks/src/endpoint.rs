@@ -32,6 +32,7 @@ impl Endpoint {
 /// Its secrets: the current one and, for a day after a rotation, the previous one (both sign).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secrets {
+    /// As stored: sealed (see the HTTP layer's `sealed` module) by the shop's keys.
     pub current: String,
     pub previous: Option<(String, i64)>,
 }
@@ -121,6 +122,19 @@ pub trait WebhookRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store fails.
     fn rotate_secret(&self, id: Uuid, secret: &str, until: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Replaces an endpoint's stored secrets (sealed, or re-wrapped after a key rotation),
+    /// unless its current one changed meanwhile (`false`).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn replace_secrets(
+        &self,
+        id: Uuid,
+        was: &str,
+        current: &str,
+        previous: Option<&str>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Queues `event` for each of `endpoints`, once (again: nothing).
     ///

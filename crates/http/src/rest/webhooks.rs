@@ -156,8 +156,58 @@ pub async fn create_endpoint<S: Store>(
         updated_at: now,
     };
     let secret = Secret::generate().expose();
-    app.store.create_endpoint(&endpoint, &secret).await?;
+    app.store.create_endpoint(&endpoint, &seal_secret(app.sealer.as_ref(), endpoint.id, &secret)).await?;
     Ok(EndpointWithSecret { endpoint, secret })
+}
+
+/// Whose a sealed secret is (its data key is bound to the endpoint).
+fn owner(endpoint: Uuid) -> String {
+    format!("webhook:{endpoint}")
+}
+
+/// A signing secret as it is stored: sealed by the shop's keys.
+fn seal_secret(sealer: &dyn rouge_orders::Sealer, endpoint: Uuid, secret: &str) -> String {
+    crate::sealed::seal_text(sealer, &owner(endpoint), secret)
+}
+
+/// An endpoint's signing secrets in the clear, to sign a delivery with: the current one, and
+/// the previous one while it is still valid at `now` (ms).
+///
+/// # Errors
+/// When a secret does not open (its master key is missing from the key directory).
+pub fn open_secrets(
+    sealer: &dyn rouge_orders::Sealer,
+    endpoint: Uuid,
+    secrets: &rouge_webhooks::Secrets,
+    now: i64,
+) -> Result<(String, Option<String>), String> {
+    let open = |s: &str| crate::sealed::open_text(sealer, &owner(endpoint), s);
+    let previous = secrets.previous.as_ref().filter(|(_, until)| *until > now).map(|(s, _)| open(s)).transpose()?;
+    Ok((open(&secrets.current)?, previous))
+}
+
+/// Seals every endpoint's secrets still stored in the clear (from before they were sealed)
+/// and re-wraps those sealed under an older master key (after `rouge keys rotate`); returns
+/// how many endpoints changed.
+///
+/// # Errors
+/// When the store fails or a secret cannot be re-wrapped.
+pub async fn reseal_secrets<S: Store>(store: &S, sealer: &dyn rouge_orders::Sealer) -> Result<usize, String> {
+    let mut changed = 0;
+    for e in store.endpoints().await.map_err(|e| e.to_string())? {
+        let Some((_, secrets)) = store.endpoint(e.id).await.map_err(|e| e.to_string())? else { continue };
+        let reseal = |s: &str| crate::sealed::reseal_text(sealer, &owner(e.id), s);
+        let current = reseal(&secrets.current)?;
+        let previous = secrets.previous.as_ref().map(|(s, _)| reseal(s)).transpose()?.flatten();
+        if current.is_none() && previous.is_none() {
+            continue;
+        }
+        let now = current.as_deref().unwrap_or(&secrets.current);
+        if store.replace_secrets(e.id, &secrets.current, now, previous.as_deref()).await.map_err(|e| e.to_string())? {
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// Every endpoint (no secrets).
@@ -243,7 +293,8 @@ pub async fn rotate<S: Store>(State(app): State<AppState<S>>, Path(id): Path<Uui
 pub async fn rotate_secret<S: Store>(app: &AppState<S>, id: Uuid) -> Result<EndpointWithSecret, ApiError> {
     let endpoint = found(app, id).await?;
     let secret = Secret::generate().expose();
-    app.store.rotate_secret(id, &secret, chrono::Utc::now().timestamp_millis() + ROTATION_MS).await?;
+    let sealed = seal_secret(app.sealer.as_ref(), id, &secret);
+    app.store.rotate_secret(id, &sealed, chrono::Utc::now().timestamp_millis() + ROTATION_MS).await?;
     Ok(EndpointWithSecret { endpoint, secret })
 }
 

@@ -145,8 +145,9 @@ async fn keys_rotate_while_the_server_runs_and_nobody_is_logged_out() {
     let out = rouge(&dir.0).args(["keys", "rotate"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("re-wrapped 1 customer data keys, 2 cart and order keys and 1 stored answers"),
+        String::from_utf8_lossy(&out.stdout).contains(
+            "re-wrapped 1 customer data keys, 2 cart and order keys, 1 stored answers and 0 webhook endpoints' secrets"
+        ),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

@@ -95,6 +95,60 @@ fn options() -> rouge_server::Options {
     opts
 }
 
+/// An endpoint's secrets as the store keeps them.
+async fn stored_secrets(app: &TestApp, id: &str) -> rouge_webhooks::Secrets {
+    use rouge_webhooks::WebhookRepository;
+    let id: uuid::Uuid = id.parse().unwrap();
+    let found = match &app.db {
+        crate::helpers::Db::Sqlite(d) => d.store.endpoint(id).await,
+        crate::helpers::Db::Postgres(d) => d.store.endpoint(id).await,
+    };
+    found.unwrap().unwrap().1
+}
+
+/// Stores an endpoint whose secret is in the clear, as before secrets were sealed, and seals it
+/// as a start does: the stored one is sealed and opens to the same secret (returned).
+async fn legacy_endpoint_is_sealed(app: &TestApp) -> String {
+    async fn on<S: rouge_http::Store>(store: &S, keys: &rouge_identity::Keys) -> String {
+        use rouge_webhooks::WebhookRepository;
+        let hasher = rouge_identity::PasswordHasher::new(rouge_identity::HashCost::TEST).unwrap();
+        let identity = rouge_identity::IdentityService::new(
+            store.clone(),
+            keys.vault.clone(),
+            hasher,
+            keys.tokens.clone(),
+            Default::default(),
+        );
+        let sealer = rouge_server::wiring::VaultSealer(identity);
+        let now = chrono::Utc::now().timestamp_millis();
+        let e = rouge_webhooks::Endpoint {
+            id: uuid::Uuid::now_v7(),
+            url: "https://hooks.example/legacy".into(),
+            description: "from before secrets were sealed".into(),
+            event_types: vec!["order.placed".into()],
+            enabled: false,
+            disabled_reason: None,
+            failures: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let plain = rouge_webhooks::Secret::generate().expose();
+        store.create_endpoint(&e, &plain).await.unwrap();
+        assert!(rouge_http::rest::webhooks::reseal_secrets(store, &sealer).await.unwrap() >= 1);
+        assert_eq!(rouge_http::rest::webhooks::reseal_secrets(store, &sealer).await.unwrap(), 0, "once");
+        let (_, stored) = store.endpoint(e.id).await.unwrap().unwrap();
+        assert!(stored.current.starts_with("rouge-sealed-v1:") && !stored.current.contains(&plain));
+        let (opened, _) = rouge_http::rest::webhooks::open_secrets(&sealer, e.id, &stored, now).unwrap();
+        assert_eq!(opened, plain, "the same secret signs");
+        store.delete_endpoint(e.id).await.unwrap();
+        opened
+    }
+    match &app.db {
+        crate::helpers::Db::Sqlite(d) => on(&d.store, &app.keys).await,
+        crate::helpers::Db::Postgres(d) => on(&d.store, &app.keys).await,
+    }
+}
+
 async fn webhooks_are_signed_retried_rotated_replayed_and_disabled(app: &TestApp) {
     // Staff who manage webhooks hear when an endpoint is disabled; others do not.
     let (s, role) =
@@ -167,6 +221,15 @@ async fn webhooks_are_signed_retried_rotated_replayed_and_disabled(app: &TestApp
         assert_eq!(reference_verifies(&new_secret, &headers, &body), Some(true), "the new secret");
         assert_eq!(reference_verifies(&secret, &headers, &body), Some(true), "the old one, during the rotation");
     }
+
+    // Both secrets are stored sealed; one stored in the clear (by an earlier version) is
+    // sealed by the next start's pass, and still signs as before.
+    let stored = stored_secrets(app, &id).await;
+    assert!(stored.current.starts_with("rouge-sealed-v1:") && !stored.current.contains(&new_secret), "{stored:?}");
+    let previous = stored.previous.clone().unwrap().0;
+    assert!(previous.starts_with("rouge-sealed-v1:") && !previous.contains(&secret), "{stored:?}");
+    let legacy = legacy_endpoint_is_sealed(app).await;
+    assert!(legacy.starts_with("whsec_"));
 
     // A replay sends the same message again.
     let event = first_id.trim_start_matches("msg_");
