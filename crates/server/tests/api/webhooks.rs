@@ -110,7 +110,6 @@ async fn stored_secrets(app: &TestApp, id: &str) -> rouge_webhooks::Secrets {
 /// as a start does: the stored one is sealed and opens to the same secret (returned).
 async fn legacy_endpoint_is_sealed(app: &TestApp) -> String {
     async fn on<S: rouge_http::Store>(store: &S, keys: &rouge_identity::Keys) -> String {
-        use rouge_webhooks::WebhookRepository;
         let hasher = rouge_identity::PasswordHasher::new(rouge_identity::HashCost::TEST).unwrap();
         let identity = rouge_identity::IdentityService::new(
             store.clone(),
