@@ -81,10 +81,19 @@ fn the_demo_has_at_least_300_products_with_shades_and_sizes() {
 /// `rouge serve --demo` on `database_url` (keys in `dir`), on a free port: the child, its base
 /// URL, and the banner it printed on stdout.
 async fn serve_demo(dir: &TempDir, database_url: &str) -> (std::process::Child, String, String) {
+    serve_demo_with(dir, database_url, &[]).await
+}
+
+async fn serve_demo_with(
+    dir: &TempDir,
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
     use std::io::BufRead;
     let addr = format!("127.0.0.1:{}", crate::helpers::free_port());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
         .args(["serve", "--demo", "--listen", &addr, "--metrics-listen", "off"])
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("ROUGE_KEY_DIR", dir.0.join("keys"))
         .env("RUST_LOG", "warn")
@@ -183,6 +192,96 @@ async fn the_readme_tour_works_on(database_url: &str, dir: &TempDir) {
     assert_eq!(skus, ["LL-NIA-30", "LL-NIA-5", "LL-GLOW-5", "LL-HYA-5"], "{order}");
     assert_eq!(order["totals"]["discount"], 480, "{order}");
     assert_eq!(order["promotions"][0]["code"], "WELCOME10");
+}
+
+/// The README's back office is `scripts/back-office.sh`, word for word; run against a demo
+/// server with an owner and a verified customer, every command answers (no problem, no empty
+/// list): her box avoids what she avoids, her review is shown by skin type, her cart has the
+/// promotion for her skin; on both stores.
+async fn the_readme_back_office_works_on(database_url: &str, dir: &TempDir) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = std::fs::read_to_string(root.join("scripts/back-office.sh")).unwrap();
+    let marker = "# --- the back office (the README's copy starts here) ---\n";
+    let body = script.split_once(marker).expect("the marker in scripts/back-office.sh").1;
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("```sh\n{body}```")), "the README shows scripts/back-office.sh as it is");
+    let commands = body.lines().filter(|l| l.starts_with("her ") || l.starts_with("staff ")).count();
+
+    let smtp = crate::smtp::SmtpSink::start().await;
+    let (mut child, base, _) = serve_demo_with(dir, database_url, &[("ROUGE_SMTP_URL", smtp.url.as_str())]).await;
+    let owner = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["admin", "create-owner", "--email", "owner@shop.example", "--name", "Olga Owner"])
+        .env("DATABASE_URL", database_url)
+        .env("ROUGE_KEY_DIR", dir.0.join("keys"))
+        .env("ROUGE_OWNER_PASSWORD", "a long passphrase")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(owner.status.success(), "{}", String::from_utf8_lossy(&owner.stderr));
+    let c = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| c.post(format!("{base}{path}")).json(&body).send();
+    let staff: serde_json::Value = post(
+        "/v1/admin/auth/login",
+        serde_json::json!({"email": "owner@shop.example",
+        "password": "a long passphrase"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let account = serde_json::json!({"email": "ana@example.com", "password": "correct horse battery", "name": "Ana"});
+    assert_eq!(post("/v1/auth/register", account).await.unwrap().status(), reqwest::StatusCode::ACCEPTED);
+    let link = crate::smtp::link_token(&smtp.wait_for("ana@example.com", "verify-email?token=").await);
+    post("/v1/auth/verify-email", serde_json::json!({"token": link})).await.unwrap();
+    let login = serde_json::json!({"email": "ana@example.com", "password": "correct horse battery"});
+    let session: serde_json::Value = post("/v1/auth/login", login).await.unwrap().json().await.unwrap();
+
+    let out = tokio::process::Command::new("sh")
+        .arg(root.join("scripts/back-office.sh"))
+        .env("ROUGE", &base)
+        .env("KEY", staff["access_token"].as_str().unwrap())
+        .env("TOKEN", session["access_token"].as_str().unwrap())
+        .output()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the back office failed: {said}{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<serde_json::Value> =
+        said.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(answers.len(), commands, "one answer per command: {said}");
+    for a in &answers {
+        let problem = a["type"].as_str().is_some_and(|t| t.starts_with("/problems/"));
+        let empty = a["items"].as_array().is_some_and(Vec::is_empty) || a.as_array().is_some_and(Vec::is_empty);
+        assert!(!problem && !empty, "every command answers: {a}");
+    }
+    let find = |what: &dyn Fn(&serde_json::Value) -> bool| answers.iter().find(|a| what(a)).cloned();
+    let her_box = find(&|a| a.as_array().is_some_and(|b| b[0]["skus"].is_array())).expect("her box");
+    let skus = her_box[0]["skus"].as_array().unwrap();
+    assert!(skus.len() == 2 && !skus.contains(&serde_json::json!("ST-RET-30")), "never retinol for her: {her_box}");
+    let reviews = find(&|a| a["summary"]["by_skin_type"].is_array()).expect("the reviews");
+    assert!(
+        reviews["items"].as_array().unwrap().iter().any(|r| r["reviewer"]["display_name"] == "Ana S."),
+        "{reviews}"
+    );
+    let cart = answers.iter().rev().find(|a| a["lines"][0]["sku"] == "LL-GLOW-30").expect("her last cart");
+    assert!(cart["totals"]["discount"].as_i64().is_some_and(|d| d > 0), "15 % off for oily skin: {cart}");
+}
+
+#[tokio::test]
+async fn the_readme_back_office_works_on_sqlite() {
+    let dir = TempDir::new();
+    the_readme_back_office_works_on(&format!("sqlite://{}", dir.0.join("shop.db").display()), &dir).await;
+}
+
+#[tokio::test]
+async fn the_readme_back_office_works_on_postgres() {
+    let Some(db) = harness::postgres().await else { return };
+    let dir = TempDir::new();
+    the_readme_back_office_works_on(&db.url, &dir).await;
+    db.cleanup().await;
 }
 
 #[tokio::test]
