@@ -31,6 +31,8 @@ use utoipa::OpenApi;
     rouge_reviews::RatingChanged,
     rouge_reviews::ReviewReported,
     rouge_subscriptions::Subscription,
+    rouge_subscriptions::BoxMonth,
+    rouge_subscriptions::BoxLocked,
 )))]
 struct Payloads;
 
@@ -391,6 +393,24 @@ fn events(schemas: &Value) -> Vec<Event> {
             "Renewal payments kept failing: the subscription is paused.",
             schema_ref("Subscription"),
             sub(2, "paused", 3),
+        ),
+        ev(
+            "box.saved",
+            "box",
+            "Staff set a month's beauty box up or changed it (before it is locked).",
+            schema_ref("BoxMonth"),
+            json!({"month": "2026-12", "box_sku": "BOX-MONTHLY", "items_per_box": 2,
+                "pool": [{"sku": "LL-NIA-5", "quantity": 200}, {"sku": "LL-GLOW-5", "quantity": 200}],
+                "locked": false, "updated_at": 1_780_000_000_000_i64}),
+        ),
+        ev(
+            "box.locked",
+            "box",
+            "A month's boxes are final: each subscriber's items, set aside in inventory.",
+            schema_ref("BoxLocked"),
+            json!({"month": "2026-12", "locked_at": 1_780_000_000_000_i64, "boxes": [{
+                "subscription_id": "01a22cd5-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                "customer_id": "01a22cd5-2b3c-7d4e-8f5a-6b7c8d9e0f1a", "skus": ["LL-NIA-5", "LL-GLOW-5"]}]}),
         ),
         ev(
             "inventory.stock_out",

@@ -139,7 +139,7 @@ fn box_month(s: &Subscription) -> String {
 async fn box_not_ready<S: Store>(store: &S, s: &mut Subscription) -> Result<Option<Setback>, String> {
     let month = box_month(s);
     let Some(b) = store.box_month(&month).await.map_err(|e| e.to_string())? else { return Ok(None) };
-    if b.input.box_sku != s.sku {
+    if b.box_sku != s.sku {
         return Ok(None);
     }
     if !b.locked {

@@ -257,8 +257,7 @@ pub async fn seed_demo_subscriptions<S: Store>(app: &rouge_http::AppState<S>) ->
         .map(|(sku, quantity)| PoolItem { sku: sku.into(), quantity })
         .to_vec();
     let input = BoxInput { box_sku: "BOX-MONTHLY".into(), items_per_box: 2, pool };
-    let setup =
-        BoxMonth { month: month.clone(), input, locked: false, updated_at: chrono::Utc::now().timestamp_millis() };
+    let setup = BoxMonth::new(month.clone(), input, chrono::Utc::now().timestamp_millis());
     app.store.save_box_month(&setup).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let page = rouge_http::rest::boxes::box_page(app, &month, true).await.map_err(api)?;
     tracing::info!(subscriptions = made, %month, boxes = page.boxes.len(), "demo subscriptions made and this month's box locked");

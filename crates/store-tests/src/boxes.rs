@@ -6,23 +6,19 @@ use rouge_subscriptions::{BoxFill, BoxInput, BoxMonth, BoxRepository, PoolItem};
 use uuid::Uuid;
 
 fn month(m: &str, per_box: u8) -> BoxMonth {
-    BoxMonth {
-        month: m.into(),
-        input: BoxInput {
-            box_sku: "BOX-MONTHLY".into(),
-            items_per_box: per_box,
-            pool: vec![PoolItem { sku: "A".into(), quantity: 3 }],
-        },
-        locked: false,
-        updated_at: 1_000,
-    }
+    let input = BoxInput {
+        box_sku: "BOX-MONTHLY".into(),
+        items_per_box: per_box,
+        pool: vec![PoolItem { sku: "A".into(), quantity: 3 }],
+    };
+    BoxMonth::new(m.into(), input, 1_000)
 }
 
 pub async fn a_month_is_set_up_until_locked_and_its_boxes_kept<S: BoxRepository>(store: S) {
     let ana = Uuid::now_v7();
     assert!(store.save_box_month(&month("2026-11", 2)).await.unwrap());
     assert!(store.save_box_month(&month("2026-11", 3)).await.unwrap(), "replaced before the lock");
-    assert_eq!(store.box_month("2026-11").await.unwrap().unwrap().input.items_per_box, 3);
+    assert_eq!(store.box_month("2026-11").await.unwrap().unwrap().items_per_box, 3);
     let (sub, reservation, order) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let mut fills = vec![BoxFill {
         subscription_id: sub,
@@ -36,7 +32,7 @@ pub async fn a_month_is_set_up_until_locked_and_its_boxes_kept<S: BoxRepository>
     assert!(!store.lock_box_month("2026-11", &fills, 3_000).await.unwrap(), "locked once");
     assert!(!store.save_box_month(&month("2026-11", 1)).await.unwrap(), "a locked month does not change");
     let got = store.box_month("2026-11").await.unwrap().unwrap();
-    assert_eq!((got.locked, got.input.items_per_box), (true, 3));
+    assert_eq!((got.locked, got.items_per_box), (true, 3));
     assert_eq!(store.box_fills("2026-11").await.unwrap(), fills);
     assert!(store.box_of_order(order).await.unwrap().is_none());
     assert_eq!(store.box_of("2026-11", sub).await.unwrap().as_ref(), fills.first());

@@ -1,10 +1,12 @@
 //! The monthly beauty box (PostgreSQL keeps it in the orders schema): a month's setup, and its
-//! boxes once locked (in one transaction with the lock, once).
+//! boxes once locked (in one transaction with the lock, once); each change audited (in an
+//! admin request) and told (`box.saved`, `box.locked`) in its transaction.
 
 use crate::prelude::*;
-use crate::unavailable;
+use crate::{audit, unavailable};
+use rouge_kernel::DomainEvent;
 use rouge_kernel::StoreResult;
-use rouge_subscriptions::{BoxFill, BoxMonth, BoxRepository};
+use rouge_subscriptions::{BoxFill, BoxLocked, BoxMonth, BoxRepository};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -19,6 +21,11 @@ fn fill(r: &impl Read) -> BoxFill {
     }
 }
 
+/// A month's box as an aggregate id (its events' `aggregate_id`): the same for every store.
+fn box_id(month: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("box:{month}").as_bytes())
+}
+
 /// A query of boxes: what [`fill`] reads, then `$where`.
 macro_rules! fills {
     ($where:literal) => {
@@ -28,7 +35,9 @@ macro_rules! fills {
 
 impl<D: Dialect> BoxRepository for Store<D> {
     async fn save_box_month(&self, b: &BoxMonth) -> StoreResult<bool> {
-        let q = sqlx::query(
+        let before = self.box_month(&b.month).await?;
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
+        let saved = sqlx::query(
             "INSERT INTO box_months (month, doc, locked, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (month) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at \
              WHERE box_months.locked = $3",
@@ -36,8 +45,21 @@ impl<D: Dialect> BoxRepository for Store<D> {
         .arg(&b.month)
         .arg(Json(b))
         .arg(false)
-        .arg(b.updated_at);
-        Ok(self.run(q).await?.rows_affected() == 1)
+        .arg(b.updated_at)
+        .execute(D::on(&mut tx))
+        .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        if !saved {
+            return Ok(false);
+        }
+        audit::record::<D>(&mut tx, before.as_ref().and_then(audit::json), audit::json(b))
+            .await
+            .map_err(unavailable)?;
+        let event = DomainEvent::new("box", box_id(&b.month), "box.saved", serde_json::to_value(b).unwrap_or_default());
+        self.commit(tx, &[event]).await.map_err(unavailable)?;
+        Ok(true)
     }
 
     async fn box_month(&self, month: &str) -> StoreResult<Option<BoxMonth>> {
@@ -60,6 +82,8 @@ impl<D: Dialect> BoxRepository for Store<D> {
         if !locked {
             return Ok(false);
         }
+        let note = serde_json::json!({"month": month, "locked": true, "boxes": fills.len()});
+        audit::record::<D>(&mut tx, None, Some(note)).await.map_err(unavailable)?;
         for f in fills {
             sqlx::query(
                 "INSERT INTO box_contents (month, subscription_id, customer_id, skus, short, reservation_id) \
@@ -75,7 +99,8 @@ impl<D: Dialect> BoxRepository for Store<D> {
             .await
             .map_err(unavailable)?;
         }
-        tx.commit().await.map_err(unavailable)?;
+        let payload = serde_json::to_value(BoxLocked::new(month, now, fills)).unwrap_or_default();
+        self.commit(tx, &[DomainEvent::new("box", box_id(month), "box.locked", payload)]).await.map_err(unavailable)?;
         Ok(true)
     }
 

@@ -34,11 +34,22 @@ pub struct BoxInput {
 pub struct BoxMonth {
     /// `YYYY-MM`.
     pub month: String,
-    #[serde(flatten)]
-    pub input: BoxInput,
+    /// As set up ([`BoxInput`]'s fields; written out, not flattened: the request's refusal of
+    /// unknown fields is no part of the answer's schema).
+    pub box_sku: String,
+    pub items_per_box: u8,
+    pub pool: Vec<PoolItem>,
     /// Locked: the allocation is final (and the pool no longer changes).
     pub locked: bool,
     pub updated_at: i64,
+}
+
+impl BoxMonth {
+    /// A month set up (not locked).
+    pub fn new(month: String, input: BoxInput, now: i64) -> Self {
+        let BoxInput { box_sku, items_per_box, pool } = input;
+        Self { month, box_sku, items_per_box, pool, locked: false, updated_at: now }
+    }
 }
 
 /// One subscriber's box.
@@ -54,6 +65,33 @@ pub struct BoxFill {
     pub reservation_id: Option<Uuid>,
     /// Her renewal order that ships it (its items are sold to that order).
     pub order_id: Option<Uuid>,
+}
+
+/// `box.locked`: a month's boxes are final (their items set aside).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BoxLocked {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub locked_at: i64,
+    pub boxes: Vec<LockedBox>,
+}
+
+/// One subscriber's box in `box.locked`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LockedBox {
+    pub subscription_id: Uuid,
+    pub customer_id: Uuid,
+    pub skus: Vec<String>,
+}
+
+impl BoxLocked {
+    pub fn new(month: &str, locked_at: i64, fills: &[BoxFill]) -> Self {
+        let boxes = fills
+            .iter()
+            .map(|f| LockedBox { subscription_id: f.subscription_id, customer_id: f.customer_id, skus: f.skus.clone() })
+            .collect();
+        Self { month: month.to_owned(), locked_at, boxes }
+    }
 }
 
 /// What the allocation knows of a pool SKU.

@@ -9,8 +9,8 @@ pub mod replenishment;
 pub mod subscription;
 
 pub use boxes::{
-    BoxFill, BoxInput, BoxMonth, BoxRepository, ItemFacts, PoolItem, Subscriber, allocate, month_of, month_start,
-    set_aside_until, valid_month,
+    BoxFill, BoxInput, BoxLocked, BoxMonth, BoxRepository, ItemFacts, PoolItem, Subscriber, allocate, month_of,
+    month_start, set_aside_until, valid_month,
 };
 pub use replenishment::{
     Bought, Reminder, ReminderKind, ReminderState, ReplenishmentRepository, daily_use_hundredths, reminders,

@@ -112,8 +112,15 @@ impl SubscriptionMutation {
 
     /// Staff (`orders:write`): locks a month's boxes as filled now (again: the same boxes).
     async fn lock_box(&self, ctx: &Context<'_>, month: String) -> async_graphql::Result<Json<BoxPage>> {
-        super::orders::staff(ctx, Permission::OrdersWrite).await?;
-        subscribing(ctx).box_page(month, true).await.map(Json).map_err(|e| e.into_graphql())
+        let by = super::orders::staff(ctx, Permission::OrdersWrite).await?;
+        let address =
+            ctx.data_opt::<super::accounts::Caller>().map_or_else(|| "unknown".to_owned(), |c| c.address.clone());
+        // Audited as the REST route is.
+        let route = "/v1/admin/boxes/{month}/lock";
+        let scope =
+            crate::audit::scope(&by, address, &axum::http::Method::PUT, route, route.replace("{month}", &month));
+        let page = rouge_identity::audit::within(scope, subscribing(ctx).box_page(month, true)).await;
+        page.map(Json).map_err(|e| e.into_graphql())
     }
 
     /// Skips the next period (`period`: the subscription's `period + 1`; again: nothing).

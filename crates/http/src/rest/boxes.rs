@@ -75,19 +75,14 @@ async fn pool_facts<S: Store>(app: &AppState<S>, pool: &[PoolItem]) -> Result<Ve
 
 /// How each subscriber's box would be filled now.
 async fn allocation<S: Store>(app: &AppState<S>, b: &BoxMonth) -> Result<Vec<BoxFill>, ApiError> {
-    let facts: HashMap<String, ItemFacts> = b
-        .input
-        .pool
-        .iter()
-        .zip(pool_facts(app, &b.input.pool).await?)
-        .filter_map(|(p, f)| Some((p.sku.clone(), f?)))
-        .collect();
+    let facts: HashMap<String, ItemFacts> =
+        b.pool.iter().zip(pool_facts(app, &b.pool).await?).filter_map(|(p, f)| Some((p.sku.clone(), f?))).collect();
     // What the catalogue does not know (any more) cannot be checked against her profile: left out.
-    let pool: Vec<_> = b.input.pool.iter().filter(|p| facts.contains_key(&p.sku)).cloned().collect();
+    let pool: Vec<_> = b.pool.iter().filter(|p| facts.contains_key(&p.sku)).cloned().collect();
     let book = IngredientBook::get();
     let mut subscribers = vec![];
     for s in app.store.subscriptions(None, 10_000).await? {
-        if s.sku != b.input.box_sku || s.status != SubscriptionStatus::Active {
+        if s.sku != b.box_sku || s.status != SubscriptionStatus::Active {
             continue;
         }
         let profile = match &app.peers.identity {
@@ -115,7 +110,7 @@ async fn allocation<S: Store>(app: &AppState<S>, b: &BoxMonth) -> Result<Vec<Box
             had: app.store.had_in_boxes(s.customer_id, &b.month).await?.into_iter().collect(),
         });
     }
-    Ok(rouge_subscriptions::allocate(&pool, &facts, &subscribers, usize::from(b.input.items_per_box)))
+    Ok(rouge_subscriptions::allocate(&pool, &facts, &subscribers, usize::from(b.items_per_box)))
 }
 
 /// Set a month's box up (again, to change it, until it is locked).
@@ -144,7 +139,7 @@ pub async fn set_up<S: Store>(
     if !unknown.is_empty() {
         return Err(ApiError::Invalid(unknown));
     }
-    let b = BoxMonth { month, input, locked: false, updated_at: chrono::Utc::now().timestamp_millis() };
+    let b = BoxMonth::new(month, input, chrono::Utc::now().timestamp_millis());
     if !app.store.save_box_month(&b).await? {
         return Err(ApiError::Conflict(format!("the box of {} is locked", b.month), vec![]));
     }

@@ -166,6 +166,19 @@ async fn boxes_are_filled_by_profile_previewed_and_locked(app: &TestApp) {
         .find(|b| b["skus"] == json!([]))
         .unwrap_or_else(|| panic!("{coming}"));
     assert!(short["short"].as_str().is_some_and(|s| s.starts_with("0 of 2")), "{coming}");
+
+    // Locked through GraphQL, audited under the REST route as the REST lock is; set-ups are
+    // audited too (the refused ones changed nothing and left no entry).
+    receive(app, "MK-1", 5).await;
+    let lock_next = format!("mutation {{ lockBox(month: \"{next}\") }}");
+    let res = crate::graphql::gql_as(app, Some(&admin), &lock_next, json!({})).await;
+    assert_eq!(res["data"]["lockBox"]["locked"], true, "{res}");
+    let (_, trail) = app.get_json_as_admin("/v1/admin/audit?route=/v1/admin/boxes/{month}/lock").await;
+    let paths: Vec<&str> = trail["items"].as_array().unwrap().iter().filter_map(|e| e["path"].as_str()).collect();
+    assert_eq!(paths.len(), 2, "{trail}");
+    assert!(paths.contains(&format!("{}/lock", admin_box(&next)).as_str()), "{trail}");
+    let (_, setups) = app.get_json_as_admin("/v1/admin/audit?route=/v1/admin/boxes/{month}").await;
+    assert_eq!(setups["items"].as_array().map(Vec::len), Some(2), "{setups}");
 }
 
 #[tokio::test]
