@@ -33,6 +33,7 @@ use utoipa::OpenApi;
     rouge_subscriptions::Subscription,
     rouge_subscriptions::BoxMonth,
     rouge_subscriptions::BoxLocked,
+    rouge_subscriptions::Reminder,
 )))]
 struct Payloads;
 
@@ -411,6 +412,18 @@ fn events(schemas: &Value) -> Vec<Event> {
             json!({"month": "2026-12", "locked_at": 1_780_000_000_000_i64, "boxes": [{
                 "subscription_id": "01a22cd5-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
                 "customer_id": "01a22cd5-2b3c-7d4e-8f5a-6b7c8d9e0f1a", "skus": ["LL-NIA-5", "LL-GLOW-5"]}]}),
+        ),
+        ev(
+            "replenishment.reminder_sent",
+            "reminder",
+            "A customer was emailed that she is about to run out of something she bought (or that an \
+             opened product passes its period after opening), with a one-click reorder link.",
+            schema_ref("Reminder"),
+            json!({"id": "01a22cd6-3c4d-7e5f-8a6b-7c8d9e0f1a2b", "kind": "runout",
+                "customer_id": "01a22cd5-2b3c-7d4e-8f5a-6b7c8d9e0f1a", "order_id": "01a22cd3-4e5f-7a6b-8c7d-9e0f1a2b3c4d",
+                "sku": "LL-NIA-30", "quantity": 1, "bought_at": 1_780_000_000_000_i64,
+                "predicted_at": 1_782_592_000_000_i64, "due_at": 1_781_987_200_000_i64,
+                "basis": "1 × 30 ml at about 1.00 ml a day", "state": "sent", "cart_id": null}),
         ),
         ev(
             "inventory.stock_out",

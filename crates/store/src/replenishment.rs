@@ -130,16 +130,29 @@ impl<D: Dialect> ReplenishmentRepository for Store<D> {
     }
 
     async fn mark_sent(&self, id: Uuid, token_hash: &str, now: i64) -> StoreResult<()> {
-        self.exec(
-            sqlx::query(
-                "UPDATE replenishment_reminders SET state = 'sent', token_hash = $2, sent_at = $3 \
-                 WHERE id = $1 AND state = 'pending'",
-            )
-            .arg(id)
-            .arg(token_hash)
-            .arg(now),
+        let mut tx = self.write_tx().await.map_err(unavailable)?;
+        let sent = sqlx::query(
+            "UPDATE replenishment_reminders SET state = 'sent', token_hash = $2, sent_at = $3 \
+             WHERE id = $1 AND state = 'pending'",
         )
+        .arg(id)
+        .arg(token_hash)
+        .arg(now)
+        .execute(D::on(&mut tx))
         .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        let mut events = vec![];
+        if sent {
+            let sql = format!("{REMINDER} WHERE id = $1");
+            let row =
+                sqlx::query(sqlx::AssertSqlSafe(sql)).arg(id).fetch_one(D::on(&mut tx)).await.map_err(unavailable)?;
+            let r = reminder(&row);
+            let payload = serde_json::to_value(&r).unwrap_or_default();
+            events.push(rouge_kernel::DomainEvent::new("reminder", r.id, "replenishment.reminder_sent", payload));
+        }
+        self.commit(tx, &events).await.map_err(unavailable)
     }
 
     async fn by_token(&self, token_hash: &str) -> StoreResult<Option<Reminder>> {

@@ -274,6 +274,16 @@ impl TestApp {
         }
     }
 
+    /// The events of a type the shop has told so far (its outbox), oldest first.
+    pub async fn events_of(&self, event_type: &str) -> Vec<rouge_kernel::DomainEvent> {
+        use rouge_kernel::Outbox;
+        let all = match &self.db {
+            Db::Sqlite(d) => d.store.events_after(0, 100_000).await.unwrap(),
+            Db::Postgres(d) => d.store.events_after(0, 100_000).await.unwrap(),
+        };
+        all.into_iter().filter(|e| e.event_type == event_type).collect()
+    }
+
     pub async fn outbox_head(&self) -> i64 {
         use rouge_kernel::Outbox;
         match &self.db {

@@ -36,6 +36,11 @@ async fn a_reminder_is_emailed_once_and_its_link_reorders(app: &TestApp) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let sent = app.smtp.mails().iter().filter(|m| m.contains("Running low on")).count();
     assert_eq!(sent, 1, "emailed once");
+    // Told once (a CRM may follow up), without the link's token.
+    let told = app.events_of("replenishment.reminder_sent").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!((told[0].payload["sku"].as_str(), told[0].payload["state"].as_str()), (Some(SKU), Some("sent")));
+    assert!(!told[0].payload.to_string().contains(&token), "{:?}", told[0].payload);
 
     let res = app.client.put(app.url(&format!("/v1/reorders/{token}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
