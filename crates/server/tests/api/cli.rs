@@ -148,41 +148,49 @@ async fn serve_demo_prints_a_banner_and_takes_test_cards() {
     let _ = child.wait();
 }
 
+/// Runs `scripts/{name}`, which the README shows word for word from its marker line (`# ---
+/// {part} (the README's copy starts here) ---`), with `env`: it succeeds, each command (a line
+/// starting with one of `commands`) gives one JSON answer, and none is a problem or empty
+/// (no empty list, no GraphQL error). Returns the answers.
+async fn readme_script(name: &str, part: &str, commands: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = std::fs::read_to_string(root.join("scripts").join(name)).unwrap();
+    let marker = format!("# --- {part} (the README's copy starts here) ---\n");
+    let shown = script.split_once(&marker).unwrap_or_else(|| panic!("the marker in scripts/{name}")).1;
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("```sh\n{shown}```")), "the README shows scripts/{name} as it is");
+    let expected = shown.lines().filter(|l| commands.iter().any(|c| l.starts_with(c))).count();
+    let out = tokio::process::Command::new("sh")
+        .arg(root.join("scripts").join(name))
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "scripts/{name} failed: {said}{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<serde_json::Value> =
+        said.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(answers.len(), expected, "one answer per command: {said}");
+    for a in &answers {
+        let problem = a["type"].as_str().is_some_and(|t| t.starts_with("/problems/"));
+        let empty = a["items"].as_array().is_some_and(Vec::is_empty)
+            || a.as_array().is_some_and(Vec::is_empty)
+            || a["total"] == 0
+            || a["data"]["products"]["totalCount"] == 0
+            || a["errors"].is_array();
+        assert!(!problem && !empty, "every command finds something: {a}");
+    }
+    answers
+}
+
 /// The README's tour is `scripts/tour.sh`, word for word, and every command in it finds
 /// something in the demo shop (no empty list, no problem answer), down to a placed order; on
 /// both stores.
 async fn the_readme_tour_works_on(database_url: &str, dir: &TempDir) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = std::fs::read_to_string(root.join("scripts/tour.sh")).unwrap();
-    let marker = "# --- the tour (the README's copy starts here) ---\n";
-    let tour = script.split_once(marker).expect("the marker in scripts/tour.sh").1;
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(readme.contains(&format!("```sh\n{tour}```")), "the README shows scripts/tour.sh as it is");
-    let commands =
-        tour.lines().filter(|l| l.starts_with("get ") || l.starts_with("send ") || l.starts_with("curl ")).count();
-
     let (mut child, base, _) = serve_demo(dir, database_url).await;
-    let out = tokio::process::Command::new("sh")
-        .arg(root.join("scripts/tour.sh"))
-        .env("ROUGE", &base)
-        .output()
-        .await
-        .unwrap();
+    let answers = readme_script("tour.sh", "the tour", &["get ", "send ", "curl "], &[("ROUGE", &base)]).await;
     let _ = child.kill();
     let _ = child.wait();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the tour failed: {said}{}", String::from_utf8_lossy(&out.stderr));
-    let answers: Vec<serde_json::Value> =
-        said.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
-    assert_eq!(answers.len(), commands, "one answer per command: {said}");
-    for a in &answers {
-        let problem = a["type"].as_str().is_some_and(|t| t.starts_with("/problems/"));
-        let empty = a["items"].as_array().is_some_and(Vec::is_empty)
-            || a["total"] == 0
-            || a["data"]["products"]["totalCount"] == 0
-            || a["errors"].is_array();
-        assert!(!problem && !empty, "every example finds something: {a}");
-    }
     assert_eq!(answers[0]["items"][0]["name"], "Niacinamide 10% Serum", "{}", answers[0]);
     assert!(answers[1]["items"][0]["name"].as_str().is_some_and(|n| n.contains("Retinol")), "{}", answers[1]);
     let order = answers.last().unwrap();
@@ -199,14 +207,6 @@ async fn the_readme_tour_works_on(database_url: &str, dir: &TempDir) {
 /// list): her box avoids what she avoids, her review is shown by skin type, her cart has the
 /// promotion for her skin; on both stores.
 async fn the_readme_back_office_works_on(database_url: &str, dir: &TempDir) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = std::fs::read_to_string(root.join("scripts/back-office.sh")).unwrap();
-    let marker = "# --- the back office (the README's copy starts here) ---\n";
-    let body = script.split_once(marker).expect("the marker in scripts/back-office.sh").1;
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(readme.contains(&format!("```sh\n{body}```")), "the README shows scripts/back-office.sh as it is");
-    let commands = body.lines().filter(|l| l.starts_with("her ") || l.starts_with("staff ")).count();
-
     let smtp = crate::smtp::SmtpSink::start().await;
     let (mut child, base, _) = serve_demo_with(dir, database_url, &[("ROUGE_SMTP_URL", smtp.url.as_str())]).await;
     let owner = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
@@ -237,26 +237,11 @@ async fn the_readme_back_office_works_on(database_url: &str, dir: &TempDir) {
     let login = serde_json::json!({"email": "ana@example.com", "password": "correct horse battery"});
     let session: serde_json::Value = post("/v1/auth/login", login).await.unwrap().json().await.unwrap();
 
-    let out = tokio::process::Command::new("sh")
-        .arg(root.join("scripts/back-office.sh"))
-        .env("ROUGE", &base)
-        .env("KEY", staff["access_token"].as_str().unwrap())
-        .env("TOKEN", session["access_token"].as_str().unwrap())
-        .output()
-        .await
-        .unwrap();
+    let (key, token) = (staff["access_token"].as_str().unwrap(), session["access_token"].as_str().unwrap());
+    let env = [("ROUGE", base.as_str()), ("KEY", key), ("TOKEN", token)];
+    let answers = readme_script("back-office.sh", "the back office", &["her ", "staff "], &env).await;
     let _ = child.kill();
     let _ = child.wait();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the back office failed: {said}{}", String::from_utf8_lossy(&out.stderr));
-    let answers: Vec<serde_json::Value> =
-        said.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
-    assert_eq!(answers.len(), commands, "one answer per command: {said}");
-    for a in &answers {
-        let problem = a["type"].as_str().is_some_and(|t| t.starts_with("/problems/"));
-        let empty = a["items"].as_array().is_some_and(Vec::is_empty) || a.as_array().is_some_and(Vec::is_empty);
-        assert!(!problem && !empty, "every command answers: {a}");
-    }
     let find = |what: &dyn Fn(&serde_json::Value) -> bool| answers.iter().find(|a| what(a)).cloned();
     let her_box = find(&|a| a.as_array().is_some_and(|b| b[0]["skus"].is_array())).expect("her box");
     let skus = her_box[0]["skus"].as_array().unwrap();

@@ -62,6 +62,11 @@ struct Shop {
 }
 
 impl Shop {
+    /// A staff POST through the balancer, with its idempotency key.
+    fn admin(&self, token: &str, path: &str, key: &str, body: Value) -> reqwest::RequestBuilder {
+        Client::new().post(format!("{}{path}", self.lb)).bearer_auth(token).header("idempotency-key", key).json(&body)
+    }
+
     async fn start(&mut self, i: usize) {
         let mut env = vec![("ROUGE_SERVICES", SERVICES[i]), ("ROUGE_PEERS_URL", self.lb.as_str())];
         env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -208,12 +213,10 @@ async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
 
     // Staff log in at identity; the catalogue and inventory ask identity who they are.
     let token = owner_token(&lb).await;
-    let admin = |path: &str, key: &str, body: Value| {
-        c.post(at(path)).bearer_auth(&token).header("idempotency-key", key).json(&body)
-    };
-    let (s, b, _) = call(admin("/v1/admin/brands", "b1", json!({"name": "Lumen Lab"}))).await;
+    let (s, b, _) = call(shop.admin(&token, "/v1/admin/brands", "b1", json!({"name": "Lumen Lab"}))).await;
     assert_eq!(s, StatusCode::CREATED, "{b}\n{}", shop.log());
-    let (s, p, _) = call(admin("/v1/admin/products", "p1", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
+    let (s, p, _) =
+        call(shop.admin(&token, "/v1/admin/products", "p1", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
     let (s, _, _) = call(c.post(at("/v1/admin/brands")).bearer_auth("not-a-token").json(&json!({"name": "X"}))).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "identity refuses a bad credential for the catalogue");
@@ -221,9 +224,9 @@ async fn four_services_behind_a_balancer_are_one_shop(pg: bool) {
     let expires = (chrono::Utc::now() + chrono::Duration::days(300)).date_naive().to_string();
     let receipt =
         |sku: &str| json!({"sku": sku, "location": "main", "batch": "A1", "expires_on": expires, "quantity": 5});
-    let (s, r, _) = call(admin("/v1/admin/inventory/receipts", "r1", receipt(SKU))).await;
+    let (s, r, _) = call(shop.admin(&token, "/v1/admin/inventory/receipts", "r1", receipt(SKU))).await;
     assert_eq!((s, r["on_hand"].as_i64()), (StatusCode::CREATED, Some(5)), "{r}");
-    let (s, r, _) = call(admin("/v1/admin/inventory/receipts", "r2", receipt("NO-SUCH-SKU"))).await;
+    let (s, r, _) = call(shop.admin(&token, "/v1/admin/inventory/receipts", "r2", receipt("NO-SUCH-SKU"))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "an unknown SKU is refused: {r}");
 
     // The storefront (catalogue) shows the stock inventory holds.
@@ -333,16 +336,14 @@ async fn a_checkout_across_services_is_one_trace(pg: bool) {
     let Some(shop) = open_shop(pg, &otel).await else { return };
     let c = Client::new();
     let at = |path: &str| format!("{}{path}", shop.lb);
-    let login = json!({"email": "owner@shop.example", "password": "a long passphrase"});
-    let (_, login, _) = call(c.post(at("/v1/admin/auth/login")).json(&login)).await;
-    let token = login["access_token"].as_str().unwrap().to_owned();
-    let admin = |path: &str, body: Value| c.post(at(path)).bearer_auth(&token).json(&body);
-    call(admin("/v1/admin/brands", json!({"name": "Lumen Lab"}))).await;
-    let (s, _, _) = call(admin("/v1/admin/products", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
+    let token = owner_token(&shop.lb).await;
+    call(shop.admin(&token, "/v1/admin/brands", "b1", json!({"name": "Lumen Lab"}))).await;
+    let (s, _, _) =
+        call(shop.admin(&token, "/v1/admin/products", "p1", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
     assert_eq!(s, StatusCode::CREATED);
     let expires = (chrono::Utc::now() + chrono::Duration::days(300)).date_naive().to_string();
     let receipt = json!({"sku": SKU, "location": "main", "batch": "A1", "expires_on": expires, "quantity": 5});
-    assert_eq!(call(admin("/v1/admin/inventory/receipts", receipt)).await.0, StatusCode::CREATED);
+    assert_eq!(call(shop.admin(&token, "/v1/admin/inventory/receipts", "r1", receipt)).await.0, StatusCode::CREATED);
     let (_, cart, _) = call(c.post(at("/v1/carts"))).await;
     let cart = cart["id"].as_str().unwrap().to_owned();
     call(c.post(at(&format!("/v1/carts/{cart}/lines"))).json(&json!({"sku": SKU, "quantity": 1}))).await;
@@ -514,23 +515,22 @@ async fn promotions_reviews_and_boxes_across_services(pg: bool) {
     let c = Client::new();
     let at = |path: &str| format!("{lb}{path}");
     let token = owner_token(&lb).await;
-    let admin = |path: &str, key: &str, body: Value| {
-        c.post(at(path)).bearer_auth(&token).header("idempotency-key", key).json(&body)
-    };
-    call(admin("/v1/admin/brands", "b1", json!({"name": "Lumen Lab"}))).await;
-    let (s, p, _) = call(admin("/v1/admin/products", "p1", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
+    call(shop.admin(&token, "/v1/admin/brands", "b1", json!({"name": "Lumen Lab"}))).await;
+    let (s, p, _) =
+        call(shop.admin(&token, "/v1/admin/products", "p1", serum("Glow Serum", "lumen-lab", SKU, 2900))).await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
-    let (s, b, _) = call(admin("/v1/admin/products", "p2", serum("Monthly Box", "lumen-lab", "BOX-1", 1500))).await;
+    let (s, b, _) =
+        call(shop.admin(&token, "/v1/admin/products", "p2", serum("Monthly Box", "lumen-lab", "BOX-1", 1500))).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let expires = (chrono::Utc::now() + chrono::Duration::days(300)).date_naive().to_string();
     for (sku, key) in [(SKU, "r1"), ("BOX-1", "r2")] {
         let receipt = json!({"sku": sku, "location": "main", "batch": "A1", "expires_on": expires, "quantity": 10});
-        let (s, r, _) = call(admin("/v1/admin/inventory/receipts", key, receipt)).await;
+        let (s, r, _) = call(shop.admin(&token, "/v1/admin/inventory/receipts", key, receipt)).await;
         assert_eq!(s, StatusCode::CREATED, "{r}");
     }
     let promotion = json!({"name": "Oily skin: 10 % off", "benefit": {"kind": "percent_off", "percent_bp": 1000},
         "segments": ["skin_type:oily"]});
-    let (s, promo, _) = call(admin("/v1/admin/promotions", "pr1", promotion)).await;
+    let (s, promo, _) = call(shop.admin(&token, "/v1/admin/promotions", "pr1", promotion)).await;
     assert_eq!(s, StatusCode::CREATED, "{promo}");
 
     // Ana registers at identity (the link arrives by email) and says she has oily skin.
