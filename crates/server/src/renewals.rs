@@ -168,15 +168,22 @@ async fn ship_box<S: Store>(store: &S, orders: &OrdersService<S>, s: &Subscripti
             tracing::warn!(subscription = %s.id, %month, %shipped, "her box of this month shipped with an earlier order");
         }
         (_, None) => {}
-        (_, Some(reservation)) => {
-            orders
-                .stock()
-                .commit(reservation, order)
-                .await
-                .map_err(|e| format!("her box's items cannot be sold to the order: {e}"))?;
-            store.set_box_order(&month, s.id, order).await.map_err(|e| e.to_string())?;
-            tracing::info!(subscription = %s.id, %month, %order, items = fill.skus.len(), "beauty box shipped with the renewal");
-        }
+        (_, Some(reservation)) => match orders.stock().commit(reservation, order).await {
+            Ok(()) => {
+                store.set_box_order(&month, s.id, order).await.map_err(|e| e.to_string())?;
+                tracing::info!(subscription = %s.id, %month, %order, items = fill.skus.len(), "beauty box shipped with the renewal");
+            }
+            // Inventory cannot be asked now: tried again (the order stays the period's).
+            Err(e @ rouge_orders::StockError::Unavailable(_)) => {
+                return Err(format!("her box's items cannot be sold to the order yet: {e}"));
+            }
+            // Its hold is gone (ran out, given back): the renewal stands; staff must pack her
+            // box from stock, and say so.
+            Err(e) => {
+                tracing::error!(subscription = %s.id, %month, %order, error = %e,
+                    "her box's set-aside items are no longer held: pack her box from stock by hand");
+            }
+        },
     }
     Ok(())
 }

@@ -73,6 +73,8 @@ fn stock_error(e: InventoryError) -> StockError {
         InventoryError::Insufficient { sku, requested, available } => {
             StockError::Insufficient { sku, requested, available }
         }
+        // The store could not be reached: nothing was done, as with a remote inventory down.
+        InventoryError::Store(e) => StockError::Unavailable(e.to_string()),
         other => StockError::Failed(other.to_string()),
     }
 }

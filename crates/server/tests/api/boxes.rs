@@ -149,6 +149,18 @@ async fn boxes_are_filled_by_profile_previewed_and_locked(app: &TestApp) {
     app.eventually(|| async { stock_of(app, "MK-1").await == (1, 0, 1) }).await;
     assert_eq!(stock_of(app, "CS-1").await, (2, 1, 1), "Bea's box stays set aside");
 
+    // A box whose hold ran out (here: given back) does not stop her renewal: renewed, the box
+    // left for staff to pack by hand (no order recorded on it).
+    let beas =
+        locked["boxes"].as_array().unwrap().iter().find(|b| b["skus"].as_array().unwrap().contains(&json!("RC-1")));
+    let hold: uuid::Uuid = beas.unwrap()["reservation_id"].as_str().unwrap().parse().unwrap();
+    release_hold(app, hold).await;
+    make_due_at(app, &bea_sub, start + 1).await;
+    until(app, &bea, &bea_sub, |s| s["period"] == 1).await;
+    let (_, page) = app.get_json_as_admin(&admin_box(&this)).await;
+    let hers = page["boxes"].as_array().unwrap().iter().find(|b| b["reservation_id"] == json!(hold.to_string()));
+    assert!(hers.is_some_and(|b| b["order_id"].is_null()), "{page}");
+
     // Who subscribes after the lock has no box this month: charged from next month's.
     let (cara, cara_sub) = subscriber(app, "cara.box@example.com", json!({"skin_type": "normal"})).await;
     make_due_at(app, &cara_sub, start + 1).await;
@@ -179,6 +191,19 @@ async fn boxes_are_filled_by_profile_previewed_and_locked(app: &TestApp) {
     assert!(paths.contains(&format!("{}/lock", admin_box(&next)).as_str()), "{trail}");
     let (_, setups) = app.get_json_as_admin("/v1/admin/audit?route=/v1/admin/boxes/{month}").await;
     assert_eq!(setups["items"].as_array().map(Vec::len), Some(2), "{setups}");
+}
+
+/// Gives an inventory hold back, as its running out would.
+async fn release_hold(app: &TestApp, hold: uuid::Uuid) {
+    let released = match &app.db {
+        crate::helpers::Db::Sqlite(d) => {
+            rouge_inventory::InventoryService::new(d.store.clone()).release(hold, "ran out").await.map(|_| ())
+        }
+        crate::helpers::Db::Postgres(d) => {
+            rouge_inventory::InventoryService::new(d.store.clone()).release(hold, "ran out").await.map(|_| ())
+        }
+    };
+    released.unwrap();
 }
 
 #[tokio::test]
