@@ -4,7 +4,9 @@
 //! their payment tokens.
 
 use rouge_kernel::StoreError;
-use rouge_subscriptions::{SavedPayment, Subscription, SubscriptionInput, SubscriptionRepository, SubscriptionStatus};
+use rouge_subscriptions::{
+    SavedPayment, Subscription, SubscriptionFilter, SubscriptionInput, SubscriptionRepository, SubscriptionStatus,
+};
 use uuid::Uuid;
 
 fn subscription(customer: Uuid, now: i64) -> Subscription {
@@ -34,8 +36,31 @@ pub async fn subscriptions_round_trip_claim_once_and_renew_each_period_once<S: S
         store.save_subscription(&stale, Some(read_at), "subscription.changed").await,
         Err(StoreError::Stale)
     ));
-    assert_eq!(store.subscriptions(Some(ana), 10).await.unwrap().len(), 1);
-    assert!(store.subscriptions(Some(Uuid::now_v7()), 10).await.unwrap().is_empty());
+    let of = |customer: Uuid| SubscriptionFilter { customer: Some(customer), ..SubscriptionFilter::default() };
+    assert_eq!(store.subscriptions(&of(ana), 10).await.unwrap().len(), 1);
+    assert!(store.subscriptions(&of(Uuid::now_v7()), 10).await.unwrap().is_empty());
+    // Filters and pages (newest first).
+    let mut other = s.clone();
+    (other.id, other.customer_id) = (Uuid::now_v7(), Uuid::now_v7());
+    (other.sku, other.status) = ("BOX-MONTHLY".into(), SubscriptionStatus::Paused);
+    store.save_subscription(&other, None, "subscription.created").await.unwrap();
+    let by = |status, sku: Option<&str>, before| SubscriptionFilter {
+        status,
+        sku: sku.map(str::to_owned),
+        before,
+        ..SubscriptionFilter::default()
+    };
+    let ids = |v: Vec<Subscription>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.subscriptions(&by(None, None, None), 10).await.unwrap()), [other.id, s.id], "newest first");
+    assert_eq!(ids(store.subscriptions(&by(None, None, None), 1).await.unwrap()), [other.id]);
+    assert_eq!(ids(store.subscriptions(&by(None, None, Some(other.id)), 1).await.unwrap()), [s.id], "the next page");
+    assert_eq!(
+        ids(store.subscriptions(&by(Some(SubscriptionStatus::Paused), None, None), 10).await.unwrap()),
+        [other.id]
+    );
+    assert_eq!(ids(store.subscriptions(&by(None, Some("BOX-MONTHLY"), None), 10).await.unwrap()), [other.id]);
+    let none = by(Some(SubscriptionStatus::Active), Some("BOX-MONTHLY"), None);
+    assert!(store.subscriptions(&none, 10).await.unwrap().is_empty());
 
     let due = s.next_at;
     assert!(store.claim_due_subscriptions(due - 1, due + 100, 10).await.unwrap().is_empty(), "not due yet");

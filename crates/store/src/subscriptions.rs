@@ -6,7 +6,9 @@
 use crate::prelude::*;
 use crate::unavailable;
 use rouge_kernel::{DomainEvent, StoreError, StoreResult};
-use rouge_subscriptions::{Renewal, SavedPayment, Subscription, SubscriptionRepository, SubscriptionStatus};
+use rouge_subscriptions::{
+    Renewal, SavedPayment, Subscription, SubscriptionFilter, SubscriptionRepository, SubscriptionStatus,
+};
 use uuid::Uuid;
 
 macro_rules! columns {
@@ -106,18 +108,18 @@ impl<D: Dialect> SubscriptionRepository for Store<D> {
         Ok(self.optional(sqlx::query(sqlx::AssertSqlSafe(sql)).arg(id)).await?.as_ref().map(subscription))
     }
 
-    async fn subscriptions(&self, customer: Option<Uuid>, limit: i64) -> StoreResult<Vec<Subscription>> {
-        let rows = match customer {
-            Some(c) => {
-                let sql = format!("{SUBSCRIPTION} WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2");
-                self.all(sqlx::query(sqlx::AssertSqlSafe(sql)).arg(c).arg(limit)).await?
-            }
-            None => {
-                let sql = format!("{SUBSCRIPTION} ORDER BY created_at DESC, id DESC LIMIT $1");
-                self.all(sqlx::query(sqlx::AssertSqlSafe(sql)).arg(limit)).await?
-            }
-        };
-        Ok(rows.iter().map(subscription).collect())
+    async fn subscriptions(&self, f: &SubscriptionFilter, limit: i64) -> StoreResult<Vec<Subscription>> {
+        let sql = format!(
+            "{SUBSCRIPTION} WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2) \
+             AND ($3 IS NULL OR sku = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .arg(f.customer)
+            .arg(f.status.map(SubscriptionStatus::as_str))
+            .arg(f.sku.as_deref())
+            .arg(f.before)
+            .arg(limit);
+        Ok(self.all(q).await?.iter().map(subscription).collect())
     }
 
     async fn claim_due_subscriptions(&self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Subscription>> {

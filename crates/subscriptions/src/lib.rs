@@ -16,6 +16,6 @@ pub use replenishment::{
     Bought, Reminder, ReminderKind, ReminderState, ReplenishmentRepository, daily_use_hundredths, reminders,
 };
 pub use subscription::{
-    DUNNING_DAYS, Renewal, SavedPayment, Subscription, SubscriptionInput, SubscriptionPatch, SubscriptionRepository,
-    SubscriptionStatus,
+    DUNNING_DAYS, Renewal, SavedPayment, Subscription, SubscriptionFilter, SubscriptionInput, SubscriptionPatch,
+    SubscriptionRepository, SubscriptionStatus,
 };

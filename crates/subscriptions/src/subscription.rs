@@ -271,6 +271,16 @@ pub struct Renewal {
     pub order_id: Option<Uuid>,
 }
 
+/// Which subscriptions to list (every one by default), and from where.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionFilter {
+    pub customer: Option<Uuid>,
+    pub status: Option<SubscriptionStatus>,
+    pub sku: Option<String>,
+    /// Only those older than this one (the page after it; ids grow with time).
+    pub before: Option<Uuid>,
+}
+
 /// What the store keeps of subscriptions and their renewals.
 pub trait SubscriptionRepository: Clone + Send + Sync + 'static {
     /// Saves a subscription with its event (`subscription.created`, `.changed`, `.renewed`,
@@ -286,10 +296,10 @@ pub trait SubscriptionRepository: Clone + Send + Sync + 'static {
         event: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn subscription(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Subscription>>> + Send;
-    /// Hers (or every one, for staff), newest first.
+    /// Those `filter` names, newest first, at most `limit`.
     fn subscriptions(
         &self,
-        customer: Option<Uuid>,
+        filter: &SubscriptionFilter,
         limit: i64,
     ) -> impl Future<Output = StoreResult<Vec<Subscription>>> + Send;
     /// Claims up to `limit` active subscriptions due by `now` for one renewal attempt each,

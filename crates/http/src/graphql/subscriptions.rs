@@ -38,7 +38,8 @@ impl<S: Store> Subscribing for AppState<S> {
     }
 
     fn mine(&self, customer: Uuid) -> BoxFuture<'_, Result<Vec<Subscription>, ApiError>> {
-        Box::pin(async move { Ok(self.store.subscriptions(Some(customer), 100).await?) })
+        let hers = rouge_subscriptions::SubscriptionFilter { customer: Some(customer), ..Default::default() };
+        Box::pin(async move { Ok(self.store.subscriptions(&hers, 100).await?) })
     }
 
     fn change(&self, customer: Uuid, c: SubChange) -> BoxFuture<'_, Result<Subscription, ApiError>> {

@@ -17,7 +17,9 @@ use axum::{Json, Router};
 use rouge_catalog::FieldError;
 use rouge_catalog::inci::IngredientBook;
 use rouge_identity::Permission::{OrdersRead, OrdersWrite};
-use rouge_subscriptions::{BoxFill, BoxInput, BoxMonth, ItemFacts, PoolItem, Subscriber, SubscriptionStatus};
+use rouge_subscriptions::{
+    BoxFill, BoxInput, BoxMonth, ItemFacts, PoolItem, Subscriber, Subscription, SubscriptionFilter, SubscriptionStatus,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -73,6 +75,26 @@ async fn pool_facts<S: Store>(app: &AppState<S>, pool: &[PoolItem]) -> Result<Ve
         .collect())
 }
 
+/// The active subscriptions to the box, read a page at a time.
+async fn box_subscribers<S: Store>(app: &AppState<S>, box_sku: &str) -> Result<Vec<Subscription>, ApiError> {
+    let mut filter = SubscriptionFilter {
+        status: Some(SubscriptionStatus::Active),
+        sku: Some(box_sku.to_owned()),
+        ..SubscriptionFilter::default()
+    };
+    let mut all = vec![];
+    loop {
+        let page = app.store.subscriptions(&filter, 500).await?;
+        let last = page.last().map(|s| s.id);
+        let done = page.len() < 500;
+        all.extend(page);
+        match last {
+            Some(id) if !done => filter.before = Some(id),
+            _ => return Ok(all),
+        }
+    }
+}
+
 /// How each subscriber's box would be filled now.
 async fn allocation<S: Store>(app: &AppState<S>, b: &BoxMonth) -> Result<Vec<BoxFill>, ApiError> {
     let facts: HashMap<String, ItemFacts> =
@@ -81,10 +103,7 @@ async fn allocation<S: Store>(app: &AppState<S>, b: &BoxMonth) -> Result<Vec<Box
     let pool: Vec<_> = b.pool.iter().filter(|p| facts.contains_key(&p.sku)).cloned().collect();
     let book = IngredientBook::get();
     let mut subscribers = vec![];
-    for s in app.store.subscriptions(None, 10_000).await? {
-        if s.sku != b.box_sku || s.status != SubscriptionStatus::Active {
-            continue;
-        }
+    for s in box_subscribers(app, &b.box_sku).await? {
         let profile = match &app.peers.identity {
             Some(identity) => {
                 identity.get(&format!("/internal/v1/profiles/{}", s.customer_id)).await.map_err(ApiError::from)

@@ -9,7 +9,7 @@ use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
 use crate::rest::auth::CustomerAuth;
 use crate::state::{AppState, Store};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use rouge_catalog::FieldError;
 use rouge_identity::Permission::OrdersRead;
 use rouge_orders::Access;
-use rouge_subscriptions::{Subscription, SubscriptionInput, SubscriptionPatch};
+use rouge_subscriptions::{Subscription, SubscriptionFilter, SubscriptionInput, SubscriptionPatch, SubscriptionStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -35,6 +35,8 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionList {
     pub items: Vec<Subscription>,
+    /// Pass back as `cursor` for the next page; null on the last (a customer's list is one page).
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -106,7 +108,8 @@ pub async fn subscribe_for<S: Store>(
 #[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions", security(("customer" = [])),
     responses((status = 200, body = SubscriptionList), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn mine<S: Store>(State(app): State<AppState<S>>, CustomerAuth(customer): CustomerAuth) -> Res {
-    Ok(Json(SubscriptionList { items: app.store.subscriptions(Some(customer), 100).await? }).into_response())
+    let hers = SubscriptionFilter { customer: Some(customer), ..SubscriptionFilter::default() };
+    Ok(Json(SubscriptionList { items: app.store.subscriptions(&hers, 100).await?, next_cursor: None }).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions", security(("customer" = [])),
@@ -186,8 +189,51 @@ pub async fn skip_for<S: Store>(
 }
 
 /// Every subscription, newest first (staff with `orders:read`).
+/// Every subscription, newest first: `status` (active, paused, cancelled), `sku`, `limit` (1 to
+/// 100, default 50) and `cursor` (the previous page's `next_cursor`).
 #[utoipa::path(get, path = "/v1/admin/subscriptions", tag = "subscriptions", security(("staff" = ["orders:read"])),
-    responses((status = 200, body = SubscriptionList)))]
-pub async fn all<S: Store>(State(app): State<AppState<S>>) -> Res {
-    Ok(Json(SubscriptionList { items: app.store.subscriptions(None, 500).await? }).into_response())
+    params(("status" = Option<String>, Query, description = "active, paused or cancelled"), ("sku" = Option<String>, Query),
+        ("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = SubscriptionList), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn all<S: Store>(State(app): State<AppState<S>>, RawQuery(raw): RawQuery) -> Res {
+    let (filter, limit) = staff_filter(raw.as_deref())?;
+    // One more than the page says whether there is a next.
+    let mut items = app.store.subscriptions(&filter, limit + 1).await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor =
+        items.last().filter(|_| more).map(|s| rouge_kernel::Cursor::encode(&("before", s.id)).into_string());
+    Ok(Json(SubscriptionList { items, next_cursor }).into_response())
+}
+
+/// The staff list's query: its filter and page size; 400 naming each bad parameter.
+fn staff_filter(raw: Option<&str>) -> Result<(SubscriptionFilter, i64), ApiError> {
+    let (mut f, mut limit, mut errors) = (SubscriptionFilter::default(), 50, vec![]);
+    let bad = |field: &str, code: &'static str, message: &str| FieldError {
+        field: field.chars().take(40).collect(),
+        code,
+        message: message.into(),
+    };
+    for (k, v) in crate::page::query_pairs(raw.unwrap_or_default()) {
+        match k.as_str() {
+            "status" => match v.as_str() {
+                "active" => f.status = Some(SubscriptionStatus::Active),
+                "paused" => f.status = Some(SubscriptionStatus::Paused),
+                "cancelled" => f.status = Some(SubscriptionStatus::Cancelled),
+                _ => errors.push(bad("status", "unknown_value", "active, paused or cancelled")),
+            },
+            "sku" if !v.trim().is_empty() && v.len() <= 64 => f.sku = Some(v.trim().to_owned()),
+            "sku" => errors.push(bad("sku", "invalid", "a SKU (1 to 64 characters)")),
+            "limit" => match v.parse::<i64>() {
+                Ok(n) if (1..=100).contains(&n) => limit = n,
+                _ => errors.push(bad("limit", "range", "a whole number from 1 to 100")),
+            },
+            "cursor" => match rouge_kernel::Cursor::decode::<(String, Uuid)>(&v) {
+                Ok((kind, id)) if kind == "before" => f.before = Some(id),
+                _ => errors.push(bad("cursor", "invalid_cursor", "pass back `next_cursor` unchanged")),
+            },
+            other => errors.push(bad(other, "unknown_parameter", "not accepted here")),
+        }
+    }
+    if errors.is_empty() { Ok((f, limit)) } else { Err(ApiError::BadQuery(errors)) }
 }

@@ -161,6 +161,24 @@ async fn subscriptions_renew_once_per_period_and_dun_declined_cards(app: &TestAp
     let (s, _) =
         shop(app, Method::PATCH, &format!("/v1/subscriptions/{id}"), Some(&ana), Some(json!({"quantity": 2}))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Staff filter and page: a second one of hers, newer; by status and SKU, a page at a time;
+    // a bad filter is a 400.
+    let (s, second) = shop(app, Method::POST, "/v1/subscriptions", Some(&ana), Some(body("pm_card_visa"))).await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    let active = format!("/v1/admin/subscriptions?status=active&sku={SKU}");
+    let (_, page) = app.get_json_as_admin(&active).await;
+    assert_eq!((page["items"].as_array().map(Vec::len), &page["next_cursor"]), (Some(1), &Value::Null), "{page}");
+    let (_, first) = app.get_json_as_admin("/v1/admin/subscriptions?limit=1").await;
+    assert_eq!(first["items"][0]["id"], second["id"], "newest first: {first}");
+    let next = first["next_cursor"].as_str().expect("a next page");
+    let (_, rest) = app.get_json_as_admin(&format!("/v1/admin/subscriptions?limit=1&cursor={next}")).await;
+    assert_eq!((rest["items"][0]["id"].as_str(), &rest["next_cursor"]), (Some(id.as_str()), &Value::Null), "{rest}");
+    let (_, cancelled) = app.get_json_as_admin("/v1/admin/subscriptions?status=cancelled").await;
+    assert_eq!(cancelled["items"][0]["id"], id.as_str(), "{cancelled}");
+    let (s, p) = app.get_json_as_admin("/v1/admin/subscriptions?status=sleeping&limit=0").await;
+    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!((s, fields), (StatusCode::BAD_REQUEST, vec!["status", "limit"]), "{p}");
 }
 
 #[tokio::test]
