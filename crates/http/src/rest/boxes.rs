@@ -196,15 +196,17 @@ pub async fn box_page<S: Store>(app: &AppState<S>, month: &str, lock: bool) -> R
         return Ok(BoxPage { month: b, boxes });
     }
     set_aside(app, month, &mut boxes).await?;
-    if app.store.lock_box_month(month, &boxes, chrono::Utc::now().timestamp_millis()).await? {
+    let locked = app.store.lock_box_month(month, &boxes, chrono::Utc::now().timestamp_millis()).await;
+    if matches!(locked, Ok(true)) {
         tracing::info!(%month, boxes = boxes.len(), "beauty box locked; its items are set aside");
-    } else {
-        // Another lock got there first: its boxes stand; what this one set aside and that one
-        // did not keep goes back (a box of the same subscriber is the same reservation).
-        let kept: Vec<_> = app.store.box_fills(month).await?.into_iter().filter_map(|f| f.reservation_id).collect();
-        let ours = boxes.iter().filter_map(|f| f.reservation_id).filter(|r| !kept.contains(r));
-        release(app, ours).await;
+    } else if let Ok(stored) = app.store.box_fills(month).await {
+        // Another lock got there first (its boxes stand), or this one failed: what this one set
+        // aside and the stored boxes do not hold goes back (a box of the same subscriber is the
+        // same reservation). When the store cannot say, the holds run out by themselves.
+        let kept: Vec<_> = stored.into_iter().filter_map(|f| f.reservation_id).collect();
+        release(app, boxes.iter().filter_map(|f| f.reservation_id).filter(|r| !kept.contains(r))).await;
     }
+    locked?;
     Ok(BoxPage { month: found(app, month).await?, boxes: app.store.box_fills(month).await? })
 }
 
