@@ -267,6 +267,20 @@ impl rouge_promotions::Profiles for RemoteProfiles {
     }
 }
 
+/// The live offers, asked of the orders service (its public `GET /v1/offers`).
+#[derive(Clone)]
+pub struct RemoteOffers(pub Remote);
+
+impl rouge_promotions::OfferSource for RemoteOffers {
+    fn live(&self) -> BoxFuture<'_, Result<Vec<rouge_promotions::Offer>, String>> {
+        #[derive(serde::Deserialize)]
+        struct Items {
+            items: Vec<rouge_promotions::Offer>,
+        }
+        Box::pin(async move { self.0.get::<Items>("/v1/offers").await.map(|l| l.items).map_err(|e| e.to_string()) })
+    }
+}
+
 /// What a review copies of a beauty profile (she may hide each part on the review).
 pub fn reviewer_of(p: &rouge_identity::BeautyProfile) -> rouge_reviews::ReviewerProfile {
     rouge_reviews::ReviewerProfile {

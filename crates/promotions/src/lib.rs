@@ -14,5 +14,5 @@ pub use engine::{
     Applied, Basket, BasketLine, Candidate, Evaluation, Gift, NotApplied, SampleOffer, allocate, evaluate,
 };
 pub use model::{Audience, Benefit, Code, Promotion, PromotionInput, Target, Tier};
-pub use ports::{Hold, HoldState, Profiles, PromotionsRepository, Use};
+pub use ports::{Hold, HoldState, OfferSource, Profiles, PromotionsRepository, Use};
 pub use service::{CodesInput, LiveOffers, Offer, PromotionView, PromotionsError, PromotionsService};

@@ -168,3 +168,11 @@ pub trait Profiles: Send + Sync + 'static {
         customer: Uuid,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + '_>>;
 }
+
+/// The live offers as the orders service tells them, for a process that runs apart from it
+/// (the catalogue's storefront pages show them).
+pub trait OfferSource: Send + Sync + 'static {
+    /// # Errors
+    /// The cause, when the orders service cannot be asked.
+    fn live(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<crate::Offer>, String>> + Send + '_>>;
+}

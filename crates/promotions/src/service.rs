@@ -4,7 +4,7 @@
 use crate::codes;
 use crate::engine::{self, Applied, Basket, Candidate, Evaluation, NotApplied};
 use crate::model::{Benefit, Code, Promotion, PromotionInput};
-use crate::ports::{Hold, HoldState, Profiles, PromotionsRepository, Use};
+use crate::ports::{Hold, HoldState, OfferSource, Profiles, PromotionsRepository, Use};
 use rouge_kernel::{FieldError, StoreError, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
@@ -63,7 +63,7 @@ pub struct CodesInput {
 }
 
 /// An offer shown on listings and product pages.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct Offer {
     pub promotion_id: Uuid,
     pub name: String,
@@ -137,6 +137,19 @@ pub struct PromotionsService<R> {
     offers: Arc<RwLock<Option<LiveSnapshot>>>,
     /// Where customers' segments come from; without it nobody is in a segment.
     profiles: Option<Arc<dyn Profiles>>,
+    /// Where the live offers come from in a process apart from the promotions' tables (the
+    /// orders service), and what it last told (kept [`CACHE_TTL`], an answer or none).
+    source: Option<Arc<dyn OfferSource>>,
+    told: Arc<RwLock<Option<(Instant, Arc<LiveOffers>)>>>,
+}
+
+/// Offers with their version: a hash of them, the same in every process that has them.
+fn live_offers_of(offers: Vec<Offer>) -> Arc<LiveOffers> {
+    let version = std::hash::BuildHasher::hash_one(
+        &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
+        &offers,
+    );
+    Arc::new(LiveOffers { offers, version })
 }
 
 fn now() -> i64 {
@@ -173,7 +186,38 @@ fn customer_key(p: Uuid, c: Uuid) -> String {
 
 impl<R: PromotionsRepository> PromotionsService<R> {
     pub fn new(repo: R) -> Self {
-        Self { repo, cache: Arc::default(), offers: Arc::default(), profiles: None }
+        Self { repo, cache: Arc::default(), offers: Arc::default(), profiles: None, source: None, told: Arc::default() }
+    }
+
+    /// Takes the live offers from `source` (a process apart from the promotions' tables).
+    #[must_use]
+    pub fn with_offer_source(mut self, source: Arc<dyn OfferSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Whether the live offers come from another service.
+    pub fn offers_told(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// The live offers as the source tells them, asked at most every [`CACHE_TTL`]; none while
+    /// it cannot be asked (pages go without them rather than wait).
+    async fn told_offers(&self, source: &dyn OfferSource) -> Arc<LiveOffers> {
+        if let Some((at, live)) = self.told.read().expect("told offers").as_ref()
+            && at.elapsed() < CACHE_TTL
+        {
+            return live.clone();
+        }
+        let live = match source.live().await {
+            Ok(offers) => live_offers_of(offers),
+            Err(e) => {
+                tracing::warn!(error = %e, "the live offers cannot be asked of the orders service: pages go without them");
+                Arc::default()
+            }
+        };
+        *self.told.write().expect("told offers") = Some((Instant::now(), live.clone()));
+        live
     }
 
     /// Reads customers' segments from `profiles` (for promotions kept for segments).
@@ -358,6 +402,9 @@ impl<R: PromotionsRepository> PromotionsService<R> {
     /// # Errors
     /// When the store fails.
     pub async fn live_offers(&self) -> Result<Arc<LiveOffers>> {
+        if let Some(source) = &self.source {
+            return Ok(self.told_offers(source.as_ref()).await);
+        }
         let t = now();
         let all = self.all().await?;
         if let Some((list, until, live)) = self.offers.read().expect("offers cache").as_ref()
@@ -388,11 +435,7 @@ impl<R: PromotionsRepository> PromotionsService<R> {
                 ends_at: p.ends_at,
             })
             .collect();
-        let version = std::hash::BuildHasher::hash_one(
-            &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
-            &offers,
-        );
-        let live = Arc::new(LiveOffers { offers, version });
+        let live = live_offers_of(offers);
         *self.offers.write().expect("offers cache") = Some((all, until, live.clone()));
         Ok(live)
     }

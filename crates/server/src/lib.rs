@@ -599,7 +599,11 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         Some(remote) => Arc::new(rouge_http::peers::RemoteProfiles(remote.clone())),
         None => Arc::new(wiring::LocalProfiles(identity.clone())),
     };
-    let promotions = rouge_promotions::PromotionsService::new(store.clone()).with_profiles(profiles);
+    let mut promotions = rouge_promotions::PromotionsService::new(store.clone()).with_profiles(profiles);
+    // A catalogue apart from orders shows the offers the orders service tells.
+    if let (false, Some(orders)) = (has(Service::Orders), &peers.orders) {
+        promotions = promotions.with_offer_source(Arc::new(rouge_http::peers::RemoteOffers(orders.clone())));
+    }
     let orders = wiring::orders(&store, skus.clone(), stock, promotions.clone(), &identity, opts.channel, providers);
     let state = AppState::new(rouge_http::state::Parts {
         catalog: rouge_catalog::CatalogService::new(store.clone()),

@@ -149,10 +149,13 @@ fn listing_json<S: Store>(app: &AppState<S>, listing: &rouge_search::Listing, li
 }
 
 /// The live automatic offers storefront pages show. They come from the store (kept 2 s in
-/// memory) where orders run: none in a catalogue process apart, and none while the store is
-/// down (pages go without them rather than wait for it).
+/// memory) where orders run, or from the orders service in a catalogue process apart (asked
+/// every 2 s); none while the store is down or orders cannot be asked (pages go without them
+/// rather than wait).
 async fn live_offers<S: Store>(app: &AppState<S>) -> std::sync::Arc<LiveOffers> {
-    if !app.services.has(crate::services::Service::Orders) || !app.health.down_for().is_zero() {
+    let local = !app.promotions.offers_told();
+    let here = app.services.has(crate::services::Service::Orders);
+    if (local && !here) || (local && !app.health.down_for().is_zero()) {
         return std::sync::Arc::default();
     }
     app.promotions.live_offers().await.unwrap_or_else(|e| {

@@ -532,6 +532,19 @@ async fn promotions_reviews_and_boxes_across_services(pg: bool) {
         "segments": ["skin_type:oily"]});
     let (s, promo, _) = call(shop.admin(&token, "/v1/admin/promotions", "pr1", promotion)).await;
     assert_eq!(s, StatusCode::CREATED, "{promo}");
+    // The catalogue's pages show it: orders tell the live offers.
+    let page = format!("/v1/products/{}", p["slug"].as_str().unwrap());
+    let mut shown = Value::Null;
+    for _ in 0..100 {
+        shown = call(c.get(at(&page))).await.1;
+        if shown["offers"][0]["name"] == "Oily skin: 10 % off" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shown["offers"][0]["badge"], "-10 %", "the product page shows the offer: {shown}\n{}", shop.log());
+    let (_, listed, _) = call(c.get(at("/v1/products?q=glow"))).await;
+    assert_eq!(listed["items"][0]["offers"][0]["badge"], "-10 %", "and the listing: {listed}");
 
     // Ana registers at identity (the link arrives by email) and says she has oily skin.
     let email = "ana.apart@example.com";
@@ -617,6 +630,25 @@ async fn promotions_reviews_and_boxes_across_services(pg: bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!((&level["on_hand"], &level["reserved"]), (&json!(9), &json!(1)), "one sold, one set aside: {level}");
+
+    // Orders down: the catalogue's pages go without offers, at once (no wait on orders).
+    shop.kill(2, "/v1/carts/00000000-0000-0000-0000-000000000000").await;
+    let mut bare = Value::Null;
+    for _ in 0..100 {
+        bare = call(c.get(at(&page))).await.1;
+        if bare["name"].is_string() && bare.get("offers").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(bare["name"].is_string() && bare.get("offers").is_none(), "{bare}");
+    shop.start(2).await;
+    for _ in 0..200 {
+        if c.get(at("/v1/carts/00000000-0000-0000-0000-000000000000")).send().await.is_ok_and(|r| r.status() != 503) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Identity down: her requests answer 503 with Retry-After; the storefront and its reviews
     // (catalogue) still answer.
