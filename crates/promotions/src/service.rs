@@ -123,6 +123,8 @@ type Snapshot = (Instant, Arc<Vec<Promotion>>);
 
 /// The offers computed from a list (the list they came from, valid until, the offers).
 type LiveSnapshot = (Arc<Vec<Promotion>>, i64, Arc<LiveOffers>);
+/// The live offers a source told, and when.
+type Told = (Instant, Arc<LiveOffers>);
 const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Clone)]
@@ -140,7 +142,7 @@ pub struct PromotionsService<R> {
     /// Where the live offers come from in a process apart from the promotions' tables (the
     /// orders service), and what it last told (kept [`CACHE_TTL`], an answer or none).
     source: Option<Arc<dyn OfferSource>>,
-    told: Arc<RwLock<Option<(Instant, Arc<LiveOffers>)>>>,
+    told: Arc<RwLock<Option<Told>>>,
 }
 
 /// Offers with their version: a hash of them, the same in every process that has them.
