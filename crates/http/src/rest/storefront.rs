@@ -155,7 +155,7 @@ fn listing_json<S: Store>(app: &AppState<S>, listing: &rouge_search::Listing, li
 async fn live_offers<S: Store>(app: &AppState<S>) -> std::sync::Arc<LiveOffers> {
     let local = !app.promotions.offers_told();
     let here = app.services.has(crate::services::Service::Orders);
-    if (local && !here) || (local && !app.health.down_for().is_zero()) {
+    if local && (!here || !app.health.down_for().is_zero()) {
         return std::sync::Arc::default();
     }
     app.promotions.live_offers().await.unwrap_or_else(|e| {
