@@ -14,6 +14,7 @@ pub mod drill;
 pub mod import;
 pub mod keys;
 pub mod peers;
+pub mod recs;
 pub mod renewals;
 pub mod replenishment;
 pub mod schedule;

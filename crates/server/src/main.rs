@@ -67,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         action: OrdersAction,
     },
+    /// Recommendations: the offline evaluation of the recommenders.
+    Recs {
+        #[command(subcommand)]
+        action: RecsAction,
+    },
     /// Rotate keys without downtime (running servers reload the key directory).
     Keys {
         #[command(subcommand)]
@@ -185,6 +190,21 @@ enum AuditAction {
     /// Check the hash chain: exits 0 when every entry is intact, 1 naming the first entry that
     /// was edited or deleted (or entries missing at the end).
     Verify,
+}
+
+#[derive(Subcommand)]
+enum RecsAction {
+    /// Replay the offline evaluation protocol on MovieLens 100K: the split's digest (must
+    /// match), each model's validation and test figures with standard errors, and their times.
+    Eval {
+        /// The `ml-100k.inter` file (it ships in the PyPI package recbole==1.2.1, installed
+        /// with `--no-deps`: `recbole/dataset_example/ml-100k/ml-100k.inter`).
+        #[arg(long)]
+        movielens: PathBuf,
+        /// Where to write the JSON report.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -765,6 +785,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
+        Command::Recs { action: RecsAction::Eval { movielens, report } } => {
+            rouge_server::recs::eval(&movielens, report.as_deref())
+        }
         Command::Healthcheck { url } => {
             let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
             let status = client.get(&url).send().await?.status();

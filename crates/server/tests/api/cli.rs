@@ -183,6 +183,65 @@ async fn readme_script(name: &str, part: &str, commands: &[&str], env: &[(&str, 
     answers
 }
 
+/// MovieLens 100K as the recommenders' evaluation reads it: from the installed PyPI package
+/// `recbole==1.2.1` (`.ci/run` installs it with `--no-deps`), never from the repository.
+fn movielens() -> Option<std::path::PathBuf> {
+    let find = "import importlib.util, os; s = importlib.util.find_spec('recbole'); \
+        print(os.path.join(s.submodule_search_locations[0], 'dataset_example/ml-100k/ml-100k.inter') if s else '')";
+    let out = std::process::Command::new("python3").args(["-c", find]).output().ok()?;
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if path.is_file() {
+        return Some(path);
+    }
+    crate::helpers::tool_missing("recbole (PyPI, --no-deps)", "MovieLens 100K for `rouge recs eval` (see .ci/run)");
+    None
+}
+
+/// `rouge recs eval` replays the protocol: the split's digest is the published one, each model
+/// has validation and test figures with standard errors, the JSON report holds them; a file
+/// that is not MovieLens 100K as the protocol reads it is refused, naming the digest.
+#[tokio::test]
+async fn recs_eval_replays_the_protocol_and_refuses_another_split() {
+    let Some(data) = movielens() else { return };
+    let dir = TempDir::new();
+    let report = dir.0.join("report.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["recs", "eval", "--movielens"])
+        .arg(&data)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains(&format!("digest {}", rouge_recommendations::PROTOCOL_DIGEST)), "{said}");
+    assert!(said.contains("943 users, 1682 items, 98114 train interactions"), "{said}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let popularity = &doc["models"][0];
+    assert_eq!(popularity["model"], "popularity", "{doc}");
+    for ranking in ["validation", "test"] {
+        let hr = popularity[ranking]["hr10"]["mean"].as_f64().unwrap();
+        let se = popularity[ranking]["hr10"]["se"].as_f64().unwrap();
+        assert!(hr > 0.0 && hr < 1.0 && se > 0.0, "{ranking}: {popularity}");
+    }
+    // One more interaction, user 1's latest: another split, refused.
+    let mut text = std::fs::read_to_string(&data).unwrap();
+    text.push_str("1\t1\t5\t9999999999\n");
+    let other = dir.0.join("other.inter");
+    std::fs::write(&other, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["recs", "eval", "--movielens"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not the protocol's"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The README's tour is `scripts/tour.sh`, word for word, and every command in it finds
 /// something in the demo shop (no empty list, no problem answer), down to a placed order; on
 /// both stores.
