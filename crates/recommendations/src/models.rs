@@ -35,6 +35,66 @@ impl Recommender for Popularity {
     }
 }
 
+/// EASE^R (Steck, 2019): item-to-item weights from the train matrix X, in closed form:
+/// G = XᵀX + λI, P = G⁻¹, B = −P / diag(P) (each column by its diagonal entry), diag(B) = 0;
+/// a user's score of an item is the sum of its weights from the items she has.
+pub struct Ease {
+    pub lambda: f64,
+    items: usize,
+    /// B, row-major: row i holds item i's weights towards every item.
+    weights: Vec<f32>,
+    train: Vec<Vec<u32>>,
+}
+
+impl Ease {
+    /// # Panics
+    /// When `lambda` is not positive (G is then not positive definite in general).
+    pub fn fit(split: &Split, lambda: f64) -> Self {
+        assert!(lambda > 0.0, "EASE needs a positive λ");
+        let n = split.items();
+        let mut gram = faer::Mat::<f64>::zeros(n, n);
+        for items in &split.train {
+            for &i in items {
+                for &j in items {
+                    gram[(i as usize, j as usize)] += 1.0;
+                }
+            }
+        }
+        for i in 0..n {
+            gram[(i, i)] += lambda;
+        }
+        let llt = faer::linalg::solvers::Llt::new(gram.as_ref(), faer::Side::Lower)
+            .expect("XᵀX + λI is positive definite for λ > 0");
+        let p = faer::linalg::solvers::DenseSolveCore::inverse(&llt);
+        let mut weights = vec![0f32; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    weights[i * n + j] = (-p[(i, j)] / p[(j, j)]) as f32;
+                }
+            }
+        }
+        Self { lambda, items: n, weights, train: split.train.clone() }
+    }
+}
+
+impl Recommender for Ease {
+    fn name(&self) -> String {
+        format!("ease(λ={})", self.lambda)
+    }
+
+    fn scores(&self, user: usize) -> Vec<f32> {
+        let n = self.items;
+        let mut s = vec![0f32; n];
+        for &i in &self.train[user] {
+            for (x, w) in s.iter_mut().zip(&self.weights[i as usize * n..(i as usize + 1) * n]) {
+                *x += w;
+            }
+        }
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +107,25 @@ mod tests {
         .unwrap();
         // Train: user 1 {1, 2}, user 2 {1}.
         assert_eq!(Popularity::fit(&s).scores(0), [2.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn ease_scores_items_that_go_with_hers_and_never_an_item_by_itself() {
+        // Items 1 and 2 always go together in train; item 3 never with them.
+        let mut rows = String::from("h\n");
+        for u in 1..=6 {
+            let (a, b) = if u <= 4 { (1, 2) } else { (3, 4) };
+            for (t, i) in [(1, a), (2, b), (3, 5), (4, 6)] {
+                rows.push_str(&format!("{u}\t{i}\t1\t{t}\n"));
+            }
+        }
+        // User 7 has item 1 only in train (then two held out).
+        rows.push_str("7\t1\t1\t1\n7\t5\t1\t2\n7\t6\t1\t3\n");
+        let s = Split::from_inter(&rows).unwrap();
+        let e = Ease::fit(&s, 1.0);
+        let scores = e.scores(6);
+        // Indexes: items 1..=6 are 0..=5.
+        assert!(scores[1] > 0.0 && scores[1] > scores[2], "2 goes with 1: {scores:?}");
+        assert_eq!(scores[0], 0.0, "no weight from an item to itself");
     }
 }

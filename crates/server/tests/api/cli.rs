@@ -219,6 +219,9 @@ async fn recs_eval_replays_the_protocol_and_refuses_another_split() {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let popularity = &doc["models"][0];
     assert_eq!(popularity["model"], "popularity", "{doc}");
+    let ease = &doc["models"][1];
+    assert!(ease["model"].as_str().is_some_and(|m| m.starts_with("ease(λ=")), "chosen on validation: {doc}");
+    assert!(said.contains(&format!("chosen on validation: {}", ease["model"].as_str().unwrap())), "{said}");
     for ranking in ["validation", "test"] {
         let hr = popularity[ranking]["hr10"]["mean"].as_f64().unwrap();
         let se = popularity[ranking]["hr10"]["se"].as_f64().unwrap();
