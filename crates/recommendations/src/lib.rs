@@ -1,7 +1,7 @@
 //! Recommendations. So far the offline evaluation of `../shared/RECSYS_PROTOCOL.md`: the
 //! MovieLens 100K interactions, their leave-last-two-out split and its digest
 //! ([`split`]), full-ranking metrics with standard errors and paired differences
-//! ([`metrics`]), and the baselines so far: popularity and EASE^R ([`models`]). No I/O: callers read the
+//! ([`metrics`]), and the baselines so far: popularity, item-kNN and EASE^R ([`models`]). No I/O: callers read the
 //! data file (it ships in a registry package whose licence forbids redistributing it).
 
 pub mod metrics;
@@ -9,5 +9,5 @@ pub mod models;
 pub mod split;
 
 pub use metrics::{Figures, Mean, Ranking, evaluate, paired};
-pub use models::{Ease, Popularity, Recommender};
+pub use models::{Ease, ItemKnn, Popularity, Recommender};
 pub use split::{PROTOCOL_DIGEST, Split, SplitError};

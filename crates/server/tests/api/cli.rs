@@ -219,7 +219,8 @@ async fn recs_eval_replays_the_protocol_and_refuses_another_split() {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let popularity = &doc["models"][0];
     assert_eq!(popularity["model"], "popularity", "{doc}");
-    let ease = &doc["models"][1];
+    assert!(doc["models"][1]["model"].as_str().is_some_and(|m| m.starts_with("item-knn(k=100)")), "{doc}");
+    let ease = &doc["models"][2];
     assert!(ease["model"].as_str().is_some_and(|m| m.starts_with("ease(λ=")), "chosen on validation: {doc}");
     assert!(said.contains(&format!("chosen on validation: {}", ease["model"].as_str().unwrap())), "{said}");
     for ranking in ["validation", "test"] {
