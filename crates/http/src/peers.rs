@@ -273,11 +273,8 @@ pub struct RemoteOffers(pub Remote);
 
 impl rouge_promotions::OfferSource for RemoteOffers {
     fn live(&self) -> BoxFuture<'_, Result<Vec<rouge_promotions::Offer>, String>> {
-        #[derive(serde::Deserialize)]
-        struct Items {
-            items: Vec<rouge_promotions::Offer>,
-        }
-        Box::pin(async move { self.0.get::<Items>("/v1/offers").await.map(|l| l.items).map_err(|e| e.to_string()) })
+        use crate::rest::promotions::OfferList;
+        Box::pin(async move { self.0.get::<OfferList>("/v1/offers").await.map(|l| l.items).map_err(|e| e.to_string()) })
     }
 }
 

@@ -54,51 +54,26 @@ pub fn eval(path: &Path, report: Option<&Path>) -> anyhow::Result<()> {
         "model", "ranking", "HR@10", "NDCG@10", "Recall@20", "coverage@10", "train", "score"
     );
     let mut models = vec![];
-    let t = Instant::now();
-    let popularity = Popularity::fit(&split);
-    let train_ms = t.elapsed().as_millis();
-    models.push(run(&split, &popularity, train_ms));
+    let popularity = Fitted::of(|| Popularity::fit(&split));
+    models.push(popularity.report(&split, popularity.validate(&split)));
     // Item-kNN, k = 100 as the protocol names it (each target item keeps its 100 nearest).
-    let t = Instant::now();
-    let knn = ItemKnn::fit(&split, 100);
-    let train_ms = t.elapsed().as_millis();
-    models.push(run(&split, &knn, train_ms));
+    let knn = Fitted::of(|| ItemKnn::fit(&split, 100));
+    models.push(knn.report(&split, knn.validate(&split)));
     // EASE^R: λ chosen on validation (HR@10, then NDCG@10), test computed once for it.
-    let mut best: Option<(Ease, Figures, u128)> = None;
+    let mut best: Option<(Fitted<Ease>, Validated)> = None;
     for lambda in [100.0, 250.0, 500.0, 1000.0] {
-        let t = Instant::now();
-        let ease = Ease::fit(&split, lambda);
-        let train_ms = t.elapsed().as_millis();
-        let validation = evaluate(&split, Ranking::Validation, |u| ease.scores(u));
-        println!(
-            "{:<16} {:<10} {:>17} {:>17} {:>17} {:>11.4} {:>7}ms",
-            ease.name(),
-            "validation",
-            validation.hr10.to_string(),
-            validation.ndcg10.to_string(),
-            validation.recall20.to_string(),
-            validation.coverage10,
-            train_ms
-        );
-        let better = best
-            .as_ref()
-            .is_none_or(|(_, b, _)| (validation.hr10.mean, validation.ndcg10.mean) > (b.hr10.mean, b.ndcg10.mean));
-        if better {
-            best = Some((ease, validation, train_ms));
+        let ease = Fitted::of(|| Ease::fit(&split, lambda));
+        let validation = ease.validate(&split);
+        row(&ease.model.name(), &validation.figures, ease.train_ms, None);
+        if best.as_ref().is_none_or(|(_, b)| by_validation(&validation.figures, &b.figures).is_gt()) {
+            best = Some((ease, validation));
         }
     }
-    let (ease, _, train_ms) = best.expect("four λ tried");
-    println!("chosen on validation: {}", ease.name());
-    models.push(run(&split, &ease, train_ms));
+    let (ease, validation) = best.expect("four λ tried");
+    println!("chosen on validation: {}", ease.model.name());
+    models.push(ease.report(&split, validation));
     // The best baseline is the one validation prefers; test figures only report.
-    let best = models
-        .iter()
-        .max_by(|a, b| {
-            (a.validation.hr10.mean, a.validation.ndcg10.mean)
-                .partial_cmp(&(b.validation.hr10.mean, b.validation.ndcg10.mean))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .expect("models ran");
+    let best = models.iter().max_by(|a, b| by_validation(&a.validation, &b.validation)).expect("models ran");
     println!("best baseline on validation: {}", best.model);
     for other in models.iter().filter(|m| m.model != best.model) {
         let d = rouge_recommendations::paired(&best.test, &other.test);
@@ -119,25 +94,62 @@ pub fn eval(path: &Path, report: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Validation, then test (computed once), for one trained model.
-fn run(split: &Split, model: &dyn Recommender, train_ms: u128) -> ModelReport {
-    let t = Instant::now();
-    let validation = evaluate(split, Ranking::Validation, |u| model.scores(u));
-    let test = evaluate(split, Ranking::Test, |u| model.scores(u));
-    let score_ms = t.elapsed().as_millis() / 2;
-    for f in [&validation, &test] {
-        let ranking = if f.ranking == Ranking::Validation { "validation" } else { "test" };
-        println!(
-            "{:<16} {:<10} {:>17} {:>17} {:>17} {:>11.4} {:>7}ms {:>7}ms",
-            model.name(),
-            ranking,
-            f.hr10.to_string(),
-            f.ndcg10.to_string(),
-            f.recall20.to_string(),
-            f.coverage10,
-            train_ms,
-            score_ms
-        );
+/// How models are chosen on validation: by HR@10, then NDCG@10.
+fn by_validation(a: &Figures, b: &Figures) -> std::cmp::Ordering {
+    a.hr10.mean.total_cmp(&b.hr10.mean).then(a.ndcg10.mean.total_cmp(&b.ndcg10.mean))
+}
+
+/// A trained model and how long training took.
+struct Fitted<M> {
+    model: M,
+    train_ms: u128,
+}
+
+/// Validation figures and how long scoring took.
+struct Validated {
+    figures: Figures,
+    score_ms: u128,
+}
+
+impl<M: Recommender> Fitted<M> {
+    fn of(fit: impl FnOnce() -> M) -> Self {
+        let t = Instant::now();
+        let model = fit();
+        Fitted { model, train_ms: t.elapsed().as_millis() }
     }
-    ModelReport { model: model.name(), train_ms, score_ms, validation, test }
+
+    fn validate(&self, split: &Split) -> Validated {
+        let t = Instant::now();
+        let figures = evaluate(split, Ranking::Validation, |u| self.model.scores(u));
+        Validated { figures, score_ms: t.elapsed().as_millis() }
+    }
+
+    /// Its validation figures and its test figures, computed once; both printed.
+    fn report(&self, split: &Split, validation: Validated) -> ModelReport {
+        let test = evaluate(split, Ranking::Test, |u| self.model.scores(u));
+        let name = self.model.name();
+        for f in [&validation.figures, &test] {
+            row(&name, f, self.train_ms, Some(validation.score_ms));
+        }
+        ModelReport {
+            model: name,
+            train_ms: self.train_ms,
+            score_ms: validation.score_ms,
+            validation: validation.figures,
+            test,
+        }
+    }
+}
+
+/// One line of the table.
+fn row(model: &str, f: &Figures, train_ms: u128, score_ms: Option<u128>) {
+    let ranking = if f.ranking == Ranking::Validation { "validation" } else { "test" };
+    let score = score_ms.map(|ms| format!(" {ms:>7}ms")).unwrap_or_default();
+    println!(
+        "{model:<16} {ranking:<10} {:>17} {:>17} {:>17} {:>11.4} {train_ms:>7}ms{score}",
+        f.hr10.to_string(),
+        f.ndcg10.to_string(),
+        f.recall20.to_string(),
+        f.coverage10,
+    );
 }

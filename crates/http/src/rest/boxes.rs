@@ -85,12 +85,11 @@ async fn box_subscribers<S: Store>(app: &AppState<S>, box_sku: &str) -> Result<V
     let mut all = vec![];
     loop {
         let page = app.store.subscriptions(&filter, 500).await?;
-        let last = page.last().map(|s| s.id);
-        let done = page.len() < 500;
+        let full = page.len() == 500;
+        filter.before = page.last().map(|s| s.id);
         all.extend(page);
-        match last {
-            Some(id) if !done => filter.before = Some(id),
-            _ => return Ok(all),
+        if !full {
+            return Ok(all);
         }
     }
 }

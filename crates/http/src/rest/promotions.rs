@@ -36,7 +36,8 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/offers", get(offers::<S>))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// The live offers (`GET /v1/offers`; a catalogue apart reads the same answer).
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct OfferList {
     pub items: Vec<rouge_promotions::Offer>,
 }
