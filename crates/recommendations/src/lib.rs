@@ -6,8 +6,10 @@
 
 pub mod metrics;
 pub mod models;
+pub mod sequence;
 pub mod split;
 
 pub use metrics::{Figures, Mean, Ranking, evaluate, paired};
-pub use models::{Ease, ItemKnn, Popularity, Recommender};
+pub use models::{Als, Ease, ItemKnn, Popularity, Recommender};
+pub use sequence::{SequenceEase, Transitions};
 pub use split::{PROTOCOL_DIGEST, Split, SplitError};

@@ -27,6 +27,9 @@ pub struct Split {
     pub item_ids: Vec<u32>,
     /// Each user's train items (indexes, ascending, without repeats).
     pub train: Vec<Vec<u32>>,
+    /// Each user's train interactions in the protocol's order (by time, then item id), oldest
+    /// first: the sequence models read it.
+    pub sequences: Vec<Vec<u32>>,
     pub validation: Vec<u32>,
     pub test: Vec<u32>,
     /// Train interactions, repeats included.
@@ -64,6 +67,7 @@ impl Split {
             user_ids: vec![],
             item_ids: item_ids.clone(),
             train: vec![],
+            sequences: vec![],
             validation: vec![],
             test: vec![],
             train_interactions: 0,
@@ -76,9 +80,11 @@ impl Split {
             let test = rows.pop().expect("three or more").1;
             let validation = rows.pop().expect("two or more").1;
             split.train_interactions += rows.len();
-            let mut train: Vec<u32> = rows.iter().map(|(_, i)| index(*i)).collect();
+            let sequence: Vec<u32> = rows.iter().map(|(_, i)| index(*i)).collect();
+            let mut train = sequence.clone();
             train.sort_unstable();
             train.dedup();
+            split.sequences.push(sequence);
             split.user_ids.push(user);
             split.train.push(train);
             split.validation.push(index(validation));
@@ -119,6 +125,7 @@ mod tests {
         assert_eq!((s.user_ids.clone(), s.item_ids.clone()), (vec![1, 2], vec![10, 20, 30, 40]));
         // User 1 in order: (50, 10), (50, 20), (60, 40), (70, 30).
         assert_eq!((s.train[0].clone(), s.validation[0], s.test[0]), (vec![0, 1], 3, 2));
+        assert_eq!(s.sequences, [vec![0, 1], vec![3]]);
         // User 2: (80, 40), (90, 10), (100, 30).
         assert_eq!((s.train[1].clone(), s.validation[1], s.test[1]), (vec![3], 0, 2));
         assert_eq!(s.train_interactions, 3);
@@ -130,9 +137,11 @@ mod tests {
 
     #[test]
     fn equal_times_are_ordered_by_item_id_and_bad_input_is_named() {
-        let tie = "h\n1\t9\t1\t5\n1\t3\t1\t5\n1\t7\t1\t5\n";
+        let tie = "h\n1\t9\t1\t5\n1\t2\t1\t5\n1\t3\t1\t4\n1\t7\t1\t5\n";
         let s = Split::from_inter(tie).unwrap();
         assert_eq!((s.item_ids[s.validation[0] as usize], s.item_ids[s.test[0] as usize]), (7, 9));
+        // Train in order: 3 (earlier), then 2 (same time as 7 and 9, smaller id).
+        assert_eq!(s.sequences[0].iter().map(|&i| s.item_ids[i as usize]).collect::<Vec<_>>(), [3, 2]);
         assert_eq!(Split::from_inter("h\n1\t2\t3\t4\n1\t2\t3\t5\n"), Err(SplitError::TooFew(1)));
         assert!(matches!(Split::from_inter("h\n1\tx\t3\t4\n"), Err(SplitError::Malformed { line: 2, .. })));
         assert_eq!(Split::from_inter("h\n"), Err(SplitError::Empty));

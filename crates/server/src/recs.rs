@@ -5,11 +5,45 @@
 
 use anyhow::Context;
 use rouge_recommendations::{
-    Ease, Figures, ItemKnn, PROTOCOL_DIGEST, Popularity, Ranking, Recommender, Split, evaluate,
+    Als, Ease, Figures, ItemKnn, Mean, PROTOCOL_DIGEST, Popularity, Ranking, Recommender, SequenceEase, Split,
+    Transitions, evaluate,
 };
 use serde::Serialize;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// EASE^R's λ, as the protocol names them.
+const EASE_LAMBDAS: [f64; 4] = [100.0, 250.0, 500.0, 1000.0];
+/// ALS's (factors, λ, α).
+const ALS_GRID: [(usize, f64, f64); 8] = [
+    (64, 1.0, 1.0),
+    (64, 1.0, 5.0),
+    (64, 10.0, 1.0),
+    (64, 10.0, 5.0),
+    (128, 1.0, 1.0),
+    (128, 1.0, 5.0),
+    (128, 10.0, 1.0),
+    (128, 10.0, 5.0),
+];
+/// Sequence-aware EASE^R's (τ, τ′, β), each with every λ above; β = 0 is recency alone.
+const SEQUENCE_GRID: [(f32, f32, f32); 10] = [
+    (10.0, 3.0, 0.0),
+    (20.0, 3.0, 0.0),
+    (10.0, 3.0, 0.5),
+    (10.0, 3.0, 1.0),
+    (10.0, 10.0, 0.5),
+    (10.0, 10.0, 1.0),
+    (20.0, 3.0, 0.5),
+    (20.0, 3.0, 1.0),
+    (20.0, 10.0, 0.5),
+    (20.0, 10.0, 1.0),
+];
+/// How many next steps a transition looks ahead.
+const TRANSITION_WINDOW: usize = 10;
+/// The target for our model against the best baseline on test.
+const TARGET_GAIN: f64 = 0.015;
+const TARGET_COVERAGE: f64 = 0.30;
 
 #[derive(Serialize)]
 struct ModelReport {
@@ -27,6 +61,17 @@ struct Report {
     train_interactions: usize,
     digest: String,
     models: Vec<ModelReport>,
+    verdict: Verdict,
+}
+
+/// Our model against the best baseline (both chosen on validation), on test.
+#[derive(Serialize)]
+struct Verdict {
+    ours: String,
+    best_baseline: String,
+    /// Paired test HR@10 difference, ours − the best baseline.
+    gain: Mean,
+    target_met: bool,
 }
 
 /// Runs the evaluation on the `.inter` file at `path`; writes the JSON report to `report`.
@@ -50,7 +95,7 @@ pub fn eval(path: &Path, report: Option<&Path>) -> anyhow::Result<()> {
     );
     println!("digest matches the protocol");
     println!(
-        "{:<16} {:<10} {:>17} {:>17} {:>17} {:>11} {:>9} {:>9}",
+        "{:<40} {:<10} {:>17} {:>17} {:>17} {:>11} {:>9} {:>9}",
         "model", "ranking", "HR@10", "NDCG@10", "Recall@20", "coverage@10", "train", "score"
     );
     let mut models = vec![];
@@ -60,18 +105,14 @@ pub fn eval(path: &Path, report: Option<&Path>) -> anyhow::Result<()> {
     let knn = Fitted::of(|| ItemKnn::fit(&split, 100));
     models.push(knn.report(&split, knn.validate(&split)));
     // EASE^R: λ chosen on validation (HR@10, then NDCG@10), test computed once for it.
-    let mut best: Option<(Fitted<Ease>, Validated)> = None;
-    for lambda in [100.0, 250.0, 500.0, 1000.0] {
-        let ease = Fitted::of(|| Ease::fit(&split, lambda));
-        let validation = ease.validate(&split);
-        row(&ease.model.name(), &validation.figures, ease.train_ms, None);
-        if best.as_ref().is_none_or(|(_, b)| by_validation(&validation.figures, &b.figures).is_gt()) {
-            best = Some((ease, validation));
-        }
-    }
-    let (ease, validation) = best.expect("four λ tried");
-    println!("chosen on validation: {}", ease.model.name());
+    let eases: Vec<Fitted<Arc<Ease>>> =
+        EASE_LAMBDAS.iter().map(|&lambda| Fitted::of(|| Arc::new(Ease::fit(&split, lambda)))).collect();
+    let (ease, validation) = choose(&split, eases.iter().map(Fitted::by_ref));
     models.push(ease.report(&split, validation));
+    // ALS: factors, λ and α chosen on validation, twenty alternations each.
+    let als = ALS_GRID.iter().map(|&(f, lambda, alpha)| Fitted::of(|| Als::fit(&split, f, lambda, alpha, 20)));
+    let (als, validation) = choose(&split, als);
+    models.push(als.report(&split, validation));
     // The best baseline is the one validation prefers; test figures only report.
     let best = models.iter().max_by(|a, b| by_validation(&a.validation, &b.validation)).expect("models ran");
     println!("best baseline on validation: {}", best.model);
@@ -79,12 +120,42 @@ pub fn eval(path: &Path, report: Option<&Path>) -> anyhow::Result<()> {
         let d = rouge_recommendations::paired(&best.test, &other.test);
         println!("paired, test HR@10: {} − {} = {d}", best.model, other.model);
     }
+    // Ours: sequence-aware EASE^R over the EASE fits above and one transition fit; every
+    // setting chosen on validation.
+    let transitions = Fitted::of(|| Arc::new(Transitions::fit(&split, TRANSITION_WINDOW)));
+    let ours = eases.iter().flat_map(|ease| {
+        let (ease, transitions, split) = (ease, &transitions, &split);
+        SEQUENCE_GRID.iter().map(move |&(tau, short_tau, beta)| {
+            let mut fitted = Fitted::of(|| {
+                SequenceEase::new(split, ease.model.clone(), transitions.model.clone(), tau, short_tau, beta)
+            });
+            fitted.train_ms += ease.train_ms + transitions.train_ms;
+            fitted
+        })
+    });
+    let (ours, validation) = choose(&split, ours);
+    let ours = ours.report(&split, validation);
+    for baseline in &models {
+        let d = rouge_recommendations::paired(&ours.test, &baseline.test);
+        println!("paired, test HR@10: {} − {} = {d}", ours.model, baseline.model);
+    }
+    let best = models.iter().max_by(|a, b| by_validation(&a.validation, &b.validation)).expect("models ran");
+    let gain = rouge_recommendations::paired(&ours.test, &best.test);
+    let target_met = gain.mean >= TARGET_GAIN && gain.mean > 2.0 * gain.se && ours.test.coverage10 >= TARGET_COVERAGE;
+    println!(
+        "target (test HR@10 ≥ {TARGET_GAIN} above the best baseline, {}, by more than two paired SE; coverage@10 ≥ {TARGET_COVERAGE}): {}",
+        best.model,
+        if target_met { "met" } else { "NOT met" }
+    );
+    let verdict = Verdict { ours: ours.model.clone(), best_baseline: best.model.clone(), gain, target_met };
+    models.push(ours);
     let report_doc = Report {
         users: split.users(),
         items: split.items(),
         train_interactions: split.train_interactions,
         digest,
         models,
+        verdict,
     };
     if let Some(out) = report {
         std::fs::write(out, serde_json::to_vec_pretty(&report_doc)?)
@@ -99,6 +170,21 @@ fn by_validation(a: &Figures, b: &Figures) -> std::cmp::Ordering {
     a.hr10.mean.total_cmp(&b.hr10.mean).then(a.ndcg10.mean.total_cmp(&b.ndcg10.mean))
 }
 
+/// The candidate validation prefers (each one's validation row printed as it goes).
+fn choose<M: Recommender>(split: &Split, candidates: impl IntoIterator<Item = Fitted<M>>) -> (Fitted<M>, Validated) {
+    let mut best: Option<(Fitted<M>, Validated)> = None;
+    for fitted in candidates {
+        let validation = fitted.validate(split);
+        row(&fitted.model.name(), &validation.figures, fitted.train_ms, None);
+        if best.as_ref().is_none_or(|(_, b)| by_validation(&validation.figures, &b.figures).is_gt()) {
+            best = Some((fitted, validation));
+        }
+    }
+    let (fitted, validation) = best.expect("candidates to choose from");
+    println!("chosen on validation: {}", fitted.model.name());
+    (fitted, validation)
+}
+
 /// A trained model and how long training took.
 struct Fitted<M> {
     model: M,
@@ -111,13 +197,21 @@ struct Validated {
     score_ms: u128,
 }
 
-impl<M: Recommender> Fitted<M> {
+impl<M> Fitted<M> {
     fn of(fit: impl FnOnce() -> M) -> Self {
         let t = Instant::now();
         let model = fit();
         Fitted { model, train_ms: t.elapsed().as_millis() }
     }
+}
 
+impl<M> Fitted<Arc<M>> {
+    fn by_ref(&self) -> Fitted<Arc<M>> {
+        Fitted { model: self.model.clone(), train_ms: self.train_ms }
+    }
+}
+
+impl<M: Recommender> Fitted<M> {
     fn validate(&self, split: &Split) -> Validated {
         let t = Instant::now();
         let figures = evaluate(split, Ranking::Validation, |u| self.model.scores(u));
@@ -146,7 +240,7 @@ fn row(model: &str, f: &Figures, train_ms: u128, score_ms: Option<u128>) {
     let ranking = if f.ranking == Ranking::Validation { "validation" } else { "test" };
     let score = score_ms.map(|ms| format!(" {ms:>7}ms")).unwrap_or_default();
     println!(
-        "{model:<16} {ranking:<10} {:>17} {:>17} {:>17} {:>11.4} {train_ms:>7}ms{score}",
+        "{model:<40} {ranking:<10} {:>17} {:>17} {:>17} {:>11.4} {train_ms:>7}ms{score}",
         f.hr10.to_string(),
         f.ndcg10.to_string(),
         f.recall20.to_string(),
