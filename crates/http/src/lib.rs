@@ -55,9 +55,10 @@ fn routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
     let has = |s| state.services.has(s);
     let mut r = Router::new();
     if has(Service::Catalog) {
-        // Reviews are deployed with the catalogue (their ratings rank its listings).
+        // Reviews and recommendations are deployed with the catalogue (they rank its products).
         r = r
             .merge(rest::storefront::router())
+            .merge(private(rest::recommendations::router(state)))
             .merge(rest::shades::router())
             .merge(rest::admin::router(state))
             .merge(private(rest::reviews::router(state)));

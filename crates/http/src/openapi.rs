@@ -8,8 +8,8 @@ use examples::Examples;
 
 use crate::ops;
 use crate::rest::{
-    admin, audit, auth, boxes, carts, events, inventory, me, orders, payments, promotions, reorders, reviews, shades,
-    staff, storefront, subscriptions, webhooks,
+    admin, audit, auth, boxes, carts, events, inventory, me, orders, payments, promotions, recommendations, reorders,
+    reviews, shades, staff, storefront, subscriptions, webhooks,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -115,7 +115,7 @@ impl Modify for Idempotency {
         subscriptions::subscribe, subscriptions::mine, subscriptions::read, subscriptions::change, subscriptions::skip,
         subscriptions::all, boxes::set_up, boxes::read, boxes::preview, boxes::lock, boxes::mine,
         reviews::product_reviews, reviews::submit, reviews::mine, reviews::helpful, reviews::report, reviews::queue,
-        reviews::staff_read, reviews::moderate, reviews::reply,
+        reviews::staff_read, reviews::moderate, reviews::reply, recommendations::record,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,
@@ -140,6 +140,7 @@ impl Modify for Idempotency {
         (name = "promotions", description = "Promotions and their codes: rules, schedules, budgets (staff with promotions:manage)"),
         (name = "subscriptions", description = "Subscriptions to a variant every N weeks, renewed through the checkout with a saved payment method"),
         (name = "reviews", description = "Verified-purchase reviews with the reviewer's skin type, ratings by skin type, votes, reports; moderation (staff with reviews:moderate)"),
+        (name = "recommendations", description = "Behaviour in from storefronts (views, searches, cart changes, wishlist), for personal recommendations"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, their secrets, deliveries (Standard Webhooks signatures)"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),

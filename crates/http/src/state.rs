@@ -25,6 +25,7 @@ pub trait Store:
     + rouge_subscriptions::ReplenishmentRepository
     + rouge_subscriptions::SubscriptionRepository
     + rouge_subscriptions::BoxRepository
+    + rouge_recommendations::BehaviourRepository
 {
 }
 impl<T> Store for T where
@@ -44,6 +45,7 @@ impl<T> Store for T where
         + rouge_subscriptions::ReplenishmentRepository
         + rouge_subscriptions::SubscriptionRepository
         + rouge_subscriptions::BoxRepository
+        + rouge_recommendations::BehaviourRepository
 {
 }
 

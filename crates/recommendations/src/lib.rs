@@ -4,11 +4,16 @@
 //! ([`metrics`]), and the baselines so far: popularity, item-kNN and EASE^R ([`models`]). No I/O: callers read the
 //! data file (it ships in a registry package whose licence forbids redistributing it).
 
+pub mod behaviour;
 pub mod metrics;
 pub mod models;
 pub mod sequence;
+pub mod serving;
 pub mod split;
 
+pub use behaviour::{
+    Accepted, BehaviourEvent, BehaviourRepository, EventBatch, EventInput, EventKind, purchase_id, unsuitable,
+};
 pub use metrics::{Figures, Mean, Ranking, evaluate, paired};
 pub use models::{Als, Ease, ItemKnn, Popularity, Recommender};
 pub use sequence::{SequenceEase, Transitions};

@@ -126,10 +126,17 @@ impl Ease {
     /// # Panics
     /// When `lambda` is not positive (G is then not positive definite in general).
     pub fn fit(split: &Split, lambda: f64) -> Self {
+        Self::fit_sets(&split.train, split.items(), lambda)
+    }
+
+    /// From each user's set of items (indexes below `n`, without repeats).
+    ///
+    /// # Panics
+    /// When `lambda` is not positive.
+    pub fn fit_sets(train: &[Vec<u32>], n: usize, lambda: f64) -> Self {
         assert!(lambda > 0.0, "EASE needs a positive λ");
-        let n = split.items();
         let mut gram = faer::Mat::<f64>::zeros(n, n);
-        for items in &split.train {
+        for items in train {
             for &i in items {
                 for &j in items {
                     gram[(i as usize, j as usize)] += 1.0;
@@ -150,7 +157,17 @@ impl Ease {
                 }
             }
         }
-        Self { lambda, items: n, weights, train: split.train.clone() }
+        Self { lambda, items: n, weights, train: train.to_vec() }
+    }
+
+    /// Item i's weight towards item j.
+    pub fn weight(&self, i: u32, j: u32) -> f32 {
+        self.weights[i as usize * self.items + j as usize]
+    }
+
+    /// Item i's row of weights.
+    pub fn row(&self, i: u32) -> &[f32] {
+        &self.weights[i as usize * self.items..(i as usize + 1) * self.items]
     }
 }
 

@@ -25,9 +25,13 @@ pub struct Transitions {
 
 impl Transitions {
     pub fn fit(split: &Split, window: usize) -> Self {
-        let n = split.items();
+        Self::fit_sequences(&split.sequences, split.items(), window)
+    }
+
+    /// From sequences of item indexes below `n`, oldest first.
+    pub fn fit_sequences(sequences: &[Vec<u32>], n: usize, window: usize) -> Self {
         let mut counts = vec![0f64; n * n];
-        for seq in &split.sequences {
+        for seq in sequences {
             for (p, &i) in seq.iter().enumerate() {
                 for (d, &j) in seq.iter().skip(p + 1).take(window).enumerate() {
                     if i != j {
@@ -86,10 +90,21 @@ impl SequenceEase {
         short_tau: f32,
         beta: f32,
     ) -> Self {
-        let mut model =
-            Self { ease, transitions, tau, short_tau, beta, scale: 1.0, sequences: split.sequences.clone() };
+        Self::from_sequences(split.sequences.clone(), ease, transitions, tau, short_tau, beta)
+    }
+
+    /// Over these users' sequences (the scale is theirs).
+    pub fn from_sequences(
+        sequences: Vec<Vec<u32>>,
+        ease: Arc<Ease>,
+        transitions: Arc<Transitions>,
+        tau: f32,
+        short_tau: f32,
+        beta: f32,
+    ) -> Self {
+        let mut model = Self { ease, transitions, tau, short_tau, beta, scale: 1.0, sequences };
         let (mut long, mut short) = (0f64, 0f64);
-        for seq in &split.sequences {
+        for seq in &model.sequences {
             let (e, t) = model.parts(seq);
             long += e.iter().map(|x| f64::from(x * x)).sum::<f64>();
             short += t.iter().map(|x| f64::from(x * x)).sum::<f64>();

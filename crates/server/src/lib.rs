@@ -2,6 +2,7 @@
 //! server on `127.0.0.1:0` exactly as `rouge serve` does.
 
 pub mod backup;
+pub mod behaviour;
 pub mod bench;
 pub mod bench_catchup;
 pub mod bench_checkout;
@@ -180,6 +181,8 @@ pub struct Options {
     pub replenishment: replenishment::ReplenishmentOptions,
     /// How often each orders process looks for due subscription renewals.
     pub renewals_every: std::time::Duration,
+    /// Days the recommendations keep behaviour events (older ones are purged daily).
+    pub behaviour_retention_days: i64,
 }
 
 /// The shop's stock rules.
@@ -228,6 +231,7 @@ impl Default for Options {
             webhooks: webhooks::WebhookOptions::default(),
             replenishment: replenishment::ReplenishmentOptions::default(),
             renewals_every: std::time::Duration::from_secs(60),
+            behaviour_retention_days: 365,
         }
     }
 }
@@ -415,6 +419,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     }
     if has(Service::Catalog) {
         handlers.push(Arc::new(consumers::ReviewErasure(reviews.clone())));
+        handlers.push(Arc::new(behaviour::Behaviour(store.clone())));
     }
     if has(Service::Orders) {
         handlers.push(Arc::new(consumers::PromotionSpend(
@@ -644,6 +649,13 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     tokio::spawn(watch_backlog(state.store.clone(), relay.clone(), broker.is_some(), stop_tx.subscribe()));
     tokio::spawn(rouge_http::ops::summarise_reads(stop_tx.subscribe()));
     let alerts = webhooks::Alerts { mailer: alerts, staff: has(Service::Identity).then(|| state.identity.clone()) };
+    if has(Service::Catalog) {
+        tasks.push(tokio::spawn(behaviour::purge_old(
+            state.store.clone(),
+            opts.behaviour_retention_days,
+            stop_tx.subscribe(),
+        )));
+    }
     if has(Service::Orders) {
         tasks.push(tokio::spawn(renewals::renew_due(
             state.store.clone(),
@@ -703,6 +715,7 @@ fn work_topology(
     cdn: bool,
 ) -> rouge_messaging::broker::Topology {
     let mut work = consumers::WORK.to_vec();
+    work.push((behaviour::NAME, behaviour::EVENTS));
     work.push((webhooks::NAME, rouge_http::rest::webhooks::event_types()));
     if cdn {
         work.push(("cdn-purge", cdn::EVENTS));

@@ -411,6 +411,10 @@ struct GatewayArgs {
     /// Days before a customer is predicted to run out that her replenishment reminder goes.
     #[arg(long, env = "ROUGE_REPLENISH_DAYS_BEFORE", default_value_t = 7, value_parser = clap::value_parser!(i64).range(0..=60))]
     replenish_days_before: i64,
+    /// Days the recommendations keep behaviour events (views, searches, cart changes,
+    /// purchases); older ones are purged daily.
+    #[arg(long, env = "ROUGE_BEHAVIOUR_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    behaviour_retention_days: i64,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -516,6 +520,7 @@ impl GatewayArgs {
                 ..Default::default()
             },
             renewals_every: std::time::Duration::from_secs(60),
+            behaviour_retention_days: self.behaviour_retention_days,
             replenishment: rouge_server::replenishment::ReplenishmentOptions {
                 days_before: self.replenish_days_before,
                 ..Default::default()

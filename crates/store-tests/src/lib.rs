@@ -1,6 +1,7 @@
 //! One contract suite for every store: the same test code runs against SQLite and
 //! PostgreSQL (`tests/contract.rs`), each test on a database of its own.
 
+pub mod behaviour;
 pub mod boxes;
 pub mod broker;
 pub mod contract;

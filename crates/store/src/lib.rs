@@ -55,6 +55,7 @@ macro_rules! rows {
 }
 
 mod audit;
+mod behaviour;
 mod boxes;
 mod catalog;
 mod deliveries;

@@ -40,6 +40,13 @@ fn example(method: &str, path: &str) -> Option<Value> {
             "order_id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f8092", "sku": "LL-NIA-30", "quantity": 1, "cadence_weeks": 6,
             "payment": {"provider": "test", "token": "pm_card_visa"}
         }),
+        ("post", "/v1/events") => json!({
+            "anonymous_id": "v-3f9c2a7e41", "consent": true,
+            "events": [
+                {"id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f8093", "type": "product_viewed", "product_id": "01a22cd4-0c1d-7e2f-8a3b-4c5d6e7f8094"},
+                {"type": "search_made", "query": "vitamin c serum"}
+            ]
+        }),
         ("patch", "/v1/subscriptions/{id}") => json!({"cadence_weeks": 8, "status": "paused"}),
         ("put", "/v1/subscriptions/{id}/skip") => json!({"period": 3}),
         ("put", "/v1/admin/boxes/{month}") => json!({

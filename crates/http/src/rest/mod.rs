@@ -10,6 +10,7 @@ pub mod me;
 pub mod orders;
 pub mod payments;
 pub mod promotions;
+pub mod recommendations;
 pub mod reorders;
 pub mod reviews;
 pub mod shades;

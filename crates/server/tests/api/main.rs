@@ -11,6 +11,7 @@ mod amqp;
 mod audit;
 mod backup;
 mod bad_input;
+mod behaviour;
 mod boxes;
 mod builders;
 mod cache;

@@ -125,6 +125,12 @@ async fn every_creating_post_replays(app: &TestApp) {
     let (_, keys) = app.get_json_as_admin("/v1/admin/api-keys").await;
     assert_eq!(keys["items"].as_array().unwrap().iter().filter(|k| k["id"] == key["id"]).count(), 1, "one key minted");
 
+    // Behaviour in (a retry with the same key: the first answer; the events kept once).
+    let events = json!({"anonymous_id": "replay-visitor", "consent": true, "events": [
+        {"type": "product_viewed", "product_id": id}]});
+    let first = r.twice("/v1/events", "/v1/events", "", events).await;
+    assert_eq!(first["accepted"], 1, "{first}");
+
     // Accounts, carts, checkout.
     let register = json!({"email": "rp@example.com", "password": "correct horse battery"});
     r.twice("/v1/auth/register", "/v1/auth/register", "", register).await;

@@ -147,6 +147,7 @@ async fn one_checkout_is_one_trace(database_url: &str) {
         [
             "order-email order.placed",
             "promotions order.placed",
+            "recommendations order.placed",
             "replenishment order.placed",
             "stock order.placed",
             "webhooks order.payment_authorized",

@@ -1,0 +1,131 @@
+//! Purchases and returns into the recommendations' behaviour (the `recommendations`
+//! consumer, where the catalogue runs): each line of a placed order a `purchased` event of
+//! hers, each returned line a `returned` one (marked unsuitable when her reason says it did
+//! not suit her); an erased customer's behaviour goes. Idempotent: an event handled again
+//! records nothing new.
+
+use futures::future::BoxFuture;
+use rouge_http::Store;
+use rouge_kernel::DomainEvent;
+use rouge_messaging::durable::Handler;
+use rouge_recommendations::{BehaviourEvent, EventKind, purchase_id, unsuitable};
+use uuid::Uuid;
+
+pub const NAME: &str = "recommendations";
+pub const EVENTS: &[&str] = &["order.placed", "order.return_requested", "CustomerErased"];
+
+pub struct Behaviour<S>(pub S);
+
+impl<S: Store> Handler for Behaviour<S> {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn events(&self) -> &'static [&'static str] {
+        EVENTS
+    }
+
+    fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
+        let store = self.0.clone();
+        Box::pin(async move {
+            let at = e.occurred_at.timestamp_millis();
+            let events = match e.event_type.as_str() {
+                "order.placed" => {
+                    let placed: Placed =
+                        serde_json::from_value(e.payload).map_err(|err| format!("malformed event: {err}"))?;
+                    // A guest's order teaches nothing about a customer.
+                    let Some(customer) = placed.customer_id else { return Ok(()) };
+                    placed
+                        .lines
+                        .iter()
+                        .map(|l| BehaviourEvent {
+                            id: purchase_id(e.aggregate_id, &l.sku),
+                            kind: EventKind::Purchased,
+                            customer_id: Some(customer),
+                            anonymous_id: None,
+                            product_id: Some(l.product_id),
+                            query: None,
+                            unsuitable: false,
+                            at,
+                        })
+                        .collect()
+                }
+                "order.return_requested" => {
+                    let r: Returned =
+                        serde_json::from_value(e.payload).map_err(|err| format!("malformed event: {err}"))?;
+                    let mut events = vec![];
+                    for l in &r.lines {
+                        // What she bought, as recorded when the order was placed (a guest's: none).
+                        let Some(bought) = store
+                            .behaviour_event(purchase_id(e.aggregate_id, &l.sku))
+                            .await
+                            .map_err(|err| err.to_string())?
+                        else {
+                            continue;
+                        };
+                        events.push(BehaviourEvent {
+                            id: Uuid::new_v5(
+                                &Uuid::NAMESPACE_OID,
+                                format!("behaviour/return/{}/{}", r.return_id, l.sku).as_bytes(),
+                            ),
+                            kind: EventKind::Returned,
+                            unsuitable: unsuitable(&r.reason),
+                            at,
+                            ..bought
+                        });
+                    }
+                    events
+                }
+                _ => {
+                    let customer: Uuid = e
+                        .payload
+                        .get("customer_id")
+                        .and_then(|c| c.as_str())
+                        .and_then(|c| c.parse().ok())
+                        .ok_or_else(|| format!("{} without a customer_id", e.event_type))?;
+                    let n = store.erase_behaviour(customer).await.map_err(|err| err.to_string())?;
+                    tracing::info!(events = n, "an erased customer's behaviour removed");
+                    return Ok(());
+                }
+            };
+            store.record_behaviour(&events).await.map_err(|err| err.to_string())?;
+            Ok(())
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Placed {
+    customer_id: Option<Uuid>,
+    lines: Vec<Line>,
+}
+
+#[derive(serde::Deserialize)]
+struct Line {
+    sku: String,
+    product_id: Uuid,
+}
+
+#[derive(serde::Deserialize)]
+struct Returned {
+    return_id: Uuid,
+    lines: Vec<rouge_orders::Units>,
+    reason: String,
+}
+
+/// Purges behaviour older than `days`, at start and then daily (every catalogue replica may:
+/// a delete of what is too old is the same whoever runs it).
+pub async fn purge_old<S: Store>(store: S, days: i64, stop: tokio::sync::watch::Receiver<bool>) {
+    crate::schedule::every(std::time::Duration::from_secs(86_400), stop, || {
+        let store = store.clone();
+        async move {
+            let before = chrono::Utc::now().timestamp_millis() - days * 86_400_000;
+            match store.purge_behaviour(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, days, "behaviour past its retention purged"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge old behaviour; will try again tomorrow"),
+            }
+        }
+    })
+    .await;
+}

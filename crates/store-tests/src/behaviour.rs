@@ -1,0 +1,63 @@
+//! The behaviour repository's contract: a batch is kept once (a retried event is not kept
+//! twice); training reads every event since a time in (time, id) pages; her latest events come
+//! newest first; erasure removes hers and no one else's; retention purges what is too old.
+
+use rouge_recommendations::{BehaviourEvent, BehaviourRepository, EventKind};
+use uuid::Uuid;
+
+fn ev(kind: EventKind, customer: Option<Uuid>, at: i64) -> BehaviourEvent {
+    BehaviourEvent {
+        id: Uuid::now_v7(),
+        kind,
+        customer_id: customer,
+        anonymous_id: customer.is_none().then(|| "visitor-0001".to_owned()),
+        product_id: (kind != EventKind::SearchMade).then(Uuid::now_v7),
+        query: (kind == EventKind::SearchMade).then(|| "vitamin c".to_owned()),
+        unsuitable: kind == EventKind::Returned,
+        at,
+    }
+}
+
+pub async fn behaviour_is_kept_once_read_in_pages_erased_and_purged<S: BehaviourRepository>(store: S) {
+    let (ana, bea) = (Uuid::now_v7(), Uuid::now_v7());
+    let base = 1_000_000;
+    let events = vec![
+        ev(EventKind::ProductViewed, Some(ana), base),
+        ev(EventKind::SearchMade, Some(ana), base + 10),
+        ev(EventKind::Returned, Some(ana), base + 10),
+        ev(EventKind::AddedToCart, None, base + 20),
+        ev(EventKind::Purchased, Some(bea), base + 30),
+    ];
+    assert_eq!(store.record_behaviour(&events).await.unwrap(), 5);
+    assert_eq!(store.record_behaviour(&events[..2]).await.unwrap(), 0, "a retry keeps nothing twice");
+
+    // Every event since `base + 5`, two a page, in (time, id) order.
+    let mut seen = vec![];
+    let mut after = None;
+    loop {
+        let page = store.behaviour_since(base + 5, after, 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|e| (e.at, e.id));
+        seen.extend(page);
+    }
+    let mut want: Vec<BehaviourEvent> = events[1..].to_vec();
+    want.sort_by_key(|e| (e.at, e.id));
+    assert_eq!(seen, want, "every field kept as it was");
+
+    assert_eq!(store.behaviour_event(events[2].id).await.unwrap().as_ref(), Some(&events[2]));
+    assert_eq!(store.behaviour_event(Uuid::now_v7()).await.unwrap(), None);
+    let hers = store.behaviour_of(ana, 10).await.unwrap();
+    assert_eq!(hers.len(), 3);
+    assert_eq!(hers[2], events[0], "newest first");
+    assert_eq!(store.behaviour_of(ana, 1).await.unwrap().len(), 1);
+
+    assert_eq!(store.erase_behaviour(ana).await.unwrap(), 3);
+    assert!(store.behaviour_of(ana, 10).await.unwrap().is_empty());
+    assert_eq!(store.behaviour_of(bea, 10).await.unwrap().len(), 1, "only hers");
+
+    assert_eq!(store.purge_behaviour(base + 25).await.unwrap(), 1, "the anonymous cart event is too old");
+    let left = store.behaviour_since(0, None, 10).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::Purchased]);
+}
