@@ -5,11 +5,13 @@
 //! data file (it ships in a registry package whose licence forbids redistributing it).
 
 pub mod behaviour;
+pub mod contexts;
 pub mod metrics;
 pub mod models;
 pub mod sequence;
 pub mod serving;
 pub mod split;
+pub mod training;
 
 pub use behaviour::{
     Accepted, BehaviourEvent, BehaviourRepository, EventBatch, EventInput, EventKind, purchase_id, unsuitable,
