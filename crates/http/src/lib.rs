@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod peers;
+pub mod recs;
 pub mod redis_link;
 pub mod remote;
 pub mod rest;

@@ -54,6 +54,7 @@ pub const NOT_IDEMPOTENT: &[&str] = &[
     "/v1/auth/password-reset/confirm",
     "/v1/admin/auth/login",
     "/v1/payments/stripe/webhook",
+    "/v1/admin/recommendations/train",
 ];
 
 /// Every other POST honours `Idempotency-Key` (the routes wrap it with
@@ -116,6 +117,7 @@ impl Modify for Idempotency {
         subscriptions::all, boxes::set_up, boxes::read, boxes::preview, boxes::lock, boxes::mine,
         reviews::product_reviews, reviews::submit, reviews::mine, reviews::helpful, reviews::report, reviews::queue,
         reviews::staff_read, reviews::moderate, reviews::reply, recommendations::record,
+        recommendations::recommendations, recommendations::train_now,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,
@@ -140,7 +142,7 @@ impl Modify for Idempotency {
         (name = "promotions", description = "Promotions and their codes: rules, schedules, budgets (staff with promotions:manage)"),
         (name = "subscriptions", description = "Subscriptions to a variant every N weeks, renewed through the checkout with a saved payment method"),
         (name = "reviews", description = "Verified-purchase reviews with the reviewer's skin type, ratings by skin type, votes, reports; moderation (staff with reviews:moderate)"),
-        (name = "recommendations", description = "Behaviour in from storefronts (views, searches, cart changes, wishlist), for personal recommendations"),
+        (name = "recommendations", description = "Behaviour in from storefronts (views, searches, cart changes, wishlist); recommendations out by context, each with its reason, within her constraints"),
         (name = "webhooks", description = "Outbound webhooks: endpoints, their secrets, deliveries (Standard Webhooks signatures)"),
         (name = "auth", description = "Customer accounts: register, log in, tokens, password reset"),
         (name = "me", description = "The logged-in customer's own data (customer token)"),

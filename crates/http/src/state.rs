@@ -94,6 +94,8 @@ pub struct Parts<S> {
     pub payments: Vec<Arc<dyn rouge_payments::PaymentProvider>>,
     /// Webhook targets in internal ranges are accepted (tests; never a live shop).
     pub webhooks_allow_internal: bool,
+    /// The recommendations this catalogue process serves (its last training's lists).
+    pub recs: Arc<crate::recs::Recs>,
 }
 
 /// The peer services handlers reach when theirs is not in this process (`None`: it is).

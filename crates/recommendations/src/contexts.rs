@@ -63,7 +63,9 @@ pub fn recommend(
     match context {
         Context::ForYou => {
             let suggestions = serve([hers, skin, &lists.popular], items, shopper, false, &nothing, limit);
-            let personal = suggestions.first().is_some_and(|s| !hers.is_empty() && hers.iter().any(|h| h.product_id == s.product_id));
+            let personal = suggestions
+                .first()
+                .is_some_and(|s| !hers.is_empty() && hers.iter().any(|h| h.product_id == s.product_id));
             Answer { suggestions, model: model(personal) }
         }
         Context::SkinType => {
@@ -79,8 +81,14 @@ pub fn recommend(
         }
         Context::BoughtTogether(p) => {
             let exclude = HashSet::from([p]);
-            let suggestions =
-                serve([list(&lists.bought_together, p), list(&lists.similar, p)], items, shopper, false, &exclude, limit);
+            let suggestions = serve(
+                [list(&lists.bought_together, p), list(&lists.similar, p)],
+                items,
+                shopper,
+                false,
+                &exclude,
+                limit,
+            );
             Answer { suggestions, model: "co-purchase".to_owned() }
         }
         Context::Routine => {
@@ -243,7 +251,10 @@ mod tests {
         // Only the toner shares its orders; then products like it by behaviour.
         assert_eq!(a.suggestions[0].product_id, id(TONER), "{a:?}");
         assert_eq!(a.suggestions[0].reason, Reason::BoughtTogether { product_id: id(CLEANSER) });
-        assert!(a.suggestions[1..].iter().all(|s| matches!(s.reason, Reason::Similar { ingredients: false, .. })), "{a:?}");
+        assert!(
+            a.suggestions[1..].iter().all(|s| matches!(s.reason, Reason::Similar { ingredients: false, .. })),
+            "{a:?}"
+        );
         let s = recommend(&lists, &items, &anyone, None, None, Context::Similar(id(SERUM)), 10);
         assert!(!ids(&s).contains(&id(SERUM)));
         let scented = s.suggestions.iter().find(|x| x.product_id == id(SCENTED_SERUM)).expect("alike by ingredients");

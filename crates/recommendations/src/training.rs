@@ -74,7 +74,8 @@ impl Model {
             .filter_map(|(p, _)| self.index.get(p).copied())
             .collect();
         let scores = self.scorer.scores_of(&seq);
-        let mut order: Vec<u32> = (0..scores.len() as u32).filter(|i| !bought.contains(i) && scores[*i as usize] > 0.0).collect();
+        let mut order: Vec<u32> =
+            (0..scores.len() as u32).filter(|i| !bought.contains(i) && scores[*i as usize] > 0.0).collect();
         order.sort_by(|a, b| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b)));
         let weights = recency(&seq, tau);
         order
@@ -92,7 +93,11 @@ impl Model {
                 Candidate {
                     product_id: self.products[j as usize],
                     score: scores[j as usize],
-                    reason: if bought { Reason::BecauseYouBought { product_id } } else { Reason::BecauseYouViewed { product_id } },
+                    reason: if bought {
+                        Reason::BecauseYouBought { product_id }
+                    } else {
+                        Reason::BecauseYouViewed { product_id }
+                    },
                 }
             })
             .collect()
@@ -139,7 +144,12 @@ fn interest(kind: EventKind) -> bool {
 
 /// Trains on `events` (oldest first) over the products in `items`; `skin_of` gives customers'
 /// skin types (for "popular with your skin type").
-pub fn train(events: &[BehaviourEvent], items: &HashMap<Uuid, Item>, skin_of: &HashMap<Uuid, String>, s: &Settings) -> Lists {
+pub fn train(
+    events: &[BehaviourEvent],
+    items: &HashMap<Uuid, Item>,
+    skin_of: &HashMap<Uuid, String>,
+    s: &Settings,
+) -> Lists {
     let mut lists = Lists::empty();
     lists.settings = s.clone();
     lists.events = events.len();
@@ -285,7 +295,11 @@ fn bought_together(orders: &BTreeMap<(Uuid, i64), Vec<Uuid>>, n: usize) -> HashM
             let list = with
                 .into_iter()
                 .take(n)
-                .map(|(b, k)| Candidate { product_id: b, score: k as f32, reason: Reason::BoughtTogether { product_id: a } })
+                .map(|(b, k)| Candidate {
+                    product_id: b,
+                    score: k as f32,
+                    reason: Reason::BoughtTogether { product_id: a },
+                })
                 .collect();
             (a, list)
         })

@@ -293,6 +293,11 @@ impl CatalogIndex {
     }
 
     /// A listed product by id, rendered.
+    /// Every listed product (a snapshot).
+    pub fn products(&self) -> Vec<Arc<IndexedProduct>> {
+        self.state.read().expect("index lock").products.values().cloned().collect()
+    }
+
     pub fn product_by_id(&self, id: &Uuid) -> Option<Arc<IndexedProduct>> {
         self.state.read().expect("index lock").products.get(id).cloned()
     }

@@ -129,3 +129,32 @@ pub async fn purge_old<S: Store>(store: S, days: i64, stop: tokio::sync::watch::
     })
     .await;
 }
+
+/// Trains the recommendations at start and then every `every`; between trainings keeps the
+/// products' facts (stock, listings) current every second.
+pub async fn train_regularly<S: Store>(
+    app: rouge_http::AppState<S>,
+    every: std::time::Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let facts = {
+        let (app, stop) = (app.clone(), stop.clone());
+        tokio::spawn(async move {
+            crate::schedule::every(std::time::Duration::from_secs(1), stop, || {
+                app.recs.refresh_items(&app.index, &app.stock);
+                std::future::ready(())
+            })
+            .await;
+        })
+    };
+    crate::schedule::every(every, stop, || {
+        let app = app.clone();
+        async move {
+            if let Err(e) = rouge_http::recs::train_here(&app).await {
+                tracing::warn!(error = %e, "cannot train the recommendations now; the last lists stay served");
+            }
+        }
+    })
+    .await;
+    facts.abort();
+}

@@ -183,6 +183,8 @@ pub struct Options {
     pub renewals_every: std::time::Duration,
     /// Days the recommendations keep behaviour events (older ones are purged daily).
     pub behaviour_retention_days: i64,
+    /// How often each catalogue process trains its recommendations (and at start).
+    pub recs_train_every: std::time::Duration,
 }
 
 /// The shop's stock rules.
@@ -232,6 +234,7 @@ impl Default for Options {
             replenishment: replenishment::ReplenishmentOptions::default(),
             renewals_every: std::time::Duration::from_secs(60),
             behaviour_retention_days: 365,
+            recs_train_every: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -634,6 +637,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         skus,
         payments: if has(Service::Payments) { payments } else { vec![] },
         webhooks_allow_internal: webhook_opts.allow_internal,
+        recs: Arc::default(),
     });
     if fresh_demo {
         // Subscribers order and subscribe through the shop's own use cases.
@@ -655,6 +659,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             opts.behaviour_retention_days,
             stop_tx.subscribe(),
         )));
+        tasks.push(tokio::spawn(behaviour::train_regularly(state.clone(), opts.recs_train_every, stop_tx.subscribe())));
     }
     if has(Service::Orders) {
         tasks.push(tokio::spawn(renewals::renew_due(

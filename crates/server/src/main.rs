@@ -415,6 +415,10 @@ struct GatewayArgs {
     /// purchases); older ones are purged daily.
     #[arg(long, env = "ROUGE_BEHAVIOUR_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
     behaviour_retention_days: i64,
+    /// Seconds between trainings of the recommendations in each catalogue process (the first
+    /// at start).
+    #[arg(long, env = "ROUGE_RECS_TRAIN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(10..=604_800))]
+    recs_train_secs: u64,
     /// A JSON file with the channel's currency, tax rates and shipping methods (see the
     /// README); an EU channel (EUR, VAT included) when absent.
     #[arg(long, env = "ROUGE_CHANNEL_FILE")]
@@ -521,6 +525,7 @@ impl GatewayArgs {
             },
             renewals_every: std::time::Duration::from_secs(60),
             behaviour_retention_days: self.behaviour_retention_days,
+            recs_train_every: std::time::Duration::from_secs(self.recs_train_secs),
             replenishment: rouge_server::replenishment::ReplenishmentOptions {
                 days_before: self.replenish_days_before,
                 ..Default::default()

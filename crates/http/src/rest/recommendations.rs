@@ -1,18 +1,32 @@
 //! Recommendations over HTTP (deployed with the catalogue): behaviour in (`POST /v1/events`,
-//! from storefronts, batched).
+//! from storefronts, batched), recommendations out (`GET /v1/recommendations?context=…`, each
+//! suggestion with its reason), and training on demand for staff.
 
+use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
+use crate::recs::{Trained, sellable_now, shopper_of};
 use crate::state::{AppState, Store};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use rouge_recommendations::{Accepted, EventBatch};
+use rouge_catalog::FieldError;
+use rouge_identity::Permission;
+use rouge_recommendations::contexts::{Context, recommend};
+use rouge_recommendations::serving::{Reason, Suggestion};
+use rouge_recommendations::training::ShopperKey;
+use rouge_recommendations::{Accepted, EventBatch, EventKind};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
-    Router::new().route("/v1/events", idempotent(app, false, post(record::<S>)))
+    Router::new()
+        .route("/v1/events", idempotent(app, false, post(record::<S>)))
+        .route("/v1/recommendations", get(recommendations::<S>))
+        .route("/v1/admin/recommendations/train", need(app, Permission::CatalogWrite, post(train_now::<S>)))
 }
 
 /// What a shopper did on the storefront, up to 100 events a call: `product_viewed`,
@@ -32,10 +46,7 @@ pub async fn record<S: Store>(
     verified: Option<axum::Extension<crate::gateway::Verified>>,
     ValidJson(batch): ValidJson<EventBatch>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let customer = match crate::rest::auth::bearer(&headers) {
-        Some(token) => Some(crate::rest::auth::customer(&app, Some(token), verified.as_ref().map(|v| &v.0)).await?),
-        None => None,
-    };
+    let customer = optional_customer(&app, &headers, verified.as_ref().map(|v| &v.0)).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let kept = batch.accept(customer, now).map_err(ApiError::Invalid)?;
     if !kept.is_empty() {
@@ -43,4 +54,211 @@ pub async fn record<S: Store>(
     }
     tracing::debug!(kept = kept.len(), sent = batch.events.len(), "behaviour recorded");
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: kept.len(), ignored: batch.events.len() - kept.len() })))
+}
+
+async fn optional_customer<S: Store>(
+    app: &AppState<S>,
+    headers: &HeaderMap,
+    verified: Option<&crate::gateway::Verified>,
+) -> Result<Option<Uuid>, ApiError> {
+    match crate::rest::auth::bearer(headers) {
+        Some(token) => Ok(Some(crate::rest::auth::customer(app, Some(token), verified).await?)),
+        None => Ok(None),
+    }
+}
+
+/// One suggestion, with the product as listings show it and why it is there.
+#[derive(Serialize, ToSchema)]
+pub struct Recommended {
+    pub product_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub brand: String,
+    #[schema(value_type = Option<rouge_catalog::MoneySchema>)]
+    pub price_from: Option<rouge_kernel::Money>,
+    pub score: f32,
+    /// Why, for machines: `because_you_bought`, `because_you_viewed`, `bought_together`,
+    /// `similar`, `popular_with_skin_type`, `completes_routine`, `popular`, with what it names.
+    #[schema(value_type = Object)]
+    pub reason: Reason,
+    /// Why, for people ("Because you bought Niacinamide 10% Serum").
+    pub why: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Recommendations {
+    pub context: String,
+    /// What made the list: `seq-ease(…)` (her behaviour, scored by the model), `co-purchase`,
+    /// `ease+inci-tfidf`, `popularity-by-skin-type`, `popularity`.
+    pub model: String,
+    pub items: Vec<Recommended>,
+}
+
+/// Recommendations for a context: `for_you` (her behaviour; a new shopper gets what her skin
+/// type buys), `similar` and `bought_together` (of `product_id`), `routine` (the skincare steps
+/// she does not own yet), `skin_type` (what customers with her skin type buy; `skin_type` for a
+/// shopper without a token). Never a product with an ingredient she avoids, sold out, archived,
+/// returned by her as unsuitable, or in shades that are not hers.
+#[utoipa::path(get, path = "/v1/recommendations", tag = "recommendations",
+    params(("context" = String, Query, description = "for_you, similar, bought_together, routine or skin_type"),
+        ("product_id" = Option<Uuid>, Query, description = "The product, for similar and bought_together"),
+        ("anonymous_id" = Option<String>, Query, description = "The storefront's visitor id, for a shopper without a token"),
+        ("skin_type" = Option<String>, Query, description = "A skin type, for skin_type without a token"),
+        ("limit" = Option<u32>, Query, description = "1 to 50, 10 by default")),
+    security((), ("customer" = [])),
+    responses((status = 200, body = Recommendations),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "Every invalid parameter named"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "A customer token that is not valid"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such product"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "Her profile or history cannot be read now")))]
+pub async fn recommendations<S: Store>(
+    State(app): State<AppState<S>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    verified: Option<axum::Extension<crate::gateway::Verified>>,
+) -> Result<Json<Recommendations>, ApiError> {
+    let q = Query::parse(raw.as_deref().unwrap_or(""))?;
+    let customer = optional_customer(&app, &headers, verified.as_ref().map(|v| &v.0)).await?;
+    let context = match (q.context.as_str(), q.product_id) {
+        ("similar", Some(p)) => Context::Similar(p),
+        ("bought_together", Some(p)) => Context::BoughtTogether(p),
+        ("for_you", _) => Context::ForYou,
+        ("routine", _) => Context::Routine,
+        _ => Context::SkinType,
+    };
+    if let Context::Similar(p) | Context::BoughtTogether(p) = context
+        && app.index.product_by_id(&p).is_none()
+    {
+        return Err(ApiError::NotFound(format!("no listed product {p}")));
+    }
+    let lists = app.recs.lists();
+    let items = app.recs.items_now(&app.index, &app.stock);
+    let (mut shopper, key, fresh) = match customer {
+        Some(c) => {
+            let profile = crate::recs::profile_of(&app, c).await?;
+            let history = app.store.behaviour_of(c, 200).await?;
+            let key = ShopperKey::Customer(c);
+            // Behaviour since training is scored live (her lists would not know it yet).
+            let newest = history.first().map_or(i64::MIN, |e| e.at);
+            let fresh: Option<Vec<(Uuid, EventKind)>> = (newest
+                > lists.seen_until.get(&key).copied().unwrap_or(i64::MIN))
+            .then(|| history.iter().rev().filter_map(|e| Some((e.product_id?, e.kind))).collect());
+            (shopper_of(Some(&profile), &history), Some(key), fresh)
+        }
+        None => (shopper_of(None, &[]), q.anonymous_id.clone().map(ShopperKey::Visitor), None),
+    };
+    if shopper.skin_type.is_none() {
+        shopper.skin_type = q.skin_type.clone();
+    }
+    let answer = recommend(&lists, &items, &shopper, key.as_ref(), fresh.as_deref(), context, q.limit + 5);
+    // The facts are refreshed in the background: what sold out since is left out now.
+    let items: Vec<Recommended> = answer
+        .suggestions
+        .iter()
+        .filter(|s| sellable_now(&app.index, &app.stock, s.product_id))
+        .take(q.limit)
+        .filter_map(|s| rendered(&app, s))
+        .collect();
+    Ok(Json(Recommendations { context: q.context, model: answer.model, items }))
+}
+
+fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion) -> Option<Recommended> {
+    let p = app.index.product_by_id(&s.product_id)?;
+    let name_of =
+        |id: &Uuid| app.index.product_by_id(id).map_or_else(|| "a product".to_owned(), |p| p.view.name.clone());
+    let why = match &s.reason {
+        Reason::BecauseYouBought { product_id } => format!("Because you bought {}", name_of(product_id)),
+        Reason::BecauseYouViewed { product_id } => format!("Because you looked at {}", name_of(product_id)),
+        Reason::BoughtTogether { product_id } => format!("Often bought with {}", name_of(product_id)),
+        Reason::Similar { product_id, ingredients: true } => format!("Ingredients like {}", name_of(product_id)),
+        Reason::Similar { product_id, ingredients: false } => {
+            format!("Shoppers who liked {} liked it too", name_of(product_id))
+        }
+        Reason::PopularWithSkinType { skin_type } => format!("Popular with {skin_type} skin"),
+        Reason::CompletesRoutine { step } => format!("The {} your routine is missing", step.as_str()),
+        Reason::Popular => "Popular in the shop".to_owned(),
+    };
+    Some(Recommended {
+        product_id: s.product_id,
+        slug: p.view.slug.clone(),
+        name: p.view.name.clone(),
+        brand: p.view.brand.name.clone(),
+        price_from: p.view.price_from,
+        score: s.score,
+        reason: s.reason.clone(),
+        why,
+    })
+}
+
+struct Query {
+    context: String,
+    product_id: Option<Uuid>,
+    anonymous_id: Option<String>,
+    skin_type: Option<String>,
+    limit: usize,
+}
+
+impl Query {
+    fn parse(raw: &str) -> Result<Query, ApiError> {
+        let pairs: Vec<(String, String)> = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+            &format!("/?{raw}").parse().map_err(|_| ApiError::BadQuery(vec![]))?,
+        )
+        .map(|q| q.0)
+        .map_err(|_| bad("", "encoding", "the query string is not valid URL encoding"))?;
+        let mut q = Query { context: String::new(), product_id: None, anonymous_id: None, skin_type: None, limit: 10 };
+        let mut errors = vec![];
+        for (k, v) in pairs {
+            match k.as_str() {
+                "context" => q.context = v,
+                "product_id" => match v.parse() {
+                    Ok(p) => q.product_id = Some(p),
+                    Err(_) => errors.push(field("product_id", "invalid", "a product id (UUID)")),
+                },
+                "anonymous_id" => q.anonymous_id = Some(v),
+                "skin_type" => match rouge_catalog::SkinType::parse(&v) {
+                    Some(s) => q.skin_type = Some(s.as_str().to_owned()),
+                    None => errors.push(field(
+                        "skin_type",
+                        "invalid",
+                        "a skin type (dry, oily, combination, normal, sensitive)",
+                    )),
+                },
+                "limit" => match v.parse::<usize>() {
+                    Ok(n) if (1..=50).contains(&n) => q.limit = n,
+                    _ => errors.push(field("limit", "out_of_range", "1 to 50")),
+                },
+                _ => errors.push(field(&k, "unknown", "not a parameter of recommendations")),
+            }
+        }
+        match q.context.as_str() {
+            "for_you" | "routine" | "skin_type" => {}
+            "similar" | "bought_together"
+                if q.product_id.is_none() && !errors.iter().any(|e| e.field == "product_id") =>
+            {
+                errors.push(field("product_id", "required", "similar and bought_together name a product"));
+            }
+            "similar" | "bought_together" => {}
+            "" => errors.push(field("context", "required", "for_you, similar, bought_together, routine or skin_type")),
+            _ => errors.push(field("context", "invalid", "for_you, similar, bought_together, routine or skin_type")),
+        }
+        if errors.is_empty() { Ok(q) } else { Err(ApiError::BadQuery(errors)) }
+    }
+}
+
+fn field(name: &str, code: &'static str, message: &str) -> FieldError {
+    FieldError { field: name.to_owned(), code, message: message.to_owned() }
+}
+
+fn bad(name: &str, code: &'static str, message: &str) -> ApiError {
+    ApiError::BadQuery(vec![field(name, code, message)])
+}
+
+/// Trains now on the shop's behaviour (the server also does it on a schedule) and answers
+/// what was made.
+#[utoipa::path(post, path = "/v1/admin/recommendations/train", tag = "recommendations",
+    security(("staff" = ["catalog:write"])),
+    responses((status = 200, body = Object, description = "What the training read and made"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn train_now<S: Store>(State(app): State<AppState<S>>) -> Result<Json<Trained>, ApiError> {
+    Ok(Json(crate::recs::train_here(&app).await?))
 }

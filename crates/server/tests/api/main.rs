@@ -32,6 +32,7 @@ mod oneshot;
 mod ops;
 mod pii;
 mod promotions;
+mod recommendations;
 mod replays;
 mod replenishment;
 mod reviews;
