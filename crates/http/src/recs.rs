@@ -21,11 +21,19 @@ type Facts = (u64, u64, Arc<HashMap<Uuid, Item>>);
 pub struct Recs {
     lists: RwLock<Arc<Lists>>,
     items: RwLock<Facts>,
+    /// What the last training made, and when it finished (ms).
+    last: RwLock<Option<(Trained, i64)>>,
+    training: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Recs {
     fn default() -> Self {
-        Self { lists: RwLock::new(Arc::new(Lists::empty())), items: RwLock::new((u64::MAX, u64::MAX, Arc::default())) }
+        Self {
+            lists: RwLock::new(Arc::new(Lists::empty())),
+            items: RwLock::new((u64::MAX, u64::MAX, Arc::default())),
+            last: RwLock::new(None),
+            training: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 }
 
@@ -36,6 +44,11 @@ impl Recs {
 
     pub fn set_lists(&self, lists: Lists) {
         *self.lists.write().expect("recs lock") = Arc::new(lists);
+    }
+
+    /// The last training's figures and when it finished (ms), and whether one is under way.
+    pub fn status(&self) -> (Option<(Trained, i64)>, bool) {
+        (self.last.read().expect("recs lock").clone(), self.training.load(std::sync::atomic::Ordering::Acquire))
     }
 
     pub fn items(&self) -> Arc<HashMap<Uuid, Item>> {
@@ -199,6 +212,16 @@ pub async fn profile_of<S: Store>(
 /// # Errors
 /// The store's, when it fails (the lists served stay as they were).
 pub async fn train_here<S: Store>(app: &crate::state::AppState<S>) -> Result<Trained, crate::error::ApiError> {
+    use std::sync::atomic::Ordering;
+    if app.recs.training.swap(true, Ordering::AcqRel) {
+        return Err(crate::error::ApiError::Conflict("a training is under way".into(), vec![]));
+    }
+    let result = train_once(app).await;
+    app.recs.training.store(false, Ordering::Release);
+    result
+}
+
+async fn train_once<S: Store>(app: &crate::state::AppState<S>) -> Result<Trained, crate::error::ApiError> {
     app.recs.refresh_items(&app.index, &app.stock);
     let items = app.recs.items();
     let skin_of = |buyers: Vec<Uuid>| async move {
@@ -213,6 +236,7 @@ pub async fn train_here<S: Store>(app: &crate::state::AppState<S>) -> Result<Tra
     };
     let (lists, trained) = train_from(&app.store, items, 0, &Settings::default(), skin_of).await?;
     app.recs.set_lists(lists);
+    *app.recs.last.write().expect("recs lock") = Some((trained.clone(), chrono::Utc::now().timestamp_millis()));
     tracing::info!(
         events = trained.events,
         shoppers = trained.shoppers,

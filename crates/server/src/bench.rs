@@ -208,53 +208,19 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
     let key_dir = crate::keys::KeyDir(dir.join("keys"));
     key_dir.ensure()?;
     let keys = key_dir.load(chrono::Utc::now().timestamp(), 900)?;
-    let keys_for_customers = keys.clone();
-    let hasher = rouge_identity::PasswordHasher::new(rouge_identity::HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
-    let identity =
-        rouge_identity::IdentityService::new(store.clone(), keys.vault, hasher, keys.tokens, Default::default());
-    identity.create_owner("bench@example.com", "Bench", "bench passphrase").await.map_err(|e| anyhow::anyhow!(e))?;
-    let staff =
-        identity.staff_login("bench@example.com", "bench passphrase", "bench").await.map_err(|e| anyhow::anyhow!(e))?;
-    let owner = identity.authorize(&staff.access_token).await.map_err(|e| anyhow::anyhow!(e))?;
-    let key_input = rouge_identity::ApiKeyInput {
-        name: "bench".into(),
-        permissions: vec![rouge_identity::Permission::CatalogWrite],
-    };
-    let token = identity.create_api_key(&owner, key_input).await.map_err(|e| anyhow::anyhow!(e))?.secret;
+    let token = owner_key(&store, &keys, &[rouge_identity::Permission::CatalogWrite]).await?;
     // A customer with a beauty profile, her password hashed at the production cost.
-    let shopper = rouge_identity::IdentityService::new(
-        store.clone(),
-        keys_for_customers.vault.clone(),
-        rouge_identity::PasswordHasher::new(rouge_identity::HashCost::DEFAULT).map_err(|e| anyhow::anyhow!(e))?,
-        keys_for_customers.tokens.clone(),
-        Default::default(),
-    );
-    let reg = rouge_identity::RegisterInput {
-        email: "shopper@example.com".into(),
-        password: SHOPPER_PASSWORD.into(),
-        name: None,
-    };
-    shopper.register(reg).await.map_err(|e| anyhow::anyhow!(e))?;
-    // She follows the link of her verification email, as anyone who logs in has.
-    let events = rouge_kernel::Outbox::events_after(&store, 0, 100_000).await.map_err(|e| anyhow::anyhow!(e))?;
-    let mail = events
-        .iter()
-        .rev()
-        .find(|e| e.event_type == "EmailRequested")
-        .context("no verification email was requested")?;
-    let mail: rouge_identity::service::EmailRequested = serde_json::from_value(mail.payload.clone())?;
-    let body =
-        shopper.render_email(&mail, "http://bench").await.map_err(|e| anyhow::anyhow!(e))?.context("no email")?;
-    let link = body.body.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).context("no link")?;
-    shopper.verify_email(link).await.map_err(|e| anyhow::anyhow!(e))?;
-    let session =
-        shopper.login("shopper@example.com", SHOPPER_PASSWORD, "bench").await.map_err(|e| anyhow::anyhow!(e))?;
-    let customer = shopper.tokens().verify(&session.access_token)?.sub;
-    let profile: rouge_identity::BeautyProfile = serde_json::from_value(serde_json::json!({
+    let profile = serde_json::json!({
         "skin_type": "oily", "concerns": ["acne", "pores"], "avoid_ingredients": ["fragrance", "alcohol"]
-    }))?;
-    let update = rouge_identity::MeUpdate { beauty_profile: Some(profile), ..Default::default() };
-    shopper.update_me(customer, update, None).await.map_err(|e| anyhow::anyhow!(e))?;
+    });
+    verified_shoppers(
+        &store,
+        &keys,
+        rouge_identity::HashCost::DEFAULT,
+        &[("shopper@example.com".to_owned(), profile)],
+        SHOPPER_PASSWORD,
+    )
+    .await?;
     store.close().await;
     eprintln!("bench: loaded {loaded} products in {:.1} s", t.elapsed().as_secs_f64());
 
@@ -411,6 +377,76 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
 }
 
 const SHOPPER_PASSWORD: &str = "bench shopper passphrase";
+
+/// An owner (bench@example.com) and an API key of hers with `permissions`; the key.
+pub(crate) async fn owner_key<S: rouge_http::Store>(
+    store: &S,
+    keys: &rouge_identity::Keys,
+    permissions: &[rouge_identity::Permission],
+) -> anyhow::Result<String> {
+    let hasher = rouge_identity::PasswordHasher::new(rouge_identity::HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
+    let identity = rouge_identity::IdentityService::new(
+        store.clone(),
+        keys.vault.clone(),
+        hasher,
+        keys.tokens.clone(),
+        Default::default(),
+    );
+    identity.create_owner("bench@example.com", "Bench", "bench passphrase").await.map_err(|e| anyhow::anyhow!(e))?;
+    let staff =
+        identity.staff_login("bench@example.com", "bench passphrase", "bench").await.map_err(|e| anyhow::anyhow!(e))?;
+    let owner = identity.authorize(&staff.access_token).await.map_err(|e| anyhow::anyhow!(e))?;
+    let key_input = rouge_identity::ApiKeyInput { name: "bench".into(), permissions: permissions.to_vec() };
+    Ok(identity.create_api_key(&owner, key_input).await.map_err(|e| anyhow::anyhow!(e))?.secret)
+}
+
+/// Customers registered, verified (they follow their emails' links) and logged in, each with
+/// her beauty profile: (email, profile) in, (customer id, access token) out.
+pub(crate) async fn verified_shoppers<S: rouge_http::Store>(
+    store: &S,
+    keys: &rouge_identity::Keys,
+    cost: rouge_identity::HashCost,
+    shoppers: &[(String, serde_json::Value)],
+    password: &str,
+) -> anyhow::Result<Vec<(uuid::Uuid, String)>> {
+    let identity = rouge_identity::IdentityService::new(
+        store.clone(),
+        keys.vault.clone(),
+        rouge_identity::PasswordHasher::new(cost).map_err(|e| anyhow::anyhow!(e))?,
+        keys.tokens.clone(),
+        Default::default(),
+    );
+    for (email, _) in shoppers {
+        let reg = rouge_identity::RegisterInput { email: email.clone(), password: password.into(), name: None };
+        identity.register(reg).await.map_err(|e| anyhow::anyhow!(e))?;
+    }
+    // They follow the links of their verification emails, as anyone who logs in has.
+    let mut after = 0;
+    loop {
+        let events = rouge_kernel::Outbox::events_after(store, after, 10_000).await.map_err(|e| anyhow::anyhow!(e))?;
+        let Some(last) = events.last() else { break };
+        after = last.sequence;
+        for e in events.iter().filter(|e| e.event_type == "EmailRequested") {
+            let mail: rouge_identity::service::EmailRequested = serde_json::from_value(e.payload.clone())?;
+            let Some(body) = identity.render_email(&mail, "http://bench").await.map_err(|e| anyhow::anyhow!(e))? else {
+                continue;
+            };
+            if let Some(link) = body.body.split("token=").nth(1).and_then(|t| t.split_whitespace().next()) {
+                let _ = identity.verify_email(link).await;
+            }
+        }
+    }
+    let mut out = vec![];
+    for (email, profile) in shoppers {
+        let session = identity.login(email, password, "bench").await.map_err(|e| anyhow::anyhow!(e))?;
+        let customer = identity.tokens().verify(&session.access_token)?.sub;
+        let profile: rouge_identity::BeautyProfile = serde_json::from_value(profile.clone())?;
+        let update = rouge_identity::MeUpdate { beauty_profile: Some(profile), ..Default::default() };
+        identity.update_me(customer, update, None).await.map_err(|e| anyhow::anyhow!(e))?;
+        out.push((customer, session.access_token));
+    }
+    Ok(out)
+}
 
 /// Starts `rouge serve` on the store as a child process and waits until it is ready.
 pub(crate) async fn spawn_server(

@@ -8,6 +8,7 @@ pub mod bench_catchup;
 pub mod bench_checkout;
 pub mod bench_coldstart;
 pub mod bench_events;
+pub mod bench_recs;
 pub mod cdn;
 pub mod consumers;
 pub mod demo;

@@ -302,6 +302,9 @@ enum BenchScenario {
     },
     /// The full checkout flow from concurrent clients, then a flash sale, on a fresh store.
     Checkout(rouge_server::bench_checkout::CheckoutBench),
+    /// Recommendations at size: N products, M customers' behaviour, training, then "for you"
+    /// from concurrent logged-in clients.
+    Recs(rouge_server::bench_recs::RecsBench),
 }
 
 /// The gateway layer's settings.
@@ -839,6 +842,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { scenario: BenchScenario::Checkout(opts) } => {
             rouge_server::bench_checkout::checkout(opts).await
         }
+        Command::Bench { scenario: BenchScenario::Recs(opts) } => rouge_server::bench_recs::recs(opts).await,
     };
     if let Some((provider, _)) = traces {
         // What is still buffered goes out before the process ends.

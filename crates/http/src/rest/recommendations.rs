@@ -27,6 +27,7 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/events", idempotent(app, false, post(record::<S>)))
         .route("/v1/recommendations", get(recommendations::<S>))
         .route("/v1/admin/recommendations/train", need(app, Permission::CatalogWrite, post(train_now::<S>)))
+        .route("/v1/admin/recommendations/training", need(app, Permission::CatalogRead, get(training::<S>)))
 }
 
 /// What a shopper did on the storefront, up to 100 events a call: `product_viewed`,
@@ -253,12 +254,50 @@ fn bad(name: &str, code: &'static str, message: &str) -> ApiError {
     ApiError::BadQuery(vec![field(name, code, message)])
 }
 
-/// Trains now on the shop's behaviour (the server also does it on a schedule) and answers
-/// what was made.
+/// The recommendations' training as staff see it.
+#[derive(Serialize, ToSchema)]
+pub struct Training {
+    /// A training is under way.
+    pub running: bool,
+    /// When the last one finished (RFC 3339); absent before the first.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What it read and made: events, products, the model, lists per shopper and product,
+    /// and how long it took (ms).
+    #[schema(value_type = Option<Object>)]
+    pub last: Option<Trained>,
+}
+
+fn training_view<S: Store>(app: &AppState<S>) -> Training {
+    let (last, running) = app.recs.status();
+    Training {
+        running,
+        finished_at: last.as_ref().and_then(|(_, at)| chrono::DateTime::from_timestamp_millis(*at)),
+        last: last.map(|(t, _)| t),
+    }
+}
+
+/// Starts a training on the shop's behaviour now (the server also trains on a schedule); it
+/// runs in the background: `GET /v1/admin/recommendations/training` tells when it is done.
 #[utoipa::path(post, path = "/v1/admin/recommendations/train", tag = "recommendations",
     security(("staff" = ["catalog:write"])),
-    responses((status = 200, body = Object, description = "What the training read and made"),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
-pub async fn train_now<S: Store>(State(app): State<AppState<S>>) -> Result<Json<Trained>, ApiError> {
-    Ok(Json(crate::recs::train_here(&app).await?))
+    responses((status = 202, body = Training, description = "Started (or already under way)")))]
+pub async fn train_now<S: Store>(State(app): State<AppState<S>>) -> (StatusCode, Json<Training>) {
+    let background = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::recs::train_here(&background).await {
+            tracing::warn!(error = %e, "a training asked for by staff did not run to the end");
+        }
+    });
+    // The task marks itself under way at once; say so even if it has not been scheduled yet.
+    let mut view = training_view(&app);
+    view.running = true;
+    (StatusCode::ACCEPTED, Json(view))
+}
+
+/// The last training's figures, and whether one is under way.
+#[utoipa::path(get, path = "/v1/admin/recommendations/training", tag = "recommendations",
+    security(("staff" = ["catalog:read"])),
+    responses((status = 200, body = Training)))]
+pub async fn training<S: Store>(State(app): State<AppState<S>>) -> Json<Training> {
+    Json(training_view(&app))
 }

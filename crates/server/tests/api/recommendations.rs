@@ -27,6 +27,22 @@ async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Val
     shop(app, Method::GET, path, token, None).await
 }
 
+/// Starts a training and waits for it: what it made.
+pub async fn train(app: &TestApp) -> Value {
+    let (_, before) = app.get_json_as_admin("/v1/admin/recommendations/training").await;
+    let (s, started) = app.post("/v1/admin/recommendations/train", json!({})).await;
+    assert_eq!((s, &started["running"]), (StatusCode::ACCEPTED, &json!(true)), "{started}");
+    let mut now = Value::Null;
+    for _ in 0..600 {
+        (_, now) = app.get_json_as_admin("/v1/admin/recommendations/training").await;
+        if now["running"] == false && now["finished_at"] != before["finished_at"] {
+            return now["last"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the training did not finish: {now}");
+}
+
 async fn recommendations_follow_behaviour_within_her_constraints(app: &TestApp) {
     app.brand("Lumen Lab").await;
     app.category("Skincare", None).await;
@@ -60,8 +76,7 @@ async fn recommendations_follow_behaviour_within_her_constraints(app: &TestApp) 
         let (s, b) = shop(app, Method::POST, "/v1/events", None, Some(batch)).await;
         assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     }
-    let (s, trained) = app.post("/v1/admin/recommendations/train", json!({})).await;
-    assert_eq!(s, StatusCode::OK, "{trained}");
+    let trained = train(app).await;
     assert!(trained["model"].as_str().is_some_and(|m| m.starts_with("seq-ease(")), "{trained}");
     assert_eq!(trained["shoppers"], 8, "{trained}");
 
