@@ -99,7 +99,7 @@ pub async fn recs(opts: RecsBench) -> anyhow::Result<()> {
         let mut last = rng.skewed(products.len());
         for _ in 0..opts.events {
             // Often near her last product (a routine, a brand), otherwise a popular one.
-            last = if rng.next() % 2 == 0 {
+            last = if rng.next().is_multiple_of(2) {
                 (last + 1 + rng.skewed(20)) % products.len()
             } else {
                 rng.skewed(products.len())

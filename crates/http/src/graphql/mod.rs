@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod carts;
 pub mod orders;
 pub mod promotions;
+pub mod recommendations;
 pub mod reviews;
 pub mod shades;
 pub mod subscriptions;
@@ -152,6 +153,7 @@ async fn execute<S: Store>(
     let commerce: Arc<dyn orders::Commerce> = shared.clone();
     let promoting: Arc<dyn promotions::Promoting> = shared.clone();
     let reviewing: Arc<dyn reviews::Reviewing> = shared.clone();
+    let recommending: Arc<dyn recommendations::Recommending> = shared.clone();
     let hooking: Arc<dyn webhooks::Hooking> = shared.clone();
     let subscribing: Arc<dyn subscriptions::Subscribing> = shared.clone();
     let carts: Arc<dyn carts::Carts> = shared;
@@ -165,6 +167,7 @@ async fn execute<S: Store>(
                 .data(carts)
                 .data(promoting)
                 .data(reviewing)
+                .data(recommending)
                 .data(hooking)
                 .data(subscribing),
         )
@@ -504,6 +507,7 @@ pub struct Query(
     shades::ShadeQuery,
     promotions::PromotionQuery,
     reviews::ReviewQuery,
+    recommendations::RecommendationQuery,
     webhooks::WebhookQuery,
     subscriptions::SubscriptionQuery,
 );

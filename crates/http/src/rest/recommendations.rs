@@ -120,6 +120,18 @@ pub async fn recommendations<S: Store>(
 ) -> Result<Json<Recommendations>, ApiError> {
     let q = Query::parse(raw.as_deref().unwrap_or(""))?;
     let customer = optional_customer(&app, &headers, verified.as_ref().map(|v| &v.0)).await?;
+    Ok(Json(answer(&app, customer, q).await?))
+}
+
+/// Recommendations for a query, for her (`customer`) or anyone: REST's and GraphQL's.
+///
+/// # Errors
+/// An unknown product (404); her profile or history unreadable now (503).
+pub async fn answer<S: Store>(
+    app: &AppState<S>,
+    customer: Option<Uuid>,
+    q: Query,
+) -> Result<Recommendations, ApiError> {
     let context = match (q.context.as_str(), q.product_id) {
         ("similar", Some(p)) => Context::Similar(p),
         ("bought_together", Some(p)) => Context::BoughtTogether(p),
@@ -136,7 +148,7 @@ pub async fn recommendations<S: Store>(
     let items = app.recs.items_now(&app.index, &app.stock);
     let (mut shopper, key, fresh) = match customer {
         Some(c) => {
-            let profile = crate::recs::profile_of(&app, c).await?;
+            let profile = crate::recs::profile_of(app, c).await?;
             let history = app.store.behaviour_of(c, 200).await?;
             let key = ShopperKey::Customer(c);
             // Behaviour since training is scored live (her lists would not know it yet).
@@ -158,9 +170,9 @@ pub async fn recommendations<S: Store>(
         .iter()
         .filter(|s| sellable_now(&app.index, &app.stock, s.product_id))
         .take(q.limit)
-        .filter_map(|s| rendered(&app, s))
+        .filter_map(|s| rendered(app, s))
         .collect();
-    Ok(Json(Recommendations { context: q.context, model: answer.model, items }))
+    Ok(Recommendations { context: q.context, model: answer.model, items })
 }
 
 fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion) -> Option<Recommended> {
@@ -191,7 +203,8 @@ fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion) -> Option<Recommended> 
     })
 }
 
-struct Query {
+/// A recommendations query, checked.
+pub struct Query {
     context: String,
     product_id: Option<Uuid>,
     anonymous_id: Option<String>,
@@ -206,6 +219,14 @@ impl Query {
         )
         .map(|q| q.0)
         .map_err(|_| bad("", "encoding", "the query string is not valid URL encoding"))?;
+        Self::of(pairs)
+    }
+
+    /// From named parameters (REST's query string, GraphQL's arguments).
+    ///
+    /// # Errors
+    /// Every invalid parameter, named (400).
+    pub fn of(pairs: Vec<(String, String)>) -> Result<Query, ApiError> {
         let mut q = Query { context: String::new(), product_id: None, anonymous_id: None, skin_type: None, limit: 10 };
         let mut errors = vec![];
         for (k, v) in pairs {

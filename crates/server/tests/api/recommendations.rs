@@ -119,6 +119,18 @@ async fn recommendations_follow_behaviour_within_her_constraints(app: &TestApp) 
         assert!(!skus(r).contains(&ids["RC-SC"]), "never what she avoids: {r}");
         assert!(!skus(r).contains(&ids["RC-SP"]), "never sold out: {r}");
     }
+    // GraphQL answers as REST does, for her.
+    let (_, rest) =
+        get(app, &format!("/v1/recommendations?context=similar&product_id={}", ids["RC-SR"]), Some(&ana)).await;
+    let q = format!("{{ recommendations(context: \"similar\", productId: \"{}\") }}", ids["RC-SR"]);
+    let (s, g) = shop(app, Method::POST, "/graphql", Some(&ana), Some(json!({"query": q}))).await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    assert_eq!(skus(&g["data"]["recommendations"]), skus(&rest), "{g}");
+    let (_, g) =
+        shop(app, Method::POST, "/graphql", None, Some(json!({"query": "{ recommendations(context: \"nearby\") }"})))
+            .await;
+    assert!(g["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "named: {g}");
+
     // For anyone else the scented serum is like the clear one by its ingredients.
     let (_, like) = get(app, &format!("/v1/recommendations?context=similar&product_id={}", ids["RC-SR"]), None).await;
     assert!(skus(&like).contains(&ids["RC-SC"]), "{like}");
