@@ -37,6 +37,11 @@ get '/v1/products?min_rating=4&sort=rating&limit=3'
 get '/v1/shades/CP-00306-2/matches?limit=3'
 get '/v1/products?category=foundation&undertone=warm&depth_min=4&depth_max=6&limit=3'
 
+# Recommendations, each with why: what oily skin buys, and a visitor's own after a search
+get '/v1/recommendations?context=skin_type&skin_type=oily&limit=3'
+send POST /v1/events '{"anonymous_id": "tour-visitor-1", "consent": true, "events": [{"type": "search_made", "query": "niacinamide"}]}'
+get '/v1/recommendations?context=for_you&anonymous_id=tour-visitor-1&limit=3'
+
 # Buy as a guest: a cart (its random id is its key), a line, the details, the order
 CART=$(send POST /v1/carts '' | sed 's/^{"id":"\([^"]*\)".*/\1/')
 send POST "/v1/carts/$CART/lines" '{"sku": "LL-NIA-30", "quantity": 2}'

@@ -244,6 +244,19 @@ mod tests {
     }
 
     #[test]
+    fn a_shop_without_behaviour_still_answers_from_the_profile() {
+        let items = shop();
+        let lists = train(&[], &items, &HashMap::new(), &Settings::default());
+        assert!(lists.model.is_none());
+        let oily = Shopper { skin_type: Some("oily".into()), ..Shopper::default() };
+        let a = recommend(&lists, &items, &oily, None, None, Context::ForYou, 2);
+        assert_eq!(ids(&a), [id(SERUM), id(SCENTED_SERUM)], "made for oily skin first: {a:?}");
+        assert_eq!(a.model, "popularity-by-skin-type");
+        let anyone = recommend(&lists, &items, &Shopper::default(), None, None, Context::ForYou, 10);
+        assert_eq!(anyone.suggestions.len(), items.len(), "{anyone:?}");
+    }
+
+    #[test]
     fn product_contexts_read_behaviour_orders_and_ingredients() {
         let (lists, items) = trained();
         let anyone = Shopper::default();

@@ -176,8 +176,10 @@ pub fn train(
             }
         }
     }
-    // Popularity: distinct shoppers interested, ties to the smaller id.
-    let mut popular: Vec<(Uuid, usize)> = shoppers_of.iter().map(|(p, who)| (*p, who.len())).collect();
+    // Popularity: distinct shoppers interested, ties to the smaller id; every product is in
+    // it (a new shop, without behaviour yet, still has something to show).
+    let mut popular: Vec<(Uuid, usize)> =
+        items.keys().map(|p| (*p, shoppers_of.get(p).map_or(0, HashSet::len))).collect();
     popular.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     lists.popular = popular
         .iter()
@@ -187,8 +189,8 @@ pub fn train(
     lists.popular_by_skin = popular_by_skin(&popular, items, &buyers_by_skin, s.top_n.max(200));
     lists.bought_together = bought_together(&orders, s.top_n);
     lists.alike = alike(items, s.top_n);
-    // The model over the most popular products.
-    let products: Vec<Uuid> = popular.iter().take(s.max_items).map(|(p, _)| *p).collect();
+    // The model over the most popular products someone showed interest in.
+    let products: Vec<Uuid> = popular.iter().filter(|(_, n)| *n > 0).take(s.max_items).map(|(p, _)| *p).collect();
     if products.len() >= 2 {
         let index: HashMap<Uuid, u32> = products.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
         let n = products.len();

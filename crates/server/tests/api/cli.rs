@@ -282,6 +282,11 @@ async fn the_readme_tour_works_on(database_url: &str, dir: &TempDir) {
     let _ = child.wait();
     assert_eq!(answers[0]["items"][0]["name"], "Niacinamide 10% Serum", "{}", answers[0]);
     assert!(answers[1]["items"][0]["name"].as_str().is_some_and(|n| n.contains("Retinol")), "{}", answers[1]);
+    // Recommendations: a new visitor's, from her skin type alone, each saying why.
+    let recs: Vec<&serde_json::Value> = answers.iter().filter(|a| a.get("model").is_some()).collect();
+    assert_eq!(recs.len(), 2, "{answers:?}");
+    assert_eq!(recs[0]["items"][0]["why"], "Popular with oily skin", "{}", recs[0]);
+    assert!(recs[1]["items"].as_array().is_some_and(|i| i.len() == 3), "{}", recs[1]);
     let order = answers.last().unwrap();
     assert_eq!((order["status"].as_str(), order["lines"][0]["sku"].as_str()), (Some("authorized"), Some("LL-NIA-30")));
     // The demo's promotions: 10 % off with the code, a mini from 40.00, two picked minis.
