@@ -205,6 +205,20 @@ enum RecsAction {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Train a running shop's recommendations now (each catalogue process also trains on its
+    /// schedule, ROUGE_RECS_TRAIN_SECS) and wait for what it made: events read, shoppers with
+    /// a list, the model, time taken.
+    Train {
+        /// The shop's base URL (a catalogue process, or the gateway in front of them).
+        #[arg(long, env = "ROUGE_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A staff token or API key with catalog:write and catalog:read.
+        #[arg(long, env = "ROUGE_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// Give up waiting after this many seconds (the training goes on).
+        #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -800,6 +814,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys { action } => with_store(&url, RotateKeys { action, dir: cli.key_dir }).await,
         Command::Recs { action: RecsAction::Eval { movielens, report } } => {
             rouge_server::recs::eval(&movielens, report.as_deref())
+        }
+        Command::Recs { action: RecsAction::Train { url, api_key, timeout } } => {
+            rouge_server::recs::train(&url, &api_key, std::time::Duration::from_secs(timeout)).await
         }
         Command::Healthcheck { url } => {
             let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;

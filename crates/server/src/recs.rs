@@ -1,4 +1,5 @@
-//! `rouge recs eval`: replays the offline evaluation protocol (`RECSYS_PROTOCOL.md`) on the
+//! `rouge recs train`: has a running shop train its recommendations now and waits for what it
+//! made. `rouge recs eval`: replays the offline evaluation protocol (`RECSYS_PROTOCOL.md`) on the
 //! MovieLens 100K file: the split and its digest (refused unless it matches), then every
 //! model's validation and test figures with standard errors, train and score times, and a JSON
 //! report.
@@ -246,4 +247,39 @@ fn row(model: &str, f: &Figures, train_ms: u128, score_ms: Option<u128>) {
         f.recall20.to_string(),
         f.coverage10,
     );
+}
+
+/// Starts a training on the shop at `url` and waits (up to `timeout`) for its figures, telling
+/// how long it has been going every few seconds.
+///
+/// # Errors
+/// The shop unreachable, the key refused, or no result within `timeout`.
+pub async fn train(url: &str, api_key: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+    let base = url.trim_end_matches('/');
+    let status = |client: &reqwest::Client| {
+        client.get(format!("{base}/v1/admin/recommendations/training")).bearer_auth(api_key).send()
+    };
+    let res = status(&client).await.with_context(|| format!("cannot reach {base}"))?;
+    anyhow::ensure!(res.status().is_success(), "{base} answered {}: {}", res.status(), res.text().await?);
+    let before: serde_json::Value = res.json().await?;
+    let res = client.post(format!("{base}/v1/admin/recommendations/train")).bearer_auth(api_key).send().await?;
+    anyhow::ensure!(res.status().is_success(), "{base} answered {}: {}", res.status(), res.text().await?);
+    eprintln!("training started on {base}");
+    let started = Instant::now();
+    let mut told = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let now: serde_json::Value = status(&client).await?.json().await?;
+        if now["running"] == false && now["finished_at"] != before["finished_at"] {
+            println!("{}", serde_json::to_string_pretty(&now)?);
+            return Ok(());
+        }
+        let secs = started.elapsed().as_secs();
+        anyhow::ensure!(started.elapsed() < timeout, "no result after {secs} s; the training goes on in the shop");
+        if secs >= told + 5 {
+            told = secs;
+            eprintln!("training… {secs} s");
+        }
+    }
 }

@@ -153,6 +153,16 @@ async fn recommendations_follow_behaviour_within_her_constraints(app: &TestApp) 
     );
     assert_eq!(r["items"][0]["why"], "Popular with dry skin", "{r}");
 
+    // `rouge recs train` has the shop train now and prints what it made (Ana's events too).
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_rouge"))
+        .args(["recs", "train", "--url", &app.base, "--api-key", &app.admin_key])
+        .output()
+        .await
+        .unwrap();
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(out.status.success(), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((said["running"].as_bool(), said["last"]["shoppers"].as_u64()), (Some(false), Some(9)), "{said}");
+
     // Bad queries: every mistake named; an unknown product is not found.
     let (s, p) = get(app, "/v1/recommendations?limit=0&skin_type=scaly", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
