@@ -82,17 +82,6 @@ pub struct SequenceEase {
 }
 
 impl SequenceEase {
-    pub fn new(
-        split: &Split,
-        ease: Arc<Ease>,
-        transitions: Arc<Transitions>,
-        tau: f32,
-        short_tau: f32,
-        beta: f32,
-    ) -> Self {
-        Self::from_sequences(split.sequences.clone(), ease, transitions, tau, short_tau, beta)
-    }
-
     /// Over these users' sequences (the scale is theirs).
     pub fn from_sequences(
         sequences: Vec<Vec<u32>>,
@@ -193,11 +182,11 @@ mod tests {
         let ease = Arc::new(Ease::fit(&s, 1.0));
         let transitions = Arc::new(Transitions::fit(&s, 3));
         // User 11 had 3, 1, 2 in train: 3 (which follows 2) before 4 once order counts.
-        let ours = SequenceEase::new(&s, ease.clone(), transitions.clone(), 2.0, 1.0, 1.0);
+        let ours = SequenceEase::from_sequences(s.sequences.clone(), ease.clone(), transitions.clone(), 2.0, 1.0, 1.0);
         let scores = ours.scores(10);
         assert!(scores[3] > 0.0, "4 follows 2 and 3: {scores:?}");
         // β = 0 drops the transitions: scores are recency-EASE alone.
-        let alone = SequenceEase::new(&s, ease.clone(), transitions, 2.0, 1.0, 0.0);
+        let alone = SequenceEase::from_sequences(s.sequences.clone(), ease.clone(), transitions, 2.0, 1.0, 0.0);
         assert_eq!(alone.scores(10), ease.weigh(recency(&s.sequences[10], 2.0)));
         assert!(scores[3] > alone.scores(10)[3], "transitions add 4 after 2: {scores:?}");
     }

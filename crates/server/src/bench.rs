@@ -378,20 +378,29 @@ pub async fn catalog(opts: BenchOptions) -> anyhow::Result<()> {
 
 const SHOPPER_PASSWORD: &str = "bench shopper passphrase";
 
+/// Identity on the store with these keys, passwords hashed at `cost`.
+fn identity_on<S: rouge_http::Store>(
+    store: &S,
+    keys: &rouge_identity::Keys,
+    cost: rouge_identity::HashCost,
+) -> anyhow::Result<rouge_identity::IdentityService<S>> {
+    let hasher = rouge_identity::PasswordHasher::new(cost).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(rouge_identity::IdentityService::new(
+        store.clone(),
+        keys.vault.clone(),
+        hasher,
+        keys.tokens.clone(),
+        Default::default(),
+    ))
+}
+
 /// An owner (bench@example.com) and an API key of hers with `permissions`; the key.
 pub(crate) async fn owner_key<S: rouge_http::Store>(
     store: &S,
     keys: &rouge_identity::Keys,
     permissions: &[rouge_identity::Permission],
 ) -> anyhow::Result<String> {
-    let hasher = rouge_identity::PasswordHasher::new(rouge_identity::HashCost::TEST).map_err(|e| anyhow::anyhow!(e))?;
-    let identity = rouge_identity::IdentityService::new(
-        store.clone(),
-        keys.vault.clone(),
-        hasher,
-        keys.tokens.clone(),
-        Default::default(),
-    );
+    let identity = identity_on(store, keys, rouge_identity::HashCost::TEST)?;
     identity.create_owner("bench@example.com", "Bench", "bench passphrase").await.map_err(|e| anyhow::anyhow!(e))?;
     let staff =
         identity.staff_login("bench@example.com", "bench passphrase", "bench").await.map_err(|e| anyhow::anyhow!(e))?;
@@ -409,13 +418,7 @@ pub(crate) async fn verified_shoppers<S: rouge_http::Store>(
     shoppers: &[(String, serde_json::Value)],
     password: &str,
 ) -> anyhow::Result<Vec<(uuid::Uuid, String)>> {
-    let identity = rouge_identity::IdentityService::new(
-        store.clone(),
-        keys.vault.clone(),
-        rouge_identity::PasswordHasher::new(cost).map_err(|e| anyhow::anyhow!(e))?,
-        keys.tokens.clone(),
-        Default::default(),
-    );
+    let identity = identity_on(store, keys, cost)?;
     for (email, _) in shoppers {
         let reg = rouge_identity::RegisterInput { email: email.clone(), password: password.into(), name: None };
         identity.register(reg).await.map_err(|e| anyhow::anyhow!(e))?;

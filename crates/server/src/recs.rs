@@ -128,7 +128,14 @@ pub fn eval(path: &Path, report: Option<&Path>) -> anyhow::Result<()> {
         let (ease, transitions, split) = (ease, &transitions, &split);
         SEQUENCE_GRID.iter().map(move |&(tau, short_tau, beta)| {
             let mut fitted = Fitted::of(|| {
-                SequenceEase::new(split, ease.model.clone(), transitions.model.clone(), tau, short_tau, beta)
+                SequenceEase::from_sequences(
+                    split.sequences.clone(),
+                    ease.model.clone(),
+                    transitions.model.clone(),
+                    tau,
+                    short_tau,
+                    beta,
+                )
             });
             fitted.train_ms += ease.train_ms + transitions.train_ms;
             fitted
