@@ -109,7 +109,12 @@ pub async fn recs(opts: RecsBench) -> anyhow::Result<()> {
                 14..=16 => EventKind::AddedToCart,
                 _ => EventKind::Purchased,
             };
-            at += 60_000;
+            // Purchases one after another are lines of one order (same time).
+            let same_order = kind == EventKind::Purchased
+                && batch.last().is_some_and(|e: &BehaviourEvent| e.kind == kind && e.customer_id == Some(*customer));
+            if !same_order {
+                at += 60_000;
+            }
             batch.push(BehaviourEvent {
                 id: Uuid::now_v7(),
                 kind,
@@ -158,6 +163,15 @@ pub async fn recs(opts: RecsBench) -> anyhow::Result<()> {
     drive_requests(&addr, "warm-up", for_you.clone(), opts.connections, 2).await?;
     let logged_in = drive_requests(&addr, "for you, logged in", for_you, opts.connections, opts.seconds).await?;
     println!("{logged_in}");
+    // A visitor by anonymous id: her list (or the cold start) without a token or a store read.
+    let visitor: MakeReq = Arc::new(move |n| Req {
+        method: "GET",
+        path: format!("/v1/recommendations?context=for_you&anonymous_id=visitor-{:05}&limit=10", n % 50_000),
+        token: None,
+        body: None,
+    });
+    let visitor = drive_requests(&addr, "for you, visitor", visitor, opts.connections, opts.seconds).await?;
+    println!("{visitor}");
     let similar_ids = Arc::new(products.clone());
     let similar: MakeReq = Arc::new(move |n| Req {
         method: "GET",
