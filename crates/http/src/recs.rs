@@ -90,7 +90,7 @@ pub fn items_of(index: &CatalogIndex, stock: &StockBoard) -> HashMap<Uuid, Item>
                 ingredients: p.ingredient_keys.clone(),
                 skin_types: v.skin_types.iter().map(|s| s.as_str().to_owned()).collect(),
                 step: v.category.as_ref().and_then(|c| Step::of_category(&c.slug)),
-                sellable: p.listed && v.variants.iter().any(|x| stock.status(x.sku.as_str()) != StockStatus::SoldOut),
+                sellable: p.listed && in_stock(v, stock),
                 shades: p.shades.iter().map(|s| (s.undertone.as_str().to_owned(), s.depth)).collect(),
             };
             (v.id, item)
@@ -98,11 +98,9 @@ pub fn items_of(index: &CatalogIndex, stock: &StockBoard) -> HashMap<Uuid, Item>
         .collect()
 }
 
-/// Whether the product can be bought now (the board as it is this instant).
-pub fn sellable_now(index: &CatalogIndex, stock: &StockBoard, product: Uuid) -> bool {
-    index
-        .product_by_id(&product)
-        .is_some_and(|p| p.view.variants.iter().any(|x| stock.status(x.sku.as_str()) != StockStatus::SoldOut))
+/// Whether some variant of the product is in stock (the board as it is this instant).
+pub fn in_stock(product: &rouge_search::ProductView, stock: &StockBoard) -> bool {
+    product.variants.iter().any(|x| stock.status(x.sku.as_str()) != StockStatus::SoldOut)
 }
 
 /// Her profile and her history as serving needs them.

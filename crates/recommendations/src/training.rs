@@ -160,7 +160,12 @@ pub fn train(
     let mut orders: BTreeMap<(Uuid, i64), Vec<Uuid>> = BTreeMap::new();
     for e in events {
         let (Some(key), Some(p)) = (ShopperKey::of(e), e.product_id) else { continue };
-        lists.seen_until.insert(key.clone(), e.at);
+        match lists.seen_until.get_mut(&key) {
+            Some(at) => *at = e.at,
+            None => {
+                lists.seen_until.insert(key.clone(), e.at);
+            }
+        }
         if !interest(e.kind) || !items.contains_key(&p) {
             continue;
         }

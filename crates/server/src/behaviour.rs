@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use rouge_http::Store;
 use rouge_kernel::DomainEvent;
 use rouge_messaging::durable::Handler;
+use rouge_orders::OrderEvent;
 use rouge_recommendations::{BehaviourEvent, EventKind, purchase_id, unsuitable};
 use uuid::Uuid;
 
@@ -31,12 +32,12 @@ impl<S: Store> Handler for Behaviour<S> {
             let at = e.occurred_at.timestamp_millis();
             let events = match e.event_type.as_str() {
                 "order.placed" => {
-                    let placed: Placed =
-                        serde_json::from_value(e.payload).map_err(|err| format!("malformed event: {err}"))?;
+                    let OrderEvent::Placed { customer_id, lines, .. } = order_event(e.payload)? else {
+                        return Err("order.placed is not a placed order".into());
+                    };
                     // A guest's order teaches nothing about a customer.
-                    let Some(customer) = placed.customer_id else { return Ok(()) };
-                    placed
-                        .lines
+                    let Some(customer) = customer_id else { return Ok(()) };
+                    lines
                         .iter()
                         .map(|l| BehaviourEvent {
                             id: purchase_id(e.aggregate_id, &l.sku),
@@ -51,10 +52,11 @@ impl<S: Store> Handler for Behaviour<S> {
                         .collect()
                 }
                 "order.return_requested" => {
-                    let r: Returned =
-                        serde_json::from_value(e.payload).map_err(|err| format!("malformed event: {err}"))?;
+                    let OrderEvent::ReturnRequested { return_id, lines, reason, .. } = order_event(e.payload)? else {
+                        return Err("order.return_requested is not a return".into());
+                    };
                     let mut events = vec![];
-                    for l in &r.lines {
+                    for l in &lines {
                         // What she bought, as recorded when the order was placed (a guest's: none).
                         let Some(bought) = store
                             .behaviour_event(purchase_id(e.aggregate_id, &l.sku))
@@ -66,10 +68,10 @@ impl<S: Store> Handler for Behaviour<S> {
                         events.push(BehaviourEvent {
                             id: Uuid::new_v5(
                                 &Uuid::NAMESPACE_OID,
-                                format!("behaviour/return/{}/{}", r.return_id, l.sku).as_bytes(),
+                                format!("behaviour/return/{return_id}/{}", l.sku).as_bytes(),
                             ),
                             kind: EventKind::Returned,
-                            unsuitable: unsuitable(&r.reason),
+                            unsuitable: unsuitable(&reason),
                             at,
                             ..bought
                         });
@@ -94,23 +96,10 @@ impl<S: Store> Handler for Behaviour<S> {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Placed {
-    customer_id: Option<Uuid>,
-    lines: Vec<Line>,
-}
-
-#[derive(serde::Deserialize)]
-struct Line {
-    sku: String,
-    product_id: Uuid,
-}
-
-#[derive(serde::Deserialize)]
-struct Returned {
-    return_id: Uuid,
-    lines: Vec<rouge_orders::Units>,
-    reason: String,
+/// An order event's payload as the orders service wrote it (the event, plus the order's
+/// reference fields, which the event's own type ignores).
+fn order_event(payload: serde_json::Value) -> Result<OrderEvent, String> {
+    serde_json::from_value(payload).map_err(|err| format!("malformed event: {err}"))
 }
 
 /// Purges behaviour older than `days`, at start and then daily (every catalogue replica may:

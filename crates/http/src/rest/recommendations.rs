@@ -6,7 +6,7 @@ use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
-use crate::recs::{Trained, sellable_now, shopper_of};
+use crate::recs::{Trained, in_stock, shopper_of};
 use crate::state::{AppState, Store};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -168,15 +168,15 @@ pub async fn answer<S: Store>(
     let items: Vec<Recommended> = answer
         .suggestions
         .iter()
-        .filter(|s| sellable_now(&app.index, &app.stock, s.product_id))
+        .filter_map(|s| Some((s, app.index.product_by_id(&s.product_id)?)))
+        .filter(|(_, p)| in_stock(&p.view, &app.stock))
         .take(q.limit)
-        .filter_map(|s| rendered(app, s))
+        .map(|(s, p)| rendered(app, s, &p))
         .collect();
     Ok(Recommendations { context: q.context, model: answer.model, items })
 }
 
-fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion) -> Option<Recommended> {
-    let p = app.index.product_by_id(&s.product_id)?;
+fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion, p: &rouge_search::IndexedProduct) -> Recommended {
     let name_of =
         |id: &Uuid| app.index.product_by_id(id).map_or_else(|| "a product".to_owned(), |p| p.view.name.clone());
     let why = match &s.reason {
@@ -191,7 +191,7 @@ fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion) -> Option<Recommended> 
         Reason::CompletesRoutine { step } => format!("The {} your routine is missing", step.as_str()),
         Reason::Popular => "Popular in the shop".to_owned(),
     };
-    Some(Recommended {
+    Recommended {
         product_id: s.product_id,
         slug: p.view.slug.clone(),
         name: p.view.name.clone(),
@@ -200,7 +200,7 @@ fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion) -> Option<Recommended> 
         score: s.score,
         reason: s.reason.clone(),
         why,
-    })
+    }
 }
 
 /// A recommendations query, checked.
@@ -214,12 +214,7 @@ pub struct Query {
 
 impl Query {
     fn parse(raw: &str) -> Result<Query, ApiError> {
-        let pairs: Vec<(String, String)> = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-            &format!("/?{raw}").parse().map_err(|_| ApiError::BadQuery(vec![]))?,
-        )
-        .map(|q| q.0)
-        .map_err(|_| bad("", "encoding", "the query string is not valid URL encoding"))?;
-        Self::of(pairs)
+        Self::of(crate::rest::storefront::serde_urlencoded_pairs(raw)?)
     }
 
     /// From named parameters (REST's query string, GraphQL's arguments).
@@ -269,10 +264,6 @@ impl Query {
 
 fn field(name: &str, code: &'static str, message: &str) -> FieldError {
     FieldError { field: name.to_owned(), code, message: message.to_owned() }
-}
-
-fn bad(name: &str, code: &'static str, message: &str) -> ApiError {
-    ApiError::BadQuery(vec![field(name, code, message)])
 }
 
 /// The recommendations' training as staff see it.

@@ -226,7 +226,7 @@ async fn for_me<S: Store>(
     Ok(res)
 }
 
-fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
     axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&format!("/?{raw}").parse().map_err(|_| bad_query())?)
         .map(|q| q.0)
         .map_err(|_| bad_query())
