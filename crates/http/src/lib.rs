@@ -17,6 +17,7 @@ pub mod ops;
 pub mod page;
 pub mod peers;
 pub mod recs;
+pub mod recs_shared;
 pub mod redis_link;
 pub mod remote;
 pub mod rest;

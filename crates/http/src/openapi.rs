@@ -117,7 +117,7 @@ impl Modify for Idempotency {
         subscriptions::all, boxes::set_up, boxes::read, boxes::preview, boxes::lock, boxes::mine,
         reviews::product_reviews, reviews::submit, reviews::mine, reviews::helpful, reviews::report, reviews::queue,
         reviews::staff_read, reviews::moderate, reviews::reply, recommendations::record,
-        recommendations::recommendations, recommendations::train_now, recommendations::training,
+        recommendations::recommendations, recommendations::train_now, recommendations::training, recommendations::report,
         admin::create_product, admin::get_product, admin::update_product, admin::archive_product,
         admin::add_variant, admin::update_variant, admin::archive_variant,
         admin::create_brand, admin::update_brand, admin::archive_brand,

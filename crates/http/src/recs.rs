@@ -6,6 +6,8 @@
 use crate::availability::{StockBoard, StockStatus};
 use crate::state::Store;
 use rouge_catalog::inci::IngredientBook;
+use rouge_recommendations::ImpressionRepository;
+use rouge_recommendations::impressions::{CONTEXTS, Impression, MODELS, Shown};
 use rouge_recommendations::serving::{Item, Shopper, Step};
 use rouge_recommendations::training::{Lists, Settings, train};
 use rouge_recommendations::{BehaviourEvent, EventKind};
@@ -21,8 +23,24 @@ type Facts = (u64, u64, Arc<HashMap<Uuid, Item>>);
 pub struct Recs {
     lists: RwLock<Arc<Lists>>,
     items: RwLock<Facts>,
+    /// What serving knows of each customer lately (her constraints and her history), so that
+    /// her requests read no store; forgotten when anything of hers changes.
+    shoppers: moka::sync::Cache<Uuid, Arc<Known>>,
+    /// Customers something changed for in the last few seconds, elsewhere perhaps (another
+    /// replica's write may not be readable yet): read through, not kept.
+    changed: moka::sync::Cache<Uuid, ()>,
+    /// Bumped by every change: a reading that overlapped one is not kept.
+    changes: std::sync::atomic::AtomicU64,
+    /// Answers shown here and not yet added to the store's counts: (day, context, model) →
+    /// (answers, suggestions).
+    shown: std::sync::Mutex<HashMap<(i64, &'static str, &'static str), (i64, i64)>>,
     /// What the last training made, and when it finished (ms).
     last: RwLock<Option<(Trained, i64)>>,
+    /// With Redis: the lists the replicas share, and the name of the snapshot served here
+    /// (whether another replica made it).
+    shared: Option<crate::recs_shared::SharedLists>,
+    served: tokio::sync::Mutex<Option<String>>,
+    from_another: std::sync::atomic::AtomicBool,
     training: std::sync::atomic::AtomicBool,
 }
 
@@ -31,13 +49,200 @@ impl Default for Recs {
         Self {
             lists: RwLock::new(Arc::new(Lists::empty())),
             items: RwLock::new((u64::MAX, u64::MAX, Arc::default())),
+            shoppers: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(KNOWN_SECS))
+                .build(),
+            changed: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(CHANGED_SECS))
+                .build(),
+            changes: std::sync::atomic::AtomicU64::new(0),
+            shown: std::sync::Mutex::default(),
             last: RwLock::new(None),
+            shared: None,
+            served: tokio::sync::Mutex::new(None),
+            from_another: std::sync::atomic::AtomicBool::new(false),
             training: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
 
+/// How long what serving knows of a customer is kept without a change of hers (a change made
+/// through another replica that no event tells reaches her lists within this time).
+pub const KNOWN_SECS: u64 = 60;
+/// How long a customer is read through after a change of hers was heard of.
+pub const CHANGED_SECS: u64 = 5;
+
+/// The events that change what serving knows of a customer (each carries her `customer_id`).
+pub const SHOPPER_EVENTS: &[&str] = &["CustomerUpdated", "CustomerErased", "order.placed", "order.return_requested"];
+
+/// What a replica's read models hear from the broker: what storefront pages show, and what
+/// changes a customer's recommendations.
+pub const HEARD: &[&str] = &[
+    "ProductCreated",
+    "ProductUpdated",
+    "ProductArchived",
+    "VariantPriceChanged",
+    "BrandSaved",
+    "CategorySaved",
+    "AttributeDefined",
+    "inventory.stock_low",
+    "inventory.stock_out",
+    "inventory.back_in_stock",
+    crate::surrogate::RATING_CHANGED,
+    "CustomerUpdated",
+    "CustomerErased",
+    "order.placed",
+    "order.return_requested",
+];
+
+/// What serving knows of a customer: her constraints and her latest behaviour.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub shopper: Shopper,
+    /// Her latest events' products, oldest first.
+    pub history: Vec<(Uuid, EventKind)>,
+    /// When her latest event happened (ms).
+    pub newest: i64,
+}
+
+impl Known {
+    /// From her profile and her latest events (newest first, as the store gives them).
+    pub fn of(profile: Option<&rouge_identity::BeautyProfile>, events: &[BehaviourEvent]) -> Self {
+        Known {
+            shopper: shopper_of(profile, events),
+            history: events.iter().rev().filter_map(|e| Some((e.product_id?, e.kind))).collect(),
+            newest: events.first().map_or(i64::MIN, |e| e.at),
+        }
+    }
+}
+
 impl Recs {
+    /// Recommendations whose trained lists the replicas share through the Redis at `url`.
+    ///
+    /// # Errors
+    /// When the URL is malformed.
+    pub fn with_redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        Ok(Self { shared: Some(crate::recs_shared::SharedLists::new(url, prefix)?), ..Self::default() })
+    }
+
+    /// The lists shared through Redis, if they are.
+    pub fn shared(&self) -> Option<&crate::recs_shared::SharedLists> {
+        self.shared.as_ref()
+    }
+
+    /// Whether the lists served are another replica's (read from Redis).
+    pub fn from_another(&self) -> bool {
+        self.from_another.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Serves the snapshot the replicas share now, read if it is new: whether what is served
+    /// here is the current shared snapshot (false without Redis, without a snapshot, or when it
+    /// cannot be read).
+    pub async fn follow(&self) -> bool {
+        let Some(shared) = &self.shared else { return false };
+        let mut served = self.served.lock().await;
+        let Some(current) = shared.current().await else { return false };
+        if served.as_deref() == Some(current.as_str()) {
+            return true;
+        }
+        let Some(snapshot) = shared.read(&current).await else {
+            tracing::warn!(snapshot = %current, "cannot read the shared recommendations; serving those held");
+            return false;
+        };
+        tracing::info!(snapshot = %current, events = snapshot.trained.events, "recommendations trained by another replica served");
+        self.set_lists(snapshot.lists);
+        *self.last.write().expect("recs lock") = Some((snapshot.trained, snapshot.finished_at));
+        self.from_another.store(true, std::sync::atomic::Ordering::Release);
+        *served = Some(current);
+        true
+    }
+
+    /// What is known of her, if it is.
+    pub fn known(&self, customer: Uuid) -> Option<Arc<Known>> {
+        self.shoppers.get(&customer)
+    }
+
+    /// A number to take before reading her facts and to give back to [`Recs::keep`].
+    pub fn change_mark(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Keeps what was read of her, unless something changed since `mark` or she changed lately.
+    pub fn keep(&self, customer: Uuid, known: Arc<Known>, mark: u64) {
+        if self.change_mark() == mark && !self.changed.contains_key(&customer) {
+            self.shoppers.insert(customer, known);
+        }
+    }
+
+    /// An answer shown, with `items` suggestions.
+    pub fn count(&self, shown: &Impression, items: usize) {
+        let mut counts = self.shown.lock().expect("recs lock");
+        let c = counts.entry((shown.day(), shown.context, shown.model)).or_default();
+        c.0 += 1;
+        c.1 += items as i64;
+    }
+
+    /// The counts of answers shown since the last time, taken.
+    fn take_shown(&self) -> Vec<Shown> {
+        let counts = std::mem::take(&mut *self.shown.lock().expect("recs lock"));
+        counts
+            .into_iter()
+            .map(|((day, context, model), (impressions, items))| Shown {
+                day,
+                context: context.to_owned(),
+                model: model.to_owned(),
+                impressions,
+                items,
+            })
+            .collect()
+    }
+
+    /// Adds the answers shown here since the last time to the store's counts (kept here for
+    /// the next time when the store fails).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn save_shown<R: ImpressionRepository>(&self, store: &R) -> Result<usize, rouge_kernel::StoreError> {
+        let shown = self.take_shown();
+        if shown.is_empty() {
+            return Ok(0);
+        }
+        if let Err(e) = store.count_shown(&shown).await {
+            let mut counts = self.shown.lock().expect("recs lock");
+            for s in shown {
+                let (Some(context), Some(model)) =
+                    (CONTEXTS.iter().find(|c| **c == s.context), MODELS.iter().find(|m| **m == s.model))
+                else {
+                    continue;
+                };
+                let c = counts.entry((s.day, context, model)).or_default();
+                c.0 += s.impressions;
+                c.1 += s.items;
+            }
+            return Err(e);
+        }
+        Ok(shown.len())
+    }
+
+    /// Something of hers changed here (her profile, her behaviour): read her again next time.
+    pub fn forget(&self, customer: Uuid) {
+        self.changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.shoppers.invalidate(&customer);
+    }
+
+    /// Events heard by this replica (every replica hears them): a customer they name is read
+    /// again, and read through for a few seconds (what changed may be written a moment later).
+    pub fn heard(&self, events: &[rouge_kernel::DomainEvent]) {
+        for e in events.iter().filter(|e| SHOPPER_EVENTS.contains(&e.event_type.as_str())) {
+            if let Some(c) = e.payload.get("customer_id").and_then(|c| c.as_str()).and_then(|c| c.parse().ok()) {
+                self.changed.insert(c, ());
+                self.forget(c);
+            }
+        }
+    }
+
     pub fn lists(&self) -> Arc<Lists> {
         self.lists.read().expect("recs lock").clone()
     }
@@ -127,7 +332,7 @@ pub fn shopper_of(profile: Option<&rouge_identity::BeautyProfile>, history: &[Be
 }
 
 /// What a training read and made, for its log line and `rouge recs train`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Trained {
     pub events: usize,
     pub products: usize,
@@ -205,6 +410,26 @@ pub async fn profile_of<S: Store>(
     }
 }
 
+/// What serving knows of her: kept in memory, or read now (her profile, her latest 200
+/// events) and kept.
+///
+/// # Errors
+/// Her profile or history unreadable now (503), or she is gone.
+pub async fn known_of<S: Store>(
+    app: &crate::state::AppState<S>,
+    customer: Uuid,
+) -> Result<Arc<Known>, crate::error::ApiError> {
+    if let Some(known) = app.recs.known(customer) {
+        return Ok(known);
+    }
+    let mark = app.recs.change_mark();
+    let profile = profile_of(app, customer).await?;
+    let history = app.store.behaviour_of(customer, 200).await?;
+    let known = Arc::new(Known::of(Some(&profile), &history));
+    app.recs.keep(customer, known.clone(), mark);
+    Ok(known)
+}
+
 /// Trains on the store's behaviour and the catalogue as it is, and serves the result.
 ///
 /// # Errors
@@ -233,8 +458,17 @@ async fn train_once<S: Store>(app: &crate::state::AppState<S>) -> Result<Trained
         skins
     };
     let (lists, trained) = train_from(&app.store, items, 0, &Settings::default(), skin_of).await?;
-    app.recs.set_lists(lists);
-    *app.recs.last.write().expect("recs lock") = Some((trained.clone(), chrono::Utc::now().timestamp_millis()));
+    let (lists, finished) = (Arc::new(lists), chrono::Utc::now().timestamp_millis());
+    *app.recs.lists.write().expect("recs lock") = lists.clone();
+    *app.recs.last.write().expect("recs lock") = Some((trained.clone(), finished));
+    app.recs.from_another.store(false, std::sync::atomic::Ordering::Release);
+    if let Some(shared) = &app.recs.shared {
+        // The other replicas serve it too once they read it; until then, their own.
+        let mut served = app.recs.served.lock().await;
+        if let Some(name) = shared.publish(trained.clone(), finished, lists).await {
+            *served = Some(name);
+        }
+    }
     tracing::info!(
         events = trained.events,
         shoppers = trained.shoppers,
@@ -243,4 +477,50 @@ async fn train_once<S: Store>(app: &crate::state::AppState<S>) -> Result<Trained
         "recommendations trained"
     );
     Ok(trained)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Arc<Known> {
+        Arc::new(Known::of(None, &[]))
+    }
+
+    #[test]
+    fn replicas_hear_what_pages_show_and_what_changes_a_shopper() {
+        for e in crate::surrogate::EVENTS.iter().chain(SHOPPER_EVENTS) {
+            assert!(HEARD.contains(e), "{e} is not heard");
+        }
+    }
+
+    #[test]
+    fn what_is_known_of_her_goes_when_she_changes() {
+        let (recs, ana, bea) = (Recs::default(), Uuid::now_v7(), Uuid::now_v7());
+        let mark = recs.change_mark();
+        recs.keep(ana, known(), mark);
+        assert!(recs.known(ana).is_some());
+        recs.forget(ana);
+        assert!(recs.known(ana).is_none());
+        // A reading that a change overlapped is not kept (it may be from before the change).
+        let mark = recs.change_mark();
+        recs.forget(bea);
+        recs.keep(ana, known(), mark);
+        assert!(recs.known(ana).is_none());
+    }
+
+    #[test]
+    fn an_event_naming_her_has_her_read_through_for_a_while() {
+        let (recs, ana) = (Recs::default(), Uuid::now_v7());
+        recs.keep(ana, known(), recs.change_mark());
+        let event =
+            |t: &str| rouge_kernel::DomainEvent::new("customer", ana, t, serde_json::json!({"customer_id": ana}));
+        recs.heard(&[event("ProductUpdated")]);
+        assert!(recs.known(ana).is_some(), "not hers");
+        recs.heard(&[event("order.return_requested")]);
+        assert!(recs.known(ana).is_none());
+        // Her change may not be readable here yet: what is read now is not kept.
+        recs.keep(ana, known(), recs.change_mark());
+        assert!(recs.known(ana).is_none());
+    }
 }

@@ -26,6 +26,7 @@ pub trait Store:
     + rouge_subscriptions::SubscriptionRepository
     + rouge_subscriptions::BoxRepository
     + rouge_recommendations::BehaviourRepository
+    + rouge_recommendations::ImpressionRepository
 {
 }
 impl<T> Store for T where
@@ -46,6 +47,7 @@ impl<T> Store for T where
         + rouge_subscriptions::SubscriptionRepository
         + rouge_subscriptions::BoxRepository
         + rouge_recommendations::BehaviourRepository
+        + rouge_recommendations::ImpressionRepository
 {
 }
 

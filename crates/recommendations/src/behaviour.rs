@@ -84,6 +84,11 @@ pub struct EventInput {
     /// When it happened (now when absent); at most 7 days ago.
     #[serde(default)]
     pub at: Option<DateTime<Utc>>,
+    /// The recommendations she came from (their `impression_id`), when she viewed, added or
+    /// wishlisted a product they suggested: a click, and a purchase of it within 7 days is
+    /// theirs too.
+    #[serde(default)]
+    pub impression_id: Option<Uuid>,
 }
 
 /// A batch of events from one shopper.
@@ -112,6 +117,8 @@ pub struct BehaviourEvent {
     pub unsuitable: bool,
     /// Milliseconds since the epoch.
     pub at: i64,
+    /// The recommendations it came from (a click on one of them, or a purchase of it).
+    pub impression_id: Option<Uuid>,
 }
 
 /// What a batch came to.
@@ -182,6 +189,17 @@ impl EventBatch {
             if at < now - LATE_MS || at > now + EARLY_MS {
                 v.push(field("at"), "out_of_range", "at most 7 days ago, and not in the future");
             }
+            if let Some(i) = e.impression_id {
+                if matches!(e.kind, EventKind::SearchMade | EventKind::RemovedFromCart) {
+                    v.push(
+                        field("impression_id"),
+                        "not_allowed",
+                        "a view, a cart addition or a wishlist comes from recommendations",
+                    );
+                } else if crate::impressions::Impression::of(i).is_none() {
+                    v.push(field("impression_id"), "invalid", "an impression_id given with recommendations");
+                }
+            }
             kept.push(BehaviourEvent {
                 // Her id and the storefront's event id make a retry the same event.
                 id: e.id.map_or_else(Uuid::now_v7, |id| {
@@ -195,6 +213,7 @@ impl EventBatch {
                 query,
                 unsuitable: false,
                 at,
+                impression_id: e.impression_id,
             });
         }
         v.finish(|| if self.consent { kept } else { vec![] })

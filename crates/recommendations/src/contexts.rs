@@ -177,6 +177,7 @@ mod tests {
             query: None,
             unsuitable: false,
             at,
+            impression_id: None,
         }
     }
 

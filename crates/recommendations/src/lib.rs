@@ -6,6 +6,7 @@
 
 pub mod behaviour;
 pub mod contexts;
+pub mod impressions;
 pub mod metrics;
 pub mod models;
 pub mod sequence;
@@ -13,9 +14,24 @@ pub mod serving;
 pub mod split;
 pub mod training;
 
+/// A value behind an `Arc` (shared by two parts of a model), written and read as the value.
+mod shared {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+        T::serialize(value, s)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Arc<T>, D::Error> {
+        T::deserialize(d).map(Arc::new)
+    }
+}
+
 pub use behaviour::{
     Accepted, BehaviourEvent, BehaviourRepository, EventBatch, EventInput, EventKind, purchase_id, unsuitable,
 };
+pub use impressions::{Impression, ImpressionRepository};
 pub use metrics::{Figures, Mean, Ranking, evaluate, paired};
 pub use models::{Als, Ease, ItemKnn, Popularity, Recommender};
 pub use sequence::{SequenceEase, Transitions};

@@ -114,11 +114,14 @@ pub(crate) fn weigh_rows(m: &[f32], n: usize, rows: impl IntoIterator<Item = (u3
 /// EASE^R (Steck, 2019): item-to-item weights from the train matrix X, in closed form:
 /// G = XᵀX + λI, P = G⁻¹, B = −P / diag(P) (each column by its diagonal entry), diag(B) = 0;
 /// a user's score of an item is the sum of its weights from the items she has.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Ease {
     pub lambda: f64,
     items: usize,
     /// B, row-major: row i holds item i's weights towards every item.
     weights: Vec<f32>,
+    /// The users' items, for scoring them offline (not kept with a trained model).
+    #[serde(skip)]
     train: Vec<Vec<u32>>,
 }
 

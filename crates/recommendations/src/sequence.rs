@@ -17,6 +17,7 @@ use crate::split::Split;
 use std::sync::Arc;
 
 /// Item i's weight towards each follower j (row-major, `items` columns).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Transitions {
     pub window: usize,
     items: usize,
@@ -71,13 +72,18 @@ pub fn recency(sequence: &[u32], tau: f32) -> Vec<(u32, f32)> {
     weighted
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct SequenceEase {
+    #[serde(with = "crate::shared")]
     ease: Arc<Ease>,
+    #[serde(with = "crate::shared")]
     transitions: Arc<Transitions>,
     pub tau: f32,
     pub short_tau: f32,
     pub beta: f32,
     scale: f32,
+    /// The users' sequences, for scoring them offline (not kept with a trained model).
+    #[serde(skip)]
     sequences: Vec<Vec<u32>>,
 }
 
@@ -102,6 +108,11 @@ impl SequenceEase {
             model.scale = (long / short).sqrt() as f32;
         }
         model
+    }
+
+    /// Its EASE^R part.
+    pub fn ease(&self) -> &Ease {
+        &self.ease
     }
 
     /// The recency-EASE part and the (unscaled) transitions part of a sequence's scores.

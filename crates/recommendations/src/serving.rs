@@ -38,7 +38,7 @@ pub struct Shopper {
 }
 
 /// The steps of a skincare routine, in the order they are applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Cleanser,
@@ -122,7 +122,7 @@ pub fn admissible(item: Option<&Item>, shopper: &Shopper) -> Result<(), Refusal>
 }
 
 /// Why a product is suggested.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// Her history: the product of hers that weighs most towards it.
@@ -153,7 +153,7 @@ pub enum Reason {
 }
 
 /// A proposal before the constraints.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Candidate {
     pub product_id: Uuid,
     pub score: f32,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// The model's settings (the offline evaluation's choice on validation) and the lists' sizes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
     pub lambda: f64,
     pub tau: f32,
@@ -34,7 +34,7 @@ impl Default for Settings {
 }
 
 /// Whose behaviour: a customer's, or an anonymous visitor's.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum ShopperKey {
     Customer(Uuid),
     Visitor(String),
@@ -51,12 +51,12 @@ impl ShopperKey {
 }
 
 /// The trained model, kept to score a shopper's fresh behaviour between trainings.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Model {
     pub name: String,
     /// The products it covers, by index.
     pub products: Vec<Uuid>,
     index: HashMap<Uuid, u32>,
-    ease: Arc<Ease>,
     scorer: SequenceEase,
 }
 
@@ -85,7 +85,7 @@ impl Model {
                 // Why: her product that weighs most towards it (recency × item weight).
                 let (from, _) = weights
                     .iter()
-                    .map(|&(i, w)| (i, w * self.ease.weight(i, j)))
+                    .map(|&(i, w)| (i, w * self.scorer.ease().weight(i, j)))
                     .max_by(|a, b| a.1.total_cmp(&b.1))
                     .expect("a sequence");
                 let product_id = self.products[from as usize];
@@ -105,6 +105,7 @@ impl Model {
 }
 
 /// What training leaves for serving.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Lists {
     pub model: Option<Model>,
     pub settings: Settings,
@@ -217,7 +218,7 @@ pub fn train(
         let transitions = Arc::new(Transitions::fit_sequences(&seqs, n, s.window));
         let scorer = SequenceEase::from_sequences(seqs, ease.clone(), transitions, s.tau, s.short_tau, s.beta);
         let name = crate::models::Recommender::name(&scorer);
-        let model = Model { name, products: products.clone(), index, ease: ease.clone(), scorer };
+        let model = Model { name, products: products.clone(), index, scorer };
         for (key, history) in &sequences {
             let list = model.for_sequence(history, s.top_n, s.tau);
             if !list.is_empty() {

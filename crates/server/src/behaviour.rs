@@ -9,13 +9,16 @@ use rouge_http::Store;
 use rouge_kernel::DomainEvent;
 use rouge_messaging::durable::Handler;
 use rouge_orders::OrderEvent;
+use rouge_recommendations::impressions::ATTRIBUTION_DAYS;
 use rouge_recommendations::{BehaviourEvent, EventKind, purchase_id, unsuitable};
 use uuid::Uuid;
 
 pub const NAME: &str = "recommendations";
 pub const EVENTS: &[&str] = &["order.placed", "order.return_requested", "CustomerErased"];
 
-pub struct Behaviour<S>(pub S);
+/// The store, and what the recommendations served here know of customers (forgotten when
+/// hers changed).
+pub struct Behaviour<S>(pub S, pub std::sync::Arc<rouge_http::recs::Recs>);
 
 impl<S: Store> Handler for Behaviour<S> {
     fn name(&self) -> &'static str {
@@ -27,7 +30,7 @@ impl<S: Store> Handler for Behaviour<S> {
     }
 
     fn handle(&self, e: DomainEvent) -> BoxFuture<'static, Result<(), String>> {
-        let store = self.0.clone();
+        let (store, recs) = (self.0.clone(), self.1.clone());
         Box::pin(async move {
             let at = e.occurred_at.timestamp_millis();
             let events = match e.event_type.as_str() {
@@ -37,6 +40,15 @@ impl<S: Store> Handler for Behaviour<S> {
                     };
                     // A guest's order teaches nothing about a customer.
                     let Some(customer) = customer_id else { return Ok(()) };
+                    // A product she clicked from recommendations lately is bought from them.
+                    let recent = store.behaviour_of(customer, 200).await.map_err(|err| err.to_string())?;
+                    let since = at - ATTRIBUTION_DAYS * 86_400_000;
+                    let clicked = |product: Uuid| {
+                        recent
+                            .iter()
+                            .filter(|e| e.at >= since && e.kind.from_storefront() && e.product_id == Some(product))
+                            .find_map(|e| e.impression_id)
+                    };
                     lines
                         .iter()
                         .map(|l| BehaviourEvent {
@@ -48,6 +60,7 @@ impl<S: Store> Handler for Behaviour<S> {
                             query: None,
                             unsuitable: false,
                             at,
+                            impression_id: clicked(l.product_id),
                         })
                         .collect()
                 }
@@ -86,11 +99,15 @@ impl<S: Store> Handler for Behaviour<S> {
                         .and_then(|c| c.parse().ok())
                         .ok_or_else(|| format!("{} without a customer_id", e.event_type))?;
                     let n = store.erase_behaviour(customer).await.map_err(|err| err.to_string())?;
+                    recs.forget(customer);
                     tracing::info!(events = n, "an erased customer's behaviour removed");
                     return Ok(());
                 }
             };
             store.record_behaviour(&events).await.map_err(|err| err.to_string())?;
+            for c in events.iter().filter_map(|e| e.customer_id) {
+                recs.forget(c);
+            }
             Ok(())
         })
     }
@@ -120,7 +137,9 @@ pub async fn purge_old<S: Store>(store: S, days: i64, stop: tokio::sync::watch::
 }
 
 /// Trains the recommendations at start and then every `every`; between trainings keeps the
-/// products' facts (stock, listings) current every second.
+/// products' facts (stock, listings) current every second. With Redis, the replicas share
+/// one training: a replica serving the current shared lists trains only when it takes the
+/// period's lease, and every replica reads a newer shared snapshot within seconds.
 pub async fn train_regularly<S: Store>(
     app: rouge_http::AppState<S>,
     every: std::time::Duration,
@@ -136,9 +155,36 @@ pub async fn train_regularly<S: Store>(
             .await;
         })
     };
+    let shown = {
+        let (app, stop) = (app.clone(), stop.clone());
+        tokio::spawn(async move {
+            crate::schedule::every(std::time::Duration::from_secs(SHOWN_SECS), stop, || save_shown(app.clone())).await;
+        })
+    };
+    let follow = app.recs.shared().map(|_| {
+        let (app, stop) = (app.clone(), stop.clone());
+        tokio::spawn(async move {
+            crate::schedule::every(std::time::Duration::from_secs(FOLLOW_SECS), stop, || {
+                let app = app.clone();
+                async move {
+                    app.recs.follow().await;
+                }
+            })
+            .await;
+        })
+    });
     crate::schedule::every(every, stop, || {
         let app = app.clone();
         async move {
+            if let Some(shared) = app.recs.shared() {
+                // Whoever trains takes the period's lease; a replica serving the current
+                // shared lists leaves the training to the lease's holder.
+                let following = shared.connected().await && app.recs.follow().await;
+                if !shared.lease(every).await && following {
+                    tracing::debug!("another replica trains the recommendations this period");
+                    return;
+                }
+            }
             if let Err(e) = rouge_http::recs::train_here(&app).await {
                 tracing::warn!(error = %e, "cannot train the recommendations now; the last lists stay served");
             }
@@ -146,4 +192,22 @@ pub async fn train_regularly<S: Store>(
     })
     .await;
     facts.abort();
+    if let Some(follow) = follow {
+        follow.abort();
+    }
+    let _ = shown.await;
+    // What was shown since the last time is counted before the server stops.
+    save_shown(app).await;
+}
+
+/// How often a replica looks for a newer shared snapshot of the recommendations.
+const FOLLOW_SECS: u64 = 2;
+
+/// How often a replica adds the recommendations it showed to the store's counts.
+const SHOWN_SECS: u64 = 10;
+
+async fn save_shown<S: Store>(app: rouge_http::AppState<S>) {
+    if let Err(e) = app.recs.save_shown(&app.store).await {
+        tracing::warn!(error = %e, "cannot count the recommendations shown now; will try again");
+    }
 }

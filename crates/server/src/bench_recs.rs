@@ -124,6 +124,7 @@ pub async fn recs(opts: RecsBench) -> anyhow::Result<()> {
                 query: None,
                 unsuitable: false,
                 at,
+                impression_id: None,
             });
         }
         if batch.len() >= 10_000 {

@@ -359,6 +359,16 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     cache.start_epoch(epoch);
     let pages = cache.clone();
     let invalidate: rouge_messaging::Subscriber = Arc::new(move |events| pages.applied(events));
+    // Recommendations: what each replica knows of a customer is forgotten when she changes.
+    // With Redis, the replicas share one training's lists (one replica trains per period).
+    let recs = Arc::new(match &opts.redis_url {
+        Some(url) => {
+            rouge_http::recs::Recs::with_redis(url, &opts.redis_prefix).context("REDIS_URL is not a Redis URL")?
+        }
+        None => rouge_http::recs::Recs::default(),
+    });
+    let heard = recs.clone();
+    let shoppers: rouge_messaging::Subscriber = Arc::new(move |events| heard.heard(events));
     let id_opts = opts.identity;
     let hasher = PasswordHasher::new(id_opts.hash_cost).map_err(|e| anyhow::anyhow!("password hash cost: {e}"))?;
     let identity =
@@ -423,7 +433,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
     }
     if has(Service::Catalog) {
         handlers.push(Arc::new(consumers::ReviewErasure(reviews.clone())));
-        handlers.push(Arc::new(behaviour::Behaviour(store.clone())));
+        handlers.push(Arc::new(behaviour::Behaviour(store.clone(), recs.clone())));
     }
     if has(Service::Orders) {
         handlers.push(Arc::new(consumers::PromotionSpend(
@@ -524,7 +534,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         }
     }
     let availability = availability_subscriber(board.clone(), levels.clone(), inv.low_stock);
-    let mut subscribers = vec![search, invalidate, availability];
+    let mut subscribers = vec![search, invalidate, availability, shoppers];
     subscribers.extend(durable);
     let mut redeliver: Option<rouge_http::state::Redeliver> = None;
     let (relay, relay_task) = match &broker {
@@ -546,7 +556,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
             let exchange = topology.exchange.clone();
             let url = url.clone();
             // The read models read the events storefront pages show; others only move them on.
-            let wanted = rouge_http::surrogate::EVENTS;
+            let wanted = rouge_http::recs::HEARD;
             let replica = replica.clone();
             rouge_messaging::broker::spawn_read_models(
                 url,
@@ -638,7 +648,7 @@ pub async fn start<S: Store>(store: S, opts: Options) -> anyhow::Result<Shop> {
         skus,
         payments: if has(Service::Payments) { payments } else { vec![] },
         webhooks_allow_internal: webhook_opts.allow_internal,
-        recs: Arc::default(),
+        recs,
     });
     if fresh_demo {
         // Subscribers order and subscribe through the shop's own use cases.

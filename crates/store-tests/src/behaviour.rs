@@ -2,6 +2,7 @@
 //! twice); training reads every event since a time in (time, id) pages; her latest events come
 //! newest first; erasure removes hers and no one else's; retention purges what is too old.
 
+use rouge_recommendations::impressions::{Attributed, ImpressionRepository, Shown};
 use rouge_recommendations::{BehaviourEvent, BehaviourRepository, EventKind};
 use uuid::Uuid;
 
@@ -15,6 +16,7 @@ fn ev(kind: EventKind, customer: Option<Uuid>, at: i64) -> BehaviourEvent {
         query: (kind == EventKind::SearchMade).then(|| "vitamin c".to_owned()),
         unsuitable: kind == EventKind::Returned,
         at,
+        impression_id: None,
     }
 }
 
@@ -60,4 +62,54 @@ pub async fn behaviour_is_kept_once_read_in_pages_erased_and_purged<S: Behaviour
     assert_eq!(store.purge_behaviour(base + 25).await.unwrap(), 1, "the anonymous cart event is too old");
     let left = store.behaviour_since(0, None, 10).await.unwrap();
     assert_eq!(left.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::Purchased]);
+}
+
+/// The impressions' contract: counts of answers shown add up across replicas' calls and are
+/// read by day; per impression, the distinct products clicked and bought in a time window
+/// (returns and events without an impression left out); a clicked event keeps its impression.
+pub async fn impressions_are_counted_and_attributed<S: BehaviourRepository + ImpressionRepository>(store: S) {
+    let shown = |day, context: &str, impressions, items| Shown {
+        day,
+        context: context.into(),
+        model: "seq-ease".into(),
+        impressions,
+        items,
+    };
+    store.count_shown(&[shown(100, "for_you", 3, 30), shown(101, "similar", 1, 4)]).await.unwrap();
+    store.count_shown(&[shown(100, "for_you", 2, 20), shown(102, "for_you", 7, 70)]).await.unwrap();
+    assert_eq!(
+        store.shown_between(100, 101).await.unwrap(),
+        [shown(100, "for_you", 5, 50), shown(101, "similar", 1, 4)],
+        "two replicas' counts add up"
+    );
+
+    let (ana, one, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (serum, cream) = (Uuid::now_v7(), Uuid::now_v7());
+    let base = 5_000_000;
+    let of = |kind, product, impression: Option<Uuid>, at| BehaviourEvent {
+        product_id: Some(product),
+        impression_id: impression,
+        ..ev(kind, Some(ana), at)
+    };
+    let events = [
+        of(EventKind::ProductViewed, serum, Some(one), base),
+        of(EventKind::ProductViewed, serum, Some(one), base + 1),
+        of(EventKind::AddedToCart, cream, Some(one), base + 2),
+        of(EventKind::Purchased, serum, Some(one), base + 3),
+        of(EventKind::Returned, serum, Some(one), base + 4),
+        of(EventKind::ProductViewed, cream, None, base + 5),
+        of(EventKind::Wishlisted, cream, Some(other), base + 100),
+    ];
+    store.record_behaviour(&events).await.unwrap();
+    assert_eq!(store.behaviour_event(events[0].id).await.unwrap().and_then(|e| e.impression_id), Some(one));
+    let mut got = store.attributed_between(base, base + 101).await.unwrap();
+    got.sort_by_key(|a| a.clicks);
+    assert_eq!(
+        got,
+        [
+            Attributed { impression_id: other, clicks: 1, purchases: 0 },
+            Attributed { impression_id: one, clicks: 2, purchases: 1 },
+        ]
+    );
+    assert_eq!(store.attributed_between(base, base + 100).await.unwrap().len(), 1, "the window's end left out");
 }

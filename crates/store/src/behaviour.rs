@@ -5,11 +5,11 @@
 use crate::prelude::*;
 use crate::unavailable;
 use rouge_kernel::StoreResult;
+use rouge_recommendations::impressions::{Attributed, ImpressionRepository, Shown};
 use rouge_recommendations::{BehaviourEvent, BehaviourRepository, EventKind};
 use uuid::Uuid;
 
-const EVENT: &str =
-    "SELECT id, kind, customer_id, anonymous_id, product_id, query, unsuitable, at FROM behaviour_events";
+const EVENT: &str = "SELECT id, kind, customer_id, anonymous_id, product_id, query, unsuitable, at, impression_id FROM behaviour_events";
 
 fn event(r: &impl Read) -> BehaviourEvent {
     BehaviourEvent {
@@ -21,6 +21,7 @@ fn event(r: &impl Read) -> BehaviourEvent {
         query: r.get("query"),
         unsuitable: r.get("unsuitable"),
         at: r.get("at"),
+        impression_id: r.get("impression_id"),
     }
 }
 
@@ -30,7 +31,7 @@ impl<D: Dialect> BehaviourRepository for Store<D> {
         let mut new = 0;
         for chunk in events.chunks(200) {
             let mut q = sqlx::QueryBuilder::<D>::new(
-                "INSERT INTO behaviour_events (id, kind, customer_id, anonymous_id, product_id, query, unsuitable, at) ",
+                "INSERT INTO behaviour_events (id, kind, customer_id, anonymous_id, product_id, query, unsuitable, at, impression_id) ",
             );
             q.push_values(chunk, |mut b, e| {
                 b.push_arg(e.id)
@@ -40,7 +41,8 @@ impl<D: Dialect> BehaviourRepository for Store<D> {
                     .push_arg(e.product_id)
                     .push_arg(e.query.as_deref())
                     .push_arg(e.unsuitable)
-                    .push_arg(e.at);
+                    .push_arg(e.at)
+                    .push_arg(e.impression_id);
             });
             q.push(" ON CONFLICT (id) DO NOTHING");
             new += q.build().execute(self.db()).await.map_err(unavailable)?.rows_affected();
@@ -78,6 +80,74 @@ impl<D: Dialect> BehaviourRepository for Store<D> {
 
     async fn purge_behaviour(&self, before: i64) -> StoreResult<u64> {
         let q = sqlx::query("DELETE FROM behaviour_events WHERE at < $1").arg(before);
-        Ok(self.run(q).await?.rows_affected())
+        let purged = self.run(q).await?.rows_affected();
+        let q = sqlx::query("DELETE FROM recommendation_shown WHERE day < $1").arg(before.div_euclid(86_400_000));
+        self.run(q).await?;
+        Ok(purged)
+    }
+}
+
+impl<D: Dialect> ImpressionRepository for Store<D> {
+    async fn count_shown(&self, shown: &[Shown]) -> StoreResult<()> {
+        for chunk in shown.chunks(200) {
+            let mut q = sqlx::QueryBuilder::<D>::new(
+                "INSERT INTO recommendation_shown (day, context, model, impressions, items) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_arg(s.day)
+                    .push_arg(s.context.as_str())
+                    .push_arg(s.model.as_str())
+                    .push_arg(s.impressions)
+                    .push_arg(s.items);
+            });
+            q.push(
+                " ON CONFLICT (day, context, model) DO UPDATE SET \
+                 impressions = recommendation_shown.impressions + excluded.impressions, \
+                 items = recommendation_shown.items + excluded.items",
+            );
+            q.build().execute(self.db()).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn shown_between(&self, from: i64, to: i64) -> StoreResult<Vec<Shown>> {
+        let q = sqlx::query(
+            "SELECT day, context, model, impressions, items FROM recommendation_shown \
+             WHERE day >= $1 AND day <= $2 ORDER BY day, context, model",
+        )
+        .arg(from)
+        .arg(to);
+        let rows = self.all(q).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Shown {
+                day: r.get("day"),
+                context: r.get("context"),
+                model: r.get("model"),
+                impressions: r.get("impressions"),
+                items: r.get("items"),
+            })
+            .collect())
+    }
+
+    async fn attributed_between(&self, from: i64, to: i64) -> StoreResult<Vec<Attributed>> {
+        let q = sqlx::query(
+            "SELECT impression_id, \
+             COUNT(DISTINCT CASE WHEN kind <> 'purchased' THEN product_id END) AS clicks, \
+             COUNT(DISTINCT CASE WHEN kind = 'purchased' THEN product_id END) AS purchases \
+             FROM behaviour_events WHERE impression_id IS NOT NULL AND at >= $1 AND at < $2 \
+             AND kind <> 'returned' GROUP BY impression_id",
+        )
+        .arg(from)
+        .arg(to);
+        let rows = self.all(q).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Attributed {
+                impression_id: r.get("impression_id"),
+                clicks: r.get("clicks"),
+                purchases: r.get("purchases"),
+            })
+            .collect())
     }
 }

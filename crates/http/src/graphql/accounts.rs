@@ -53,7 +53,12 @@ impl<S: Store> Accounts for AppState<S> {
         Box::pin(self.identity.refresh(token))
     }
     fn update_me(&self, id: Uuid, update: MeUpdate) -> BoxFuture<'_, Result<CustomerView, IdentityError>> {
-        Box::pin(self.identity.update_me(id, update, None))
+        Box::pin(async move {
+            let view = self.identity.update_me(id, update, None).await?;
+            // Her recommendations read her new profile at once.
+            self.recs.forget(id);
+            Ok(view)
+        })
     }
 }
 

@@ -56,6 +56,8 @@ pub async fn update_me<S: Store>(
     }
     let update: MeUpdate = parse_json(&body)?;
     let view = app.identity.update_me(id, update, expected).await?;
+    // Her recommendations read her new profile at once.
+    app.recs.forget(id);
     Ok(private(&view))
 }
 
@@ -104,5 +106,6 @@ pub async fn erase_me<S: Store>(
     // Stored answers to her idempotent requests hold her data too.
     rouge_kernel::IdempotencyStore::forget_owner(&app.store, &id.to_string()).await.map_err(ApiError::from)?;
     app.identity.erase(id).await?;
+    app.recs.forget(id);
     Ok(StatusCode::NO_CONTENT)
 }

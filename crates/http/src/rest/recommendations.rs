@@ -6,7 +6,7 @@ use crate::authz::need;
 use crate::error::{ApiError, Problem};
 use crate::extract::ValidJson;
 use crate::idempotency::idempotent;
-use crate::recs::{Trained, in_stock, shopper_of};
+use crate::recs::{Trained, in_stock};
 use crate::state::{AppState, Store};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,9 +15,9 @@ use axum::{Json, Router};
 use rouge_catalog::FieldError;
 use rouge_identity::Permission;
 use rouge_recommendations::contexts::{Context, recommend};
-use rouge_recommendations::serving::{Reason, Suggestion};
+use rouge_recommendations::serving::{Reason, Shopper, Suggestion};
 use rouge_recommendations::training::ShopperKey;
-use rouge_recommendations::{Accepted, EventBatch, EventKind};
+use rouge_recommendations::{Accepted, EventBatch, Impression};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -28,6 +28,7 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
         .route("/v1/recommendations", get(recommendations::<S>))
         .route("/v1/admin/recommendations/train", need(app, Permission::CatalogWrite, post(train_now::<S>)))
         .route("/v1/admin/recommendations/training", need(app, Permission::CatalogRead, get(training::<S>)))
+        .route("/v1/admin/recommendations/report", need(app, Permission::CatalogRead, get(report::<S>)))
 }
 
 /// What a shopper did on the storefront, up to 100 events a call: `product_viewed`,
@@ -52,6 +53,9 @@ pub async fn record<S: Store>(
     let kept = batch.accept(customer, now).map_err(ApiError::Invalid)?;
     if !kept.is_empty() {
         app.store.record_behaviour(&kept).await?;
+        if let Some(c) = customer {
+            app.recs.forget(c);
+        }
     }
     tracing::debug!(kept = kept.len(), sent = batch.events.len(), "behaviour recorded");
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: kept.len(), ignored: batch.events.len() - kept.len() })))
@@ -84,6 +88,8 @@ pub struct Recommended {
     pub reason: Reason,
     /// Why, for people ("Because you bought Niacinamide 10% Serum").
     pub why: String,
+    /// The answer it was shown in: send it back with what she does with it (`POST /v1/events`).
+    pub impression_id: Uuid,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -92,6 +98,10 @@ pub struct Recommendations {
     /// What made the list: `seq-ease(…)` (her behaviour, scored by the model), `co-purchase`,
     /// `ease+inci-tfidf`, `popularity-by-skin-type`, `popularity`.
     pub model: String,
+    /// This answer's id: send it with the events of a shopper who views, adds or wishlists one
+    /// of its products (`impression_id`), and the report attributes them, and her purchases of
+    /// them, to this context and model.
+    pub impression_id: Uuid,
     pub items: Vec<Recommended>,
 }
 
@@ -146,37 +156,47 @@ pub async fn answer<S: Store>(
     }
     let lists = app.recs.lists();
     let items = app.recs.items_now(&app.index, &app.stock);
-    let (mut shopper, key, fresh) = match customer {
-        Some(c) => {
-            let profile = crate::recs::profile_of(app, c).await?;
-            let history = app.store.behaviour_of(c, 200).await?;
+    let known = match customer {
+        Some(c) => Some(crate::recs::known_of(app, c).await?),
+        None => None,
+    };
+    let (mut shopper, key, fresh) = match (customer, &known) {
+        (Some(c), Some(k)) => {
             let key = ShopperKey::Customer(c);
             // Behaviour since training is scored live (her lists would not know it yet).
-            let newest = history.first().map_or(i64::MIN, |e| e.at);
-            let fresh: Option<Vec<(Uuid, EventKind)>> = (newest
-                > lists.seen_until.get(&key).copied().unwrap_or(i64::MIN))
-            .then(|| history.iter().rev().filter_map(|e| Some((e.product_id?, e.kind))).collect());
-            (shopper_of(Some(&profile), &history), Some(key), fresh)
+            let fresh = (k.newest > lists.seen_until.get(&key).copied().unwrap_or(i64::MIN)).then_some(&k.history);
+            (k.shopper.clone(), Some(key), fresh)
         }
-        None => (shopper_of(None, &[]), q.anonymous_id.clone().map(ShopperKey::Visitor), None),
+        _ => (Shopper::default(), q.anonymous_id.clone().map(ShopperKey::Visitor), None),
     };
     if shopper.skin_type.is_none() {
         shopper.skin_type = q.skin_type.clone();
     }
-    let answer = recommend(&lists, &items, &shopper, key.as_ref(), fresh.as_deref(), context, q.limit + 5);
+    let answer = recommend(&lists, &items, &shopper, key.as_ref(), fresh.map(Vec::as_slice), context, q.limit + 5);
     // The facts are refreshed in the background: what sold out since is left out now.
+    let shown = Impression::new(&q.context, &answer.model, chrono::Utc::now().timestamp_millis())
+        .ok_or_else(|| ApiError::Internal(format!("no impression of context {}", q.context)))?;
+    let impression_id = shown.id();
     let items: Vec<Recommended> = answer
         .suggestions
         .iter()
         .filter_map(|s| Some((s, app.index.product_by_id(&s.product_id)?)))
         .filter(|(_, p)| in_stock(&p.view, &app.stock))
         .take(q.limit)
-        .map(|(s, p)| rendered(app, s, &p))
+        .map(|(s, p)| rendered(app, s, &p, impression_id))
         .collect();
-    Ok(Recommendations { context: q.context, model: answer.model, items })
+    if !items.is_empty() {
+        app.recs.count(&shown, items.len());
+    }
+    Ok(Recommendations { context: q.context, model: answer.model, impression_id, items })
 }
 
-fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion, p: &rouge_search::IndexedProduct) -> Recommended {
+fn rendered<S: Store>(
+    app: &AppState<S>,
+    s: &Suggestion,
+    p: &rouge_search::IndexedProduct,
+    impression_id: Uuid,
+) -> Recommended {
     let name_of =
         |id: &Uuid| app.index.product_by_id(id).map_or_else(|| "a product".to_owned(), |p| p.view.name.clone());
     let why = match &s.reason {
@@ -200,6 +220,7 @@ fn rendered<S: Store>(app: &AppState<S>, s: &Suggestion, p: &rouge_search::Index
         score: s.score,
         reason: s.reason.clone(),
         why,
+        impression_id,
     }
 }
 
@@ -277,6 +298,8 @@ pub struct Training {
     /// and how long it took (ms).
     #[schema(value_type = Option<Object>)]
     pub last: Option<Trained>,
+    /// The lists served here were trained by another replica (shared through Redis).
+    pub shared: bool,
 }
 
 fn training_view<S: Store>(app: &AppState<S>) -> Training {
@@ -285,6 +308,7 @@ fn training_view<S: Store>(app: &AppState<S>) -> Training {
         running,
         finished_at: last.as_ref().and_then(|(_, at)| chrono::DateTime::from_timestamp_millis(*at)),
         last: last.map(|(t, _)| t),
+        shared: app.recs.from_another(),
     }
 }
 
@@ -312,4 +336,73 @@ pub async fn train_now<S: Store>(State(app): State<AppState<S>>) -> (StatusCode,
     responses((status = 200, body = Training)))]
 pub async fn training<S: Store>(State(app): State<AppState<S>>) -> Json<Training> {
     Json(training_view(&app))
+}
+
+/// Click-through and conversion of the recommendations shown in a period.
+#[derive(Serialize, ToSchema)]
+pub struct Report {
+    /// The first day (UTC) of the answers counted, `YYYY-MM-DD`.
+    pub from: String,
+    /// The last day, `YYYY-MM-DD`.
+    pub to: String,
+    /// A purchase counts when she clicked the product from the answer this many days before.
+    pub attribution_days: i64,
+    /// One line per context and model, popularity's among them.
+    pub rows: Vec<rouge_recommendations::impressions::ReportRow>,
+}
+
+/// How the recommendations did in the shop, per context and model: answers shown, products
+/// clicked from them (viewed, added to a cart or wishlisted with their `impression_id`) and
+/// bought within 7 days of a click, with click-through and conversion per answer, and each
+/// model's click-through over popularity's in its context. `from` and `to` are days
+/// (`YYYY-MM-DD`, UTC, at most 366 days apart); the last 30 days by default.
+#[utoipa::path(get, path = "/v1/admin/recommendations/report", tag = "recommendations",
+    params(("from" = Option<String>, Query, description = "The first day, YYYY-MM-DD (30 days before `to` by default)"),
+        ("to" = Option<String>, Query, description = "The last day, YYYY-MM-DD (today by default)")),
+    security(("staff" = ["catalog:read"])),
+    responses((status = 200, body = Report),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "Every invalid parameter named"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "The store is unavailable")))]
+pub async fn report<S: Store>(
+    State(app): State<AppState<S>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Report>, ApiError> {
+    use rouge_recommendations::impressions::ATTRIBUTION_DAYS;
+    const DAY_MS: i64 = 86_400_000;
+    let (from, to) = period(raw.as_deref().unwrap_or(""), chrono::Utc::now().date_naive())?;
+    let day = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis() / DAY_MS;
+    let (first, last) = (day(from), day(to));
+    // What this replica showed and has not added to the store yet counts too.
+    app.recs.save_shown(&app.store).await?;
+    let shown = app.store.shown_between(first, last).await?;
+    let attributed = app.store.attributed_between(first * DAY_MS, (last + 1 + ATTRIBUTION_DAYS) * DAY_MS).await?;
+    Ok(Json(Report {
+        from: from.to_string(),
+        to: to.to_string(),
+        attribution_days: ATTRIBUTION_DAYS,
+        rows: rouge_recommendations::impressions::report(&shown, &attributed, first, last),
+    }))
+}
+
+/// The report's days, checked: `from` to `to`, the last 30 days to `today` by default.
+fn period(raw: &str, today: chrono::NaiveDate) -> Result<(chrono::NaiveDate, chrono::NaiveDate), ApiError> {
+    let (mut from, mut to) = (None, None);
+    let mut errors = vec![];
+    for (k, v) in crate::rest::storefront::serde_urlencoded_pairs(raw)? {
+        let parsed = chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d");
+        match (k.as_str(), parsed) {
+            ("from", Ok(d)) => from = Some(d),
+            ("to", Ok(d)) => to = Some(d),
+            ("from" | "to", Err(_)) => errors.push(field(&k, "invalid", "a day, YYYY-MM-DD")),
+            _ => errors.push(field(&k, "unknown", "not a parameter of the report (from, to)")),
+        }
+    }
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - chrono::Days::new(30));
+    if errors.is_empty() && from > to {
+        errors.push(field("from", "out_of_range", "on or before `to`"));
+    } else if errors.is_empty() && (to - from).num_days() > 366 {
+        errors.push(field("from", "out_of_range", "at most 366 days before `to`"));
+    }
+    if errors.is_empty() { Ok((from, to)) } else { Err(ApiError::BadQuery(errors)) }
 }
