@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
+/// A day, a context and a model, of answers shown.
+type ShownKey = (i64, &'static str, &'static str);
+
 /// The products' facts and the (index generation, stock version) they were built at.
 type Facts = (u64, u64, Arc<HashMap<Uuid, Item>>);
 
@@ -33,7 +36,7 @@ pub struct Recs {
     changes: std::sync::atomic::AtomicU64,
     /// Answers shown here and not yet added to the store's counts: (day, context, model) →
     /// (answers, suggestions).
-    shown: std::sync::Mutex<HashMap<(i64, &'static str, &'static str), (i64, i64)>>,
+    shown: std::sync::Mutex<HashMap<ShownKey, (i64, i64)>>,
     /// What the last training made, and when it finished (ms).
     last: RwLock<Option<(Trained, i64)>>,
     /// With Redis: the lists the replicas share, and the name of the snapshot served here

@@ -113,7 +113,14 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     pub access_ttl_secs: i64,
+    /// Access tokens verified lately (by their SHA-256), with their claims: a shopper's next
+    /// request does not check the signature again (it is most of a logged-in request's work).
+    /// Each still expires on time; new keys (a rotation) come with an empty one.
+    verified: moka::sync::Cache<[u8; 32], AccessClaims>,
 }
+
+/// How long a verified access token is remembered (its own expiry is checked at every use).
+const VERIFIED_SECS: u64 = 60;
 
 impl TokenKeys {
     /// `keys` all verify; the one named `signing` signs.
@@ -145,6 +152,10 @@ impl TokenKeys {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             access_ttl_secs,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(VERIFIED_SECS))
+                .build(),
         })
     }
 
@@ -221,10 +232,25 @@ impl TokenKeys {
     /// `Malformed`, `UnknownKey` (not signed EdDSA by a key of Rouge's: no or unknown `kid`,
     /// another algorithm), or `Invalid` (bad signature, issuer or audience, expired).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.verify_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// [`TokenKeys::verify`] at `now` (seconds) for a token verified before.
+    fn verify_at(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.verified.get(&digest) {
+            if claims.exp + LEEWAY_SECS as i64 >= now {
+                return Ok(claims);
+            }
+            self.verified.invalidate(&digest);
+            return Err(TokenError::Invalid("ExpiredSignature".into()));
+        }
         let key = self.key_of(token)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|d| d.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        self.verified.insert(digest, claims.clone());
+        Ok(claims)
     }
 
     /// Rouge signs EdDSA only. Any other algorithm, or a key id of someone else's, is not
@@ -274,6 +300,21 @@ mod tests {
         let (t, claims) = keys.issue(id, Subject::Customer, now());
         assert_eq!(keys.verify(&t).unwrap(), claims);
         assert_eq!(jsonwebtoken::decode_header(&t).unwrap().kid.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn a_token_verified_before_still_expires_on_time() {
+        let keys = TokenKeys::ephemeral("rouge", "rouge-api");
+        let (t, claims) = keys.issue(Uuid::now_v7(), Subject::Customer, now());
+        assert_eq!(keys.verify(&t).unwrap(), claims);
+        assert_eq!(keys.verify_at(&t, claims.exp).unwrap(), claims, "remembered while valid");
+        let later = claims.exp + LEEWAY_SECS as i64 + 1;
+        assert!(matches!(keys.verify_at(&t, later), Err(TokenError::Invalid(_))), "expired, remembered or not");
+        // A changed signature is another token: checked, and refused.
+        let at = t.len() - 10;
+        let swapped = if &t[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{swapped}{}", &t[..at], &t[at + 1..]);
+        assert!(keys.verify(&forged).is_err());
     }
 
     #[test]
