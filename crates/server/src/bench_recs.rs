@@ -2,9 +2,10 @@
 //! products (stocked), behaviour of M customers (views, cart additions, orders; popular
 //! products more often, and a customer's next product often near her last), a sample of them
 //! with accounts and beauty profiles; then training (time, and the server's memory before and
-//! after) and "for you" from concurrent logged-in clients (each request verifies her token,
-//! reads her profile and history, and serves her list through her constraints), and from
-//! visitors by anonymous id. No timings are asserted: the figures are for BENCHMARKS.md.
+//! after) and "for you" from concurrent logged-in clients (each request carries her token; her
+//! profile and history are read on her first request and then known in memory; her list is
+//! served through her constraints), and from visitors by anonymous id. No timings are asserted:
+//! the figures are for BENCHMARKS.md.
 
 use crate::bench::{MakeReq, Req, drive_requests, peak_rss_mb, request, spawn_server, verified_shoppers};
 use anyhow::Context;
