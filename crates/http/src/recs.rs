@@ -7,7 +7,7 @@ use crate::availability::{StockBoard, StockStatus};
 use crate::state::Store;
 use rouge_catalog::inci::IngredientBook;
 use rouge_recommendations::ImpressionRepository;
-use rouge_recommendations::impressions::{CONTEXTS, Impression, MODELS, Shown};
+use rouge_recommendations::impressions::{Impression, Shown};
 use rouge_recommendations::serving::{Item, Shopper, Step};
 use rouge_recommendations::training::{Lists, Settings, train};
 use rouge_recommendations::{BehaviourEvent, EventKind};
@@ -82,23 +82,24 @@ pub const SHOPPER_EVENTS: &[&str] = &["CustomerUpdated", "CustomerErased", "orde
 
 /// What a replica's read models hear from the broker: what storefront pages show, and what
 /// changes a customer's recommendations.
-pub const HEARD: &[&str] = &[
-    "ProductCreated",
-    "ProductUpdated",
-    "ProductArchived",
-    "VariantPriceChanged",
-    "BrandSaved",
-    "CategorySaved",
-    "AttributeDefined",
-    "inventory.stock_low",
-    "inventory.stock_out",
-    "inventory.back_in_stock",
-    crate::surrogate::RATING_CHANGED,
-    "CustomerUpdated",
-    "CustomerErased",
-    "order.placed",
-    "order.return_requested",
-];
+pub const HEARD: &[&str] =
+    &joined::<{ crate::surrogate::EVENTS.len() + SHOPPER_EVENTS.len() }>(crate::surrogate::EVENTS, SHOPPER_EVENTS);
+
+/// `a` then `b`, in an array of their length.
+const fn joined<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
 
 /// What serving knows of a customer: her constraints and her latest behaviour.
 #[derive(Debug, Clone)]
@@ -187,42 +188,32 @@ impl Recs {
         c.1 += items as i64;
     }
 
-    /// The counts of answers shown since the last time, taken.
-    fn take_shown(&self) -> Vec<Shown> {
-        let counts = std::mem::take(&mut *self.shown.lock().expect("recs lock"));
-        counts
-            .into_iter()
-            .map(|((day, context, model), (impressions, items))| Shown {
-                day,
-                context: context.to_owned(),
-                model: model.to_owned(),
-                impressions,
-                items,
-            })
-            .collect()
-    }
-
     /// Adds the answers shown here since the last time to the store's counts (kept here for
     /// the next time when the store fails).
     ///
     /// # Errors
     /// The store's.
     pub async fn save_shown<R: ImpressionRepository>(&self, store: &R) -> Result<usize, rouge_kernel::StoreError> {
-        let shown = self.take_shown();
+        let taken = std::mem::take(&mut *self.shown.lock().expect("recs lock"));
+        let shown: Vec<Shown> = taken
+            .iter()
+            .map(|(&(day, context, model), &(impressions, items))| Shown {
+                day,
+                context: context.to_owned(),
+                model: model.to_owned(),
+                impressions,
+                items,
+            })
+            .collect();
         if shown.is_empty() {
             return Ok(0);
         }
         if let Err(e) = store.count_shown(&shown).await {
             let mut counts = self.shown.lock().expect("recs lock");
-            for s in shown {
-                let (Some(context), Some(model)) =
-                    (CONTEXTS.iter().find(|c| **c == s.context), MODELS.iter().find(|m| **m == s.model))
-                else {
-                    continue;
-                };
-                let c = counts.entry((s.day, context, model)).or_default();
-                c.0 += s.impressions;
-                c.1 += s.items;
+            for (key, (impressions, items)) in taken {
+                let c = counts.entry(key).or_default();
+                c.0 += impressions;
+                c.1 += items;
             }
             return Err(e);
         }

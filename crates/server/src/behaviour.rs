@@ -46,7 +46,11 @@ impl<S: Store> Handler for Behaviour<S> {
                     let clicked = |product: Uuid| {
                         recent
                             .iter()
-                            .filter(|e| e.at >= since && e.kind.from_storefront() && e.product_id == Some(product))
+                            .filter(|e| {
+                                (since..=at).contains(&e.at)
+                                    && e.kind.from_storefront()
+                                    && e.product_id == Some(product)
+                            })
                             .find_map(|e| e.impression_id)
                     };
                     lines

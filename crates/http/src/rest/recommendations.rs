@@ -157,26 +157,26 @@ pub async fn answer<S: Store>(
     let lists = app.recs.lists();
     let items = app.recs.items_now(&app.index, &app.stock);
     let known = match customer {
-        Some(c) => Some(crate::recs::known_of(app, c).await?),
+        Some(c) => Some((c, crate::recs::known_of(app, c).await?)),
         None => None,
     };
-    let (mut shopper, key, fresh) = match (customer, &known) {
-        (Some(c), Some(k)) => {
-            let key = ShopperKey::Customer(c);
+    let (mut shopper, key, fresh) = match &known {
+        Some((c, k)) => {
+            let key = ShopperKey::Customer(*c);
             // Behaviour since training is scored live (her lists would not know it yet).
             let fresh = (k.newest > lists.seen_until.get(&key).copied().unwrap_or(i64::MIN)).then_some(&k.history);
             (k.shopper.clone(), Some(key), fresh)
         }
-        _ => (Shopper::default(), q.anonymous_id.clone().map(ShopperKey::Visitor), None),
+        None => (Shopper::default(), q.anonymous_id.clone().map(ShopperKey::Visitor), None),
     };
     if shopper.skin_type.is_none() {
         shopper.skin_type = q.skin_type.clone();
     }
     let answer = recommend(&lists, &items, &shopper, key.as_ref(), fresh.map(Vec::as_slice), context, q.limit + 5);
-    // The facts are refreshed in the background: what sold out since is left out now.
     let shown = Impression::new(&q.context, &answer.model, chrono::Utc::now().timestamp_millis())
         .ok_or_else(|| ApiError::Internal(format!("no impression of context {}", q.context)))?;
     let impression_id = shown.id();
+    // The facts are refreshed in the background: what sold out since is left out now.
     let items: Vec<Recommended> = answer
         .suggestions
         .iter()
