@@ -70,6 +70,10 @@ pub async fn subscriptions_round_trip_claim_once_and_renew_each_period_once<S: S
     assert!(!store.release_subscription_claim(s.id, due + 100).await.unwrap(), "not an earlier claim's");
     assert!(store.release_subscription_claim(s.id, due + 200).await.unwrap());
     assert_eq!(store.claim_due_subscriptions(due + 101, due + 300, 10).await.unwrap().len(), 1, "given back early");
+    // A claiming whose answer was lost: every claim of its lease is given back, no other.
+    assert_eq!(store.release_subscription_claims(due + 299).await.unwrap(), 0, "another lease");
+    assert_eq!(store.release_subscription_claims(due + 300).await.unwrap(), 1);
+    assert_eq!(store.claim_due_subscriptions(due + 102, due + 400, 10).await.unwrap().len(), 1, "claimable again");
 
     let r = store.renewal(s.id, 1).await.unwrap();
     assert_eq!((r.period, r.cart_id, r.order_id), (1, None, None));

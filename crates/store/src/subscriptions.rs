@@ -151,6 +151,11 @@ impl<D: Dialect> SubscriptionRepository for Store<D> {
         Ok(self.run(q).await?.rows_affected() == 1)
     }
 
+    async fn release_subscription_claims(&self, lease_until: i64) -> StoreResult<u64> {
+        let q = sqlx::query("UPDATE subscriptions SET lease_until = 0 WHERE lease_until = $1").arg(lease_until);
+        Ok(self.run(q).await?.rows_affected())
+    }
+
     async fn renewal(&self, subscription: Uuid, period: i64) -> StoreResult<Renewal> {
         self.exec(
             sqlx::query(

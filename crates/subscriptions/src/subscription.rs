@@ -317,6 +317,9 @@ pub trait SubscriptionRepository: Clone + Send + Sync + 'static {
         subscription: Uuid,
         lease_until: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Gives back every claim taken until `lease_until`: those of a claiming whose answer was
+    /// lost (the store took them, the renewer never heard which). Returns how many.
+    fn release_subscription_claims(&self, lease_until: i64) -> impl Future<Output = StoreResult<u64>> + Send;
     /// The renewal of a period, made (empty) when it is not there yet.
     fn renewal(&self, subscription: Uuid, period: i64) -> impl Future<Output = StoreResult<Renewal>> + Send;
     /// Gives a renewal its cart, unless it has one; returns the one it has.
