@@ -23,17 +23,11 @@ pub async fn renew_due<S: Store>(
 ) {
     let failed = crate::schedule::FailedClaims::default();
     crate::schedule::every(every, stop, || async {
-        // A claiming that failed may have claimed (its answer lost): the nil id stands for every
-        // claim of its lease.
-        let held = &store;
         failed
-            .give_back(|id, lease| async move {
-                if id.is_nil() {
-                    held.release_subscription_claims(lease).await.map(|n| n > 0)
-                } else {
-                    held.release_subscription_claim(id, lease).await
-                }
-            })
+            .give_back(
+                |id, lease| store.release_subscription_claim(id, lease),
+                |lease| store.release_subscription_claims(lease),
+            )
             .await;
         let now = chrono::Utc::now().timestamp_millis();
         let lease = now + 120_000;
@@ -50,7 +44,7 @@ pub async fn renew_due<S: Store>(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim due subscriptions; will retry");
-                failed.push(uuid::Uuid::nil(), lease);
+                failed.push_lost(lease);
             }
         }
     })

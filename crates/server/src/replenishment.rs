@@ -156,7 +156,9 @@ pub async fn send_due<S: Store>(
 ) {
     let failed = crate::schedule::FailedClaims::default();
     crate::schedule::every(opts.every, stop, || async {
-        failed.give_back(|id, lease| store.release_reminder_claim(id, lease)).await;
+        failed
+            .give_back(|id, lease| store.release_reminder_claim(id, lease), |lease| store.release_reminder_claims(lease))
+            .await;
         let now = chrono::Utc::now().timestamp_millis();
         let lease = now + 60_000;
         match store.claim_due_reminders(now, lease, 50).await {
@@ -168,7 +170,10 @@ pub async fn send_due<S: Store>(
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read due replenishment reminders; will retry"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim due replenishment reminders; will retry");
+                failed.push_lost(lease);
+            }
         }
     })
     .await

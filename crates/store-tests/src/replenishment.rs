@@ -51,6 +51,10 @@ pub async fn reminders_are_added_once_superseded_claimed_and_sent_once<S: Replen
     assert!(!store.release_reminder_claim(b.id, 9_500).await.unwrap(), "not an earlier claim's");
     assert!(store.release_reminder_claim(b.id, 10_000).await.unwrap());
     assert_eq!(store.claim_due_reminders(9_501, 10_100, 10).await.unwrap().len(), 1, "given back early");
+    // A claiming whose answer was lost: every claim of its lease is given back, no other.
+    assert_eq!(store.release_reminder_claims(10_099).await.unwrap(), 0, "another lease");
+    assert_eq!(store.release_reminder_claims(10_100).await.unwrap(), 1);
+    assert_eq!(store.claim_due_reminders(9_502, 10_100, 10).await.unwrap().len(), 1, "claimable again");
     store.mark_sent(b.id, "hash-b", 9_600).await.unwrap();
     assert!(store.claim_due_reminders(20_000, 20_500, 10).await.unwrap().is_empty(), "sent once");
     let found = store.by_token("hash-b").await.unwrap().unwrap();

@@ -129,6 +129,14 @@ impl<D: Dialect> ReplenishmentRepository for Store<D> {
         Ok(self.run(q).await?.rows_affected() == 1)
     }
 
+    async fn release_reminder_claims(&self, lease_until: i64) -> StoreResult<u64> {
+        let q = sqlx::query(
+            "UPDATE replenishment_reminders SET lease_until = 0 WHERE state = 'pending' AND lease_until = $1",
+        )
+        .arg(lease_until);
+        Ok(self.run(q).await?.rows_affected())
+    }
+
     async fn mark_sent(&self, id: Uuid, token_hash: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.write_tx().await.map_err(unavailable)?;
         let sent = sqlx::query(

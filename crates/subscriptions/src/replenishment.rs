@@ -232,6 +232,12 @@ pub trait ReplenishmentRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store fails.
     fn release_reminder_claim(&self, id: Uuid, lease_until: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Gives back every pending reminder's claim taken until `lease_until` (a claiming whose
+    /// answer was lost). Returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn release_reminder_claims(&self, lease_until: i64) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Marks a reminder sent, with the hash of its reorder link's token.
     ///
     /// # Errors
