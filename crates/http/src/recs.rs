@@ -8,7 +8,7 @@ use crate::state::Store;
 use rouge_catalog::inci::IngredientBook;
 use rouge_recommendations::ImpressionRepository;
 use rouge_recommendations::impressions::{Impression, Shown};
-use rouge_recommendations::serving::{Item, Shopper, Step};
+use rouge_recommendations::serving::{Candidate, Item, Shopper, Step};
 use rouge_recommendations::training::{Lists, Settings, train};
 use rouge_recommendations::{BehaviourEvent, EventKind};
 use rouge_search::CatalogIndex;
@@ -102,13 +102,16 @@ const fn joined<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'st
 }
 
 /// What serving knows of a customer: her constraints and her latest behaviour.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Known {
     pub shopper: Shopper,
     /// Her latest events' products, oldest first.
     pub history: Vec<(Uuid, EventKind)>,
     /// When her latest event happened (ms).
     pub newest: i64,
+    /// Her list scored live from `history`, and the lists it was scored by (held weakly: their
+    /// address is not reused while it is held).
+    live: std::sync::Mutex<Option<(std::sync::Weak<Lists>, Arc<Vec<Candidate>>)>>,
 }
 
 impl Known {
@@ -118,7 +121,21 @@ impl Known {
             shopper: shopper_of(profile, events),
             history: events.iter().rev().filter_map(|e| Some((e.product_id?, e.kind))).collect(),
             newest: events.first().map_or(i64::MIN, |e| e.at),
+            live: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Her list scored live by these lists' model from her history: scored once, then kept
+    /// while she and the lists stay as they are (`None` without a model).
+    pub fn live(&self, lists: &Arc<Lists>) -> Option<Arc<Vec<Candidate>>> {
+        if let Some((by, list)) = self.live.lock().expect("recs lock").as_ref()
+            && std::ptr::eq(by.as_ptr(), Arc::as_ptr(lists))
+        {
+            return Some(list.clone());
+        }
+        let list = Arc::new(rouge_recommendations::contexts::live(lists, &self.history)?);
+        *self.live.lock().expect("recs lock") = Some((Arc::downgrade(lists), list.clone()));
+        Some(list)
     }
 }
 
@@ -479,6 +496,37 @@ mod tests {
 
     fn known() -> Arc<Known> {
         Arc::new(Known::of(None, &[]))
+    }
+
+    #[test]
+    fn her_live_list_is_scored_once_per_training() {
+        let products: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let items: HashMap<Uuid, Item> =
+            products.iter().map(|p| (*p, Item { id: *p, sellable: true, ..Item::default() })).collect();
+        let events: Vec<BehaviourEvent> = (0..4)
+            .flat_map(|v| {
+                products.iter().enumerate().map(move |(n, p)| BehaviourEvent {
+                    id: Uuid::now_v7(),
+                    kind: EventKind::ProductViewed,
+                    customer_id: None,
+                    anonymous_id: Some(format!("visitor-{v:04}")),
+                    product_id: Some(*p),
+                    query: None,
+                    unsuitable: false,
+                    at: 1_000 + n as i64,
+                    impression_id: None,
+                })
+            })
+            .collect();
+        let trained = || Arc::new(train(&events, &items, &HashMap::new(), &Settings::default()));
+        let (first, second) = (trained(), trained());
+        let hers = Known::of(None, &events[..1]);
+        let live = hers.live(&first).expect("a model");
+        assert!(!live.is_empty());
+        assert!(Arc::ptr_eq(&live, &hers.live(&first).unwrap()), "kept");
+        let again = hers.live(&second).unwrap();
+        assert!(!Arc::ptr_eq(&live, &again), "scored again by another training");
+        assert_eq!(*live, *again, "the same behaviour, the same list");
     }
 
     #[test]

@@ -30,22 +30,26 @@ pub struct Answer {
     pub model: String,
 }
 
-/// Recommends for `context`. `fresh` is her behaviour since training (oldest first, with what
-/// came before it), scored live by the model when given.
+/// Her own list scored live by the model from her behaviour (oldest first, with what came
+/// before the last training): what she did since the training is not in her trained list.
+pub fn live(lists: &Lists, history: &[(Uuid, EventKind)]) -> Option<Vec<Candidate>> {
+    lists.model.as_ref().map(|m| m.for_sequence(history, lists.settings.top_n, lists.settings.tau))
+}
+
+/// Recommends for `context`. `live` is her own list scored live ([`live`]) when she did
+/// something since the training; her trained list (by `key`) otherwise.
 pub fn recommend(
     lists: &Lists,
     items: &HashMap<Uuid, Item>,
     shopper: &Shopper,
     key: Option<&ShopperKey>,
-    fresh: Option<&[(Uuid, EventKind)]>,
+    live: Option<&[Candidate]>,
     context: Context,
     limit: usize,
 ) -> Answer {
     let none: &[Candidate] = &[];
     let skin = shopper.skin_type.as_ref().and_then(|s| lists.popular_by_skin.get(s)).map_or(none, Vec::as_slice);
-    let live: Option<Vec<Candidate>> =
-        fresh.zip(lists.model.as_ref()).map(|(h, m)| m.for_sequence(h, lists.settings.top_n, lists.settings.tau));
-    let hers: &[Candidate] = match (&live, key) {
+    let hers: &[Candidate] = match (live, key) {
         (Some(l), _) => l,
         (None, Some(k)) => lists.for_you.get(k).map_or(none, Vec::as_slice),
         (None, None) => none,
@@ -214,13 +218,14 @@ mod tests {
         let (lists, items) = trained();
         // A visitor who just viewed the cleanser, scored live: the toner and the serum follow it.
         let fresh = [(id(CLEANSER), EventKind::ProductViewed)];
-        let a = recommend(&lists, &items, &Shopper::default(), None, Some(&fresh), Context::ForYou, 3);
+        let a =
+            recommend(&lists, &items, &Shopper::default(), None, live(&lists, &fresh).as_deref(), Context::ForYou, 3);
         assert!(a.model.starts_with("seq-ease("), "{a:?}");
         assert!(ids(&a)[..2].contains(&id(TONER)) && ids(&a)[..2].contains(&id(SERUM)), "{a:?}");
         assert_eq!(a.suggestions[0].reason, Reason::BecauseYouViewed { product_id: id(CLEANSER) });
         // She avoids niacinamide: neither serum, whatever the model thinks.
         let her = Shopper { avoid: HashSet::from(["niacinamide".to_owned()]), ..Shopper::default() };
-        let a = recommend(&lists, &items, &her, None, Some(&fresh), Context::ForYou, 6);
+        let a = recommend(&lists, &items, &her, None, live(&lists, &fresh).as_deref(), Context::ForYou, 6);
         assert!(!ids(&a).contains(&id(SERUM)) && !ids(&a).contains(&id(SCENTED_SERUM)), "{a:?}");
         // A trained customer's own list: what she bought is not proposed again.
         let key = ShopperKey::Customer(id(1000));

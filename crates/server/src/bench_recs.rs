@@ -163,8 +163,20 @@ pub async fn recs(opts: RecsBench) -> anyhow::Result<()> {
         body: None,
     });
     drive_requests(&addr, "warm-up", for_you.clone(), opts.connections, 2).await?;
-    let logged_in = drive_requests(&addr, "for you, logged in", for_you, opts.connections, opts.seconds).await?;
+    let logged_in =
+        drive_requests(&addr, "for you, logged in", for_you.clone(), opts.connections, opts.seconds).await?;
     println!("{logged_in}");
+    // Each logged-in customer looks at one more product: her list is now scored live from her
+    // history (what she did since the training), once, then kept until she does more.
+    for (n, shopper) in shoppers.iter().enumerate() {
+        let viewed = products[rng.skewed(products.len()).min(products.len() - 1)];
+        let event = serde_json::json!({"consent": true, "events": [{"type": "product_viewed", "product_id": viewed}]});
+        let (status, body) = request(&addr, "POST", "/v1/events", &shopper.1, Some(event.to_string())).await?;
+        anyhow::ensure!(status == 202, "event {n} answered {status}: {body}");
+    }
+    let fresh =
+        drive_requests(&addr, "for you, logged in, fresh behaviour", for_you, opts.connections, opts.seconds).await?;
+    println!("{fresh}");
     // A visitor by anonymous id: her list (or the cold start) without a token or a store read.
     let visitor: MakeReq = Arc::new(move |n| Req {
         method: "GET",

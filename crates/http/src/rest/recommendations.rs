@@ -164,15 +164,16 @@ pub async fn answer<S: Store>(
         Some((c, k)) => {
             let key = ShopperKey::Customer(*c);
             // Behaviour since training is scored live (her lists would not know it yet).
-            let fresh = (k.newest > lists.seen_until.get(&key).copied().unwrap_or(i64::MIN)).then_some(&k.history);
-            (k.shopper.clone(), Some(key), fresh)
+            let fresh = k.newest > lists.seen_until.get(&key).copied().unwrap_or(i64::MIN);
+            (k.shopper.clone(), Some(key), if fresh { k.live(&lists) } else { None })
         }
         None => (Shopper::default(), q.anonymous_id.clone().map(ShopperKey::Visitor), None),
     };
     if shopper.skin_type.is_none() {
         shopper.skin_type = q.skin_type.clone();
     }
-    let answer = recommend(&lists, &items, &shopper, key.as_ref(), fresh.map(Vec::as_slice), context, q.limit + 5);
+    let answer =
+        recommend(&lists, &items, &shopper, key.as_ref(), fresh.as_deref().map(Vec::as_slice), context, q.limit + 5);
     let shown = Impression::new(&q.context, &answer.model, chrono::Utc::now().timestamp_millis())
         .ok_or_else(|| ApiError::Internal(format!("no impression of context {}", q.context)))?;
     let impression_id = shown.id();
