@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
+/// A list scored live, and the lists whose model scored it.
+type Scored = (std::sync::Weak<Lists>, Arc<Vec<Candidate>>);
+
 /// A day, a context and a model, of answers shown.
 type ShownKey = (i64, &'static str, &'static str);
 
@@ -111,7 +114,7 @@ pub struct Known {
     pub newest: i64,
     /// Her list scored live from `history`, and the lists it was scored by (held weakly: their
     /// address is not reused while it is held).
-    live: std::sync::Mutex<Option<(std::sync::Weak<Lists>, Arc<Vec<Candidate>>)>>,
+    live: std::sync::Mutex<Option<Scored>>,
 }
 
 impl Known {
