@@ -282,6 +282,12 @@ pub trait BehaviourRepository: Clone + Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the store fails.
     fn behaviour_event(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<BehaviourEvent>>> + Send;
+    /// Makes a visitor's events hers: she logged in on the storefront that gave her
+    /// `anonymous_id` (and consented). Returns how many became hers.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    fn link_visitor(&self, anonymous_id: &str, customer: Uuid) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Removes every event of hers (erasure). Returns how many.
     ///
     /// # Errors

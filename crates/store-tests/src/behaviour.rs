@@ -113,3 +113,24 @@ pub async fn impressions_are_counted_and_attributed<S: BehaviourRepository + Imp
     );
     assert_eq!(store.attributed_between(base, base + 100).await.unwrap().len(), 1, "the window's end left out");
 }
+
+/// A visitor's events become the customer's who logs in on her storefront: those with no
+/// customer yet, of that visitor only, once.
+pub async fn a_visitors_events_become_hers_when_she_logs_in<S: BehaviourRepository>(store: S) {
+    let (ana, bea) = (Uuid::now_v7(), Uuid::now_v7());
+    let visitor =
+        |id: &str, at| BehaviourEvent { anonymous_id: Some(id.to_owned()), ..ev(EventKind::ProductViewed, None, at) };
+    let events = [
+        visitor("visitor-ana", 10),
+        visitor("visitor-ana", 20),
+        visitor("visitor-other", 30),
+        BehaviourEvent { anonymous_id: Some("visitor-ana".into()), ..ev(EventKind::AddedToCart, Some(bea), 40) },
+    ];
+    store.record_behaviour(&events).await.unwrap();
+    assert_eq!(store.link_visitor("visitor-ana", ana).await.unwrap(), 2);
+    assert_eq!(store.link_visitor("visitor-ana", ana).await.unwrap(), 0, "once");
+    let hers = store.behaviour_of(ana, 10).await.unwrap();
+    assert_eq!(hers.iter().map(|e| e.id).collect::<Vec<_>>(), [events[1].id, events[0].id]);
+    assert_eq!(store.behaviour_of(bea, 10).await.unwrap().len(), 1, "another customer's stays hers");
+    assert_eq!(store.behaviour_event(events[2].id).await.unwrap().and_then(|e| e.customer_id), None);
+}

@@ -73,6 +73,14 @@ impl<D: Dialect> BehaviourRepository for Store<D> {
         Ok(self.optional(sqlx::query(sqlx::AssertSqlSafe(sql)).arg(id)).await?.as_ref().map(event))
     }
 
+    async fn link_visitor(&self, anonymous_id: &str, customer: Uuid) -> StoreResult<u64> {
+        let q =
+            sqlx::query("UPDATE behaviour_events SET customer_id = $1 WHERE anonymous_id = $2 AND customer_id IS NULL")
+                .arg(customer)
+                .arg(anonymous_id);
+        Ok(self.run(q).await?.rows_affected())
+    }
+
     async fn erase_behaviour(&self, customer: Uuid) -> StoreResult<u64> {
         let q = sqlx::query("DELETE FROM behaviour_events WHERE customer_id = $1").arg(customer);
         Ok(self.run(q).await?.rows_affected())

@@ -33,8 +33,8 @@ pub fn router<S: Store>(app: &AppState<S>) -> Router<AppState<S>> {
 
 /// What a shopper did on the storefront, up to 100 events a call: `product_viewed`,
 /// `search_made`, `added_to_cart`, `removed_from_cart`, `wishlisted`. Whose they are: her
-/// customer token when she is logged in, the storefront's anonymous id otherwise (or both).
-/// Without `consent` nothing is kept. An event sent again with its `id` is kept once.
+/// customer token when she is logged in, the storefront's anonymous id otherwise (or both: what
+/// she did as that visitor becomes hers). Without `consent` nothing is kept. An event sent again with its `id` is kept once.
 /// Purchases and returns are not sent: they come from orders. Rate limited like every write.
 #[utoipa::path(post, path = "/v1/events", tag = "recommendations", request_body = EventBatch,
     security((), ("customer" = [])),
@@ -54,6 +54,10 @@ pub async fn record<S: Store>(
     if !kept.is_empty() {
         app.store.record_behaviour(&kept).await?;
         if let Some(c) = customer {
+            // Logged in where she browsed as a visitor: what she did then is hers.
+            if let Some(visitor) = &batch.anonymous_id {
+                app.store.link_visitor(visitor, c).await?;
+            }
             app.recs.forget(c);
         }
     }

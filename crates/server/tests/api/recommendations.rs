@@ -318,6 +318,31 @@ async fn clicks_and_purchases_are_attributed_to_the_recommendations_shown(app: &
     assert_eq!((&r["click_through"], &r["conversion"]), (&json!(0.5), &json!(0.5)), "{report}");
     assert_eq!(report["attribution_days"], 7, "{report}");
 
+    // Bea clicks a suggestion as a visitor, then logs in on the same storefront (its events
+    // carry both her token and the visitor id) and buys it: her purchase counts too.
+    let (_, seen) = get(app, "/v1/recommendations?context=for_you&anonymous_id=visitor-bea-0001", None).await;
+    let bea_model = rouge_recommendations::impressions::family(seen["model"].as_str().unwrap());
+    let click = json!({"anonymous_id": "visitor-bea-0001", "consent": true, "events": [
+        {"type": "product_viewed", "product_id": seen["items"][0]["product_id"], "impression_id": seen["impression_id"]}]});
+    let (s, b) = shop(app, Method::POST, "/v1/events", None, Some(click)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let session = crate::accounts::customer(app, "bea.measured@example.com").await;
+    let bea = session["access_token"].as_str().unwrap().to_owned();
+    let logged_in = json!({"anonymous_id": "visitor-bea-0001", "consent": true, "events": [
+        {"type": "search_made", "query": "glow"}]});
+    let (s, b) = shop(app, Method::POST, "/v1/events", Some(&bea), Some(logged_in)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let cart = ready_cart(app, SKU, 1, Some(&bea)).await;
+    assert_eq!(complete(app, &cart, Some(&cart), "tok_visa", Some(&bea)).await.status(), StatusCode::CREATED);
+    let (row_of, bought) = (bea_model.to_owned(), if bea_model == model { 2 } else { 1 });
+    app.eventually(|| async {
+        let (_, report) = app.get_json_as_admin("/v1/admin/recommendations/report").await;
+        report["rows"].as_array().is_some_and(|rows| {
+            rows.iter().any(|r| r["context"] == "for_you" && r["model"] == row_of.as_str() && r["purchases"] == bought)
+        })
+    })
+    .await;
+
     // The report's days, checked.
     let (s, p) = app.get_json_as_admin("/v1/admin/recommendations/report?from=2026-02-30&till=x").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
