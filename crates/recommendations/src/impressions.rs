@@ -20,7 +20,8 @@ use uuid::Uuid;
 /// before at most.
 pub const ATTRIBUTION_DAYS: i64 = 7;
 
-const DAY_MS: i64 = 86_400_000;
+/// A day, in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
 
 /// The contexts, as the report names them (their codes are their positions, from 1).
 pub const CONTEXTS: [&str; 5] = ["for_you", "similar", "bought_together", "routine", "skin_type"];
@@ -30,7 +31,11 @@ pub const MODELS: [&str; 5] = ["seq-ease", "popularity-by-skin-type", "popularit
 
 /// A model's family: `seq-ease(λ=…)` is `seq-ease`.
 pub fn family(model: &str) -> &'static str {
-    MODELS.iter().find(|m| model == **m || model.starts_with(&format!("{m}("))).copied().unwrap_or("popularity")
+    MODELS
+        .iter()
+        .find(|m| model.strip_prefix(**m).is_some_and(|rest| rest.is_empty() || rest.starts_with('(')))
+        .copied()
+        .unwrap_or("popularity")
 }
 
 /// What an impression id says: the context, the model's family, and when it was shown (ms).

@@ -9,7 +9,7 @@ use rouge_http::Store;
 use rouge_kernel::DomainEvent;
 use rouge_messaging::durable::Handler;
 use rouge_orders::OrderEvent;
-use rouge_recommendations::impressions::ATTRIBUTION_DAYS;
+use rouge_recommendations::impressions::{ATTRIBUTION_DAYS, DAY_MS};
 use rouge_recommendations::{BehaviourEvent, EventKind, purchase_id, unsuitable};
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ impl<S: Store> Handler for Behaviour<S> {
                     let Some(customer) = customer_id else { return Ok(()) };
                     // A product she clicked from recommendations lately is bought from them.
                     let recent = store.behaviour_of(customer, 200).await.map_err(|err| err.to_string())?;
-                    let since = at - ATTRIBUTION_DAYS * 86_400_000;
+                    let since = at - ATTRIBUTION_DAYS * DAY_MS;
                     let clicked = |product: Uuid| {
                         recent
                             .iter()
@@ -129,7 +129,7 @@ pub async fn purge_old<S: Store>(store: S, days: i64, stop: tokio::sync::watch::
     crate::schedule::every(std::time::Duration::from_secs(86_400), stop, || {
         let store = store.clone();
         async move {
-            let before = chrono::Utc::now().timestamp_millis() - days * 86_400_000;
+            let before = chrono::Utc::now().timestamp_millis() - days * DAY_MS;
             match store.purge_behaviour(before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, days, "behaviour past its retention purged"),
@@ -149,32 +149,15 @@ pub async fn train_regularly<S: Store>(
     every: std::time::Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let facts = {
-        let (app, stop) = (app.clone(), stop.clone());
-        tokio::spawn(async move {
-            crate::schedule::every(std::time::Duration::from_secs(1), stop, || {
-                app.recs.refresh_items(&app.index, &app.stock);
-                std::future::ready(())
-            })
-            .await;
-        })
-    };
-    let shown = {
-        let (app, stop) = (app.clone(), stop.clone());
-        tokio::spawn(async move {
-            crate::schedule::every(std::time::Duration::from_secs(SHOWN_SECS), stop, || save_shown(app.clone())).await;
-        })
-    };
+    let secs = std::time::Duration::from_secs;
+    let facts = beside(&app, &stop, secs(1), |app| {
+        app.recs.refresh_items(&app.index, &app.stock);
+        async {}
+    });
+    let shown = beside(&app, &stop, secs(SHOWN_SECS), save_shown);
     let follow = app.recs.shared().map(|_| {
-        let (app, stop) = (app.clone(), stop.clone());
-        tokio::spawn(async move {
-            crate::schedule::every(std::time::Duration::from_secs(FOLLOW_SECS), stop, || {
-                let app = app.clone();
-                async move {
-                    app.recs.follow().await;
-                }
-            })
-            .await;
+        beside(&app, &stop, secs(FOLLOW_SECS), |app| async move {
+            app.recs.follow().await;
         })
     });
     crate::schedule::every(every, stop, || {
@@ -202,6 +185,21 @@ pub async fn train_regularly<S: Store>(
     let _ = shown.await;
     // What was shown since the last time is counted before the server stops.
     save_shown(app).await;
+}
+
+/// Runs `tick` on its own task every `period` until `stop`.
+fn beside<S: Store, F, Fut>(
+    app: &rouge_http::AppState<S>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    period: std::time::Duration,
+    tick: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(rouge_http::AppState<S>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let (app, stop) = (app.clone(), stop.clone());
+    tokio::spawn(async move { crate::schedule::every(period, stop, || tick(app.clone())).await })
 }
 
 /// How often a replica looks for a newer shared snapshot of the recommendations.

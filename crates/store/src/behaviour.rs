@@ -5,7 +5,7 @@
 use crate::prelude::*;
 use crate::unavailable;
 use rouge_kernel::StoreResult;
-use rouge_recommendations::impressions::{Attributed, ImpressionRepository, Shown};
+use rouge_recommendations::impressions::{Attributed, DAY_MS, ImpressionRepository, Shown};
 use rouge_recommendations::{BehaviourEvent, BehaviourRepository, EventKind};
 use uuid::Uuid;
 
@@ -89,7 +89,7 @@ impl<D: Dialect> BehaviourRepository for Store<D> {
     async fn purge_behaviour(&self, before: i64) -> StoreResult<u64> {
         let q = sqlx::query("DELETE FROM behaviour_events WHERE at < $1").arg(before);
         let purged = self.run(q).await?.rows_affected();
-        let q = sqlx::query("DELETE FROM recommendation_shown WHERE day < $1").arg(before.div_euclid(86_400_000));
+        let q = sqlx::query("DELETE FROM recommendation_shown WHERE day < $1").arg(before.div_euclid(DAY_MS));
         self.run(q).await?;
         Ok(purged)
     }

@@ -372,8 +372,7 @@ pub async fn report<S: Store>(
     State(app): State<AppState<S>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Report>, ApiError> {
-    use rouge_recommendations::impressions::ATTRIBUTION_DAYS;
-    const DAY_MS: i64 = 86_400_000;
+    use rouge_recommendations::impressions::{ATTRIBUTION_DAYS, DAY_MS};
     let (from, to) = period(raw.as_deref().unwrap_or(""), chrono::Utc::now().date_naive())?;
     let day = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis() / DAY_MS;
     let (first, last) = (day(from), day(to));
